@@ -1,0 +1,1 @@
+"""Transports: move OCPP-J text frames between the core and a central system."""
