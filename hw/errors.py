@@ -1,0 +1,23 @@
+"""Exceptions the hardware drivers raise for bad local use or a failed device operation."""
+
+from __future__ import annotations
+
+
+class HardwareError(Exception):
+    """Base class of every error raised by `hw`; vendor exceptions never escape a driver."""
+
+
+class ConfigurationError(HardwareError):
+    """A driver was built with settings it cannot use (unknown model, pin factory, port)."""
+
+
+class MeterError(HardwareError):
+    """A meter read failed after its bounded retries (timeout, CRC error, exception reply)."""
+
+
+class ReaderError(HardwareError):
+    """A card reader's port could not be opened or read."""
+
+
+class RelayError(HardwareError):
+    """A relay or its feedback input could not be driven or read."""
