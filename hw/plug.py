@@ -1,0 +1,63 @@
+"""Plug-present input on a GPIO (debounced by gpiozero), posting PlugChanged on every change."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from hw.errors import ConfigurationError
+from hw.events import PlugChanged
+from hw.interfaces import Post
+
+
+class GpioPlug:
+    """A PlugInput on a gpiozero DigitalInputDevice; posts PlugChanged(source, plugged).
+
+    `pull_up`/`active_state` are gpiozero's: pull_up=None needs active_state (True = a high
+    level means plugged). No event is posted for the state at construction: read `plugged`.
+    """
+
+    def __init__(
+        self,
+        pin: int | str,
+        *,
+        post: Post,
+        source: str = "plug",
+        pin_factory: Any = None,
+        pull_up: bool | None = False,
+        active_state: bool | None = None,
+        bounce_time: float | None = 0.05,
+    ) -> None:
+        from gpiozero import DigitalInputDevice
+
+        self._post = post
+        self._source = source
+        self._lock = threading.Lock()
+        try:
+            self._input = DigitalInputDevice(
+                pin,
+                pull_up=pull_up,
+                active_state=active_state,
+                bounce_time=bounce_time,
+                pin_factory=pin_factory,
+            )
+        except Exception as exc:  # gpiozero errors: pin in use, bad pin, bad pull settings
+            raise ConfigurationError(f"{source}: cannot set up plug input {pin!r}: {exc}") from exc
+        self._last = bool(self._input.value)
+        self._input.when_activated = self._changed
+        self._input.when_deactivated = self._changed
+
+    @property
+    def plugged(self) -> bool:
+        return bool(self._input.value)
+
+    def _changed(self) -> None:
+        plugged = bool(self._input.value)
+        with self._lock:
+            if plugged == self._last:
+                return
+            self._last = plugged
+        self._post(PlugChanged(self._source, plugged))
+
+    def close(self) -> None:
+        self._input.close()
