@@ -1,0 +1,306 @@
+"""OCPP-J over WebSocket (websocket-client): security profiles 0-3, backoff, ping liveness."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import random as _random
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from enum import IntEnum
+from urllib.parse import quote
+
+import websocket as wsc
+
+from cpagent.transports.backoff import Backoff, BackoffPolicy
+from cpagent.transports.base import Post
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.tls import client_context
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+"""Subprotocol names we may offer (OCPP-J 1.6 §3.1.2, OCPP 2.0.1 Part 4 §3.1.2)."""
+
+
+class SecurityProfile(IntEnum):
+    """OCPP 1.6 Security Whitepaper §2 / OCPP 2.0.1 Part 2 A00.FR: how the link is secured."""
+
+    UNSECURED = 0  # ws://, no authentication
+    BASIC_AUTH = 1  # ws://, HTTP Basic auth
+    TLS_BASIC_AUTH = 2  # wss://, server certificate verified, HTTP Basic auth
+    TLS_CLIENT_CERT = 3  # wss://, server and client certificates
+
+
+class _AttemptFailed(Exception):
+    """A connection attempt failed; `auth` when the server refused our credentials."""
+
+    def __init__(self, reason: str, auth: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.auth = auth
+
+
+class WebSocketTransport:
+    """A chargepoint's WebSocket link to `url/<chargepoint id>`, reconnecting forever.
+
+    Theory of operation: one runner thread connects, posts `TransportUp`, then reads frames
+    until the link ends, posts `TransportDown`, waits a backoff delay and starts again. While a
+    link is up a keep-alive thread pings every `ping_interval_s` (OCPP `WebSocketPingInterval`,
+    0 disables) and aborts the socket when nothing (pong or frame) arrives within
+    `pong_timeout_s`, so a half-open TCP connection is replaced within
+    ping_interval_s + pong_timeout_s. websocket-client's own reconnect is not used: it waits a
+    fixed delay and never reports a new connection (DESIGN field notes).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        chargepoint_id: str,
+        post: Post,
+        *,
+        subprotocol: str = "ocpp1.6",
+        security_profile: int = 0,
+        password: str | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        ping_interval_s: float = 30.0,
+        pong_timeout_s: float = 10.0,
+        connect_timeout_s: float = 10.0,
+        backoff: BackoffPolicy | None = None,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.profile = SecurityProfile(security_profile)
+        _check_settings(url, self.profile, subprotocol, password, cert_file, key_file)
+        self.url = url.rstrip("/") + "/" + quote(chargepoint_id, safe="")
+        self.chargepoint_id = chargepoint_id
+        self.subprotocol = subprotocol
+        self._post = post
+        self._password = password
+        self._tls_files = (ca_file, cert_file, key_file)
+        self._ping_interval_s = ping_interval_s
+        self._pong_timeout_s = pong_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._backoff = Backoff(backoff or BackoffPolicy(), random)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._ws: wsc.WebSocket | None = None  # connected link, or None
+        self._attempt_ws: wsc.WebSocket | None = None  # link being set up or in use
+        self._kill_reason: str | None = None
+        self._heard = threading.Event()
+        self._runner: threading.Thread | None = None
+
+    # -- Transport interface -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the runner thread; it connects and reconnects until `stop()`."""
+        if self._runner is not None:
+            raise RuntimeError("WebSocketTransport already started")
+        self._runner = threading.Thread(
+            target=self._run, name=f"ws-{self.chargepoint_id}", daemon=True
+        )
+        self._runner.start()
+
+    def send(self, text: str) -> bool:
+        """Send one text frame; False when no link is up or the send failed."""
+        with self._lock:
+            ws = self._ws
+        if ws is None:
+            return False
+        try:
+            ws.send(text)
+        except (wsc.WebSocketException, OSError) as exc:
+            log.debug("%s: send failed: %s", self.chargepoint_id, exc)
+            return False
+        return True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the link (WebSocket close 1000) and join the threads; idempotent."""
+        self._stop.set()
+        with self._lock:
+            ws, attempt = self._ws, self._attempt_ws
+        if ws is not None:
+            with contextlib.suppress(wsc.WebSocketException, OSError):
+                ws.send_close(wsc.STATUS_NORMAL, b"chargepoint stopping")
+        runner = self._runner
+        if runner is None:
+            return
+        runner.join(min(1.0, timeout / 2))
+        if runner.is_alive() and attempt is not None:
+            _abort(attempt)
+        runner.join(timeout)
+
+    # -- runner --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ws = self._connect()
+            except _AttemptFailed as failed:
+                self._post(TransportDown(failed.reason))
+                if failed.auth:
+                    delay = self._backoff.next_auth_delay_s()
+                    # One clear line per refusal; the backoff keeps them rare. No password.
+                    log.error("%s: %s; check the chargepoint id and password; retrying in %.0f s",
+                              self.chargepoint_id, failed.reason, delay)
+                else:
+                    delay = self._backoff.next_delay_s()
+                    log.warning("%s: %s; retrying in %.1f s", self.chargepoint_id,
+                                failed.reason, delay)
+                self._stop.wait(delay)
+                continue
+            up_at = time.monotonic()
+            reason = self._serve(ws)
+            self._post(TransportDown(reason))
+            self._backoff.link_ended(time.monotonic() - up_at)
+            if self._stop.is_set():
+                break
+            delay = self._backoff.next_delay_s()
+            log.warning("%s: link down (%s); reconnecting in %.1f s",
+                        self.chargepoint_id, reason, delay)
+            self._stop.wait(delay)
+
+    def _connect(self) -> wsc.WebSocket:
+        """Open one link, or raise `_AttemptFailed` with a reason a person can act on."""
+        sslopt = None
+        if self.profile >= SecurityProfile.TLS_BASIC_AUTH:
+            try:
+                sslopt = {"context": client_context(*self._tls_files)}
+            except (OSError, ssl.SSLError) as exc:
+                raise _AttemptFailed(f"TLS set-up failed: {exc}") from exc
+        ws = wsc.WebSocket(sslopt=sslopt, enable_multithread=True)
+        with self._lock:
+            self._attempt_ws = ws
+        if self._stop.is_set():
+            raise _AttemptFailed("stopped")
+        header = [f"Sec-WebSocket-Protocol: {self.subprotocol}"]
+        if self.profile in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH):
+            # OCPP 1.6 Security Whitepaper §2.3: user-id is the chargepoint id.
+            token = base64.b64encode(f"{self.chargepoint_id}:{self._password}".encode())
+            header.append(f"Authorization: Basic {token.decode()}")
+        try:
+            ws.connect(self.url, header=header, timeout=self._connect_timeout_s,
+                       suppress_origin=True)
+        except wsc.WebSocketBadStatusException as exc:
+            _abort(ws)
+            status = exc.status_code
+            if status in (401, 403):
+                raise _AttemptFailed(f"central system refused our credentials (HTTP {status})",
+                                     auth=True) from exc
+            raise _AttemptFailed(f"central system answered HTTP {status}") from exc
+        except ssl.SSLCertVerificationError as exc:
+            _abort(ws)
+            raise _AttemptFailed(f"server certificate rejected: {exc.verify_message}") from exc
+        except (wsc.WebSocketException, OSError) as exc:
+            _abort(ws)
+            raise _AttemptFailed(
+                f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
+        chosen = (ws.getheaders() or {}).get("sec-websocket-protocol")
+        if chosen != self.subprotocol:
+            # OCPP-J 1.6 §3.1.2: the server must select the subprotocol we offered.
+            _close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
+            picked = "no subprotocol" if chosen is None else f"subprotocol {chosen!r}"
+            raise _AttemptFailed(
+                f"central system selected {picked}; we offered {self.subprotocol!r}")
+        ws.settimeout(None)  # reads block; the keep-alive thread detects dead links
+        return ws
+
+    def _serve(self, ws: wsc.WebSocket) -> str:
+        """Post Up, read frames until the link ends; return why it ended."""
+        self._kill_reason = None
+        self._heard.clear()
+        link_done = threading.Event()
+        keeper = None
+        if self._ping_interval_s > 0:
+            keeper = threading.Thread(target=self._keep_alive, args=(ws, link_done),
+                                      name=f"ws-ping-{self.chargepoint_id}", daemon=True)
+            keeper.start()
+        with self._lock:
+            self._ws = ws
+        self._post(TransportUp(self.subprotocol))
+        log.info("%s: connected to %s (%s)", self.chargepoint_id, self.url, self.subprotocol)
+        try:
+            reason = self._read(ws)
+        finally:
+            with self._lock:
+                self._ws = None
+                self._attempt_ws = None
+            link_done.set()
+            _close_quietly(ws, wsc.STATUS_NORMAL)
+            if keeper is not None:
+                keeper.join()
+        if self._stop.is_set():
+            return "stopped"
+        return self._kill_reason or reason
+
+    def _read(self, ws: wsc.WebSocket) -> str:
+        while True:
+            try:
+                opcode, frame = ws.recv_data_frame(control_frame=True)
+            except (wsc.WebSocketException, OSError) as exc:
+                return f"connection lost: {exc or type(exc).__name__}"
+            self._heard.set()
+            if opcode == wsc.ABNF.OPCODE_TEXT:
+                data = frame.data
+                self._post(FrameReceived(data.decode() if isinstance(data, bytes) else data))
+            elif opcode == wsc.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else None
+                return f"closed by central system (code {code})"
+            elif opcode == wsc.ABNF.OPCODE_BINARY:
+                # OCPP-J 1.6 §4.1: messages are text frames; binary ones carry nothing for us.
+                log.warning("%s: ignored a binary frame", self.chargepoint_id)
+
+    def _keep_alive(self, ws: wsc.WebSocket, link_done: threading.Event) -> None:
+        while not link_done.wait(self._ping_interval_s):
+            self._heard.clear()
+            try:
+                ws.ping()
+            except (wsc.WebSocketException, OSError):
+                return  # the reader sees the same failure
+            if not self._heard.wait(self._pong_timeout_s) and not link_done.is_set():
+                self._kill_reason = (f"no pong within {self._pong_timeout_s:g} s "
+                                     "(half-open connection)")
+                _abort(ws)
+                return
+
+
+def _check_settings(url: str, profile: SecurityProfile, subprotocol: str,
+                    password: str | None, cert_file: str | None, key_file: str | None) -> None:
+    """Refuse settings that cannot work (bad local use raises, DESIGN)."""
+    if subprotocol not in SUBPROTOCOLS:
+        raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}, got {subprotocol!r}")
+    secure = url.startswith("wss://")
+    if not secure and not url.startswith("ws://"):
+        raise ValueError(f"url must start with ws:// or wss://, got {url!r}")
+    if profile >= SecurityProfile.TLS_BASIC_AUTH and not secure:
+        raise ValueError(f"security profile {int(profile)} needs a wss:// url")
+    if profile <= SecurityProfile.BASIC_AUTH and secure:
+        raise ValueError(f"security profile {int(profile)} needs a ws:// url (use 2 or 3 for wss)")
+    if profile in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH) and not password:
+        raise ValueError(f"security profile {int(profile)} needs a password")
+    if profile == SecurityProfile.TLS_CLIENT_CERT and not (cert_file and key_file):
+        raise ValueError("security profile 3 needs cert_file and key_file")
+
+
+def _abort(ws: wsc.WebSocket) -> None:
+    """Wake any thread blocked on the socket; safe on a closed or unconnected socket."""
+    sock = ws.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _close_quietly(ws: wsc.WebSocket, status: int) -> None:
+    try:
+        if ws.connected:
+            ws.send_close(status)
+    except (wsc.WebSocketException, OSError):
+        pass
+    _abort(ws)
+    ws.shutdown()
