@@ -1,0 +1,161 @@
+"""The control socket: a Unix stream server speaking JSON lines, answered by the owner thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import stat
+import threading
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+from cpagent.daemon.events import ControlRequest
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024
+ANSWER_TIMEOUT_S = 5.0
+SOCKET_MODE = 0o660
+
+
+class ControlServerError(Exception):
+    """The control socket could not be set up (path in use by a live daemon, no permission)."""
+
+
+class ControlServer:
+    """Accepts clients on `path`; each request line becomes a ControlRequest posted to the loop.
+
+    Theory of operation: one accept thread, one short-lived thread per client. A client
+    thread parses each line, posts it, and waits (bounded) for the owner thread's reply.
+    Garbage, oversized lines and unknown shapes get `{"ok": false, "error": ...}`; nothing
+    a client sends can raise out of a client thread.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        post: Callable[[object], None],
+        *,
+        answer_timeout_s: float = ANSWER_TIMEOUT_S,
+    ) -> None:
+        self._path = path
+        self._post = post
+        self._answer_timeout_s = answer_timeout_s
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._clients: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        """Bind (removing a stale socket file), chmod 0660, and start accepting."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(self._path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(self._path))
+            os.chmod(self._path, SOCKET_MODE)
+            listener.listen(8)
+        except OSError as exc:
+            listener.close()
+            raise ControlServerError(f"control socket {self._path}: {exc.strerror or exc}") from exc
+        listener.settimeout(0.5)
+        self._listener = listener
+        self._accept_thread = threading.Thread(target=self._accept, name="control-accept")
+        self._accept_thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop accepting, wait for client threads (bounded), remove the socket file."""
+        self._stopping.set()
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout)
+        with self._lock:
+            clients = list(self._clients)
+        for thread in clients:
+            thread.join(timeout / max(1, len(clients)))
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self._stopping.is_set():
+                    return
+                raise RuntimeError(f"control socket accept failed: {exc}") from exc
+            thread = threading.Thread(target=self._serve, args=(conn,), name="control-client")
+            thread.daemon = True  # a client that never sends must not block exit
+            with self._lock:
+                self._clients.add(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            with conn, conn.makefile("rb") as reader:
+                conn.settimeout(30.0)
+                while not self._stopping.is_set():
+                    line = reader.readline(MAX_LINE + 1)
+                    if not line:
+                        return
+                    if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                        too_long = f"line longer than {MAX_LINE} bytes"
+                        conn.sendall(_encode({"ok": False, "error": too_long}))
+                        return  # cannot find the next line start reliably: hang up
+                    conn.sendall(_encode(self._handle(line)))
+        except OSError as exc:
+            log.debug("control client went away: %s", exc)
+        except Exception:
+            log.exception("control client thread failed")
+        finally:
+            with self._lock:
+                self._clients.discard(threading.current_thread())
+
+    def _handle(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            return {"ok": False, "error": "not a JSON line"}
+        if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
+            return {"ok": False, "error": 'expected an object with a string "cmd"'}
+        event = ControlRequest(request)
+        self._post(event)
+        try:
+            return event.reply.result(timeout=self._answer_timeout_s)
+        except FutureTimeout:
+            event.reply.cancel()
+            return {"ok": False, "error": "daemon did not answer in time (busy or stopping)"}
+
+
+def _encode(answer: dict[str, Any]) -> bytes:
+    return (json.dumps(answer, separators=(",", ":"), default=str) + "\n").encode()
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove a socket file no daemon listens on; refuse when one does."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ControlServerError(f"control socket {path}: exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()
+        return
+    finally:
+        probe.close()
+    raise ControlServerError(f"control socket {path}: another cpagent is already running")

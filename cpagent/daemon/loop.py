@@ -1,0 +1,159 @@
+"""The owner thread's loop: one inbox queue, deadlines from registered sources, one application."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from cpagent.daemon.events import ControlRequest, ShutdownRequested, WorkerDied
+from cpagent.daemon.notify import Notifier
+from cpagent.transports.events import TransportDown, TransportUp
+
+log = logging.getLogger(__name__)
+
+EX_OK = 0
+EX_SOFTWARE = 70  # sysexits.h: internal software error (a worker or the application failed)
+
+
+class CommandError(Exception):
+    """A control command the application refuses; the message goes back to the client."""
+
+
+class DeadlineSource(Protocol):
+    """Something with timers, e.g. the core Session: the loop waits until its next deadline."""
+
+    def next_deadline(self) -> float | None:
+        """Monotonic seconds of the next deadline, or None when nothing is scheduled."""
+        ...
+
+    def on_deadline(self, now: float) -> None:
+        """Called on the owner thread once `now` >= the deadline it last reported."""
+        ...
+
+
+class Application(DeadlineSource, Protocol):
+    """What the owner loop drives; every method runs on the owner thread only.
+
+    The bench application (`cpagent.daemon.bench_app`) implements it now; the OCPP 1.6
+    chargepoint replaces it later, behind the same seam (docs/foundation.md).
+    """
+
+    def on_event(self, event: object, now: float) -> None:
+        """An event posted by a transport, driver or timer (anything but the loop's own)."""
+        ...
+
+    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A control-socket command other than `status`; raise CommandError to refuse it."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-ready snapshot for `cpagent status` (relay state under the key `relay`)."""
+        ...
+
+    def shutdown(self, reason: str) -> None:
+        """Stop: de-energise relays first, then close drivers and transports (bounded)."""
+        ...
+
+
+class OwnerLoop:
+    """Runs the application on one thread; everyone else only calls `post`.
+
+    Theory of operation: `run()` blocks on the inbox until the earliest deadline of the
+    registered sources (and the systemd watchdog); it dispatches each event, then fires every
+    source whose deadline has passed. `ShutdownRequested` and `WorkerDied` end the loop.
+    """
+
+    def __init__(
+        self,
+        app: Application,
+        *,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._app = app
+        self._notifier = notifier or Notifier({})
+        self._clock = clock
+        self._inbox: queue.Queue[object] = queue.Queue()
+        self._sources: list[DeadlineSource] = [app]
+        self._exit_code: int | None = None
+        self._reason = ""
+        self._owner: threading.Thread | None = None
+
+    def post(self, event: object) -> None:
+        """Queue `event` for the owner thread; safe from any thread."""
+        self._inbox.put(event)
+
+    def queue_depth(self) -> int:
+        return self._inbox.qsize()
+
+    def add_deadline_source(self, source: DeadlineSource) -> None:
+        self._sources.append(source)
+
+    @property
+    def stop_reason(self) -> str:
+        return self._reason
+
+    def run(self) -> int:
+        """Run until shutdown on the calling thread; return the process exit code."""
+        self._owner = threading.current_thread()
+        watchdog_s = self._notifier.watchdog_interval_s
+        next_ping = self._clock() if watchdog_s else None
+        while self._exit_code is None:
+            deadlines = [d for d in (s.next_deadline() for s in self._sources) if d is not None]
+            if next_ping is not None:
+                deadlines.append(next_ping)
+            timeout = max(0.0, min(deadlines) - self._clock()) if deadlines else None
+            try:
+                event: object | None = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                event = None
+            now = self._clock()
+            if event is not None:
+                self._dispatch(event, now)
+            for source in list(self._sources):
+                due = source.next_deadline()
+                if due is not None and due <= now:
+                    source.on_deadline(now)
+            if next_ping is not None and watchdog_s is not None and next_ping <= now:
+                # WATCHDOG=1 comes from this thread, so a hung loop gets restarted.
+                self._notifier.watchdog()
+                next_ping = now + watchdog_s
+        return self._exit_code
+
+    def _dispatch(self, event: object, now: float) -> None:
+        if isinstance(event, ShutdownRequested):
+            self._stop(event.reason, event.exit_code)
+        elif isinstance(event, WorkerDied):
+            log.error("worker thread %s died: %s; exiting", event.thread, event.error)
+            self._stop(f"worker {event.thread} died", EX_SOFTWARE)
+        elif isinstance(event, ControlRequest):
+            self._answer(event, now)
+        else:
+            if isinstance(event, TransportUp):
+                self._notifier.status(f"connected to CSMS ({event.subprotocol})")
+            elif isinstance(event, TransportDown):
+                self._notifier.status(f"disconnected from CSMS: {event.reason}")
+            self._app.on_event(event, now)
+
+    def _stop(self, reason: str, exit_code: int) -> None:
+        if self._exit_code is None:
+            self._reason, self._exit_code = reason, exit_code
+
+    def _answer(self, event: ControlRequest, now: float) -> None:
+        if event.reply.done():
+            return  # the client gave up waiting
+        try:
+            if event.request.get("cmd") == "status":
+                answer = {"ok": True, **self._app.status(), "queue_depth": self.queue_depth()}
+            else:
+                answer = {"ok": True, **self._app.command(event.request)}
+        except CommandError as exc:
+            answer = {"ok": False, "error": str(exc)}
+        except Exception as exc:
+            event.reply.set_result({"ok": False, "error": f"internal error: {exc}"})
+            raise
+        event.reply.set_result(answer)
