@@ -17,7 +17,6 @@ from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.websocket import WebSocketTransport
 from tests.support.central_system import CentralSystem
 from tests.support.certs import Pki, make_pki
-from tests.support.fixtures import central_system, pki, recorder  # noqa: F401
 from tests.support.net import wait_until
 from tests.support.proxy import TcpProxy
 from tests.support.recorder import EventRecorder
