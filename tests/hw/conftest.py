@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
 from collections.abc import Callable, Iterator
@@ -47,10 +48,8 @@ class Events:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            try:
+            with contextlib.suppress(queue.Empty):
                 self.seen.append(self._queue.get(timeout=min(remaining, 0.05)))
-            except queue.Empty:
-                pass
 
 
 @pytest.fixture

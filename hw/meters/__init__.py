@@ -1,0 +1,1 @@
+"""Energy meters: SDM register maps, the Modbus RTU driver, a poller and simulated twins."""
