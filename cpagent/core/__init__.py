@@ -1,0 +1,1 @@
+"""Sans-I/O OCPP-J core."""
