@@ -66,6 +66,13 @@ class OcppChargepointThread:
         self.chargepoint = BenchChargepoint(self.cp_id, self._connection)
         self._serve = asyncio.ensure_future(self.chargepoint.start())
 
+    @property
+    def local_address(self) -> str:
+        """`host:port` of our end, as the central system sees it as remote address."""
+        assert self._connection is not None
+        host, port = self._connection.local_address[:2]
+        return f"{host}:{port}"
+
     def call(self, request: Any) -> Any:
         assert self.chargepoint is not None
         return self.run(self.chargepoint.call(request, suppress=False))
