@@ -1,0 +1,1 @@
+"""RFID card readers: the RDM6300 frame parser and serial driver, and a simulated reader."""
