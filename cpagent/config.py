@@ -419,6 +419,9 @@ def _check_csms(
     scheme = urlsplit(csms.url).scheme
     if csms.transport == "websocket" and scheme not in ("ws", "wss"):
         add(Problem("csms.url", f"must start with ws:// or wss://, not {csms.url!r}"))
+    if scheme == "wss" and csms.password is None and csms.cert_file is None:
+        add(Problem("csms.url", "wss:// needs csms.password or cert_file and key_file "
+                    "(OCPP 1.6 security profile 2 or 3)"))
     if cp is not None and urlsplit(csms.url).path.rstrip("/").endswith("/" + cp.id):
         add(Problem("csms.url", "ends with the chargepoint id, which is appended again; "
                     "remove it", Severity.WARNING))

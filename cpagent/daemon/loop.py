@@ -59,6 +59,27 @@ class Application(DeadlineSource, Protocol):
         ...
 
 
+class Inbox:
+    """The owner thread's one queue; `post` is what every other thread gets to call."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[object] = queue.Queue()
+
+    def post(self, event: object) -> None:
+        """Queue `event` for the owner thread; safe from any thread."""
+        self._queue.put(event)
+
+    def get(self, timeout: float | None) -> object | None:
+        """The next event, or None once `timeout` seconds passed without one."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+
 class OwnerLoop:
     """Runs the application on one thread; everyone else only calls `post`.
 
@@ -71,13 +92,14 @@ class OwnerLoop:
         self,
         app: Application,
         *,
+        inbox: Inbox | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app = app
+        self._inbox = inbox or Inbox()
         self._notifier = notifier or Notifier({})
         self._clock = clock
-        self._inbox: queue.Queue[object] = queue.Queue()
         self._sources: list[DeadlineSource] = [app]
         self._exit_code: int | None = None
         self._reason = ""
@@ -85,10 +107,10 @@ class OwnerLoop:
 
     def post(self, event: object) -> None:
         """Queue `event` for the owner thread; safe from any thread."""
-        self._inbox.put(event)
+        self._inbox.post(event)
 
     def queue_depth(self) -> int:
-        return self._inbox.qsize()
+        return self._inbox.depth()
 
     def add_deadline_source(self, source: DeadlineSource) -> None:
         self._sources.append(source)
@@ -107,10 +129,7 @@ class OwnerLoop:
             if next_ping is not None:
                 deadlines.append(next_ping)
             timeout = max(0.0, min(deadlines) - self._clock()) if deadlines else None
-            try:
-                event: object | None = self._inbox.get(timeout=timeout)
-            except queue.Empty:
-                event = None
+            event = self._inbox.get(timeout)
             now = self._clock()
             if event is not None:
                 self._dispatch(event, now)

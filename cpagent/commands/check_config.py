@@ -1,0 +1,36 @@
+"""`cpagent check-config FILE`: validate a configuration file without starting anything."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import Any
+
+from cpagent.commands.common import EX_OK, load_or_report, run_guarded
+from cpagent.config import endpoint_url
+
+EPILOG = """\
+Prints one line per problem, naming the key path (e.g. connector[1].meter.driver), and
+exits 78 (EX_CONFIG) if there is any error; warnings alone exit 0.
+
+examples:
+  cpagent check-config /etc/cpagent/cpagent.toml
+  cpagent check-config config/bench.toml && echo ok
+"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check-config", help="validate a config file", description=__doc__, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="the TOML configuration file")
+    parser.set_defaults(func=functools.partial(run_guarded, _check))
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = load_or_report(args.file)
+    url = endpoint_url(config.csms.url, config.chargepoint.id)
+    print(f"{args.file}: ok: chargepoint {config.chargepoint.id}, "
+          f"{len(config.connectors)} connector(s), CSMS {url} over {config.csms.transport}")
+    return EX_OK

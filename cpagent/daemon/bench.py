@@ -1,0 +1,86 @@
+"""Bench commands (`cpagent ctl ...`) acting on simulated hardware; refused on real hardware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cpagent.daemon.loop import CommandError
+from cpagent.daemon.wiring import ConnectorHardware, Hardware
+from hw.events import FaultCode
+from hw.interfaces import FaultInjectable
+
+COMMANDS = ("plug", "unplug", "tap", "fault", "clear-fault", "ev-load")
+FAULT_CODES = tuple(code.value for code in FaultCode)
+
+
+class BenchControls:
+    """Carries out bench commands; any application can delegate `command()` to it.
+
+    Requests are the control-socket objects: `{"cmd": "plug", "connector": 1}`,
+    `{"cmd": "tap", "id_tag": "04A1B2C3D4"}`, `{"cmd": "fault", "connector": 1,
+    "code": "PowerMeterFailure"}`, `{"cmd": "ev-load", "connector": 1, "watts": 7400}`.
+    """
+
+    def __init__(self, hardware: Hardware) -> None:
+        self._hw = hardware
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "tap":
+            return self._tap(request.get("id_tag"))
+        if cmd not in COMMANDS:
+            raise CommandError(f"unknown command {cmd!r}; known: status, {', '.join(COMMANDS)}")
+        conn = self._connector(request.get("connector"))
+        if cmd in ("plug", "unplug"):
+            return self._plug(conn, cmd == "plug")
+        injectable = conn.meter
+        if not isinstance(injectable, FaultInjectable):
+            raise CommandError(f"connector {conn.id}: meter is a real {conn.config.meter.driver}; "
+                               "faults and loads apply to driver = \"sim\" only")
+        if cmd == "fault":
+            code = request.get("code")
+            if code not in FAULT_CODES:
+                raise CommandError(f"code must be one of {', '.join(FAULT_CODES)}, not {code!r}")
+            injectable.inject_fault(code)
+            return {"connector": conn.id, "fault": code}
+        if cmd == "clear-fault":
+            injectable.clear_fault()
+            return {"connector": conn.id, "fault": None}
+        watts = request.get("watts")
+        if isinstance(watts, bool) or not isinstance(watts, int | float) or watts < 0:
+            raise CommandError(f"watts must be a number >= 0, not {watts!r}")
+        injectable.set_load_w(float(watts))  # type: ignore[attr-defined]
+        return {"connector": conn.id, "ev_load_w": float(watts)}
+
+    def _connector(self, value: Any) -> ConnectorHardware:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CommandError(f"connector must be a connector number, not {value!r}")
+        try:
+            return self._hw.connector(value)
+        except KeyError:
+            count = len(self._hw.connectors)
+            raise CommandError(f"no connector {value} (this chargepoint has 1-{count})") from None
+
+    def _plug(self, conn: ConnectorHardware, plugged: bool) -> dict[str, Any]:
+        from hw.pins import drive_mock_pin
+
+        if conn.config.plug_pin is None:
+            raise CommandError(f"connector {conn.id} has no plug_pin configured")
+        if not self._hw.simulated:
+            raise CommandError(f"connector {conn.id}: plug input is real GPIO; "
+                               "plug/unplug work with [gpio] pin_factory = \"mock\" only")
+        drive_mock_pin(self._hw.pin_factory, conn.config.plug_pin, plugged)
+        return {"connector": conn.id, "plugged": plugged}
+
+    def _tap(self, id_tag: Any) -> dict[str, Any]:
+        if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= 20:
+            # OCPP 1.6 §7.28 IdToken is CiString20Type
+            raise CommandError(f"id_tag must be a string of 1-20 characters, not {id_tag!r}")
+        reader = self._hw.reader
+        if reader is None:
+            raise CommandError("no card reader running (see [rfid] and the start-up log)")
+        tap = getattr(reader, "tap", None)
+        if tap is None:
+            raise CommandError('the card reader is real; tap needs [rfid] driver = "sim"')
+        tap(id_tag)
+        return {"id_tag": id_tag}

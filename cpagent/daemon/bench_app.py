@@ -1,0 +1,122 @@
+"""The bench application: hardware and link status, bench commands; relays stay open.
+
+It stands in until the OCPP 1.6 chargepoint logic (issue 6) replaces it through
+`wiring.build_application`. It never energises a relay: nothing has authorised charging.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from cpagent.daemon.bench import BenchControls
+from cpagent.daemon.context import AppContext
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class _ConnectorView:
+    plugged: bool | None = None
+    fault: str | None = None
+    meter: dict[str, Any] | None = None
+
+
+class BenchApplication:
+    """An `Application` (cpagent.daemon.loop) that reports and simulates, but never charges."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+        self._bench = BenchControls(ctx.hardware)
+        self._connection = "disconnected"
+        self._subprotocol: str | None = None
+        self._last_error: str | None = None
+        self._last_card: str | None = None
+        self._frames_received = 0
+        self._views = {c.id: _ConnectorView() for c in ctx.hardware.connectors}
+        for conn in ctx.hardware.connectors:
+            if conn.plug is not None:
+                self._views[conn.id].plugged = conn.plug.plugged
+        self._sources = {c.source: c.id for c in ctx.hardware.connectors}
+
+    def on_event(self, event: object, now: float) -> None:
+        if isinstance(event, TransportUp):
+            self._connection, self._subprotocol = "connected", event.subprotocol
+            log.info("connected to CSMS (%s)", event.subprotocol)
+        elif isinstance(event, TransportDown):
+            if self._connection == "connected":  # the transport logs each failed attempt
+                log.warning("CSMS link down: %s", event.reason)
+            self._connection, self._subprotocol = "disconnected", None
+            self._last_error = f"CSMS link: {event.reason}"
+        elif isinstance(event, FrameReceived):
+            self._frames_received += 1
+            log.debug("frame received (not handled by the bench application): %s", event.text)
+        elif isinstance(event, CardPresented):
+            self._last_card = event.id_tag
+            log.info("card presented: %s", event.id_tag)
+        elif isinstance(event, PlugChanged | MeterSampled | DeviceFaulted | DeviceRecovered):
+            self._hardware_event(event)
+        else:
+            log.debug("ignored event %r", event)
+
+    def _hardware_event(
+        self, event: PlugChanged | MeterSampled | DeviceFaulted | DeviceRecovered
+    ) -> None:
+        view = self._views.get(self._sources.get(event.source, -1))
+        if view is None:
+            if isinstance(event, DeviceFaulted):
+                self._last_error = f"{event.source}: {event.code}: {event.detail}"
+                log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
+            return
+        if isinstance(event, PlugChanged):
+            view.plugged = event.plugged
+            log.info("%s: %s", event.source, "plugged" if event.plugged else "unplugged")
+        elif isinstance(event, MeterSampled):
+            view.meter = dataclasses.asdict(event.sample)
+        elif isinstance(event, DeviceFaulted):
+            view.fault = event.code
+            self._last_error = f"{event.source}: {event.code}: {event.detail}"
+            log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
+        else:
+            view.fault = None
+            log.info("%s recovered", event.source)
+
+    def next_deadline(self) -> float | None:
+        return None
+
+    def on_deadline(self, now: float) -> None:
+        return None
+
+    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._bench.handle(request)
+
+    def status(self) -> dict[str, Any]:
+        connectors = []
+        for conn in self._ctx.hardware.connectors:
+            view = self._views[conn.id]
+            derived = "Faulted" if view.fault else "Preparing" if view.plugged else "Available"
+            connectors.append({
+                "id": conn.id,
+                "status": derived,  # derived locally: OCPP 1.6 §4.9 names, no CSMS involved
+                "relay": conn.relay.energised,
+                "plugged": view.plugged,
+                "fault": view.fault,
+                "meter": view.meter,
+                "transaction": None,
+            })
+        return {
+            "application": "bench",
+            "chargepoint": self._ctx.config.chargepoint.id,
+            "connection": self._connection,
+            "subprotocol": self._subprotocol,
+            "connectors": connectors,
+            "last_card": self._last_card,
+            "last_error": self._last_error,
+            "frames_received": self._frames_received,
+        }
+
+    def shutdown(self, reason: str) -> None:
+        log.info("bench application stopping: %s", reason)

@@ -1,0 +1,218 @@
+"""The one place that turns a Config into drivers and a transport (no other module builds them)."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cpagent.config import Config, ConnectorConfig, endpoint_url
+from cpagent.transports.base import Transport
+from hw.errors import ConfigurationError
+from hw.interfaces import CardReader, EnergyMeter, PlugInput, RelayOutput
+
+if TYPE_CHECKING:
+    from cpagent.daemon.context import AppContext
+    from cpagent.daemon.loop import Application
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[object], None]
+
+
+@dataclass(slots=True)
+class ConnectorHardware:
+    """The drivers of one connector; `id` is the OCPP connector id (1-based)."""
+
+    id: int
+    config: ConnectorConfig
+    relay: RelayOutput
+    plug: PlugInput | None = None
+    meter: EnergyMeter | None = None
+    poller: Any = None  # hw.meters.poller.MeterPoller
+
+    @property
+    def source(self) -> str:
+        """The `source` label this connector's drivers put in their events."""
+        return f"connector{self.id}"
+
+
+@dataclass(slots=True)
+class Hardware:
+    """Every driver built from the config; `simulated` is True when GPIO uses mock pins."""
+
+    pin_factory: Any
+    simulated: bool
+    connectors: list[ConnectorHardware] = field(default_factory=list)
+    reader: CardReader | None = None
+
+    def connector(self, connector_id: int) -> ConnectorHardware:
+        for conn in self.connectors:
+            if conn.id == connector_id:
+                return conn
+        raise KeyError(connector_id)
+
+    def start(self) -> None:
+        """Start the threads that post events (meter pollers, card reader)."""
+        for conn in self.connectors:
+            if conn.poller is not None:
+                conn.poller.start()
+        if self.reader is not None:
+            self.reader.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop threads and release devices; relays are closed (de-energised) first."""
+        for conn in self.connectors:
+            _quietly(conn.relay.close, f"{conn.source} relay")
+        reader = self.reader
+        if reader is not None:
+            _quietly(lambda: reader.stop(timeout), "card reader")
+        for conn in self.connectors:
+            poller = conn.poller
+            if poller is not None:
+                _quietly(functools.partial(poller.stop, timeout), f"{conn.source} meter poller")
+            if conn.meter is not None:
+                _quietly(conn.meter.close, f"{conn.source} meter")
+            if conn.plug is not None:
+                _quietly(conn.plug.close, f"{conn.source} plug input")
+
+
+def build_hardware(config: Config, post: Post) -> Hardware:
+    """Build every driver; relays start de-energised. Raises hw.errors.HardwareError."""
+    from hw.meters.poller import MeterPoller
+    from hw.pins import make_pin_factory
+    from hw.plug import GpioPlug
+    from hw.relay import GpioRelay
+
+    name = config.gpio.pin_factory
+    factory = make_pin_factory(name) if name is not None else None
+    hardware = Hardware(pin_factory=factory, simulated=name == "mock")
+    try:
+        for index, conf in enumerate(config.connectors, start=1):
+            source = f"connector{index}"
+            relay = GpioRelay(
+                conf.relay_pin,
+                active_high=conf.relay_active_high,
+                pin_factory=factory,
+                post=post,
+                source=source,
+                feedback_pin=conf.relay_feedback_pin,
+            )
+            conn = ConnectorHardware(index, conf, relay)
+            hardware.connectors.append(conn)
+            if conf.plug_pin is not None:
+                conn.plug = GpioPlug(conf.plug_pin, post=post, source=source, pin_factory=factory)
+            conn.meter = _build_meter(conf, relay)
+            conn.poller = MeterPoller(
+                conn.meter, post=post, source=source, interval_s=conf.meter.poll_interval_s
+            )
+        hardware.reader = _build_reader(config, post)
+    except BaseException:
+        hardware.close()
+        raise
+    return hardware
+
+
+def _build_meter(conf: ConnectorConfig, relay: RelayOutput) -> EnergyMeter:
+    if conf.meter.driver == "sim":
+        from hw.meters.sim import SimMeter
+
+        return SimMeter(relay)
+    from hw.meters.sdm import SdmMeter
+
+    assert conf.meter.port is not None  # config guarantees a port for real meters
+    return SdmMeter(
+        conf.meter.driver, conf.meter.port, unit=conf.meter.unit, baudrate=conf.meter.baudrate
+    )
+
+
+# Card reader classes by config name; hw/rfid lands separately (docs/foundation.md TODO).
+READERS = {"sim": ("hw.rfid.sim", "SimReader"), "rdm6300": ("hw.rfid.rdm6300", "Rdm6300Reader")}
+
+
+def _build_reader(config: Config, post: Post) -> CardReader | None:
+    driver = config.rfid.driver
+    if driver == "none":
+        return None
+    module_name, class_name = READERS[driver]
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        if driver == "sim":
+            log.warning("rfid: sim reader not available yet (%s); running without", module_name)
+            return None
+        missing = f"rfid driver {driver!r} is not available ({module_name})"
+        raise ConfigurationError(missing) from None
+    if driver == "sim":
+        reader: CardReader = cls(post=post, source="rfid")
+    else:
+        reader = cls(config.rfid.port, post=post, source="rfid")
+    return reader
+
+
+def build_transport(config: Config, post: Post) -> Transport:
+    """Build the configured transport (not started)."""
+    if config.csms.transport == "mqtt":
+        raise ConfigurationError("csms.transport 'mqtt' is not wired yet (docs/foundation.md)")
+    from cpagent.transports.backoff import BackoffPolicy
+    from cpagent.transports.websocket import WebSocketTransport
+
+    csms = config.csms
+    log.info("CSMS endpoint %s", endpoint_url(csms.url, config.chargepoint.id))
+    try:
+        return _websocket(config, WebSocketTransport, BackoffPolicy, post)
+    except ValueError as exc:  # settings the transport refuses: a configuration problem
+        raise ConfigurationError(f"csms: {exc}") from exc
+
+
+def _websocket(config: Config, cls: Any, policy: Any, post: Post) -> Transport:
+    csms = config.csms
+    transport: Transport = cls(
+        csms.url,
+        config.chargepoint.id,
+        post,
+        subprotocol=csms.protocol,
+        security_profile=_security_profile(config),
+        password=csms.password,
+        ca_file=_str(csms.ca_file),
+        cert_file=_str(csms.cert_file),
+        key_file=_str(csms.key_file),
+        ping_interval_s=csms.ping_interval_s,
+        backoff=policy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
+    )
+    return transport
+
+
+def build_application(ctx: AppContext) -> Application:
+    """The application the owner loop drives.
+
+    The seam for the OCPP 1.6 chargepoint (issue 6): replace the bench application here
+    with its factory, called with the same AppContext (docs/foundation.md).
+    """
+    from cpagent.daemon.bench_app import BenchApplication
+
+    return BenchApplication(ctx)
+
+
+def _security_profile(config: Config) -> int:
+    """OCPP 1.6 security whitepaper profiles: 0 none, 1 Basic/ws, 2 Basic/TLS, 3 client cert."""
+    csms = config.csms
+    if csms.cert_file is not None:
+        return 3
+    if csms.password is not None:
+        return 2 if csms.url.startswith("wss://") else 1
+    return 0
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _quietly(action: Callable[[], object], what: str) -> None:
+    try:
+        action()
+    except Exception as exc:
+        log.error("closing %s failed: %s", what, exc)
