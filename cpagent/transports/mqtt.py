@@ -1,0 +1,210 @@
+"""OCPP-J frames over MQTT (paho-mqtt 2.x, MQTT 5): topic contract, persistent session, will."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from cpagent.transports.base import Post
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.tls import client_context
+from cpagent.transports.websocket import SUBPROTOCOLS
+
+log = logging.getLogger(__name__)
+
+QOS = 1  # at least once: OCPP-J answers carry the CALL's id, so a duplicate is recognisable
+
+class LinkState(StrEnum):
+    """Retained payloads of the `state` (chargepoint) and `csms` (bridge) topics."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topic contract for one chargepoint (docs/transports.md)."""
+
+    up: str  # chargepoint -> central system frames
+    down: str  # central system -> chargepoint frames
+    state: str  # retained chargepoint online/offline; `offline` is the will
+    csms: str  # retained online/offline of the central-system link, kept by the bridge
+
+    @classmethod
+    def for_chargepoint(cls, topic_prefix: str, chargepoint_id: str) -> Topics:
+        check_topic_level(chargepoint_id)
+        base = f"{topic_prefix.rstrip('/')}/{chargepoint_id}"
+        return cls(f"{base}/up", f"{base}/down", f"{base}/state", f"{base}/csms")
+
+def check_topic_level(name: str) -> None:
+    """Refuse a chargepoint id that cannot be one MQTT topic level (MQTT 5 §4.7)."""
+    if not name or any(c in name for c in "/+#\0"):
+        raise ValueError(f"chargepoint id {name!r} cannot be an MQTT topic level")
+
+def session_properties(session_expiry_s: int) -> Properties:
+    """CONNECT properties asking the broker to keep our session (MQTT 5 §3.1.2.11.2)."""
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = session_expiry_s
+    return properties
+
+def make_client(client_id: str, *, username: str | None, password: str | None, tls: bool,
+                ca_file: str | None, cert_file: str | None, key_file: str | None,
+                reconnect_min_s: int, reconnect_max_s: int) -> paho.Client:
+    """A paho MQTT 5 client with credentials, TLS 1.2+ and bounded reconnect delays."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=paho.MQTTv5)
+    if username is not None:
+        client.username_pw_set(username, password)
+    if tls:
+        client.tls_set_context(client_context(ca_file, cert_file, key_file))
+    client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
+    return client
+
+class MqttTransport:
+    """A chargepoint's MQTT link: frames up on `up`, down from `down`, QoS 1.
+
+    Theory of operation: paho's loop thread connects asynchronously (a broker down at start-up
+    is fine) and reconnects with delays doubling from `reconnect_min_s` to `reconnect_max_s`.
+    The session is persistent (clean_start=False plus a session expiry), so QoS 1 frames for
+    the chargepoint wait in the broker while it is away, and frames we published but which
+    were not acknowledged are re-sent after a reconnect. On connect we publish a retained
+    `online` on `state`; the will publishes a retained `offline` if we vanish.
+
+    With `require_csms_online` (the default) the link counts as up only while the retained
+    `csms` topic says `online`, i.e. while the bridge holds a WebSocket to the central
+    system: then `TransportUp` means what it means for WebSocket, and the core sends its
+    BootNotification to a central system that is listening.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        chargepoint_id: str,
+        post: Post,
+        *,
+        subprotocol: str = "ocpp1.6",
+        topic_prefix: str = "ocpp",
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        client_id: str | None = None,
+        keepalive_s: int = 30,
+        session_expiry_s: int = 86400,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 60,
+        require_csms_online: bool = True,
+    ) -> None:
+        if subprotocol not in SUBPROTOCOLS:
+            raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}, got {subprotocol!r}")
+        self.topics = Topics.for_chargepoint(topic_prefix, chargepoint_id)
+        self.chargepoint_id = chargepoint_id
+        self.subprotocol = subprotocol
+        self._post = post
+        self._address = (host, port)
+        self._keepalive_s = keepalive_s
+        self._session_expiry_s = session_expiry_s
+        self._require_csms = require_csms_online
+        self._client = make_client(
+            client_id or f"cpagent-{chargepoint_id}", username=username, password=password,
+            tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file,
+            reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s)
+        self._client.will_set(self.topics.state, LinkState.OFFLINE, qos=QOS, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        # Only paho's loop thread writes these; send() reads `_up` (a single bool).
+        self._connected = False
+        self._csms_online = False
+        self._up = False
+        self._started = False
+
+    def start(self) -> None:
+        """Connect in the background; keeps reconnecting until `stop()`."""
+        if self._started:
+            raise RuntimeError("MqttTransport already started")
+        self._started = True
+        host, port = self._address
+        self._client.connect_async(host, port, keepalive=self._keepalive_s, clean_start=False,
+                                   properties=session_properties(self._session_expiry_s))
+        self._client.loop_start()
+
+    def send(self, text: str) -> bool:
+        """Publish one frame on `up` (QoS 1); False when the link is not up."""
+        if not self._up:
+            return False
+        info = self._client.publish(self.topics.up, text, qos=QOS)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish `offline`, disconnect cleanly (no will) and stop the loop; idempotent."""
+        if not self._started:
+            return
+        self._started = False
+        if self._connected:
+            info = self._client.publish(self.topics.state, LinkState.OFFLINE, qos=QOS,
+                                        retain=True)
+            # If the connection is lost meanwhile, the will says the same.
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout / 2)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._set_link(connected=False, reason="stopped")
+
+    # -- paho callbacks (loop thread) ---------------------------------------------------
+
+    def _on_connect(self, client: paho.Client, _userdata: Any, flags: Any, reason: ReasonCode,
+                    _properties: Any) -> None:
+        if reason.is_failure:
+            log.error("%s: broker refused the connection: %s", self.chargepoint_id, reason)
+            self._post(TransportDown(f"broker refused the connection: {reason}"))
+            return
+        client.subscribe(self.topics.down, qos=QOS)
+        if self._require_csms:
+            client.subscribe(self.topics.csms, qos=QOS)
+        client.publish(self.topics.state, LinkState.ONLINE, qos=QOS, retain=True)
+        log.info("%s: connected to broker %s:%d (session present: %s)", self.chargepoint_id,
+                 *self._address, flags.session_present)
+        self._set_link(connected=True, reason="")
+
+    def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
+        host, port = self._address
+        self._post(TransportDown(f"cannot connect to broker {host}:{port}"))
+
+    def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any,
+                       reason: ReasonCode, _properties: Any) -> None:
+        self._csms_online = False  # unknown until the retained `csms` arrives again
+        self._set_link(connected=False, reason=f"broker connection lost: {reason}")
+
+    def _on_message(self, _client: paho.Client, _userdata: Any,
+                    message: paho.MQTTMessage) -> None:
+        text = message.payload.decode("utf-8", errors="replace")
+        if message.topic == self.topics.down:
+            self._post(FrameReceived(text))
+        elif message.topic == self.topics.csms:
+            self._csms_online = text == LinkState.ONLINE
+            self._set_link(connected=self._connected, reason="central system link down")
+
+    def _set_link(self, *, connected: bool, reason: str) -> None:
+        """Post Up/Down on changes of (broker connected and central system reachable)."""
+        self._connected = connected
+        up = connected and (self._csms_online or not self._require_csms)
+        if up == self._up:
+            return
+        self._up = up
+        self._post(TransportUp(self.subprotocol) if up else TransportDown(reason))
+
+ClientFactory = Callable[..., paho.Client]
