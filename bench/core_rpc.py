@@ -146,9 +146,9 @@ def main() -> None:
     print("CALL->CALLRESULT round trips per second (OCPP 1.6 BootNotification, one process)")
     for name, rate in figures.items():
         print(f"  {name:<46} {rate:>10,.0f} /s")
-    print(f"  ratio Session pair (validation on) / ocpp      {figures['Session pair, validation on'] / ref:>10.1f} x")
-    print(f"  ratio TaskManager pair (validation on) / ocpp  {figures['TaskManager pair, validation on'] / ref:>10.1f} x")
-
+    for name in ("Session pair, validation on", "TaskManager pair, validation on"):
+        label = f"ratio {name} / ocpp"
+        print(f"  {label:<46} {figures[name] / ref:>10.1f} x")
 
 if __name__ == "__main__":
     main()
