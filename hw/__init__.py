@@ -1,4 +1,3 @@
-"""Hardware drivers for a charger: relay, inputs, meters, card readers, and simulated twins.
+"""Hardware drivers for a charger: relay, inputs, meters, card readers, and simulated twins."""
 
-Knows nothing of OCPP and never imports `cpagent`.
-"""
+# A bottom layer: knows nothing of OCPP and never imports `cpagent` (tests/hw/test_layering.py).

@@ -1,4 +1,4 @@
-"""Simulated meter and current limiter for the bench: energy integrated from relay and EV load."""
+"""Simulated energy meter for the bench: energy integrated from the relay state and an EV load."""
 
 from __future__ import annotations
 
@@ -8,20 +8,7 @@ import time
 from hw.errors import MeterError
 from hw.events import FaultCode, MeterSample
 from hw.interfaces import Clock, RelayOutput
-
-
-class SimCurrentLimiter:
-    """A CurrentLimiter that remembers the offered limit (None = no limit offered)."""
-
-    def __init__(self) -> None:
-        self.limit_a: float | None = None
-        self.history: list[float | None] = []
-
-    def set_limit_a(self, amps: float | None) -> None:
-        if amps is not None and amps < 0:
-            raise ValueError(f"a current limit cannot be negative: {amps}")
-        self.limit_a = amps
-        self.history.append(amps)
+from hw.sim import SimCurrentLimiter
 
 
 class SimMeter:

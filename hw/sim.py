@@ -1,0 +1,76 @@
+"""Simulated relay and current limiter for the bench (`driver = "sim"`), with fault injection."""
+
+from __future__ import annotations
+
+import threading
+
+from hw.errors import RelayError
+from hw.events import DeviceFaulted, DeviceRecovered, FaultCode
+from hw.interfaces import Post
+
+
+class SimRelay:
+    """A RelayOutput twin without GPIO. An injected fault posts DeviceFaulted and, like a
+    welded contact, leaves the relay state where it was until `clear_fault()`."""
+
+    def __init__(self, *, post: Post, source: str = "relay") -> None:
+        self._post = post
+        self._source = source
+        self._lock = threading.Lock()
+        self._energised = False
+        self._closed = False
+        self._fault: str | None = None
+        self.switches = 0
+
+    @property
+    def energised(self) -> bool:
+        with self._lock:
+            return self._energised
+
+    def energise(self) -> None:
+        self._switch(True)
+
+    def de_energise(self) -> None:
+        self._switch(False)
+
+    def _switch(self, on: bool) -> None:
+        with self._lock:
+            if self._closed:
+                raise RelayError(f"{self._source}: relay is closed")
+            if self._fault is not None or self._energised == on:
+                return
+            self._energised = on
+            self.switches += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._energised = False
+            self._closed = True
+
+    def inject_fault(self, code: str = FaultCode.POWER_SWITCH_FAILURE.value) -> None:
+        with self._lock:
+            if self._fault is not None:
+                return
+            self._fault = code
+        self._post(DeviceFaulted(self._source, code, "injected fault"))
+
+    def clear_fault(self) -> None:
+        with self._lock:
+            if self._fault is None:
+                return
+            self._fault = None
+        self._post(DeviceRecovered(self._source))
+
+
+class SimCurrentLimiter:
+    """A CurrentLimiter that remembers the offered limit (None = no limit offered)."""
+
+    def __init__(self) -> None:
+        self.limit_a: float | None = None
+        self.history: list[float | None] = []
+
+    def set_limit_a(self, amps: float | None) -> None:
+        if amps is not None and amps < 0:
+            raise ValueError(f"a current limit cannot be negative: {amps}")
+        self.limit_a = amps
+        self.history.append(amps)
