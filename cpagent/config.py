@@ -334,7 +334,9 @@ def _cross_checks(
     """Checks that span keys: value ranges, pins and ports used twice, mqtt when needed."""
     add = problems.append
     cp: ChargepointConfig | None = sections.get("chargepoint")
-    if cp is not None and (len(cp.id) > 48 or not set(cp.id) <= CHARGEPOINT_ID_CHARS):
+    raw_cp = data.get("chargepoint")
+    cp_id = raw_cp.get("id") if isinstance(raw_cp, dict) else None
+    if isinstance(cp_id, str) and (len(cp_id) > 48 or not set(cp_id) <= CHARGEPOINT_ID_CHARS):
         add(Problem("chargepoint.id", "must be 1-48 of A-Z a-z 0-9 - _ . : (it goes in a URL)"))
     csms: CsmsConfig | None = sections.get("csms")
     if csms is not None:

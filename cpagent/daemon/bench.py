@@ -82,5 +82,6 @@ class BenchControls:
         tap = getattr(reader, "tap", None)
         if tap is None:
             raise CommandError('the card reader is real; tap needs [rfid] driver = "sim"')
-        tap(id_tag)
+        if tap(id_tag) is False:
+            raise CommandError("the simulated card reader is faulted or stopped")
         return {"id_tag": id_tag}

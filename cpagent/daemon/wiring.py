@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,28 +128,17 @@ def _build_meter(conf: ConnectorConfig, relay: RelayOutput) -> EnergyMeter:
     )
 
 
-# Card reader classes by config name; hw/rfid lands separately (docs/foundation.md TODO).
-READERS = {"sim": ("hw.rfid.sim", "SimReader"), "rdm6300": ("hw.rfid.rdm6300", "Rdm6300Reader")}
-
-
 def _build_reader(config: Config, post: Post) -> CardReader | None:
-    driver = config.rfid.driver
-    if driver == "none":
+    if config.rfid.driver == "none":
         return None
-    module_name, class_name = READERS[driver]
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
-        if driver == "sim":
-            log.warning("rfid: sim reader not available yet (%s); running without", module_name)
-            return None
-        missing = f"rfid driver {driver!r} is not available ({module_name})"
-        raise ConfigurationError(missing) from None
-    if driver == "sim":
-        reader: CardReader = cls(post=post, source="rfid")
-    else:
-        reader = cls(config.rfid.port, post=post, source="rfid")
-    return reader
+    if config.rfid.driver == "sim":
+        from hw.rfid.sim import SimCardReader
+
+        return SimCardReader(post=post, source="rfid")
+    from hw.rfid.rdm6300 import Rdm6300Reader
+
+    assert config.rfid.port is not None  # config guarantees a port for rdm6300
+    return Rdm6300Reader(config.rfid.port, post=post, source="rfid")
 
 
 def build_transport(config: Config, post: Post) -> Transport:
