@@ -179,13 +179,14 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
         print(f"error: cannot open control port {args.control_port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     control.start()
+    prompt = stdin.isatty() if args.prompt is None else args.prompt
+    stop = None if prompt else _stop_on_signal()  # before the banner: callers wait for it
     try:
         _banner(args, central, control, out)
-        prompt = stdin.isatty() if args.prompt is None else args.prompt
-        if prompt:
+        if stop is None:
             run_prompt(central, stdin, out)
         else:
-            _wait_for_signal()
+            stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -205,12 +206,13 @@ def _banner(
     out.flush()
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (handlers need the main thread)."""
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    return stop
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ class ControlServer:
         self._http = ThreadingHTTPServer((LOOPBACK, port), handler)
         self._http.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="csms-control", daemon=True
+            target=self._http.serve_forever, args=(0.05,), name="csms-control", daemon=True
         )
 
     @property

@@ -129,6 +129,7 @@ class CentralOwner:
     ) -> None:
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.changed = threading.Condition()
+        self.generation = 0  # bumped under `changed` after every event that may change state
         self._table: dict[str, Handler] = handlers.table()
         self._state = state
         self._clock = clock
@@ -153,8 +154,10 @@ class CentralOwner:
             for link in list(self._links.values()):
                 link.session.tick(now)
                 self._flush(link, now)
-            with self.changed:
-                self.changed.notify_all()
+            if not isinstance(event, Query):
+                with self.changed:
+                    self.generation += 1
+                    self.changed.notify_all()
         self._shut(self._clock())
 
     def _wait_s(self) -> float | None:

@@ -145,14 +145,18 @@ class CentralSystem:
     def wait_for(self, predicate: Callable[[JsonObject], bool], timeout: float) -> bool:
         """Wait until `predicate(snapshot())` holds; False if it still fails at `timeout`."""
         deadline = time.monotonic() + timeout
+        changed = self._owner.changed
         while True:
+            with changed:
+                seen = self._owner.generation
             if predicate(self.snapshot(frame_limit=1000)):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            with self._owner.changed:
-                self._owner.changed.wait(min(remaining, 0.5))
+            with changed:
+                if self._owner.generation == seen:
+                    changed.wait(remaining)
 
     def _require_not_owner(self) -> None:
         if threading.current_thread() is self._owner_thread:

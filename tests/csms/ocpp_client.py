@@ -36,8 +36,16 @@ class BenchChargepoint(ChargePoint):  # type: ignore[misc]
 class OcppChargepointThread:
     """Runs a BenchChargepoint connected to `url` in a thread; blocking helpers for tests."""
 
-    def __init__(self, url: str, cp_id: str, subprotocols: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        cp_id: str,
+        subprotocols: list[str] | None = None,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> None:
         self.url = f"{url.rstrip('/')}/{cp_id}"
+        if basic_auth is not None:  # websockets sends userinfo as HTTP Basic credentials
+            self.url = self.url.replace("ws://", f"ws://{basic_auth[0]}:{basic_auth[1]}@", 1)
         self.cp_id = cp_id
         self._subprotocols = ["ocpp1.6"] if subprotocols is None else subprotocols
         self._loop = asyncio.new_event_loop()

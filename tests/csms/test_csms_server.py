@@ -151,3 +151,29 @@ def test_handshake_is_refused(central: CentralSystem, offered: list[str], path: 
 )
 def test_chargepoint_id_is_the_last_path_segment(path: str, expected: str) -> None:
     assert chargepoint_id(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("credentials", "accepted"),
+    [
+        (("CP001", "s3cret"), True),
+        (("CP001", "wrong"), False),
+        (("CP999", "s3cret"), False),  # user must be the chargepoint id in the URL
+        (None, False),
+    ],
+)
+def test_basic_auth_when_a_password_is_set(
+    credentials: tuple[str, str] | None, accepted: bool
+) -> None:
+    with CentralSystem(port=0, password="s3cret") as central:
+        client = OcppChargepointThread(central.url, "CP001", basic_auth=credentials)
+        if accepted:
+            try:
+                client.start()
+                assert boot(client).status == RegistrationStatus.accepted
+            finally:
+                client.stop()
+        else:
+            with pytest.raises(InvalidStatus) as caught:
+                client.start()
+            assert caught.value.response.status_code == 401
