@@ -1,0 +1,115 @@
+"""End to end: chargepoint -> mosquitto -> bridge -> independent `ocpp` central system."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from ocpp.v16 import call
+
+from cpagent.bridge import Bridge, parse_host_port
+from cpagent.transports.backoff import BackoffPolicy
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.mqtt import MqttTransport
+from tests.support.central_system import CentralSystem
+from tests.support.mosquitto import Mosquitto
+from tests.support.net import wait_until
+from tests.support.recorder import EventRecorder
+
+BOOT = json.dumps([2, "boot-1", "BootNotification",
+                   {"chargePointVendor": "cpagent", "chargePointModel": "test"}])
+FAST = BackoffPolicy(initial_s=0.01, max_s=0.05, stable_after_s=1.0)
+
+
+@pytest.fixture
+def bridge(mosquitto: Mosquitto, central_system: CentralSystem) -> Iterator[Bridge]:
+    relay = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
+                   ping_interval_s=0)
+    relay.start()
+    yield relay
+    relay.stop(2.0)
+
+
+@pytest.fixture
+def chargepoint(mosquitto: Mosquitto, recorder: EventRecorder,
+                request: pytest.FixtureRequest) -> Iterator[MqttTransport]:
+    options: dict[str, Any] = getattr(request, "param", {})
+    transport = MqttTransport(mosquitto.host, mosquitto.port, "CP001", recorder.post,
+                              keepalive_s=5, reconnect_min_s=1, reconnect_max_s=1, **options)
+    transport.start()
+    yield transport
+    transport.stop(2.0)
+
+
+def answer(recorder: EventRecorder, count: int = 1) -> list[Any]:
+    return list(json.loads(recorder.wait_for(FrameReceived, count=count, timeout=10).text))
+
+
+def test_boot_notification_reaches_the_central_system_and_is_accepted(
+    bridge: Bridge, central_system: CentralSystem, chargepoint: MqttTransport,
+    recorder: EventRecorder,
+) -> None:
+    recorder.wait_for(TransportUp, timeout=10)  # only once the bridge's WebSocket is up
+    assert central_system.connected_ids == ["CP001"]
+    assert chargepoint.send(BOOT)
+    result = answer(recorder)
+    assert result[:2] == [3, "boot-1"] and result[2]["status"] == "Accepted"
+    assert central_system.actions("CP001") == ["BootNotification"]
+
+    results: list[Any] = []
+    caller = threading.Thread(target=lambda: results.append(central_system.call(
+        "CP001", call.RemoteStartTransaction(id_tag="TAG1", connector_id=1))))
+    caller.start()
+    request = answer(recorder, count=2)
+    assert request[0] == 2 and request[2] == "RemoteStartTransaction"
+    assert chargepoint.send(json.dumps([3, request[1], {"status": "Accepted"}]))
+    caller.join(10)
+    assert results and results[0].status == "Accepted"
+
+
+@pytest.mark.parametrize("chargepoint", [{"require_csms_online": False}], indirect=True)
+def test_frames_sent_while_the_central_system_is_unreachable_are_queued_then_relayed(
+    mosquitto: Mosquitto, central_system: CentralSystem, bridge: Bridge,
+    chargepoint: MqttTransport, recorder: EventRecorder,
+) -> None:
+    central_system.stop()
+    recorder.wait_for(TransportUp)  # broker only: not following the bridge's `csms` state
+    wait_until(lambda: bridge.chargepoints == ["CP001"])
+    assert chargepoint.send(BOOT)
+    central_system.start()
+    assert answer(recorder)[2]["status"] == "Accepted"
+    assert central_system.actions("CP001") == ["BootNotification"]
+
+
+def test_online_offline_is_mirrored_both_ways(
+    bridge: Bridge, central_system: CentralSystem, chargepoint: MqttTransport,
+    recorder: EventRecorder,
+) -> None:
+    recorder.wait_for(TransportUp, timeout=10)
+    central_system.stop()  # the CSMS goes away: the chargepoint's link is down
+    recorder.wait_for(TransportDown, timeout=10)
+    assert chargepoint.send(BOOT) is False
+    central_system.start()
+    recorder.wait_for(TransportUp, count=2, timeout=10)  # new link: the core re-boots
+    central_system.wait_connected("CP001")
+    chargepoint.stop()  # the chargepoint goes away: the CSMS sees it disconnect
+    wait_until(lambda: central_system.connected_ids == [], 10, "the CSMS to see CP001 leave")
+    wait_until(lambda: bridge.chargepoints == [])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("broker:1884", ("broker", 1884)), ("broker", ("broker", 1883)),
+     ("[::1]:1885", ("::1", 1885)), ("127.0.0.1:1883", ("127.0.0.1", 1883))],
+)
+def test_mqtt_address_parsing(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "host:port", "host:0", ":1883", "h:99999"])
+def test_malformed_mqtt_address_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_host_port(text)
