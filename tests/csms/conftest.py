@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -65,3 +67,17 @@ def _link_seen(view: dict[str, Any], cp_id: str, address: str) -> bool:
         c["id"] == cp_id and c["connected"] and c["remoteAddress"] == address
         for c in view["chargepoints"]
     )
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every test stops the threads it started (daemon helpers may take a moment to end)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10.0
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        leaked[0].join(0.1)
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"
