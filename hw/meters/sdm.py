@@ -89,6 +89,7 @@ class SdmMeter:
         self.regmap = register_map(model)
         self._blocks = plan_blocks(self.regmap.registers, max_registers)
         self._unit = unit
+        self._port = port
         self._clock = clock
         self._lock = threading.Lock()
         self._last_energy_wh: float | None = None
@@ -122,7 +123,9 @@ class SdmMeter:
         self.requests += 1
         try:
             if not self._client.connected and not self._client.connect():
-                raise MeterError("cannot open serial port")
+                raise MeterError(
+                    f"{self.regmap.model} unit {self._unit}: cannot open {self._port}"
+                )
             reply = self._client.read_input_registers(
                 block.start, count=block.count, device_id=self._unit
             )

@@ -78,7 +78,7 @@ def test_a_silent_meter_raises_meter_error_after_bounded_retries(sim, meter):
 
 def test_a_missing_port_raises_meter_error():
     meter = SdmMeter("SDM630", "/dev/does-not-exist", timeout=0.5, retries=0)
-    with pytest.raises(MeterError):
+    with pytest.raises(MeterError, match="SDM630 unit 1: cannot open /dev/does-not-exist"):
         meter.read()
     meter.close()
 
