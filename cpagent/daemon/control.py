@@ -72,6 +72,8 @@ class ControlServer:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop accepting, wait for client threads (bounded), remove the socket file."""
         self._stopping.set()
+        if self._listener is not None:
+            _wake(self._path)
         if self._accept_thread is not None:
             self._accept_thread.join(timeout)
         with self._lock:
@@ -95,6 +97,9 @@ class ControlServer:
                 if self._stopping.is_set():
                     return
                 raise RuntimeError(f"control socket accept failed: {exc}") from exc
+            if self._stopping.is_set():
+                conn.close()
+                return
             thread = threading.Thread(target=self._serve, args=(conn,), name="control-client")
             thread.daemon = True  # a client that never sends must not block exit
             with self._lock:
@@ -136,6 +141,13 @@ class ControlServer:
         except FutureTimeout:
             event.reply.cancel()
             return {"ok": False, "error": "daemon did not answer in time (busy or stopping)"}
+
+
+def _wake(path: Path) -> None:
+    """Connect once so a blocked accept() returns now rather than at its timeout."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock, contextlib.suppress(OSError):
+        sock.settimeout(0.5)
+        sock.connect(str(path))
 
 
 def _encode(answer: dict[str, Any]) -> bytes:
