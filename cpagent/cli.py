@@ -13,7 +13,8 @@ from cpagent.daemon.logs import setup_logging
 
 # Each module has `register(subparsers)`: it adds its parser(s) and sets `func`, a callable
 # taking the parsed Namespace and returning the exit code. Modules that are not written yet
-# are skipped (a missing module only; an import error inside a module is raised).
+# are skipped (a missing module only; an import error inside a module is raised), and so are
+# modules without `register` (e.g. one that exists but offers no subcommand yet).
 COMMAND_MODULES = (
     "cpagent.commands.run",
     "cpagent.commands.check_config",
@@ -49,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "else WARNING)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        module = _import_optional(name)
-        if module is not None:
-            module.register(subparsers)
+        register = getattr(_import_optional(name), "register", None)
+        if register is not None:
+            register(subparsers)
     return parser
 
 

@@ -222,7 +222,7 @@ def parse_config(
             problems.append(Problem(key, "unknown section"))
     for key in REQUIRED_SECTIONS:
         if key not in data:
-            what = "at least one [[connector]] table" if key == "connector" else f"[{key}] table"
+            what = "[[connector]] table (at least one)" if key == "connector" else f"[{key}] table"
             problems.append(Problem(key, f"missing required {what}"))
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():

@@ -1,0 +1,139 @@
+"""The command line: help everywhere, exit codes, and the real daemon under SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cpagent import __version__
+from cpagent.cli import main
+
+from .test_notify import FakeManager
+
+REPO = Path(__file__).resolve().parents[2]
+HELP_COMMANDS = [
+    [], ["run"], ["check-config"], ["status"], ["ctl"],
+    *[["ctl", action] for action in ("plug", "unplug", "tap", "fault", "clear-fault", "ev-load")],
+]
+
+
+@pytest.mark.parametrize("words", HELP_COMMANDS, ids=lambda w: " ".join(w) or "cpagent")
+def test_every_command_has_help(words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*words, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: cpagent")
+    if len(words) < 2:
+        assert "examples:" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"cpagent {__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["frobnicate"], ["ctl"], ["ctl", "plug"], ["ctl", "plug", "zero"],
+             ["ctl", "plug", "0"], ["--log-level", "LOUD", "status"]],
+)
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+
+
+def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(REPO / "config" / "bench.toml")]) == 0
+    assert "ws://127.0.0.1:9000/ocpp/BENCH-1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["check-config", "{}"], ["run", "--config", "{}"],
+                                     ["status", "--config", "{}"]])
+def test_bad_config_exits_78_with_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[chargepoint]\nid = "x"\n[csms]\nurl = 5\n')
+    assert main([part.format(bad) for part in command]) == 78
+    err = capsys.readouterr().err.splitlines()
+    assert f"{bad}: chargepoint.vendor: missing required key" in err
+    assert f"{bad}: csms.url: must be a string, not an integer" in err
+    assert f"{bad}: connector: missing required [[connector]] table (at least one)" in err
+    assert err[-1] == f"cpagent: {bad}: 4 error(s)"
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["ctl", "plug", "1"],
+                                     ["ctl", "tap", "AB"], ["ctl", "plug", "1", "--socket", "{}"]])
+def test_no_daemon_is_one_line_and_exit_69(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    sock = tmp_path / "none.sock"
+    argv = [part.format(sock) for part in command]
+    if "--socket" not in argv:
+        argv[1:1] = ["--socket", str(sock)]
+    assert main(argv) == 69
+    err = capsys.readouterr().err
+    assert err == f"cpagent: cpagent is not running (no control socket at {sock})\n"
+
+
+@pytest.fixture
+def daemon_process(
+    bench_config: Path, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], FakeManager]]:
+    """`python -m cpagent run` as systemd would start it: NOTIFY_SOCKET and a 0.2 s watchdog."""
+    manager = FakeManager(str(tmp_path / "notify.sock"))
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+           "WATCHDOG_USEC": "400000", "JOURNAL_STREAM": "0:0", "PYTHONPATH": str(REPO)}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cpagent", "run", "--config", str(bench_config)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    yield proc, manager
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=20)
+    manager.close()
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cpagent", *argv], capture_output=True,
+                          text=True, timeout=30, cwd=REPO)
+
+
+def test_real_daemon_status_ctl_and_sigterm(
+    daemon_process: tuple[subprocess.Popen[str], FakeManager], bench_config: Path
+) -> None:
+    proc, manager = daemon_process
+    before_ready = manager.receive_until("READY=1")
+    assert before_ready[-1] == "READY=1\nSTATUS=running; connecting to CSMS"
+
+    status = cli("status", "--json", "--config", str(bench_config))
+    assert status.returncode == 0, status.stderr
+    answer = json.loads(status.stdout)
+    assert [c["relay"] for c in answer["connectors"]] == [False, False]
+    assert answer["connection"] == "disconnected" and answer["chargepoint"] == "TEST-1"
+
+    plug = cli("ctl", "--config", str(bench_config), "plug", "1")
+    assert plug.returncode == 0 and json.loads(plug.stdout) == {"connector": 1, "plugged": True}
+    human = cli("status", "--config", str(bench_config))
+    assert "connector 1: " in human.stdout and "relay open" in human.stdout
+
+    assert "WATCHDOG=1" in manager.receive_until("WATCHDOG=1")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert manager.receive_until("STOPPING=1")[-1].startswith("STOPPING=1")
+    # journald format: priority prefixes, no timestamps, and the orderly stop logged
+    assert "<6>cpagent.daemon.runner: cpagent stopped" in err.splitlines()
+    gone = cli("status", "--config", str(bench_config))
+    assert gone.returncode == 69 and gone.stderr.startswith("cpagent: cpagent is not running")

@@ -1,0 +1,92 @@
+"""The unit file: the keys the product promises, and `systemd-analyze verify` has nothing to say."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "cpagent.service"
+
+
+def service_keys() -> dict[str, list[str]]:
+    """[Service] key -> values (repeated keys such as DeviceAllow= keep every value)."""
+    values: dict[str, list[str]] = {}
+    section = ""
+    for raw in UNIT.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values.setdefault(key, []).append(value)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("Type", "notify"),
+        ("Restart", "on-failure"),
+        ("RestartPreventExitStatus", "78"),
+        ("User", "cpagent"),
+        ("SupplementaryGroups", "gpio dialout"),
+        ("StateDirectory", "cpagent"),
+        ("RuntimeDirectory", "cpagent"),
+        ("ConfigurationDirectory", "cpagent"),
+        ("ProtectSystem", "strict"),
+        ("NoNewPrivileges", "true"),
+        ("PrivateTmp", "true"),
+        ("DevicePolicy", "closed"),
+        ("Environment", "LG_WD=%t/cpagent"),
+        ("ExecStart", "/usr/local/bin/cpagent run --config /etc/cpagent/cpagent.toml"),
+    ],
+)
+def test_unit_has_the_promised_settings(key: str, value: str) -> None:
+    assert value in service_keys().get(key, []), (key, service_keys().get(key))
+
+
+def test_watchdog_is_set_and_devices_are_gpio_and_serial_only() -> None:
+    keys = service_keys()
+    assert int(keys["WatchdogSec"][0]) > 0
+    devices = {v.split()[0] for v in keys["DeviceAllow"]}
+    assert "char-gpiochip" in devices
+    assert {"char-ttyS", "char-ttyUSB", "char-ttyAMA"} <= devices
+    assert all("gpio" in d or "tty" in d for d in devices)
+
+
+def test_unit_parses_as_ini() -> None:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read_string(UNIT.read_text())
+    assert {"Unit", "Service", "Install"} <= set(parser.sections())
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_systemd_analyze_verify_prints_nothing(tmp_path: Path) -> None:
+    # verify exits 0 even for misspelt keys (DESIGN field notes): the output is the verdict.
+    # In a temp copy ExecStart points at this Python, since cpagent is not installed here.
+    text = UNIT.read_text().replace(
+        "ExecStart=/usr/local/bin/cpagent ", f"ExecStart={sys.executable} -m cpagent "
+    )
+    copy = tmp_path / "cpagent.service"
+    copy.write_text(text)
+    result = _verify(copy)
+    assert result == "", result
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_the_verify_check_can_fail(tmp_path: Path) -> None:
+    broken = tmp_path / "cpagent.service"
+    broken.write_text(UNIT.read_text().replace("Type=notify", "Typ=notify"))
+    assert "Unknown key 'Typ'" in _verify(broken)
+
+
+def _verify(unit: Path) -> str:
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    return (result.stdout + result.stderr).strip()
