@@ -222,9 +222,9 @@ class Bridge:
                 return
             # Stop off the loop thread: closing a WebSocket may take a moment.
             stopper = threading.Thread(target=relay.websocket.stop, name="bridge-close")
+            stopper.start()
             self._stoppers = [t for t in self._stoppers if t.is_alive()] + [stopper]
         log.info("bridge: %s offline; closing its WebSocket", chargepoint_id)
-        stopper.start()
 
 
 def run_bridge(mqtt_host: str, mqtt_port: int, csms_url: str, *,

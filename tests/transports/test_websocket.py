@@ -95,11 +95,11 @@ def test_half_open_link_is_detected_and_replaced(central_system: CentralSystem,
                                                  transports: list[WebSocketTransport]) -> None:
     with TcpProxy(central_system.port) as proxy:
         make(transports, f"ws://127.0.0.1:{proxy.port}", recorder.post,
-             ping_interval_s=0.1, pong_timeout_s=0.3)
+             ping_interval_s=0.1, pong_timeout_s=0.3, connect_timeout_s=0.5)
         recorder.wait_for(TransportUp)
         proxy.blackhole = True  # the server stops answering pings; TCP stays "up"
         assert "no pong" in recorder.wait_for(TransportDown).reason
-        proxy.blackhole = False
+        proxy.blackhole = False  # (a handshake swallowed meanwhile times out and is retried)
         recorder.wait_for(TransportUp, count=2)
 
 
