@@ -45,9 +45,9 @@ class ChargepointConfig:
 
 @dataclass(frozen=True, slots=True)
 class CsmsConfig:
-    """`[csms]`: where the central system is and how to reach it."""
+    """`[csms]`: where the central system is and how to reach it (url: WebSocket only)."""
 
-    url: str
+    url: str | None = None
     protocol: str = field(default="ocpp1.6", metadata=_choices(*PROTOCOLS))
     transport: str = field(default="websocket", metadata=_choices(*TRANSPORTS))
     password: str | None = None
@@ -418,13 +418,18 @@ def _number(value: Any, kind: type) -> Any:
 def _check_csms(
     csms: CsmsConfig, cp: ChargepointConfig | None, sections: dict[str, Any], add: Any
 ) -> None:
-    scheme = urlsplit(csms.url).scheme
-    if csms.transport == "websocket" and scheme not in ("ws", "wss"):
+    if csms.url is None:
+        if csms.transport == "websocket":
+            add(Problem("csms.url", 'missing required key (csms.transport = "websocket")'))
+        scheme, path = "", ""
+    else:
+        scheme, path = urlsplit(csms.url).scheme, urlsplit(csms.url).path
+    if csms.transport == "websocket" and csms.url is not None and scheme not in ("ws", "wss"):
         add(Problem("csms.url", f"must start with ws:// or wss://, not {csms.url!r}"))
     if scheme == "wss" and csms.password is None and csms.cert_file is None:
         add(Problem("csms.url", "wss:// needs csms.password or cert_file and key_file "
                     "(OCPP 1.6 security profile 2 or 3)"))
-    if cp is not None and urlsplit(csms.url).path.rstrip("/").endswith("/" + cp.id):
+    if cp is not None and path.rstrip("/").endswith("/" + cp.id):
         add(Problem("csms.url", "ends with the chargepoint id, which is appended again; "
                     "remove it", Severity.WARNING))
     for name in ("ca_file", "cert_file", "key_file"):

@@ -30,7 +30,11 @@ def register(subparsers: Any) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_or_report(args.file)
-    url = endpoint_url(config.csms.url, config.chargepoint.id)
+    if config.csms.url is not None:
+        where = endpoint_url(config.csms.url, config.chargepoint.id)
+    else:
+        assert config.mqtt is not None  # the config guarantees [mqtt] for transport mqtt
+        where = f"mqtt://{config.mqtt.host}:{config.mqtt.port}/{config.mqtt.topic_prefix}"
     print(f"{args.file}: ok: chargepoint {config.chargepoint.id}, "
-          f"{len(config.connectors)} connector(s), CSMS {url} over {config.csms.transport}")
+          f"{len(config.connectors)} connector(s), CSMS {where} over {config.csms.transport}")
     return EX_OK

@@ -142,23 +142,23 @@ def _build_reader(config: Config, post: Post) -> CardReader | None:
 
 
 def build_transport(config: Config, post: Post) -> Transport:
-    """Build the configured transport (not started)."""
-    if config.csms.transport == "mqtt":
-        raise ConfigurationError("csms.transport 'mqtt' is not wired yet (docs/foundation.md)")
-    from cpagent.transports.backoff import BackoffPolicy
-    from cpagent.transports.websocket import WebSocketTransport
-
-    csms = config.csms
-    log.info("CSMS endpoint %s", endpoint_url(csms.url, config.chargepoint.id))
+    """Build the configured transport (not started); refused settings raise ConfigurationError."""
     try:
-        return _websocket(config, WebSocketTransport, BackoffPolicy, post)
+        if config.csms.transport == "mqtt":
+            return _mqtt(config, post)
+        return _websocket(config, post)
     except ValueError as exc:  # settings the transport refuses: a configuration problem
         raise ConfigurationError(f"csms: {exc}") from exc
 
 
-def _websocket(config: Config, cls: Any, policy: Any, post: Post) -> Transport:
+def _websocket(config: Config, post: Post) -> Transport:
+    from cpagent.transports.backoff import BackoffPolicy
+    from cpagent.transports.websocket import WebSocketTransport
+
     csms = config.csms
-    transport: Transport = cls(
+    assert csms.url is not None  # the config requires a url for the websocket transport
+    log.info("CSMS endpoint %s", endpoint_url(csms.url, config.chargepoint.id))
+    return WebSocketTransport(
         csms.url,
         config.chargepoint.id,
         post,
@@ -169,9 +169,34 @@ def _websocket(config: Config, cls: Any, policy: Any, post: Post) -> Transport:
         cert_file=_str(csms.cert_file),
         key_file=_str(csms.key_file),
         ping_interval_s=csms.ping_interval_s,
-        backoff=policy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
+        backoff=BackoffPolicy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
     )
-    return transport
+
+
+def _mqtt(config: Config, post: Post) -> Transport:
+    from cpagent.transports.mqtt import MqttTransport
+
+    csms, mqtt = config.csms, config.mqtt
+    assert mqtt is not None  # the config requires [mqtt] for the mqtt transport
+    log.info("CSMS over MQTT broker %s:%d, topic prefix %s", mqtt.host, mqtt.port,
+             mqtt.topic_prefix)
+    return MqttTransport(
+        mqtt.host,
+        mqtt.port,
+        config.chargepoint.id,
+        post,
+        subprotocol=csms.protocol,
+        topic_prefix=mqtt.topic_prefix,
+        username=mqtt.username,
+        password=mqtt.password,
+        tls=mqtt.tls,
+        ca_file=_str(csms.ca_file),
+        cert_file=_str(csms.cert_file),
+        key_file=_str(csms.key_file),
+        keepalive_s=max(1, round(csms.ping_interval_s)),
+        reconnect_min_s=max(1, round(csms.backoff_min_s)),
+        reconnect_max_s=max(1, round(csms.backoff_max_s)),
+    )
 
 
 def build_application(ctx: AppContext) -> Application:
@@ -191,7 +216,7 @@ def _security_profile(config: Config) -> int:
     if csms.cert_file is not None:
         return 3
     if csms.password is not None:
-        return 2 if csms.url.startswith("wss://") else 1
+        return 2 if (csms.url or "").startswith("wss://") else 1
     return 0
 
 

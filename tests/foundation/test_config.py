@@ -248,3 +248,16 @@ def test_socket_path_too_long(tmp_path: Path) -> None:
 )
 def test_endpoint_url_appends_the_id(url: str, cp_id: str, expected: str) -> None:
     assert endpoint_url(url, cp_id) == expected
+
+
+def test_mqtt_transport_needs_no_url(tmp_path: Path) -> None:
+    text = MINIMAL.replace('url = "ws://127.0.0.1:9000/ocpp"', 'transport = "mqtt"')
+    config = load_config(write(tmp_path, text + '[mqtt]\nhost = "127.0.0.1"\n'))
+    assert config.csms.url is None and config.mqtt is not None and config.mqtt.port == 1883
+
+
+def test_websocket_transport_needs_a_url(tmp_path: Path) -> None:
+    text = MINIMAL.replace('url = "ws://127.0.0.1:9000/ocpp"', "")
+    assert problems_of(tmp_path, text) == [
+        'csms.url: missing required key (csms.transport = "websocket")'
+    ]
