@@ -1,0 +1,100 @@
+"""Wiring: config -> real drivers and transports; bench commands refuse real hardware."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cpagent.config import load_config
+from cpagent.daemon.bench import BenchControls
+from cpagent.daemon.loop import CommandError
+from cpagent.daemon.wiring import Hardware, build_hardware, build_transport
+from cpagent.transports.mqtt import MqttTransport
+from cpagent.transports.websocket import WebSocketTransport
+from hw.events import MeterSampled
+from hw.meters.rtu_sim import RtuMeterSimulator
+
+Built = tuple[Hardware, queue.Queue[object]]
+
+
+@pytest.fixture
+def rtu_meter() -> Iterator[RtuMeterSimulator]:
+    sim = RtuMeterSimulator("SDM630", unit=3)
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def built(bench_config: Path) -> Iterator[Built]:
+    events: queue.Queue[object] = queue.Queue()
+    hardware = build_hardware(load_config(bench_config), events.put)
+    yield hardware, events
+    hardware.close()
+
+
+def test_bench_hardware_starts_with_relays_open(built: Built) -> None:
+    hardware, _ = built
+    assert hardware.simulated
+    assert [c.source for c in hardware.connectors] == ["connector1", "connector2"]
+    assert [c.relay.energised for c in hardware.connectors] == [False, False]
+    assert not hardware.pin_factory.pin(17).state and not hardware.pin_factory.pin(22).state
+
+
+def test_close_releases_relays_and_is_safe_twice(built: Built) -> None:
+    hardware, _ = built
+    hardware.connectors[0].relay.energise()
+    assert hardware.pin_factory.pin(17).state
+    hardware.close()
+    hardware.close()
+    assert not hardware.pin_factory.pin(17).state
+
+
+def test_real_sdm630_meter_is_wired_from_config(
+    bench_config: Path, rtu_meter: RtuMeterSimulator
+) -> None:
+    text = bench_config.read_text().replace(
+        'driver = "sim"\npoll_interval_s = 0.1\n\n[[connector]]',
+        f'driver = "sdm630"\nport = "{rtu_meter.port}"\nunit = 3\npoll_interval_s = 0.1\n\n'
+        "[[connector]]",
+        1,
+    )
+    bench_config.write_text(text)
+    rtu_meter.set(energy_wh=12_345.0, power_w=7_000.0)
+    events: queue.Queue[object] = queue.Queue()
+    hardware = build_hardware(load_config(bench_config), events.put)
+    try:
+        hardware.connectors[0].poller.poll_once()
+        event = events.get(timeout=10)
+        assert isinstance(event, MeterSampled) and event.source == "connector1"
+        assert event.sample.energy_wh == pytest.approx(12_345.0)
+        with pytest.raises(CommandError, match="meter is a real sdm630"):
+            BenchControls(hardware).handle({"cmd": "fault", "connector": 1,
+                                            "code": "PowerMeterFailure"})
+    finally:
+        hardware.close()
+
+
+def test_plug_is_refused_on_real_gpio(built: Built) -> None:
+    hardware, _ = built
+    real = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors)
+    with pytest.raises(CommandError, match="plug input is real GPIO"):
+        BenchControls(real).handle({"cmd": "plug", "connector": 1})
+
+
+def test_websocket_transport_from_config(bench_config: Path) -> None:
+    transport = build_transport(load_config(bench_config), lambda event: None)
+    assert isinstance(transport, WebSocketTransport)
+    assert transport.url.endswith("/ocpp/TEST-1") and transport.subprotocol == "ocpp1.6"
+
+
+def test_mqtt_transport_from_config(bench_config: Path) -> None:
+    text = bench_config.read_text().replace("[csms]\n", '[csms]\ntransport = "mqtt"\n')
+    bench_config.write_text(text + '\n[mqtt]\nhost = "127.0.0.1"\nport = 1884\n'
+                            'topic_prefix = "bench"\n')
+    transport = build_transport(load_config(bench_config), lambda event: None)
+    assert isinstance(transport, MqttTransport)
+    assert transport.chargepoint_id == "TEST-1"
