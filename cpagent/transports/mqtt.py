@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -67,7 +68,15 @@ def make_client(client_id: str, *, username: str | None, password: str | None, t
     if tls:
         client.tls_set_context(client_context(ca_file, cert_file, key_file))
     client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(_client: paho.Client, _userdata: Any, sock: Any) -> None:
+    """Disable Nagle: a PUBLISH queued behind an unacknowledged PUBACK otherwise waits for
+    the peer's delayed ACK (~40 ms per hop on Linux); OCPP frames are small and latency-bound."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 class MqttTransport:
     """A chargepoint's MQTT link: frames up on `up`, down from `down`, QoS 1.

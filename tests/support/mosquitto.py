@@ -40,6 +40,7 @@ class Mosquitto:
             "persistence true",
             f"persistence_location {self.directory}/",
             "autosave_interval 1",
+            "set_tcp_nodelay true",  # else Nagle + delayed ACK add ~40 ms per hop
             "log_dest stderr",
             "log_type error",
             "log_type warning",
