@@ -79,6 +79,9 @@ def run_daemon(
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return exc.exit_code
+    except Exception:
+        log.exception("cpagent failed")
+        return EX_SOFTWARE
     finally:
         guard.de_energise_all()
         notifier.stopping("stopping")
