@@ -174,9 +174,11 @@ def test_disconnect_fails_the_call_in_flight_and_holds_the_queue() -> None:
 def test_answers_for_calls_from_a_lost_connection_are_dropped() -> None:
     s = connected()
     s.receive('[2,"in1","Heartbeat",{}]', 0.0)
+    s.receive('[2,"in2","Heartbeat",{}]', 0.0)
     s.disconnected(1.0)
     s.connected(2.0)
     s.answer("in1", HEARTBEAT_RESPONSE, 3.0)  # dropped, not sent on the new connection
+    s.answer_error("in2", InternalError(), 3.0)
     assert s.drain_frames() == []
     with pytest.raises(UnknownMessageId):
         s.answer("in1", HEARTBEAT_RESPONSE, 3.0)

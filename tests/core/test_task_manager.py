@@ -404,3 +404,22 @@ def test_a_sender_raising_base_exception_releases_the_drain() -> None:
     tm.connected("ocpp1.6")
     tm.send_call("Heartbeat", {})
     assert len(wire.frames) == 2  # draining resumed
+
+
+def test_an_answer_after_the_connection_dropped_is_discarded_quietly() -> None:
+    kept: list[Responder] = []
+    cp, cs, _, to_cp, _ = pair({"Heartbeat": lambda _p, r: kept.append(r),
+                                "Reset": lambda _p, r: kept.append(r)})
+    first = cp.send_call("Heartbeat", {})
+    cs.disconnected()
+    cp.disconnected()
+    with pytest.raises(ConnectionLost):
+        first.result(0)
+    kept[0].call_result(HEARTBEAT_RESPONSE)  # belongs to the lost connection: dropped
+    assert to_cp.frames == []
+    cs.connected("ocpp1.6")
+    cp.connected("ocpp1.6")
+    second = cp.send_call("Reset", {"type": "Soft"})
+    kept[1].call_error("NotSupported")
+    assert second.result(WAIT).payload["code"] == "NotSupported"
+    assert len(to_cp.frames) == 1
