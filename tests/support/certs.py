@@ -28,6 +28,16 @@ class Pki:
         return context
 
 
+    def write_server_files(self, directory: Path) -> tuple[str, str]:
+        """Write a server certificate chain and key for localhost/127.0.0.1; their paths."""
+        server = self.ca.issue_cert("localhost", "127.0.0.1")
+        cert_file, key_file = directory / "server.pem", directory / "server.key"
+        for blob in server.cert_chain_pems:
+            blob.write_to_path(str(cert_file), append=True)
+        server.private_key_pem.write_to_path(str(key_file))
+        return str(cert_file), str(key_file)
+
+
 def make_pki(directory: Path, client_name: str = "CP001") -> Pki:
     """Write a fresh CA and a client certificate/key for `client_name` into `directory`."""
     ca = trustme.CA()

@@ -18,11 +18,13 @@ class Mosquitto:
     Persistence is on (so a restart keeps sessions and queued QoS 1 messages) with
     `user root` when run as root, because mosquitto started as root otherwise drops to its own
     user and cannot write the test directory (DESIGN field notes). `passwords` (user ->
-    password) turns off anonymous access. stderr goes to `directory/mosquitto.log`.
+    password) turns off anonymous access; `tls_files` makes the listener TLS-only. stderr
+    goes to `directory/mosquitto.log`.
     """
 
     def __init__(self, directory: Path, port: int | None = None,
-                 passwords: dict[str, str] | None = None) -> None:
+                 passwords: dict[str, str] | None = None,
+                 tls_files: tuple[str, str, str] | None = None) -> None:
         if not Path(MOSQUITTO).exists():
             raise RuntimeError(f"{MOSQUITTO} not found: install Debian's mosquitto package "
                                "(apt-get install mosquitto); the MQTT tests need a real broker")
@@ -32,6 +34,7 @@ class Mosquitto:
         self.host = "127.0.0.1"
         self.log_file = directory / "mosquitto.log"
         self._passwords = passwords
+        self._tls_files = tls_files  # (ca, server certificate, server key): TLS-only listener
         self._process: subprocess.Popen[bytes] | None = None
 
     def _write_config(self) -> Path:
@@ -45,6 +48,9 @@ class Mosquitto:
             "log_type error",
             "log_type warning",
         ]
+        if self._tls_files:
+            ca_file, cert_file, key_file = self._tls_files
+            lines += [f"cafile {ca_file}", f"certfile {cert_file}", f"keyfile {key_file}"]
         if os.geteuid() == 0:
             lines.append("user root")
         if self._passwords:

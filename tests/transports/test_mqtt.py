@@ -10,6 +10,7 @@ import pytest
 
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import MqttTransport, Topics
+from tests.support.certs import make_pki
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt_peer import MqttPeer
 from tests.support.net import free_port, wait_until
@@ -157,3 +158,26 @@ def test_broker_credentials(tmp_path: Path, password: str, up: bool, recorder: E
 def test_ids_that_cannot_be_a_topic_level_are_refused(chargepoint_id: str) -> None:
     with pytest.raises(ValueError, match="topic level"):
         MqttTransport("127.0.0.1", 1883, chargepoint_id, lambda _e: None)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_tls_broker_is_used_only_when_its_certificate_verifies(
+    tmp_path: Path, trusted: bool, recorder: EventRecorder, transports: list[MqttTransport],
+) -> None:
+    pki = make_pki(tmp_path)
+    stranger_dir = tmp_path / "stranger"
+    stranger_dir.mkdir()
+    ca_file = pki.ca_file if trusted else make_pki(stranger_dir).ca_file
+    broker = Mosquitto(tmp_path / "tls-broker",
+                       tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)))
+    broker.start()
+    try:
+        make(transports, broker.port, recorder.post, tls=True, ca_file=ca_file)
+        if trusted:
+            recorder.wait_for(TransportUp)
+        else:
+            recorder.wait_for(TransportDown, count=2)  # refused, retried, refused
+            assert recorder.of(TransportUp) == []
+    finally:
+        transports[0].stop(2.0)
+        broker.stop()
