@@ -113,3 +113,44 @@ def test_mqtt_address_parsing(text: str, expected: tuple[str, int]) -> None:
 def test_malformed_mqtt_address_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_host_port(text)
+
+
+@pytest.mark.parametrize("chargepoint", [{"require_csms_online": False}], indirect=True)
+def test_frames_published_while_the_bridge_is_away_are_relayed_when_it_returns(
+    mosquitto: Mosquitto, central_system: CentralSystem, chargepoint: MqttTransport,
+    recorder: EventRecorder,
+) -> None:
+    first = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
+                   ping_interval_s=0)
+    first.start()
+    central_system.wait_connected("CP001", timeout=10)  # the bridge's session now exists
+    first.stop(2.0)
+    recorder.wait_for(TransportUp)
+    assert chargepoint.send(BOOT)  # kept for the bridge by its persistent session
+    second = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
+                    ping_interval_s=0)
+    second.start()
+    try:
+        assert answer(recorder)[2]["status"] == "Accepted"
+    finally:
+        second.stop(2.0)
+
+
+@pytest.mark.parametrize(("password", "accepted"), [("s3cret-pass", True), ("wrong", False)])
+def test_bridge_uses_basic_auth_per_chargepoint(
+    mosquitto: Mosquitto, chargepoint: MqttTransport, recorder: EventRecorder,
+    password: str, accepted: bool,
+) -> None:
+    with CentralSystem(passwords={"CP001": "s3cret-pass"}) as central:
+        relay = Bridge(mosquitto.host, mosquitto.port, central.url, backoff=FAST,
+                       ping_interval_s=0, csms_passwords={"CP001": password})
+        relay.start()
+        try:
+            if accepted:
+                recorder.wait_for(TransportUp, timeout=10)
+                assert central.auth_failures == 0
+            else:
+                wait_until(lambda: central.auth_failures == 1)
+                assert recorder.of(TransportUp) == []
+        finally:
+            relay.stop(2.0)
