@@ -286,20 +286,27 @@ class Store:
             if action == "StopTransaction":
                 db.execute("DELETE FROM transactions WHERE local_id = ?", (local_tx,))
 
-    def backdate(self, boot: str, offset_s: float, field: str = "timestamp") -> int:
-        """Give messages of this boot that were queued before the clock was known their
-        wall time (monotonic + offset). Returns how many were changed."""
-        rows = self._db.execute("SELECT seq, payload, mono FROM outbox WHERE boot = ?"
-                                " AND mono IS NOT NULL", (boot,)).fetchall()
+    def backdate(self, boot: str, offset_s: float, others_at: float | None = None) -> int:
+        """Give messages queued before the clock was known their wall time: monotonic +
+        `offset_s` for this boot; `others_at` (if given) for those of earlier boots, whose
+        monotonic clock is gone. Returns how many were changed."""
+        rows = self._db.execute("SELECT seq, payload, mono, boot FROM outbox"
+                                " WHERE mono IS NOT NULL").fetchall()
         changed = 0
         with self._tx() as db:
-            for seq, payload, mono in rows:
+            for seq, payload, mono, row_boot in rows:
+                if row_boot == boot:
+                    when = to_wire(mono + offset_s)
+                elif others_at is not None:
+                    when = to_wire(others_at)
+                else:
+                    continue
                 body = json.loads(payload)
-                when = to_wire(mono + offset_s)
-                if body.get(field) is None:
-                    body[field] = when
+                if body.get("timestamp", "") is None:
+                    body["timestamp"] = when
                 for mv in body.get("meterValue", []) + body.get("transactionData", []):
-                    mv.setdefault("timestamp", when)
+                    if mv.get("timestamp") is None:
+                        mv["timestamp"] = when
                 db.execute("UPDATE outbox SET payload = ?, mono = NULL WHERE seq = ?",
                            (json.dumps(body), seq))
                 changed += 1

@@ -1,0 +1,478 @@
+"""Per-connector charging: plug, card and remote start, relay, transactions, meter values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cpagent.chargepoint.authorization import (
+    AuthorizationStatus,
+    AuthPolicy,
+    IdTagInfo,
+    Verdict,
+    decide,
+    may_stop,
+)
+from cpagent.chargepoint.clock import to_wire
+from cpagent.chargepoint.commands import DeEnergiseRelay, EnergiseRelay, SetCurrentLimit
+from cpagent.chargepoint.connector import (
+    ChargePointErrorCode,
+    Connector,
+    ConnectorStatus,
+    Trigger,
+)
+from cpagent.chargepoint.metering import (
+    Reading,
+    ReadingContext,
+    meter_value,
+    meter_values_request,
+    next_clock_aligned,
+    next_periodic,
+    sampled_values,
+)
+from cpagent.chargepoint.store import QueuedMessage
+from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
+
+if TYPE_CHECKING:
+    from cpagent.chargepoint.chargepoint import ChargePoint
+
+S = ConnectorStatus
+T = Trigger
+WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
+PERSIST_METER_S = 15.0  # how stale the persisted meter reading may get (SD card wear vs loss)
+
+
+@dataclass(slots=True)
+class Tx:
+    local_id: int
+    id_tag: str
+    parent: str | None
+    start_mono: float
+    transaction_id: int | None = None
+    next_sample: float | None = None
+
+
+@dataclass(slots=True)
+class Point:
+    """One connector's live state next to its status machine."""
+
+    connector: Connector
+    plugged: bool = False
+    relay: bool = False
+    auth: tuple[str, str | None] | None = None  # (idTag, parentIdTag) allowed to start
+    since: float = 0.0  # when Preparing began (ConnectionTimeOut)
+    asking: str | None = None  # idTag in an Authorize.req
+    tx: Tx | None = None
+    sample: Reading | None = None
+    persisted_at: float = float("-inf")
+    limit_a: float | None = None
+    unavailable_later: bool = False
+    remote_profile: dict[str, Any] | None = None
+    faults: set[str] = field(default_factory=set)
+
+
+class Charging:
+    """Drives each connector's status machine from hardware and protocol events."""
+
+    def __init__(self, cp: ChargePoint, ids: list[int], now: float) -> None:
+        self.cp = cp
+        self.points = {cid: Point(Connector(cid, S.AVAILABLE, since=now)) for cid in [0, *ids]}
+        for cid, p in self.points.items():
+            if cp.store.get_meta(f"inoperative:{cid}") == "1":
+                p.connector.status = S.UNAVAILABLE
+            if cid:
+                cp.command(DeEnergiseRelay(cid))  # power-loss recovery: relays open first
+        self.next_aligned: float | None = None
+        for rec in cp.store.transactions():  # a transaction cut by a crash or power loss
+            payload = {"idTag": rec.id_tag, "meterStop": round(rec.last_meter_wh),
+                       "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
+                       "reason": "PowerLoss"}
+            cp.store.end_transaction(rec.local_id, payload, cp.boot_id, now)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _move(self, p: Point, trigger: Trigger, now: float, **kw: Any) -> None:
+        c = p.connector
+        if c.status is S.FAULTED and trigger not in (T.FAULT, T.FAULT_CLEARED):
+            prev = c.before_fault
+            c.before_fault = Connector(c.connector_id, prev).apply(trigger, now) if (
+                prev is not None and Connector(c.connector_id, prev).can_apply(trigger)) else prev
+        elif c.can_apply(trigger):
+            c.apply(trigger, now, **kw)
+
+    def _relay(self, p: Point, closed: bool) -> None:
+        if p.relay != closed:
+            p.relay = closed
+            cid = p.connector.connector_id
+            self.cp.command(EnergiseRelay(cid) if closed else DeEnergiseRelay(cid))
+
+    def _wire_time(self, now: float) -> str | None:
+        wall = self.cp.wall(now)
+        return None if wall is None else to_wire(wall)
+
+    def statuses(self) -> dict[int, ConnectorStatus]:
+        return {cid: p.connector.status for cid, p in self.points.items()}
+
+    def _point_for(self, source: str) -> Point | None:
+        cid = self.cp.sources.get(source)
+        if cid is None:
+            return None
+        if cid == 0 and len(self.points) == 2:
+            cid = max(self.points)  # one connector: whole-charge-point readers serve it
+        return self.points.get(cid)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def hw_event(self, ev: object, now: float) -> None:
+        if isinstance(ev, PlugChanged):
+            p = self._point_for(ev.source)
+            if p is not None and p.connector.connector_id:
+                self._plug(p, ev.plugged, now)
+        elif isinstance(ev, CardPresented):
+            p = self._point_for(ev.source)
+            self.card(p.connector.connector_id if p else 0, ev.id_tag, now)
+        elif isinstance(ev, MeterSampled):
+            p = self._point_for(ev.source)
+            if p is not None:
+                p.sample = ev.sample
+                if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
+                    self._persist_meter(p, now)
+        elif isinstance(ev, DeviceFaulted | DeviceRecovered):
+            p = self.points.get(self.cp.sources.get(ev.source, -1))
+            if p is not None:
+                self._fault(p, ev, now)
+
+    def _persist_meter(self, p: Point, now: float) -> None:
+        if p.tx is not None and p.sample is not None:
+            self.cp.store.record_meter(p.tx.local_id, p.sample.energy_wh, self.cp.wall(now))
+            p.persisted_at = now
+
+    def _fault(self, p: Point, ev: DeviceFaulted | DeviceRecovered, now: float) -> None:
+        c = p.connector
+        if isinstance(ev, DeviceFaulted):
+            code = ChargePointErrorCode(ev.code)
+            if ev.code in WARNINGS:
+                c.warn(code, now, ev.detail[:50] or None)
+                return
+            p.faults.add(ev.source)
+            if p.tx is not None:
+                self.stop(p, "Other", now)
+            self._relay(p, False)
+            c.apply(T.FAULT, now, code, info=ev.detail[:50] or None)
+        else:
+            p.faults.discard(ev.source)
+            if c.status is S.FAULTED and not p.faults:
+                c.apply(T.FAULT_CLEARED, now)
+            elif c.error_code is not ChargePointErrorCode.NO_ERROR and c.status is not S.FAULTED:
+                c.warn(ChargePointErrorCode.NO_ERROR, now)
+
+    def _plug(self, p: Point, plugged: bool, now: float) -> None:
+        p.plugged = plugged
+        status = p.connector.status
+        if plugged:
+            if p.tx is not None and status is S.SUSPENDED_EV:
+                self._apply_limit(p, now, force=True)
+            elif status is S.AVAILABLE:
+                self._move(p, T.USAGE_INITIATED, now)
+                p.since = now
+            self._try_start(p, now)
+            return
+        if p.tx is not None:
+            if self.cp.settings.get_bool("StopTransactionOnEVSideDisconnect"):
+                self.stop(p, "EVDisconnected", now)
+            else:
+                self._relay(p, False)
+                self._move(p, T.SUSPENDED_BY_EV, now)
+        elif status in (S.PREPARING, S.FINISHING):
+            p.auth = None
+            self._end_session(p, now)
+
+    def _end_session(self, p: Point, now: float) -> None:
+        self._move(p, T.SESSION_ENDED, now)
+        if p.unavailable_later:
+            p.unavailable_later = False
+            self._move(p, T.BECOME_UNAVAILABLE, now)
+
+    def card(self, cid: int, id_tag: str, now: float) -> None:
+        """A card was presented (connector 0: the reader serves the whole charge point)."""
+        parent = self._parent_of(id_tag)
+        for running in self.points.values():
+            tx = running.tx
+            if tx is not None and may_stop(tx.id_tag, tx.parent, id_tag, parent):
+                self.stop(running, "Local", now, id_tag)
+                return
+        p = self._choose(cid, id_tag)
+        if p is None or p.asking is not None:
+            return
+        if p.auth is not None and p.auth[0].upper() == id_tag.upper():
+            p.auth = None  # second presentation before start: usage ended (B1)
+            if not p.plugged and p.connector.status is S.PREPARING:
+                self._end_session(p, now)
+            return
+        c = p.connector.connector_id
+        if self.cp.reservations.blocks(c, id_tag, parent, self.statuses()):
+            return
+        self._authorize(p, id_tag, now, lambda info: self.authorized(p, id_tag, info, now))
+
+    def _authorize(self, p: Point, id_tag: str, now: float, then: Any) -> None:
+        policy = AuthPolicy.from_settings(self.cp.settings)
+        d = decide(id_tag, self.cp.online, policy, self.cp.local_list, self.cp.cache,
+                   self.cp.wall(now))
+        if d.verdict is Verdict.ACCEPT:
+            then(d.info)
+        elif d.verdict is Verdict.ASK_CENTRAL:
+            p.asking = id_tag
+
+            def answered(answer: dict[str, Any] | None, when: float) -> None:
+                p.asking = None
+                if answer is None:  # no answer: decide as offline (§3.5.4)
+                    off = decide(id_tag, False, policy, self.cp.local_list, self.cp.cache,
+                                 self.cp.wall(when))
+                    if off.verdict is Verdict.ACCEPT:
+                        then(off.info)
+                    return
+                info = IdTagInfo.from_wire(answer["idTagInfo"])
+                self.cp.remember_id_tag(id_tag, info)
+                if info.status is AuthorizationStatus.ACCEPTED:
+                    then(info)
+
+            self.cp.request("Authorize", {"idTag": id_tag}, answered)
+
+    def _parent_of(self, id_tag: str) -> str | None:
+        info = self.cp.local_list.get(id_tag) or self.cp.cache.get(id_tag)
+        return info.parent_id_tag if info else None
+
+    def _choose(self, cid: int, id_tag: str) -> Point | None:
+        if cid:
+            return self.points.get(cid)
+        connectors = [p for c, p in self.points.items() if c]
+        for wanted in (lambda p: p.plugged and p.tx is None and p.auth is None,
+                       lambda p: p.auth is not None and p.auth[0].upper() == id_tag.upper(),
+                       lambda p: p.tx is None and p.connector.status in (
+                           S.AVAILABLE, S.RESERVED, S.PREPARING, S.FINISHING)):
+            found = next((p for p in connectors if wanted(p)), None)
+            if found is not None:
+                return found
+        return None
+
+    def authorized(self, p: Point, id_tag: str, info: IdTagInfo | None, now: float) -> None:
+        """`id_tag` may charge on this connector: Preparing, and start once plugged."""
+        if p.tx is not None or p.connector.status in (S.FAULTED, S.UNAVAILABLE):
+            return
+        p.auth = (id_tag, info.parent_id_tag if info else None)
+        if p.connector.status in (S.AVAILABLE, S.RESERVED, S.FINISHING):
+            self._move(p, T.USAGE_INITIATED, now)
+        p.since = now
+        self._try_start(p, now)
+
+    # -- transactions -------------------------------------------------------------------------
+    def _try_start(self, p: Point, now: float) -> None:
+        if p.auth is None or not p.plugged or p.tx is not None:
+            return
+        if p.connector.status is not S.PREPARING:
+            return
+        cid = p.connector.connector_id
+        id_tag, parent = p.auth
+        meter = round(p.sample.energy_wh) if p.sample is not None else 0
+        payload: dict[str, Any] = {"connectorId": cid, "idTag": id_tag, "meterStart": meter,
+                                   "timestamp": self._wire_time(now)}
+        res = self.cp.reservations.match(cid, id_tag, parent)
+        if res is not None:
+            payload["reservationId"] = res.reservation_id
+            self.cp.reservations.consume(res.reservation_id)
+            self.cp.store.save_reservations(self.cp.reservations)
+        local = self.cp.store.begin_transaction(cid, id_tag, float(meter), payload,
+                                                self.cp.boot_id, now)
+        p.tx = Tx(local, id_tag, parent, now)
+        p.persisted_at = now
+        interval = self.cp.settings.get_int("MeterValueSampleInterval")
+        p.tx.next_sample = next_periodic(now, now, interval)
+        if p.remote_profile is not None:
+            self.cp.profiles.set(cid, p.remote_profile, {cid: None})
+            self._save_profiles()
+            p.remote_profile = None
+        self._apply_limit(p, now, force=True)
+
+    def stop(self, p: Point, reason: str, now: float, id_tag: str | None = None) -> None:
+        """End the connector's transaction: relay open, StopTransaction queued (once)."""
+        tx = p.tx
+        if tx is None:
+            return
+        self._relay(p, False)
+        meter = round(p.sample.energy_wh) if p.sample is not None else None
+        if meter is None:
+            recs = [r for r in self.cp.store.transactions() if r.local_id == tx.local_id]
+            meter = round(recs[0].last_meter_wh) if recs else 0
+        payload: dict[str, Any] = {"meterStop": meter, "timestamp": self._wire_time(now),
+                                   "reason": reason}
+        if id_tag is not None:
+            payload["idTag"] = id_tag
+        wall = self.cp.wall(now)
+        measurands = self.cp.settings.get_list("StopTxnSampledData")
+        if measurands and p.sample is not None and wall is not None:
+            values = sampled_values(p.sample, measurands, ReadingContext.TRANSACTION_END)
+            payload["transactionData"] = [meter_value(wall, values)]
+        self.cp.store.end_transaction(tx.local_id, payload, self.cp.boot_id, now)
+        p.tx = None
+        p.auth = None
+        cid = p.connector.connector_id
+        if self.cp.profiles.transaction_ended(cid):
+            self._save_profiles()
+        if p.limit_a is not None:
+            p.limit_a = None
+            self.cp.command(SetCurrentLimit(cid, None))
+        if p.plugged:
+            self._move(p, T.STOPPED_AWAITING_USER, now)
+        else:
+            self._end_session(p, now)
+
+    def _save_profiles(self) -> None:
+        self.cp.store.save_profiles((q.connector_id, q.raw) for q in self.cp.profiles)
+
+    def queued_answered(self, item: QueuedMessage, answer: dict[str, Any] | None,
+                        now: float) -> None:
+        """A queued transaction message was answered (None: given up)."""
+        if answer is None or "idTagInfo" not in answer:
+            return
+        info = IdTagInfo.from_wire(answer["idTagInfo"])
+        id_tag = item.payload.get("idTag")
+        if id_tag:
+            self.cp.remember_id_tag(id_tag, info)
+        if item.action != "StartTransaction":
+            return
+        p = next((q for q in self.points.values()
+                  if q.tx is not None and q.tx.local_id == item.local_tx), None)
+        if p is None or p.tx is None:
+            return
+        p.tx.transaction_id = answer.get("transactionId")
+        if info.status is not AuthorizationStatus.ACCEPTED and self.cp.settings.get_bool(
+                "StopTransactionOnInvalidId"):
+            self.stop(p, "DeAuthorized", now)  # §5.11 StopTransactionOnInvalidId
+
+    def _apply_limit(self, p: Point, now: float, force: bool = False) -> None:
+        """Smart charging: limit in A to the current limiter; 0 A opens the relay."""
+        if p.tx is None:
+            return
+        cid = p.connector.connector_id
+        wall = self.cp.wall(now)
+        start = self.cp.wall(p.tx.start_mono)
+        limit = None if wall is None else self.cp.profiles.limit_a(cid, wall, start, True)
+        if limit != p.limit_a:
+            p.limit_a = limit
+            self.cp.command(SetCurrentLimit(cid, limit))
+        elif not force:
+            return
+        if not p.plugged:
+            return
+        if limit == 0:
+            self._relay(p, False)
+            self._move(p, T.SUSPENDED_BY_EVSE, now)
+        elif p.connector.status in (S.PREPARING, S.SUSPENDED_EVSE, S.SUSPENDED_EV):
+            self._relay(p, True)
+            self._move(p, T.CHARGING, now)
+
+    # -- time ---------------------------------------------------------------------------------
+    def registered(self, now: float) -> None:
+        """BootNotification accepted: report every connector's status (§4.2)."""
+        for p in self.points.values():
+            p.connector.request_report()
+
+    def tick(self, now: float) -> None:
+        timeout = self.cp.settings.get_int("ConnectionTimeOut")
+        for p in self.points.values():
+            if p.tx is None and p.connector.status is S.PREPARING and now >= p.since + timeout:
+                p.auth = None
+                self._end_session(p, now)  # B1: ConnectionTimeOut
+            if p.tx is not None and p.tx.next_sample is not None and now >= p.tx.next_sample:
+                self._sample(p, now, ReadingContext.SAMPLE_PERIODIC, now)
+                interval = self.cp.settings.get_int("MeterValueSampleInterval")
+                p.tx.next_sample = next_periodic(p.tx.start_mono, now, interval)
+        wall = self.cp.wall(now)
+        if wall is None:
+            return
+        for res in self.cp.reservations.expire(wall):
+            self.unreserved(res.connector_id, now)
+        interval = self.cp.settings.get_int("ClockAlignedDataInterval")
+        if self.next_aligned is not None and wall >= self.next_aligned:
+            boundary = self.next_aligned
+            for p in self.points.values():
+                self._sample(p, now, ReadingContext.SAMPLE_CLOCK, boundary - wall + now)
+        if self.next_aligned is None or wall >= self.next_aligned:
+            self.next_aligned = next_clock_aligned(wall, interval)
+        for p in self.points.values():
+            self._apply_limit(p, now)
+
+    def _sample(self, p: Point, now: float, context: ReadingContext, at: float) -> None:
+        """Queue MeterValues for connector p stamped at monotonic `at` (the boundary)."""
+        if p.sample is None or not p.connector.connector_id:
+            return
+        key = ("MeterValuesAlignedData" if context is ReadingContext.SAMPLE_CLOCK
+               else "MeterValuesSampledData")
+        values = sampled_values(p.sample, self.cp.settings.get_list(key), context, p.limit_a)
+        if not values:
+            return
+        wall = self.cp.wall(at)
+        mv = {"timestamp": to_wire(wall) if wall is not None else None, "sampledValue": values}
+        cid = p.connector.connector_id
+        if p.tx is not None:
+            self._persist_meter(p, now)
+            self.cp.store.enqueue("MeterValues", meter_values_request(cid, None, [mv]),
+                                  p.tx.local_id, self.cp.boot_id, at)
+        elif self.cp.online and wall is not None:
+            self.cp.request("MeterValues", meter_values_request(cid, None, [mv]))
+
+    def trigger_meter_values(self, cid: int | None, now: float) -> None:
+        for c, p in self.points.items():
+            if cid in (None, 0, c) and p.sample is not None and c:
+                values = sampled_values(p.sample, self.cp.settings.get_list(
+                    "MeterValuesSampledData"), ReadingContext.TRIGGER, p.limit_a)
+                wall = self.cp.wall(now)
+                if values and wall is not None:
+                    tx_id = p.tx.transaction_id if p.tx is not None else None
+                    self.cp.request("MeterValues", meter_values_request(
+                        c, tx_id, [meter_value(wall, values)]))
+
+    def poll(self, now: float) -> None:
+        """Hand out due StatusNotifications (only while accepted: §4.2)."""
+        if not self.cp.online:
+            return
+        minimum = self.cp.settings.get_int("MinimumStatusDuration")
+        for p in self.points.values():
+            report = p.connector.due(now, minimum)
+            if report is None:
+                continue
+            payload: dict[str, Any] = {"connectorId": report.connector_id,
+                                       "errorCode": str(report.error_code),
+                                       "status": str(report.status)}
+            if report.info:
+                payload["info"] = report.info
+            when = self._wire_time(report.since)
+            if when is not None:
+                payload["timestamp"] = when
+            self.cp.request("StatusNotification", payload)
+
+    def next_deadline(self) -> float | None:
+        times: list[float] = []
+        timeout = self.cp.settings.get_int("ConnectionTimeOut")
+        minimum = self.cp.settings.get_int("MinimumStatusDuration")
+        for p in self.points.values():
+            if p.tx is None and p.connector.status is S.PREPARING:
+                times.append(p.since + timeout)
+            if p.tx is not None and p.tx.next_sample is not None:
+                times.append(p.tx.next_sample)
+            if self.cp.online and (d := p.connector.next_deadline(minimum)) is not None:
+                times.append(d)
+        offset = self.cp.clock.offset_s
+        if offset is not None:
+            walls = [self.next_aligned, self.cp.reservations.next_deadline()]
+            for p in self.points.values():
+                if p.tx is not None:
+                    now_wall = self.cp.wall(None) or 0.0
+                    walls.append(self.cp.profiles.next_change(
+                        p.connector.connector_id, now_wall, 86400, self.cp.wall(p.tx.start_mono)))
+            times += [w - offset for w in walls if w is not None]
+        return min(times, default=None)
+
+    # -- operations for the central system's requests -------------------------------------------
+    def unreserved(self, cid: int, now: float) -> None:
+        p = self.points.get(cid)
+        if p is not None and p.connector.status is S.RESERVED:
+            self._move(p, T.RESERVATION_ENDED, now)
