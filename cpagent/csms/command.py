@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -10,8 +11,10 @@ import threading
 from datetime import datetime
 from typing import Any, TextIO
 
+from cpagent.bridge import Bridge, parse_host_port
 from cpagent.csms.control import (
     DEFAULT_CONTROL_PORT,
+    LOOPBACK,
     ControlServer,
     ControlUnreachable,
     remote_call,
@@ -54,7 +57,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--password", help="require HTTP Basic auth: user = chargepoint id")
     parser.add_argument(
-        "--heartbeat-interval", type=int, default=DEFAULT_HEARTBEAT_INTERVAL_S, metavar="S"
+        "--heartbeat-interval",
+        type=int,
+        default=DEFAULT_HEARTBEAT_INTERVAL_S,
+        metavar="S",
+        help=f"interval in BootNotification answers (default {DEFAULT_HEARTBEAT_INTERVAL_S})",
     )
     parser.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT_S, metavar="S")
     parser.add_argument(
@@ -65,16 +72,27 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="do not print frames as they pass")
     parser.add_argument(
-        "--mqtt", metavar="HOST:PORT", help="not implemented yet (see docs/csms.md)"
+        "--mqtt",
+        metavar="HOST:PORT",
+        help="also serve chargepoints on this MQTT broker (through the MQTT<->WebSocket bridge)",
     )
-    parser.set_defaults(handler=run, csms_command=None)
+    parser.add_argument(
+        "--topic-prefix", default="ocpp", help="MQTT topic prefix with --mqtt (default: ocpp)"
+    )
+    parser.set_defaults(func=run, handler=run, csms_command=None)
 
     commands = parser.add_subparsers(dest="csms_command", metavar="{call,state}")
     call = commands.add_parser("call", help="send a CALL through a running `cpagent csms`")
     call.add_argument("chargepoint", help="chargepoint id, e.g. CP001")
     call.add_argument("action", help="OCPP 1.6 action, e.g. RemoteStartTransaction")
     call.add_argument("payload", nargs="?", default="{}", help="JSON object (default {})")
-    call.add_argument("--timeout", type=float, default=DEFAULT_CALL_TIMEOUT_S, metavar="S")
+    call.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_CALL_TIMEOUT_S,
+        metavar="S",
+        help=f"give up waiting after S seconds (default {DEFAULT_CALL_TIMEOUT_S:g})",
+    )
     _control_port(call, argparse.SUPPRESS)
     state = commands.add_parser("state", help="print a running `cpagent csms`'s state as JSON")
     state.add_argument("chargepoint", nargs="?", help="only this chargepoint")
@@ -156,42 +174,57 @@ def frame_printer(out: TextIO) -> Any:
 
 def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     """Run the central system and its control channel until `quit`, end of input or a signal."""
-    if args.mqtt:
-        print("error: --mqtt is not implemented yet (see docs/csms.md)", file=sys.stderr)
-        return EXIT_USAGE
-    central = CentralSystem(
-        host=args.host,
-        port=args.port,
-        settings=HandlerSettings.with_id_tags(args.id_tags, args.heartbeat_interval),
-        password=args.password,
-        call_timeout=args.call_timeout,
-        observer=None if args.quiet else frame_printer(out),
-    )
     try:
-        central.start()
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        broker = None if args.mqtt is None else parse_host_port(args.mqtt)
+    except ValueError as exc:
+        print(f"error: --mqtt: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        control = ControlServer(central, args.control_port)
-    except OSError as exc:
-        central.stop()
-        print(f"error: cannot open control port {args.control_port}: {exc}", file=sys.stderr)
+    if broker is not None and args.password is not None:
+        print("error: --password cannot be combined with --mqtt", file=sys.stderr)
         return EXIT_USAGE
-    control.start()
-    prompt = stdin.isatty() if args.prompt is None else args.prompt
-    stop = None if prompt else _stop_on_signal()  # before the banner: callers wait for it
-    try:
-        _banner(args, central, control, out)
-        if stop is None:
-            run_prompt(central, stdin, out)
-        else:
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        control.stop()
-        central.stop()
+    with contextlib.ExitStack() as running:  # stops what started, in reverse, on any exit
+        central = CentralSystem(
+            host=args.host,
+            port=args.port,
+            settings=HandlerSettings.with_id_tags(args.id_tags, args.heartbeat_interval),
+            password=args.password,
+            call_timeout=args.call_timeout,
+            observer=None if args.quiet else frame_printer(out),
+        )
+        try:
+            running.enter_context(central)
+        except OSError as exc:
+            print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            control = ControlServer(central, args.control_port)
+        except OSError as exc:
+            print(f"error: cannot open control port {args.control_port}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        control.start()
+        running.callback(control.stop)
+        if broker is not None:
+            # MQTT chargepoints reach us through the transport area's bridge, a WebSocket
+            # client per chargepoint on loopback: the CSMS itself only ever speaks WebSocket.
+            bridge = Bridge(
+                broker[0],
+                broker[1],
+                f"ws://{LOOPBACK}:{central.port}",
+                topic_prefix=args.topic_prefix,
+                client_id="cpagent-csms-bridge",
+            )
+            bridge.start()
+            running.callback(bridge.stop)
+        prompt = stdin.isatty() if args.prompt is None else args.prompt
+        stop = None if prompt else _stop_on_signal()  # before the banner: callers wait for it
+        try:
+            _banner(args, central, control, out)
+            if stop is None:
+                run_prompt(central, stdin, out)
+            else:
+                stop.wait()
+        except KeyboardInterrupt:
+            pass
     print("bench CSMS stopped", file=out)
     return EXIT_OK
 
@@ -203,6 +236,11 @@ def _banner(
     print(f"bench CSMS (not for production) listening on {central.url}/<chargepoint id>", file=out)
     print(f"subprotocol {SUBPROTOCOL}; accepting {tags}", file=out)
     print(f"control channel http://127.0.0.1:{control.port} (cpagent csms call ...)", file=out)
+    if args.mqtt:
+        print(
+            f"MQTT chargepoints via broker {args.mqtt}, topics {args.topic_prefix}/<id>/...",
+            file=out,
+        )
     out.flush()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -16,10 +17,20 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 
+from cpagent.transports.events import FrameReceived, TransportUp
+from cpagent.transports.mqtt import MqttTransport
 from tests.csms.ocpp_client import OcppChargepointThread
+from tests.support.fixtures import mosquitto, recorder
+from tests.support.mosquitto import Mosquitto
+from tests.support.recorder import EventRecorder
+
+__all__ = ["mosquitto", "recorder"]  # fixtures used below
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 15.0
+BOOT = json.dumps(
+    [2, "boot-1", "BootNotification", {"chargePointVendor": "cpagent", "chargePointModel": "mqtt"}]
+)
 COMMAND = [sys.executable, "-m", "cpagent.csms"]  # == `cpagent csms` until cli.py wires it
 
 
@@ -129,3 +140,31 @@ def test_port_in_use_is_a_clear_error() -> None:
         )  # fmt: skip
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_mqtt_chargepoint_is_served_through_the_bridge(
+    mosquitto: Mosquitto, recorder: EventRecorder
+) -> None:
+    running = start("--prompt", "--mqtt", f"{mosquitto.host}:{mosquitto.port}")
+    chargepoint = MqttTransport(
+        mosquitto.host, mosquitto.port, "MQ001", recorder.post, reconnect_min_s=1, reconnect_max_s=1
+    )
+    try:
+        running.wait_line("MQTT chargepoints via broker")
+        chargepoint.start()
+        recorder.wait_for(TransportUp, timeout=WAIT_S)  # the bridge holds a WebSocket to us
+        assert chargepoint.send(BOOT)
+        answer = json.loads(recorder.wait_for(FrameReceived, timeout=WAIT_S).text)
+        assert answer[:2] == [3, "boot-1"] and answer[2]["status"] == "Accepted"
+        running.wait_line(r"MQ001 -> \[3,\"boot-1\"")
+    finally:
+        chargepoint.stop(2.0)
+        assert running.process.stdin is not None
+        running.process.stdin.write("quit\n")
+        running.process.stdin.flush()
+        try:
+            assert running.process.wait(WAIT_S) == 0
+        finally:
+            if running.process.poll() is None:
+                running.process.kill()
+                running.process.wait(WAIT_S)
