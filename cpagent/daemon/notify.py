@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Notifier:
         elif address.startswith("/"):
             self._address = address
         self._socket: socket.socket | None = None
+        self._lock = threading.Lock()  # main thread sends READY, the owner thread the rest
         self._ready_sent = False
         self._watchdog_s = _watchdog_interval(env)
 
@@ -40,9 +42,10 @@ class Notifier:
 
     def ready(self, status: str) -> None:
         """READY=1 with a status line; sent once only."""
-        if self._ready_sent:
-            return
-        self._ready_sent = True
+        with self._lock:
+            if self._ready_sent:
+                return
+            self._ready_sent = True
         self._send(f"READY=1\nSTATUS={status}")
 
     def status(self, status: str) -> None:
@@ -55,18 +58,20 @@ class Notifier:
         self._send(f"STOPPING=1\nSTATUS={status}")
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
 
     def _send(self, message: str) -> None:
         if self._address is None:
             return
         try:
-            if self._socket is None:
-                kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
-                self._socket = socket.socket(socket.AF_UNIX, kind)
-            self._socket.sendto(message.encode(), self._address)
+            with self._lock:
+                if self._socket is None:
+                    kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+                    self._socket = socket.socket(socket.AF_UNIX, kind)
+                self._socket.sendto(message.encode(), self._address)
         except OSError as exc:
             log.warning("sd_notify to %s failed: %s", self._address, exc)
 
