@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import json.encoder
+import json.scanner
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -98,14 +100,45 @@ class FrameError(Exception):
         self.error = error
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+def _no_default(obj: object) -> Any:
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# Hot path: compact separators, UTF-8 kept (ensure_ascii=False), NaN/Infinity refused. The C
+# encoder and scanner are built once here; json.dumps/json.loads rebuild them on every call.
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_make = json.encoder.c_make_encoder  # type: ignore[attr-defined]  # None without the C module
+_c_encode = None if _make is None else _make(
+    None, _no_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+)
+
+
+def _dumps(obj: list[Any]) -> str:
+    if _c_encode is None:  # pragma: no cover - pure-Python json fallback
+        return _encoder.encode(obj)
+    try:
+        return "".join(_c_encode(obj, 0))
+    except RecursionError:
+        raise ValueError("payload is nested too deeply or circular") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+_loads = _decoder.decode
+_scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # stub is wrong
+
+
+def _parse(text: str) -> Any:
+    try:
+        msg, end = _scan(text, 0)
+    except StopIteration:  # leading whitespace or not JSON: let the full decoder judge
+        return _loads(text)
+    if end != len(text):  # trailing whitespace or garbage
+        return _loads(text)
+    return msg
 
 
 def encode(frame: Frame) -> str:
@@ -126,7 +159,7 @@ def encode(frame: Frame) -> str:
 def decode(text: str | bytes, version: str) -> Frame:
     """Parse one frame strictly for ``version``; raise FrameError with the answer to send."""
     try:
-        msg = _loads(text) if isinstance(text, str) else _loads(text.decode("utf-8"))
+        msg = _parse(text if isinstance(text, str) else text.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"not JSON: {type(exc).__name__}") from None
     if type(msg) is not list:

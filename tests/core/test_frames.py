@@ -62,6 +62,15 @@ def test_encode_refuses_non_frames_and_non_json() -> None:
         encode(CallResult("1", {"x": float("nan")}))
     with pytest.raises(TypeError):
         encode(CallResult("1", {"x": object()}))
+    circular: dict[str, Any] = {}
+    circular["me"] = circular
+    with pytest.raises(ValueError, match="too deeply or circular"):
+        encode(CallResult("1", circular))
+
+
+@pytest.mark.parametrize("text", [' [2,"1","A",{}]', '[2,"1","A",{}]\n', '\t[3,"1",{}] '])
+def test_surrounding_whitespace_is_allowed(text: str) -> None:
+    assert decode(text, "ocpp1.6").message_id == "1"
 
 
 LONG = "a" * 37
