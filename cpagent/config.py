@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import stat
 import tomllib
@@ -219,7 +220,9 @@ def parse_config(
     problems: list[Problem] = []
     for key in data:
         if key not in SECTIONS and key != "connector":
-            problems.append(Problem(key, "unknown section"))
+            close = difflib.get_close_matches(key, [*SECTIONS, "connector"], n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            problems.append(Problem(key, f"unknown section{hint}"))
     for key in REQUIRED_SECTIONS:
         if key not in data:
             what = "[[connector]] table (at least one)" if key == "connector" else f"[{key}] table"
@@ -264,7 +267,9 @@ def _build(cls: type, value: Any, where: str, base_dir: Path, problems: list[Pro
     hints = typing.get_type_hints(cls)
     for key in value:
         if key not in fields:
-            problems.append(Problem(f"{where}.{key}", f"unknown key (known: {', '.join(fields)})"))
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(fields)}"
+            problems.append(Problem(f"{where}.{key}", f"unknown key ({hint})"))
     kwargs: dict[str, Any] = {}
     ok = True
     for name, f in fields.items():

@@ -83,7 +83,10 @@ def test_values_are_frozen(tmp_path: Path) -> None:
 
 CASES = [
     ("unknown section", "[bogus]\n", "bogus: unknown section"),
-    ("unknown key", '[rfid]\ncolour = "red"\n', "rfid.colour: unknown key"),
+    ("unknown key", '[rfid]\ncolour = "red"\n', "rfid.colour: unknown key (known: driver, port)"),
+    ("misspelt key", "[[connector]]\nrelay_pn = 5\n",
+     "connector[2].relay_pn: unknown key (did you mean relay_pin?)"),
+    ("misspelt section", '[csm]\nurl = "ws://x"\n', "csm: unknown section (did you mean [csms]?)"),
     ("wrong type", '[mqtt]\nhost = "h"\nport = "1883"\n',
      "mqtt.port: must be an integer, not a string"),
     ("bool is not an int", "[[connector]]\nrelay_pin = true\n",
