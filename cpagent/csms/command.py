@@ -96,6 +96,9 @@ def register(subparsers: Any) -> None:
     _control_port(call, argparse.SUPPRESS)
     state = commands.add_parser("state", help="print a running `cpagent csms`'s state as JSON")
     state.add_argument("chargepoint", nargs="?", help="only this chargepoint")
+    state.add_argument(
+        "--frames", type=int, default=50, metavar="N", help="include the last N frames (50)"
+    )
     _control_port(state, argparse.SUPPRESS)
 
 
@@ -149,7 +152,7 @@ def _call(args: argparse.Namespace, out: TextIO) -> int:
 
 def _state(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        view = remote_state(args.control_port, args.chargepoint)
+        view = remote_state(args.control_port, args.chargepoint, frames=args.frames)
     except ControlUnreachable as exc:
         print(f"error: {exc}; is `cpagent csms` running?", file=sys.stderr)
         return EXIT_UNREACHABLE

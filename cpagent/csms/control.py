@@ -6,7 +6,8 @@ Wire format (JSON bodies, UTF-8), served on 127.0.0.1 only:
      200 `{"ok": false, "errorCode": ..., "errorDescription": ..., "errorDetails": ...}`
          for a CALLERROR, 404 not connected, 400 bad request, 504 timed out
          (these three as `{"ok": false, "error": "..."}`).
-- `GET /state` and `GET /state/<chargepoint id>` -> 200 state JSON (404 unknown id).
+- `GET /state` and `GET /state/<chargepoint id>` -> 200 state JSON (404 unknown id);
+  `?frames=N` sets how many of the latest frames it includes (default 50).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from cpagent.csms.errors import BadCall, CallErrorReceived, CallTimedOut, NotConnected
 from cpagent.csms.state import JsonObject
@@ -35,7 +36,7 @@ class CentralApi(Protocol):
         self, cp_id: str, action: str, payload: JsonObject, timeout: float = 30.0
     ) -> JsonObject: ...
 
-    def snapshot(self, cp_id: str | None = None) -> JsonObject: ...
+    def snapshot(self, cp_id: str | None = None, frame_limit: int = 50) -> JsonObject: ...
 
 
 class ControlServer:
@@ -72,12 +73,17 @@ class _ControlHandler(BaseHTTPRequestHandler):
         """Quiet: the prompt owns the terminal."""
 
     def do_GET(self) -> None:
-        parts = [unquote(p) for p in self.path.split("?")[0].strip("/").split("/") if p]
+        path, _, query = self.path.partition("?")
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        frames = parse_qs(query).get("frames", ["50"])[-1]
         if not parts or parts[0] != "state" or len(parts) > 2:
             self._reply(HTTPStatus.NOT_FOUND, {"ok": False, "error": f"no such path {self.path}"})
             return
+        if not frames.isdigit():
+            self._reply(HTTPStatus.BAD_REQUEST, {"ok": False, "error": "frames must be a number"})
+            return
         cp_id = parts[1] if len(parts) == 2 else None
-        view = self.central.snapshot(cp_id)
+        view = self.central.snapshot(cp_id, int(frames))
         if cp_id is not None and not view["chargepoints"]:
             self._reply(HTTPStatus.NOT_FOUND, {"ok": False, "error": f"unknown {cp_id!r}"})
             return
@@ -188,8 +194,11 @@ def remote_call(
     return answer
 
 
-def remote_state(port: int, cp_id: str | None = None, timeout: float = 10.0) -> JsonObject:
-    """The running CSMS's state JSON, whole or for one chargepoint."""
+def remote_state(
+    port: int, cp_id: str | None = None, timeout: float = 10.0, frames: int = 50
+) -> JsonObject:
+    """The running CSMS's state JSON, whole or for one chargepoint, with the last `frames`."""
     path = "/state" if cp_id is None else f"/state/{quote(cp_id, safe='')}"
+    path += f"?frames={frames}"
     answer: JsonObject = _request(port, "GET", path, None, timeout)
     return answer

@@ -54,7 +54,7 @@ def execute(central: CentralApi, line: str, out: TextIO) -> bool:
         else:
             print(f"error: no chargepoint {args[0]!r} seen", file=out)
     elif command == "frames" and len(args) <= 2:
-        print(format_frames(central.snapshot(), args), file=out)
+        print(format_frames(central, args), file=out)
     elif command == "call" and len(args) >= 2:
         print(_call(central, args), file=out)
     else:
@@ -100,11 +100,11 @@ def _list_line(cp: JsonObject, transactions: Iterable[str]) -> str:
     return f"{cp['id']:<16} {link:<12} {model:<24} {connectors}  {', '.join(transactions)}"
 
 
-def format_frames(view: JsonObject, args: list[str]) -> str:
-    """The last N frames of the view, one line each, oldest first."""
+def format_frames(central: CentralApi, args: list[str]) -> str:
+    """The last N frames, of one chargepoint or all, one line each, oldest first."""
     cp_id = next((a for a in args if not a.isdigit()), None)
     count = next((int(a) for a in args if a.isdigit()), 20)
-    frames = [f for f in view["frames"] if cp_id in (None, f["chargepointId"])][-count:]
+    frames = central.snapshot(cp_id, frame_limit=count)["frames"]
     arrows = {"received": "<-", "sent": "->"}
     lines = [f"{f['at']} {f['chargepointId']} {arrows[f['direction']]} {f['text']}" for f in frames]
     return "\n".join(lines) or "no frames"

@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import pytest
+from ocpp.v16 import call
 
 from cpagent.csms.command import (
     EXIT_OK,
@@ -15,7 +16,7 @@ from cpagent.csms.command import (
     EXIT_USAGE,
     main,
 )
-from cpagent.csms.control import ControlServer, remote_call
+from cpagent.csms.control import ControlServer, remote_call, remote_state
 from cpagent.csms.server import CentralSystem
 from tests.csms.conftest import ChargepointFactory
 
@@ -102,3 +103,13 @@ def test_remote_call_returns_the_answer_json(
     connect("CP001")
     answer = remote_call(control.port, "CP001", "RemoteStartTransaction", {"idTag": "X"})
     assert answer == {"ok": True, "payload": {"status": "Accepted"}}
+
+
+def test_state_frames_query_limits_the_frame_log(
+    control: ControlServer, connect: ChargepointFactory
+) -> None:
+    client = connect("CP001")
+    for _ in range(3):
+        client.call(call.Heartbeat())
+    assert len(remote_state(control.port, "CP001", frames=2)["frames"]) == 2
+    assert len(remote_state(control.port, "CP001")["frames"]) == 6
