@@ -110,8 +110,11 @@ def cli(*argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30, cwd=REPO)
 
 
-def test_real_daemon_status_ctl_and_sigterm(
-    daemon_process: tuple[subprocess.Popen[str], FakeManager], bench_config: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_real_daemon_status_ctl_and_stop_signal(
+    daemon_process: tuple[subprocess.Popen[str], FakeManager],
+    bench_config: Path,
+    stop_signal: signal.Signals,
 ) -> None:
     proc, manager = daemon_process
     before_ready = manager.receive_until("READY=1")
@@ -129,11 +132,13 @@ def test_real_daemon_status_ctl_and_sigterm(
     assert "connector 1: " in human.stdout and "relay open" in human.stdout
 
     assert "WATCHDOG=1" in manager.receive_until("WATCHDOG=1")
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop_signal)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert manager.receive_until("STOPPING=1")[-1].startswith("STOPPING=1")
     # journald format: priority prefixes, no timestamps, and the orderly stop logged
+    assert f"<6>cpagent.daemon.bench_app: bench application stopping: signal {stop_signal.name}" \
+        in err.splitlines()
     assert "<6>cpagent.daemon.runner: cpagent stopped" in err.splitlines()
     gone = cli("status", "--config", str(bench_config))
     assert gone.returncode == 69 and gone.stderr.startswith("cpagent: cpagent is not running")
