@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cpagent.chargepoint.authorization import (
@@ -21,15 +20,9 @@ from cpagent.chargepoint.connector import (
     ConnectorStatus,
     Trigger,
 )
-from cpagent.chargepoint.metering import (
-    Reading,
-    ReadingContext,
-    meter_value,
-    meter_values_request,
-    next_clock_aligned,
-    next_periodic,
-    sampled_values,
-)
+from cpagent.chargepoint.meter_reports import MeterReports
+from cpagent.chargepoint.metering import ReadingContext, meter_value, sampled_values
+from cpagent.chargepoint.points import Point, Tx
 from cpagent.chargepoint.store import QueuedMessage
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
 
@@ -40,35 +33,6 @@ S = ConnectorStatus
 T = Trigger
 WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
 PERSIST_METER_S = 15.0  # how stale the persisted meter reading may get (SD card wear vs loss)
-
-
-@dataclass(slots=True)
-class Tx:
-    local_id: int
-    id_tag: str
-    parent: str | None
-    start_mono: float
-    transaction_id: int | None = None
-    next_sample: float | None = None
-
-
-@dataclass(slots=True)
-class Point:
-    """One connector's live state next to its status machine."""
-
-    connector: Connector
-    plugged: bool = False
-    relay: bool = False
-    auth: tuple[str, str | None] | None = None  # (idTag, parentIdTag) allowed to start
-    since: float = 0.0  # when Preparing began (ConnectionTimeOut)
-    asking: str | None = None  # idTag in an Authorize.req
-    tx: Tx | None = None
-    sample: Reading | None = None
-    persisted_at: float = float("-inf")
-    limit_a: float | None = None
-    unavailable_later: bool = False
-    remote_profile: dict[str, Any] | None = None
-    faults: set[str] = field(default_factory=set)
 
 
 class Charging:
@@ -82,7 +46,7 @@ class Charging:
                 p.connector.status = S.UNAVAILABLE
             if cid:
                 cp.command(DeEnergiseRelay(cid))  # power-loss recovery: relays open first
-        self.next_aligned: float | None = None
+        self.meters = MeterReports(cp)
         for rec in cp.store.transactions():  # a transaction cut by a crash or power loss
             payload = {"idTag": rec.id_tag, "meterStop": round(rec.last_meter_wh),
                        "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
@@ -134,16 +98,11 @@ class Charging:
             if p is not None:
                 p.sample = ev.sample
                 if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
-                    self._persist_meter(p, now)
+                    self.meters.persist(p, now)
         elif isinstance(ev, DeviceFaulted | DeviceRecovered):
             p = self.points.get(self.cp.sources.get(ev.source, -1))
             if p is not None:
                 self._fault(p, ev, now)
-
-    def _persist_meter(self, p: Point, now: float) -> None:
-        if p.tx is not None and p.sample is not None:
-            self.cp.store.record_meter(p.tx.local_id, p.sample.energy_wh, self.cp.wall(now))
-            p.persisted_at = now
 
     def _fault(self, p: Point, ev: DeviceFaulted | DeviceRecovered, now: float) -> None:
         c = p.connector
@@ -282,9 +241,7 @@ class Charging:
         local = self.cp.store.begin_transaction(cid, id_tag, float(meter), payload,
                                                 self.cp.boot_id, now)
         p.tx = Tx(local, id_tag, parent, now)
-        p.persisted_at = now
-        interval = self.cp.settings.get_int("MeterValueSampleInterval")
-        p.tx.next_sample = next_periodic(now, now, interval)
+        self.meters.started(p, now)
         if p.remote_profile is not None:
             self.cp.profiles.set(cid, p.remote_profile, {cid: None})
             self._save_profiles()
@@ -381,54 +338,14 @@ class Charging:
             if p.tx is None and p.connector.status is S.PREPARING and now >= p.since + timeout:
                 p.auth = None
                 self._end_session(p, now)  # B1: ConnectionTimeOut
-            if p.tx is not None and p.tx.next_sample is not None and now >= p.tx.next_sample:
-                self._sample(p, now, ReadingContext.SAMPLE_PERIODIC, now)
-                interval = self.cp.settings.get_int("MeterValueSampleInterval")
-                p.tx.next_sample = next_periodic(p.tx.start_mono, now, interval)
+        self.meters.tick(self.points.values(), now)
         wall = self.cp.wall(now)
         if wall is None:
             return
         for res in self.cp.reservations.expire(wall):
             self.unreserved(res.connector_id, now)
-        interval = self.cp.settings.get_int("ClockAlignedDataInterval")
-        if self.next_aligned is not None and wall >= self.next_aligned:
-            boundary = self.next_aligned
-            for p in self.points.values():
-                self._sample(p, now, ReadingContext.SAMPLE_CLOCK, boundary - wall + now)
-        if self.next_aligned is None or wall >= self.next_aligned:
-            self.next_aligned = next_clock_aligned(wall, interval)
         for p in self.points.values():
             self._apply_limit(p, now)
-
-    def _sample(self, p: Point, now: float, context: ReadingContext, at: float) -> None:
-        """Queue MeterValues for connector p stamped at monotonic `at` (the boundary)."""
-        if p.sample is None or not p.connector.connector_id:
-            return
-        key = ("MeterValuesAlignedData" if context is ReadingContext.SAMPLE_CLOCK
-               else "MeterValuesSampledData")
-        values = sampled_values(p.sample, self.cp.settings.get_list(key), context, p.limit_a)
-        if not values:
-            return
-        wall = self.cp.wall(at)
-        mv = {"timestamp": to_wire(wall) if wall is not None else None, "sampledValue": values}
-        cid = p.connector.connector_id
-        if p.tx is not None:
-            self._persist_meter(p, now)
-            self.cp.store.enqueue("MeterValues", meter_values_request(cid, None, [mv]),
-                                  p.tx.local_id, self.cp.boot_id, at)
-        elif self.cp.online and wall is not None:
-            self.cp.request("MeterValues", meter_values_request(cid, None, [mv]))
-
-    def trigger_meter_values(self, cid: int | None, now: float) -> None:
-        for c, p in self.points.items():
-            if cid in (None, 0, c) and p.sample is not None and c:
-                values = sampled_values(p.sample, self.cp.settings.get_list(
-                    "MeterValuesSampledData"), ReadingContext.TRIGGER, p.limit_a)
-                wall = self.cp.wall(now)
-                if values and wall is not None:
-                    tx_id = p.tx.transaction_id if p.tx is not None else None
-                    self.cp.request("MeterValues", meter_values_request(
-                        c, tx_id, [meter_value(wall, values)]))
 
     def poll(self, now: float) -> None:
         """Hand out due StatusNotifications (only while accepted: §4.2)."""
@@ -456,19 +373,18 @@ class Charging:
         for p in self.points.values():
             if p.tx is None and p.connector.status is S.PREPARING:
                 times.append(p.since + timeout)
-            if p.tx is not None and p.tx.next_sample is not None:
-                times.append(p.tx.next_sample)
             if self.cp.online and (d := p.connector.next_deadline(minimum)) is not None:
                 times.append(d)
         offset = self.cp.clock.offset_s
         if offset is not None:
-            walls = [self.next_aligned, self.cp.reservations.next_deadline()]
+            walls = [self.cp.reservations.next_deadline()]
             for p in self.points.values():
                 if p.tx is not None:
                     now_wall = self.cp.wall(None) or 0.0
                     walls.append(self.cp.profiles.next_change(
                         p.connector.connector_id, now_wall, 86400, self.cp.wall(p.tx.start_mono)))
             times += [w - offset for w in walls if w is not None]
+        times += self.meters.deadlines(self.points.values())
         return min(times, default=None)
 
     # -- operations for the central system's requests -------------------------------------------

@@ -218,7 +218,7 @@ def after_answer(cp: ChargePoint, action: str, req: Payload, answer: Payload,
         elif what == "Heartbeat":
             cp.request("Heartbeat", {}, cp._set_clock)
         elif what == "MeterValues":
-            cp.charging.trigger_meter_values(cid, now)
+            cp.charging.meters.trigger(cp.charging.points, cid, now)
         elif what == "StatusNotification":
             for c, p in cp.charging.points.items():
                 if cid is None or cid == c:

@@ -343,3 +343,56 @@ def test_trigger_message_and_reset(rig: Rig) -> None:
     assert rig.call("Reset", {"type": "Soft"}) == {"status": "Accepted"}
     assert rig.sent("StopTransaction")[0]["reason"] == "SoftReset"
     assert rig.commands[-1] == RestartRequested("Soft")
+
+
+def test_clock_aligned_values_land_exactly_on_the_boundary(rig: Rig) -> None:
+    online(rig)
+    rig.call("ChangeConfiguration", {"key": "ClockAlignedDataInterval", "value": "900"})
+    rig.event(PlugChanged("1", True))
+    rig.event(CardPresented("1", "CAFE01"))
+    rig.meter(5_000.0)
+    rig.clear()
+    rig.advance(1800)
+    aligned = [mv for mv in rig.sent("MeterValues")
+               if mv["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock"]
+    stamps = [from_wire(mv["meterValue"][0]["timestamp"]) for mv in aligned]
+    assert len(stamps) == 2 and all(s % 900 == 0 for s in stamps)
+    assert all(mv["transactionId"] == 100 for mv in aligned)
+
+
+def test_minimum_status_duration_hides_a_short_blip(rig: Rig) -> None:
+    online(rig)
+    rig.call("ChangeConfiguration", {"key": "MinimumStatusDuration", "value": "5"})
+    rig.event(PlugChanged("1", True))
+    rig.advance(2)
+    rig.event(PlugChanged("1", False))
+    rig.advance(10)
+    assert rig.statuses(1) == []
+    rig.event(PlugChanged("1", True))
+    rig.advance(4)
+    assert rig.statuses(1) == []
+    rig.advance(1)
+    assert rig.statuses(1) == ["Preparing"]
+
+
+def test_configuration_and_local_list_survive_a_restart(rig: Rig) -> None:
+    online(rig)
+    rig.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"})
+    rig.call("SendLocalList", {"listVersion": 4, "updateType": "Full", "localAuthorizationList": [
+        {"idTag": "A", "idTagInfo": {"status": "Accepted"}}]})
+    rig.restart("boot-2")
+    online(rig)
+    [key] = rig.answer("GetConfiguration", {"key": ["MeterValueSampleInterval"]})[
+        "configurationKey"]
+    assert key["value"] == "30"
+    assert rig.call("GetLocalListVersion", {}) == {"listVersion": 4}
+
+
+def test_inoperative_survives_a_restart(rig: Rig) -> None:
+    online(rig)
+    rig.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
+    rig.restart("boot-2")
+    rig.connect()
+    assert rig.statuses(1)[-1] == "Unavailable"
+    rig.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"})
+    assert rig.statuses(1)[-1] == "Available"

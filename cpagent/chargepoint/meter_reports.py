@@ -1,0 +1,103 @@
+"""When and what MeterValues a charge point sends: periodic, clock-aligned and triggered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from cpagent.chargepoint.clock import to_wire
+from cpagent.chargepoint.metering import (
+    ReadingContext,
+    meter_value,
+    meter_values_request,
+    next_clock_aligned,
+    next_periodic,
+    sampled_values,
+)
+from cpagent.chargepoint.points import Point
+
+if TYPE_CHECKING:
+    from cpagent.chargepoint.chargepoint import ChargePoint
+
+
+class MeterReports:
+    """Periodic values (MeterValueSampleInterval from the transaction's start, §9.1.17),
+    clock-aligned ones (ClockAlignedDataInterval, stamped exactly on the boundary, §9.1.7)
+    and triggered ones (§5.17). Values of a transaction go into the durable queue
+    (transaction-related, §3.16); others are sent only while online.
+    """
+
+    def __init__(self, cp: ChargePoint) -> None:
+        self.cp = cp
+        self.next_aligned: float | None = None  # wall seconds
+
+    def started(self, p: Point, now: float) -> None:
+        if p.tx is not None:
+            interval = self.cp.settings.get_int("MeterValueSampleInterval")
+            p.tx.next_sample = next_periodic(now, now, interval)
+            p.persisted_at = now
+
+    def persist(self, p: Point, now: float) -> None:
+        """Keep the latest register reading for a PowerLoss stop."""
+        if p.tx is not None and p.sample is not None:
+            self.cp.store.record_meter(p.tx.local_id, p.sample.energy_wh, self.cp.wall(now))
+            p.persisted_at = now
+
+    def tick(self, points: Iterable[Point], now: float) -> None:
+        points = list(points)
+        for p in points:
+            if p.tx is not None and p.tx.next_sample is not None and now >= p.tx.next_sample:
+                self._sample(p, now, ReadingContext.SAMPLE_PERIODIC, now)
+                interval = self.cp.settings.get_int("MeterValueSampleInterval")
+                p.tx.next_sample = next_periodic(p.tx.start_mono, now, interval)
+        wall = self.cp.wall(now)
+        if wall is None:
+            return
+        if self.next_aligned is not None and wall >= self.next_aligned:
+            boundary = self.next_aligned
+            for p in points:
+                self._sample(p, now, ReadingContext.SAMPLE_CLOCK, boundary - wall + now)
+        if self.next_aligned is None or wall >= self.next_aligned:
+            interval = self.cp.settings.get_int("ClockAlignedDataInterval")
+            self.next_aligned = next_clock_aligned(wall, interval)
+
+    def deadlines(self, points: Iterable[Point]) -> list[float]:
+        """Monotonic times at which `tick` has work."""
+        times = [p.tx.next_sample for p in points
+                 if p.tx is not None and p.tx.next_sample is not None]
+        offset = self.cp.clock.offset_s
+        if offset is not None and self.next_aligned is not None:
+            times.append(self.next_aligned - offset)
+        return times
+
+    def _sample(self, p: Point, now: float, context: ReadingContext, at: float) -> None:
+        """Queue MeterValues for connector p stamped at monotonic `at` (the boundary)."""
+        if p.sample is None or not p.connector.connector_id:
+            return
+        key = ("MeterValuesAlignedData" if context is ReadingContext.SAMPLE_CLOCK
+               else "MeterValuesSampledData")
+        values = sampled_values(p.sample, self.cp.settings.get_list(key), context, p.limit_a)
+        if not values:
+            return
+        wall = self.cp.wall(at)
+        mv = {"timestamp": to_wire(wall) if wall is not None else None, "sampledValue": values}
+        cid = p.connector.connector_id
+        if p.tx is not None:
+            self.persist(p, now)
+            self.cp.store.enqueue("MeterValues", meter_values_request(cid, None, [mv]),
+                                  p.tx.local_id, self.cp.boot_id, at)
+        elif self.cp.online and wall is not None:
+            self.cp.request("MeterValues", meter_values_request(cid, None, [mv]))
+
+    def trigger(self, points: dict[int, Point], cid: int | None, now: float) -> None:
+        """TriggerMessage MeterValues (§5.17): the latest sample, context Trigger."""
+        for c, p in points.items():
+            if cid in (None, 0, c) and p.sample is not None and c:
+                values = sampled_values(p.sample, self.cp.settings.get_list(
+                    "MeterValuesSampledData"), ReadingContext.TRIGGER, p.limit_a)
+                wall = self.cp.wall(now)
+                if values and wall is not None:
+                    tx_id = p.tx.transaction_id if p.tx is not None else None
+                    self.cp.request("MeterValues", meter_values_request(
+                        c, tx_id, [meter_value(wall, values)]))
+
