@@ -69,6 +69,8 @@ def make_client(client_id: str, *, username: str | None, password: str | None, t
         client.tls_set_context(client_context(ca_file, cert_file, key_file))
     client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
     client.on_socket_open = _no_delay
+    # A failing callback must not kill paho's network thread: log it and carry on.
+    client.suppress_exceptions = True
     return client
 
 
