@@ -32,4 +32,4 @@ class CallTimedOut(CsmsError):
 
 
 class BadCall(CsmsError):
-    """The command itself is unusable: unknown action or a payload the schema refuses."""
+    """The command itself is unusable: its payload fails the action's 1.6 schema."""

@@ -125,7 +125,8 @@ class CentralSystem:
         """Send a central-system CALL and return the CALLRESULT payload.
 
         Raises NotConnected, CallErrorReceived (the chargepoint's CALLERROR), BadCall
-        (unknown action or payload invalid against the 1.6 schema) or CallTimedOut.
+        (payload invalid against the action's 1.6 schema; never sent) or CallTimedOut.
+        An action the core has no schema for is sent as is (vendor or newer actions).
         """
         self._require_not_owner()
         future: Future[JsonObject] = Future()

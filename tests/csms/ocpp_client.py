@@ -85,6 +85,11 @@ class OcppChargepointThread:
         assert self.chargepoint is not None
         return self.run(self.chargepoint.call(request, suppress=False))
 
+    def wait_closed(self) -> None:
+        """Return once the central system has closed our connection (fails after a while)."""
+        assert self._connection is not None
+        self.run(self._connection.wait_closed())
+
     def stop(self) -> None:
         """Close the link, stop the loop and join the thread; idempotent."""
         if self._thread.is_alive():

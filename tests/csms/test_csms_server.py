@@ -97,12 +97,13 @@ def test_unhandled_action_comes_back_as_a_call_error(
     assert caught.value.code == "NotImplemented"
 
 
-def test_payload_refused_by_the_schema_is_a_bad_call(
+def test_payload_refused_by_the_schema_is_a_bad_call_and_never_sent(
     central: CentralSystem, connect: ChargepointFactory
 ) -> None:
     connect()
     with pytest.raises(BadCall):
         central.call("CP001", "RemoteStartTransaction", {"connectorId": 1})
+    assert central.snapshot("CP001")["frames"] == []
 
 
 def test_call_to_an_unknown_chargepoint_is_not_connected(central: CentralSystem) -> None:
@@ -124,8 +125,9 @@ def test_disconnect_is_recorded_and_calls_then_fail(
 def test_reconnect_with_the_same_id_replaces_the_old_link(
     central: CentralSystem, connect: ChargepointFactory
 ) -> None:
-    connect("CP001")
+    older = connect("CP001")
     newer = connect("CP001")
+    older.wait_closed()
     central.call("CP001", "RemoteStartTransaction", {"idTag": "NEW"})
     assert newer.chargepoint is not None
     assert [s["id_tag"] for s in newer.chargepoint.remote_starts] == ["NEW"]
