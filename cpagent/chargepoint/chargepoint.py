@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from cpagent.core import (
     CallFailed,
     CallReceived,
     ConnectionLost,
+    InternalError,
     NotSupported,
     OcppError,
     Session,
@@ -32,6 +34,7 @@ PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGE
                       FeatureProfile.REMOTE_TRIGGER})
 """What this module implements; SupportedFeatureProfiles is derived from it."""
 
+_log = logging.getLogger(__name__)
 BOOT_RETRY_S = 60.0  # when BootNotification.conf gives interval 0 or the call fails
 OnAnswer = Callable[[dict[str, Any] | None, float], None]
 
@@ -194,6 +197,11 @@ class ChargePoint:
             payload = handlers.handle(self, event.action, event.payload, now)
         except OcppError as exc:
             self.session.answer_error(event.message_id, exc, now)
+            return
+        except Exception as exc:  # a bug of ours must not take the charge point down
+            _log.exception("handler for %s failed", event.action)
+            self.session.answer_error(event.message_id, InternalError(
+                f"{event.action} failed: {type(exc).__name__}"), now)
             return
         self.session.answer(event.message_id, payload, now)
         handlers.after_answer(self, event.action, event.payload, payload, now)

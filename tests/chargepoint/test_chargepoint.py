@@ -15,7 +15,7 @@ from cpagent.chargepoint.commands import (
     RestartRequested,
     SetCurrentLimit,
 )
-from cpagent.core import GenericError, NotSupported
+from cpagent.core import GenericError, NotSupported, OcppError
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, PlugChanged
 
 from .rig import WALL0, Rig
@@ -396,3 +396,50 @@ def test_inoperative_survives_a_restart(rig: Rig) -> None:
     assert rig.statuses(1)[-1] == "Unavailable"
     rig.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"})
     assert rig.statuses(1)[-1] == "Available"
+
+
+def test_two_connectors_share_one_reader(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, connectors=(1, 2))
+    rig.cp.sources["reader"] = 0
+    online(rig)
+    rig.event(PlugChanged("2", True))
+    rig.event(CardPresented("reader", "CAFE01"))  # goes to the connector waiting for a card
+    assert rig.sent("StartTransaction")[0]["connectorId"] == 2
+    assert rig.commands[-1] == EnergiseRelay(2)
+    rig.event(DeviceFaulted("reader", "ReaderFailure", "no frames"))
+    warning = rig.sent("StatusNotification")[-1]
+    assert (warning["connectorId"], warning["status"], warning["errorCode"]) == (
+        0, "Available", "ReaderFailure")
+    assert rig.statuses(2)[-1] == "Charging"  # a reader fault does not stop charging
+    rig.store.close()
+
+
+def test_remote_start_with_a_tx_profile(rig: Rig) -> None:
+    online(rig)
+    rig.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"})
+    profile = {"chargingProfileId": 3, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+               "chargingProfileKind": "Relative", "chargingSchedule": {
+                   "chargingRateUnit": "A", "chargingSchedulePeriod": [
+                       {"startPeriod": 0, "limit": 10.0}]}}
+    assert rig.call("RemoteStartTransaction", {"idTag": "APP", "connectorId": 1,
+                                               "chargingProfile": profile}) == {
+        "status": "Accepted"}
+    assert rig.sent("Authorize") == []
+    rig.event(PlugChanged("1", True))
+    assert SetCurrentLimit(1, 10.0) in rig.commands
+    rig.event(CardPresented("1", "APP"))  # the remote idTag's card also stops it
+    assert rig.sent("StopTransaction")[0]["reason"] == "Local"
+    assert rig.commands[-2:] == [DeEnergiseRelay(1), SetCurrentLimit(1, None)]
+
+
+def test_a_handler_bug_becomes_internal_error(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cpagent.chargepoint import handlers
+
+    def broken(cp: object, req: object, now: float) -> dict[str, Any]:
+        raise KeyError("bug")
+
+    monkeypatch.setitem(handlers.HANDLERS, "ClearCache", broken)
+    online(rig)
+    answer = rig.call("ClearCache", {})
+    assert isinstance(answer, OcppError) and answer.code == "InternalError"
+    assert rig.call("GetLocalListVersion", {}) == {"listVersion": 0}  # still serving
