@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import queue
 import threading
 import uuid
@@ -36,6 +37,8 @@ from cpagent.csms.handlers import CentralHandlers, Handler
 from cpagent.csms.state import CsmsState, Direction, FrameRecord, JsonObject
 
 FrameObserver = Callable[[FrameRecord], None]
+
+log = logging.getLogger(__name__)
 
 
 class Sender(Protocol):
@@ -149,11 +152,14 @@ class CentralOwner:
             now = self._clock()
             if isinstance(event, Stop):
                 break
-            if event is not None:
-                self._dispatch(event, now)
-            for link in list(self._links.values()):
-                link.session.tick(now)
-                self._flush(link, now)
+            try:
+                if event is not None:
+                    self._dispatch(event, now)
+                for link in list(self._links.values()):
+                    link.session.tick(now)
+                    self._flush(link, now)
+            except Exception:  # a bug must not silently kill the one thread everything needs
+                log.exception("csms: owner thread failed on %r", event)
             if not isinstance(event, Query):
                 with self.changed:
                     self.generation += 1
@@ -186,7 +192,7 @@ class CentralOwner:
         self._state.connected(event.cp_id, event.subprotocol, event.remote_address, self._wall())
         if older is not None:
             # A chargepoint that reconnects before its old socket died: the newest link wins.
-            self._drop(older, now, "replaced by a newer connection")
+            self._drop(older, now, "replaced by a newer connection", close_socket=True)
 
     def _closed(self, link_id: int, now: float) -> None:
         link = self._links.get(link_id)
@@ -196,7 +202,7 @@ class CentralOwner:
         if self._current.get(link.cp_id) is None:
             self._state.disconnected(link.cp_id, self._wall())
 
-    def _drop(self, link_id: int, now: float, why: str) -> None:
+    def _drop(self, link_id: int, now: float, why: str, close_socket: bool = False) -> None:
         link = self._links.pop(link_id)
         if self._current.get(link.cp_id) == link_id:
             del self._current[link.cp_id]
@@ -205,7 +211,7 @@ class CentralOwner:
         for future in link.pending.values():
             future.set_exception(CallTimedOut(f"{link.cp_id}: {why} before an answer"))
         link.pending.clear()
-        if why.startswith("replaced"):
+        if close_socket:  # close() waits for the peer's close frame: not on the owner thread
             threading.Thread(target=link.connection.close, args=(1000, why), daemon=True).start()
 
     def _frame_in(self, event: FrameIn, now: float) -> None:

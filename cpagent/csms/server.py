@@ -162,6 +162,8 @@ class CentralSystem:
     def _require_not_owner(self) -> None:
         if threading.current_thread() is self._owner_thread:
             raise RuntimeError("call()/snapshot() from the owner thread would deadlock")
+        if not self._owner_thread.is_alive():
+            raise RuntimeError("central system not running: start() it first")
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse a URL without a chargepoint id and, with a password, bad Basic auth."""

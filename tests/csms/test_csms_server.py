@@ -179,3 +179,13 @@ def test_basic_auth_when_a_password_is_set(
             with pytest.raises(InvalidStatus) as caught:
                 client.start()
             assert caught.value.response.status_code == 401
+
+
+def test_api_use_outside_a_running_central_system_raises() -> None:
+    central = CentralSystem(port=0)
+    with pytest.raises(RuntimeError, match="not running"):
+        central.snapshot()
+    central.start()
+    central.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        central.call("CP001", "Reset", {"type": "Soft"})
