@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from ocpp.v16 import call
 
-from cpagent.bridge import Bridge, parse_host_port
+from cpagent.bridge import Bridge, add_bridge_arguments, parse_host_port, run_bridge
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import MqttTransport
@@ -154,3 +155,27 @@ def test_bridge_uses_basic_auth_per_chargepoint(
                 assert recorder.of(TransportUp) == []
         finally:
             relay.stop(2.0)
+
+
+def test_run_bridge_relays_until_its_stop_event_is_set(
+    mosquitto: Mosquitto, central_system: CentralSystem, chargepoint: MqttTransport,
+    recorder: EventRecorder,
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_bridge_arguments(parser)
+    args = parser.parse_args(["--mqtt", f"127.0.0.1:{mosquitto.port}",
+                              "--csms", central_system.url])
+    stop = threading.Event()
+    runner = threading.Thread(target=run_bridge, args=(*parse_host_port(args.mqtt), args.csms),
+                              kwargs={"stop": stop, "topic_prefix": args.topic_prefix,
+                                      "subprotocol": args.protocol})
+    runner.start()
+    try:
+        recorder.wait_for(TransportUp, timeout=10)
+        assert chargepoint.send(BOOT)
+        assert answer(recorder)[2]["status"] == "Accepted"
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
+    assert "central system" in recorder.wait_for(TransportDown, timeout=10).reason
