@@ -281,3 +281,18 @@ def bridge_from_args(args: argparse.Namespace) -> int:
     run_bridge(host, port, args.csms, topic_prefix=args.topic_prefix,
                subprotocol=args.protocol, csms_ca_file=args.ca_file)
     return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `cpagent bridge` to the command line."""
+    parser = subparsers.add_parser(
+        "bridge",
+        help="relay chargepoints on an MQTT broker to a WebSocket central system",
+        description="For every chargepoint seen on the MQTT broker, open a WebSocket to the "
+                    "central system at URL/<chargepoint id> and relay OCPP frames both ways, "
+                    "mirroring online/offline. Runs until SIGTERM or Ctrl-C.",
+        epilog="example:\n  cpagent bridge --mqtt 127.0.0.1:1883 --csms ws://127.0.0.1:9000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_bridge_arguments(parser)
+    parser.set_defaults(func=bridge_from_args)
