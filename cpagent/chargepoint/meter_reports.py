@@ -30,6 +30,7 @@ class MeterReports:
     def __init__(self, cp: ChargePoint) -> None:
         self.cp = cp
         self.next_aligned: float | None = None  # wall seconds
+        self._aligned_interval = 0
 
     def started(self, p: Point, now: float) -> None:
         if p.tx is not None:
@@ -53,12 +54,14 @@ class MeterReports:
         wall = self.cp.wall(now)
         if wall is None:
             return
+        interval = self.cp.settings.get_int("ClockAlignedDataInterval")
+        if interval != self._aligned_interval:  # changed by ChangeConfiguration: new grid
+            self._aligned_interval = interval
+            self.next_aligned = next_clock_aligned(wall, interval)
         if self.next_aligned is not None and wall >= self.next_aligned:
             boundary = self.next_aligned
             for p in points:
                 self._sample(p, now, ReadingContext.SAMPLE_CLOCK, boundary - wall + now)
-        if self.next_aligned is None or wall >= self.next_aligned:
-            interval = self.cp.settings.get_int("ClockAlignedDataInterval")
             self.next_aligned = next_clock_aligned(wall, interval)
 
     def deadlines(self, points: Iterable[Point]) -> list[float]:
