@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.core.errors import LocalError, OcppError
+from cpagent.core.fastnew import maker
 from cpagent.core.frames import CallResultError, Frame
 
 
@@ -93,6 +94,10 @@ class BadFrame:
     reason: str
     answered: bool
 
+
+new_outgoing = maker(Outgoing)
+new_call_received = maker(CallReceived)
+new_call_answered = maker(CallAnswered)
 
 Event = (
     CallReceived | SendReceived | CallAnswered | CallErrored | CallFailed | CallRejected

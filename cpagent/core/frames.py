@@ -15,6 +15,7 @@ from cpagent.core.errors import (
     format_error,
     rpc_error,
 )
+from cpagent.core.fastnew import maker
 
 MAX_ID_LENGTH = 36  # OCPP-J 1.6 §4.1.4, OCPP-J 2.0.1 §4.1.4: message id is at most 36 characters
 _V21 = "ocpp2.1"
@@ -77,6 +78,10 @@ class Send:
 
 
 Frame = Call | CallResult | CallError | CallResultError | Send
+
+
+new_call = maker(Call)
+new_result = maker(CallResult)
 
 
 class FrameError(Exception):
@@ -178,7 +183,7 @@ def decode(text: str | bytes, version: str) -> Frame:
     if mtype == 3:
         if n != 3 or type(msg[2]) is not dict:
             raise FrameError("CALLRESULT must be [3, id, {payload}]", mid, 3)
-        return CallResult(mid, msg[2])
+        return new_result(mid, msg[2])
     if mtype == 4 or (mtype == 5 and version == _V21):
         if n != 5 or type(msg[2]) is not str or type(msg[3]) is not str or type(msg[4]) is not dict:
             reason = f"type {mtype} must be [{mtype}, id, code, description, {{}}]"
@@ -212,5 +217,5 @@ def _decode_request(msg: list[Any], n: int, mid: str, mtype: int, version: str) 
             format_error(version, "payload must be a JSON object"),
         )
     if mtype == 2:
-        return Call(mid, msg[2], msg[3])
+        return new_call(mid, msg[2], msg[3])
     return Send(mid, msg[2], msg[3])

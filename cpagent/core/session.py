@@ -42,16 +42,17 @@ from cpagent.core.errors import (
 )
 from cpagent.core.events import (
     BadFrame,
-    CallAnswered,
     CallErrored,
     CallFailed,
-    CallReceived,
     CallRejected,
     Event,
     Outgoing,
     ResultErrorReceived,
     SendReceived,
     UnexpectedResponse,
+    new_call_answered,
+    new_call_received,
+    new_outgoing,
 )
 from cpagent.core.frames import (
     MAX_ID_LENGTH,
@@ -63,6 +64,8 @@ from cpagent.core.frames import (
     Send,
     decode,
     encode,
+    new_call,
+    new_result,
 )
 from cpagent.core.version import Version, parse_version
 
@@ -171,7 +174,7 @@ class Session:
         inflight = self._inflight
         if message_id in self._queued_ids or (inflight and inflight.message_id == message_id):
             raise DuplicateMessageId(f"message id {message_id!r} is already pending")
-        frame = Call(message_id, action, payload)
+        frame = new_call(message_id, action, payload)
         try:
             text = encode(frame)
         except (TypeError, ValueError) as exc:
@@ -196,7 +199,7 @@ class Session:
         action = self._awaiting(message_id)
         if action is None:
             return
-        frame = CallResult(message_id, payload)
+        frame = new_result(message_id, payload)
         self._emit(frame, self._checked(action, _RESP, payload))
         del self._incoming[message_id]
         self._expire(now)
@@ -278,7 +281,7 @@ class Session:
             err = self._incoming_error(frame.action, frame.payload, version)
         if err is None:
             self._incoming[mid] = frame.action
-            self._events.append(CallReceived(mid, frame.action, frame.payload))
+            self._events.append(new_call_received(mid, frame.action, frame.payload))
             return
         self._reply_error(mid, err)
         self._events.append(CallRejected(mid, frame.action, err))
@@ -290,7 +293,7 @@ class Session:
             return
         err = self._incoming_error(inflight.action, frame.payload, version, _RESP)
         if err is None:
-            self._finish(CallAnswered(frame.message_id, inflight.action, frame.payload))
+            self._finish(new_call_answered(frame.message_id, inflight.action, frame.payload))
         else:
             self._reject_result(inflight, err, version)
         self._pump(now)
@@ -337,7 +340,7 @@ class Session:
             text = encode(frame)
         except (TypeError, ValueError) as exc:
             raise InvalidPayload(f"payload is not JSON: {exc}", None) from None
-        self._out.append(Outgoing(frame, text))
+        self._out.append(new_outgoing(frame, text))
 
     def _reply_error(self, message_id: str, err: OcppError) -> None:
         frame = CallError(message_id, err.code, err.description, {})
@@ -380,4 +383,4 @@ class Session:
                 continue
             self._inflight = call
             self._deadline = now + self._timeout
-            self._out.append(Outgoing(call, text))
+            self._out.append(new_outgoing(call, text))
