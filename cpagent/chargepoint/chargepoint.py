@@ -24,7 +24,6 @@ from cpagent.core import (
     CallReceived,
     ConnectionLost,
     InternalError,
-    NotSupported,
     OcppError,
     Session,
 )
@@ -289,7 +288,3 @@ class ChargePoint:
         if first and self.clock.offset_s is not None:
             self.store.backdate(self.boot_id, self.clock.offset_s, others_at=self.clock.wall(now))
 
-
-def not_supported(action: str) -> OcppError:
-    """For messages of feature profiles this chargepoint does not implement."""
-    return NotSupported(f"{action} is not supported (profile not implemented)")
