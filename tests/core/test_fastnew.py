@@ -32,6 +32,6 @@ def test_made_objects_equal_normal_ones_and_stay_frozen(
     assert type(made) is cls
     assert made == cls(*values)
     assert repr(made) == repr(cls(*values))
-    for field in fields(cls):
+    for field in fields(cls):  # type: ignore[arg-type]
         with pytest.raises(FrozenInstanceError):
             setattr(made, field.name, None)
