@@ -17,7 +17,7 @@ from hw.events import MeterSample, MeterSampled
 from .schemas import validate
 
 WALL0 = 1_764_460_800.0  # the central system's wall clock at monotonic 0
-Answer = Callable[[dict[str, Any]], dict[str, Any] | OcppError]
+Answer = Callable[[dict[str, Any]], dict[str, Any] | OcppError | None]  # None: never answer
 BOOT = {"chargePointVendor": "cpagent", "chargePointModel": "test-rig"}
 
 
@@ -103,6 +103,8 @@ class Rig:
                 validate(ev.action, ev.payload)  # the official 1.6 schema, independent of core
                 self.received.append((ev.action, ev.payload, self.now))
                 answer = self.script[ev.action](ev.payload)
+                if answer is None:
+                    continue
                 if isinstance(answer, OcppError):
                     self.csms.answer_error(ev.message_id, answer, self.now)
                 else:
