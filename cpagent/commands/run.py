@@ -8,16 +8,19 @@ from typing import Any
 
 from cpagent.commands.common import load_or_report, run_guarded
 from cpagent.daemon.logs import setup_logging
+from cpagent.daemon.wiring import APPLICATIONS, build_application
 
 DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 EPILOG = """\
 Stops cleanly on SIGTERM or SIGINT (Ctrl-C): every relay is de-energised first.
 Exit codes: 0 stopped by a signal; 78 bad configuration (nothing started);
 69 hardware or control socket unavailable; 73 state dir not writable;
-70 a worker thread or the application failed.
+70 a worker thread or the application failed; 75 the CSMS asked for a Reset
+(systemd restarts the service).
 
 examples:
   cpagent run --config config/bench.toml           (laptop: mock GPIO, simulated devices)
+  cpagent run --config config/bench.toml --app bench  (no CSMS logic, relays stay open)
   cpagent -v run --config /etc/cpagent/cpagent.toml (log frames at DEBUG)
 """
 
@@ -29,6 +32,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
                         help=f"configuration file (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--app", choices=APPLICATIONS, default="chargepoint",
+                        help="chargepoint: the OCPP 1.6 chargepoint (default); bench: report "
+                        "hardware and link only, never close a relay (hardware bring-up)")
     parser.set_defaults(func=functools.partial(run_guarded, _run))
 
 
@@ -38,4 +44,4 @@ def _run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     secrets = [s for s in (config.csms.password, config.mqtt and config.mqtt.password) if s]
     setup_logging(args.log_level or config.log.level, secrets=secrets)
-    return run_daemon(config)
+    return run_daemon(config, build_app=functools.partial(build_application, name=args.app))

@@ -69,9 +69,13 @@ class Notifier:
         try:
             with self._lock:
                 if self._socket is None:
-                    kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+                    # Non-blocking: a manager that does not read its socket (its queue is
+                    # short, net.unix.max_dgram_qlen) must never stall the owner loop.
+                    kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
                     self._socket = socket.socket(socket.AF_UNIX, kind)
                 self._socket.sendto(message.encode(), self._address)
+        except BlockingIOError:
+            log.debug("sd_notify queue full; dropped %r", message)
         except OSError as exc:
             log.warning("sd_notify to %s failed: %s", self._address, exc)
 

@@ -65,17 +65,34 @@ def run_daemon(
             guard.add(conn.source, conn.relay)
         guard.de_energise_all()  # contactors open from the very start
         transport = _build(wiring.build_transport, config, inbox.post)
-        app = build_app(AppContext(config, hardware, transport, inbox.post))
-        loop = OwnerLoop(app, inbox=inbox, notifier=notifier)
-        control = ControlServer(config.control.socket, inbox.post)
+        owner = _Owner(build_app, AppContext(config, hardware, transport, inbox.post),
+                       inbox, notifier, guard)
+        stop_asked: list[float] = []
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            stop_asked.append(time.monotonic())
+            inbox.post(ShutdownRequested(f"signal {signal.Signals(signum).name}"))
+
+        restore = _install_signals(on_signal)
         try:
-            control.start()
-        except ControlServerError as exc:
-            control = None
-            raise StartupError(str(exc), EX_UNAVAILABLE) from exc
-        hardware.start()
-        transport.start()
-        return _run_owner(loop, app, guard, inbox, notifier)
+            owner.thread.start()
+            owner.built.wait()
+            if owner.exit_code is not None:
+                return owner.exit_code  # the application could not be built
+            control = ControlServer(config.control.socket, inbox.post)
+            try:
+                control.start()
+            except ControlServerError as exc:
+                control = None
+                inbox.post(ShutdownRequested("control socket unavailable", EX_UNAVAILABLE))
+                owner.thread.join(SHUTDOWN_GRACE_S)
+                raise StartupError(str(exc), EX_UNAVAILABLE) from exc
+            hardware.start()
+            transport.start()
+            notifier.ready("running; connecting to CSMS")
+            return _wait(owner, stop_asked)
+        finally:
+            restore()
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return exc.exit_code
@@ -97,46 +114,60 @@ def run_daemon(
         log.info("cpagent stopped")
 
 
-def _run_owner(
-    loop: OwnerLoop, app: Application, guard: RelayGuard, inbox: Inbox, notifier: Notifier
-) -> int:
-    """Run the loop on the owner thread; this (main) thread handles signals and waits."""
-    result: list[int] = []
-    stop_asked: list[float] = []
+class _Owner:
+    """The owner thread. It builds the application itself, so everything the application
+    holds (e.g. its SQLite connection) belongs to this one thread, then runs the loop."""
 
-    def owner() -> None:
+    def __init__(
+        self,
+        build_app: Callable[[AppContext], Application],
+        ctx: AppContext,
+        inbox: Inbox,
+        notifier: Notifier,
+        guard: RelayGuard,
+    ) -> None:
+        self._build_app, self._ctx = build_app, ctx
+        self._inbox, self._notifier, self._guard = inbox, notifier, guard
+        self.built = threading.Event()  # set once the loop runs, or the build failed
+        self.exit_code: int | None = None
+        # daemon=True only so a hung owner cannot keep the process alive past the grace period.
+        self.thread = threading.Thread(target=self._main, name="owner", daemon=True)
+
+    def _main(self) -> None:
+        app: Application | None = None
+        loop: OwnerLoop | None = None
         code = EX_SOFTWARE
         try:
+            app = self._build_app(self._ctx)
+            loop = OwnerLoop(app, inbox=self._inbox, notifier=self._notifier)
+            self.built.set()
             code = loop.run()
+        except StartupError as exc:
+            log.error("cannot start: %s", exc)
+            code = exc.exit_code
         except Exception:
-            log.exception("owner loop failed; exiting")
+            log.exception("owner thread failed; exiting" if loop else "application not built")
         finally:
-            result.append(code)
-            guard.de_energise_all()  # relays first, whatever happened
-            notifier.stopping(f"stopping: {loop.stop_reason or 'error'}")
-            try:
-                app.shutdown(loop.stop_reason or "error")
-            except Exception:
-                log.exception("application shutdown failed")
+            self.exit_code = code
+            self.built.set()
+            self._guard.de_energise_all()  # relays first, whatever happened
+            reason = (loop.stop_reason if loop else "") or "error"
+            self._notifier.stopping(f"stopping: {reason}")
+            if app is not None:
+                try:
+                    app.shutdown(reason)
+                except Exception:
+                    log.exception("application shutdown failed")
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop_asked.append(time.monotonic())
-        inbox.post(ShutdownRequested(f"signal {signal.Signals(signum).name}"))
 
-    # daemon=True only so a hung owner cannot keep the process alive past the grace period.
-    thread = threading.Thread(target=owner, name="owner", daemon=True)
-    restore = _install_signals(on_signal)
-    try:
-        thread.start()
-        notifier.ready("running; connecting to CSMS")
-        while thread.is_alive():
-            thread.join(0.5)
-            if stop_asked and time.monotonic() - stop_asked[0] > SHUTDOWN_GRACE_S:
-                log.critical("owner thread did not stop within %.0f s; exiting", SHUTDOWN_GRACE_S)
-                return EX_SOFTWARE
-    finally:
-        restore()
-    return result[0] if result else EX_SOFTWARE
+def _wait(owner: _Owner, stop_asked: list[float]) -> int:
+    """Wait (on the main thread, where signals arrive) for the owner thread to end."""
+    while owner.thread.is_alive():
+        owner.thread.join(0.5)
+        if stop_asked and time.monotonic() - stop_asked[0] > SHUTDOWN_GRACE_S:
+            log.critical("owner thread did not stop within %.0f s; exiting", SHUTDOWN_GRACE_S)
+            return EX_SOFTWARE
+    return owner.exit_code if owner.exit_code is not None else EX_SOFTWARE
 
 
 def _install_signals(handler: Any) -> Callable[[], None]:

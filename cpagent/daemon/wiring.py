@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.transports.base import Transport
 from hw.errors import ConfigurationError
-from hw.interfaces import CardReader, EnergyMeter, PlugInput, RelayOutput
+from hw.interfaces import CardReader, CurrentLimiter, EnergyMeter, PlugInput, RelayOutput
 
 if TYPE_CHECKING:
     from cpagent.daemon.context import AppContext
@@ -32,6 +32,7 @@ class ConnectorHardware:
     plug: PlugInput | None = None
     meter: EnergyMeter | None = None
     poller: Any = None  # hw.meters.poller.MeterPoller
+    limiter: CurrentLimiter | None = None  # None: nothing can offer the EV a current limit
 
     @property
     def source(self) -> str:
@@ -104,7 +105,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
             hardware.connectors.append(conn)
             if conf.plug_pin is not None:
                 conn.plug = GpioPlug(conf.plug_pin, post=post, source=source, pin_factory=factory)
-            conn.meter = _build_meter(conf, relay)
+            conn.meter, conn.limiter = _build_meter(conf, relay)
             conn.poller = MeterPoller(
                 conn.meter, post=post, source=source, interval_s=conf.meter.poll_interval_s
             )
@@ -115,17 +116,26 @@ def build_hardware(config: Config, post: Post) -> Hardware:
     return hardware
 
 
-def _build_meter(conf: ConnectorConfig, relay: RelayOutput) -> EnergyMeter:
-    if conf.meter.driver == "sim":
-        from hw.meters.sim import SimMeter
+def _build_meter(
+    conf: ConnectorConfig, relay: RelayOutput
+) -> tuple[EnergyMeter, CurrentLimiter | None]:
+    """The meter, and for a simulated one a simulated limiter its EV obeys.
 
-        return SimMeter(relay)
+    TODO(hw): a real CurrentLimiter (PWM control pilot) does not exist yet, so real
+    connectors get None and current limits are logged, not applied.
+    """
+    if conf.meter.driver == "sim":
+        from hw.meters.sim import SimCurrentLimiter, SimMeter
+
+        limiter = SimCurrentLimiter()
+        return SimMeter(relay, limiter=limiter), limiter
     from hw.meters.sdm import SdmMeter
 
     assert conf.meter.port is not None  # config guarantees a port for real meters
-    return SdmMeter(
+    meter = SdmMeter(
         conf.meter.driver, conf.meter.port, unit=conf.meter.unit, baudrate=conf.meter.baudrate
     )
+    return meter, None
 
 
 def _build_reader(config: Config, post: Post) -> CardReader | None:
@@ -199,15 +209,24 @@ def _mqtt(config: Config, post: Post) -> Transport:
     )
 
 
-def build_application(ctx: AppContext) -> Application:
-    """The application the owner loop drives.
+APPLICATIONS = ("chargepoint", "bench")
 
-    The seam for the OCPP 1.6 chargepoint (issue 6): replace the bench application here
-    with its factory, called with the same AppContext (docs/foundation.md).
+
+def build_application(ctx: AppContext, name: str = "chargepoint") -> Application:
+    """The application the owner loop drives: the OCPP 1.6 chargepoint, or the bench one.
+
+    The bench application never closes a relay and ignores the CSMS: for bringing up
+    hardware. Both take the same AppContext (docs/foundation.md, "Daemon architecture").
     """
-    from cpagent.daemon.bench_app import BenchApplication
+    if name == "bench":
+        from cpagent.daemon.bench_app import BenchApplication
 
-    return BenchApplication(ctx)
+        return BenchApplication(ctx)
+    if name != "chargepoint":
+        raise ValueError(f"unknown application {name!r}; expected one of {APPLICATIONS}")
+    from cpagent.daemon.ocpp_app import ChargepointApplication
+
+    return ChargepointApplication(ctx)
 
 
 def _security_profile(config: Config) -> int:

@@ -86,8 +86,15 @@ def test_no_daemon_is_one_line_and_exit_69(
 
 
 @pytest.fixture
+def app(request: pytest.FixtureRequest) -> str:
+    """Which application `cpagent run --app` runs."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
 def daemon_process(
-    bench_config: Path, tmp_path: Path
+    bench_config: Path, tmp_path: Path, app: str
 ) -> Iterator[tuple[subprocess.Popen[str], FakeManager]]:
     """`python -m cpagent run` as systemd would start it: NOTIFY_SOCKET and a 0.2 s watchdog."""
     manager = FakeManager(str(tmp_path / "notify.sock"))
@@ -95,7 +102,7 @@ def daemon_process(
            "WATCHDOG_USEC": "400000", "JOURNAL_STREAM": "0:0", "PYTHONPATH": str(REPO)}
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cpagent", "run", "--config", str(bench_config)],
+        [sys.executable, "-m", "cpagent", "run", "--config", str(bench_config), "--app", app],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )
     yield proc, manager
@@ -110,10 +117,22 @@ def cli(*argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30, cwd=REPO)
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+STOP_LINES = {
+    "chargepoint": "<6>cpagent.daemon.ocpp_app: chargepoint stopping: signal {}",
+    "bench": "<6>cpagent.daemon.bench_app: bench application stopping: signal {}",
+}
+
+
+@pytest.mark.parametrize(
+    ("app", "stop_signal"),
+    [("chargepoint", signal.SIGTERM), ("bench", signal.SIGINT)],
+    indirect=["app"],
+    ids=["chargepoint-SIGTERM", "bench-SIGINT"],
+)
 def test_real_daemon_status_ctl_and_stop_signal(
     daemon_process: tuple[subprocess.Popen[str], FakeManager],
     bench_config: Path,
+    app: str,
     stop_signal: signal.Signals,
 ) -> None:
     proc, manager = daemon_process
@@ -137,8 +156,7 @@ def test_real_daemon_status_ctl_and_stop_signal(
     assert proc.returncode == 0, err
     assert manager.receive_until("STOPPING=1")[-1].startswith("STOPPING=1")
     # journald format: priority prefixes, no timestamps, and the orderly stop logged
-    assert f"<6>cpagent.daemon.bench_app: bench application stopping: signal {stop_signal.name}" \
-        in err.splitlines()
+    assert STOP_LINES[app].format(stop_signal.name) in err.splitlines()
     assert "<6>cpagent.daemon.runner: cpagent stopped" in err.splitlines()
     gone = cli("status", "--config", str(bench_config))
     assert gone.returncode == 69 and gone.stderr.startswith("cpagent: cpagent is not running")

@@ -100,3 +100,14 @@ def test_watchdog_interval_is_half_of_watchdog_usec(
     env: dict[str, str], interval: float | None
 ) -> None:
     assert Notifier(env).watchdog_interval_s == interval
+
+
+@pytest.mark.timeout(30)
+def test_a_manager_that_never_reads_does_not_block_the_sender(
+    manager: tuple[FakeManager, str],
+) -> None:
+    _, path = manager
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    for _ in range(1000):  # far beyond the datagram queue (net.unix.max_dgram_qlen)
+        notifier.watchdog()
+    notifier.close()

@@ -1,0 +1,200 @@
+"""The OCPP 1.6 chargepoint as the daemon's application: events in, frames and commands out."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from cpagent.chargepoint.chargepoint import ChargePoint
+from cpagent.chargepoint.commands import (
+    Command,
+    DeEnergiseRelay,
+    EnergiseRelay,
+    RestartRequested,
+    SetCurrentLimit,
+)
+from cpagent.chargepoint.smart_charging import Electrical
+from cpagent.chargepoint.store import Store
+from cpagent.config import Config
+from cpagent.daemon.bench import BenchControls
+from cpagent.daemon.context import AppContext
+from cpagent.daemon.events import ShutdownRequested
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
+
+log = logging.getLogger(__name__)
+
+EX_TEMPFAIL = 75  # sysexits.h: Reset.req accepted; non-zero so Restart=on-failure restarts us
+HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, DeviceFaulted, DeviceRecovered)
+THREE_PHASE_METERS = ("sdm630", "sdm72")
+DATABASE = "cpagent.db"
+READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
+
+
+def boot_payload(config: Config) -> dict[str, str]:
+    """BootNotification.req fields from [chargepoint] (OCPP 1.6 §4.2)."""
+    cp = config.chargepoint
+    payload = {"chargePointVendor": cp.vendor, "chargePointModel": cp.model}
+    if cp.serial_number is not None:
+        payload["chargePointSerialNumber"] = cp.serial_number
+    if cp.firmware_version is not None:
+        payload["firmwareVersion"] = cp.firmware_version
+    return payload
+
+
+class ChargepointApplication:
+    """An `Application` (cpagent.daemon.loop) driving `cpagent.chargepoint.ChargePoint`.
+
+    Theory of operation (docs/chargepoint.md "Seam for the daemon"): every input (transport
+    event, hw event, deadline) goes to the ChargePoint with `now`; after each, its frames go to
+    the transport in order and its commands to the hardware. The store is opened here, before
+    READY=1, and the first commands (open every relay: the power-loss rule) run at once.
+    """
+
+    def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.monotonic) -> None:
+        config, hardware = ctx.config, ctx.hardware
+        self._ctx = ctx
+        self._bench = BenchControls(hardware)
+        self._store = Store.open(config.state.dir / DATABASE)
+        sources = {conn.source: conn.id for conn in hardware.connectors}
+        sources[READER_SOURCE] = 0
+        drivers = {conn.config.meter.driver for conn in hardware.connectors}
+        electrical = Electrical(
+            phases=3 if drivers & set(THREE_PHASE_METERS) else 1,
+            max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
+        )
+        self._cp = ChargePoint(
+            store=self._store,
+            boot_payload=boot_payload(config),
+            connector_ids=[conn.id for conn in hardware.connectors],
+            boot_id=uuid.uuid4().hex,
+            new_id=lambda: uuid.uuid4().hex,
+            now=clock(),
+            sources=sources,
+            electrical=electrical,
+            call_timeout=config.csms.call_timeout_s,
+        )
+        self._connection = "disconnected"
+        self._subprotocol: str | None = None
+        self._last_error: str | None = None
+        self._last_card: str | None = None
+        self._flush()
+
+    # -- Application ------------------------------------------------------------------------
+    def on_event(self, event: object, now: float) -> None:
+        if isinstance(event, TransportUp):
+            self._connection, self._subprotocol = "connected", event.subprotocol
+            log.info("connected to CSMS (%s)", event.subprotocol)
+            self._cp.connected(now, event.subprotocol)
+        elif isinstance(event, TransportDown):
+            if self._connection == "connected":
+                log.warning("CSMS link down: %s", event.reason)
+            self._connection, self._subprotocol = "disconnected", None
+            self._last_error = f"CSMS link: {event.reason}"
+            self._cp.disconnected(now)
+        elif isinstance(event, FrameReceived):
+            log.debug("<- %s", event.text)
+            self._cp.receive(event.text, now)
+        elif isinstance(event, HW_EVENTS):
+            self._note(event)
+            self._cp.hw_event(event, now)
+        else:
+            log.debug("ignored event %r", event)
+            return
+        self._flush()
+
+    def next_deadline(self) -> float | None:
+        return self._cp.next_deadline()
+
+    def on_deadline(self, now: float) -> None:
+        self._cp.tick(now)
+        self._flush()
+
+    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._bench.handle(request)
+
+    def status(self) -> dict[str, Any]:
+        points = self._cp.charging.points
+        connectors = []
+        for conn in self._ctx.hardware.connectors:
+            point = points[conn.id]
+            tx = point.tx
+            connectors.append({
+                "id": conn.id,
+                "status": point.connector.status.value,
+                "relay": conn.relay.energised,
+                "plugged": point.plugged,
+                "fault": ", ".join(sorted(point.faults)) or None,
+                "meter": _reading(point.sample),
+                "limit_a": point.limit_a,
+                "transaction": None if tx is None else {
+                    "id": tx.transaction_id, "id_tag": tx.id_tag, "local_id": tx.local_id,
+                },
+            })
+        return {
+            "application": "chargepoint",
+            "chargepoint": self._ctx.config.chargepoint.id,
+            "connection": self._connection,
+            "subprotocol": self._subprotocol,
+            "registration": self._cp.registration,
+            "status": points[0].connector.status.value,
+            "connectors": connectors,
+            "queued_messages": len(self._store.outbox()),
+            "last_card": self._last_card,
+            "last_error": self._last_error,
+        }
+
+    def shutdown(self, reason: str) -> None:
+        log.info("chargepoint stopping: %s", reason)
+        self._store.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _note(self, event: object) -> None:
+        if isinstance(event, CardPresented):
+            self._last_card = event.id_tag
+            log.info("card presented on %s: %s", event.source, event.id_tag)
+        elif isinstance(event, DeviceFaulted):
+            self._last_error = f"{event.source}: {event.code}: {event.detail}"
+            log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
+        elif isinstance(event, DeviceRecovered):
+            log.info("%s recovered", event.source)
+        elif isinstance(event, PlugChanged):
+            log.info("%s: %s", event.source, "plugged" if event.plugged else "unplugged")
+
+    def _flush(self) -> None:
+        """Frames to the transport in order, then commands to the hardware."""
+        for text in self._cp.drain_frames():
+            log.debug("-> %s", text)
+            if not self._ctx.transport.send(text):
+                log.debug("frame not sent: link down")  # TransportDown follows
+        for command in self._cp.drain_commands():
+            self._apply(command)
+
+    def _apply(self, command: Command) -> None:
+        if isinstance(command, RestartRequested):
+            log.warning("Reset %s accepted: restarting", command.kind)
+            self._ctx.post(ShutdownRequested(f"Reset {command.kind}", EX_TEMPFAIL))
+            return
+        conn = self._ctx.hardware.connector(command.connector_id)
+        if isinstance(command, EnergiseRelay):
+            log.info("%s: closing contactor", conn.source)
+            conn.relay.energise()
+        elif isinstance(command, DeEnergiseRelay):
+            log.info("%s: opening contactor", conn.source)
+            conn.relay.de_energise()
+        elif isinstance(command, SetCurrentLimit):
+            if conn.limiter is None:
+                log.info("%s: limit %s A not applied (no current limiter)", conn.source,
+                         command.amps)
+            else:
+                conn.limiter.set_limit_a(command.amps)
+
+
+def _reading(sample: Any) -> dict[str, Any] | None:
+    if sample is None:
+        return None
+    return {"energy_wh": sample.energy_wh, "power_w": sample.power_w,
+            "voltage_v": list(sample.voltage_v), "current_a": list(sample.current_a)}
