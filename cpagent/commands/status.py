@@ -45,6 +45,8 @@ def render(status: dict[str, Any]) -> str:
     link = status.get("connection", "?")
     if status.get("subprotocol"):
         link += f" ({status['subprotocol']})"
+    if status.get("registration"):
+        link += f", registration {status['registration']}"
     lines = [f"chargepoint {status.get('chargepoint', '?')}: CSMS {link}"]
     for conn in status.get("connectors", []):
         relay = "closed (energised)" if conn.get("relay") else "open"
@@ -56,10 +58,15 @@ def render(status: dict[str, Any]) -> str:
         line += reading
         if conn.get("fault"):
             line += f", fault {conn['fault']}"
-        if conn.get("transaction") is not None:
-            line += f", transaction {conn['transaction']}"
+        tx = conn.get("transaction")
+        if isinstance(tx, dict):
+            line += f", transaction {tx.get('id') or '(id pending)'} for {tx.get('id_tag')}"
+        elif tx is not None:
+            line += f", transaction {tx}"
         lines.append(line)
     if status.get("last_error"):
         lines.append(f"last error: {status['last_error']}")
+    if "queued_messages" in status:
+        lines.append(f"transaction messages waiting for the CSMS: {status['queued_messages']}")
     lines.append(f"queue depth: {status.get('queue_depth', '?')}")
     return "\n".join(lines)

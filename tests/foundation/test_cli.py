@@ -160,3 +160,30 @@ def test_real_daemon_status_ctl_and_stop_signal(
     assert "<6>cpagent.daemon.runner: cpagent stopped" in err.splitlines()
     gone = cli("status", "--config", str(bench_config))
     assert gone.returncode == 69 and gone.stderr.startswith("cpagent: cpagent is not running")
+
+
+def test_status_for_people() -> None:
+    from cpagent.commands.status import render
+
+    text = render({
+        "chargepoint": "CP1", "connection": "connected", "subprotocol": "ocpp1.6",
+        "registration": "Accepted", "queue_depth": 0, "queued_messages": 2,
+        "last_error": "connector2: PowerMeterFailure: timeout",
+        "connectors": [
+            {"id": 1, "status": "Charging", "relay": True, "plugged": True, "fault": None,
+             "meter": {"energy_wh": 1234.5, "power_w": 7360.0},
+             "transaction": {"id": 17, "id_tag": "AABBCCDDEE"}},
+            {"id": 2, "status": "Faulted", "relay": False, "plugged": None,
+             "fault": "PowerMeterFailure", "meter": None, "transaction": None},
+        ],
+    })
+    assert text.splitlines() == [
+        "chargepoint CP1: CSMS connected (ocpp1.6), registration Accepted",
+        "connector 1: Charging, relay closed (energised), plugged, 1.234 kWh, 7360 W, "
+        "transaction 17 for AABBCCDDEE",
+        "connector 2: Faulted, relay open, no plug input, no meter reading yet, "
+        "fault PowerMeterFailure",
+        "last error: connector2: PowerMeterFailure: timeout",
+        "transaction messages waiting for the CSMS: 2",
+        "queue depth: 0",
+    ]
