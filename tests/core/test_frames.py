@@ -20,7 +20,8 @@ from cpagent.core import (
     decode,
     encode,
 )
-from tests.core.payloads import FORMAT_CODE, RPC_CODE, VERSIONS
+
+from .payloads import FORMAT_CODE, RPC_CODE, VERSIONS
 
 GOOD = [
     ('[2,"1","Heartbeat",{}]', Call("1", "Heartbeat", {})),

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from cpagent.core import AlreadyAnswered, InvalidPayload, Responder, TaskManager
-from tests.core.payloads import BOOT_REQUEST, BOOT_RESPONSE, HEARTBEAT_RESPONSE, VERSIONS
+
+from .payloads import BOOT_REQUEST, BOOT_RESPONSE, HEARTBEAT_RESPONSE, VERSIONS
 
 FRAMES = 100_000  # per run, spread over the three versions (--long: ten times more)
 ALPHABET = '[]{}",:0123456789-.eEtrufalsn \\/ü' + "\x00"

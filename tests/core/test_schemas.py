@@ -8,7 +8,8 @@ from importlib import resources
 import pytest
 
 from cpagent.core import schemas
-from tests.core.payloads import BOOT_REQUEST, BOOT_RESPONSE, VERSIONS
+
+from .payloads import BOOT_REQUEST, BOOT_RESPONSE, VERSIONS
 
 COUNTS = {"ocpp1.6": 39, "ocpp2.0.1": 64, "ocpp2.1": 90}  # actions in the OCA schema sets
 

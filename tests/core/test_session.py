@@ -35,7 +35,8 @@ from cpagent.core import (
     UnknownMessageId,
     UnsupportedVersion,
 )
-from tests.core.payloads import (
+
+from .payloads import (
     BOOT_REQUEST,
     BOOT_RESPONSE,
     FORMAT_CODE,

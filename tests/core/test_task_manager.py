@@ -29,7 +29,8 @@ from cpagent.core import (
     UnsupportedVersion,
     Version,
 )
-from tests.core.payloads import BOOT_REQUEST, BOOT_RESPONSE, HEARTBEAT_RESPONSE
+
+from .payloads import BOOT_REQUEST, BOOT_RESPONSE, HEARTBEAT_RESPONSE
 
 WAIT = 5.0  # deadline for cross-thread waits (never a sleep)
 
