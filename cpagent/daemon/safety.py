@@ -34,6 +34,8 @@ class RelayGuard:
             relays = list(self._relays)
         for name, relay in relays:
             try:
+                if relay.energised:
+                    log.warning("%s: opening contactor (stopping)", name)
                 relay.de_energise()
             except Exception as exc:  # a closed relay is already open; anything else is loud
                 if "closed" not in str(exc):
