@@ -112,6 +112,7 @@ def _no_default(obj: object) -> Any:
 # Hot path: compact separators, UTF-8 kept (ensure_ascii=False), NaN/Infinity refused. The C
 # encoder and scanner are built once here; json.dumps/json.loads rebuild them on every call.
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_ascii_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 _make = json.encoder.c_make_encoder  # type: ignore[attr-defined]  # None without the C module
 _c_encode = None if _make is None else _make(
     None, _no_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
@@ -119,12 +120,22 @@ _c_encode = None if _make is None else _make(
 
 
 def _dumps(obj: list[Any]) -> str:
-    if _c_encode is None:  # pragma: no cover - pure-Python json fallback
-        return _encoder.encode(obj)
     try:
-        return "".join(_c_encode(obj, 0))
+        if _c_encode is None:  # pragma: no cover - pure-Python json fallback
+            text: str = _encoder.encode(obj)
+        else:
+            text = "".join(_c_encode(obj, 0))
     except RecursionError:
         raise ValueError("payload is nested too deeply or circular") from None
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. an id the peer sent as "\ud800") has no UTF-8 form: escape
+        # everything as ASCII so the frame can still go out on a UTF-8 text channel.
+        return _ascii_encoder.encode(obj)
+    return text
 
 
 def _reject_constant(name: str) -> Any:

@@ -88,6 +88,10 @@ def check_payload(
         check(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         return schema_error(version, exc)
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        # Hostile values the generated checks cannot compute on, e.g. 1e999 (parsed as inf)
+        # in a multipleOf field raises OverflowError: a value out of range, not a crash.
+        return PropertyConstraintViolation(f"{action}: a value is out of range")
     return None
 
 

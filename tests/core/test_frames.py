@@ -172,3 +172,14 @@ def test_encode_decode_round_trip(frame: Any) -> None:
     assert decode(text, "ocpp2.1") == frame
     assert json.loads(text)[0] == {Call: 2, CallResult: 3, CallError: 4,
                                    CallResultError: 5, Send: 6}[type(frame)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_lone_surrogate_id_is_answered_in_text_utf8_can_carry(version: str) -> None:
+    with pytest.raises(FrameError) as info:
+        decode('[2,"a\\ud800","A",[]]', version)
+    assert info.value.message_id == "a\ud800"
+    text = encode(CallError("a\ud800", "FormatViolation", "x", {"k": "ü"}))
+    text.encode("utf-8")  # must not raise
+    assert decode(text, version) == CallError("a\ud800", "FormatViolation", "x", {"k": "ü"})
+    assert encode(CallResult("ü", {})) == '[3,"ü",{}]'  # valid UTF-8 stays unescaped

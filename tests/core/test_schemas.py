@@ -68,3 +68,15 @@ def test_enum_and_date_time_format_are_property_violations() -> None:
     for payload in (bad_enum, bad_time):
         err = schemas.check_payload("ocpp2.0.1", "BootNotification", schemas.RESPONSE, payload)
         assert err is not None and err.code == "PropertyConstraintViolation"
+
+
+def test_an_infinite_number_in_a_multiple_of_field_is_a_property_violation() -> None:
+    period: dict[str, float] = {"startPeriod": 0, "limit": float("inf")}
+    profile = {"connectorId": 1, "csChargingProfiles": {
+        "chargingProfileId": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": {
+            "chargingRateUnit": "A", "chargingSchedulePeriod": [period]}}}
+    err = schemas.check_payload("ocpp1.6", "SetChargingProfile", schemas.REQUEST, profile)
+    assert err is not None and err.code == "PropertyConstraintViolation"
+    period["limit"] = 6.1
+    assert schemas.check_payload("ocpp1.6", "SetChargingProfile", schemas.REQUEST, profile) is None

@@ -469,3 +469,17 @@ def test_fail_call_ends_only_the_call_in_flight() -> None:
     (event,) = s.drain_events()
     assert isinstance(event, CallFailed) and isinstance(event.error, SendFailed)
     assert sent(s) == [[2, "b", "Heartbeat", {}]]
+
+
+def test_hostile_numbers_and_ids_are_answered_never_raised() -> None:
+    s = connected()
+    s.receive('[2,"p1","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{'
+              '"chargingProfileId":7,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",'
+              '"chargingProfileKind":"Absolute","chargingSchedule":{"chargingRateUnit":"A",'
+              '"chargingSchedulePeriod":[{"startPeriod":0,"limit":1e999}]}}}]', 0.0)
+    s.receive('[2,"a\\ud800","Reset",{"type":"Soft"}]', 0.0)
+    s.answer("a\ud800", {"status": "Accepted"}, 0.0)
+    first, second = s.drain_frames()
+    assert json.loads(first.text)[:3] == [4, "p1", "PropertyConstraintViolation"]
+    second.text.encode("utf-8")
+    assert json.loads(second.text) == [3, "a\ud800", {"status": "Accepted"}]
