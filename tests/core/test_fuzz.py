@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from cpagent.core import AlreadyAnswered, InvalidPayload, Responder, TaskManager
 from .payloads import BOOT_REQUEST, BOOT_RESPONSE, HEARTBEAT_RESPONSE, VERSIONS
 
 FRAMES = 100_000  # per run, spread over the three versions (--long: ten times more)
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 ALPHABET = '[]{}",:0123456789-.eEtrufalsn \\/ü' + "\x00"
 
 
@@ -40,6 +42,10 @@ def seeds(version: str) -> list[str]:
         '[2,"{id}","Authorize",{{"idTag":"ABC"}}]',
         '[2,"{id}","DataTransfer",{{"vendorId":"v"}}]',
         '[2,"{id}","Reset",{{"type":"Soft"}}]',
+        '[2,"{id}","SetChargingProfile",{{"connectorId":1,"csChargingProfiles":{{'
+        '"chargingProfileId":7,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",'
+        '"chargingProfileKind":"Absolute","chargingSchedule":{{"chargingRateUnit":"A",'
+        '"chargingSchedulePeriod":[{{"startPeriod":0,"limit":6.0}}]}}}}}}]',
         '[2,"{id}","valueOf",{{}}]',
         '[2,"{id}","__class__",{{}}]',
         '[3,"{id}",{{"currentTime":"2026-11-30T00:00:00Z"}}]',
@@ -84,6 +90,11 @@ def mutate(rng: random.Random, text: str) -> str:
                 chars[min(pos, len(chars) - 1)] = rng.choice(ALPHABET)
         return "".join(chars)
     if choice == 4:
+        numbers = list(NUMBER.finditer(text))
+        if numbers and rng.random() < 0.5:  # out-of-range numbers: inf, or past the int limit
+            hit = rng.choice(numbers)
+            huge = rng.choice(["1e999", "-1e999", "9" * 5000])
+            return text[: hit.start()] + huge + text[hit.end():]
         return text[: rng.randrange(len(text) + 1)]
     if choice < 9:  # structural damage to a well-formed frame
         msg = json.loads(text)
@@ -98,7 +109,7 @@ def mutate(rng: random.Random, text: str) -> str:
         elif op == 3:
             msg[0] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 99, -1, True, "2", 2.0, None])
         else:
-            msg[1] = rng.choice(["", "i" * 36, "i" * 37, 7, None, ["a"], "ü"])
+            msg[1] = rng.choice(["", "i" * 36, "i" * 37, 7, None, ["a"], "ü", "a\ud800"])
         return json.dumps(msg)
     return json.dumps(random_json(rng)) if rng.random() < 0.7 else str(random_json(rng))
 
@@ -142,6 +153,8 @@ def run(version: str, frames: int, seed: int) -> int:
             text = mutate(rng, text)
         sent.clear()
         manager.received(text)  # must never raise
+        for out in sent:
+            out.encode("utf-8")  # every frame must be sendable on a UTF-8 text channel
         mtype, mid = oracle(text)
         answers = [json.loads(s) for s in sent if json.loads(s)[0] in (3, 4)]
         others = [json.loads(s)[0] for s in sent if json.loads(s)[0] not in (3, 4)]
