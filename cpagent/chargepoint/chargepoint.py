@@ -12,7 +12,9 @@ from cpagent.chargepoint import handlers
 from cpagent.chargepoint.authorization import AuthorizationCache, IdTagInfo, LocalList
 from cpagent.chargepoint.charging import Charging
 from cpagent.chargepoint.clock import WallClock, from_wire
-from cpagent.chargepoint.commands import Command
+from cpagent.chargepoint.commands import Command, FirmwareJob
+from cpagent.chargepoint.firmware import FirmwareManagement
+from cpagent.chargepoint.firmware_events import FirmwareEvent
 from cpagent.chargepoint.reservations import Reservations
 from cpagent.chargepoint.settings import FeatureProfile, Settings
 from cpagent.chargepoint.smart_charging import ChargingProfiles, Electrical, Profile
@@ -68,9 +70,12 @@ class ChargePoint:
     def __init__(self, *, store: Store, boot_payload: Mapping[str, Any],
                  connector_ids: Iterable[int], boot_id: str, new_id: Callable[[], str],
                  now: float, sources: Mapping[str, int] | None = None,
-                 electrical: Electrical | None = None, call_timeout: float = 30.0) -> None:
+                 electrical: Electrical | None = None, call_timeout: float = 30.0,
+                 firmware_management: bool = False) -> None:
         """`sources` maps each hw event source label to its connector (0: the whole charge
-        point, e.g. one RFID reader); by default "1", "2" ... name the connectors."""
+        point, e.g. one RFID reader); by default "1", "2" ... name the connectors.
+        `firmware_management`: a worker (cpagent.firmware) runs `drain_jobs()` and posts its
+        events to `firmware_event`; only then is the profile offered (§3 profiles)."""
         self._last_now = now
         self.store = store
         self.boot_payload = dict(boot_payload)
@@ -78,7 +83,10 @@ class ChargePoint:
         self._new_id = new_id
         ids = sorted(set(connector_ids))
         self.sources = dict(sources) if sources is not None else {str(i): i for i in ids}
-        self.settings = Settings(PROFILES, len(ids), store.load_config())
+        self.firmware_management = firmware_management
+        profiles = PROFILES | {FeatureProfile.FIRMWARE_MANAGEMENT} if firmware_management else (
+            PROFILES)
+        self.settings = Settings(profiles, len(ids), store.load_config())
         self.clock = WallClock()
         self.session = Session("ocpp1.6", call_timeout=call_timeout)
         version, entries = store.load_local_list()
@@ -96,6 +104,7 @@ class ChargePoint:
         self._retry_at: dict[int, float] = {}
         self._boot_at = now
         self._last_sent = now
+        self.firmware = FirmwareManagement(self)
         self.charging = Charging(self, ids, now)  # opens relays, stops PowerLoss transactions
 
     # -- inputs ---------------------------------------------------------------------------
@@ -122,6 +131,11 @@ class ChargePoint:
         self.charging.hw_event(event, now)
         self._after(now)
 
+    def firmware_event(self, event: FirmwareEvent, now: float) -> None:
+        """A result from the firmware worker (cpagent.chargepoint.firmware_events)."""
+        self.firmware.event(event, now)
+        self._after(now)
+
     def tick(self, now: float) -> None:
         self.session.tick(now)
         self._after(now)
@@ -135,8 +149,13 @@ class ChargePoint:
         out, self._commands = self._commands, []
         return out
 
+    def drain_jobs(self) -> list[FirmwareJob]:
+        """Firmware Management jobs for the worker (only with `firmware_management`)."""
+        return self.firmware.drain_jobs()
+
     def next_deadline(self) -> float | None:
-        times = [self.session.next_deadline(), self.charging.next_deadline()]
+        times = [self.session.next_deadline(), self.charging.next_deadline(),
+                 self.firmware.next_deadline()]
         if self.session.is_connected and self._inflight is None:
             if self.registration != "Accepted":
                 times.append(self._boot_at)
@@ -187,6 +206,7 @@ class ChargePoint:
             elif isinstance(event, CallAnswered | CallErrored | CallFailed):
                 self._answered(event, now)
         self.charging.tick(now)
+        self.firmware.tick(now)
         self.charging.poll(now)
         self._pump(now)
         self._frames += [o.text for o in self.session.drain_frames()]

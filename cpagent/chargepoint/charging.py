@@ -224,8 +224,8 @@ class Charging:
 
     # -- transactions -------------------------------------------------------------------------
     def _try_start(self, p: Point, now: float) -> None:
-        if p.auth is None or not p.plugged or p.tx is not None:
-            return
+        if p.auth is None or not p.plugged or p.tx is not None or self.cp.firmware.blocks_charging:
+            return  # §5.19: no new transaction while a firmware image waits to be installed
         if p.connector.status is not S.PREPARING:
             return
         cid = p.connector.connector_id

@@ -37,3 +37,39 @@ class RestartRequested:
 
 
 Command = EnergiseRelay | DeEnergiseRelay | SetCurrentLimit | RestartRequested
+
+
+# Firmware Management jobs (OCPP 1.6 §5.8, §5.19) go to a worker thread (cpagent.firmware), not
+# to the hardware, so they come out of `ChargePoint.drain_jobs()`, apart from `Command`.
+@dataclass(frozen=True, slots=True)
+class UploadDiagnostics:
+    """GetDiagnostics.req accepted: bundle the logs as `file_name` and upload to `location`.
+
+    `start_wall`/`stop_wall` (POSIX seconds or None) are the requested time window; the worker
+    makes `1 + retries` attempts, `retry_interval_s` apart."""
+
+    location: str
+    file_name: str
+    start_wall: float | None
+    stop_wall: float | None
+    retries: int
+    retry_interval_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadFirmware:
+    """UpdateFirmware.req's retrieveDate has come: download `location` (1 + retries attempts)."""
+
+    location: str
+    retries: int
+    retry_interval_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstallFirmware:
+    """The downloaded image at `path` may be installed now (no transaction is running)."""
+
+    path: str
+
+
+FirmwareJob = UploadDiagnostics | DownloadFirmware | InstallFirmware

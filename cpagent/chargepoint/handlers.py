@@ -78,7 +78,7 @@ def remote_start(cp: ChargePoint, req: Payload, now: float) -> Payload:
     """§5.11: authorize first if AuthorizeRemoteTxRequests; the plug may come later."""
     ch, tag = cp.charging, req["idTag"]
     profile = req.get("chargingProfile")
-    if cp.registration != "Accepted" or (
+    if cp.registration != "Accepted" or cp.firmware.blocks_charging or (
             profile is not None and profile.get("chargingProfilePurpose") != Purpose.TX):
         return {"status": "Rejected"}
     p = ch._choose(req.get("connectorId", 0), tag)
@@ -113,7 +113,7 @@ def unlock_connector(cp: ChargePoint, req: Payload, now: float) -> Payload:
 def trigger_message(cp: ChargePoint, req: Payload, now: float) -> Payload:
     """§5.17: Accepted for what RemoteTrigger covers here; the message follows the answer."""
     what, cid = req["requestedMessage"], req.get("connectorId")
-    if what in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+    if what in FIRMWARE_TRIGGERS and not cp.firmware_management:
         return {"status": "NotImplemented"}
     if cid is not None and cid not in cp.charging.points:
         return {"status": "Rejected"}
@@ -188,7 +188,19 @@ HANDLERS: dict[str, Handler] = {
     "TriggerMessage": trigger_message,
     "UnlockConnector": unlock_connector,
 }
-UNSUPPORTED = frozenset({"GetDiagnostics", "UpdateFirmware"})  # FirmwareManagement profile
+def get_diagnostics(cp: ChargePoint, req: Payload, now: float) -> Payload:
+    return cp.firmware.get_diagnostics(req, now)  # §5.8
+
+
+def update_firmware(cp: ChargePoint, req: Payload, now: float) -> Payload:
+    return cp.firmware.update_firmware(req, now)  # §5.19
+
+
+FIRMWARE_HANDLERS: dict[str, Handler] = {
+    "GetDiagnostics": get_diagnostics,
+    "UpdateFirmware": update_firmware,
+}
+FIRMWARE_TRIGGERS = frozenset({"DiagnosticsStatusNotification", "FirmwareStatusNotification"})
 
 
 def handle(cp: ChargePoint, action: str, req: Payload, now: float) -> Payload:
@@ -196,8 +208,10 @@ def handle(cp: ChargePoint, action: str, req: Payload, now: float) -> Payload:
     handler = HANDLERS.get(action)
     if handler is not None:
         return handler(cp, req, now)
-    if action in UNSUPPORTED:
-        raise NotSupported(f"{action}: the FirmwareManagement profile is not implemented")
+    if action in FIRMWARE_HANDLERS:
+        if not cp.firmware_management:
+            raise NotSupported(f"{action}: no firmware worker (FirmwareManagement not offered)")
+        return FIRMWARE_HANDLERS[action](cp, req, now)
     raise NotImplemented_(f"{action} is not implemented by a charge point")
 
 
@@ -219,6 +233,8 @@ def after_answer(cp: ChargePoint, action: str, req: Payload, answer: Payload,
             cp.request("Heartbeat", {}, cp._set_clock)
         elif what == "MeterValues":
             cp.charging.meters.trigger(cp.charging.points, cid, now)
+        elif what in FIRMWARE_TRIGGERS:
+            cp.firmware.trigger(what)
         elif what == "StatusNotification":
             for c, p in cp.charging.points.items():
                 if cid is None or cid == c:

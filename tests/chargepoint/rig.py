@@ -9,7 +9,8 @@ from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.commands import Command
+from cpagent.chargepoint.firmware_events import FirmwareEvent
+from cpagent.chargepoint.commands import Command, FirmwareJob
 from cpagent.chargepoint.store import Store
 from cpagent.core import CallAnswered, CallErrored, CallReceived, OcppError, Session
 from hw.events import MeterSample, MeterSampled
@@ -26,11 +27,12 @@ class Rig:
 
     def __init__(self, tmp_path: Path, *, config: dict[str, str] | None = None,
                  boot_id: str = "boot-1", connectors: tuple[int, ...] = (1,),
-                 now: float = 1000.0) -> None:
+                 now: float = 1000.0, firmware_management: bool = False) -> None:
         self.tmp_path = tmp_path
         self.now = now
         self.boot_id = boot_id
         self.connectors = connectors
+        self.firmware_management = firmware_management
         self.ids = (f"m{n}" for n in itertools.count())
         self.tx_ids = itertools.count(100)
         self.store = Store.open(tmp_path / "state.db")
@@ -46,15 +48,19 @@ class Rig:
                                            "idTagInfo": {"status": "Accepted"}},
             "StopTransaction": lambda p: {"idTagInfo": {"status": "Accepted"}},
             "MeterValues": lambda p: {},
+            "DiagnosticsStatusNotification": lambda p: {},
+            "FirmwareStatusNotification": lambda p: {},
         }
         self.received: list[tuple[str, dict[str, Any], float]] = []
         self.commands: list[Command] = []
+        self.jobs: list[FirmwareJob] = []
         self.csms = Session("ocpp1.6")
         self.cp = self._make_cp()
 
     def _make_cp(self) -> ChargePoint:
         cp = ChargePoint(store=self.store, boot_payload=BOOT, connector_ids=self.connectors,
-                         boot_id=self.boot_id, new_id=lambda: next(self.ids), now=self.now)
+                         boot_id=self.boot_id, new_id=lambda: next(self.ids), now=self.now,
+                         firmware_management=self.firmware_management)
         self.commands += cp.drain_commands()
         return cp
 
@@ -83,6 +89,7 @@ class Rig:
     def pump(self) -> None:
         for _ in range(1000):
             self.commands += self.cp.drain_commands()
+            self.jobs += self.cp.drain_jobs()
             frames = self.cp.drain_frames()
             if self.csms.is_connected:
                 for text in frames:
@@ -94,6 +101,7 @@ class Rig:
                     self.cp.receive(text, self.now)
             if not frames and not back:
                 self.commands += self.cp.drain_commands()
+                self.jobs += self.cp.drain_jobs()
                 return
         raise AssertionError("frames never settled")
 
@@ -163,6 +171,12 @@ class Rig:
         return [p["status"] for p in self.sent("StatusNotification")
                 if p["connectorId"] == connector]
 
+    def firmware(self, ev: FirmwareEvent) -> None:
+        """The firmware worker reports a result."""
+        self.cp.firmware_event(ev, self.now)
+        self.pump()
+
     def clear(self) -> None:
         self.received.clear()
         self.commands.clear()
+        self.jobs.clear()

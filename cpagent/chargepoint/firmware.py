@@ -1,0 +1,235 @@
+"""Firmware Management profile (OCPP 1.6 §5.8, §5.19, §4.4, §4.5) as pure state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from cpagent.chargepoint.clock import from_wire, to_wire
+from cpagent.chargepoint.commands import (
+    DownloadFirmware,
+    FirmwareJob,
+    InstallFirmware,
+    RestartRequested,
+    UploadDiagnostics,
+)
+from cpagent.chargepoint.connector import ConnectorStatus, Trigger
+from cpagent.chargepoint.firmware_events import (
+    DiagnosticsStatus,
+    DiagnosticsUploaded,
+    DiagnosticsUploadFailed,
+    DiagnosticsUploading,
+    FirmwareDownloaded,
+    FirmwareDownloadFailed,
+    FirmwareDownloading,
+    FirmwareEvent,
+    FirmwareInstallationFailed,
+    FirmwareInstalled,
+    FirmwareInstalling,
+    FirmwareStatus,
+)
+
+if TYPE_CHECKING:
+    from cpagent.chargepoint.chargepoint import ChargePoint
+
+_log = logging.getLogger(__name__)
+DEFAULT_RETRIES = 2  # when the request leaves it to the charge point: 3 attempts in all
+DEFAULT_RETRY_INTERVAL_S = 60
+PENDING_KEY = "firmware:update"  # store meta: an accepted UpdateFirmware not yet started
+FS = FirmwareStatus
+DS = DiagnosticsStatus
+Payload = dict[str, Any]
+OnAnswer = Callable[[Payload | None, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpdate:
+    """An accepted UpdateFirmware.req waiting for its retrieveDate (wall seconds)."""
+
+    location: str
+    retrieve_wall: float
+    retries: int
+    retry_interval_s: int
+
+
+def _attempts(req: Payload) -> tuple[int, int]:
+    retries = req.get("retries")
+    interval = req.get("retryInterval")
+    return (DEFAULT_RETRIES if retries is None else max(0, int(retries)),
+            DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval)))
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "cp"
+
+
+class FirmwareManagement:
+    """GetDiagnostics / UpdateFirmware answers, jobs for the worker, status notifications.
+
+    Theory of operation: GetDiagnostics.req is answered with the bundle's fileName and hands
+    an `UploadDiagnostics` job out at once. UpdateFirmware.req is remembered (durably) until
+    its retrieveDate, then a `DownloadFirmware` job goes out. The worker's events become
+    Diagnostics/FirmwareStatusNotifications (§4.4, §4.5; sent only while online: they are not
+    transaction-related, so a trigger asks for them again). Once the image is Downloaded,
+    §5.19 says installation should wait for running transactions to end: no new transaction
+    starts, idle connectors go Unavailable (busy ones when their session ends), and the
+    `InstallFirmware` job goes out when none is running. Installed: a restart is requested
+    after the notification is answered. InstallationFailed: connectors become Available again.
+    TriggerMessage (§5.17) reports the job in progress, else Idle (§7.23/§7.26: Idle is only
+    used in answer to a trigger).
+    """
+
+    def __init__(self, cp: ChargePoint) -> None:
+        self.cp = cp
+        self.diagnostics = DS.IDLE  # in progress, or Idle
+        self.firmware = FS.IDLE
+        self.pending: PendingUpdate | None = None
+        self.install_path: str | None = None  # downloaded, waiting for transactions to end
+        self.install_sent = False
+        self._uploads = 0  # jobs handed out and not finished
+        self._held: set[int] = set()  # connectors made Unavailable for the installation
+        self._jobs: list[FirmwareJob] = []
+        raw = cp.store.get_meta(PENDING_KEY)
+        if raw:
+            self.pending = PendingUpdate(**json.loads(raw))
+
+    # -- requests (handlers) ---------------------------------------------------------------------
+    def get_diagnostics(self, req: Payload, now: float) -> Payload:
+        """§5.8: the answer names the file the upload will create."""
+        wall = self.cp.wall(now)
+        stamp = to_wire(wall).replace(":", "").replace("-", "")[:15] if wall is not None else (
+            f"{self.cp.boot_id[:8]}-{int(now)}")
+        boot = self.cp.boot_payload
+        parts = [boot.get("chargePointModel"), boot.get("chargePointSerialNumber"),
+                 "diagnostics", stamp]
+        file_name = _safe("-".join(str(x) for x in parts if x)) + ".tar.gz"
+        retries, interval = _attempts(req)
+        start = from_wire(req["startTime"]) if req.get("startTime") else None
+        stop = from_wire(req["stopTime"]) if req.get("stopTime") else None
+        self._jobs.append(UploadDiagnostics(req["location"], file_name, start, stop, retries,
+                                            interval))
+        self._uploads += 1
+        return {"fileName": file_name}
+
+    def update_firmware(self, req: Payload, now: float) -> Payload:
+        """§5.19: accepted (the answer has no status); downloading starts at retrieveDate."""
+        if self.firmware is not FS.IDLE or self.install_path is not None:
+            _log.warning("UpdateFirmware ignored: an update is already %s", self.firmware)
+            return {}
+        retries, interval = _attempts(req)
+        self.pending = PendingUpdate(req["location"], from_wire(req["retrieveDate"]), retries,
+                                     interval)
+        self.cp.store.set_meta(PENDING_KEY, json.dumps(asdict(self.pending)))
+        return {}
+
+    def trigger(self, what: str) -> None:
+        """TriggerMessage accepted for a Diagnostics/FirmwareStatusNotification (§5.17)."""
+        if what == "DiagnosticsStatusNotification":
+            self.cp.request(what, {"status": str(self.diagnostics)})
+        else:
+            self.cp.request(what, {"status": str(self.firmware)})
+
+    # -- the worker's results ------------------------------------------------------------------
+    def event(self, ev: FirmwareEvent, now: float) -> None:
+        if isinstance(ev, DiagnosticsUploading):
+            self._diag(DS.UPLOADING, True, now)
+        elif isinstance(ev, DiagnosticsUploaded | DiagnosticsUploadFailed):
+            self._uploads = max(0, self._uploads - 1)
+            done = DS.UPLOADED if isinstance(ev, DiagnosticsUploaded) else DS.UPLOAD_FAILED
+            if isinstance(ev, DiagnosticsUploadFailed):
+                _log.warning("diagnostics upload failed: %s", ev.reason)
+            self._diag(done, self._uploads > 0, now)
+        elif isinstance(ev, FirmwareDownloading):
+            self._fw(FS.DOWNLOADING, FS.DOWNLOADING, now)
+        elif isinstance(ev, FirmwareDownloaded):
+            self._fw(FS.DOWNLOADED, FS.DOWNLOADED, now)
+            self.install_path = ev.path
+            self.install_sent = False
+            self._hold(now)
+        elif isinstance(ev, FirmwareDownloadFailed):
+            _log.warning("firmware download failed: %s", ev.reason)
+            self._fw(FS.DOWNLOAD_FAILED, FS.IDLE, now)
+        elif isinstance(ev, FirmwareInstalling):
+            self._fw(FS.INSTALLING, FS.INSTALLING, now)
+        elif isinstance(ev, FirmwareInstalled):
+            self.install_path = None
+            self.firmware = FS.IDLE
+            self._notify("FirmwareStatusNotification", FS.INSTALLED, now, self._restart)
+        elif isinstance(ev, FirmwareInstallationFailed):
+            _log.warning("firmware installation failed: %s", ev.reason)
+            self.install_path = None
+            self._fw(FS.INSTALLATION_FAILED, FS.IDLE, now)
+            self._release(now)
+
+    # -- time ----------------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        wall = self.cp.wall(now)
+        if self.pending is not None and wall is not None and wall >= self.pending.retrieve_wall:
+            p, self.pending = self.pending, None
+            self.cp.store.set_meta(PENDING_KEY, "")
+            self._jobs.append(DownloadFirmware(p.location, p.retries, p.retry_interval_s))
+        if self.install_path is not None and not self.install_sent and not any(
+                q.tx is not None for q in self.cp.charging.points.values()):
+            self.install_sent = True
+            self._jobs.append(InstallFirmware(self.install_path))
+
+    def next_deadline(self) -> float | None:
+        offset = self.cp.clock.offset_s
+        if self.pending is None or offset is None:
+            return None
+        return self.pending.retrieve_wall - offset
+
+    @property
+    def blocks_charging(self) -> bool:
+        """An image waits to be installed or is being installed: start no transaction."""
+        return self.install_path is not None
+
+    def drain_jobs(self) -> list[FirmwareJob]:
+        out, self._jobs = self._jobs, []
+        return out
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _diag(self, status: DiagnosticsStatus, busy: bool, now: float) -> None:
+        self.diagnostics = DS.UPLOADING if busy else DS.IDLE
+        self._notify("DiagnosticsStatusNotification", status, now)
+
+    def _fw(self, status: FirmwareStatus, current: FirmwareStatus, now: float) -> None:
+        self.firmware = current
+        self._notify("FirmwareStatusNotification", status, now)
+
+    def _notify(self, action: str, status: str, now: float, then: OnAnswer | None = None
+                ) -> None:
+        if self.cp.online:
+            self.cp.request(action, {"status": str(status)}, then)
+        elif then is not None:
+            then(None, now)
+
+    def _restart(self, answer: Payload | None, now: float) -> None:
+        self.cp.command(RestartRequested("Hard"))  # the new firmware runs after a restart
+
+    def _hold(self, now: float) -> None:
+        """Idle connectors Unavailable now, busy ones when their session ends (§5.19)."""
+        ch = self.cp.charging
+        for cid, p in ch.points.items():
+            if p.connector.status is ConnectorStatus.UNAVAILABLE:
+                continue
+            self._held.add(cid)
+            if p.tx is not None or p.connector.status in (ConnectorStatus.PREPARING,
+                                                          ConnectorStatus.FINISHING):
+                p.unavailable_later = True
+            else:
+                ch._move(p, Trigger.BECOME_UNAVAILABLE, now)
+
+    def _release(self, now: float) -> None:
+        ch = self.cp.charging
+        for cid in sorted(self._held):
+            p = ch.points[cid]
+            if self.cp.store.get_meta(f"inoperative:{cid}") == "1":
+                continue  # ChangeAvailability Inoperative meanwhile: it stays so
+            p.unavailable_later = False
+            ch._move(p, Trigger.BECOME_AVAILABLE, now)
+        self._held.clear()
