@@ -9,8 +9,8 @@ from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.firmware_events import FirmwareEvent
 from cpagent.chargepoint.commands import Command, FirmwareJob
+from cpagent.chargepoint.firmware_events import FirmwareEvent
 from cpagent.chargepoint.store import Store
 from cpagent.core import CallAnswered, CallErrored, CallReceived, OcppError, Session
 from hw.events import MeterSample, MeterSampled
