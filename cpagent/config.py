@@ -149,7 +149,12 @@ class Problem:
 
     def __str__(self) -> str:
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{prefix}{self.path}: {self.message}"
+        return f"{prefix}{_printable(self.path)}: {_printable(self.message)}"
+
+
+def _printable(text: str) -> str:
+    """Escape control characters (a quoted TOML key may hold a newline): one problem, one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class ConfigError(Exception):
@@ -210,6 +215,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([Problem(str(path), f"not UTF-8 text: {exc.reason}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem(str(path), f"invalid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays / inline tables
+        raise ConfigError([Problem(str(path), "invalid TOML: values nested too deeply")]) from None
     return parse_config(data, base_dir=file.parent, path=file, mode=file.stat().st_mode)
 
 
@@ -319,8 +326,15 @@ def _convert(hint: Any, value: Any, key_path: str, base_dir: Path, problems: lis
     if hint in (str, Path) and not value.strip():
         problems.append(Problem(key_path, "must not be empty"))
         return _BAD
+    if hint in (str, Path) and "\0" in value:
+        problems.append(Problem(key_path, "must not contain a NUL character"))
+        return _BAD
     if hint is Path:
-        return (base_dir / Path(value).expanduser()).resolve()
+        try:
+            return (base_dir / Path(value).expanduser()).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # e.g. "~nosuchuser", a symlink loop
+            problems.append(Problem(key_path, f"not a usable path: {exc}"))
+            return _BAD
     return float(value) if hint is float else value
 
 

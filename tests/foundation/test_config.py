@@ -264,3 +264,28 @@ def test_websocket_transport_needs_a_url(tmp_path: Path) -> None:
     assert problems_of(tmp_path, text) == [
         'csms.url: missing required key (csms.transport = "websocket")'
     ]
+
+
+def test_a_quoted_key_with_a_newline_stays_one_line(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, '"a\\nb" = 1\n' + MINIMAL)
+    assert found == ["a\\nb: unknown section"]
+
+
+DEEP = ["a = " + "[" * 10_000, "a = " + "{b = " * 5000 + "1" + "}" * 5000]
+
+
+@pytest.mark.parametrize("text", DEEP, ids=["deep-array", "deep-inline-table"])
+def test_values_nested_too_deeply(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    assert problems_of_path(path) == [f"{path}: invalid TOML: values nested too deeply"]
+
+
+@pytest.mark.parametrize("key", ["dir", "port"])
+def test_a_nul_in_a_path_or_port(tmp_path: Path, key: str) -> None:
+    table = '[state]\ndir = "a\\u0000b"\n' if key == "dir" else (
+        '[[connector]]\nrelay_pin = 5\n[connector.meter]\n'
+        'driver = "sdm630"\nport = "/dev/a\\u0000"\n'
+    )
+    found = problems_of(tmp_path, MINIMAL + table)
+    where = "state.dir" if key == "dir" else "connector[2].meter.port"
+    assert found == [f"{where}: must not contain a NUL character"]
