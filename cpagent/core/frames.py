@@ -7,11 +7,12 @@ import json.encoder
 import json.scanner
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from cpagent.core.errors import (
     MessageTypeNotSupported,
     OcppError,
+    PropertyConstraintViolation,
     format_error,
     rpc_error,
 )
@@ -142,8 +143,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+class _OutOfRange(ValueError):
+    """A number literal beyond float range (e.g. 1e999), which would parse as infinity."""
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if value in (_INF, -_INF):
+        raise _OutOfRange(literal)
+    return value
+
+
+_INF = float("inf")
+_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _loads = _decoder.decode
+_lenient_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
 _scan = json.scanner.make_scanner(_decoder)  # type: ignore[arg-type]  # stub is wrong
 
 
@@ -176,6 +190,8 @@ def decode(text: str | bytes, version: str) -> Frame:
     """Parse one frame strictly for ``version``; raise FrameError with the answer to send."""
     try:
         msg = _parse(text if isinstance(text, str) else text.decode("utf-8"))
+    except _OutOfRange:
+        _out_of_range(text, version)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"not JSON: {type(exc).__name__}") from None
     if type(msg) is not list:
@@ -209,6 +225,19 @@ def decode(text: str | bytes, version: str) -> Frame:
         f"unknown message type {mtype}", mid, mtype,
         MessageTypeNotSupported(f"message type {mtype} is not supported in {version}"),
     )
+
+
+def _out_of_range(text: str | bytes, version: str) -> NoReturn:
+    """No infinity reaches the application: a CALL holding one gets PropertyConstraintViolation."""
+    try:
+        msg = _lenient_loads(text if isinstance(text, str) else text.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise FrameError("not JSON: number out of range") from None
+    head = msg[:2] if type(msg) is list else []
+    mtype = head[0] if head and type(head[0]) is int else None
+    mid = head[1] if len(head) > 1 and type(head[1]) is str else None
+    error = PropertyConstraintViolation("a number is out of range") if mtype == 2 else None
+    raise FrameError("number out of range", mid, mtype, error)
 
 
 def _decode_request(msg: list[Any], n: int, mid: str, mtype: int, version: str) -> Frame:

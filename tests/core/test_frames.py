@@ -183,3 +183,24 @@ def test_a_lone_surrogate_id_is_answered_in_text_utf8_can_carry(version: str) ->
     text.encode("utf-8")  # must not raise
     assert decode(text, version) == CallError("a\ud800", "FormatViolation", "x", {"k": "ü"})
     assert encode(CallResult("ü", {})) == '[3,"ü",{}]'  # valid UTF-8 stays unescaped
+
+
+@pytest.mark.parametrize(("text", "mid", "mtype", "code"), [
+    ('[2,"a","X",{"v":1e999}]', "a", 2, "PropertyConstraintViolation"),
+    ('[2,"a","X",{"v":[-1e999]}]', "a", 2, "PropertyConstraintViolation"),
+    ('[3,"a",{"v":1e999}]', "a", 3, None),
+    ('["2","a","X",{"v":1e999}]', "a", None, None),
+    ('[2,"a","X",{"v":1e999}', None, None, None),  # also broken JSON
+    ('{"v":1e999}', None, None, None),
+    ("1e999", None, None, None),
+])
+def test_numbers_beyond_float_range_never_reach_the_application(
+    text: str, mid: str | None, mtype: int | None, code: str | None
+) -> None:
+    with pytest.raises(FrameError) as info:
+        decode(text, "ocpp2.0.1")
+    exc = info.value
+    assert (exc.message_id, exc.message_type) == (mid, mtype)
+    assert (exc.error.code if exc.error else None) == code
+    assert decode('[3,"a",{"v":1.5e3,"w":-0.25}]', "ocpp1.6") == CallResult(
+        "a", {"v": 1500.0, "w": -0.25})
