@@ -1,0 +1,1 @@
+"""Firmware Management I/O: diagnostics bundles, FTP/HTTP(S) transfers, the install command."""
