@@ -11,8 +11,8 @@
 # handed out, so an answer can never arrive "too early". The in-flight call ends by exactly one of
 #   CALLRESULT -> CallAnswered | CALLERROR -> CallErrored |
 #   timeout / disconnect / fail_call / invalid result -> CallFailed
-# and the queue moves on. Connection state table (state, trigger) -> state:
-# (the table is _TRANSITIONS below the imports).
+# and the queue moves on. The connection state is a table, _TRANSITIONS below the imports.
+#
 # Incoming CALLs are remembered by id until answered; a reused id while in progress, a bad id
 # or a payload failing its schema is answered by the session itself (CallRejected). Answers
 # for calls received before a disconnect are dropped: they belong to a connection that is gone.
