@@ -8,7 +8,6 @@ import random
 import threading
 import tty
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
