@@ -7,7 +7,7 @@ import os
 import random
 import threading
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -87,6 +87,10 @@ def damaged(rng: random.Random, tag: str) -> bytes:
     return bytes(good)
 
 
+def tag_is(tag: str) -> Callable[[CardPresented], bool]:
+    return lambda event: event.id_tag == tag
+
+
 def test_cards_in_noise_are_reported_once_each(rig: tuple[Uart, Rdm6300Reader, EventRecorder,
                                                           Clock]) -> None:
     uart, reader, events, clock = rig
@@ -97,7 +101,7 @@ def test_cards_in_noise_are_reported_once_each(rig: tuple[Uart, Rdm6300Reader, E
         for _ in range(3):  # the card stays in the field: the reader repeats its frame
             uart.write(encode_frame(tag) + noise(rng, rng.randrange(0, 40)))
         # A frame followed by noise is complete as soon as its ETX arrives.
-        events.wait_for(CardPresented, lambda e, t=tag: e.id_tag == t, timeout=10.0)
+        events.wait_for(CardPresented, tag_is(tag), timeout=10.0)
     uart.write(noise(rng, 20_000))
     clock.advance(5.0)  # every card left the field
     uart.write(encode_frame(CARDS[0]))  # the first card comes back: a new presentation
