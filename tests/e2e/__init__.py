@@ -1,0 +1,1 @@
+"""End-to-end tests: the real daemon process against the public `ocpp` central system."""

@@ -1,0 +1,64 @@
+"""Fixtures: a strict `ocpp` central system and the real daemon, both torn down after each test."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ocpp.v16 import call
+
+from tests.e2e.csms import StrictCentralSystem
+from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
+
+FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
+
+
+@pytest.fixture
+def csms() -> Iterator[StrictCentralSystem]:
+    """The public `ocpp` central system on loopback; any frame that fails its schema
+    validation fails the test."""
+    central = StrictCentralSystem(heartbeat_interval=300).start()
+    try:
+        yield central
+    finally:
+        central.close()
+    violations = central.violations
+    assert not violations, f"the central system refused frames: {violations}"
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
+    """A daemon (not started) pointed at `csms`; killed on teardown whatever happened."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="cpe2e-"))  # sun_path is 107 bytes at most
+    process = Daemon(tmp_path, sock_dir / "ctl.sock", csms.url)
+    try:
+        yield process
+    finally:
+        process.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def boot(daemon: Daemon, csms: StrictCentralSystem, **keys: str) -> None:
+    """Start the daemon, wait until it is Accepted and Available, then set `keys`
+    (plus FAST_KEYS) by ChangeConfiguration."""
+    daemon.start()
+    daemon.wait(lambda s: s["registration"] == "Accepted" and s["connection"] == "connected",
+                what="BootNotification Accepted")
+    csms.wait_status(1, "Available")
+    configure(csms, **{**FAST_KEYS, **keys})
+
+
+def configure(csms: StrictCentralSystem, **keys: str) -> None:
+    for key, value in keys.items():
+        answer = csms.call(CHARGEPOINT_ID, call.ChangeConfiguration(key=key, value=value))
+        assert answer.status == "Accepted", f"ChangeConfiguration {key}={value}: {answer}"
+
+
+@pytest.fixture
+def running(daemon: Daemon, csms: StrictCentralSystem) -> Daemon:
+    """The daemon started and accepted, with one-second sample and retry intervals."""
+    boot(daemon, csms)
+    return daemon

@@ -1,0 +1,124 @@
+"""A strict central system: the shared one, recording every frame that fails the 1.6 schemas."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from ocpp.messages import MessageType
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from tests.support.central_system import CentralSystem, _RecordingChargePoint
+from tests.support.net import wait_until
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A CALL from the chargepoint that the `ocpp` package refused (schema, action, type)."""
+
+    chargepoint_id: str
+    text: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One OCPP-J frame the central system received, decoded."""
+
+    type_id: int
+    unique_id: str
+    action: str | None  # CALLs only
+    payload: Any
+
+
+class _StrictChargePoint(_RecordingChargePoint):
+    """Records every CALL the `ocpp` package refuses before answering it with a CALLERROR."""
+
+    def __init__(self, cp_id: str, connection: ServerConnection,
+                 central: StrictCentralSystem) -> None:
+        super().__init__(cp_id, connection, central)
+        self._strict = central
+
+    async def _handle_call(self, msg: Any) -> Any:
+        try:
+            return await super()._handle_call(msg)
+        except OCPPError as error:  # validation (schema, occurrence, type) or unknown action
+            self._strict.note_violation(Violation(self.id, msg.to_json(), repr(error)))
+            raise
+
+
+class StrictCentralSystem(CentralSystem):
+    """`tests.support.CentralSystem` whose schema validation failures are kept in `violations`.
+
+    The `ocpp` package validates every CALL the chargepoint sends and every CALLRESULT it
+    returns against the official OCPP 1.6 JSON schemas; a refused CALL is answered with a
+    CALLERROR and recorded here (the e2e fixture fails the test on any), a refused
+    CALLRESULT makes `call()` raise in the test.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._violations_lock = threading.Lock()
+        self._violations: list[Violation] = []
+
+    @property
+    def violations(self) -> list[Violation]:
+        with self._violations_lock:
+            return list(self._violations)
+
+    def note_violation(self, violation: Violation) -> None:
+        with self._violations_lock:
+            self._violations.append(violation)
+
+    # -- decoded views of what arrived -----------------------------------------------------
+    def decoded(self, chargepoint_id: str | None = None) -> list[Frame]:
+        out = []
+        for text in self.frames(chargepoint_id):
+            message = json.loads(text)
+            if message[0] == MessageType.Call:
+                out.append(Frame(message[0], message[1], message[2], message[3]))
+            else:
+                out.append(Frame(message[0], message[1], None, message[2:]))
+        return out
+
+    def calls(self, action: str, chargepoint_id: str | None = None) -> list[dict[str, Any]]:
+        """Payloads of the CALLs of one action received, in order."""
+        return [f.payload for f in self.decoded(chargepoint_id) if f.action == action]
+
+    def wait_call(self, action: str, predicate: Any = lambda _p: True, timeout: float = 10.0,
+                  count: int = 1) -> dict[str, Any]:
+        """Wait until `count` CALLs of `action` matching `predicate` arrived; the last one."""
+        def matching() -> list[dict[str, Any]]:
+            return [p for p in self.calls(action) if predicate(p)]
+
+        wait_until(lambda: len(matching()) >= count, timeout,
+                   f"{count} x {action} (got {self.actions()[-12:]})")
+        return matching()[count - 1]
+
+    def statuses(self, connector_id: int) -> list[str]:
+        """Statuses reported for one connector, in order."""
+        return [p["status"] for p in self.calls("StatusNotification")
+                if p["connectorId"] == connector_id]
+
+    def wait_status(self, connector_id: int, status: str, timeout: float = 10.0) -> None:
+        wait_until(lambda: self.statuses(connector_id)[-1:] == [status], timeout,
+                   f"connector {connector_id} reported {status} "
+                   f"(reports: {self.statuses(connector_id)})")
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        cp_id = connection.request.path.strip("/") if connection.request else ""
+        cp = _StrictChargePoint(cp_id, connection, self)
+        with self._lock:
+            self._chargepoints[cp_id] = cp
+        try:
+            await cp.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                if self._chargepoints.get(cp_id) is cp:
+                    del self._chargepoints[cp_id]
