@@ -9,9 +9,37 @@ from hw.events import DeviceFaulted, DeviceRecovered, FaultCode
 from hw.interfaces import Post
 
 
-class SimRelay:
+class PostedFault:
+    """Fault injection for a sim twin: `inject_fault` posts DeviceFaulted once, `clear_fault`
+    posts DeviceRecovered once. The twin provides `_lock`, `_fault`, `_post` and `_source`."""
+
+    DEFAULT_FAULT: str
+    _lock: threading.Lock
+    _fault: str | None
+    _post: Post
+    _source: str
+
+    def inject_fault(self, code: str | None = None) -> None:
+        code = code or self.DEFAULT_FAULT
+        with self._lock:
+            if self._fault is not None:
+                return
+            self._fault = code
+        self._post(DeviceFaulted(self._source, code, "injected fault"))
+
+    def clear_fault(self) -> None:
+        with self._lock:
+            if self._fault is None:
+                return
+            self._fault = None
+        self._post(DeviceRecovered(self._source))
+
+
+class SimRelay(PostedFault):
     """A RelayOutput twin without GPIO. An injected fault posts DeviceFaulted and, like a
     welded contact, leaves the relay state where it was until `clear_fault()`."""
+
+    DEFAULT_FAULT = FaultCode.POWER_SWITCH_FAILURE.value
 
     def __init__(self, *, post: Post, source: str = "relay") -> None:
         self._post = post
@@ -47,19 +75,6 @@ class SimRelay:
             self._energised = False
             self._closed = True
 
-    def inject_fault(self, code: str = FaultCode.POWER_SWITCH_FAILURE.value) -> None:
-        with self._lock:
-            if self._fault is not None:
-                return
-            self._fault = code
-        self._post(DeviceFaulted(self._source, code, "injected fault"))
-
-    def clear_fault(self) -> None:
-        with self._lock:
-            if self._fault is None:
-                return
-            self._fault = None
-        self._post(DeviceRecovered(self._source))
 
 
 class SimCurrentLimiter:

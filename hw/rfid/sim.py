@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 
-from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, FaultCode
+from hw.events import CardPresented, FaultCode
 from hw.interfaces import Post
+from hw.sim import PostedFault
 
 
-class SimCardReader:
+class SimCardReader(PostedFault):
     """A CardReader twin. While a fault is injected, taps are ignored (as a dead reader would)."""
+
+    DEFAULT_FAULT = FaultCode.READER_FAILURE.value
 
     def __init__(self, *, post: Post, source: str = "reader") -> None:
         self._post = post
@@ -32,16 +35,3 @@ class SimCardReader:
         self._post(CardPresented(self._source, id_tag.upper()))
         return True
 
-    def inject_fault(self, code: str = FaultCode.READER_FAILURE.value) -> None:
-        with self._lock:
-            if self._fault is not None:
-                return
-            self._fault = code
-        self._post(DeviceFaulted(self._source, code, "injected fault"))
-
-    def clear_fault(self) -> None:
-        with self._lock:
-            if self._fault is None:
-                return
-            self._fault = None
-        self._post(DeviceRecovered(self._source))
