@@ -20,6 +20,7 @@ from cpagent.chargepoint.connector import (
     ConnectorStatus,
     Trigger,
 )
+from cpagent.chargepoint.ev_activity import ev_activity
 from cpagent.chargepoint.meter_reports import MeterReports
 from cpagent.chargepoint.metering import ReadingContext, meter_value, sampled_values
 from cpagent.chargepoint.points import Point, Tx
@@ -99,6 +100,8 @@ class Charging:
                 p.sample = ev.sample
                 if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
                     self.meters.persist(p, now)
+                if (trigger := ev_activity(p, now)) is not None:
+                    self._move(p, trigger, now)
         elif isinstance(ev, DeviceFaulted | DeviceRecovered):
             p = self.points.get(self.cp.sources.get(ev.source, -1))
             if p is not None:

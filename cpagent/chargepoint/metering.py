@@ -51,15 +51,17 @@ class ReadingContext(StrEnum):
     OTHER = "Other"
 
 
-# What this chargepoint can report, and how (§7.31 units). Frequency is left out: 1.6 has no
-# unit for it (the errata's "Hertz" is missing from the original schema), and an absent unit
-# means Wh. Current.Offered comes from the smart-charging limit, not from the meter.
+# What this chargepoint can report, and how (§7.31 units). Current.Offered comes from the
+# smart-charging limit, not from the meter. Frequency goes without a unit: 1.6 has no
+# UnitOfMeasure for it, and §7.31 (edition 2) says a Frequency value is in Hertz; it is sent
+# only when the meter measures it (MeterSample.frequency_hz).
 SUPPORTED_MEASURANDS = frozenset({
     Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
     Measurand.POWER_ACTIVE_IMPORT,
     Measurand.CURRENT_IMPORT,
     Measurand.CURRENT_OFFERED,
     Measurand.VOLTAGE,
+    Measurand.FREQUENCY,
 })
 
 _UNITS = {
@@ -99,7 +101,8 @@ def _value(measurand: Measurand, value: float, context: ReadingContext,
                           "measurand": str(measurand), "location": "Outlet"}
     if phase is not None:
         sv["phase"] = phase
-    sv["unit"] = _UNITS[measurand]
+    if measurand in _UNITS:
+        sv["unit"] = _UNITS[measurand]
     return sv
 
 
@@ -113,7 +116,8 @@ def sampled_values(
 
     Per-phase measurands get one entry per phase the meter measures: a single-phase meter
     reports L1 / L1-N only, a three-phase meter L1..L3 / L1-N..L3-N (§7.30 Phase). Totals
-    (energy, power) carry no phase. Measurands not supported are skipped.
+    (energy, power) and Frequency carry no phase. Measurands not supported, or not measured by
+    this meter (Frequency), are skipped.
     """
     out: list[dict[str, Any]] = []
     for name in measurands:
@@ -133,6 +137,10 @@ def sampled_values(
             out += [_value(m, v, context, p) for v, p in pairs]
         elif m is Measurand.CURRENT_OFFERED and offered_a is not None:
             out.append(_value(m, offered_a, context))
+        elif m is Measurand.FREQUENCY:
+            hz = getattr(reading, "frequency_hz", None)  # optional: not every meter has it
+            if hz is not None:
+                out.append(_value(m, hz, context))
     return out
 
 

@@ -36,3 +36,4 @@ class Point:
     unavailable_later: bool = False
     remote_profile: dict[str, Any] | None = None
     faults: set[str] = field(default_factory=set)
+    low_since: float | None = None  # first sample below the SuspendedEV power threshold

@@ -100,3 +100,17 @@ def test_periodic_schedule(start: float, now: float, interval: int, expected: fl
 def test_wire_time_round_trips_to_the_millisecond(wall: float) -> None:
     text = to_wire(wall)
     assert text.endswith("Z") and abs(from_wire(text) - wall) < 0.001
+
+
+@pytest.mark.parametrize(("hz", "expected"), [
+    (49.98, [{"value": "49.98", "context": "Sample.Periodic", "format": "Raw",
+              "measurand": "Frequency", "location": "Outlet"}]),  # no unit: Hertz (§7.31)
+    (None, []),  # a meter without a frequency register: nothing, not a made-up value
+])
+def test_frequency_only_when_the_meter_measures_it(hz: float | None,
+                                                   expected: list[dict[str, str]]) -> None:
+    reading = MeterSample(0.0, 1.0, 0.0, (230.0,), (0.0,), frequency_hz=hz)
+    values = sampled_values(reading, ("Frequency",), ReadingContext.SAMPLE_PERIODIC)
+    assert values == expected
+    if values:
+        validate("MeterValues", meter_values_request(1, None, [meter_value(0.0, values)]))
