@@ -1,0 +1,174 @@
+"""Benchmark: RemoteStartTransaction -> relay pin high, and unplug -> StopTransaction, end to end.
+
+The daemon (`cpagent.daemon.runner.run_daemon`, the real chargepoint application, real
+WebSocket transport, SQLite store, mock GPIO, simulated meter) runs in this process on a
+thread, so the relay's mock pin can be read; the central system (`bench._common`, a minimal
+timestamping OCPP 1.6 server) runs in another process so it never holds our GIL.
+
+How the instants are taken (all `time.monotonic()`, CLOCK_MONOTONIC, comparable across
+processes):
+- CALL written: the central system, just before it writes RemoteStartTransaction.
+- relay high / plug low: gpiozero's MockPin stamps every state change itself
+  (`MockPin._change_state` sets `_last_change = monotonic()` at the instant the level
+  changes); we read that value afterwards, so nothing is hooked or patched in the daemon.
+- StopTransaction: the central system, as the frame comes out of its websocket.
+Idle timers are kept out of the window: heartbeat interval 86400 s (BootNotification.conf),
+MeterValueSampleInterval 0, WebSocket pings every 3600 s, meter poll every `--poll` s
+(default 3600; the first read happens at start-up). Each cycle: plug, Preparing, RemoteStart,
+relay high, 20 ms of charging, unplug, StopTransaction, Available, 20 ms pause.
+Usage: python3 -m bench.e2e_latency [--cycles 500] [--poll 3600] [--log-level INFO]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._common import CentralSystem, free_port, percentile, write_config
+
+TARGET_P99_MS = 5.0
+CP_ID = "BENCH-LAT"
+RELAY_PIN, PLUG_PIN = 17, 27
+SETTLE_S = 0.02  # charging time before the unplug, and the pause between cycles
+WAIT_S = 10.0
+
+
+class InProcessDaemon:
+    """`run_daemon` on a thread, with the application's context captured at build time."""
+
+    def __init__(self, config_path: Path) -> None:
+        from cpagent.config import load_config
+        from cpagent.daemon import wiring
+        from cpagent.daemon.context import AppContext
+        from cpagent.daemon.loop import Application
+        from cpagent.daemon.runner import run_daemon
+
+        self.ctx: AppContext | None = None
+        self.built = threading.Event()
+        self.exit_code: int | None = None
+
+        def build(ctx: AppContext) -> Application:
+            self.ctx = ctx
+            app = wiring.build_application(ctx)
+            self.built.set()
+            return app
+
+        config = load_config(config_path)
+
+        def run() -> None:
+            self.exit_code = run_daemon(config, env={}, build_app=build)
+
+        self.thread = threading.Thread(target=run, name="daemon-main", daemon=True)
+        self.thread.start()
+        if not self.built.wait(WAIT_S):
+            raise RuntimeError("the daemon did not build its application")
+
+    def pin(self, number: int) -> Any:
+        """The MockFactory pin object (a MockPin) for BCM `number`."""
+        assert self.ctx is not None
+        return self.ctx.hardware.pin_factory.pin(number)
+
+    def stop(self) -> int | None:
+        from cpagent.daemon.events import ShutdownRequested
+
+        assert self.ctx is not None
+        self.ctx.post(ShutdownRequested("benchmark done"))
+        self.thread.join(15)
+        return self.exit_code
+
+
+def _status(cs: CentralSystem, status: str, start: int) -> None:
+    cs.wait_call("StatusNotification", WAIT_S, start, connectorId=1, status=status)
+
+
+def run_cycles(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
+               warmup: int) -> tuple[list[float], list[float]]:
+    """`cycles` measured cycles after `warmup` unmeasured ones; latencies in seconds."""
+    relay, plug = daemon.pin(RELAY_PIN), daemon.pin(PLUG_PIN)
+    starts: list[float] = []
+    stops: list[float] = []
+    for n in range(warmup + cycles):
+        mark = cs.mark()
+        plug.drive_high()
+        _status(cs, "Preparing", mark)
+        mark = cs.mark()
+        sent = cs.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "BENCH0001"})
+        _status(cs, "Charging", mark)
+        deadline = time.monotonic() + WAIT_S
+        while not relay.state:  # energised before Charging is reported; a guard only
+            if time.monotonic() > deadline:
+                raise AssertionError("relay pin never went high")
+            time.sleep(0.001)
+        relay_high = relay._last_change  # MockPin's own stamp of the change (see docstring)
+        time.sleep(SETTLE_S)
+        mark = cs.mark()
+        plug.drive_low()
+        unplugged = plug._last_change
+        stop = cs.wait_call("StopTransaction", WAIT_S, mark)
+        _status(cs, "Available", mark)
+        if relay.state:
+            raise AssertionError("relay still energised after the unplug")
+        if n >= warmup:
+            starts.append(relay_high - sent["t"])
+            stops.append(stop["t"] - unplugged)
+        time.sleep(SETTLE_S)
+    return starts, stops
+
+
+def _row(name: str, values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    p99 = percentile(ms, 99)
+    verdict = "PASS" if p99 < TARGET_P99_MS else "MISS"
+    return (f"{name:<38} {len(ms):>6} {statistics.median(ms):>8.2f} {percentile(ms, 90):>8.2f} "
+            f"{p99:>8.2f} {max(ms):>8.2f}   p99 < {TARGET_P99_MS:g} ms: {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=500, help="measured cycles (default 500)")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured cycles first")
+    parser.add_argument("--poll", type=float, default=3600.0,
+                        help="meter poll interval in s (default 3600: out of the window)")
+    parser.add_argument("--log-level", default="INFO", help="daemon log level (to a file)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="cpagent-e2e-") as tmp:
+        logging.basicConfig(filename=str(Path(tmp) / "daemon.log"), level=args.log_level,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        cs = CentralSystem(free_port(), heartbeat_s=86400)
+        daemon = None
+        try:
+            config = write_config(Path(tmp), cs.url, chargepoint_id=CP_ID, poll_s=args.poll,
+                                  ping_s=3600.0, log_level=args.log_level)
+            daemon = InProcessDaemon(config)
+            cs.wait_call("BootNotification", WAIT_S)
+            _status(cs, "Available", 0)
+            answer = cs.call_result("ChangeConfiguration",
+                                    {"key": "MeterValueSampleInterval", "value": "0"})
+            if answer.get("status") != "Accepted":
+                raise AssertionError(f"ChangeConfiguration answered {answer}")
+            began = time.monotonic()
+            starts, stops = run_cycles(cs, daemon, args.cycles, args.warmup)
+            took = time.monotonic() - began
+        finally:
+            code = daemon.stop() if daemon is not None else None
+            cs.close()
+        logging.shutdown()
+    print(f"cpagent e2e latency, loopback WebSocket, {args.cycles} cycles (+{args.warmup} "
+          f"warm-up) in {took:.1f} s; meter poll {args.poll:g} s; log level {args.log_level}; "
+          f"daemon exit code {code}")
+    print(f"{'path (ms)':<38} {'n':>6} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}")
+    print(_row("RemoteStartTransaction -> relay high", starts))
+    print(_row("unplug (pin low) -> StopTransaction", stops))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
