@@ -33,6 +33,9 @@ def change_availability(cp: ChargePoint, req: Payload, now: float) -> Payload:
         if operative:
             p.unavailable_later = False
             ch._move(p, Trigger.BECOME_AVAILABLE, now)
+            if p.plugged and p.tx is None and p.connector.status is S.AVAILABLE:
+                ch._move(p, Trigger.USAGE_INITIATED, now)  # §4.9 H2: already plugged in
+                p.since = now  # ConnectionTimeOut runs from here
         elif p.tx is not None:
             p.unavailable_later = scheduled = True
         else:
