@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,29 @@ def redact(text: str) -> str:
             line = f'{m.group(1)}{m.group(2)}{m.group(3)}"<redacted>"'
         out.append(_USERINFO.sub(r"\1<redacted>@", line))
     return "\n".join(out) + "\n"
+
+
+def journal_argv(unit: str, start_wall: float | None, stop_wall: float | None) -> list[str]:
+    """journalctl for `unit` within the requested window (GetDiagnostics startTime/stopTime)."""
+    argv = ["journalctl", "--no-pager", "--output=short-iso", f"--unit={unit}"]
+    if start_wall is not None:
+        argv.append(f"--since=@{int(start_wall)}")
+    if stop_wall is not None:
+        argv.append(f"--until=@{int(stop_wall) + 1}")
+    return argv
+
+
+def _journal(argv: list[str], limit: int, timeout_s: float) -> tuple[bytes | None, str | None]:
+    """(output tail, None) or (None, why not): the journal is where a systemd unit logs."""
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"journal: {argv[0]}: {exc}"
+    if done.returncode != 0:
+        return None, f"journal: {argv[0]} exit {done.returncode}"
+    text = _USERINFO.sub(r"\1<redacted>@", done.stdout[-limit:].decode("utf-8", "replace"))
+    return text.encode(), None
 
 
 def _files(path: Path) -> Iterator[Path]:
@@ -54,11 +78,14 @@ def _tail(path: Path, limit: int) -> tuple[bytes, bool]:
 
 
 def build_bundle(paths: Iterable[str | Path], dest: Path, *, config_path: str | Path | None = None,
-                 start_wall: float | None = None, max_file_bytes: int = MAX_FILE_BYTES) -> Path:
+                 start_wall: float | None = None, stop_wall: float | None = None,
+                 journal_unit: str | None = None, timeout_s: float = 30.0,
+                 max_file_bytes: int = MAX_FILE_BYTES) -> Path:
     """Write `dest` (.tar.gz): each file under `paths` (directories walked), the last
     `max_file_bytes` of each, a redacted copy of `config_path`, and MANIFEST.txt saying what was
     left out and why. Files last modified before `start_wall` are skipped (they hold nothing from
-    the requested window); the config file and TLS key/certificate files never go in raw."""
+    the requested window); the config file and TLS key/certificate files never go in raw.
+    With `journal_unit`, the unit's journal for the window goes in as journal.txt."""
     config = Path(config_path).resolve() if config_path is not None else None
     notes: list[str] = []
     now = time.time()
@@ -91,5 +118,12 @@ def build_bundle(paths: Iterable[str | Path], dest: Path, *, config_path: str | 
                 _add_bytes(tar, f"config/{config.name}.redacted", redact(text).encode(), now)
             except OSError as exc:
                 notes.append(f"config unreadable: {config}: {exc.strerror}")
+        if journal_unit is not None:
+            journal, why = _journal(journal_argv(journal_unit, start_wall, stop_wall),
+                                    max_file_bytes, timeout_s)
+            if journal is not None:
+                _add_bytes(tar, "journal.txt", journal, now)
+            else:
+                notes.append(str(why))
         _add_bytes(tar, "MANIFEST.txt", ("\n".join(notes) + "\n").encode(), now)
     return dest

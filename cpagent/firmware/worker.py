@@ -42,8 +42,9 @@ class FirmwareWorker:
     """Takes `FirmwareJob`s from `ChargePoint.drain_jobs()` (`submit`, any thread) and runs
     them one at a time on its own thread, posting cpagent.chargepoint.firmware_events.
 
-    Diagnostics: a .tar.gz of `diagnostics_paths` (plus a redacted copy of `config_path`) is
-    uploaded to the job's location. Firmware: the image is downloaded into `download_dir`,
+    Diagnostics: a .tar.gz of `diagnostics_paths` (plus a redacted copy of `config_path`, and
+    the systemd journal of `journal_unit` for the requested window) is uploaded to the job's
+    location. Firmware: the image is downloaded into `download_dir`,
     then `install_command` (argv; "{file}" is the image's path) is run when the chargepoint
     hands out InstallFirmware; exit 0 is Installed. Transfers make 1 + retries attempts,
     `retry_interval_s` apart; each network operation and the install command time out after
@@ -52,7 +53,7 @@ class FirmwareWorker:
 
     def __init__(self, post: Callable[[object], None], *, diagnostics_paths: Sequence[str | Path],
                  download_dir: str | Path, install_command: Sequence[str], timeout_s: float,
-                 config_path: str | Path | None = None,
+                 config_path: str | Path | None = None, journal_unit: str | None = None,
                  max_download_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
         self._post = post
         self.diagnostics_paths = list(diagnostics_paths)
@@ -60,6 +61,7 @@ class FirmwareWorker:
         self.install_command = list(install_command)
         self.timeout_s = timeout_s
         self.config_path = config_path
+        self.journal_unit = journal_unit
         self.max_download_bytes = max_download_bytes
         self._jobs: queue.Queue[FirmwareJob | None] = queue.Queue()
         self._stop = threading.Event()
@@ -101,7 +103,9 @@ class FirmwareWorker:
             self._post(DiagnosticsUploading())
             with tempfile.TemporaryDirectory(prefix="cpagent-diag-") as tmp:
                 bundle = build_bundle(self.diagnostics_paths, Path(tmp) / job.file_name,
-                                      config_path=self.config_path, start_wall=job.start_wall)
+                                      config_path=self.config_path, start_wall=job.start_wall,
+                                      stop_wall=job.stop_wall, journal_unit=self.journal_unit,
+                                      timeout_s=self.timeout_s)
                 error = self._attempts(job.retries, job.retry_interval_s, lambda: upload(
                     job.location, bundle, job.file_name, timeout_s=self.timeout_s))
             self._post(DiagnosticsUploadFailed(error) if error else DiagnosticsUploaded())

@@ -225,3 +225,30 @@ def test_stop_abandons_a_retry_wait(h: Harness, web: HttpFiles) -> None:
     thread = h.worker._thread
     h.worker.stop(timeout=10)
     assert thread is not None and not thread.is_alive()
+
+
+@pytest.mark.parametrize(("script", "member", "note"), [
+    ('#!/bin/sh\necho "$@"\necho "mqtt://cp:hunter4@broker down"\n', True, None),
+    ("#!/bin/sh\nexit 1\n", False, "journal: journalctl exit 1"),
+])
+def test_the_unit_journal_goes_in_for_the_window(tmp_path: Path, web: HttpFiles,
+                                                 monkeypatch: pytest.MonkeyPatch, script: str,
+                                                 member: bool, note: str | None) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "journalctl"  # a stand-in journalctl: the real one needs a systemd journal
+    fake.write_text(script)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    h = Harness(tmp_path, journal_unit="cpagent.service")
+    try:
+        h.run(UploadDiagnostics(web.url, "d.tar.gz", 1000.0, 2000.0, 0, 0))
+    finally:
+        h.worker.stop()
+    files = members(web.received["/d.tar.gz"])
+    if member:
+        journal = files["journal.txt"].decode()
+        assert "--unit=cpagent.service --since=@1000 --until=@2001" in journal
+        assert "hunter4" not in journal and "mqtt://cp:<redacted>@broker" in journal
+    else:
+        assert "journal.txt" not in files and str(note) in files["MANIFEST.txt"].decode()
