@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import warnings
 from collections.abc import Iterator
@@ -30,7 +31,8 @@ class HttpFiles:
 
 
 @contextmanager
-def http_server() -> Iterator[HttpFiles]:
+def http_server(tls: ssl.SSLContext | None = None) -> Iterator[HttpFiles]:
+    """Serves `files.served` and keeps PUT bodies; HTTPS when `tls` (a server context) is given."""
     files = HttpFiles()
 
     class Handler(BaseHTTPRequestHandler):
@@ -60,7 +62,10 @@ def http_server() -> Iterator[HttpFiles]:
             self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    files.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    files.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

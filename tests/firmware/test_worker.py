@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import queue
+import ssl
 import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from cpagent.chargepoint.commands import DownloadFirmware, InstallFirmware, UploadDiagnostics
 from cpagent.chargepoint.firmware_events import (
@@ -252,3 +254,30 @@ def test_the_unit_journal_goes_in_for_the_window(tmp_path: Path, web: HttpFiles,
         assert "hunter4" not in journal and "mqtt://cp:<redacted>@broker" in journal
     else:
         assert "journal.txt" not in files and str(note) in files["MANIFEST.txt"].decode()
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path) -> Iterator[tuple[HttpFiles, Path]]:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with http_server(context) as files:
+        files.served["/fw.bin"] = IMAGE
+        yield files, ca_file
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_is_verified_against_the_system_trust_store(
+        h: Harness, tls_site: tuple[HttpFiles, Path], monkeypatch: pytest.MonkeyPatch,
+        trusted: bool) -> None:
+    site, ca_file = tls_site
+    if trusted:  # OpenSSL's default verify paths honour SSL_CERT_FILE: "the system store"
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    got = h.run(DownloadFirmware(site.url + "/fw.bin", 0, 0))
+    if trusted:
+        assert got[-1] == FirmwareDownloaded(str(h.tmp / "download" / "fw.bin"))
+    else:
+        assert isinstance(got[-1], FirmwareDownloadFailed)
+        assert "CERTIFICATE_VERIFY_FAILED" in got[-1].reason
