@@ -77,6 +77,9 @@ class ChargepointApplication:
             electrical=electrical,
             call_timeout=config.csms.call_timeout_s,
         )
+        self._clock = clock
+        self._restart_bound_s = config.csms.call_timeout_s
+        self._restart: tuple[str, float] | None = None  # (Reset kind, exit at the latest)
         self._connection = "disconnected"
         self._subprotocol: str | None = None
         self._last_error: str | None = None
@@ -107,7 +110,11 @@ class ChargepointApplication:
         self._flush()
 
     def next_deadline(self) -> float | None:
-        return self._cp.next_deadline()
+        deadline = self._cp.next_deadline()
+        if self._restart is not None:
+            deadline = min(deadline, self._restart[1]) if deadline is not None else (
+                self._restart[1])
+        return deadline
 
     def on_deadline(self, now: float) -> None:
         self._cp.tick(now)
@@ -172,11 +179,26 @@ class ChargepointApplication:
                 log.debug("frame not sent: link down")  # TransportDown follows
         for command in self._cp.drain_commands():
             self._apply(command)
+        self._restart_when_flushed()
+
+    def _restart_when_flushed(self) -> None:
+        """Exit for a Reset once the StopTransactions it queued are acknowledged (§5.14: sent
+        before resetting), the link is down, or `call_timeout_s` has passed; whatever is
+        left stays queued in the store and goes out after the restart."""
+        if self._restart is None:
+            return
+        kind, latest = self._restart
+        if (self._connection == "connected" and self._store.outbox()
+                and self._clock() < latest):
+            return
+        self._restart = None
+        log.warning("Reset %s accepted: restarting", kind)
+        self._ctx.post(ShutdownRequested(f"Reset {kind}", EX_TEMPFAIL))
 
     def _apply(self, command: Command) -> None:
         if isinstance(command, RestartRequested):
-            log.warning("Reset %s accepted: restarting", command.kind)
-            self._ctx.post(ShutdownRequested(f"Reset {command.kind}", EX_TEMPFAIL))
+            if self._restart is None:
+                self._restart = (command.kind, self._clock() + self._restart_bound_s)
             return
         conn = self._ctx.hardware.connector(command.connector_id)
         if isinstance(command, EnergiseRelay):

@@ -32,13 +32,42 @@ def csms() -> Iterator[StrictCentralSystem]:
 @pytest.fixture
 def daemon(tmp_path: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
     """A daemon (not started) pointed at `csms`; killed on teardown whatever happened."""
+    yield from _daemon(tmp_path, csms)
+
+
+def _daemon(workdir: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
     sock_dir = Path(tempfile.mkdtemp(prefix="cpe2e-"))  # sun_path is 107 bytes at most
-    process = Daemon(tmp_path, sock_dir / "ctl.sock", csms.url)
+    process = Daemon(workdir, sock_dir / "ctl.sock", csms.url)
     try:
         yield process
     finally:
         process.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def _shared_pair(tmp_path_factory: pytest.TempPathFactory,
+                 ) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
+    central = StrictCentralSystem(heartbeat_interval=300).start()
+    try:
+        for process in _daemon(tmp_path_factory.mktemp("shared"), central):
+            boot(process, central)
+            yield process, central
+    finally:
+        central.close()
+
+
+@pytest.fixture
+def shared(_shared_pair: tuple[Daemon, StrictCentralSystem],
+           ) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
+    """One booted daemon and its central system shared by a module's tests that leave no
+    state behind (queries, answers); each test still fails on a refused frame or a dead
+    daemon."""
+    process, central = _shared_pair
+    seen = len(central.violations)
+    yield process, central
+    assert central.violations[seen:] == [], "the central system refused frames"
+    assert process.process is not None and process.process.poll() is None, "daemon died"
 
 
 def boot(daemon: Daemon, csms: StrictCentralSystem, **keys: str) -> None:

@@ -102,7 +102,8 @@ class Daemon:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"daemon still running after {timeout} s\n{self.log_tail()}")
+            raise AssertionError(
+                f"daemon still running after {timeout} s\n{self.log_tail()}") from None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not go; safe to call twice (teardown)."""
