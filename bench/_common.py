@@ -211,9 +211,14 @@ def free_port() -> int:
 # -- daemon configuration ------------------------------------------------------------------
 
 def write_config(directory: Path, url: str, *, chargepoint_id: str, poll_s: float,
-                 ping_s: float = 30.0, log_level: str = "INFO") -> Path:
-    """A daemon config with one simulated connector (mock GPIO 17 relay, 27 plug, sim meter)."""
+                 ping_s: float = 30.0, log_level: str = "INFO",
+                 state_dir: Path | None = None) -> Path:
+    """A daemon config with one simulated connector (mock GPIO 17 relay, 27 plug, sim meter).
+
+    The state (SQLite) goes to `state_dir`, by default `directory/state`.
+    """
     path = directory / "cpagent.toml"
+    state = state_dir if state_dir is not None else directory / "state"
     path.write_text(f"""\
 [chargepoint]
 id = "{chargepoint_id}"
@@ -229,7 +234,7 @@ backoff_max_s = 1.0
 ping_interval_s = {ping_s}
 
 [state]
-dir = "state"
+dir = "{state}"
 
 [control]
 socket = "control.sock"
@@ -255,6 +260,11 @@ driver = "sim"
 
 
 # -- figures -------------------------------------------------------------------------------
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews every figure."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
 
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100), nearest rank: a value that was actually measured."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import statistics
 import sys
 import tempfile
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import CentralSystem, free_port, percentile, write_config
+from bench._common import CentralSystem, free_port, load_average, percentile, write_config
 
 TARGET_P99_MS = 5.0
 CP_ID = "BENCH-LAT"
@@ -130,6 +131,16 @@ def _row(name: str, values: list[float]) -> str:
             f"{p99:>8.2f} {max(ms):>8.2f}   p99 < {TARGET_P99_MS:g} ms: {verdict}")
 
 
+def _fs_of(path: Path) -> str:
+    """The filesystem type `path` lives on (from /proc/mounts; longest matching mount)."""
+    best, kind = "", "?"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _dev, mount, fstype = line.split()[:3]
+        if str(path).startswith(mount) and len(mount) > len(best):
+            best, kind = mount, fstype
+    return f"{kind} ({best})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=500, help="measured cycles (default 500)")
@@ -137,16 +148,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=3600.0,
                         help="meter poll interval in s (default 3600: out of the window)")
     parser.add_argument("--log-level", default="INFO", help="daemon log level (to a file)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="put the SQLite state here (default: a temp dir on the root disk;"
+                             " e.g. /dev/shm to take the disk's fsync time out)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cpagent-e2e-") as tmp:
         logging.basicConfig(filename=str(Path(tmp) / "daemon.log"), level=args.log_level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        state_dir = None
+        if args.state_dir is not None:
+            state_dir = Path(tempfile.mkdtemp(prefix="cpagent-e2e-state-", dir=args.state_dir))
         cs = CentralSystem(free_port(), heartbeat_s=86400)
         daemon = None
         try:
             config = write_config(Path(tmp), cs.url, chargepoint_id=CP_ID, poll_s=args.poll,
-                                  ping_s=3600.0, log_level=args.log_level)
+                                  ping_s=3600.0, log_level=args.log_level,
+                                  state_dir=state_dir)
             daemon = InProcessDaemon(config)
             cs.wait_call("BootNotification", WAIT_S)
             _status(cs, "Available", 0)
@@ -160,10 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             code = daemon.stop() if daemon is not None else None
             cs.close()
+            if state_dir is not None:
+                shutil.rmtree(state_dir, ignore_errors=True)
         logging.shutdown()
     print(f"cpagent e2e latency, loopback WebSocket, {args.cycles} cycles (+{args.warmup} "
           f"warm-up) in {took:.1f} s; meter poll {args.poll:g} s; log level {args.log_level}; "
           f"daemon exit code {code}")
+    print(f"state dir: {state_dir or 'temp dir on ' + _fs_of(Path(tempfile.gettempdir()))}; "
+          f"load average {load_average()} (2 cores)")
     print(f"{'path (ms)':<38} {'n':>6} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}")
     print(_row("RemoteStartTransaction -> relay high", starts))
     print(_row("unplug (pin low) -> StopTransaction", stops))
