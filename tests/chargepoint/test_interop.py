@@ -19,6 +19,14 @@ from ocpp.v16.enums import Action, RegistrationStatus
 from cpagent.chargepoint.chargepoint import ChargePoint
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import EnergiseRelay
+from cpagent.chargepoint.firmware_events import (
+    DiagnosticsUploaded,
+    DiagnosticsUploading,
+    FirmwareDownloaded,
+    FirmwareDownloading,
+    FirmwareInstalled,
+    FirmwareInstalling,
+)
 from cpagent.chargepoint.store import Store
 from hw.events import CardPresented, MeterSample, MeterSampled, PlugChanged
 
@@ -68,6 +76,17 @@ class Csms(CsmsSide):  # type: ignore[misc]
                                               "meter_stop": meter_stop,
                                               "reason": kw.get("reason")}))
         return call_result.StopTransaction()
+
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status(self, status: str) -> call_result.FirmwareStatusNotification:
+        self.seen.append(("FirmwareStatusNotification", {"status": status}))
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, status: str) -> call_result.DiagnosticsStatusNotification:
+        self.seen.append(("DiagnosticsStatusNotification", {"status": status}))
+        return call_result.DiagnosticsStatusNotification()
 
 
 class MemoryLink:
@@ -142,3 +161,47 @@ def test_full_session_with_the_public_ocpp_package(tmp_path: Path) -> None:
     assert ("StopTransaction", {"transaction_id": 77, "meter_stop": 1234,
                                 "reason": "Remote"}) in seen
     assert EnergiseRelay(1) in commands
+
+
+async def _firmware(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[Any], str]:
+    loop = asyncio.get_running_loop()
+    ids = (f"id{n}" for n in itertools.count())
+    store = Store.open(tmp_path / "state.db")
+    cp = ChargePoint(store=store, boot_payload={"chargePointVendor": "cpagent",
+                                                "chargePointModel": "interop"},
+                     connector_ids=[1], boot_id="b1", new_id=lambda: next(ids), now=loop.time(),
+                     firmware_management=True)
+    link = MemoryLink(cp, loop.time)
+    csms = Csms("CP-1", link)
+    server = asyncio.create_task(csms.start())
+    try:
+        cp.connected(loop.time())
+        link.flush()
+        await _until(lambda: cp.online)
+        answer = await csms.call(call.GetDiagnostics(location="ftp://127.0.0.1/diag/"))
+        file_name = answer.file_name
+        answer = await csms.call(call.UpdateFirmware(location="http://127.0.0.1/fw.bin",
+                                                     retrieve_date=to_wire(1_764_460_800.0)))
+        link.flush()
+        jobs = cp.drain_jobs()
+        for ev in (DiagnosticsUploading(), DiagnosticsUploaded(), FirmwareDownloading(),
+                   FirmwareDownloaded("/tmp/fw.bin"), FirmwareInstalling(), FirmwareInstalled()):
+            cp.firmware_event(ev, loop.time())
+            link.flush()
+        await _until(lambda: sum(a.endswith("StatusNotification") and a != "StatusNotification"
+                                 for a, _ in csms.seen) == 6)
+    finally:
+        server.cancel()
+        store.close()
+    return csms.seen, jobs + cp.drain_jobs(), file_name
+
+
+def test_firmware_management_with_the_public_ocpp_package(tmp_path: Path) -> None:
+    seen, jobs, file_name = asyncio.run(_firmware(tmp_path))
+    assert file_name.endswith(".tar.gz")
+    assert [type(j).__name__ for j in jobs] == ["UploadDiagnostics", "DownloadFirmware",
+                                                "InstallFirmware"]
+    assert [p["status"] for a, p in seen if a == "DiagnosticsStatusNotification"] == [
+        "Uploading", "Uploaded"]
+    assert [p["status"] for a, p in seen if a == "FirmwareStatusNotification"] == [
+        "Downloading", "Downloaded", "Installing", "Installed"]
