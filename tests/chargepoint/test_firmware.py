@@ -10,6 +10,7 @@ import pytest
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import (
     DownloadFirmware,
+    EnergiseRelay,
     InstallFirmware,
     RestartRequested,
     UploadDiagnostics,
@@ -174,3 +175,16 @@ def test_installed_while_offline_still_restarts(rig: Rig) -> None:
     rig.disconnect()
     rig.firmware(FirmwareInstalled())
     assert rig.commands[-1] == RestartRequested("Hard")
+
+
+def test_no_transaction_starts_once_an_image_waits(rig: Rig) -> None:
+    rig.meter(1000.0)
+    rig.event(PlugChanged("1", True))  # Preparing: waiting for a card
+    update_now(rig)
+    rig.firmware(FirmwareDownloaded("/tmp/fw.bin"))
+    assert rig.jobs[-1] == InstallFirmware("/tmp/fw.bin")
+    rig.event(CardPresented("1", "CAFE01"))
+    assert rig.sent("StartTransaction") == []
+    assert EnergiseRelay(1) not in rig.commands
+    rig.event(PlugChanged("1", False))
+    assert rig.statuses(1)[-1] == "Unavailable"
