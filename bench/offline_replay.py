@@ -131,6 +131,9 @@ def main() -> None:
         queued = persist(store, args.messages)
         persist_s = time.perf_counter() - start
         size, wal = db_bytes(path)
+        head_start = time.perf_counter()
+        store.head()
+        head_ms = (time.perf_counter() - head_start) * 1000
         done, replay_s, central = replay(store, args.budget_s)
         left = len(store.outbox())
         store.close()
@@ -143,6 +146,7 @@ def main() -> None:
           f"wrong transactionIds: {central.bad_tx_ids}")
     print(f"messages/s persisted: {len(queued) / persist_s:.0f}")
     print(f"messages/s replayed: {done / replay_s:.0f}")
+    print(f"Store.head() with {len(queued)} queued: {head_ms:.1f} ms")
     print(f"database size after persisting: {size / 1024 / 1024:.2f} MiB "
           f"(+ {wal / 1024 / 1024:.2f} MiB write-ahead log)")
 
