@@ -5,7 +5,8 @@ never competes with a daemon under test for the GIL. It answers every CALL at on
 fixed, valid OCPP 1.6 answer and reports each frame on stdout as one JSON line with
 `time.monotonic()` (CLOCK_MONOTONIC, the same clock in every process on this machine):
   {"ev": "listening"} · {"ev": "connected", "t", "cp"} · {"ev": "call", "t", "action", "payload"}
-  {"ev": "sent", "t", "id", "action"} (t: just before the frame is written) · {"ev": "result", "t", "id", "payload"}
+  {"ev": "sent", "t", "id", "action"} (t: just before the frame is written)
+  {"ev": "result", "t", "id", "payload"}
 Commands on its stdin, one JSON line each: {"cmd": "call", "action": A, "payload": P}.
 `python3 -m bench._common reference --url URL` is the reference chargepoint on the public
 `ocpp` package (boot, heartbeats, a simulated meter read every second).
@@ -324,6 +325,7 @@ def reference_main(url: str, chargepoint_id: str, poll_s: float) -> None:
 
     from ocpp.v16 import ChargePoint, call
     from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
 
     from hw.meters.sim import SimMeter
 
@@ -333,7 +335,7 @@ def reference_main(url: str, chargepoint_id: str, poll_s: float) -> None:
             meter.read()  # the same simulated meter the daemon reads, same period
 
     async def main() -> None:
-        async with connect(f"{url}/{chargepoint_id}", subprotocols=["ocpp1.6"]) as ws:
+        async with connect(f"{url}/{chargepoint_id}", subprotocols=[Subprotocol("ocpp1.6")]) as ws:
             cp = ChargePoint(chargepoint_id, ws)
             runner = asyncio.ensure_future(cp.start())
             poller = asyncio.ensure_future(poll(SimMeter()))

@@ -1,0 +1,173 @@
+"""Benchmark: the idle daemon's memory, CPU, wake-ups, threads, fds and time to BootNotification.
+
+Two subjects, one after the other, each a separate process against the same timestamping
+central system (`bench._common`, its own process, on loopback):
+- cpagent: `python3 -m cpagent run --config FILE`, the real chargepoint application with one
+  simulated connector (mock GPIO relay and plug, SimMeter polled every `--poll` s, simulated
+  card reader), SQLite state in a temp dir, WebSocket pings every 30 s, log level INFO.
+- reference: `python3 -m bench._common reference`, a minimal chargepoint on the public
+  `ocpp` package over `websockets` that boots, heartbeats and reads the same SimMeter every
+  `--poll` s from an asyncio task.
+The central system gives both the same heartbeat interval (`--heartbeat`, default 10 s, so
+heartbeats happen inside the window).
+
+Figures (proc(5)): boot = from just before the process is spawned to the central system
+receiving its BootNotification (CLOCK_MONOTONIC in both processes); then, once the
+chargepoint is settled (its StatusNotification seen, plus 2 s), an idle window of
+`--seconds`: CPU share = (utime + stime) growth / wall time; wake-ups = growth of voluntary
++ nonvoluntary context switches summed over every thread (/proc/PID/task/*/status) per
+second; peak RSS = VmHWM at the end (the whole life, start-up included); threads and fds at
+the end. Targets are for cpagent; the reference has none.
+Usage: python3 -m bench.footprint [--seconds 60] [--poll 1] [--heartbeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench._common import (
+    REPO,
+    CentralSystem,
+    ProcSample,
+    free_port,
+    load_average,
+    proc_sample,
+    write_config,
+)
+
+TARGET_RSS_MIB = 35.0
+TARGET_CPU_PCT = 1.0
+TARGET_BOOT_S = 1.5
+SETTLE_S = 2.0
+WAIT_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """One subject's figures."""
+
+    name: str
+    boot_s: float
+    window_s: float
+    cpu_pct: float
+    wakeups_per_s: float
+    peak_rss_mib: float
+    rss_mib: float
+    threads: int
+    fds: int
+    heartbeats: int  # Heartbeat CALLs the central system received in the window
+    exit_code: int | None
+
+
+def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: Path) -> Footprint:
+    """Spawn `argv`, wait for its boot, sample /proc over an idle window, stop it (SIGTERM)."""
+    mark = cs.mark()
+    with log.open("w") as err:
+        spawned = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            boot = cs.wait_call("BootNotification", WAIT_S, mark)
+            cs.wait_call("StatusNotification", WAIT_S, mark)
+            time.sleep(SETTLE_S)  # let start-up work (first meter reads, statuses) finish
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited early with {proc.returncode}; see {log}")
+            window = cs.mark()
+            first = proc_sample(proc.pid)
+            time.sleep(seconds)
+            last = proc_sample(proc.pid)
+            beats = sum(1 for e in cs.events[window:]
+                        if e["ev"] == "call" and e["action"] == "Heartbeat")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code: int | None = proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                code = None
+    return _figures(name, boot["t"] - spawned, first, last, beats, code)
+
+
+def _figures(name: str, boot_s: float, first: ProcSample, last: ProcSample, beats: int,
+             code: int | None) -> Footprint:
+    dt = last.t - first.t
+    return Footprint(
+        name=name,
+        boot_s=boot_s,
+        window_s=dt,
+        cpu_pct=100.0 * (last.cpu_s - first.cpu_s) / dt,
+        wakeups_per_s=(last.switches - first.switches) / dt,
+        peak_rss_mib=last.hwm_kib / 1024,
+        rss_mib=last.rss_kib / 1024,
+        threads=last.threads,
+        fds=last.fds,
+        heartbeats=beats,
+        exit_code=code,
+    )
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def report(cp: Footprint, ref: Footprint) -> list[str]:
+    """The table: one row per figure, cpagent, reference, target and verdict."""
+    rows = [
+        ("peak RSS (VmHWM), MiB", f"{cp.peak_rss_mib:.1f}", f"{ref.peak_rss_mib:.1f}",
+         f"<= {TARGET_RSS_MIB:g}", _verdict(cp.peak_rss_mib <= TARGET_RSS_MIB)),
+        ("RSS at the end, MiB", f"{cp.rss_mib:.1f}", f"{ref.rss_mib:.1f}", "", ""),
+        ("CPU, % of one core", f"{cp.cpu_pct:.2f}", f"{ref.cpu_pct:.2f}",
+         f"<= {TARGET_CPU_PCT:g}", _verdict(cp.cpu_pct <= TARGET_CPU_PCT)),
+        ("wake-ups (context switches) /s", f"{cp.wakeups_per_s:.1f}",
+         f"{ref.wakeups_per_s:.1f}", "", ""),
+        ("threads", str(cp.threads), str(ref.threads), "", ""),
+        ("open fds", str(cp.fds), str(ref.fds), "", ""),
+        ("start -> BootNotification received, s", f"{cp.boot_s:.3f}", f"{ref.boot_s:.3f}",
+         f"<= {TARGET_BOOT_S:g}", _verdict(cp.boot_s <= TARGET_BOOT_S)),
+        ("heartbeats in the window", str(cp.heartbeats), str(ref.heartbeats), "", ""),
+        ("exit code after SIGTERM", str(cp.exit_code), str(ref.exit_code), "", ""),
+    ]
+    lines = [f"{'figure':<40} {'cpagent':>10} {'ocpp ref':>10} {'target':>8}  verdict"]
+    lines += [f"{a:<40} {b:>10} {c:>10} {d:>8}  {e}" for a, b, c, d, e in rows]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle window (default 60)")
+    parser.add_argument("--poll", type=float, default=1.0, help="meter poll, s (default 1)")
+    parser.add_argument("--heartbeat", type=int, default=10,
+                        help="heartbeat interval the central system gives, s (default 10)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="cpagent-footprint-") as tmp:
+        cs = CentralSystem(free_port(), heartbeat_s=args.heartbeat)
+        try:
+            config = write_config(Path(tmp), cs.url, chargepoint_id="BENCH-FOOT",
+                                  poll_s=args.poll, ping_s=30.0)
+            cp = measure("cpagent", [sys.executable, "-m", "cpagent", "run", "--config",
+                                     str(config)], cs, args.seconds,
+                         Path(tmp) / "cpagent.log")
+            ref = measure("reference", [sys.executable, "-m", "bench._common", "reference",
+                                        "--url", cs.url, "--id", "REFERENCE",
+                                        "--poll", str(args.poll)],
+                          cs, args.seconds, Path(tmp) / "reference.log")
+        finally:
+            cs.close()
+    print(f"cpagent idle footprint: window {cp.window_s:.1f} s (reference {ref.window_s:.1f} s),"
+          f" meter poll {args.poll:g} s, heartbeat {args.heartbeat} s, python "
+          f"{sys.version.split()[0]}; load average {load_average()} (2 cores)")
+    for line in report(cp, ref):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
