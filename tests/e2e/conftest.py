@@ -20,7 +20,8 @@ FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval":
 def csms() -> Iterator[StrictCentralSystem]:
     """The public `ocpp` central system on loopback; any frame that fails its schema
     validation fails the test."""
-    central = StrictCentralSystem(heartbeat_interval=300).start()
+    central = StrictCentralSystem(heartbeat_interval=300)
+    central.start()
     try:
         yield central
     finally:
@@ -48,7 +49,8 @@ def _daemon(workdir: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
 @pytest.fixture(scope="module")
 def _shared_pair(tmp_path_factory: pytest.TempPathFactory,
                  ) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
-    central = StrictCentralSystem(heartbeat_interval=300).start()
+    central = StrictCentralSystem(heartbeat_interval=300)
+    central.start()
     try:
         for process in _daemon(tmp_path_factory.mktemp("shared"), central):
             boot(process, central)
