@@ -41,7 +41,8 @@ def _check(url: str) -> str:
 
 
 def _ftp(url: str, timeout_s: float) -> tuple[ftplib.FTP, str]:
-    """A logged-in passive-mode FTP session and the URL's path (percent-decoded)."""
+    """A logged-in passive-mode FTP session and the URL's path, percent-decoded and relative
+    to the login directory as RFC 1738 §3.2.2 says (`%2F` at its start makes it absolute)."""
     parts = urlsplit(url)
     ftp = ftplib.FTP(timeout=timeout_s)
     ftp.connect(parts.hostname or "", parts.port or 21)
@@ -52,7 +53,7 @@ def _ftp(url: str, timeout_s: float) -> tuple[ftplib.FTP, str]:
     except BaseException:
         ftp.close()
         raise
-    return ftp, unquote(parts.path)
+    return ftp, unquote(parts.path.removeprefix("/"))
 
 
 def _http_request(url: str, method: str, data: BinaryIO | None = None,
@@ -87,8 +88,8 @@ def upload(location: str, path: Path, file_name: str, *, timeout_s: float = 60.0
         if scheme == "ftp":
             ftp, directory = _ftp(location, timeout_s)
             try:
-                if directory.strip("/"):
-                    ftp.cwd(directory)
+                if directory.rstrip("/"):
+                    ftp.cwd(directory.rstrip("/"))
                 with path.open("rb") as fh:
                     ftp.storbinary(f"STOR {file_name}", fh, CHUNK)
                 ftp.quit()

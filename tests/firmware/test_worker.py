@@ -109,8 +109,9 @@ def test_diagnostics_upload_over_http_put(h: Harness, web: HttpFiles) -> None:
     check_bundle(web.received["/diag/cp-diagnostics.tar.gz"])
 
 
-def test_diagnostics_upload_over_ftp(h: Harness, ftp: FtpSite) -> None:
-    job = UploadDiagnostics(ftp.url + "/up", "cp-diagnostics.tar.gz", None, None, 0, 0)
+@pytest.mark.parametrize("path", ["/up", "/up/", "/%2Fup"])  # RFC 1738: %2F = absolute
+def test_diagnostics_upload_over_ftp(h: Harness, ftp: FtpSite, path: str) -> None:
+    job = UploadDiagnostics(ftp.url + path, "cp-diagnostics.tar.gz", None, None, 0, 0)
     assert h.run(job) == [DiagnosticsUploading(), DiagnosticsUploaded()]
     check_bundle((ftp.root / "up" / "cp-diagnostics.tar.gz").read_bytes())
 
