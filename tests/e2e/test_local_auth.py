@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ocpp.v16 import call
 
 from tests.e2e.conftest import boot
@@ -13,6 +16,10 @@ from tests.support.net import wait_until
 def _entry(id_tag: str, status: str | None = None) -> dict[str, object]:
     return {"idTag": id_tag} if status is None else {"idTag": id_tag,
                                                      "idTagInfo": {"status": status}}
+
+
+def _last_card_is(id_tag: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: bool(status["last_card"] == id_tag)
 
 
 def _version(csms: StrictCentralSystem) -> int:
@@ -43,7 +50,7 @@ def test_local_list_versions_and_an_offline_tap(daemon: Daemon,
     daemon.do("plug", connector=1)
     for refused in ("LOCAL-B", "LOCAL-A"):  # blocked; removed by the differential update
         daemon.do("tap", id_tag=refused)
-        daemon.wait(lambda s, tag=refused: s["last_card"] == tag, what=f"tap {refused}")
+        daemon.wait(_last_card_is(refused), what=f"tap {refused}")
         assert daemon.connector()["relay"] is False
     daemon.do("tap", id_tag="LOCAL-C")  # LocalAuthorizeOffline (default true)
     connector = daemon.wait_connector(lambda c: c["relay"] is True, what="offline start")

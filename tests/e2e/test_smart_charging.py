@@ -1,0 +1,88 @@
+"""Smart Charging end to end: a 0 A limit suspends with the relay open, a higher one resumes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from ocpp.v16 import call
+
+from tests.e2e.conftest import boot
+from tests.e2e.csms import StrictCentralSystem
+from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
+
+Shared = tuple[Daemon, StrictCentralSystem]
+
+
+def _profile(limit: float, *, profile_id: int = 1, purpose: str = "TxDefaultProfile",
+             stack_level: int = 0, transaction_id: int | None = None) -> dict[str, Any]:
+    start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    profile: dict[str, Any] = {
+        "chargingProfileId": profile_id, "stackLevel": stack_level,
+        "chargingProfilePurpose": purpose, "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"chargingRateUnit": "A", "startSchedule": start,
+                             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}}
+    if transaction_id is not None:
+        profile["transactionId"] = transaction_id
+    return profile
+
+
+def _set(csms: StrictCentralSystem, connector_id: int, profile: dict[str, Any]) -> str:
+    status: str = csms.call(CHARGEPOINT_ID, call.SetChargingProfile(
+        connector_id=connector_id, cs_charging_profiles=profile)).status
+    return status
+
+
+def test_limits_suspend_and_resume_charging(daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms)
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-S")
+    daemon.wait_connector(lambda c: c["relay"] is True, what="charging")
+    csms.wait_status(1, "Charging")
+
+    assert _set(csms, 1, _profile(0.0)) == "Accepted"
+    connector = daemon.wait_connector(lambda c: c["relay"] is False, what="relay opened by 0 A")
+    assert connector["limit_a"] == 0.0 and connector["transaction"] is not None
+    csms.wait_status(1, "SuspendedEVSE")
+
+    assert _set(csms, 1, _profile(10.0)) == "Accepted"  # same id: replaces the 0 A profile
+    daemon.wait_connector(lambda c: c["relay"] is True and c["limit_a"] == 10.0,
+                          what="relay closed again at 10 A")
+    csms.wait_status(1, "Charging")
+    # the simulated EV obeys the offered limit: 10 A x 230 V
+    daemon.wait_connector(lambda c: c["meter"] and 0 < c["meter"]["power_w"] <= 2300.0,
+                          what="power limited to 2300 W")
+
+    schedule = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(
+        connector_id=1, duration=600, charging_rate_unit="A"))
+    assert schedule.status == "Accepted" and schedule.connector_id == 1
+    periods = schedule.charging_schedule["charging_schedule_period"]
+    assert periods[0]["start_period"] == 0 and float(periods[0]["limit"]) == 10.0
+
+    answer = csms.call(CHARGEPOINT_ID, call.ClearChargingProfile(id=1))
+    assert answer.status == "Accepted"
+    daemon.wait_connector(lambda c: c["limit_a"] in (None, 16.0), what="limit lifted")
+    assert daemon.connector()["relay"] is True
+    assert csms.call(CHARGEPOINT_ID, call.ClearChargingProfile(id=1)).status == "Unknown"
+    assert len(csms.calls("StartTransaction")) == 1  # suspension did not end the transaction
+
+
+@pytest.mark.parametrize(("connector_id", "profile"), [
+    (1, _profile(6.0, purpose="TxProfile", transaction_id=99)),   # no such transaction
+    (1, _profile(6.0, purpose="ChargePointMaxProfile")),          # only on connector 0
+    (7, _profile(6.0)),                                           # no such connector
+])
+def test_set_charging_profile_rejections(shared: Shared, connector_id: int,
+                                         profile: dict[str, Any]) -> None:
+    _, csms = shared
+    assert _set(csms, connector_id, profile) == "Rejected"
+
+
+def test_get_composite_schedule_without_profiles(shared: Shared) -> None:
+    _, csms = shared
+    schedule = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=1, duration=60))
+    assert schedule.status == "Accepted"
+    assert float(schedule.charging_schedule["charging_schedule_period"][0]["limit"]) == 16.0
+    rejected = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=9, duration=60))
+    assert rejected.status == "Rejected"
