@@ -97,7 +97,7 @@ def ftp_server(root: Path, user: str = "cp", password: str = "s3cret") -> Iterat
 
     def serve() -> None:
         while not stop.is_set():
-            server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+            server.ioloop.loop(0.05, blocking=False)  # serve_forever would log each pass
         server.close_all()
 
     thread = threading.Thread(target=serve)
