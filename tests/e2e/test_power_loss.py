@@ -1,0 +1,69 @@
+"""`kill -9` mid-transaction: relays open at restart, StopTransaction PowerLoss, nothing twice."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from ocpp.v16 import call
+
+from tests.e2e.conftest import boot
+from tests.e2e.csms import StrictCentralSystem
+from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
+
+
+def _persisted_meter_wh(daemon: Daemon) -> float:
+    """What the dead daemon committed as the transaction's last meter reading."""
+    db = sqlite3.connect(Path(daemon.workdir, "state", "cpagent.db"))
+    try:
+        rows = db.execute("SELECT last_meter_wh FROM transactions WHERE stopped = 0").fetchall()
+    finally:
+        db.close()
+    assert len(rows) == 1, f"one running transaction in the store, not {rows}"
+    return float(rows[0][0])
+
+
+@pytest.mark.parametrize("acknowledged", [True, False], ids=["online", "started-offline"])
+def test_kill_9_mid_transaction(daemon: Daemon, csms: StrictCentralSystem,
+                                acknowledged: bool) -> None:
+    boot(daemon, csms)
+    if not acknowledged:  # the StartTransaction will still be queued at the kill
+        csms.call(CHARGEPOINT_ID, call.ChangeConfiguration(key="AllowOfflineTxForUnknownId",
+                                                           value="true"))
+        csms.stop()
+        daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-K")
+    daemon.wait_connector(lambda c: c["relay"] is True, what="charging")
+    if acknowledged:
+        csms.wait_call("MeterValues", count=2)  # a few periodic samples persisted
+    else:
+        daemon.wait(lambda s: s["queued_messages"] >= 3, what="Start and MeterValues queued")
+
+    daemon.kill9()
+    persisted = _persisted_meter_wh(daemon)
+    assert persisted > 0
+
+    if not acknowledged:
+        csms.start()
+    daemon.start()
+    first = daemon.connector()
+    assert first["relay"] is False and first["transaction"] is None
+    # a fresh mock pin starts low anyway, so look at what the daemon did: the power-loss
+    # rule opens every relay at start-up, before the link is even up
+    run = daemon.log_path.read_text().split("==== start ====")[-1]
+    assert 0 <= run.find("connector1: opening contactor") < run.find("connected to CSMS")
+    stop = csms.wait_call("StopTransaction", timeout=15)
+    assert (stop["reason"], stop["transactionId"]) == ("PowerLoss", 1)
+    assert abs(stop["meterStop"] - persisted) < 1.0, "the last persisted meter value"
+    daemon.wait(lambda s: s["queued_messages"] == 0, what="queue drained")
+    assert len(csms.calls("StartTransaction")) == 1
+    assert len(csms.calls("StopTransaction")) == 1
+    start = csms.calls("StartTransaction")[0]
+    assert stop["meterStop"] >= start["meterStart"]
+    assert daemon.connector()["relay"] is False
+    if not acknowledged:  # queued before the kill, replayed in order after the restart
+        actions = [a for a in csms.actions() if a in ("StartTransaction", "MeterValues",
+                                                       "StopTransaction")]
+        assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction"
