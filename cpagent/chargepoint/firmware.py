@@ -79,7 +79,7 @@ class FirmwareManagement:
     starts, idle connectors go Unavailable (busy ones when their session ends), and the
     `InstallFirmware` job goes out when none is running. Installed: a restart is requested
     after the notification is answered. InstallationFailed: connectors become Available again.
-    TriggerMessage (§5.17) reports the job in progress, else Idle (§7.23/§7.26: Idle is only
+    TriggerMessage (§5.17) reports the job in progress, else Idle (§4.4/§4.5: Idle is only
     used in answer to a trigger).
     """
 

@@ -1,4 +1,4 @@
-"""Firmware Management statuses (OCPP 1.6 §7.23, §7.26) and the worker's result events."""
+"""Firmware Management statuses (OCPP 1.6 DiagnosticsStatus, FirmwareStatus) and the worker's result events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from enum import StrEnum
 
 
 class DiagnosticsStatus(StrEnum):
-    """DiagnosticsStatus wire strings (§7.23)."""
+    """DiagnosticsStatus wire strings (the type of §4.4 DiagnosticsStatusNotification)."""
 
     IDLE = "Idle"
     UPLOADED = "Uploaded"
@@ -16,7 +16,7 @@ class DiagnosticsStatus(StrEnum):
 
 
 class FirmwareStatus(StrEnum):
-    """FirmwareStatus wire strings (§7.26)."""
+    """FirmwareStatus wire strings (the type of §4.5 FirmwareStatusNotification)."""
 
     DOWNLOADED = "Downloaded"
     DOWNLOAD_FAILED = "DownloadFailed"

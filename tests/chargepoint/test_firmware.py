@@ -83,7 +83,7 @@ def test_diagnostics_notifications(rig: Rig, events: list[FirmwareEvent],
         rig.firmware(ev)
     assert rig.answer("TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"}
                       ) == {"status": "Accepted"}
-    # the trigger reports the job in progress, then Idle (§7.23: Idle only for triggers)
+    # the trigger reports the job in progress, then Idle (§4.4: Idle only for triggers)
     assert notifications(rig, "DiagnosticsStatusNotification") == [
         sent[0], "Uploading", *sent[1:], "Idle"]
 
