@@ -1,4 +1,4 @@
-"""Firmware Management statuses (OCPP 1.6 DiagnosticsStatus, FirmwareStatus) and the worker's result events."""
+"""Firmware Management statuses (DiagnosticsStatus, FirmwareStatus) and the worker's results."""
 
 from __future__ import annotations
 
