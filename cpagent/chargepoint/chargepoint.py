@@ -106,6 +106,7 @@ class ChargePoint:
         self._last_sent = now
         self.firmware = FirmwareManagement(self)
         self.charging = Charging(self, ids, now)  # opens relays, stops PowerLoss transactions
+        self.firmware.started(now)
 
     # -- inputs ---------------------------------------------------------------------------
     def connected(self, now: float, subprotocol: str = "ocpp1.6") -> None:

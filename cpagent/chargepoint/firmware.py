@@ -40,6 +40,7 @@ _log = logging.getLogger(__name__)
 DEFAULT_RETRIES = 2  # when the request leaves it to the charge point: 3 attempts in all
 DEFAULT_RETRY_INTERVAL_S = 60
 PENDING_KEY = "firmware:update"  # store meta: an accepted UpdateFirmware not yet started
+WAITING_KEY = "firmware:install"  # store meta: a downloaded image waiting for transactions
 FS = FirmwareStatus
 DS = DiagnosticsStatus
 Payload = dict[str, Any]
@@ -96,6 +97,12 @@ class FirmwareManagement:
         raw = cp.store.get_meta(PENDING_KEY)
         if raw:
             self.pending = PendingUpdate(**json.loads(raw))
+        self.install_path = cp.store.get_meta(WAITING_KEY) or None
+
+    def started(self, now: float) -> None:
+        """After a restart: an image that was waiting still waits (connectors held)."""
+        if self.install_path is not None:
+            self._hold(now)
 
     # -- requests (handlers) ---------------------------------------------------------------------
     def get_diagnostics(self, req: Payload, now: float) -> Payload:
@@ -149,6 +156,7 @@ class FirmwareManagement:
             self._fw(FS.DOWNLOADED, FS.DOWNLOADED, now)
             self.install_path = ev.path
             self.install_sent = False
+            self.cp.store.set_meta(WAITING_KEY, ev.path)
             self._hold(now)
         elif isinstance(ev, FirmwareDownloadFailed):
             _log.warning("firmware download failed: %s", ev.reason)
@@ -175,6 +183,8 @@ class FirmwareManagement:
         if self.install_path is not None and not self.install_sent and not any(
                 q.tx is not None for q in self.cp.charging.points.values()):
             self.install_sent = True
+            # Forgotten once handed out: an installer that restarts cpagent must not loop.
+            self.cp.store.set_meta(WAITING_KEY, "")
             self._jobs.append(InstallFirmware(self.install_path))
 
     def next_deadline(self) -> float | None:

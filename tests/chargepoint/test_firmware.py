@@ -188,3 +188,19 @@ def test_no_transaction_starts_once_an_image_waits(rig: Rig) -> None:
     assert EnergiseRelay(1) not in rig.commands
     rig.event(PlugChanged("1", False))
     assert rig.statuses(1)[-1] == "Unavailable"
+
+
+def test_an_image_waiting_for_a_transaction_survives_a_restart(rig: Rig) -> None:
+    rig.meter(1000.0)
+    rig.event(PlugChanged("1", True))
+    rig.event(CardPresented("1", "CAFE01"))
+    update_now(rig)
+    rig.firmware(FirmwareDownloaded("/var/lib/cpagent/firmware/fw.bin"))
+    assert not [j for j in rig.jobs if isinstance(j, InstallFirmware)]
+    rig.restart("boot-2")  # a crash mid-transaction: it ends as PowerLoss at start-up
+    rig.connect()
+    assert rig.jobs[-1] == InstallFirmware("/var/lib/cpagent/firmware/fw.bin")
+    assert rig.cp.charging.points[1].connector.status == "Unavailable"
+    rig.restart("boot-3")  # died during the installation: it is not run again
+    rig.connect()
+    assert rig.jobs.count(InstallFirmware("/var/lib/cpagent/firmware/fw.bin")) == 1
