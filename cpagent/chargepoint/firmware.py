@@ -64,6 +64,12 @@ def _attempts(req: Payload) -> tuple[int, int]:
             DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval)))
 
 
+def _time(req: Payload, field: str) -> float | None:
+    """A dateTime field as wall seconds (the core's schema check has refused bad dates)."""
+    text = req.get(field)
+    return from_wire(text) if text else None
+
+
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "cp"
 
@@ -115,8 +121,7 @@ class FirmwareManagement:
                  "diagnostics", stamp]
         file_name = _safe("-".join(str(x) for x in parts if x)) + ".tar.gz"
         retries, interval = _attempts(req)
-        start = from_wire(req["startTime"]) if req.get("startTime") else None
-        stop = from_wire(req["stopTime"]) if req.get("stopTime") else None
+        start, stop = _time(req, "startTime"), _time(req, "stopTime")
         self._jobs.append(UploadDiagnostics(req["location"], file_name, start, stop, retries,
                                             interval))
         self._uploads += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +205,14 @@ def test_an_image_waiting_for_a_transaction_survives_a_restart(rig: Rig) -> None
     rig.restart("boot-3")  # died during the installation: it is not run again
     rig.connect()
     assert rig.jobs.count(InstallFirmware("/var/lib/cpagent/firmware/fw.bin")) == 1
+
+
+@pytest.mark.parametrize(("action", "field"), [
+    ("UpdateFirmware", "retrieveDate"), ("GetDiagnostics", "startTime")])
+def test_an_impossible_date_is_a_property_constraint_violation(rig: Rig, action: str,
+                                                                field: str) -> None:
+    payload = {"location": URL, field: "2026-02-30T00:00:00Z"}
+    rig.cp.receive(json.dumps([2, "bad-date", action, payload]), rig.now)  # a sloppy CSMS
+    [frame] = rig.cp.drain_frames()
+    assert json.loads(frame)[:3] == [4, "bad-date", "PropertyConstraintViolation"]
+    assert rig.cp.drain_jobs() == []
