@@ -24,7 +24,9 @@ Usage: python3 -m bench.footprint [--seconds 60] [--poll 1] [--heartbeat 10]
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -66,12 +68,14 @@ class Footprint:
     exit_code: int | None
 
 
-def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: Path) -> Footprint:
+def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: Path,
+            env: dict[str, str]) -> Footprint:
     """Spawn `argv`, wait for its boot, sample /proc over an idle window, stop it (SIGTERM)."""
     mark = cs.mark()
     with log.open("w") as err:
         spawned = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
+                                env=env)
         try:
             boot = cs.wait_call("BootNotification", WAIT_S, mark)
             cs.wait_call("StatusNotification", WAIT_S, mark)
@@ -145,25 +149,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=1.0, help="meter poll, s (default 1)")
     parser.add_argument("--heartbeat", type=int, default=10,
                         help="heartbeat interval the central system gives, s (default 10)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for both subjects, e.g. MALLOC_ARENA_MAX=2")
+    parser.add_argument("--no-pth", action="store_true",
+                        help="start both subjects with `python3 -S` and site-packages on "
+                             "PYTHONPATH: no .pth start-up hooks of this machine's site-packages")
     args = parser.parse_args(argv)
+    env = dict(os.environ)
+    env.update(item.split("=", 1) for item in args.env)
+    python = [sys.executable]
+    if args.no_pth:
+        python.append("-S")
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *site.getsitepackages()])
 
     with tempfile.TemporaryDirectory(prefix="cpagent-footprint-") as tmp:
         cs = CentralSystem(free_port(), heartbeat_s=args.heartbeat)
         try:
             config = write_config(Path(tmp), cs.url, chargepoint_id="BENCH-FOOT",
                                   poll_s=args.poll, ping_s=30.0)
-            cp = measure("cpagent", [sys.executable, "-m", "cpagent", "run", "--config",
-                                     str(config)], cs, args.seconds,
-                         Path(tmp) / "cpagent.log")
-            ref = measure("reference", [sys.executable, "-m", "bench._common", "reference",
-                                        "--url", cs.url, "--id", "REFERENCE",
-                                        "--poll", str(args.poll)],
-                          cs, args.seconds, Path(tmp) / "reference.log")
+            cp = measure("cpagent", [*python, "-m", "cpagent", "run", "--config", str(config)],
+                         cs, args.seconds, Path(tmp) / "cpagent.log", env)
+            ref = measure("reference", [*python, "-m", "bench._common", "reference", "--url",
+                                        cs.url, "--id", "REFERENCE", "--poll", str(args.poll)],
+                          cs, args.seconds, Path(tmp) / "reference.log", env)
         finally:
             cs.close()
     print(f"cpagent idle footprint: window {cp.window_s:.1f} s (reference {ref.window_s:.1f} s),"
           f" meter poll {args.poll:g} s, heartbeat {args.heartbeat} s, python "
-          f"{sys.version.split()[0]}; load average {load_average()} (2 cores)")
+          f"{sys.version.split()[0]}{' -S (no .pth hooks)' if args.no_pth else ''}; "
+          f"extra env {' '.join(args.env) or 'none'}; load average {load_average()} (2 cores)")
     for line in report(cp, ref):
         print(line)
     return 0
