@@ -184,6 +184,7 @@ class FirmwareManagement:
         if self.pending is not None and wall is not None and wall >= self.pending.retrieve_wall:
             p, self.pending = self.pending, None
             self.cp.store.set_meta(PENDING_KEY, "")
+            self.firmware = FS.DOWNLOADING  # busy from now: a second update is ignored
             self._jobs.append(DownloadFirmware(p.location, p.retries, p.retry_interval_s))
         if self.install_path is not None and not self.install_sent and not any(
                 q.tx is not None for q in self.cp.charging.points.values()):

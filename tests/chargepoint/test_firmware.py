@@ -216,3 +216,12 @@ def test_an_impossible_date_is_a_property_constraint_violation(rig: Rig, action:
     [frame] = rig.cp.drain_frames()
     assert json.loads(frame)[:3] == [4, "bad-date", "PropertyConstraintViolation"]
     assert rig.cp.drain_jobs() == []
+
+
+def test_a_second_update_during_one_is_ignored(rig: Rig) -> None:
+    update_now(rig)
+    assert rig.answer("UpdateFirmware", {"location": URL + "2", "retrieveDate": rig.wall_text()}
+                      ) == {}  # 1.6 gives no way to refuse it
+    rig.firmware(FirmwareDownloading())
+    rig.answer("UpdateFirmware", {"location": URL + "3", "retrieveDate": rig.wall_text()})
+    assert rig.jobs == [DownloadFirmware(URL, 2, 60)]
