@@ -74,6 +74,11 @@ class StrictCentralSystem(CentralSystem):
         with self._violations_lock:
             self._violations.append(violation)
 
+    def set_valid_id_tags(self, id_tags: set[str] | None) -> None:
+        """Tags answered Accepted by Authorize and StartTransaction (None: every tag)."""
+        with self._lock:
+            self._valid_id_tags = None if id_tags is None else set(id_tags)
+
     # -- decoded views of what arrived -----------------------------------------------------
     def decoded(self, chargepoint_id: str | None = None) -> list[Frame]:
         out = []
