@@ -132,6 +132,25 @@ class LogConfig:
     level: str = field(default="INFO", metadata=_choices(*LOG_LEVELS))
 
 
+@dataclass(frozen=True, slots=True)
+class FirmwareConfig:
+    """`[firmware]`: UpdateFirmware (OCPP 1.6 §5.19). An empty `install_command` turns the
+    Firmware Management profile off; `{file}` in it is replaced by the downloaded image."""
+
+    install_command: tuple[str, ...] = ()
+    download_dir: Path | None = None
+    timeout_s: float = 600.0
+    max_download_mb: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsConfig:
+    """`[diagnostics]`: what GetDiagnostics (OCPP 1.6 §5.8) bundles and uploads."""
+
+    paths: tuple[Path, ...] = ()
+    journal_unit: str | None = None
+
+
 class Severity(StrEnum):
     """How bad a configuration problem is: errors stop the daemon, warnings do not."""
 
@@ -178,6 +197,8 @@ class Config:
     gpio: GpioConfig = GpioConfig()
     rfid: RfidConfig = RfidConfig()
     log: LogConfig = LogConfig()
+    firmware: FirmwareConfig = FirmwareConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     path: Path | None = None
     warnings: tuple[Problem, ...] = ()
 
@@ -191,6 +212,8 @@ SECTIONS: dict[str, type] = {
     "gpio": GpioConfig,
     "rfid": RfidConfig,
     "log": LogConfig,
+    "firmware": FirmwareConfig,
+    "diagnostics": DiagnosticsConfig,
 }
 REQUIRED_SECTIONS = ("chargepoint", "csms", "connector")
 
@@ -309,6 +332,14 @@ def _convert(hint: Any, value: Any, key_path: str, base_dir: Path, problems: lis
     if origin in (Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
         hint = inner[0]
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list):
+            problems.append(Problem(key_path, f"must be an array, not {_type_name(value)}"))
+            return _BAD
+        item_hint = typing.get_args(hint)[0]
+        items = [_convert(item_hint, item, f"{key_path}[{index}]", base_dir, problems)
+                 for index, item in enumerate(value, start=1)]
+        return _BAD if any(item is _BAD for item in items) else tuple(items)
     if dataclasses.is_dataclass(hint):
         built = _build(typing.cast(type, hint), value, key_path, base_dir, problems)
         return _BAD if built is None else built
@@ -366,6 +397,12 @@ def _cross_checks(
     control: ControlConfig | None = sections.get("control")
     if control is not None and len(os.fsencode(control.socket)) > MAX_SOCKET_PATH:
         add(Problem("control.socket", f"longer than {MAX_SOCKET_PATH} bytes (Unix socket limit)"))
+    firmware: FirmwareConfig | None = sections.get("firmware")
+    if firmware is not None:
+        if firmware.timeout_s <= 0:
+            add(Problem("firmware.timeout_s", "must be greater than 0"))
+        if firmware.max_download_mb < 1:
+            add(Problem("firmware.max_download_mb", "must be at least 1"))
     ports = _check_connectors(data.get("connector"), add)
     rfid: RfidConfig | None = sections.get("rfid")
     if rfid is not None and rfid.driver == "rdm6300":

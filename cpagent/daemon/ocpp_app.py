@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
+from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.commands import (
     Command,
     DeEnergiseRelay,
@@ -22,6 +23,7 @@ from cpagent.config import Config
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
+from cpagent.firmware.worker import FirmwareWorker
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
 
@@ -66,6 +68,7 @@ class ChargepointApplication:
             phases=3 if drivers & set(THREE_PHASE_METERS) else 1,
             max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
         )
+        self._firmware = _firmware_worker(config, ctx.post)
         self._cp = ChargePoint(
             store=self._store,
             boot_payload=boot_payload(config),
@@ -76,6 +79,7 @@ class ChargepointApplication:
             sources=sources,
             electrical=electrical,
             call_timeout=config.csms.call_timeout_s,
+            firmware_management=self._firmware is not None,
         )
         self._clock = clock
         self._restart_bound_s = config.csms.call_timeout_s
@@ -104,6 +108,9 @@ class ChargepointApplication:
         elif isinstance(event, HW_EVENTS):
             self._note(event)
             self._cp.hw_event(event, now)
+        elif isinstance(event, FIRMWARE_EVENTS):
+            log.info("firmware: %s", event)
+            self._cp.firmware_event(event, now)
         else:
             log.debug("ignored event %r", event)
             return
@@ -156,6 +163,8 @@ class ChargepointApplication:
 
     def shutdown(self, reason: str) -> None:
         log.info("chargepoint stopping: %s", reason)
+        if self._firmware is not None:
+            self._firmware.stop()
         self._store.close()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -179,6 +188,9 @@ class ChargepointApplication:
                 log.debug("frame not sent: link down")  # TransportDown follows
         for command in self._cp.drain_commands():
             self._apply(command)
+        for job in self._cp.drain_jobs():
+            if self._firmware is not None:
+                self._firmware.submit(job)
         self._restart_when_flushed()
 
     def _restart_when_flushed(self) -> None:
@@ -213,6 +225,26 @@ class ChargepointApplication:
                          command.amps)
             else:
                 conn.limiter.set_limit_a(command.amps)
+
+
+def _firmware_worker(config: Config, post: Callable[[object], None]) -> FirmwareWorker | None:
+    """The worker behind the Firmware Management profile; None (profile off) without an
+    install command."""
+    firmware = config.firmware
+    if not firmware.install_command:
+        return None
+    worker = FirmwareWorker(
+        post,
+        diagnostics_paths=list(config.diagnostics.paths),
+        download_dir=firmware.download_dir or config.state.dir / "firmware",
+        install_command=list(firmware.install_command),
+        timeout_s=firmware.timeout_s,
+        config_path=config.path,  # only a redacted copy is uploaded
+        journal_unit=config.diagnostics.journal_unit,
+        max_download_bytes=firmware.max_download_mb * 1024 * 1024,
+    )
+    worker.start()
+    return worker
 
 
 def _reading(sample: Any) -> dict[str, Any] | None:

@@ -75,6 +75,15 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     assert config.path == tmp_path / "c.toml"
 
 
+def test_firmware_lists_are_read_and_paths_resolved(tmp_path: Path) -> None:
+    text = MINIMAL + '[firmware]\ninstall_command = ["install-fw", "{file}"]\n' \
+        '[diagnostics]\npaths = ["logs", "/var/log/syslog"]\n'
+    config = load_config(write(tmp_path, text))
+    assert config.firmware.install_command == ("install-fw", "{file}")
+    assert config.diagnostics.paths == (tmp_path / "logs", Path("/var/log/syslog"))
+    assert load_config(write(tmp_path, MINIMAL)).firmware.install_command == ()
+
+
 def test_values_are_frozen(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     with pytest.raises(AttributeError):
@@ -113,6 +122,11 @@ CASES = [
     ("negative current", "[[connector]]\nrelay_pin = 5\nmax_current_a = -1\n",
      "connector[2].max_current_a: must be greater than 0"),
     ("missing ca file", None, "csms.ca_file: no such file"),
+    ("list item type", '[firmware]\ninstall_command = ["ls", 3]\n',
+     "firmware.install_command[2]: must be a string, not an integer"),
+    ("list expected", '[diagnostics]\npaths = "/var/log"\n',
+     "diagnostics.paths: must be an array, not a string"),
+    ("firmware timeout", "[firmware]\ntimeout_s = 0\n", "firmware.timeout_s: must be greater than 0"),
 ]
 
 
