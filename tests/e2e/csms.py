@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import InternalError, OCPPError
 from ocpp.messages import MessageType
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -44,6 +44,8 @@ class _StrictChargePoint(_RecordingChargePoint):
         self._strict = central
 
     async def _handle_call(self, msg: Any) -> Any:
+        if self._strict.take_failure(msg.action):
+            raise InternalError(description="central system told to fail this CALL")
         try:
             return await super()._handle_call(msg)
         except OCPPError as error:  # validation (schema, occurrence, type) or unknown action
@@ -64,6 +66,7 @@ class StrictCentralSystem(CentralSystem):
         super().__init__(**kwargs)
         self._violations_lock = threading.Lock()
         self._violations: list[Violation] = []
+        self._failures: dict[str, int] = {}
 
     @property
     def violations(self) -> list[Violation]:
@@ -73,6 +76,18 @@ class StrictCentralSystem(CentralSystem):
     def note_violation(self, violation: Violation) -> None:
         with self._violations_lock:
             self._violations.append(violation)
+
+    def fail_next(self, action: str, times: int) -> None:
+        """Answer the next `times` CALLs of `action` with a CALLERROR InternalError."""
+        with self._violations_lock:
+            self._failures[action] = times
+
+    def take_failure(self, action: str) -> bool:
+        with self._violations_lock:
+            left = self._failures.get(action, 0)
+            if left:
+                self._failures[action] = left - 1
+            return left > 0
 
     def set_valid_id_tags(self, id_tags: set[str] | None) -> None:
         """Tags answered Accepted by Authorize and StartTransaction (None: every tag)."""

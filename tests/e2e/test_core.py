@@ -167,3 +167,5 @@ def test_reset_stops_the_transaction_and_restarts(daemon: Daemon, csms: StrictCe
     wait_until(lambda: daemon.status()["queued_messages"] == 0, 5, "empty queue")
     assert len(csms.calls("StopTransaction")) == 1
     assert len(csms.calls("BootNotification")) == 2
+    kept = csms.call(CHARGEPOINT_ID, call.GetConfiguration(key=["MeterValueSampleInterval"]))
+    assert kept.configuration_key[0]["value"] == "1"  # configuration survives the restart

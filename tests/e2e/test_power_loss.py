@@ -67,3 +67,44 @@ def test_kill_9_mid_transaction(daemon: Daemon, csms: StrictCentralSystem,
         actions = [a for a in csms.actions() if a in ("StartTransaction", "MeterValues",
                                                        "StopTransaction")]
         assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction"
+
+
+def test_kill_9_after_an_offline_stop_sends_that_stop_only(daemon: Daemon,
+                                                           csms: StrictCentralSystem) -> None:
+    boot(daemon, csms)
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-K")
+    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+                          what="transaction 1 acknowledged")
+    csms.stop()
+    daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
+    daemon.do("tap", id_tag="CARD-K")
+    daemon.wait_connector(lambda c: c["transaction"] is None, what="stopped offline")
+    daemon.kill9()  # the StopTransaction is only in the store's queue
+
+    csms.start()
+    daemon.start()
+    stop = csms.wait_call("StopTransaction", timeout=15)
+    assert (stop["reason"], stop["transactionId"]) == ("Local", 1)
+    daemon.wait(lambda s: s["queued_messages"] == 0, what="queue drained")
+    assert len(csms.calls("StopTransaction")) == 1  # no PowerLoss stop on top of it
+
+
+def test_sigterm_mid_transaction(daemon: Daemon, csms: StrictCentralSystem) -> None:
+    """docs/foundation.md: a graceful stop opens the relays and exits 0; the transaction is
+    ended at the next start by the power-loss rule."""
+    boot(daemon, csms)
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-K")
+    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+                          what="transaction 1 acknowledged")
+    assert daemon.process is not None
+    daemon.process.terminate()
+    assert daemon.wait_exit() == 0
+    run = daemon.log_path.read_text().split("==== start ====")[-1]
+    assert run.rfind("opening contactor") > run.rfind("closing contactor")
+    daemon.start()
+    stop = csms.wait_call("StopTransaction", timeout=15)
+    assert (stop["reason"], stop["transactionId"]) == ("PowerLoss", 1)
+    daemon.wait(lambda s: s["queued_messages"] == 0, what="queue drained")
+    assert len(csms.calls("StopTransaction")) == 1
