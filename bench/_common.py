@@ -267,6 +267,31 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def commit_baseline(directory: Path, count: int = 100) -> tuple[float, float]:
+    """p50 and p99 (ms) of one small SQLite commit in `directory` with the store's durability
+    settings (WAL, synchronous=FULL): the disk's share of every transaction message."""
+    import sqlite3
+
+    path = directory / "commit-probe.db"
+    times = []
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE probe (payload TEXT)")
+        for _ in range(count):
+            began = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO probe VALUES (?)", ("x" * 300,))
+            conn.execute("COMMIT")
+            times.append((time.perf_counter() - began) * 1000)
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return percentile(times, 50), percentile(times, 99)
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100), nearest rank: a value that was actually measured."""
     ordered = sorted(values)

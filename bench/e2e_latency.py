@@ -37,7 +37,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import CentralSystem, free_port, load_average, percentile, write_config
+from bench._common import (
+    CentralSystem,
+    commit_baseline,
+    free_port,
+    load_average,
+    percentile,
+    write_config,
+)
 
 TARGET_P99_MS = 5.0
 CP_ID = "BENCH-LAT"
@@ -195,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             config = write_config(Path(tmp), cs.url, chargepoint_id=CP_ID, poll_s=args.poll,
                                   ping_s=3600.0, log_level=args.log_level,
                                   state_dir=state_dir)
+            disk_before = commit_baseline(state_dir or Path(tmp))
             daemon = InProcessDaemon(config)
             cs.wait_call("BootNotification", WAIT_S)
             _status(cs, "Available", 0)
@@ -207,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             series = run_cycles(cs, daemon, args.cycles, args.warmup)
             took = time.monotonic() - began
+            disk_after = commit_baseline(state_dir or Path(tmp))
         finally:
             code = daemon.stop() if daemon is not None else None
             cs.close()
@@ -219,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
           f"daemon exit code {code}")
     print(f"state dir: {state_dir or 'temp dir on ' + _fs_of(Path(tempfile.gettempdir()))}; "
           f"load average {load_average()} (2 cores)")
+    print(f"SQLite commit there (WAL, synchronous=FULL, like the store), before / after the "
+          f"cycles: p50 {disk_before[0]:.2f} / {disk_after[0]:.2f} ms, "
+          f"p99 {disk_before[1]:.2f} / {disk_after[1]:.2f} ms")
     print(f"{'path (ms)':<40} {'n':>5} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
     for name in (START, *START_PARTS, RELAY_OPEN, STOP):
         if name in series:
