@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.e2e.conftest import boot
 from tests.e2e.csms import Frame, StrictCentralSystem
@@ -83,3 +83,27 @@ def test_an_offline_session_is_replayed_in_order(daemon: Daemon,
     assert len(unique) == len([f for f in csms.decoded() if f.action in TRANSACTION_MESSAGES])
     assert len(csms.calls("Authorize")) == 1
     wait_until(lambda: daemon.connector()["status"] == "Finishing", 5, "Finishing")
+
+
+def test_a_transaction_started_before_the_clock_is_known_is_back_dated(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms, AllowOfflineTxForUnknownId="true")
+    csms.stop()
+    daemon.kill9()
+    daemon.start()  # no central system: the wall clock is unknown in this run
+    daemon.do("plug", connector=1)
+    before_tap = datetime.now(UTC)
+    daemon.do("tap", id_tag="CARD-U")
+    daemon.wait_connector(lambda c: c["relay"] is True, what="offline start, clock unknown")
+    after_tap = datetime.now(UTC)
+    daemon.do("tap", id_tag="CARD-U")
+    daemon.wait_connector(lambda c: c["relay"] is False, what="offline stop")
+    csms.start()
+    daemon.wait(lambda s: s["queued_messages"] == 0 and s["registration"] == "Accepted",
+                timeout=20, what="queue replayed")
+    start = csms.calls("StartTransaction")[0]
+    slack = timedelta(milliseconds=5)  # the wire format keeps milliseconds
+    assert before_tap - slack <= _time(start) <= after_tap + slack, (
+        "stamped when it happened, learnt from the monotonic clock once the time was known")
+    stop = csms.calls("StopTransaction")[0]
+    assert _time(start) <= _time(stop) and stop["transactionId"] == 1

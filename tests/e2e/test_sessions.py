@@ -80,6 +80,8 @@ def test_a_remote_session(daemon: Daemon, csms: StrictCentralSystem) -> None:
     daemon.do("plug", connector=1)
     start = csms.wait_call("StartTransaction")
     assert start["idTag"] == "REMOTE-1"
+    # AuthorizeRemoteTxRequests (default true): the remote idTag was authorized first
+    assert csms.calls("Authorize") == [{"idTag": "REMOTE-1"}]
     daemon.wait_connector(lambda c: c["relay"] is True, what="relay closed")
     csms.wait_status(1, "Charging")
     transaction_id = daemon.connector()["transaction"]["id"]
@@ -96,3 +98,26 @@ def test_a_remote_session(daemon: Daemon, csms: StrictCentralSystem) -> None:
     daemon.do("unplug", connector=1)
     csms.wait_status(1, "Available")
     wait_until(lambda: daemon.connector()["status"] == "Available", 5, "status Available")
+
+
+def test_tap_first_then_plug_within_the_connection_timeout(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms)
+    daemon.do("tap", id_tag="CARD-T")
+    csms.wait_status(1, "Preparing")
+    assert daemon.connector()["relay"] is False
+    daemon.do("plug", connector=1)
+    start = csms.wait_call("StartTransaction")
+    assert start["idTag"] == "CARD-T"
+    daemon.wait_connector(lambda c: c["relay"] is True, what="relay closed")
+
+
+def test_no_plug_within_the_connection_timeout_ends_the_session(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms, ConnectionTimeOut="1")
+    daemon.do("tap", id_tag="CARD-T")
+    csms.wait_status(1, "Preparing")
+    csms.wait_status(1, "Available", timeout=5)
+    daemon.do("plug", connector=1)  # too late: the authorization has lapsed
+    csms.wait_status(1, "Preparing")
+    assert daemon.connector()["relay"] is False and not csms.calls("StartTransaction")
