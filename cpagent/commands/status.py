@@ -1,22 +1,43 @@
-"""`cpagent status [--json]`: what the running daemon reports over its control socket."""
+"""`cpagent status [--json | --watch]`: what the running daemon reports over its control socket."""
 
 from __future__ import annotations
 
 import argparse
 import functools
 import json
-from typing import Any
+import math
+import sys
+import threading
+import time
+from typing import Any, TextIO
 
-from cpagent.commands.common import EX_OK, add_socket_options, ask, run_guarded
+from cpagent.commands.common import (
+    EX_OK,
+    EX_UNAVAILABLE,
+    CliError,
+    add_socket_options,
+    ask,
+    run_guarded,
+)
+
+CLEAR_HOME = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 
 EPILOG = """\
 The socket is --socket PATH, else [control] socket from --config FILE, else
 /run/cpagent/control.sock. Exits 69 when no daemon answers.
 
+--watch redraws the view every --interval seconds like `top` (on a terminal: clear and
+redraw; into a pipe or file: one block per refresh, separated by a blank line) until Ctrl-C
+(exit 0) or --count refreshes (exit 0). If no daemon answers at the start, it exits 69 at
+once; if the daemon goes away while watching, each refresh says so in one line and the
+view keeps trying, so it comes back by itself when the daemon restarts.
+
 examples:
   cpagent status
   cpagent status --config config/bench.toml
   cpagent status --json | jq '.connectors[0].relay'
+  cpagent status --config config/bench.toml --watch
+  cpagent status --watch --interval 0.5 --count 10 > status.log
 """
 
 
@@ -25,13 +46,42 @@ def register(subparsers: Any) -> None:
         "status", help="show the running daemon's state", description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", action="store_true",
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
                         help="print the raw JSON answer (for scripts; relay state under 'relay')")
+    output.add_argument("--watch", "-w", action="store_true",
+                        help="live view, refreshed every --interval seconds, until Ctrl-C")
+    parser.add_argument("--interval", type=_interval, default=1.0, metavar="S",
+                        help="seconds between refreshes with --watch (default 1)")
+    parser.add_argument("--count", type=_count, default=None, metavar="N",
+                        help="with --watch: stop after N refreshes (default: until Ctrl-C)")
     add_socket_options(parser)
     parser.set_defaults(func=functools.partial(run_guarded, _status))
 
 
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0.05 <= value <= 3600):
+        raise argparse.ArgumentTypeError("must be between 0.05 and 3600 seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _status(args: argparse.Namespace) -> int:
+    if args.watch:
+        return watch(args, sys.stdout)
     answer = ask(args, {"cmd": "status"})
     if args.json:
         print(json.dumps(answer, indent=2, sort_keys=True))
@@ -70,3 +120,92 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"transaction messages waiting for the CSMS: {status['queued_messages']}")
     lines.append(f"queue depth: {status.get('queue_depth', '?')}")
     return "\n".join(lines)
+
+
+def watch(args: argparse.Namespace, out: TextIO) -> int:
+    """Redraw the live view until Ctrl-C or `args.count` refreshes; see EPILOG for exits."""
+    tty = bool(getattr(out, "isatty", None) and out.isatty())
+    pause = threading.Event()
+    refreshes = 0
+    down_since: str | None = None
+    try:
+        while True:
+            try:
+                answer = ask(args, {"cmd": "status"})
+            except CliError as exc:
+                if exc.exit_code != EX_UNAVAILABLE or refreshes == 0:
+                    raise
+                down_since = down_since or time.strftime("%H:%M:%S")
+                body = (f"cpagent: {exc} (since {down_since}; retrying every "
+                        f"{args.interval:g} s, Ctrl-C to quit)")
+            else:
+                down_since = None
+                body = render_watch(answer, args.interval)
+            refreshes += 1
+            _draw(out, body, tty, first=refreshes == 1)
+            if args.count is not None and refreshes >= args.count:
+                return EX_OK
+            pause.wait(args.interval)  # the refresh period, not a wait for a condition
+    except KeyboardInterrupt:
+        if tty:
+            out.write("\n")
+        return EX_OK
+    except BrokenPipeError:  # `| head`: the reader has all it wanted
+        return EX_OK
+
+
+def _draw(out: TextIO, body: str, tty: bool, first: bool) -> None:
+    if tty:
+        out.write(CLEAR_HOME + body + "\n")
+    else:
+        out.write(("" if first else "\n") + body + "\n")
+    out.flush()
+
+
+def render_watch(status: dict[str, Any], interval: float) -> str:
+    """The live view: link, one table row per connector, queue and last error."""
+    link = status.get("connection", "?")
+    if status.get("subprotocol"):
+        link += f" ({status['subprotocol']})"
+    if status.get("registration"):
+        link += f", registration {status['registration']}"
+    lines = [
+        f"cpagent {status.get('chargepoint', '?')} ({status.get('application', '?')})  "
+        f"{time.strftime('%H:%M:%S')}  every {interval:g} s, Ctrl-C to quit",
+        f"CSMS: {link}",
+        "",
+        f"{'conn':<5}{'status':<15}{'relay':<7}{'plug':<6}{'power W':>9}{'energy Wh':>11}"
+        f"{'limit A':>9}  transaction",
+    ]
+    for conn in status.get("connectors", []):
+        meter = conn.get("meter") or {}
+        plugged = {True: "in", False: "out"}.get(conn.get("plugged"), "-")
+        limit = conn.get("limit_a")
+        lines.append(
+            f"{conn.get('id', '?')!s:<5}{conn.get('status', '?')!s:<15}"
+            f"{'closed' if conn.get('relay') else 'open':<7}{plugged:<6}"
+            f"{_number(meter.get('power_w'), 0):>9}{_number(meter.get('energy_wh'), 1):>11}"
+            f"{_number(limit, 1):>9}  {_transaction(conn.get('transaction'))}"
+            + (f"  FAULT {conn['fault']}" if conn.get("fault") else "")
+        )
+    lines.append("")
+    queue = f"queue depth {status.get('queue_depth', '-')}"
+    if "queued_messages" in status:
+        queue += f", transaction messages waiting for the CSMS {status['queued_messages']}"
+    if status.get("last_card"):
+        queue += f", last card {status['last_card']}"
+    lines.append(queue)
+    lines.append(f"last error: {status.get('last_error') or '-'}")
+    return "\n".join(lines)
+
+
+def _number(value: Any, digits: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _transaction(tx: Any) -> str:
+    if isinstance(tx, dict):
+        return f"{tx.get('id') or '(id pending)'} for {tx.get('id_tag')}"
+    return "-" if tx is None else str(tx)

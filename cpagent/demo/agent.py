@@ -80,8 +80,8 @@ def _load(path: str) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:
-        first = next((p for p in exc.problems if p.severity == "error"), None)
-        raise DemoError(f"{path}: {first if first else exc}", 78) from None
+        first = str(next((p for p in exc.problems if p.severity == "error"), exc))
+        raise DemoError(first if first.startswith(path) else f"{path}: {first}", 78) from None
 
 
 def to_toml(data: dict[str, Any]) -> str:

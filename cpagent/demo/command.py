@@ -200,11 +200,10 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
             _keep_running(timeline, agent, csms.url)
         session.next_step()
         monitor.stop()
-        status = agent.status()
+        # Step 9 saw every relay open; look once more unless Ctrl-C already stopped the agent.
+        status = agent.status() if agent.exit_code() is None else None
         if status is not None and any(c.get("relay") for c in status.get("connectors", [])):
             raise DemoError("step 10/10: a relay is still closed before stopping the agent")
-        if status is None and agent.exit_code() is None:
-            raise DemoError("step 10/10: the agent stopped answering on its control socket")
         code = agent.stop()
         if code != 0:
             raise DemoError(f"step 10/10: the agent exited with code {code}: {agent.last_line()}")

@@ -195,7 +195,7 @@ class ChargingSession:
             self._agent.require_running()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise DemoError(f"no {what} within {self._s.step_timeout_s:g} s")
+                raise DemoError(f"gave up after {self._s.step_timeout_s:g} s waiting for {what}")
             if self._csms.wait_for(check, min(remaining, 0.5)):
                 return matched[-1]
 
@@ -211,8 +211,8 @@ class ChargingSession:
                 if predicate(status):
                     return status
             if time.monotonic() >= deadline:
-                raise DemoError(f"the agent did not report {what} within "
-                                f"{self._s.step_timeout_s:g} s")
+                raise DemoError(f"gave up after {self._s.step_timeout_s:g} s waiting for the "
+                                f"agent to report {what}")
             pause.wait(POLL_S)
 
 
