@@ -108,3 +108,15 @@ def test_stop_transaction_carries_the_configured_transaction_data(
     ends = [float(v["value"]) for mv in stop["transactionData"] for v in mv["sampledValue"]
             if v.get("context") == "Transaction.End"]
     assert ends and abs(ends[-1] - stop["meterStop"]) < 1.0
+
+
+def test_minimum_status_duration_hides_short_lived_statuses(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms, MinimumStatusDuration="1")
+    reports = len(csms.statuses(1))
+    daemon.do("plug", connector=1)
+    daemon.do("unplug", connector=1)  # Preparing for a moment only
+    daemon.wait_connector(lambda c: not c["plugged"], what="unplugged")
+    daemon.do("plug", connector=1)  # this one lasts
+    csms.wait_status(1, "Preparing", timeout=5)
+    assert csms.statuses(1)[reports:] == ["Preparing"]

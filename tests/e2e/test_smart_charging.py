@@ -86,3 +86,25 @@ def test_get_composite_schedule_without_profiles(shared: Shared) -> None:
     assert float(schedule.charging_schedule["charging_schedule_period"][0]["limit"]) == 16.0
     rejected = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=9, duration=60))
     assert rejected.status == "Rejected"
+
+
+def test_a_remote_start_with_a_tx_profile_charges_at_its_limit(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms)
+    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(
+        id_tag="REMOTE-P", connector_id=1, charging_profile=_profile(6.0, purpose="TxProfile")))
+    assert answer.status == "Accepted"
+    daemon.do("plug", connector=1)
+    csms.wait_call("StartTransaction")
+    connector = daemon.wait_connector(lambda c: c["relay"] is True and c["limit_a"] == 6.0,
+                                      what="charging at 6 A")
+    assert connector["transaction"]["id"] == 1
+    daemon.wait_connector(lambda c: c["meter"] and 0 < c["meter"]["power_w"] <= 6.0 * 230,
+                          what="power limited to 1380 W")
+    # the TxProfile belongs to that transaction: it goes when the transaction ends (§3.13.3)
+    answer = csms.call(CHARGEPOINT_ID, call.RemoteStopTransaction(transaction_id=1))
+    assert answer.status == "Accepted"
+    daemon.wait_connector(lambda c: c["transaction"] is None, what="stopped")
+    cleared = csms.call(CHARGEPOINT_ID, call.ClearChargingProfile(
+        charging_profile_purpose="TxProfile"))
+    assert cleared.status == "Unknown"
