@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 from typing import Any
 
 from cpagent.commands.common import EX_OK, add_socket_options, ask, run_guarded
+from hw.events import FaultCode
 
 EPILOG = """\
 These act on simulated hardware ([gpio] pin_factory = "mock", meter/rfid driver "sim");
@@ -24,28 +26,67 @@ examples:
 
 
 def _connector(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a connector number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("connector numbers start at 1")
     return value
 
 
-# action -> (help, [(argument name, type, help)])
-ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]]]] = {
-    "plug": ("plug a cable into connector N (drives its mock plug input)",
-             [("connector", _connector, "connector number, 1-based")]),
-    "unplug": ("unplug the cable from connector N",
-               [("connector", _connector, "connector number, 1-based")]),
+def _watts(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of watts: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"watts must be a finite number >= 0, not {text!r}")
+    return value
+
+
+def _id_tag(text: str) -> str:
+    # OCPP 1.6 §7.28: IdToken is CiString20Type (printable ASCII on cards in practice).
+    if not 1 <= len(text) <= 20 or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"an idTag is 1-20 printable characters, not {text!r}")
+    return text
+
+
+def _fault_code(text: str) -> str:
+    if text not in FAULT_CODES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(FAULT_CODES)}")
+    return text
+
+
+FAULT_CODES = tuple(code.value for code in FaultCode)
+CONNECTOR = ("connector", _connector, "connector number, 1-based")
+
+# action -> (help, [(argument name, type, help)], examples)
+ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
+    "plug": ("plug a cable into connector N (drives its mock plug input)", [CONNECTOR],
+             "needs [gpio] pin_factory = \"mock\" and the connector's plug_pin.\n\n"
+             "examples:\n  cpagent ctl --config config/bench.toml plug 1"),
+    "unplug": ("unplug the cable from connector N", [CONNECTOR],
+               "needs [gpio] pin_factory = \"mock\" and the connector's plug_pin.\n\n"
+               "examples:\n  cpagent ctl --config config/bench.toml unplug 1"),
     "tap": ("present a card to the simulated reader",
-            [("id_tag", str, "the card's idTag, e.g. 04A1B2C3D4")]),
+            [("id_tag", _id_tag, "the card's idTag (1-20 characters), e.g. 04A1B2C3D4")],
+            "needs [rfid] driver = \"sim\".\n\n"
+            "examples:\n  cpagent ctl --config config/bench.toml tap 04A1B2C3D4"),
     "fault": ("make connector N's simulated meter fail with an OCPP error code",
-              [("connector", _connector, "connector number, 1-based"),
-               ("code", str, "ChargePointErrorCode, e.g. PowerMeterFailure")]),
-    "clear-fault": ("end the injected fault on connector N",
-                    [("connector", _connector, "connector number, 1-based")]),
+              [CONNECTOR, ("code", _fault_code,
+                           "OCPP 1.6 ChargePointErrorCode: " + ", ".join(FAULT_CODES))],
+              "needs the connector's meter driver = \"sim\"; reads fail until clear-fault.\n\n"
+              "examples:\n  cpagent ctl --config config/bench.toml fault 2 PowerMeterFailure"),
+    "clear-fault": ("end the injected fault on connector N", [CONNECTOR],
+                    "needs the connector's meter driver = \"sim\".\n\n"
+                    "examples:\n  cpagent ctl --config config/bench.toml clear-fault 2"),
     "ev-load": ("set the power the simulated EV on connector N draws when the relay is closed",
-                [("connector", _connector, "connector number, 1-based"),
-                 ("watts", float, "power in W, e.g. 7400")]),
+                [CONNECTOR, ("watts", _watts, "power in W (>= 0), e.g. 7400")],
+                "needs the connector's meter driver = \"sim\"; a current limit from the CSMS\n"
+                "caps it (SetChargingProfile).\n\n"
+                "examples:\n  cpagent ctl --config config/bench.toml ev-load 1 11000\n"
+                "  cpagent ctl --config config/bench.toml ev-load 1 0      (EV paused)"),
 }
 
 
@@ -56,8 +97,9 @@ def register(subparsers: Any) -> None:
     )
     add_socket_options(parser)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, (help_text, arguments) in ACTIONS.items():
-        sub = actions.add_parser(name, help=help_text, description=help_text)
+    for name, (help_text, arguments, examples) in ACTIONS.items():
+        sub = actions.add_parser(name, help=help_text, description=help_text, epilog=examples,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         for arg, kind, arg_help in arguments:
             sub.add_argument(arg, type=kind, help=arg_help)
         add_socket_options(sub)

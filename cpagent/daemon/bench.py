@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from cpagent.daemon.loop import CommandError
@@ -47,7 +48,8 @@ class BenchControls:
             injectable.clear_fault()
             return {"connector": conn.id, "fault": None}
         watts = request.get("watts")
-        if isinstance(watts, bool) or not isinstance(watts, int | float) or watts < 0:
+        if (isinstance(watts, bool) or not isinstance(watts, int | float)
+                or not math.isfinite(watts) or watts < 0):  # JSON lines may carry NaN/Infinity
             raise CommandError(f"watts must be a number >= 0, not {watts!r}")
         injectable.set_load_w(float(watts))  # type: ignore[attr-defined]
         return {"connector": conn.id, "ev_load_w": float(watts)}
