@@ -1,0 +1,422 @@
+"""Shared rig of the kill -9, outage and soak campaigns: the real daemon, a gated CSMS, an audit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from tests.support.central_system import CentralSystem, _RecordingChargePoint
+from tests.support.net import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+CHARGEPOINT_ID = "CAMPAIGN-1"
+CALL, CALLRESULT = 2, 3
+TRANSACTION_MESSAGES = ("StartTransaction", "MeterValues", "StopTransaction")
+
+CONFIG = """\
+[chargepoint]
+id = "{cp_id}"
+vendor = "cpagent"
+model = "campaign"
+serial_number = "campaign-0001"
+firmware_version = "0.1.0"
+
+[csms]
+url = "{url}"
+call_timeout_s = 10.0
+backoff_min_s = 0.05
+backoff_max_s = 0.3
+ping_interval_s = 30.0
+
+[state]
+dir = "{state}"
+
+[control]
+socket = "{socket}"
+
+[gpio]
+pin_factory = "mock"
+
+[log]
+level = "{log_level}"
+
+[[connector]]
+relay_pin = 17
+plug_pin = 27
+max_current_a = 16.0
+[connector.meter]
+driver = "sim"
+poll_interval_s = 0.2
+
+[rfid]
+driver = "sim"
+"""
+
+
+# -- the central system ---------------------------------------------------------------------
+class _GatedChargePoint(_RecordingChargePoint):
+    """Holds a CALL of a held action until released or the link closes; records answers."""
+
+    def __init__(self, cp_id: str, connection: ServerConnection,
+                 central: GatedCentralSystem) -> None:
+        super().__init__(cp_id, connection, central)
+        self._gated = central
+
+    async def _handle_call(self, msg: Any) -> Any:
+        gate = self._gated.take_hold(msg.action)
+        if gate is not None:  # the answer is late: the window for a kill is open
+            closed = asyncio.ensure_future(self._connection.wait_closed())
+            opened = asyncio.ensure_future(gate.wait())
+            await asyncio.wait({closed, opened}, return_when=asyncio.FIRST_COMPLETED)
+            closed.cancel()
+            opened.cancel()
+        return await super()._handle_call(msg)
+
+    async def _send(self, message: str) -> None:
+        await super()._send(message)  # raises ConnectionClosed when the peer is gone
+        self._gated.note_sent(message)
+
+
+class GatedCentralSystem(CentralSystem):
+    """`tests.support.CentralSystem` that can delay its answer to the next CALL of an action
+    (`hold`) and keeps every answer it managed to write (`answer_to`), so a campaign can tell
+    a message the chargepoint saw acknowledged from one whose answer was cut by a kill."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gate_lock = threading.Lock()
+        self._holds: dict[str, int] = {}
+        self._gates: list[asyncio.Event] = []
+        self._answers: dict[str, Any] = {}
+
+    # -- gating ------------------------------------------------------------------------------
+    def hold(self, action: str) -> None:
+        """Delay the answer to the next CALL of `action` until `release()` or a closed link."""
+        with self._gate_lock:
+            self._holds[action] = self._holds.get(action, 0) + 1
+
+    def release(self) -> None:
+        """Forget pending holds and let every held CALL be answered (if its link lives)."""
+        with self._gate_lock:
+            self._holds.clear()
+            gates, self._gates = self._gates, []
+        for gate in gates:
+            self._loop.call_soon_threadsafe(gate.set)
+
+    def take_hold(self, action: str) -> asyncio.Event | None:
+        with self._gate_lock:
+            if not self._holds.get(action):
+                return None
+            self._holds[action] -= 1
+            gate = asyncio.Event()
+            self._gates.append(gate)
+            return gate
+
+    def note_sent(self, text: str) -> None:
+        message = json.loads(text)
+        if message[0] == CALLRESULT:
+            with self._gate_lock:
+                self._answers[message[1]] = message[2]
+
+    # -- what arrived --------------------------------------------------------------------------
+    def calls(self, action: str | None = None) -> list[Call]:
+        """CALLs received (of one action), in order, each with the answer written, if any."""
+        with self._gate_lock:
+            answers = dict(self._answers)
+        out = []
+        for text in self.frames():
+            message = json.loads(text)
+            if message[0] == CALL and (action is None or message[2] == action):
+                out.append(Call(message[1], message[2], message[3], answers.get(message[1])))
+        return out
+
+    def wait_call(self, action: str, predicate: Callable[[dict[str, Any]], object],
+                  timeout: float = 10.0, what: str = "") -> Call:
+        """Wait until a CALL of `action` whose payload matches arrived; the first such."""
+        def found() -> Call | None:
+            return next((c for c in self.calls(action) if predicate(c.payload)), None)
+
+        wait_until(lambda: found() is not None, timeout,
+                   what or f"{action} (last calls {[c.action for c in self.calls()][-8:]})")
+        call = found()
+        assert call is not None
+        return call
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        cp_id = connection.request.path.strip("/") if connection.request else ""
+        cp = _GatedChargePoint(cp_id, connection, self)
+        with self._lock:
+            self._chargepoints[cp_id] = cp
+        try:
+            await cp.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                if self._chargepoints.get(cp_id) is cp:
+                    del self._chargepoints[cp_id]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A CALL the central system received; `answer` is the CALLRESULT it wrote, or None."""
+
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    answer: dict[str, Any] | None
+
+
+# -- the daemon -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProcSample:
+    """What /proc says about a process at one moment."""
+
+    rss_kb: int
+    threads: int
+    fds: int
+
+
+class Daemon:
+    """`python3 -m cpagent run` on simulated hardware; the state dir survives restarts."""
+
+    def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
+                 log_level: str = "INFO") -> None:
+        self.workdir = workdir
+        self.socket_path = socket_path
+        self.config_path = workdir / "cpagent.toml"
+        self.log_path = workdir / "daemon.log"
+        self.config_path.write_text(CONFIG.format(
+            cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
+            log_level=log_level))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> dict[str, Any]:
+        """Start and return the first `status` answer the daemon gives."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(b"==== start ====\n")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cpagent", "run", "--config", str(self.config_path)],
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return self.wait(lambda _s: True, what="the control socket to answer")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill9(self) -> None:
+        """SIGKILL: no relay guard, no shutdown code runs."""
+        assert self.process is not None and self.process.poll() is None, "not running"
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not go; safe to call twice (teardown)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def last_run_log(self) -> str:
+        return self.log_path.read_text(errors="replace").split("==== start ====")[-1]
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "---- daemon log (tail) ----\n" + "\n".join(text.splitlines()[-lines:])
+
+    def proc(self) -> ProcSample:
+        """RSS, threads and open fds of the daemon from /proc."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        fds = len(os.listdir(f"/proc/{self.pid}/fd"))
+        return ProcSample(int(fields["VmRSS"].split()[0]), int(fields["Threads"]), fds)
+
+    # -- control socket (docs/foundation.md: one JSON line each way) -----------------------
+    def ask(self, **request: Any) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(self.socket_path))
+            sock.sendall((json.dumps(request) + "\n").encode())
+            with sock.makefile("rb") as reader:
+                answer: dict[str, Any] = json.loads(reader.readline())
+        return answer
+
+    def do(self, cmd: str, **args: Any) -> dict[str, Any]:
+        answer = self.ask(cmd=cmd, **args)
+        assert answer.get("ok") is True, f"{cmd} {args} refused: {answer}\n{self.log_tail()}"
+        return answer
+
+    def connector(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.do("status")["connectors"][0]
+        return found
+
+    def wait(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 15.0,
+             what: str = "") -> dict[str, Any]:
+        """Poll `status` until `predicate(status)` holds; the status that satisfied it."""
+        deadline = time.monotonic() + timeout
+        last: object = "(no answer)"
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"daemon exited ({self.process.returncode}) waiting for "
+                                     f"{what}\n{self.log_tail()}")
+            try:
+                status = self.ask(cmd="status")
+            except (OSError, ValueError) as exc:
+                last = repr(exc)
+            else:
+                last = status
+                if status.get("ok") and predicate(status):
+                    return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; last "
+                                     f"status {last}\n{self.log_tail()}")
+            time.sleep(0.02)  # poll interval of a condition wait, not a wait in itself
+
+    def wait_connector(self, predicate: Callable[[dict[str, Any]], object],
+                       timeout: float = 15.0, what: str = "") -> dict[str, Any]:
+        status = self.wait(lambda s: predicate(s["connectors"][0]), timeout, what)
+        found: dict[str, Any] = status["connectors"][0]
+        return found
+
+    def wait_samples(self, count: int, timeout: float = 15.0) -> None:
+        """Wait until the meter has been sampled `count` more times (events, not time)."""
+        seen: list[object] = []
+
+        def sampled(connector: dict[str, Any]) -> bool:
+            stamp = (connector["meter"] or {}).get("energy_wh")
+            if not seen or seen[-1] != stamp:
+                seen.append(stamp)
+            return len(seen) > count
+
+        self.wait_connector(sampled, timeout, f"{count} meter samples")
+
+    def wait_settled(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Connected, Accepted, nothing queued: every transaction message acknowledged."""
+        return self.wait(lambda s: s["connection"] == "connected"
+                         and s["registration"] == "Accepted" and s["queued_messages"] == 0,
+                         timeout, "registration Accepted and the queue drained")
+
+
+@contextlib.contextmanager
+def running_pair(workdir: Path, log_level: str = "INFO",
+                 ) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
+    """A started gated central system and a daemon (not started) pointed at it; both are
+    torn down (the daemon SIGTERM then SIGKILL) whatever happened."""
+    central = GatedCentralSystem(heartbeat_interval=300)
+    central.start()
+    sock_dir = Path(tempfile.mkdtemp(prefix="cpcamp-"))  # sun_path is 107 bytes at most
+    daemon = Daemon(workdir, sock_dir / "ctl.sock", central.url, log_level)
+    try:
+        yield daemon, central
+    finally:
+        daemon.stop()
+        central.release()
+        central.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def boot(daemon: Daemon, central: GatedCentralSystem, **keys: str) -> None:
+    """Start the daemon, wait until accepted, then set configuration `keys`."""
+    from ocpp.v16 import call
+
+    daemon.start()
+    daemon.wait_settled()
+    for key, value in keys.items():
+        answer = central.call(CHARGEPOINT_ID, call.ChangeConfiguration(key=key, value=value))
+        assert answer.status == "Accepted", f"ChangeConfiguration {key}={value}: {answer}"
+
+
+def send_local_list(central: GatedCentralSystem, id_tags: list[str]) -> None:
+    """A Full local authorization list holding `id_tags`, all Accepted (§5.15)."""
+    from ocpp.v16 import call
+
+    answer = central.call(CHARGEPOINT_ID, call.SendLocalList(
+        list_version=1, update_type="Full",
+        local_authorization_list=[{"idTag": tag, "idTagInfo": {"status": "Accepted"}}
+                                  for tag in id_tags]))
+    assert answer.status == "Accepted", f"SendLocalList: {answer}"
+
+
+# -- the audit, from the central system's record alone ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """What the central system's record says about the sessions of a campaign."""
+
+    sessions: int                    # idTags with an acknowledged StartTransaction
+    lost_starts: tuple[str, ...]     # charged locally, no StartTransaction acknowledged
+    lost_stops: tuple[str, ...]      # acknowledged Start, no acknowledged Stop for its id
+    duplicates: dict[str, int]       # per action: identical CALL payloads beyond the first
+    meter_violations: tuple[str, ...]  # meterStop < meterStart
+    stray_stops: tuple[int, ...]     # Stops for an id no acknowledged Start was given
+
+
+def _key(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True)
+
+
+def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
+    """Match every session (one idTag each) to its Start and Stop as the CSMS saw them."""
+    starts = {}  # transactionId -> Start payload, for acknowledged Starts
+    final: dict[str, int] = {}  # idTag -> the id of its last acknowledged Start
+    for start in central.calls("StartTransaction"):
+        if start.answer is not None:
+            starts[start.answer["transactionId"]] = start.payload
+            final[start.payload["idTag"]] = start.answer["transactionId"]
+    stops = central.calls("StopTransaction")
+    acked_stops: dict[int, int] = {}
+    for stop in stops:
+        if stop.answer is not None:
+            tid = stop.payload["transactionId"]
+            acked_stops[tid] = acked_stops.get(tid, 0) + 1
+    duplicates = {}
+    for action in TRANSACTION_MESSAGES:
+        payloads = [_key(c.payload) for c in central.calls(action)]
+        duplicates[action] = len(payloads) - len(set(payloads))
+    violations = tuple(
+        f"transaction {s.payload['transactionId']}: meterStop {s.payload['meterStop']} < "
+        f"meterStart {starts[s.payload['transactionId']]['meterStart']}"
+        for s in stops if s.payload.get("transactionId") in starts
+        and s.payload["meterStop"] < starts[s.payload["transactionId"]]["meterStart"])
+    return Audit(
+        sessions=len(final),
+        lost_starts=tuple(sorted(charged_tags - set(final))),
+        lost_stops=tuple(sorted(tag for tag, tid in final.items() if not acked_stops.get(tid))),
+        duplicates=duplicates,
+        meter_violations=violations,
+        stray_stops=tuple(sorted({s.payload.get("transactionId", -1) for s in stops}
+                                 - set(starts))),
+    )
+
+
+def table(rows: list[tuple[str, object]]) -> str:
+    """A two-column Markdown table (what the campaigns print last)."""
+    width = max(len(name) for name, _ in rows)
+    lines = [f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
+    lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
+    return "\n".join(lines)

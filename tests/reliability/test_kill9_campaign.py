@@ -1,0 +1,162 @@
+"""kill -9 campaign: sessions with the daemon SIGKILLed at random moments; nothing lost."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.campaign import (
+    Daemon,
+    GatedCentralSystem,
+    audit,
+    boot,
+    running_pair,
+    send_local_list,
+    table,
+)
+
+SHORT_SESSIONS, LONG_SESSIONS = 20, 200
+FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
+REPORT = Path(os.environ.get("CAMPAIGN_REPORT", "/dev/null"))  # also append the table here
+
+
+class Kill(StrEnum):
+    """Where in a session the daemon is killed (issue 8, Reliability)."""
+
+    NONE = "none"
+    AUTHORIZE = "during Authorize"
+    START = "StartTransaction sent, unanswered"
+    OFFLINE = "while offline"
+    STOP = "during StopTransaction"
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
+    with running_pair(tmp_path) as (daemon, central):
+        yield daemon, central
+
+
+class Campaign:
+    """Drives the sessions; every wait is on a condition (status, a CALL received)."""
+
+    def __init__(self, daemon: Daemon, central: GatedCentralSystem, rng: random.Random) -> None:
+        self.daemon, self.central, self.rng = daemon, central, rng
+        self.charged: set[str] = set()  # idTags whose relay closed
+        self.kills: Counter[Kill] = Counter()
+        self.restarts_checked = 0
+
+    def run(self, tag: str, kill: Kill) -> None:
+        daemon, central = self.daemon, self.central
+        if kill is Kill.AUTHORIZE:
+            central.hold("Authorize")
+        elif kill is Kill.START:
+            central.hold("StartTransaction")
+        elif kill is Kill.OFFLINE:
+            central.stop()
+            daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
+        daemon.do("plug", connector=1)
+        daemon.do("tap", id_tag=tag)
+        if kill is Kill.AUTHORIZE:
+            central.wait_call("Authorize", lambda p: p["idTag"] == tag)
+            self._kill(kill, extra_polls=self.rng.randint(0, 3))
+            return
+        daemon.wait_connector(lambda c: c["relay"] is True, what=f"{tag} charging")
+        self.charged.add(tag)
+        if kill is Kill.START:
+            central.wait_call("StartTransaction", lambda p: p["idTag"] == tag)
+            self._kill(kill, samples=self.rng.randint(0, 3))
+            return
+        if kill is Kill.OFFLINE:
+            self._kill(kill, samples=self.rng.randint(0, 4))
+            return
+        daemon.wait_connector(lambda c: c["transaction"]["id"] is not None,
+                              what=f"{tag}: StartTransaction acknowledged")
+        daemon.wait_samples(self.rng.randint(1, 4))
+        if kill is Kill.STOP:
+            central.hold("StopTransaction")
+        daemon.do("tap", id_tag=tag)
+        if kill is Kill.STOP:
+            if self.rng.random() < 0.5:  # the Stop reached the CSMS, its answer is late
+                central.wait_call("StopTransaction", lambda p: p.get("idTag") == tag)
+            else:  # the Stop is queued: it may or may not be on the wire yet
+                daemon.wait_connector(lambda c: c["transaction"] is None, what="stopped")
+            self._kill(kill)
+            return
+        daemon.wait_connector(lambda c: c["transaction"] is None, what=f"{tag} stopped")
+        daemon.do("unplug", connector=1)
+        daemon.wait_settled()
+
+    def _kill(self, kill: Kill, samples: int = 0, extra_polls: int = 0) -> None:
+        daemon, central = self.daemon, self.central
+        if samples:
+            daemon.wait_samples(samples)
+        for _ in range(extra_polls):
+            daemon.do("status")
+        daemon.kill9()
+        self.kills[kill] += 1
+        central.release()  # held answers go nowhere: the link died with the daemon
+        csms_first = kill is Kill.OFFLINE and self.rng.random() < 0.5
+        if csms_first:
+            central.start()
+        first = daemon.start()["connectors"][0]
+        assert first["relay"] is False and first["transaction"] is None, (
+            f"first status after the restart: {first}")
+        run = daemon.last_run_log()  # a fresh mock pin is low anyway: check the daemon acted
+        opened, online = run.find("connector1: opening contactor"), run.find("connected to CSMS")
+        assert opened >= 0 and (online == -1 or opened < online), "relay opened before online"
+        self.restarts_checked += 1
+        if kill is Kill.OFFLINE and not csms_first:
+            central.start()
+        daemon.wait_settled(timeout=30)
+
+
+def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool) -> None:
+    daemon, central = pair
+    seed = int(os.environ.get("CAMPAIGN_SEED", random.SystemRandom().randrange(2**32)))
+    print(f"\nkill -9 campaign seed {seed} (CAMPAIGN_SEED={seed} repeats this run)")
+    rng = random.Random(seed)
+    sessions = LONG_SESSIONS if long_form else SHORT_SESSIONS
+    plan = [list(Kill)[i % len(Kill)] for i in range(sessions)]  # every kind, shuffled
+    rng.shuffle(plan)
+    tags = [f"K9-{i:04d}" for i in range(sessions)]
+    boot(daemon, central, **FAST_KEYS)
+    send_local_list(central, tags)  # offline sessions authorize from the local list (§3.5.3)
+
+    campaign = Campaign(daemon, central, rng)
+    for tag, kill in zip(tags, plan, strict=True):
+        campaign.run(tag, kill)
+    daemon.wait_settled(timeout=30)
+    assert daemon.connector()["relay"] is False
+
+    found = audit(central, campaign.charged)
+    kills = sum(campaign.kills.values())
+    duplicates = sum(found.duplicates.values())
+    rows: list[tuple[str, object]] = [
+        ("seed", seed), ("sessions", sessions),
+        ("sessions that charged (relay closed)", len(campaign.charged)),
+        ("sessions with an acknowledged StartTransaction", found.sessions),
+        ("kills (SIGKILL)", kills),
+        *[(f"  kills {kind.value}", campaign.kills[kind]) for kind in Kill
+          if kind is not Kill.NONE],
+        ("restarts with the relay open before going online", campaign.restarts_checked),
+        ("lost StartTransaction", len(found.lost_starts)),
+        ("lost StopTransaction", len(found.lost_stops)),
+        *[(f"duplicates {action}", n) for action, n in found.duplicates.items()],
+        ("StopTransaction for an unknown transactionId", len(found.stray_stops)),
+        ("meterStop < meterStart", len(found.meter_violations)),
+    ]
+    report = table(rows)
+    print(report)
+    with REPORT.open("a") as out:
+        out.write(report + "\n")
+    assert found.lost_starts == () and found.lost_stops == (), found
+    assert found.stray_stops == () and found.meter_violations == (), found
+    in_window = campaign.kills[Kill.START] + campaign.kills[Kill.STOP]  # a CALL unanswered
+    assert duplicates <= in_window, found.duplicates
+    assert found.sessions == len(campaign.charged)
