@@ -1,0 +1,135 @@
+"""Central-system outages: sessions go on locally; afterwards every message once, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.campaign import (
+    TRANSACTION_MESSAGES,
+    Call,
+    Daemon,
+    GatedCentralSystem,
+    audit,
+    boot,
+    running_pair,
+    send_local_list,
+    table,
+)
+
+FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
+SLACK = timedelta(milliseconds=50)  # the daemon's clock is the CSMS's, learnt over loopback
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """One stretch without the central system, and what the daemon queued during it."""
+
+    went: datetime
+    back: datetime
+    first_call: int  # index in the CSMS's CALLs of the first one after the reconnection
+    queued: int      # transaction messages queued when the CSMS came back
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
+    with running_pair(tmp_path) as (daemon, central):
+        yield daemon, central
+
+
+def _time(call: Call) -> datetime:
+    payload = call.payload
+    stamp = payload["timestamp"] if "timestamp" in payload else (
+        payload["meterValue"][0]["timestamp"])
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+
+
+def _charge(daemon: Daemon, tag: str, samples: int) -> None:
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag=tag)
+    daemon.wait_connector(lambda c: c["relay"] is True, what=f"{tag} charging")
+    daemon.wait_samples(samples)
+
+
+def _stop(daemon: Daemon, tag: str) -> None:
+    daemon.do("tap", id_tag=tag)
+    daemon.wait_connector(lambda c: c["transaction"] is None and c["relay"] is False,
+                          what=f"{tag} stopped")
+    daemon.do("unplug", connector=1)
+
+
+def _one_outage(daemon: Daemon, central: GatedCentralSystem, cycle: int) -> Outage:
+    """A session spanning the outage's start, then a whole session inside it."""
+    across, inside = f"ACROSS-{cycle}", f"INSIDE-{cycle}"
+    _charge(daemon, across, samples=1)
+    daemon.wait_connector(lambda c: c["transaction"]["id"] is not None, what="Start acked")
+    went = datetime.now(UTC)
+    central.stop()
+    daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
+    daemon.wait(lambda s: s["queued_messages"] >= 1, what="MeterValues queued offline")
+    _stop(daemon, across)  # the same card stops it with nobody to ask
+    _charge(daemon, inside, samples=2)  # LocalAuthorizeOffline: the local list decides
+    queued = daemon.do("status")["queued_messages"]
+    daemon.wait(lambda s: s["queued_messages"] > queued, what="offline MeterValues")
+    _stop(daemon, inside)
+    queued = daemon.do("status")["queued_messages"]
+    first_call = len(central.calls())
+    back = datetime.now(UTC)
+    central.start()
+    daemon.wait_settled(timeout=30)
+    return Outage(went, back, first_call, queued)
+
+
+@pytest.mark.parametrize("outages", [1, 3])
+def test_outage_replay_is_once_in_order_with_original_times(
+        pair: tuple[Daemon, GatedCentralSystem], long_form: bool, outages: int) -> None:
+    daemon, central = pair
+    outages = outages * 5 if long_form else outages
+    boot(daemon, central, **FAST_KEYS)
+    send_local_list(central, [f"{kind}-{i}" for i in range(outages)
+                              for kind in ("ACROSS", "INSIDE")])
+    seen = [_one_outage(daemon, central, i) for i in range(outages)]
+
+    calls = central.calls()
+    for n, outage in enumerate(seen):
+        end = seen[n + 1].first_call if n + 1 < len(seen) else len(calls)
+        after = [c for c in calls[outage.first_call:end] if c.action in TRANSACTION_MESSAGES]
+        replay = after[:outage.queued]
+        assert [c.action for c in replay].count("StopTransaction") == 2, (
+            f"outage {n}: both stops replayed: {[c.action for c in after]}")
+        assert [c for c in after if _time(c) < outage.back] == replay, (
+            "the queued messages go first, and are all the outage produced")
+        times = [_time(c) for c in replay]
+        assert times == sorted(times), f"outage {n}: replayed in the order they happened"
+        assert all(outage.went - SLACK <= t < outage.back for t in times), (
+            f"outage {n}: original timestamps, all before the reconnection: {times}")
+        assert all(c.answer is not None for c in replay), "each acknowledged"
+        start = next(c for c in replay if c.action == "StartTransaction")
+        assert start.payload["idTag"] == f"INSIDE-{n}"
+        tid = start.answer["transactionId"] if start.answer else None
+        later = [c.payload["transactionId"] for c in replay[replay.index(start) + 1:]]
+        assert later and later == [tid] * len(later), (
+            "the offline transaction's messages carry the id its StartTransaction got")
+        assert not [c for c in central.calls("Authorize") if c.payload["idTag"] == f"INSIDE-{n}"]
+
+    per_tx: dict[Any, list[datetime]] = {}
+    for c in calls:
+        if c.action in ("MeterValues", "StopTransaction"):
+            per_tx.setdefault(c.payload["transactionId"], []).append(_time(c))
+    assert all(t == sorted(t) for t in per_tx.values()), "monotonic within each transaction"
+    found = audit(central, {f"{k}-{i}" for i in range(outages) for k in ("ACROSS", "INSIDE")})
+    assert found.lost_starts == found.lost_stops == found.stray_stops == (), found
+    assert found.duplicates == dict.fromkeys(TRANSACTION_MESSAGES, 0), "every message once"
+    assert found.meter_violations == ()
+    print("\n" + table([
+        ("outages", outages), ("sessions", found.sessions),
+        ("messages replayed", sum(o.queued for o in seen)),
+        ("longest outage, s", round(max((o.back - o.went).total_seconds() for o in seen), 2)),
+        ("duplicates", sum(found.duplicates.values())),
+        ("lost Start/Stop", len(found.lost_starts) + len(found.lost_stops)),
+    ]))
