@@ -1,4 +1,4 @@
-"""`cpagent demo` as a user runs it: the session's steps in order, exit codes, nothing left behind."""
+"""`cpagent demo` as a user runs it: the steps in order, exit codes, nothing left behind."""
 
 from __future__ import annotations
 
@@ -86,7 +86,8 @@ def test_json_timeline_is_one_object_per_line_with_every_step() -> None:
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["step"] for r in records if r["kind"] == "step"] == list(range(1, 11))
-    actions = [r["action"] for r in records if r["kind"] == "frame" and r["direction"] == "CP->CSMS"]
+    frames = [r for r in records if r["kind"] == "frame"]
+    actions = [r["action"] for r in frames if r["direction"] == "CP->CSMS"]
     _in_order(actions, ["BootNotification", "Authorize", "StartTransaction", "MeterValues",
                         "RemoteStopTransaction.conf", "StopTransaction"])
     relays = [r["relay"] for r in records if r["kind"] == "hardware" and "relay" in r]
