@@ -368,7 +368,7 @@ def send_local_list(central: GatedCentralSystem, id_tags: list[str]) -> None:
 class Audit:
     """What the central system's record says about the sessions of a campaign."""
 
-    sessions: int                    # idTags with an acknowledged StartTransaction
+    sessions: int                    # sessions with an acknowledged StartTransaction
     lost_starts: tuple[str, ...]     # charged locally, no StartTransaction acknowledged
     lost_stops: tuple[str, ...]      # acknowledged Start, no acknowledged Stop for its id
     duplicates: dict[str, int]       # per action: identical CALL payloads beyond the first
@@ -381,13 +381,14 @@ def _key(payload: dict[str, Any]) -> str:
 
 
 def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
-    """Match every session (one idTag each) to its Start and Stop as the CSMS saw them."""
+    """Match every session to its Start and Stop as the CSMS saw them. A session is one
+    StartTransaction payload (idTag, meterStart, timestamp): a resent copy is the same."""
     starts = {}  # transactionId -> Start payload, for acknowledged Starts
-    final: dict[str, int] = {}  # idTag -> the id of its last acknowledged Start
+    final: dict[str, tuple[str, int]] = {}  # session -> (idTag, its last acknowledged id)
     for start in central.calls("StartTransaction"):
         if start.answer is not None:
             starts[start.answer["transactionId"]] = start.payload
-            final[start.payload["idTag"]] = start.answer["transactionId"]
+            final[_key(start.payload)] = (start.payload["idTag"], start.answer["transactionId"])
     stops = central.calls("StopTransaction")
     acked_stops: dict[int, int] = {}
     for stop in stops:
@@ -405,8 +406,8 @@ def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
         and s.payload["meterStop"] < starts[s.payload["transactionId"]]["meterStart"])
     return Audit(
         sessions=len(final),
-        lost_starts=tuple(sorted(charged_tags - set(final))),
-        lost_stops=tuple(sorted(tag for tag, tid in final.items() if not acked_stops.get(tid))),
+        lost_starts=tuple(sorted(charged_tags - {tag for tag, _ in final.values()})),
+        lost_stops=tuple(sorted(tag for tag, tid in final.values() if not acked_stops.get(tid))),
         duplicates=duplicates,
         meter_violations=violations,
         stray_stops=tuple(sorted({s.payload.get("transactionId", -1) for s in stops}
