@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections import Counter
@@ -20,6 +21,7 @@ from tests.reliability.campaign import (
     send_local_list,
     table,
 )
+from tests.support.central_system import Received
 
 SHORT_SESSIONS, LONG_SESSIONS = 20, 200
 FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
@@ -160,3 +162,56 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
     in_window = campaign.kills[Kill.START] + campaign.kills[Kill.STOP]  # a CALL unanswered
     assert duplicates <= in_window, found.duplicates
     assert found.sessions == len(campaign.charged)
+
+
+def _record(central: GatedCentralSystem, frames: list[tuple[str, str, dict, dict | None]]
+            ) -> None:
+    """Put CALLs (id, action, payload, answer or None) into a central system's record."""
+    for unique_id, action, payload, answer in frames:
+        central._record(Received("X", json.dumps([2, unique_id, action, payload])))
+        if answer is not None:
+            central.note_sent(json.dumps([3, unique_id, answer]))
+
+
+START = {"connectorId": 1, "idTag": "A", "meterStart": 10, "timestamp": "2026-11-30T00:00:00Z"}
+STOP = {"transactionId": 1, "meterStop": 20, "timestamp": "2026-11-30T00:01:00Z"}
+
+
+@pytest.mark.parametrize(("frames", "field", "expected"), [
+    ([("s", "StartTransaction", START, {"transactionId": 1}),
+      ("e", "StopTransaction", STOP, {})], "lost_stops", ()),
+    ([("s", "StartTransaction", START, {"transactionId": 1})], "lost_stops", ("A",)),
+    ([("s", "StartTransaction", START, {"transactionId": 1}),
+      ("e", "StopTransaction", STOP, None)], "lost_stops", ("A",)),
+    ([("s", "StartTransaction", START, None)], "lost_starts", ("A",)),
+    ([("s", "StartTransaction", START, None), ("t", "StartTransaction", START,
+                                                {"transactionId": 2}),
+      ("e", "StopTransaction", {**STOP, "transactionId": 2}, {})], "lost_stops", ()),
+    ([("s", "StartTransaction", START, {"transactionId": 1}),
+      ("e", "StopTransaction", {**STOP, "transactionId": 7}, {})], "stray_stops", (7,)),
+    ([("s", "StartTransaction", START, {"transactionId": 1}),
+      ("e", "StopTransaction", {**STOP, "meterStop": 9}, {})], "meter_violations",
+     ("transaction 1: meterStop 9 < meterStart 10",)),
+], ids=["complete", "no-stop", "stop-unanswered", "start-unanswered", "resent-start",
+        "stray-stop", "meter-backwards"])
+def test_the_audit_finds_what_a_campaign_must_not_do(
+        frames: list[tuple[str, str, dict, dict | None]], field: str, expected: object) -> None:
+    central = GatedCentralSystem()
+    try:
+        _record(central, frames)
+        assert getattr(audit(central, {"A"}), field) == expected
+    finally:
+        central.close()
+
+
+def test_the_audit_counts_duplicates_per_action() -> None:
+    central = GatedCentralSystem()
+    try:
+        _record(central, [("s", "StartTransaction", START, None),
+                          ("t", "StartTransaction", START, {"transactionId": 1}),
+                          ("e", "StopTransaction", STOP, None), ("f", "StopTransaction", STOP, {}),
+                          ("g", "StopTransaction", STOP, {})])
+        assert audit(central, {"A"}).duplicates == {
+            "StartTransaction": 1, "MeterValues": 0, "StopTransaction": 2}
+    finally:
+        central.close()
