@@ -49,8 +49,9 @@ class Arrows:
 
     @classmethod
     def for_stream(cls, stream: TextIO) -> Arrows:
+        encoding = getattr(stream, "encoding", None)  # None: an in-memory text stream
         try:
-            "→".encode(getattr(stream, "encoding", None) or "ascii")
+            "→".encode(encoding or "utf-8")
         except (UnicodeEncodeError, LookupError):
             return cls("CP->CSMS", "CSMS->CP")
         return cls("CP→CSMS", "CSMS→CP")
@@ -89,6 +90,7 @@ class Timeline:
         self._start = clock()
         self._lock = threading.Lock()
         self._arrows = Arrows.for_stream(self._out)
+        self._pad = max(len(self._arrows.up), len(self._arrows.down)) + 2
         self._calls: dict[tuple[str, str], str] = {}  # (sender, message id) -> action
         self._closed = False
 
@@ -104,10 +106,11 @@ class Timeline:
                    {"step": number, "of": self._steps, "title": title}, indent=False)
 
     def hardware(self, text: str, **fields: Any) -> None:
-        self._emit(Kind.HARDWARE, f"{'hw':<9}{text}", Style.HARDWARE, {"text": text, **fields})
+        self._emit(Kind.HARDWARE, f"{'hw':<{self._pad}}{text}", Style.HARDWARE,
+                   {"text": text, **fields})
 
     def info(self, text: str) -> None:
-        self._emit(Kind.INFO, f"{'':<9}{text}", Style.DIM, {"text": text})
+        self._emit(Kind.INFO, f"{'':<{self._pad}}{text}", Style.DIM, {"text": text})
 
     def frame(self, from_chargepoint: bool, text: str) -> None:
         """One OCPP-J frame as the central system saw it pass; never raises (it runs on the
@@ -123,7 +126,7 @@ class Timeline:
         action, summary = self._describe(sender, receiver, text)
         arrow = self._arrows.up if from_chargepoint else self._arrows.down
         style = Style.UP if from_chargepoint else Style.DOWN
-        line = f"{arrow:<9}{action}" + (f"  {summary}" if summary else "")
+        line = f"{arrow:<{self._pad}}{action}" + (f"  {summary}" if summary else "")
         self._emit(Kind.FRAME, line, style, {
             "direction": "CP->CSMS" if from_chargepoint else "CSMS->CP",
             "action": action, "summary": summary, "frame": text,
