@@ -127,6 +127,7 @@ class CentralSystem:
             [sys.executable, "-m", "bench._common", "csms", "--port", str(port),
              "--heartbeat", str(heartbeat_s)],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.pid = self._proc.pid
         self._reader = threading.Thread(target=self._read, name="csms-reader", daemon=True)
         self._reader.start()
         self.wait(lambda e: e["ev"] == "listening", 10.0, "central system listening")
@@ -261,6 +262,41 @@ driver = "sim"
 
 
 # -- figures -------------------------------------------------------------------------------
+
+class MachineLoad:
+    """CPU the whole machine spent between `__init__` and `others_pct()`, minus given PIDs.
+
+    Other work on this 2-core machine (parallel test runs) delays our threads; the figure
+    says how much of it there was during a measurement (from /proc/stat and /proc/PID/stat).
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self._pids = pids
+        self._t = time.monotonic()
+        self._busy = _machine_busy_s()
+        self._own = sum(_process_cpu_s(pid) for pid in pids)
+
+    def others_pct(self) -> float:
+        """Busy CPU of everything else, % of ONE core, averaged over the interval."""
+        dt = time.monotonic() - self._t
+        own = sum(_process_cpu_s(pid) for pid in self._pids) - self._own
+        return 100.0 * (_machine_busy_s() - self._busy - own) / dt
+
+
+def _machine_busy_s() -> float:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_s(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def load_average() -> str:
     """The 1/5/15-minute load averages: other work on the machine skews every figure."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import statistics
 import sys
@@ -39,6 +40,7 @@ from typing import Any
 
 from bench._common import (
     CentralSystem,
+    MachineLoad,
     commit_baseline,
     free_port,
     load_average,
@@ -213,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
                 if answer.get("status") != "Accepted":
                     raise AssertionError(f"ChangeConfiguration {key} answered {answer}")
             began = time.monotonic()
+            load = MachineLoad([os.getpid(), cs.pid])
             series = run_cycles(cs, daemon, args.cycles, args.warmup)
             took = time.monotonic() - began
+            others = load.others_pct()
             disk_after = commit_baseline(state_dir or Path(tmp))
         finally:
             code = daemon.stop() if daemon is not None else None
@@ -228,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
           f"daemon exit code {code}")
     print(f"state dir: {state_dir or 'temp dir on ' + _fs_of(Path(tempfile.gettempdir()))}; "
           f"load average {load_average()} (2 cores)")
+    print(f"other processes used {others:.0f} % of one core during the cycles (out of 200 %)")
     print(f"SQLite commit there (WAL, synchronous=FULL, like the store), before / after the "
           f"cycles: p50 {disk_before[0]:.2f} / {disk_after[0]:.2f} ms, "
           f"p99 {disk_before[1]:.2f} / {disk_after[1]:.2f} ms")

@@ -37,6 +37,7 @@ from pathlib import Path
 from bench._common import (
     REPO,
     CentralSystem,
+    MachineLoad,
     ProcSample,
     free_port,
     load_average,
@@ -66,6 +67,7 @@ class Footprint:
     fds: int
     heartbeats: int  # Heartbeat CALLs the central system received in the window
     exit_code: int | None
+    others_pct: float  # CPU of every other process during the window, % of one core
 
 
 def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: Path,
@@ -84,8 +86,10 @@ def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: 
                 raise RuntimeError(f"{name} exited early with {proc.returncode}; see {log}")
             window = cs.mark()
             first = proc_sample(proc.pid)
+            load = MachineLoad([proc.pid, cs.pid, os.getpid()])
             time.sleep(seconds)
             last = proc_sample(proc.pid)
+            others = load.others_pct()
             beats = sum(1 for e in cs.events[window:]
                         if e["ev"] == "call" and e["action"] == "Heartbeat")
         finally:
@@ -96,11 +100,11 @@ def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: 
                 proc.kill()
                 proc.wait()
                 code = None
-    return _figures(name, boot["t"] - spawned, first, last, beats, code)
+    return _figures(name, boot["t"] - spawned, first, last, beats, code, others)
 
 
 def _figures(name: str, boot_s: float, first: ProcSample, last: ProcSample, beats: int,
-             code: int | None) -> Footprint:
+             code: int | None, others_pct: float) -> Footprint:
     dt = last.t - first.t
     return Footprint(
         name=name,
@@ -114,6 +118,7 @@ def _figures(name: str, boot_s: float, first: ProcSample, last: ProcSample, beat
         fds=last.fds,
         heartbeats=beats,
         exit_code=code,
+        others_pct=others_pct,
     )
 
 
@@ -137,6 +142,8 @@ def report(cp: Footprint, ref: Footprint) -> list[str]:
          f"<= {TARGET_BOOT_S:g}", _verdict(cp.boot_s <= TARGET_BOOT_S)),
         ("heartbeats in the window", str(cp.heartbeats), str(ref.heartbeats), "", ""),
         ("exit code after SIGTERM", str(cp.exit_code), str(ref.exit_code), "", ""),
+        ("other processes' CPU in the window, %", f"{cp.others_pct:.0f}",
+         f"{ref.others_pct:.0f}", "", ""),
     ]
     lines = [f"{'figure':<40} {'cpagent':>10} {'ocpp ref':>10} {'target':>8}  verdict"]
     lines += [f"{a:<40} {b:>10} {c:>10} {d:>8}  {e}" for a, b, c, d, e in rows]
