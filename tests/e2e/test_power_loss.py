@@ -52,6 +52,7 @@ def test_kill_9_mid_transaction(daemon: Daemon, csms: StrictCentralSystem,
     assert first["relay"] is False and first["transaction"] is None
     # a fresh mock pin starts low anyway, so look at what the daemon did: the power-loss
     # rule opens every relay at start-up, before the link is even up
+    daemon.wait(lambda s: s["connection"] == "connected", what="link up")
     run = daemon.log_path.read_text().split("==== start ====")[-1]
     assert 0 <= run.find("connector1: opening contactor") < run.find("connected to CSMS")
     stop = csms.wait_call("StopTransaction", timeout=15)

@@ -44,7 +44,7 @@ def test_a_full_session_by_card(daemon: Daemon, csms: StrictCentralSystem) -> No
     assert isinstance(start["meterStart"], int) and start["meterStart"] >= 0
     daemon.wait_connector(lambda c: c["relay"] is True, what="relay closed")
     csms.wait_status(1, "Charging")
-    connector = _status_json(daemon)["connectors"][0]
+    connector = daemon.connector()
     assert connector["relay"] is True and connector["transaction"]["id"] == 1
 
     # MeterValues for this transaction, energy rising (MeterValueSampleInterval = 1 s)
