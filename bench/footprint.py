@@ -18,15 +18,19 @@ chargepoint is settled (its StatusNotification seen, plus 2 s), an idle window o
 + nonvoluntary context switches summed over every thread (/proc/PID/task/*/status) per
 second; peak RSS = VmHWM at the end (the whole life, start-up included); threads and fds at
 the end. Targets are for cpagent; the reference has none.
-Usage: python3 -m bench.footprint [--seconds 60] [--poll 1] [--heartbeat 10]
+With --session, cpagent first runs one charging session (control socket plug,
+RemoteStartTransaction, unplug), so the validators and code of the charging path are loaded.
+Usage: python3 -m bench.footprint [--seconds 60] [--poll 1] [--heartbeat 10] [--session]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import site
+import socket
 import subprocess
 import sys
 import tempfile
@@ -71,8 +75,11 @@ class Footprint:
 
 
 def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: Path,
-            env: dict[str, str]) -> Footprint:
-    """Spawn `argv`, wait for its boot, sample /proc over an idle window, stop it (SIGTERM)."""
+            env: dict[str, str], session: Path | None = None) -> Footprint:
+    """Spawn `argv`, wait for its boot, sample /proc over an idle window, stop it (SIGTERM).
+
+    With `session` (the daemon's control socket), one charging session runs first.
+    """
     mark = cs.mark()
     with log.open("w") as err:
         spawned = time.monotonic()
@@ -81,6 +88,8 @@ def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: 
         try:
             boot = cs.wait_call("BootNotification", WAIT_S, mark)
             cs.wait_call("StatusNotification", WAIT_S, mark)
+            if session is not None:
+                charge_once(cs, session)
             time.sleep(SETTLE_S)  # let start-up work (first meter reads, statuses) finish
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited early with {proc.returncode}; see {log}")
@@ -101,6 +110,29 @@ def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: 
                 proc.wait()
                 code = None
     return _figures(name, boot["t"] - spawned, first, last, beats, code, others)
+
+
+def charge_once(cs: CentralSystem, control: Path) -> None:
+    """Plug (control socket), RemoteStartTransaction, Charging, unplug, StopTransaction."""
+    mark = cs.mark()
+    _ctl(control, {"cmd": "plug", "connector": 1})
+    cs.wait_call("StatusNotification", WAIT_S, mark, status="Preparing")
+    cs.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "BENCH0001"})
+    cs.wait_call("StatusNotification", WAIT_S, mark, status="Charging")
+    _ctl(control, {"cmd": "unplug", "connector": 1})
+    cs.wait_call("StopTransaction", WAIT_S, mark)
+    cs.wait_call("StatusNotification", WAIT_S, mark, status="Available")
+
+
+def _ctl(path: Path, request: dict[str, object]) -> None:
+    """One request on the daemon's control socket (docs/foundation.md); raise if refused."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(WAIT_S)
+        sock.connect(str(path))
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        answer = json.loads(sock.makefile("rb").readline())
+    if not answer.get("ok"):
+        raise RuntimeError(f"control socket refused {request}: {answer}")
 
 
 def _figures(name: str, boot_s: float, first: ProcSample, last: ProcSample, beats: int,
@@ -161,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pth", action="store_true",
                         help="start both subjects with `python3 -S` and site-packages on "
                              "PYTHONPATH: no .pth start-up hooks of this machine's site-packages")
+    parser.add_argument("--session", action="store_true",
+                        help="cpagent runs one charging session (control socket plug, "
+                             "RemoteStart, unplug) before its idle window")
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.update(item.split("=", 1) for item in args.env)
@@ -175,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             config = write_config(Path(tmp), cs.url, chargepoint_id="BENCH-FOOT",
                                   poll_s=args.poll, ping_s=30.0)
             cp = measure("cpagent", [*python, "-m", "cpagent", "run", "--config", str(config)],
-                         cs, args.seconds, Path(tmp) / "cpagent.log", env)
+                         cs, args.seconds, Path(tmp) / "cpagent.log", env,
+                         Path(tmp) / "control.sock" if args.session else None)
             ref = measure("reference", [*python, "-m", "bench._common", "reference", "--url",
                                         cs.url, "--id", "REFERENCE", "--poll", str(args.poll)],
                           cs, args.seconds, Path(tmp) / "reference.log", env)
@@ -184,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpagent idle footprint: window {cp.window_s:.1f} s (reference {ref.window_s:.1f} s),"
           f" meter poll {args.poll:g} s, heartbeat {args.heartbeat} s, python "
           f"{sys.version.split()[0]}{' -S (no .pth hooks)' if args.no_pth else ''}; "
-          f"extra env {' '.join(args.env) or 'none'}; load average {load_average()} (2 cores)")
+          f"extra env {' '.join(args.env) or 'none'}; "
+          f"{'one session before the window' if args.session else 'no session (idle since boot)'}"
+          f"; load average {load_average()} (2 cores)")
     for line in report(cp, ref):
         print(line)
     return 0
