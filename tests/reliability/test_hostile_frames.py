@@ -157,11 +157,20 @@ def _call_parts(text: str) -> tuple[str, str, dict[str, Any]]:
     return msg[1], msg[2], msg[3]
 
 
+def _code_units(mid: Any) -> Any:
+    """An id as UTF-16 code units: a raw surrogate pair (only possible in an in-process str,
+    never in a UTF-8 frame from a transport) and the character it encodes compare equal."""
+    if type(mid) is not str:
+        return mid
+    return mid.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
 def _check_answers(text: str, answers: list[list[Any]], tally: Tally) -> None:
     mtype, mid = oracle(text)
+    mid = _code_units(mid)
     kinds = [a[0] for a in answers]
     assert all(k in (2, 3, 4) for k in kinds), (text, answers)
-    replies = [a[1] for a in answers if a[0] in (3, 4)]
+    replies = [_code_units(a[1]) for a in answers if a[0] in (3, 4)]
     if type(mtype) is int and mtype == 2:
         tally.calls += 1
         assert replies == [mid], f"CALL {text[:200]!r} got answers {answers!r}"
