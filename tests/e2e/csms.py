@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.exceptions import InternalError, OCPPError
 from ocpp.messages import MessageType
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action, RegistrationStatus
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -43,6 +47,16 @@ class _StrictChargePoint(_RecordingChargePoint):
         super().__init__(cp_id, connection, central)
         self._strict = central
 
+    @on(Action.boot_notification)
+    def on_boot(self, **_: Any) -> call_result.BootNotification:
+        return call_result.BootNotification(
+            current_time=self._strict.now(), interval=self._strict.heartbeat_interval,
+            status=RegistrationStatus(self._strict.boot_status))
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=self._strict.now())
+
     async def _handle_call(self, msg: Any) -> Any:
         if self._strict.take_failure(msg.action):
             raise InternalError(description="central system told to fail this CALL")
@@ -67,6 +81,7 @@ class StrictCentralSystem(CentralSystem):
         self._violations_lock = threading.Lock()
         self._violations: list[Violation] = []
         self._failures: dict[str, int] = {}
+        self.clock_offset_s = 0.0  # the central system's clock minus this machine's
 
     @property
     def violations(self) -> list[Violation]:
@@ -76,6 +91,10 @@ class StrictCentralSystem(CentralSystem):
     def note_violation(self, violation: Violation) -> None:
         with self._violations_lock:
             self._violations.append(violation)
+
+    def now(self) -> str:
+        """`currentTime` for BootNotification.conf and Heartbeat.conf."""
+        return (datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)).isoformat()
 
     def fail_next(self, action: str, times: int) -> None:
         """Answer the next `times` CALLs of `action` with a CALLERROR InternalError."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from ocpp.v16 import call
@@ -120,3 +120,15 @@ def test_minimum_status_duration_hides_short_lived_statuses(
     daemon.do("plug", connector=1)  # this one lasts
     csms.wait_status(1, "Preparing", timeout=5)
     assert csms.statuses(1)[reports:] == ["Preparing"]
+
+
+def test_timestamps_follow_the_central_system_clock(daemon: Daemon,
+                                                    csms: StrictCentralSystem) -> None:
+    csms.clock_offset_s = 3 * 3600.0  # the CSMS is three hours ahead of this machine
+    boot(daemon, csms)
+    before = datetime.now(UTC) + timedelta(hours=3)
+    _charging(daemon, csms)
+    after = datetime.now(UTC) + timedelta(hours=3)
+    start = datetime.fromisoformat(csms.calls("StartTransaction")[0]["timestamp"])
+    slack = timedelta(milliseconds=5)
+    assert before - slack <= start <= after + slack

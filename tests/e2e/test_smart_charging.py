@@ -108,3 +108,25 @@ def test_a_remote_start_with_a_tx_profile_charges_at_its_limit(
     cleared = csms.call(CHARGEPOINT_ID, call.ClearChargingProfile(
         charging_profile_purpose="TxProfile"))
     assert cleared.status == "Unknown"
+
+
+def test_the_charge_point_maximum_caps_the_default_profile(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    boot(daemon, csms)
+    assert _set(csms, 1, _profile(10.0, profile_id=1)) == "Accepted"
+    assert _set(csms, 0, _profile(6.0, profile_id=2, purpose="ChargePointMaxProfile")) == (
+        "Accepted")
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-S")
+    daemon.wait_connector(lambda c: c["relay"] is True and c["limit_a"] == 6.0,
+                          what="charging at min(10 A default, 6 A maximum)")
+    # a higher stack level of the same purpose wins over the lower one (§3.13.2)
+    assert _set(csms, 1, _profile(0.0, profile_id=3, stack_level=1)) == "Accepted"
+    daemon.wait_connector(lambda c: c["relay"] is False and c["limit_a"] == 0.0,
+                          what="suspended by the stack level 1 profile")
+    csms.wait_status(1, "SuspendedEVSE")
+    assert csms.call(CHARGEPOINT_ID, call.ClearChargingProfile(stack_level=1)).status == (
+        "Accepted")
+    daemon.wait_connector(lambda c: c["relay"] is True and c["limit_a"] == 6.0,
+                          what="back to 6 A")
+    csms.wait_status(1, "Charging")
