@@ -19,6 +19,8 @@ from cpagent.daemon.client import DaemonUnavailable, request
 
 STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL after this long
 LOG_TAIL_LINES = 5
+LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
+SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; leave room
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "chargepoint": {"id": "DEMO-1", "vendor": "cpagent", "model": "demo",
@@ -145,6 +147,10 @@ class AgentProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env.pop("NOTIFY_SOCKET", None)  # never talk to systemd on behalf of the demo
         env.pop("JOURNAL_STREAM", None)
+        # websocket-client honours http_proxy & co. even for 127.0.0.1 unless no_proxy says
+        # otherwise; a CI runner's proxy must not swallow the demo's loopback connection.
+        for name in ("no_proxy", "NO_PROXY"):
+            env[name] = ",".join(p for p in (LOOPBACK_HOSTS, env.get(name)) if p)
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "cpagent", "run", "--config", str(self.config_path)],

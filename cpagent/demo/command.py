@@ -147,6 +147,7 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
     from cpagent.csms.state import Direction
     from cpagent.demo.agent import (
         DEFAULT_CONFIG,
+        SOCKET_PATH_MAX,
         AgentProcess,
         DemoError,
         demo_config,
@@ -168,6 +169,9 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
                                id_tag=args.id_tag, load_w=args.ev_load,
                                step_timeout_s=args.step_timeout)
     workdir = Path(tempfile.mkdtemp(prefix="cpagent-demo-"))
+    if len(str(workdir / "control.sock").encode()) > SOCKET_PATH_MAX:  # a long $TMPDIR
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir = Path(tempfile.mkdtemp(prefix="cpagent-demo-", dir="/tmp"))
     csms = CentralSystem(
         port=0, settings=HandlerSettings.with_id_tags([args.id_tag]), call_timeout=10.0,
         observer=lambda rec: timeline.frame(rec.direction == Direction.RECEIVED, rec.text),

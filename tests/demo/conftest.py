@@ -69,11 +69,12 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """`python -m cpagent ARGS` as a user runs it; output captured as text."""
+def run_cli(*args: str, timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m cpagent ARGS` as a user runs it (`env`: extra variables); text output."""
     return subprocess.run(
         [sys.executable, "-m", "cpagent", *args], capture_output=True, text=True,
-        timeout=timeout, env=cli_env(), cwd=ROOT, stdin=subprocess.DEVNULL,
+        timeout=timeout, env={**cli_env(), **(env or {})}, cwd=ROOT, stdin=subprocess.DEVNULL,
     )
 
 

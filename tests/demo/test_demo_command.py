@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, LineReader, pid_gone, run_cli, start_cli, stop, wait_until
+from .conftest import (
+    ROOT,
+    LineReader,
+    closed_port,
+    pid_gone,
+    run_cli,
+    start_cli,
+    stop,
+    wait_until,
+)
 
 # What a person must see, in this order (each a substring of a later line than the last).
 SESSION_ORDER = [
@@ -95,9 +104,12 @@ def test_json_timeline_is_one_object_per_line_with_every_step() -> None:
     assert records[-1]["kind"] == "result" and records[-1]["ok"] is True
 
 
-def test_own_config_other_connector_and_card_quietly() -> None:
+def test_own_config_other_connector_and_card_quietly_behind_a_proxy() -> None:
+    # A CI runner's proxy variables (pointing nowhere here) must not catch loopback traffic.
+    proxy = f"http://127.0.0.1:{closed_port()}"
     result = run_cli("demo", "--config", "config/bench.toml", "--connector", "2",
-                     "--id-tag", "CAFE0001", "--quiet")
+                     "--id-tag", "CAFE0001", "--quiet",
+                     env={"http_proxy": proxy, "HTTP_PROXY": proxy, "https_proxy": proxy})
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     assert line.startswith("cpagent demo: ok: transaction 1 on connector 2 delivered")
