@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.v16 import call
@@ -30,11 +31,13 @@ def _version(csms: StrictCentralSystem) -> int:
 def test_local_list_versions_and_an_offline_tap(daemon: Daemon,
                                                 csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    expired = {"idTag": "LOCAL-E", "idTagInfo": {"status": "Accepted", "expiryDate": yesterday}}
     assert _version(csms) == 0  # no list yet (§5.10: 0 = none installed)
     answer = csms.call(CHARGEPOINT_ID, call.SendLocalList(
         list_version=1, update_type="Full",
         local_authorization_list=[_entry("LOCAL-A", "Accepted"),
-                                  _entry("LOCAL-B", "Blocked")]))
+                                  _entry("LOCAL-B", "Blocked"), expired]))
     assert answer.status == "Accepted" and _version(csms) == 1
     answer = csms.call(CHARGEPOINT_ID, call.SendLocalList(
         list_version=2, update_type="Differential",
@@ -48,7 +51,9 @@ def test_local_list_versions_and_an_offline_tap(daemon: Daemon,
     csms.stop()  # the central system goes away
     daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
     daemon.do("plug", connector=1)
-    for refused in ("LOCAL-B", "LOCAL-A"):  # blocked; removed by the differential update
+    # blocked; removed by the differential update; expired; unknown (AllowOfflineTxForUnknownId
+    # is false by default)
+    for refused in ("LOCAL-B", "LOCAL-A", "LOCAL-E", "NOBODY"):
         daemon.do("tap", id_tag=refused)
         daemon.wait(_last_card_is(refused), what=f"tap {refused}")
         assert daemon.connector()["relay"] is False

@@ -84,6 +84,10 @@ def test_get_composite_schedule_without_profiles(shared: Shared) -> None:
     schedule = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=1, duration=60))
     assert schedule.status == "Accepted"
     assert float(schedule.charging_schedule["charging_schedule_period"][0]["limit"]) == 16.0
+    watts = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=1, duration=60,
+                                                                charging_rate_unit="W"))
+    assert watts.charging_schedule["charging_rate_unit"] == "W"
+    assert float(watts.charging_schedule["charging_schedule_period"][0]["limit"]) == 16 * 230
     rejected = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=9, duration=60))
     assert rejected.status == "Rejected"
 
