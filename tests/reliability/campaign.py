@@ -372,7 +372,7 @@ class Audit:
     lost_starts: tuple[str, ...]     # charged locally, no StartTransaction acknowledged
     lost_stops: tuple[str, ...]      # acknowledged Start, no acknowledged Stop for its id
     duplicates: dict[str, int]       # per action: identical CALL payloads beyond the first
-    meter_violations: tuple[str, ...]  # meterStop < meterStart
+    meter_violations: tuple[str, ...]  # meterStop < meterStart, or < a sampled register
     stray_stops: tuple[int, ...]     # Stops for an id no acknowledged Start was given
 
 
@@ -399,20 +399,41 @@ def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
     for action in TRANSACTION_MESSAGES:
         payloads = [_key(c.payload) for c in central.calls(action)]
         duplicates[action] = len(payloads) - len(set(payloads))
-    violations = tuple(
-        f"transaction {s.payload['transactionId']}: meterStop {s.payload['meterStop']} < "
-        f"meterStart {starts[s.payload['transactionId']]['meterStart']}"
-        for s in stops if s.payload.get("transactionId") in starts
-        and s.payload["meterStop"] < starts[s.payload["transactionId"]]["meterStart"])
+    sampled = _energy_sampled(central.calls("MeterValues"))
+    violations = []
+    for s in stops:
+        tid, stop = s.payload.get("transactionId", -1), s.payload["meterStop"]
+        if tid not in starts:
+            continue
+        if stop < starts[tid]["meterStart"]:
+            violations.append(f"transaction {tid}: meterStop {stop} < meterStart "
+                              f"{starts[tid]['meterStart']}")
+        if stop < sampled.get(tid, 0.0) - 0.5:  # meterStop is in whole Wh
+            violations.append(f"transaction {tid}: meterStop {stop} < sampled register "
+                              f"{sampled[tid]}")
     return Audit(
         sessions=len(final),
         lost_starts=tuple(sorted(charged_tags - {tag for tag, _ in final.values()})),
         lost_stops=tuple(sorted(tag for tag, tid in final.values() if not acked_stops.get(tid))),
         duplicates=duplicates,
-        meter_violations=violations,
+        meter_violations=tuple(violations),
         stray_stops=tuple(sorted({s.payload.get("transactionId", -1) for s in stops}
                                  - set(starts))),
     )
+
+
+def _energy_sampled(calls: list[Call]) -> dict[int, float]:
+    """The highest Energy.Active.Import.Register (Wh) sampled per transactionId."""
+    out: dict[int, float] = {}
+    for c in calls:
+        for value in c.payload.get("meterValue", []):
+            for sv in value["sampledValue"]:
+                if sv.get("measurand", "Energy.Active.Import.Register") == (
+                        "Energy.Active.Import.Register"):
+                    wh = float(sv["value"]) * (1000.0 if sv.get("unit") == "kWh" else 1.0)
+                    tid = c.payload.get("transactionId", -1)
+                    out[tid] = max(out.get(tid, 0.0), wh)
+    return out
 
 
 def table(rows: list[tuple[str, object]]) -> str:

@@ -195,6 +195,9 @@ def _record(central: GatedCentralSystem, frames: list[tuple[str, str, dict, dict
 
 START = {"connectorId": 1, "idTag": "A", "meterStart": 10, "timestamp": "2026-11-30T00:00:00Z"}
 STOP = {"transactionId": 1, "meterStop": 20, "timestamp": "2026-11-30T00:01:00Z"}
+SAMPLE = {"connectorId": 1, "transactionId": 1, "meterValue": [
+    {"timestamp": "2026-11-30T00:00:30Z", "sampledValue": [
+        {"value": "25", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}
 
 
 @pytest.mark.parametrize(("frames", "field", "expected"), [
@@ -212,8 +215,11 @@ STOP = {"transactionId": 1, "meterStop": 20, "timestamp": "2026-11-30T00:01:00Z"
     ([("s", "StartTransaction", START, {"transactionId": 1}),
       ("e", "StopTransaction", {**STOP, "meterStop": 9}, {})], "meter_violations",
      ("transaction 1: meterStop 9 < meterStart 10",)),
+    ([("s", "StartTransaction", START, {"transactionId": 1}),
+      ("m", "MeterValues", SAMPLE, {}), ("e", "StopTransaction", STOP, {})], "meter_violations",
+     ("transaction 1: meterStop 20 < sampled register 25.0",)),
 ], ids=["complete", "no-stop", "stop-unanswered", "start-unanswered", "resent-start",
-        "stray-stop", "meter-backwards"])
+        "stray-stop", "meter-backwards", "stop-below-a-sample"])
 def test_the_audit_finds_what_a_campaign_must_not_do(
         frames: list[tuple[str, str, dict, dict | None]], field: str, expected: object) -> None:
     central = GatedCentralSystem()
