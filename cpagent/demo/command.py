@@ -131,6 +131,11 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Interrupted):
         _fail(timeline, "interrupted; the agent and central system were stopped")
         return EX_INTERRUPTED
+    except Exception as exc:  # a bug: one line for people (-v shows the traceback)
+        if args.log_level == "DEBUG":
+            raise
+        _fail(timeline, f"internal error: {type(exc).__name__}: {exc} (run with -v for details)")
+        return EX_FAILED
 
 
 def _fail(timeline: Any, message: str) -> None:
@@ -204,8 +209,9 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
             _keep_running(timeline, agent, csms.url)
         session.next_step()
         monitor.stop()
-        # Step 9 saw every relay open; look once more unless Ctrl-C already stopped the agent.
-        status = agent.status() if agent.exit_code() is None else None
+        # Step 9 saw every relay open; look once more unless Ctrl-C is already stopping the
+        # agent (--keep-running; asking a daemon on its way out only waits for its socket).
+        status = None if args.keep_running or agent.exit_code() is not None else agent.status()
         if status is not None and any(c.get("relay") for c in status.get("connectors", [])):
             raise DemoError("step 10/10: a relay is still closed before stopping the agent")
         code = agent.stop()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cpagent.csms.errors import CallErrorReceived, CallTimedOut, NotConnected
+from cpagent.csms.errors import BadCall, CallErrorReceived, CallTimedOut, NotConnected
 from cpagent.csms.server import CentralSystem
 from cpagent.demo.agent import AgentProcess, DemoError
 from cpagent.demo.timeline import Timeline
@@ -177,7 +177,7 @@ class ChargingSession:
         try:
             return self._csms.call(self._s.chargepoint_id, action, payload,
                                    timeout=self._s.step_timeout_s)
-        except (NotConnected, CallTimedOut, CallErrorReceived) as exc:
+        except (NotConnected, CallTimedOut, CallErrorReceived, BadCall) as exc:
             raise DemoError(f"{action}: {type(exc).__name__}: {exc}") from None
 
     def _wait_csms(self, what: str, predicate: Callable[[JsonObject], bool]) -> JsonObject:

@@ -178,3 +178,22 @@ def test_a_signal_mid_session_stops_the_agent_too(sig: signal.Signals, whole_gro
         wait_until(lambda: pid_gone(agent_pid), what="the agent to be gone")
     finally:
         stop(demo)
+
+
+def test_keep_running_leaves_agent_and_csms_up_until_ctrl_c() -> None:
+    demo = start_cli("demo", "--keep-running", start_new_session=True)
+    try:
+        reader = LineReader(demo.stdout)
+        agent_pid = _agent_pid(reader.wait_for("agent pid"))
+        sock = reader.wait_for("agent socket").rsplit("agent socket ", 1)[1].strip()
+        reader.wait_for("Ctrl-C to stop")
+        status = run_cli("status", "--json", "--socket", sock)
+        assert status.returncode == 0
+        assert json.loads(status.stdout)["connection"] == "connected"
+        assert run_cli("ctl", "--socket", sock, "plug", "1").returncode == 0
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C reaches the demo and the agent
+        reader.wait_for("[10/10] stop the agent")
+        assert demo.wait(20) == 0
+        assert pid_gone(agent_pid)
+    finally:
+        stop(demo)
