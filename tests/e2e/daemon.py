@@ -31,6 +31,7 @@ call_timeout_s = 5.0
 backoff_min_s = 0.1
 backoff_max_s = 0.5
 ping_interval_s = 30.0
+{csms_extra}
 
 [state]
 dir = "{state}"
@@ -64,13 +65,16 @@ class Daemon:
     every run is appended to `log_path` and quoted when a wait times out.
     """
 
-    def __init__(self, workdir: Path, socket_path: Path, csms_url: str) -> None:
+    def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
+                 csms_extra: str = "") -> None:
+        """`csms_extra`: more `[csms]` lines (password, TLS files)."""
         self.workdir = workdir
         self.socket_path = socket_path
         self.config_path = workdir / "cpagent.toml"
         self.log_path = workdir / "daemon.log"
         self.config_path.write_text(CONFIG.format(
-            cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path))
+            cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
+            csms_extra=csms_extra))
         self.config_path.chmod(0o600)
         self.process: subprocess.Popen[bytes] | None = None
 
