@@ -234,12 +234,12 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
 def _keep_running(timeline: Any, agent: Any, url: str) -> None:
     """Leave both running until Ctrl-C (SIGINT stops the agent too: same process group)."""
     sock = agent.socket_path
-    timeline.info(f"still running: CSMS {url}, agent socket {sock}")
-    timeline.info(f"try: cpagent status --watch --socket {sock}")
-    timeline.info(f"     cpagent ctl --socket {sock} plug 1 ; cpagent ctl --socket {sock} "
-                  "tap 04A1B2C3D4")
-    timeline.info("Ctrl-C to stop")
     pause = threading.Event()
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt):  # from here on, Ctrl-C means "go on"
+        timeline.info(f"still running: CSMS {url}, agent socket {sock}")
+        timeline.info(f"try: cpagent status --watch --socket {sock}")
+        timeline.info(f"     cpagent ctl --socket {sock} plug 1 ; cpagent ctl --socket {sock} "
+                      "tap 04A1B2C3D4")
+        timeline.info("Ctrl-C to stop")
         while agent.exit_code() is None:
             pause.wait(0.5)  # Ctrl-C interrupts this; the agent got SIGINT too
