@@ -224,9 +224,6 @@ def test_deeply_nested_json_line_is_answered_with_an_error(daemon: Daemon) -> No
     still_serving(daemon, before)
 
 
-@pytest.mark.xfail(strict=True, reason="foundation: ev-load accepts NaN and Infinity watts "
-                   "(NaN < 0 is false) and answers with a NaN literal, which is not JSON; the "
-                   "sim meter's energy then becomes NaN/inf (cpagent/daemon/bench.py)")
 @pytest.mark.parametrize("watts", [b"NaN", b"Infinity", b"1e999"])
 def test_non_finite_watts_are_refused(daemon: Daemon, watts: bytes) -> None:
     raw = exchange(daemon.socket, b'{"cmd":"ev-load","connector":2,"watts":' + watts + b"}\n")
