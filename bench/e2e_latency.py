@@ -158,6 +158,25 @@ def run_cycles(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
     return series
 
 
+def daemon_cpu_s() -> dict[str, float]:
+    """CPU seconds (utime + stime) of every daemon thread in this process, by thread name.
+
+    The bench's own threads (this one, the central-system reader) are left out.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.name == "csms-reader":
+            continue
+        try:
+            stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+        except (FileNotFoundError, TypeError):
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[thread.name] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def _row(name: str, values: list[float], target: bool) -> str:
     ms = [v * 1000 for v in values]
     p99 = percentile(ms, 99)
@@ -216,9 +235,11 @@ def main(argv: list[str] | None = None) -> int:
                     raise AssertionError(f"ChangeConfiguration {key} answered {answer}")
             began = time.monotonic()
             load = MachineLoad([os.getpid(), cs.pid])
+            cpu_before = daemon_cpu_s()
             series = run_cycles(cs, daemon, args.cycles, args.warmup)
             took = time.monotonic() - began
             others = load.others_pct()
+            cpu_after = daemon_cpu_s()
             disk_after = commit_baseline(state_dir or Path(tmp))
         finally:
             code = daemon.stop() if daemon is not None else None
@@ -232,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
           f"daemon exit code {code}")
     print(f"state dir: {state_dir or 'temp dir on ' + _fs_of(Path(tempfile.gettempdir()))}; "
           f"load average {load_average()} (2 cores)")
+    spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    per_cycle = sum(spent.values()) / (args.cycles + args.warmup) * 1000
+    owner = spent.get("owner", 0.0) / (args.cycles + args.warmup) * 1000
+    print(f"daemon CPU per cycle: {per_cycle:.2f} ms (owner thread {owner:.2f} ms; "
+          f"10 ms clock ticks, averaged)")
     print(f"other processes used {others:.0f} % of one core during the cycles (out of 200 %)")
     print(f"SQLite commit there (WAL, synchronous=FULL, like the store), before / after the "
           f"cycles: p50 {disk_before[0]:.2f} / {disk_after[0]:.2f} ms, "
