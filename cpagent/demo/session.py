@@ -161,7 +161,8 @@ class ChargingSession:
         if answer.get("status") != "Accepted":
             raise DemoError(f"RemoteStopTransaction answered {answer.get('status')}")
         view = self._wait_csms("StopTransaction", lambda v: _stopped(v, tx["transactionId"]))
-        self._wait_agent("the relay to open", lambda st: _relay(st, s.connector) is False)
+        self._wait_agent("the relay open and the meter at 0 W", lambda st: (
+            _relay(st, s.connector) is False and _power(st, s.connector) == 0))
 
         self.next_step()
         self._agent.ctl({"cmd": "unplug", "connector": s.connector})
@@ -273,6 +274,12 @@ def _connector(status: JsonObject, connector: int) -> JsonObject | None:
 def _relay(status: JsonObject, connector: int) -> bool | None:
     conn = _connector(status, connector)
     return None if conn is None else bool(conn.get("relay"))
+
+
+def _power(status: JsonObject, connector: int) -> float | None:
+    conn = _connector(status, connector)
+    meter = None if conn is None else conn.get("meter")
+    return None if not meter else float(meter.get("power_w", 0.0))
 
 
 def _all_open_unplugged(status: JsonObject) -> bool:

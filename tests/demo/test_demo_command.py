@@ -83,6 +83,7 @@ def test_demo_plays_a_whole_session_and_leaves_nothing_running() -> None:
     # the frame that goes with it, but always within the step that waited for it.
     _within(lines, "relay closed on connector 1", "[6/10]", "[7/10]")
     _within(lines, "relay open on connector 1", "[8/10]", "[9/10]")
+    _within(lines, "meter reads 0 W", "[8/10]", "[9/10]")
     assert "\x1b[" not in result.stdout  # no colour into a pipe
     assert result.stderr == ""
     assert pid_gone(_agent_pid(result.stdout))
