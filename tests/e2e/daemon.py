@@ -55,7 +55,7 @@ poll_interval_s = 0.2
 
 [rfid]
 driver = "sim"
-"""
+{extra}"""
 
 
 class Daemon:
@@ -66,15 +66,15 @@ class Daemon:
     """
 
     def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
-                 csms_extra: str = "") -> None:
-        """`csms_extra`: more `[csms]` lines (password, TLS files)."""
+                 csms_extra: str = "", extra: str = "") -> None:
+        """`csms_extra`: more `[csms]` lines (password, TLS files); `extra`: more sections."""
         self.workdir = workdir
         self.socket_path = socket_path
         self.config_path = workdir / "cpagent.toml"
         self.log_path = workdir / "daemon.log"
         self.config_path.write_text(CONFIG.format(
             cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
-            csms_extra=csms_extra))
+            csms_extra=csms_extra, extra=extra))
         self.config_path.chmod(0o600)
         self.process: subprocess.Popen[bytes] | None = None
 
