@@ -204,6 +204,12 @@ class AgentProcess:
                 proc.wait()
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL now (a second Ctrl-C while stopping); idempotent."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+
     def last_line(self) -> str:
         tail = self.log_tail(1)
         return tail[-1] if tail else "(no output)"

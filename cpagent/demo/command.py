@@ -231,10 +231,19 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
                         f"{time.monotonic() - started:.1f} s")
         return EX_OK
     finally:
-        monitor.stop()
-        agent.stop()
-        csms.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        _clean_up(monitor, agent, csms, workdir)
+
+
+def _clean_up(monitor: Any, agent: Any, csms: Any, workdir: Path) -> None:
+    """Stop everything even if Ctrl-C is pressed again meanwhile (then the agent is killed)."""
+    for action in (monitor.stop, agent.stop, csms.stop,
+                   lambda: shutil.rmtree(workdir, ignore_errors=True)):
+        while True:
+            try:
+                action()
+                break
+            except (KeyboardInterrupt, Interrupted):
+                agent.kill()  # impatient: no more grace for the agent; then finish the rest
 
 
 def _keep_running(timeline: Any, agent: Any, url: str) -> None:

@@ -160,19 +160,23 @@ def test_a_step_that_times_out_fails_clearly_and_stops_the_agent() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sig", "whole_group"),
-    [(signal.SIGTERM, False), (signal.SIGINT, True), (signal.SIGHUP, False)],
+    ("sig", "whole_group", "times"),
+    [(signal.SIGTERM, False, 1), (signal.SIGINT, True, 1), (signal.SIGHUP, False, 1),
+     (signal.SIGTERM, False, 3)],  # an impatient user: the agent is killed, still gone
 )
-def test_a_signal_mid_session_stops_the_agent_too(sig: signal.Signals, whole_group: bool) -> None:
+def test_a_signal_mid_session_stops_the_agent_too(
+    sig: signal.Signals, whole_group: bool, times: int
+) -> None:
     demo = start_cli("demo", start_new_session=True)
     try:
         reader = LineReader(demo.stdout)
         agent_pid = _agent_pid(reader.wait_for("agent pid"))
         reader.wait_for("[5/10]")
-        if whole_group:  # Ctrl-C on a terminal: the whole foreground process group
-            os.killpg(demo.pid, sig)
-        else:
-            demo.send_signal(sig)
+        for _ in range(times):
+            if whole_group:  # Ctrl-C on a terminal: the whole foreground process group
+                os.killpg(demo.pid, sig)
+            else:
+                demo.send_signal(sig)
         assert demo.wait(20) == 130
         assert demo.stderr is not None
         assert "interrupted; the agent and central system were stopped" in demo.stderr.read()
