@@ -246,12 +246,14 @@ class Store:
                          (action, json.dumps(payload), local_tx, boot, mono))
         return int(cur.lastrowid or 0)
 
-    def outbox(self) -> list[QueuedMessage]:
-        """Queued messages, oldest first, with the real transactionId filled in where known."""
+    def outbox(self, limit: int | None = None) -> list[QueuedMessage]:
+        """Queued messages, oldest first (at most `limit`), with the real transactionId filled
+        in where known."""
         rows = self._db.execute(
             "SELECT o.seq, o.action, o.payload, o.local_tx, o.attempts, o.next_attempt, o.boot,"
             " o.mono, t.transaction_id FROM outbox o LEFT JOIN transactions t"
-            " ON o.local_tx = t.local_id ORDER BY o.seq").fetchall()
+            " ON o.local_tx = t.local_id ORDER BY o.seq LIMIT ?",
+            (-1 if limit is None else limit,)).fetchall()
         out = []
         for seq, action, payload, local_tx, attempts, nxt, boot, mono, tx_id in rows:
             body = json.loads(payload)
@@ -262,8 +264,13 @@ class Store:
 
     def head(self) -> QueuedMessage | None:
         """The message to send next (the queue is sent strictly in order, one at a time)."""
-        queue = self.outbox()
+        queue = self.outbox(limit=1)
         return queue[0] if queue else None
+
+    def queue_depth(self) -> int:
+        """How many messages wait in the outbox."""
+        (count,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        return int(count)
 
     def mark_attempt(self, seq: int, next_attempt: float) -> None:
         with self._tx() as db:

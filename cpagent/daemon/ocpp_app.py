@@ -156,7 +156,7 @@ class ChargepointApplication:
             "registration": self._cp.registration,
             "status": points[0].connector.status.value,
             "connectors": connectors,
-            "queued_messages": len(self._store.outbox()),
+            "queued_messages": self._store.queue_depth(),
             "last_card": self._last_card,
             "last_error": self._last_error,
         }
@@ -200,7 +200,7 @@ class ChargepointApplication:
         if self._restart is None:
             return
         kind, latest = self._restart
-        if (self._connection == "connected" and self._store.outbox()
+        if (self._connection == "connected" and self._store.queue_depth()
                 and self._clock() < latest):
             return
         self._restart = None
