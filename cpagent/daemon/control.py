@@ -60,7 +60,7 @@ class ControlServer:
         try:
             listener.bind(str(self._path))
             os.chmod(self._path, SOCKET_MODE)
-            listener.listen(8)
+            listener.listen(64)  # a burst of `cpagent status` must not look like a dead daemon
         except OSError as exc:
             listener.close()
             raise ControlServerError(f"control socket {self._path}: {exc.strerror or exc}") from exc
@@ -132,6 +132,8 @@ class ControlServer:
             request = json.loads(line)
         except (ValueError, UnicodeDecodeError):
             return {"ok": False, "error": "not a JSON line"}
+        except RecursionError:  # the C decoder recurses once per level of nesting
+            return {"ok": False, "error": "JSON nested too deeply"}
         if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
             return {"ok": False, "error": 'expected an object with a string "cmd"'}
         event = ControlRequest(request)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
-from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.commands import (
     Command,
     DeEnergiseRelay,
@@ -17,6 +16,7 @@ from cpagent.chargepoint.commands import (
     RestartRequested,
     SetCurrentLimit,
 )
+from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.chargepoint.store import Store
 from cpagent.config import Config

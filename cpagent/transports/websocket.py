@@ -114,6 +114,11 @@ class WebSocketTransport:
             return False
         try:
             ws.send(text)
+        except UnicodeEncodeError:
+            # A lone surrogate (e.g. echoed from a peer's message id) cannot travel as UTF-8;
+            # encoding fails before anything is written, so the link stays usable.
+            log.warning("%s: frame not sent: not encodable as UTF-8", self.chargepoint_id)
+            return False
         except (wsc.WebSocketException, OSError) as exc:
             log.debug("%s: send failed: %s", self.chargepoint_id, exc)
             return False
@@ -243,7 +248,8 @@ class WebSocketTransport:
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
             except (wsc.WebSocketException, OSError) as exc:
-                return f"connection lost: {exc or type(exc).__name__}"
+                # websocket-client may quote the whole offending frame in its message.
+                return f"connection lost: {_shorten(str(exc) or type(exc).__name__)}"
             self._heard.set()
             if opcode == wsc.ABNF.OPCODE_TEXT:
                 data = frame.data
@@ -304,3 +310,8 @@ def _close_quietly(ws: wsc.WebSocket, status: int) -> None:
         pass
     _abort(ws)
     ws.shutdown()
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """At most `limit` characters of `text`, for reasons that end up in log lines."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

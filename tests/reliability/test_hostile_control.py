@@ -215,9 +215,6 @@ def test_idle_connections_do_not_block_others(daemon: Daemon) -> None:
     still_serving(daemon, before)
 
 
-@pytest.mark.xfail(strict=True, reason="foundation: json.loads raises RecursionError on a deeply "
-                   "nested line; control.py _handle catches only ValueError, so the client gets "
-                   "no answer and a traceback is logged (cpagent/daemon/control.py)")
 def test_deeply_nested_json_line_is_answered_with_an_error(daemon: Daemon) -> None:
     before = len(daemon.log_text())
     error_answers(exchange(daemon.socket, b"[" * 50_000 + b"\n"))

@@ -209,9 +209,6 @@ def test_pings_from_the_server_are_answered(transport: Started) -> None:
         wait_until(lambda: pongs == [b"are you there"], 5.0, "a pong")
 
 
-@pytest.mark.xfail(strict=True, reason="transports: the TransportDown reason for invalid UTF-8 "
-                   "embeds repr() of the whole frame (websocket-client's message), so a 100 KB "
-                   "frame makes a 400 KB log line (cpagent/transports/websocket.py _read)")
 def test_invalid_utf8_reason_stays_short(transport: Started) -> None:
     with HostileServer(sends(b"\xff" * 100_000)) as server:
         _ws, events = transport(server.url)
@@ -219,9 +216,6 @@ def test_invalid_utf8_reason_stays_short(transport: Started) -> None:
         assert len(down.reason) < 1000
 
 
-@pytest.mark.xfail(strict=True, reason="transports: send() lets UnicodeEncodeError escape for a "
-                   "text UTF-8 cannot carry (a lone surrogate, which the core can echo from a "
-                   "peer's message id) instead of returning False (websocket.py send)")
 def test_send_of_unencodable_text_returns_false(transport: Started) -> None:
     with HostileServer(sends(b'[2,"1","Heartbeat",{}]')) as server:
         ws, events = transport(server.url)
