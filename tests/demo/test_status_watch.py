@@ -8,6 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
+
+import pytest
+
+from cpagent.commands.status import render_watch
 
 from .conftest import ROOT, Daemon, LineReader, cli_env, run_cli, start_cli, stop, wait_until
 
@@ -96,3 +101,48 @@ def test_a_daemon_going_away_is_shown_and_the_view_keeps_trying(daemon: Daemon) 
         assert watch.returncode == 0
     finally:
         stop(watch)
+
+
+CHARGING = {
+    "ok": True, "application": "chargepoint", "chargepoint": "CP-9", "connection": "connected",
+    "subprotocol": "ocpp1.6", "registration": "Accepted", "queue_depth": 0,
+    "queued_messages": 2, "last_card": "ABC", "last_error": None,
+    "connectors": [
+        {"id": 1, "status": "Charging", "relay": True, "plugged": True, "fault": None,
+         "limit_a": 10.0, "transaction": {"id": 42, "id_tag": "ABC", "local_id": "x"},
+         "meter": {"energy_wh": 1234.56, "power_w": 2300.4}},
+        {"id": 2, "status": "Faulted", "relay": False, "plugged": None,
+         "fault": "PowerMeterFailure", "limit_a": None, "transaction": None, "meter": None},
+    ],
+}
+BENCH_APP = {"ok": True, "application": "bench", "chargepoint": "B-1",
+             "connection": "disconnected", "subprotocol": None, "queue_depth": 3,
+             "last_error": "CSMS link: refused",
+             "connectors": [{"id": 1, "status": "Available", "relay": False, "plugged": False,
+                             "fault": None, "transaction": None,
+                             "meter": {"energy_wh": 0.0, "power_w": 0.0}}]}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (CHARGING, ["cpagent CP-9 (chargepoint)", "CSMS: connected (ocpp1.6), registration "
+                    "Accepted",
+                    "1    Charging       closed in         2300     1234.6     10.0  42 for ABC",
+                    "2    Faulted        open   -             -          -        -  -  "
+                    "FAULT PowerMeterFailure",
+                    "queue depth 0, transaction messages waiting for the CSMS 2, last card ABC",
+                    "last error: -"]),
+        (BENCH_APP, ["cpagent B-1 (bench)", "CSMS: disconnected",
+                     "1    Available      open   out           0        0.0        -  -",
+                     "queue depth 3", "last error: CSMS link: refused"]),
+        ({"ok": True}, ["cpagent ? (?)", "CSMS: ?", "queue depth -", "last error: -"]),
+    ],
+)
+def test_the_view_shows_each_fact_in_its_place(
+    status: dict[str, Any], expected: list[str]
+) -> None:
+    lines = render_watch(status, 1.0).splitlines()
+    for want in expected:
+        assert any(line.rstrip() == want.rstrip() or line.startswith(want) for line in lines), (
+            want, lines)
