@@ -45,6 +45,8 @@ class Charging:
         for cid, p in self.points.items():
             if cp.store.get_meta(f"inoperative:{cid}") == "1":
                 p.connector.status = S.UNAVAILABLE
+            elif cid and any(r.connector_id == cid for r in cp.reservations):
+                p.connector.status = S.RESERVED  # a stored reservation still holds (§5.13)
             if cid:
                 cp.command(DeEnergiseRelay(cid))  # power-loss recovery: relays open first
         self.meters = MeterReports(cp)
