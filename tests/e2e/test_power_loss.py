@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,43 @@ def test_sigterm_mid_transaction(daemon: Daemon, csms: StrictCentralSystem) -> N
     assert (stop["reason"], stop["transactionId"]) == ("PowerLoss", 1)
     daemon.wait(lambda s: s["queued_messages"] == 0, what="queue drained")
     assert len(csms.calls("StopTransaction")) == 1
+
+
+def test_central_system_settings_survive_kill_9(daemon: Daemon,
+                                                csms: StrictCentralSystem) -> None:
+    boot(daemon, csms)
+    in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert csms.call(CHARGEPOINT_ID, call.SendLocalList(
+        list_version=5, update_type="Full",
+        local_authorization_list=[{"idTag": "KEPT", "idTagInfo": {"status": "Accepted"}}],
+    )).status == "Accepted"
+    assert csms.call(CHARGEPOINT_ID, call.SetChargingProfile(connector_id=1, cs_charging_profiles={
+        "chargingProfileId": 9, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": {
+            "chargingRateUnit": "A", "startSchedule": an_hour_ago,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8.0}]}})).status == "Accepted"
+    assert csms.call(CHARGEPOINT_ID, call.ReserveNow(
+        connector_id=1, expiry_date=in_an_hour, id_tag="KEPT", reservation_id=11,
+    )).status == "Accepted"
+    csms.wait_status(1, "Reserved")
+
+    daemon.kill9()
+    daemon.start()
+    daemon.wait(lambda s: s["registration"] == "Accepted", what="boot after kill -9")
+    assert csms.call(CHARGEPOINT_ID, call.GetLocalListVersion()).list_version == 5
+    schedule = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=1, duration=60))
+    assert float(schedule.charging_schedule["charging_schedule_period"][0]["limit"]) == 8.0
+    csms.wait_status(1, "Reserved")  # reported again after the new boot
+    assert csms.call(CHARGEPOINT_ID, call.ChangeAvailability(
+        connector_id=1, type="Inoperative")).status == "Accepted"
+    csms.wait_status(1, "Unavailable")
+
+    daemon.kill9()
+    daemon.start()
+    daemon.wait(lambda s: s["registration"] == "Accepted", what="boot after kill -9")
+    boots = len(csms.calls("BootNotification"))
+    assert boots == 3
+    # §5.2: availability persists across a reboot
+    daemon.wait_connector(lambda c: c["status"] == "Unavailable", what="still Unavailable")
+    csms.wait_status(1, "Unavailable")
