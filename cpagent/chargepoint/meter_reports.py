@@ -79,7 +79,8 @@ class MeterReports:
             return
         key = ("MeterValuesAlignedData" if context is ReadingContext.SAMPLE_CLOCK
                else "MeterValuesSampledData")
-        values = sampled_values(p.sample, self.cp.settings.get_list(key), context, p.limit_a)
+        values = sampled_values(p.sample, self.cp.settings.get_list(key), context,
+                                self._offered_a(p))
         if not values:
             return
         wall = self.cp.wall(at)
@@ -92,12 +93,17 @@ class MeterReports:
         elif self.cp.online and wall is not None:
             self.cp.request("MeterValues", meter_values_request(cid, None, [mv]))
 
+    def _offered_a(self, p: Point) -> float:
+        """Current.Offered: the smart-charging limit, else the most the charge point offers
+        (without a profile Current.Offered was silently left out)."""
+        return p.limit_a if p.limit_a is not None else self.cp.profiles.electrical.max_current_a
+
     def trigger(self, points: dict[int, Point], cid: int | None, now: float) -> None:
         """TriggerMessage MeterValues (§5.17): the latest sample, context Trigger."""
         for c, p in points.items():
             if cid in (None, 0, c) and p.sample is not None and c:
                 values = sampled_values(p.sample, self.cp.settings.get_list(
-                    "MeterValuesSampledData"), ReadingContext.TRIGGER, p.limit_a)
+                    "MeterValuesSampledData"), ReadingContext.TRIGGER, self._offered_a(p))
                 wall = self.cp.wall(now)
                 if values and wall is not None:
                     tx_id = p.tx.transaction_id if p.tx is not None else None
