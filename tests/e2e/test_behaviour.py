@@ -132,3 +132,21 @@ def test_timestamps_follow_the_central_system_clock(daemon: Daemon,
     start = datetime.fromisoformat(csms.calls("StartTransaction")[0]["timestamp"])
     slack = timedelta(milliseconds=5)
     assert before - slack <= start <= after + slack
+
+
+def test_sampled_measurands_carry_their_units(daemon: Daemon,
+                                              csms: StrictCentralSystem) -> None:
+    wanted = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
+              "Voltage": "V", "Current.Import": "A", "Current.Offered": "A"}
+    boot(daemon, csms, MeterValuesSampledData=",".join(wanted))
+    refused = csms.call(CHARGEPOINT_ID, call.ChangeConfiguration(
+        key="MeterValuesSampledData", value="Energy.Active.Import.Register,SoC"))
+    assert refused.status == "Rejected"  # the simulated meter has no state of charge
+    _charging(daemon, csms)
+    payload = csms.wait_call("MeterValues", lambda p: p.get("transactionId") == 1)
+    sampled = payload["meterValue"][0]["sampledValue"]
+    assert {v["measurand"]: v["unit"] for v in sampled} == wanted
+    assert all(v["context"] == "Sample.Periodic" for v in sampled)
+    value = {v["measurand"]: float(v["value"]) for v in sampled}
+    assert value["Voltage"] == 230.0
+    assert value["Current.Offered"] == 16.0  # no profile: the connector's maximum
