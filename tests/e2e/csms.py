@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,6 +96,17 @@ class StrictCentralSystem(CentralSystem):
     def now(self) -> str:
         """`currentTime` for BootNotification.conf and Heartbeat.conf."""
         return (datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)).isoformat()
+
+    def call_unchecked(self, chargepoint_id: str, action: str, payload: dict[str, Any],
+                       timeout: float = 10.0) -> Any:
+        """Send a CALL of any action and payload, skipping the `ocpp` package's own schema
+        checks (to see how the chargepoint answers bad requests); raises on a CALLERROR."""
+        kind = make_dataclass(action, [(key, Any) for key in payload])
+        with self._lock:
+            cp = self._chargepoints[chargepoint_id]
+        future = asyncio.run_coroutine_threadsafe(
+            cp.call(kind(**payload), suppress=False, skip_schema_validation=True), self._loop)
+        return future.result(timeout)
 
     def fail_next(self, action: str, times: int) -> None:
         """Answer the next `times` CALLs of `action` with a CALLERROR InternalError."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 
 from tests.e2e.conftest import boot, configure
@@ -169,3 +170,22 @@ def test_reset_stops_the_transaction_and_restarts(daemon: Daemon, csms: StrictCe
     assert len(csms.calls("BootNotification")) == 2
     kept = csms.call(CHARGEPOINT_ID, call.GetConfiguration(key=["MeterValueSampleInterval"]))
     assert kept.configuration_key[0]["value"] == "1"  # configuration survives the restart
+
+
+@pytest.mark.parametrize(("action", "payload", "code"), [
+    ("FooBar", {}, "NotImplemented"),
+    ("BootNotification", {"chargePointVendor": "x", "chargePointModel": "y"},
+     "NotImplemented"),                                       # a CP -> CS action
+    ("RemoteStartTransaction", {}, "OccurenceConstraintViolation"),  # 1.6's own spelling
+    ("Reset", {"type": "Medium"}, "PropertyConstraintViolation"),
+    ("ChangeConfiguration", {"key": 5, "value": "1"}, "TypeConstraintViolation"),
+    ("GetConfiguration", {"extra": 1}, "FormationViolation"),
+])
+def test_bad_requests_are_answered_with_the_right_call_error(
+        shared: Shared, action: str, payload: dict[str, object], code: str) -> None:
+    """OCPP-J 1.6 §4.2.3: the error code names what is wrong; the daemon carries on."""
+    daemon, csms = shared
+    with pytest.raises(OCPPError) as raised:
+        csms.call_unchecked(CHARGEPOINT_ID, action, payload)
+    assert raised.value.code == code
+    assert daemon.status()["registration"] == "Accepted"
