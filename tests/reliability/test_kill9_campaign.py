@@ -138,6 +138,7 @@ class Campaign:
         daemon.wait_settled(timeout=30)
 
 
+@pytest.mark.timeout(1800)  # the long form: 200 sessions take about 4-5 min on 2 cores
 def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool) -> None:
     daemon, central = pair
     seed = int(os.environ.get("CAMPAIGN_SEED", random.SystemRandom().randrange(2**32)))

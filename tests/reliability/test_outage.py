@@ -85,6 +85,7 @@ def _one_outage(daemon: Daemon, central: GatedCentralSystem, cycle: int) -> Outa
     return Outage(went, back, first_call, queued)
 
 
+@pytest.mark.timeout(900)  # the long form: 15 outages
 @pytest.mark.parametrize("outages", [1, 3])
 def test_outage_replay_is_once_in_order_with_original_times(
         pair: tuple[Daemon, GatedCentralSystem], long_form: bool, outages: int) -> None:

@@ -51,6 +51,7 @@ def _session(daemon: Daemon, tag: str) -> None:
     daemon.wait_settled()
 
 
+@pytest.mark.timeout(LONG_S + 600)  # the suite's 300 s cap is for the short forms
 def test_soak_sessions_back_to_back(pair: tuple[Daemon, GatedCentralSystem],
                                     long_form: bool) -> None:
     daemon, central = pair
