@@ -36,9 +36,11 @@ def daemon(tmp_path: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
     yield from _daemon(tmp_path, csms)
 
 
-def _daemon(workdir: Path, csms: StrictCentralSystem, extra: str = "") -> Iterator[Daemon]:
+def _daemon(workdir: Path, csms: StrictCentralSystem, extra: str = "",
+            connectors: int = 1) -> Iterator[Daemon]:
     sock_dir = Path(tempfile.mkdtemp(prefix="cpe2e-"))  # sun_path is 107 bytes at most
-    process = Daemon(workdir, sock_dir / "ctl.sock", csms.url, extra=extra)
+    process = Daemon(workdir, sock_dir / "ctl.sock", csms.url, extra=extra,
+                     connectors=connectors)
     try:
         yield process
     finally:

@@ -45,17 +45,20 @@ pin_factory = "mock"
 [log]
 level = "DEBUG"
 
-[[connector]]
-relay_pin = 17
-plug_pin = 27
-max_current_a = 16.0
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.2
-
+{connectors}
 [rfid]
 driver = "sim"
 {extra}"""
+CONNECTOR = """\
+[[connector]]
+relay_pin = {relay}
+plug_pin = {plug}
+max_current_a = {amps}
+[connector.meter]
+driver = "sim"
+poll_interval_s = 0.2
+"""
+PINS = ((17, 27, 16.0), (22, 23, 32.0))  # (relay, plug, max A) of connectors 1 and 2
 
 
 class Daemon:
@@ -66,7 +69,7 @@ class Daemon:
     """
 
     def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
-                 csms_extra: str = "", extra: str = "") -> None:
+                 csms_extra: str = "", extra: str = "", connectors: int = 1) -> None:
         """`csms_extra`: more `[csms]` lines (password, TLS files); `extra`: more sections."""
         self.workdir = workdir
         self.socket_path = socket_path
@@ -74,7 +77,8 @@ class Daemon:
         self.log_path = workdir / "daemon.log"
         self.config_path.write_text(CONFIG.format(
             cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
-            csms_extra=csms_extra, extra=extra))
+            csms_extra=csms_extra, extra=extra, connectors="\n".join(
+                CONNECTOR.format(relay=r, plug=p, amps=a) for r, p, a in PINS[:connectors])))
         self.config_path.chmod(0o600)
         self.process: subprocess.Popen[bytes] | None = None
 
