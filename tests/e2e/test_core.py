@@ -82,7 +82,7 @@ def test_heartbeat_at_the_configured_interval(shared: Shared) -> None:
     beats = len(csms.calls("Heartbeat"))
     configure(csms, HeartbeatInterval="1")
     try:
-        csms.wait_call("Heartbeat", count=beats + 2, timeout=6)
+        csms.wait_call("Heartbeat", count=beats + 1, timeout=5)
     finally:
         configure(csms, HeartbeatInterval="300")
 

@@ -49,13 +49,19 @@ def test_a_reservation_is_used_by_its_tag_only(daemon: Daemon,
     (0, False, "Accepted"),    # ReserveConnectorZeroSupported = true
     (2, False, "Rejected"),    # no such connector
 ])
-def test_reserve_now_answers(daemon: Daemon, csms: StrictCentralSystem, connector_id: int,
+def test_reserve_now_answers(shared: tuple[Daemon, StrictCentralSystem], connector_id: int,
                              plugged: bool, answer: str) -> None:
-    boot(daemon, csms)
+    daemon, csms = shared
     if plugged:
         daemon.do("plug", connector=1)
         csms.wait_status(1, "Preparing")
-    assert _reserve(csms, 1, connector_id=connector_id) == answer
+    try:
+        assert _reserve(csms, 1, connector_id=connector_id) == answer
+    finally:  # leave the shared charge point as it was
+        csms.call(CHARGEPOINT_ID, call.CancelReservation(reservation_id=1))
+        if plugged:
+            daemon.do("unplug", connector=1)
+            csms.wait_status(1, "Available")
 
 
 def test_cancel_reservation_frees_the_connector(daemon: Daemon,
