@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
@@ -34,6 +35,18 @@ HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, DeviceFaulted, DeviceReco
 THREE_PHASE_METERS = ("sdm630", "sdm72")
 DATABASE = "cpagent.db"
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
+OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
+
+
+def os_boot_id(path: Path = OS_BOOT_ID) -> str:
+    """The kernel's boot id (a fresh random id where there is none). Monotonic time
+    (CLOCK_MONOTONIC) runs on across our own restarts within one OS boot, so what an earlier
+    run queued without a wall clock is stamped exactly once the clock is known
+    (`Store.backdate`), not at the reconnection, after a later run's messages."""
+    try:
+        return path.read_text().strip() or uuid.uuid4().hex
+    except OSError:
+        return uuid.uuid4().hex
 
 
 def boot_payload(config: Config) -> dict[str, str]:
@@ -73,7 +86,7 @@ class ChargepointApplication:
             store=self._store,
             boot_payload=boot_payload(config),
             connector_ids=[conn.id for conn in hardware.connectors],
-            boot_id=uuid.uuid4().hex,
+            boot_id=os_boot_id(),
             new_id=lambda: uuid.uuid4().hex,
             now=clock(),
             sources=sources,
