@@ -137,3 +137,35 @@ def test_outage_replay_is_once_in_order_with_original_times(
         ("duplicates", sum(found.duplicates.values())),
         ("lost Start/Stop", len(found.lost_starts) + len(found.lost_stops)),
     ]))
+
+
+def test_restarts_inside_one_outage_keep_original_times_in_order(
+        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    """A restart during an outage leaves the daemon without a wall clock (it learns it from
+    the central system); what it queues then is stamped once the clock is known again,
+    even when another restart came in between (e.g. two power flickers in one outage)."""
+    daemon, central = pair
+    boot(daemon, central, **FAST_KEYS)
+    send_local_list(central, ["RESTARTED-1"])
+    went = datetime.now(UTC)
+    central.stop()
+    daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
+    daemon.kill9()
+    daemon.start()  # offline: no wall clock in this run
+    _charge(daemon, "RESTARTED-1", samples=2)
+    daemon.wait(lambda s: s["queued_messages"] >= 2, what="Start and MeterValues queued")
+    daemon.kill9()
+    daemon.start()  # still offline: the transaction is ended by the power-loss rule
+    daemon.wait(lambda s: s["queued_messages"] >= 3, what="PowerLoss StopTransaction queued")
+    back = datetime.now(UTC)
+    central.start()
+    daemon.wait_settled(timeout=30)
+
+    replay = [c for c in central.calls() if c.action in TRANSACTION_MESSAGES]
+    assert [c.action for c in replay][0::len(replay) - 1] == ["StartTransaction",
+                                                              "StopTransaction"]
+    times = [_time(c) for c in replay]
+    assert times == sorted(times), f"in the order they happened: {times}"
+    assert all(went - SLACK <= t < back for t in times), (
+        f"stamped during the outage, not at the reconnection ({back}): {times}")
+    assert replay[-1].payload["reason"] == "PowerLoss"
