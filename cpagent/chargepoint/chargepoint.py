@@ -103,6 +103,7 @@ class ChargePoint:
         self._inflight: tuple[str, QueuedMessage | _Direct] | None = None
         self._retry_at: dict[int, float] = {}
         self._boot_at = now
+        self._started_at = now
         self._last_sent = now
         self.firmware = FirmwareManagement(self)
         self.charging = Charging(self, ids, now)  # opens relays, stops PowerLoss transactions
@@ -307,5 +308,8 @@ class ChargePoint:
         first = not self.clock.is_set
         self.clock.set(from_wire(answer["currentTime"]), now)
         if first and self.clock.offset_s is not None:
-            self.store.backdate(self.boot_id, self.clock.offset_s, others_at=self.clock.wall(now))
+            # earlier boots' monotonic clocks are gone: stamp their messages when this run
+            # began, no later than anything this run queued (its PowerLoss stops included)
+            self.store.backdate(self.boot_id, self.clock.offset_s,
+                                others_at=self.clock.wall(self._started_at))
 
