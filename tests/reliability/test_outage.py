@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from cpagent.chargepoint.chargepoint import ChargePoint
+from cpagent.chargepoint.store import Store
 from tests.reliability.campaign import (
     TRANSACTION_MESSAGES,
     Call,
@@ -169,3 +172,30 @@ def test_restarts_inside_one_outage_keep_original_times_in_order(
     assert all(went - SLACK <= t < back for t in times), (
         f"stamped during the outage, not at the reconnection ({back}): {times}")
     assert replay[-1].payload["reason"] == "PowerLoss"
+
+
+def test_messages_of_an_earlier_os_boot_are_stamped_no_later_than_this_run_began(
+        tmp_path: Path) -> None:
+    """After a real power cut the monotonic clock of the run that queued a message without a
+    wall clock is gone; its stamp must still not fall after this run's own PowerLoss stop
+    (a transaction ending before it started). Driven on the sans-I/O ChargePoint: one OS
+    boot cannot be faked for the daemon process."""
+    store = Store.open(tmp_path / "cpagent.db")
+    try:
+        start = {"connectorId": 1, "idTag": "OLD", "meterStart": 0, "timestamp": None}
+        store.begin_transaction(1, "OLD", 0.0, start, boot="earlier-os-boot", mono=5.0)
+        ids = (f"m{i}" for i in range(100))
+        cp = ChargePoint(store=store, boot_payload={"chargePointVendor": "v",
+                                                    "chargePointModel": "m"},
+                         connector_ids=[1], boot_id="this-os-boot", new_id=lambda: next(ids),
+                         now=100.0)  # the power-loss rule queues the Stop, without a clock
+        cp.connected(101.0)
+        boot_call = json.loads(cp.drain_frames()[0])
+        cp.receive(json.dumps([3, boot_call[1], {
+            "status": "Accepted", "currentTime": "2026-11-30T12:00:30.000Z", "interval": 300}]),
+            130.0)  # the clock: mono 130 is 12:00:30, so this run began at 12:00:00
+        stamps = {m.action: m.payload["timestamp"] for m in store.outbox()}
+    finally:
+        store.close()
+    assert stamps == {"StartTransaction": "2026-11-30T12:00:00.000Z",
+                      "StopTransaction": "2026-11-30T12:00:00.000Z"}
