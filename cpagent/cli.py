@@ -14,16 +14,17 @@ from cpagent.daemon.logs import setup_logging
 # Each module has `register(subparsers)`: it adds its parser(s) and sets `func`, a callable
 # taking the parsed Namespace and returning the exit code. Modules that are not written yet
 # are skipped (a missing module only; an import error inside a module is raised), and so are
-# modules without `register` (e.g. one that exists but offers no subcommand yet).
-COMMAND_MODULES = (
-    "cpagent.commands.run",
-    "cpagent.commands.check_config",
-    "cpagent.commands.status",
-    "cpagent.commands.ctl",
-    "cpagent.bridge",
-    "cpagent.csms.cli",
-    "cpagent.demo",
-)
+# modules without `register`. Only the module of the command being run is imported (all of
+# them for top-level help), so `cpagent run` does not pay for the bench CSMS's imports.
+COMMAND_MODULES = {
+    "run": "cpagent.commands.run",
+    "check-config": "cpagent.commands.check_config",
+    "status": "cpagent.commands.status",
+    "ctl": "cpagent.commands.ctl",
+    "bridge": "cpagent.bridge",
+    "csms": "cpagent.csms.cli",
+    "demo": "cpagent.demo",
+}
 
 EPILOG = """\
 examples:
@@ -35,7 +36,8 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that subcommand's module is imported and registered."""
     parser = argparse.ArgumentParser(
         prog="cpagent",
         description="Chargepoint agent: OCPP-J to a central system, acting on charger hardware.",
@@ -49,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                         type=str.upper, help="log level (default: [log] level for run, "
                         "else WARNING)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else [
+        *COMMAND_MODULES.values()]
+    for name in modules:
         register = getattr(_import_optional(name), "register", None)
         if register is not None:
             register(subparsers)
@@ -65,9 +69,21 @@ def _import_optional(name: str) -> Any:
         raise
 
 
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand in `argv`: the first word that is not an option or an option's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (default: sys.argv[1:]), run the command, return its exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_name(argv))
     args = parser.parse_args(argv)
     args.log_level = "DEBUG" if args.verbose else args.log_level
     setup_logging(args.log_level or "WARNING")
