@@ -118,5 +118,8 @@ class BenchApplication:
             "frames_received": self._frames_received,
         }
 
+    def begin_stop(self, reason: str, now: float) -> bool:
+        return False  # nothing to wind down: no OCPP transactions here
+
     def shutdown(self, reason: str) -> None:
         log.info("bench application stopping: %s", reason)

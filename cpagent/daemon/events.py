@@ -24,6 +24,14 @@ class ShutdownRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class StopRequested:
+    """SIGTERM/SIGINT: stop, letting the application end its transactions first (bounded);
+    a second one stops at once."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerDied:
     """A worker thread ended with an exception; the daemon exits non-zero rather than limp."""
 

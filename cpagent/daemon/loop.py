@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from cpagent.daemon.events import ControlRequest, ShutdownRequested, WorkerDied
+from cpagent.daemon.events import ControlRequest, ShutdownRequested, StopRequested, WorkerDied
 from cpagent.daemon.notify import Notifier
 from cpagent.transports.events import TransportDown, TransportUp
 
@@ -52,6 +52,12 @@ class Application(DeadlineSource, Protocol):
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready snapshot for `cpagent status` (relay state under the key `relay`)."""
+        ...
+
+    def begin_stop(self, reason: str, now: float) -> bool:
+        """A signal asks to stop: open the relays now; return True when the application needs
+        a moment (e.g. to have its StopTransactions acknowledged) and will post
+        ShutdownRequested itself, within a few seconds; False to stop at once."""
         ...
 
     def shutdown(self, reason: str) -> None:
@@ -103,6 +109,7 @@ class OwnerLoop:
         self._sources: list[DeadlineSource] = [app]
         self._exit_code: int | None = None
         self._reason = ""
+        self._stopping = False  # a StopRequested arrived; the application is winding down
         self._owner: threading.Thread | None = None
 
     def post(self, event: object) -> None:
@@ -146,6 +153,10 @@ class OwnerLoop:
     def _dispatch(self, event: object, now: float) -> None:
         if isinstance(event, ShutdownRequested):
             self._stop(event.reason, event.exit_code)
+        elif isinstance(event, StopRequested):
+            if self._stopping or not self._app.begin_stop(event.reason, now):
+                self._stop(event.reason, EX_OK)  # a second signal does not wait
+            self._stopping = True
         elif isinstance(event, WorkerDied):
             log.error("worker thread %s died: %s; exiting", event.thread, event.error)
             self._stop(f"worker {event.thread} died", EX_SOFTWARE)

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSample
 log = logging.getLogger(__name__)
 
 EX_TEMPFAIL = 75  # sysexits.h: Reset.req accepted; non-zero so Restart=on-failure restarts us
+STOP_BOUND_S = 5.0  # on SIGTERM, how long StopTransactions may take to be acknowledged
+                    # (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
 HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, DeviceFaulted, DeviceRecovered)
 THREE_PHASE_METERS = ("sdm630", "sdm72")
 DATABASE = "cpagent.db"
@@ -96,7 +99,7 @@ class ChargepointApplication:
         )
         self._clock = clock
         self._restart_bound_s = config.csms.call_timeout_s
-        self._restart: tuple[str, float] | None = None  # (Reset kind, exit at the latest)
+        self._exit: _PendingExit | None = None  # Reset or signal: exit once Stops are acked
         self._connection = "disconnected"
         self._subprotocol: str | None = None
         self._last_error: str | None = None
@@ -131,9 +134,9 @@ class ChargepointApplication:
 
     def next_deadline(self) -> float | None:
         deadline = self._cp.next_deadline()
-        if self._restart is not None:
-            deadline = min(deadline, self._restart[1]) if deadline is not None else (
-                self._restart[1])
+        if self._exit is not None:
+            deadline = min(deadline, self._exit.latest) if deadline is not None else (
+                self._exit.latest)
         return deadline
 
     def on_deadline(self, now: float) -> None:
@@ -174,6 +177,17 @@ class ChargepointApplication:
             "last_error": self._last_error,
         }
 
+    def begin_stop(self, reason: str, now: float) -> bool:
+        """Open every relay, end running transactions (reason Reboot: a locally initiated
+        restart or stop, OCPP 1.6 §7.28) and exit once their Stops are acknowledged."""
+        for conn in self._ctx.hardware.connectors:
+            conn.relay.de_energise()
+        for point in self._cp.charging.points.values():
+            self._cp.charging.stop(point, "Reboot", now)
+        self._exit = _PendingExit(reason, 0, now + min(STOP_BOUND_S, self._restart_bound_s))
+        self._flush()
+        return True
+
     def shutdown(self, reason: str) -> None:
         log.info("chargepoint stopping: %s", reason)
         if self._firmware is not None:
@@ -194,36 +208,38 @@ class ChargepointApplication:
             log.info("%s: %s", event.source, "plugged" if event.plugged else "unplugged")
 
     def _flush(self) -> None:
-        """Frames to the transport in order, then commands to the hardware."""
+        """Commands to the hardware first (a contactor opens before any frame is written),
+        then frames to the transport in order."""
+        for command in self._cp.drain_commands():
+            self._apply(command)
         for text in self._cp.drain_frames():
             log.debug("-> %s", text)
             if not self._ctx.transport.send(text):
                 log.debug("frame not sent: link down")  # TransportDown follows
-        for command in self._cp.drain_commands():
-            self._apply(command)
         for job in self._cp.drain_jobs():
             if self._firmware is not None:
                 self._firmware.submit(job)
-        self._restart_when_flushed()
+        self._exit_when_flushed()
 
-    def _restart_when_flushed(self) -> None:
-        """Exit for a Reset once the StopTransactions it queued are acknowledged (§5.14: sent
-        before resetting), the link is down, or `call_timeout_s` has passed; whatever is
-        left stays queued in the store and goes out after the restart."""
-        if self._restart is None:
+    def _exit_when_flushed(self) -> None:
+        """Exit (Reset or signal) once the StopTransactions queued for it are acknowledged
+        (§5.14: sent before resetting), the link is down, or the bound has passed; whatever
+        is left stays queued in the store and goes out after the restart."""
+        pending = self._exit
+        if pending is None:
             return
-        kind, latest = self._restart
         if (self._connection == "connected" and self._store.queue_depth()
-                and self._clock() < latest):
+                and self._clock() < pending.latest):
             return
-        self._restart = None
-        log.warning("Reset %s accepted: restarting", kind)
-        self._ctx.post(ShutdownRequested(f"Reset {kind}", EX_TEMPFAIL))
+        self._exit = None
+        log.warning("%s: exiting", pending.reason)
+        self._ctx.post(ShutdownRequested(pending.reason, pending.exit_code))
 
     def _apply(self, command: Command) -> None:
         if isinstance(command, RestartRequested):
-            if self._restart is None:
-                self._restart = (command.kind, self._clock() + self._restart_bound_s)
+            if self._exit is None:
+                self._exit = _PendingExit(f"Reset {command.kind}", EX_TEMPFAIL,
+                                          self._clock() + self._restart_bound_s)
             return
         conn = self._ctx.hardware.connector(command.connector_id)
         if isinstance(command, EnergiseRelay):
@@ -238,6 +254,15 @@ class ChargepointApplication:
                          command.amps)
             else:
                 conn.limiter.set_limit_a(command.amps)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingExit:
+    """An exit waiting for queued StopTransactions: why, with which code, and by when."""
+
+    reason: str
+    exit_code: int
+    latest: float
 
 
 def _firmware_worker(config: Config, post: Callable[[object], None]) -> FirmwareWorker | None:

@@ -18,7 +18,7 @@ from cpagent.config import Config
 from cpagent.daemon import wiring
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.control import ControlServer, ControlServerError
-from cpagent.daemon.events import ShutdownRequested, WorkerDied
+from cpagent.daemon.events import ShutdownRequested, StopRequested, WorkerDied
 from cpagent.daemon.loop import EX_OK, EX_SOFTWARE, Application, Inbox, OwnerLoop
 from cpagent.daemon.notify import Notifier
 from cpagent.daemon.safety import RelayGuard
@@ -71,7 +71,7 @@ def run_daemon(
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             stop_asked.append(time.monotonic())
-            inbox.post(ShutdownRequested(f"signal {signal.Signals(signum).name}"))
+            inbox.post(StopRequested(f"signal {signal.Signals(signum).name}"))
 
         restore = _install_signals(on_signal)
         try:

@@ -93,8 +93,9 @@ def test_kill_9_after_an_offline_stop_sends_that_stop_only(daemon: Daemon,
 
 
 def test_sigterm_mid_transaction(daemon: Daemon, csms: StrictCentralSystem) -> None:
-    """docs/foundation.md: a graceful stop opens the relays and exits 0; the transaction is
-    ended at the next start by the power-loss rule."""
+    """A graceful stop opens the relay first, ends the transaction with reason Reboot, has
+    the StopTransaction acknowledged before exiting 0, and the next start sends no second
+    Stop."""
     boot(daemon, csms)
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-K")
@@ -103,11 +104,35 @@ def test_sigterm_mid_transaction(daemon: Daemon, csms: StrictCentralSystem) -> N
     assert daemon.process is not None
     daemon.process.terminate()
     assert daemon.wait_exit() == 0
+    stops = csms.calls("StopTransaction")
+    assert [(s["reason"], s["transactionId"]) for s in stops] == [("Reboot", 1)]
     run = daemon.log_path.read_text().split("==== start ====")[-1]
     assert run.rfind("opening contactor") > run.rfind("closing contactor")
     daemon.start()
+    daemon.wait(lambda s: s["connection"] == "connected" and s["queued_messages"] == 0,
+                what="reconnected with nothing queued")
+    assert daemon.status()["connectors"][0]["relay"] is False
+    assert len(csms.calls("StopTransaction")) == 1
+
+
+def test_sigterm_while_offline_leaves_the_stop_queued(daemon: Daemon,
+                                                      csms: StrictCentralSystem) -> None:
+    """No central system to acknowledge: the Stop (Reboot) stays queued, goes out once
+    after the restart, and there is no PowerLoss Stop besides it."""
+    boot(daemon, csms)
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-L")
+    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+                          what="transaction 1 acknowledged")
+    csms.stop()
+    daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
+    assert daemon.process is not None
+    daemon.process.terminate()
+    assert daemon.wait_exit() == 0
+    csms.start()
+    daemon.start()
     stop = csms.wait_call("StopTransaction", timeout=15)
-    assert (stop["reason"], stop["transactionId"]) == ("PowerLoss", 1)
+    assert (stop["reason"], stop["transactionId"]) == ("Reboot", 1)
     daemon.wait(lambda s: s["queued_messages"] == 0, what="queue drained")
     assert len(csms.calls("StopTransaction")) == 1
 

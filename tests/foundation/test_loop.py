@@ -56,6 +56,9 @@ class RecordingApp:
     def status(self) -> dict[str, Any]:
         return {"connection": "disconnected", "connectors": []}
 
+    def begin_stop(self, reason: str, now: float) -> bool:
+        return False
+
     def shutdown(self, reason: str) -> None:
         return None
 
