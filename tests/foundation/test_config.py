@@ -126,7 +126,8 @@ CASES = [
      "firmware.install_command[2]: must be a string, not an integer"),
     ("list expected", '[diagnostics]\npaths = "/var/log"\n',
      "diagnostics.paths: must be an array, not a string"),
-    ("firmware timeout", "[firmware]\ntimeout_s = 0\n", "firmware.timeout_s: must be greater than 0"),
+    ("firmware timeout", "[firmware]\ntimeout_s = 0\n",
+     "firmware.timeout_s: must be greater than 0"),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cpagent.daemon.events import ControlRequest, ShutdownRequested, WorkerDied
+from cpagent.daemon.events import ControlRequest, ShutdownRequested, StopRequested, WorkerDied
 from cpagent.daemon.loop import EX_SOFTWARE, CommandError, OwnerLoop
 from cpagent.daemon.notify import Notifier
 from cpagent.transports.events import TransportDown, TransportUp
@@ -33,6 +33,8 @@ class RecordingApp:
         self.deadline: float | None = None
         self.fired: list[float] = []
         self.fail_on: object = None
+        self.wind_down = False  # begin_stop's answer
+        self.stops: list[str] = []
 
     def on_event(self, event: object, now: float) -> None:
         if event == self.fail_on:
@@ -57,7 +59,8 @@ class RecordingApp:
         return {"connection": "disconnected", "connectors": []}
 
     def begin_stop(self, reason: str, now: float) -> bool:
-        return False
+        self.stops.append(reason)
+        return self.wind_down
 
     def shutdown(self, reason: str) -> None:
         return None
@@ -78,6 +81,28 @@ def test_events_reach_the_app_in_order_and_shutdown_ends_the_loop() -> None:
     assert loop.run() == 0
     assert app.events == ["a", "b"]
     assert loop.stop_reason == "test"
+
+
+@pytest.mark.parametrize(
+    ("wind_down", "events", "handled", "stops"),
+    [
+        (False, [StopRequested("SIGTERM"), "after"], [], ["SIGTERM"]),  # stops at once
+        (True, [StopRequested("SIGTERM"), "more", ShutdownRequested("wound down")],
+         ["more"], ["SIGTERM"]),  # the app winds down, then asks to stop
+        (True, [StopRequested("SIGTERM"), "more", StopRequested("SIGINT"), "after"],
+         ["more"], ["SIGTERM"]),  # a second signal does not wait
+    ],
+    ids=["app-stops-now", "app-winds-down", "second-signal"],
+)
+def test_a_signal_lets_the_app_wind_down(
+    wind_down: bool, events: list[object], handled: list[object], stops: list[str]
+) -> None:
+    loop, app = make()
+    app.wind_down = wind_down
+    for event in events:
+        loop.post(event)
+    assert loop.run() == 0
+    assert app.events == handled and app.stops == stops
 
 
 def test_worker_death_exits_non_zero() -> None:
