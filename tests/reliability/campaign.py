@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ class GatedCentralSystem(CentralSystem):
         self._holds: dict[str, int] = {}
         self._gates: list[asyncio.Event] = []
         self._answers: dict[str, Any] = {}
+
+    @property
+    def is_serving(self) -> bool:
+        """Started and not stopped since."""
+        return self._server is not None
 
     # -- gating ------------------------------------------------------------------------------
     def hold(self, action: str) -> None:
@@ -374,6 +380,8 @@ class Audit:
     duplicates: dict[str, int]       # per action: identical CALL payloads beyond the first
     meter_violations: tuple[str, ...]  # meterStop < meterStart, or < a sampled register
     stray_stops: tuple[int, ...]     # Stops for an id no acknowledged Start was given
+    time_violations: tuple[str, ...]  # a sample or Stop stamped before its Start, a Stop
+                                      # before a sample of its transaction
 
 
 def _key(payload: dict[str, Any]) -> str:
@@ -413,6 +421,7 @@ def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
                               f"{sampled[tid]}")
     return Audit(
         sessions=len(final),
+        time_violations=_time_violations(starts, central.calls("MeterValues"), stops),
         lost_starts=tuple(sorted(charged_tags - {tag for tag, _ in final.values()})),
         lost_stops=tuple(sorted(tag for tag, tid in final.values() if not acked_stops.get(tid))),
         duplicates=duplicates,
@@ -420,6 +429,32 @@ def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
         stray_stops=tuple(sorted({s.payload.get("transactionId", -1) for s in stops}
                                  - set(starts))),
     )
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _time_violations(starts: dict[int, dict[str, Any]], samples: list[Call],
+                     stops: list[Call]) -> tuple[str, ...]:
+    """Within each transaction: Start <= every sample <= Stop, by their own timestamps."""
+    latest: dict[int, datetime] = {}
+    out = []
+    for c in samples:
+        tid = c.payload.get("transactionId", -1)
+        for value in c.payload.get("meterValue", []):
+            when = _stamp(value["timestamp"])
+            latest[tid] = max(latest.get(tid, when), when)
+            if tid in starts and when < _stamp(starts[tid]["timestamp"]):
+                out.append(f"transaction {tid}: sample at {when} before its Start")
+    for c in stops:
+        tid = c.payload.get("transactionId", -1)
+        if tid not in starts:
+            continue
+        when = _stamp(c.payload["timestamp"])
+        if when < max(_stamp(starts[tid]["timestamp"]), latest.get(tid, when)):
+            out.append(f"transaction {tid}: Stop at {when} before its Start or a sample")
+    return tuple(out)
 
 
 def _energy_sampled(calls: list[Call]) -> dict[int, float]:

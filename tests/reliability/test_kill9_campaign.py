@@ -55,9 +55,12 @@ class Campaign:
         self.charged: set[str] = set()  # idTags whose relay closed
         self.kills: Counter[Kill] = Counter()
         self.restarts_checked = 0
+        self.tag = ""
+        self.clockless = 0  # extra sessions run offline right after a restart
 
     def run(self, tag: str, kill: Kill) -> None:
         daemon, central = self.daemon, self.central
+        self.tag = tag
         if kill is Kill.AUTHORIZE:
             central.hold("Authorize")
         elif kill is Kill.START:
@@ -100,6 +103,37 @@ class Campaign:
         daemon.do("unplug", connector=1)
         daemon.wait_settled()
 
+    def _kill_restart(self, kill: Kill) -> None:
+        """SIGKILL, restart on the same state dir, and check the relay came up open."""
+        daemon, central = self.daemon, self.central
+        daemon.kill9()
+        self.kills[kill] += 1
+        central.release()  # held answers go nowhere: the link died with the daemon
+        if kill is Kill.OFFLINE and self.rng.random() < 0.5 and not central.is_serving:
+            central.start()  # the CSMS returns before the daemon does
+        first = daemon.start()["connectors"][0]
+        assert first["relay"] is False and first["transaction"] is None, (
+            f"first status after the restart: {first}")
+        run = daemon.last_run_log()  # a fresh mock pin is low anyway: check the daemon acted
+        opened, online = run.find("connector1: opening contactor"), run.find("connected to CSMS")
+        assert opened >= 0 and (online == -1 or opened < online), "relay opened before online"
+        self.restarts_checked += 1
+
+    def _session_offline(self, tag: str) -> None:
+        daemon = self.daemon
+        self.clockless += 1
+        daemon.do("plug", connector=1)
+        daemon.do("tap", id_tag=tag)
+        daemon.wait_connector(lambda c: c["relay"] is True, what=f"{tag} charging offline")
+        self.charged.add(tag)
+        daemon.wait_samples(self.rng.randint(1, 3))
+        if self.rng.random() < 0.5:  # killed again: its Start is from a run now gone
+            self._kill_restart(Kill.OFFLINE)
+            return
+        daemon.do("tap", id_tag=tag)
+        daemon.wait_connector(lambda c: c["transaction"] is None, what=f"{tag} stopped")
+        daemon.do("unplug", connector=1)
+
     def _replay_then_kill(self, tag: str) -> None:
         """A whole session offline, then the CSMS back with one queued message held."""
         daemon, central = self.daemon, self.central
@@ -120,21 +154,12 @@ class Campaign:
             daemon.wait_samples(samples)
         for _ in range(extra_polls):
             daemon.do("status")
-        daemon.kill9()
-        self.kills[kill] += 1
-        central.release()  # held answers go nowhere: the link died with the daemon
-        csms_first = kill is Kill.OFFLINE and self.rng.random() < 0.5
-        if csms_first:
-            central.start()
-        first = daemon.start()["connectors"][0]
-        assert first["relay"] is False and first["transaction"] is None, (
-            f"first status after the restart: {first}")
-        run = daemon.last_run_log()  # a fresh mock pin is low anyway: check the daemon acted
-        opened, online = run.find("connector1: opening contactor"), run.find("connected to CSMS")
-        assert opened >= 0 and (online == -1 or opened < online), "relay opened before online"
-        self.restarts_checked += 1
-        if kill is Kill.OFFLINE and not csms_first:
-            central.start()
+        self._kill_restart(kill)
+        if kill is Kill.OFFLINE and not central.is_serving:
+            if self.rng.random() < 0.5:  # a whole session in a run without a wall clock
+                self._session_offline(f"{self.tag}-R")
+            if not central.is_serving:
+                central.start()
         daemon.wait_settled(timeout=30)
 
 
@@ -149,7 +174,8 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
     rng.shuffle(plan)
     tags = [f"K9-{i:04d}" for i in range(sessions)]
     boot(daemon, central, **FAST_KEYS)
-    send_local_list(central, tags)  # offline sessions authorize from the local list (§3.5.3)
+    # offline sessions authorize from the local list (§3.5.3); "-R": in a run without a clock
+    send_local_list(central, tags + [f"{tag}-R" for tag in tags])
 
     campaign = Campaign(daemon, central, rng)
     for tag, kill in zip(tags, plan, strict=True):
@@ -161,7 +187,8 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
     kills = sum(campaign.kills.values())
     duplicates = sum(found.duplicates.values())
     rows: list[tuple[str, object]] = [
-        ("seed", seed), ("sessions", sessions),
+        ("seed", seed), ("sessions planned", sessions),
+        ("  + sessions in a restarted run without a wall clock", campaign.clockless),
         ("sessions that charged (relay closed)", len(campaign.charged)),
         ("sessions with an acknowledged StartTransaction", found.sessions),
         ("kills (SIGKILL)", kills),
@@ -173,6 +200,7 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
         *[(f"duplicates {action}", n) for action, n in found.duplicates.items()],
         ("StopTransaction for an unknown transactionId", len(found.stray_stops)),
         ("meterStop below meterStart or a sampled register", len(found.meter_violations)),
+        ("timestamps out of order within a transaction", len(found.time_violations)),
     ]
     report = table(rows)
     print(report)
@@ -180,6 +208,7 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
         out.write(report + "\n")
     assert found.lost_starts == () and found.lost_stops == (), found
     assert found.stray_stops == () and found.meter_violations == (), found
+    assert found.time_violations == (), found
     in_window = sum(campaign.kills[k] for k in (Kill.START, Kill.STOP, Kill.REPLAY))
     assert duplicates <= in_window, found.duplicates
     assert found.sessions == len(campaign.charged)
@@ -219,8 +248,20 @@ SAMPLE = {"connectorId": 1, "transactionId": 1, "meterValue": [
     ([("s", "StartTransaction", START, {"transactionId": 1}),
       ("m", "MeterValues", SAMPLE, {}), ("e", "StopTransaction", STOP, {})], "meter_violations",
      ("transaction 1: meterStop 20 < sampled register 25.0",)),
+    ([("s", "StartTransaction", START, {"transactionId": 1}),
+      ("e", "StopTransaction", {**STOP, "timestamp": "2026-11-29T23:59:59Z"}, {})],
+     "time_violations", ("transaction 1: Stop at 2026-11-29 23:59:59+00:00 before its Start "
+                         "or a sample",)),
+    ([("s", "StartTransaction", START, {"transactionId": 1}), ("m", "MeterValues", SAMPLE, {}),
+      ("e", "StopTransaction", {**STOP, "timestamp": "2026-11-30T00:00:10Z"}, {})],
+     "time_violations", ("transaction 1: Stop at 2026-11-30 00:00:10+00:00 before its Start "
+                         "or a sample",)),
+    ([("s", "StartTransaction", {**START, "timestamp": "2026-11-30T00:00:31Z"},
+       {"transactionId": 1}), ("m", "MeterValues", SAMPLE, {})], "time_violations",
+     ("transaction 1: sample at 2026-11-30 00:00:30+00:00 before its Start",)),
 ], ids=["complete", "no-stop", "stop-unanswered", "start-unanswered", "resent-start",
-        "stray-stop", "meter-backwards", "stop-below-a-sample"])
+        "stray-stop", "meter-backwards", "stop-below-a-sample", "stop-before-start",
+        "stop-before-a-sample", "sample-before-start"])
 def test_the_audit_finds_what_a_campaign_must_not_do(
         frames: list[tuple[str, str, dict, dict | None]], field: str, expected: object) -> None:
     central = GatedCentralSystem()

@@ -89,6 +89,7 @@ def test_soak_sessions_back_to_back(pair: tuple[Daemon, GatedCentralSystem],
     found = audit(central, set(tags))
     assert found.lost_starts == found.lost_stops == (), found
     assert found.sessions == len(tags) and found.meter_violations == ()
+    assert found.time_violations == ()
     assert len(steady) >= 3, "enough sessions after the warm-up to judge"
     assert min(s.threads for s in tail) <= min(s.threads for s in warm), "threads grew"
     assert min(s.fds for s in tail) <= min(s.fds for s in warm), "file descriptors grew"
