@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from tests.reliability.campaign import (
 )
 
 FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
+REPORT = Path(os.environ.get("CAMPAIGN_REPORT", "/dev/null"))
 SLACK = timedelta(milliseconds=50)  # the daemon's clock is the CSMS's, learnt over loopback
 
 
@@ -133,13 +135,16 @@ def test_outage_replay_is_once_in_order_with_original_times(
     assert found.lost_starts == found.lost_stops == found.stray_stops == (), found
     assert found.duplicates == dict.fromkeys(TRANSACTION_MESSAGES, 0), "every message once"
     assert found.meter_violations == () and found.time_violations == ()
-    print("\n" + table([
+    report = table([
         ("outages", outages), ("sessions", found.sessions),
         ("messages replayed", sum(o.queued for o in seen)),
         ("longest outage, s", round(max((o.back - o.went).total_seconds() for o in seen), 2)),
         ("duplicates", sum(found.duplicates.values())),
         ("lost Start/Stop", len(found.lost_starts) + len(found.lost_stops)),
-    ]))
+    ])
+    print("\n" + report)
+    with REPORT.open("a") as out:
+        out.write(report + "\n")
 
 
 def test_restarts_inside_one_outage_keep_original_times_in_order(
