@@ -74,7 +74,8 @@ class IdTagInfo:
         return self
 
 
-def _k(id_tag: str) -> str:
+def id_tag_key(id_tag: str) -> str:
+    """The form idTags are compared and stored in."""
     return id_tag.upper()  # idTag is a CiString20: compared case-insensitively (§7.19)
 
 
@@ -87,13 +88,13 @@ class LocalList:
 
     def __init__(self, version: int = 0, entries: Iterable[tuple[str, IdTagInfo]] = ()) -> None:
         self.version = version
-        self._entries = {_k(tag): info for tag, info in entries}
+        self._entries = {id_tag_key(tag): info for tag, info in entries}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, id_tag: str) -> IdTagInfo | None:
-        return self._entries.get(_k(id_tag))
+        return self._entries.get(id_tag_key(id_tag))
 
     def entries(self) -> Iterator[tuple[str, IdTagInfo]]:
         return iter(self._entries.items())
@@ -124,9 +125,9 @@ class LocalList:
             for item in items:
                 info = item.get("idTagInfo")
                 if info is None:
-                    new.pop(_k(item["idTag"]), None)
+                    new.pop(id_tag_key(item["idTag"]), None)
                 else:
-                    new[_k(item["idTag"])] = IdTagInfo.from_wire(info)
+                    new[id_tag_key(item["idTag"])] = IdTagInfo.from_wire(info)
         except (KeyError, ValueError):
             return UpdateStatus.FAILED
         if len(new) > LOCAL_LIST_MAX:
@@ -147,13 +148,13 @@ class AuthorizationCache:
                  entries: Iterable[tuple[str, IdTagInfo]] = ()) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[str, IdTagInfo] = OrderedDict(
-            (_k(t), i) for t, i in entries)
+            (id_tag_key(t), i) for t, i in entries)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, id_tag: str) -> IdTagInfo | None:
-        key = _k(id_tag)
+        key = id_tag_key(id_tag)
         info = self._entries.get(key)
         if info is not None:
             self._entries.move_to_end(key)
@@ -162,13 +163,17 @@ class AuthorizationCache:
     def entries(self) -> Iterator[tuple[str, IdTagInfo]]:
         return iter(self._entries.items())
 
-    def put(self, id_tag: str, info: IdTagInfo, wall_s: float | None) -> None:
-        key = _k(id_tag)
+    def put(self, id_tag: str, info: IdTagInfo, wall_s: float | None) -> list[str]:
+        """Remember `info` for `id_tag` as most recently used; return the idTags evicted."""
+        key = id_tag_key(id_tag)
         self._entries[key] = info
         self._entries.move_to_end(key)
+        evicted = []
         while len(self._entries) > self.capacity:
             stale = next((k for k, v in self._entries.items() if not v.valid_at(wall_s)), None)
-            self._entries.pop(stale if stale is not None else next(iter(self._entries)))
+            evicted.append(stale if stale is not None else next(iter(self._entries)))
+            self._entries.pop(evicted[-1])
+        return evicted
 
     def clear(self) -> None:
         """ClearCache (§5.4)."""
@@ -253,7 +258,7 @@ def may_stop(started_tag: str, started_parent: str | None, presented_tag: str,
              presented_parent: str | None) -> bool:
     """Whether a presented card may stop a transaction: the same idTag, or one with the same
     parentIdTag (§3.5.1 "stop ... by an idTag with the same parent")."""
-    if _k(started_tag) == _k(presented_tag):
+    if id_tag_key(started_tag) == id_tag_key(presented_tag):
         return True
     return (started_parent is not None and presented_parent is not None
-            and _k(started_parent) == _k(presented_parent))
+            and id_tag_key(started_parent) == id_tag_key(presented_parent))

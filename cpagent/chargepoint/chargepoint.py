@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint import handlers
-from cpagent.chargepoint.authorization import AuthorizationCache, IdTagInfo, LocalList
+from cpagent.chargepoint.authorization import (
+    AuthorizationCache,
+    IdTagInfo,
+    LocalList,
+    id_tag_key,
+)
 from cpagent.chargepoint.charging import Charging
 from cpagent.chargepoint.clock import WallClock, from_wire
 from cpagent.chargepoint.commands import Command, FirmwareJob
@@ -190,8 +195,8 @@ class ChargePoint:
     def remember_id_tag(self, id_tag: str, info: IdTagInfo) -> None:
         """Authorize/Start/Stop.conf idTagInfo goes into the cache (§3.5.2)."""
         if self.settings.get_bool("AuthorizationCacheEnabled"):
-            self.cache.put(id_tag, info, self.wall(None))
-            self.store.save_cache(self.cache.entries())
+            evicted = self.cache.put(id_tag, info, self.wall(None))
+            self.store.put_cache(id_tag_key(id_tag), info, evicted)
 
     def wall(self, mono: float | None) -> float | None:
         """Wall seconds for monotonic `mono` (None: the latest known), or None if unknown."""

@@ -117,14 +117,22 @@ class Store:
                 db.execute(f"PRAGMA user_version={version + 1}")
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `durable=False` skips the fsync, for data that may be lost
+        (the next durable commit syncs the write-ahead log, taking this one along)."""
+        if not durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if not durable:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     # Configuration keys and small facts.
     def load_config(self) -> dict[str, str]:
@@ -168,6 +176,15 @@ class Store:
             db.executemany("INSERT INTO auth_cache VALUES (?, ?, ?, ?, ?)", (
                 (t, str(i.status), i.expiry_s, i.parent_id_tag, n)
                 for n, (t, i) in enumerate(entries)))
+
+    def put_cache(self, id_tag: str, info: IdTagInfo, evicted: Iterable[str] = ()) -> None:
+        """Store one cache entry as the most recently used and drop `evicted`; the cache is
+        advisory (OCPP 1.6 §3.5.2), so this commit is not synced on its own."""
+        with self._tx(durable=False) as db:
+            db.execute("INSERT OR REPLACE INTO auth_cache VALUES (?, ?, ?, ?,"
+                       " (SELECT COALESCE(MAX(used), -1) + 1 FROM auth_cache))",
+                       (id_tag, str(info.status), info.expiry_s, info.parent_id_tag))
+            db.executemany("DELETE FROM auth_cache WHERE id_tag = ?", ((t,) for t in evicted))
 
     # Reservations and charging profiles.
     def load_reservations(self) -> list[Reservation]:

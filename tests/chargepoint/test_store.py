@@ -158,3 +158,16 @@ def test_sigkill_mid_writes_loses_no_committed_row(tmp_path: Path) -> None:
         assert all(rows[i].last_meter_wh == i - 0.5 for i in committed)
     finally:
         s.close()
+
+
+def test_cache_entries_are_written_one_at_a_time(tmp_path: Path) -> None:
+    """put_cache keeps least-recently-used order across a reopen and drops what was evicted."""
+    store = Store.open(tmp_path / "db")
+    store.put_cache("A", IdTagInfo(AuthorizationStatus.ACCEPTED))
+    store.put_cache("B", IdTagInfo(AuthorizationStatus.BLOCKED))
+    store.put_cache("A", IdTagInfo(AuthorizationStatus.ACCEPTED, expiry_s=5.0))
+    store.put_cache("C", IdTagInfo(AuthorizationStatus.ACCEPTED), evicted=["B"])
+    store.close()
+    reopened = Store.open(tmp_path / "db")
+    assert [(t, i.status, i.expiry_s) for t, i in reopened.load_cache()] == [
+        ("A", AuthorizationStatus.ACCEPTED, 5.0), ("C", AuthorizationStatus.ACCEPTED, None)]
