@@ -64,7 +64,7 @@ class ControlServer:
         except OSError as exc:
             listener.close()
             raise ControlServerError(f"control socket {self._path}: {exc.strerror or exc}") from exc
-        listener.settimeout(0.5)
+        listener.settimeout(5.0)  # stop() wakes accept() at once; this only bounds a miss
         self._listener = listener
         self._accept_thread = threading.Thread(target=self._accept, name="control-accept")
         self._accept_thread.start()

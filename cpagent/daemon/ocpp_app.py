@@ -123,6 +123,10 @@ class ChargepointApplication:
             self._cp.receive(event.text, now)
         elif isinstance(event, HW_EVENTS):
             self._note(event)
+            if isinstance(event, PlugChanged) and not event.plugged:
+                # No cable, no power: open at once, before the chargepoint commits the
+                # transaction's end to disk (it asks for the same, idempotently).
+                self._open_relay_of(event.source)
             self._cp.hw_event(event, now)
         elif isinstance(event, FIRMWARE_EVENTS):
             log.info("firmware: %s", event)
@@ -234,6 +238,12 @@ class ChargepointApplication:
         self._exit = None
         log.warning("%s: exiting", pending.reason)
         self._ctx.post(ShutdownRequested(pending.reason, pending.exit_code))
+
+    def _open_relay_of(self, source: str) -> None:
+        for conn in self._ctx.hardware.connectors:
+            if conn.source == source and conn.relay.energised:
+                log.info("%s: opening contactor (unplugged)", conn.source)
+                conn.relay.de_energise()
 
     def _apply(self, command: Command) -> None:
         if isinstance(command, RestartRequested):

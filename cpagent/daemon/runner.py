@@ -163,7 +163,7 @@ class _Owner:
 def _wait(owner: _Owner, stop_asked: list[float]) -> int:
     """Wait (on the main thread, where signals arrive) for the owner thread to end."""
     while owner.thread.is_alive():
-        owner.thread.join(0.5)
+        owner.thread.join(0.5 if stop_asked else 5.0)  # few wake-ups while idle
         if stop_asked and time.monotonic() - stop_asked[0] > SHUTDOWN_GRACE_S:
             log.critical("owner thread did not stop within %.0f s; exiting", SHUTDOWN_GRACE_S)
             return EX_SOFTWARE
