@@ -14,6 +14,8 @@ from cpagent.chargepoint.authorization import AuthorizationStatus, IdTagInfo
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.reservations import Reservation
 
+DATABASE_FILE = "cpagent.db"  # the store's file name in the [state] dir
+
 # Each entry moves the schema from version i to i + 1 (PRAGMA user_version). Never edit a
 # released entry: append a new one.
 MIGRATIONS: tuple[str, ...] = (

@@ -20,7 +20,7 @@ from cpagent.chargepoint.commands import (
 )
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.smart_charging import Electrical
-from cpagent.chargepoint.store import Store
+from cpagent.chargepoint.store import DATABASE_FILE, Store
 from cpagent.config import Config
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
@@ -36,7 +36,6 @@ STOP_BOUND_S = 5.0  # on SIGTERM, how long StopTransactions may take to be ackno
                     # (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
 HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, DeviceFaulted, DeviceRecovered)
 THREE_PHASE_METERS = ("sdm630", "sdm72")
-DATABASE = "cpagent.db"
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
 
@@ -76,7 +75,7 @@ class ChargepointApplication:
         config, hardware = ctx.config, ctx.hardware
         self._ctx = ctx
         self._bench = BenchControls(hardware)
-        self._store = Store.open(config.state.dir / DATABASE)
+        self._store = Store.open(config.state.dir / DATABASE_FILE)
         sources = {conn.source: conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
         drivers = {conn.config.meter.driver for conn in hardware.connectors}

@@ -178,9 +178,26 @@ def _websocket(config: Config, post: Post) -> Transport:
         ca_file=_str(csms.ca_file),
         cert_file=_str(csms.cert_file),
         key_file=_str(csms.key_file),
-        ping_interval_s=csms.ping_interval_s,
+        ping_interval_s=_ping_interval_s(config),
         backoff=BackoffPolicy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
     )
+
+
+def _ping_interval_s(config: Config) -> float:
+    """WebSocketPingInterval as the central system last set it (it answers RebootRequired,
+    so it takes effect here, at the next start), else `[csms] ping_interval_s`."""
+    from cpagent.chargepoint.store import DATABASE_FILE, Store
+
+    path = config.state.dir / DATABASE_FILE
+    if path.exists():
+        store = Store.open(path)
+        try:
+            stored = store.load_config().get("WebSocketPingInterval")
+        finally:
+            store.close()
+        if stored is not None and stored.isdigit():
+            return float(stored)  # 0 turns pings off (OCPP 1.6 §9.1.39)
+    return config.csms.ping_interval_s
 
 
 def _mqtt(config: Config, post: Post) -> Transport:

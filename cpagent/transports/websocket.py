@@ -83,7 +83,7 @@ class WebSocketTransport:
         self._post = post
         self._password = password
         self._tls_files = (ca_file, cert_file, key_file)
-        self._ping_interval_s = ping_interval_s
+        self.ping_interval_s = ping_interval_s
         self._pong_timeout_s = pong_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._backoff = Backoff(backoff or BackoffPolicy(), random)
@@ -221,7 +221,7 @@ class WebSocketTransport:
         self._heard.clear()
         link_done = threading.Event()
         keeper = None
-        if self._ping_interval_s > 0:
+        if self.ping_interval_s > 0:
             keeper = threading.Thread(target=self._keep_alive, args=(ws, link_done),
                                       name=f"ws-ping-{self.chargepoint_id}", daemon=True)
             keeper.start()
@@ -262,7 +262,7 @@ class WebSocketTransport:
                 log.warning("%s: ignored a binary frame", self.chargepoint_id)
 
     def _keep_alive(self, ws: wsc.WebSocket, link_done: threading.Event) -> None:
-        while not link_done.wait(self._ping_interval_s):
+        while not link_done.wait(self.ping_interval_s):
             self._heard.clear()
             try:
                 ws.ping()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cpagent.chargepoint.store import DATABASE_FILE, Store
 from cpagent.config import load_config
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.loop import CommandError
@@ -89,6 +90,21 @@ def test_websocket_transport_from_config(bench_config: Path) -> None:
     transport = build_transport(load_config(bench_config), lambda event: None)
     assert isinstance(transport, WebSocketTransport)
     assert transport.url.endswith("/ocpp/TEST-1") and transport.subprotocol == "ocpp1.6"
+
+
+@pytest.mark.parametrize(("stored", "expected"), [(None, 30.0), ("120", 120.0), ("0", 0.0)])
+def test_websocket_ping_interval_set_by_the_csms_applies_at_the_next_start(
+    bench_config: Path, stored: str | None, expected: float
+) -> None:
+    config = load_config(bench_config)
+    config.state.dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(config.state.dir / DATABASE_FILE)
+    if stored is not None:
+        store.save_config({"WebSocketPingInterval": stored})
+    store.close()
+    transport = build_transport(config, lambda event: None)
+    assert isinstance(transport, WebSocketTransport)
+    assert transport.ping_interval_s == expected
 
 
 def test_mqtt_transport_from_config(bench_config: Path) -> None:
