@@ -284,10 +284,17 @@ class ChargePoint:
             return  # not an attempt: resent first on the next connection
         else:
             attempts = item.attempts + 1
+            error = getattr(event, "error", None)  # CallErrored / CallFailed carry one
+            failure = f"{type(error).__name__}: {error}" if error is not None else "no answer"
             if attempts >= self.settings.get_int("TransactionMessageAttempts"):
+                _log.warning("%s (queued #%d) dropped after %d attempts, the last: %s "
+                             "(OCPP 1.6 §4.7, TransactionMessageAttempts)",
+                             item.action, item.seq, attempts, failure)
                 self.store.ack(item.seq)  # §4.7: give up on this message
                 self.charging.queued_answered(item, None, now)
             else:
+                _log.info("%s (queued #%d) attempt %d failed: %s; retrying", item.action,
+                          item.seq, attempts, failure)
                 retry = now + self.settings.get_int("TransactionMessageRetryInterval") * attempts
                 self.store.mark_attempt(item.seq, retry)
                 self._retry_at[item.seq] = retry

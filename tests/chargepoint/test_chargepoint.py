@@ -196,7 +196,9 @@ def test_offline_before_first_boot_back_dates_once_clock_is_known(tmp_path: Path
     rig.store.close()
 
 
-def test_transaction_message_retries_then_gives_up(rig: Rig) -> None:
+def test_transaction_message_retries_then_gives_up(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
     online(rig)
     rig.call("ChangeConfiguration", {"key": "TransactionMessageRetryInterval", "value": "10"})
     rig.call("ChangeConfiguration", {"key": "TransactionMessageAttempts", "value": "3"})
@@ -213,6 +215,9 @@ def test_transaction_message_retries_then_gives_up(rig: Rig) -> None:
     rig.advance(100)
     assert len(rig.sent("StartTransaction")) == 3  # dropped after TransactionMessageAttempts
     assert rig.store.outbox() == []
+    dropped = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("StartTransaction" in m and "dropped after 3 attempts" in m and "GenericError" in m
+               for m in dropped), dropped
 
 
 def test_power_loss_stops_with_last_persisted_meter_and_never_twice(rig: Rig) -> None:
