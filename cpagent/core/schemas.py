@@ -77,6 +77,11 @@ def validator(version: str, action: str, direction: str) -> Check | None:
     return check
 
 
+def compiled_count() -> int:
+    """How many validators have been compiled so far (they are compiled on first use)."""
+    return len(_validators)
+
+
 def check_payload(
     version: str, action: str, direction: str, payload: dict[str, Any]
 ) -> OcppError | None:
