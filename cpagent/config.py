@@ -59,6 +59,7 @@ class CsmsConfig:
     backoff_min_s: float = 1.0
     backoff_max_s: float = 60.0
     ping_interval_s: float = 30.0
+    pong_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,7 +495,8 @@ def _check_csms(
             add(Problem(f"csms.{name}", f"no such file: {file}"))
     if (csms.cert_file is None) != (csms.key_file is None):
         add(Problem("csms.cert_file", "cert_file and key_file must be given together"))
-    for name in ("call_timeout_s", "backoff_min_s", "backoff_max_s", "ping_interval_s"):
+    for name in ("call_timeout_s", "backoff_min_s", "backoff_max_s", "ping_interval_s",
+                 "pong_timeout_s"):
         if getattr(csms, name) <= 0:
             add(Problem(f"csms.{name}", "must be greater than 0"))
     if csms.backoff_max_s < csms.backoff_min_s:

@@ -179,6 +179,7 @@ def _websocket(config: Config, post: Post) -> Transport:
         cert_file=_str(csms.cert_file),
         key_file=_str(csms.key_file),
         ping_interval_s=_ping_interval_s(config),
+        pong_timeout_s=csms.pong_timeout_s,
         backoff=BackoffPolicy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
     )
 

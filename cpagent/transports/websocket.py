@@ -84,7 +84,7 @@ class WebSocketTransport:
         self._password = password
         self._tls_files = (ca_file, cert_file, key_file)
         self.ping_interval_s = ping_interval_s
-        self._pong_timeout_s = pong_timeout_s
+        self.pong_timeout_s = pong_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._backoff = Backoff(backoff or BackoffPolicy(), random)
         self._stop = threading.Event()
@@ -268,8 +268,8 @@ class WebSocketTransport:
                 ws.ping()
             except (wsc.WebSocketException, OSError):
                 return  # the reader sees the same failure
-            if not self._heard.wait(self._pong_timeout_s) and not link_done.is_set():
-                self._kill_reason = (f"no pong within {self._pong_timeout_s:g} s "
+            if not self._heard.wait(self.pong_timeout_s) and not link_done.is_set():
+                self._kill_reason = (f"no pong within {self.pong_timeout_s:g} s "
                                      "(half-open connection)")
                 _abort(ws)
                 return

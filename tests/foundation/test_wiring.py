@@ -107,6 +107,14 @@ def test_websocket_ping_interval_set_by_the_csms_applies_at_the_next_start(
     assert transport.ping_interval_s == expected
 
 
+def test_pong_timeout_comes_from_config(bench_config: Path) -> None:
+    bench_config.write_text(bench_config.read_text().replace(
+        "[csms]\n", "[csms]\npong_timeout_s = 2.5\n"))
+    transport = build_transport(load_config(bench_config), lambda event: None)
+    assert isinstance(transport, WebSocketTransport)
+    assert transport.pong_timeout_s == 2.5
+
+
 def test_mqtt_transport_from_config(bench_config: Path) -> None:
     text = bench_config.read_text().replace("[csms]\n", '[csms]\ntransport = "mqtt"\n')
     bench_config.write_text(text + '\n[mqtt]\nhost = "127.0.0.1"\nport = 1884\n'

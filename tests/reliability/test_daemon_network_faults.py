@@ -27,9 +27,10 @@ from tests.support.net import wait_until
 
 TAG = "NETFAULT-1"
 FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
-PING_INTERVAL_S = 0.5  # [csms] ping_interval_s; the pong timeout is the transport's 10 s
+PING_INTERVAL_S = 0.5  # [csms] ping_interval_s
+PONG_TIMEOUT_S = 1.0   # [csms] pong_timeout_s
 AT_ONCE_S = 2.0        # a relay opens "at once": well inside any call or pong timeout
-DETECT_S = 20.0        # ping interval + pong timeout (10 s) + slack on a loaded 2-core box
+DETECT_S = 10.0        # ping interval + pong timeout + slack on a loaded 2-core box
 
 
 class Fault(StrEnum):
@@ -92,7 +93,8 @@ def rig_for(tmp_path: Path) -> Iterator[Callable[[Case], Rig]]:
         daemon = Daemon(tmp_path, sock_dir / "ctl.sock", link.url)
         made.append((daemon, central, link, sock_dir))
         config = daemon.config_path.read_text()
-        config = config.replace("ping_interval_s = 30.0", f"ping_interval_s = {PING_INTERVAL_S}")
+        config = config.replace("ping_interval_s = 30.0", f"ping_interval_s = {PING_INTERVAL_S}\n"
+                                f"pong_timeout_s = {PONG_TIMEOUT_S}")
         config = config.replace("call_timeout_s = 10.0", f"call_timeout_s = {case.call_timeout_s}")
         daemon.config_path.write_text(config)
         boot(daemon, central, **{**FAST_KEYS,
