@@ -22,8 +22,8 @@ from tests.reliability.campaign import (
     audit,
     boot,
 )
-from tests.reliability.faulty_link import FaultyLink, LinkMode
 from tests.support.net import wait_until
+from tests.support.proxy import LinkMode, TcpProxy
 
 TAG = "NETFAULT-1"
 FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
@@ -77,20 +77,20 @@ class Rig:
 
     daemon: Daemon
     central: GatedCentralSystem
-    link: FaultyLink
+    link: TcpProxy
 
 
 @pytest.fixture
 def rig_for(tmp_path: Path) -> Iterator[Callable[[Case], Rig]]:
-    """rig_for(case): a booted daemon reaching the central system through a FaultyLink."""
-    made: list[tuple[Daemon, GatedCentralSystem, FaultyLink, Path]] = []
+    """rig_for(case): a booted daemon reaching the central system through a TcpProxy."""
+    made: list[tuple[Daemon, GatedCentralSystem, TcpProxy, Path]] = []
 
     def make(case: Case) -> Rig:
         central = GatedCentralSystem(heartbeat_interval=300)
         central.start()
-        link = FaultyLink(central.port)
+        link = TcpProxy(central.port)
         sock_dir = Path(tempfile.mkdtemp(prefix="cpnet-"))  # sun_path is 107 bytes at most
-        daemon = Daemon(tmp_path, sock_dir / "ctl.sock", link.url)
+        daemon = Daemon(tmp_path, sock_dir / "ctl.sock", f"ws://127.0.0.1:{link.port}")
         made.append((daemon, central, link, sock_dir))
         config = daemon.config_path.read_text()
         config = config.replace("ping_interval_s = 30.0", f"ping_interval_s = {PING_INTERVAL_S}\n"

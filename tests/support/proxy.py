@@ -1,25 +1,36 @@
-"""A loopback TCP proxy for tests that can swallow traffic (half-open links) or cut links."""
+"""A loopback TCP proxy for tests that can swallow traffic (half-open links), refuse new
+connections (no route) or cut links."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from enum import StrEnum
 
 from tests.support.net import free_port
 
 
-class TcpProxy:
-    """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream_port`.
+class LinkMode(StrEnum):
+    """What the proxy does with traffic."""
 
-    `blackhole = True` keeps every connection open but drops all bytes both ways, as a dead
-    NAT or unplugged cable does; `cut()` resets every current connection.
+    PASS = "pass"            # forwards both ways
+    BLACKHOLE = "blackhole"  # connections stay open, every byte is dropped (dead NAT, cable)
+    DOWN = "down"            # new connections are accepted and closed at once (no route)
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream_port` in the current `mode`.
+
+    `LinkMode.DOWN` keeps a client offline for as long as a test wants without it waiting out
+    a connect timeout; `blackhole = True` is `mode = LinkMode.BLACKHOLE`; `cut()` resets every
+    current connection (the heal of a half-open link).
     """
 
     def __init__(self, upstream_port: int, port: int | None = None) -> None:
         self.upstream_port = upstream_port
         self.port = port or free_port()
-        self.blackhole = False
+        self.mode = LinkMode.PASS
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -27,6 +38,14 @@ class TcpProxy:
         self._closed = False
         self._accepter = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
         self._accepter.start()
+
+    @property
+    def blackhole(self) -> bool:
+        return self.mode is LinkMode.BLACKHOLE
+
+    @blackhole.setter
+    def blackhole(self, on: bool) -> None:
+        self.mode = LinkMode.BLACKHOLE if on else LinkMode.PASS
 
     def cut(self) -> None:
         """Reset every current connection."""
@@ -59,6 +78,9 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.mode is LinkMode.DOWN:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=2)
                 upstream.settimeout(None)
@@ -83,8 +105,8 @@ class TcpProxy:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
                 return
-            if self.blackhole:
-                continue
+            if self.mode is not LinkMode.PASS:
+                continue  # swallowed: the sender's TCP stack saw it delivered
             try:
                 dst.sendall(data)
             except OSError:
