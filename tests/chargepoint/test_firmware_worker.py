@@ -13,9 +13,9 @@ from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import RestartRequested
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.firmware.worker import FirmwareWorker
+from tests.firmware.servers import HttpFiles, http_server
 
 from .rig import WALL0, Rig
-from .web import HttpFiles, http_server
 
 COPY = [sys.executable, "-c", "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"]
 
