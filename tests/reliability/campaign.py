@@ -7,13 +7,8 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,9 +19,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.central_system import CentralSystem, _RecordingChargePoint
+from tests.support.daemon import DaemonProcess
 from tests.support.net import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
 CHARGEPOINT_ID = "CAMPAIGN-1"
 CALL, CALLRESULT = 2, 3
 TRANSACTION_MESSAGES = ("StartTransaction", "MeterValues", "StopTransaction")
@@ -200,61 +195,22 @@ class ProcSample:
     fds: int
 
 
-class Daemon:
+class Daemon(DaemonProcess):
     """`python3 -m cpagent run` on simulated hardware; the state dir survives restarts."""
+
+    wait_timeout_s = 15.0
 
     def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
                  log_level: str = "INFO") -> None:
-        self.workdir = workdir
-        self.socket_path = socket_path
-        self.config_path = workdir / "cpagent.toml"
-        self.log_path = workdir / "daemon.log"
-        self.config_path.write_text(CONFIG.format(
+        super().__init__(workdir, socket_path, CONFIG.format(
             cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
             log_level=log_level))
-        self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> dict[str, Any]:
         """Start and return the first `status` answer the daemon gives."""
-        assert self.process is None or self.process.poll() is not None, "already running"
         self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(b"==== start ====\n")
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "cpagent", "run", "--config", str(self.config_path)],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        return self.wait(lambda _s: True, what="the control socket to answer")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def kill9(self) -> None:
-        """SIGKILL: no relay guard, no shutdown code runs."""
-        assert self.process is not None and self.process.poll() is None, "not running"
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not go; safe to call twice (teardown)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def last_run_log(self) -> str:
-        return self.log_path.read_text(errors="replace").split("==== start ====")[-1]
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "---- daemon log (tail) ----\n" + "\n".join(text.splitlines()[-lines:])
+        return self.launch()
 
     def proc(self) -> ProcSample:
         """RSS, threads and open fds of the daemon from /proc."""
@@ -262,53 +218,6 @@ class Daemon:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         fds = len(os.listdir(f"/proc/{self.pid}/fd"))
         return ProcSample(int(fields["VmRSS"].split()[0]), int(fields["Threads"]), fds)
-
-    # -- control socket (docs/foundation.md: one JSON line each way) -----------------------
-    def ask(self, **request: Any) -> dict[str, Any]:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            sock.connect(str(self.socket_path))
-            sock.sendall((json.dumps(request) + "\n").encode())
-            with sock.makefile("rb") as reader:
-                answer: dict[str, Any] = json.loads(reader.readline())
-        return answer
-
-    def do(self, cmd: str, **args: Any) -> dict[str, Any]:
-        answer = self.ask(cmd=cmd, **args)
-        assert answer.get("ok") is True, f"{cmd} {args} refused: {answer}\n{self.log_tail()}"
-        return answer
-
-    def connector(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.do("status")["connectors"][0]
-        return found
-
-    def wait(self, predicate: Callable[[dict[str, Any]], object], timeout: float = 15.0,
-             what: str = "") -> dict[str, Any]:
-        """Poll `status` until `predicate(status)` holds; the status that satisfied it."""
-        deadline = time.monotonic() + timeout
-        last: object = "(no answer)"
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.process.returncode}) waiting for "
-                                     f"{what}\n{self.log_tail()}")
-            try:
-                status = self.ask(cmd="status")
-            except (OSError, ValueError) as exc:
-                last = repr(exc)
-            else:
-                last = status
-                if status.get("ok") and predicate(status):
-                    return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; last "
-                                     f"status {last}\n{self.log_tail()}")
-            time.sleep(0.02)  # poll interval of a condition wait, not a wait in itself
-
-    def wait_connector(self, predicate: Callable[[dict[str, Any]], object],
-                       timeout: float = 15.0, what: str = "") -> dict[str, Any]:
-        status = self.wait(lambda s: predicate(s["connectors"][0]), timeout, what)
-        found: dict[str, Any] = status["connectors"][0]
-        return found
 
     def wait_samples(self, count: int, timeout: float = 15.0) -> None:
         """Wait until the meter has been sampled `count` more times (events, not time)."""
