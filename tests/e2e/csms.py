@@ -15,7 +15,6 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from tests.support.central_system import CentralSystem, _RecordingChargePoint
 from tests.support.net import wait_until
@@ -76,6 +75,8 @@ class StrictCentralSystem(CentralSystem):
     CALLERROR and recorded here (the e2e fixture fails the test on any), a refused
     CALLRESULT makes `call()` raise in the test.
     """
+
+    chargepoint_class = _StrictChargePoint
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -159,17 +160,3 @@ class StrictCentralSystem(CentralSystem):
         wait_until(lambda: self.statuses(connector_id)[-1:] == [status], timeout,
                    f"connector {connector_id} reported {status} "
                    f"(reports: {self.statuses(connector_id)})")
-
-    async def _handle(self, connection: ServerConnection) -> None:
-        cp_id = connection.request.path.strip("/") if connection.request else ""
-        cp = _StrictChargePoint(cp_id, connection, self)
-        with self._lock:
-            self._chargepoints[cp_id] = cp
-        try:
-            await cp.start()
-        except ConnectionClosed:
-            pass
-        finally:
-            with self._lock:
-                if self._chargepoints.get(cp_id) is cp:
-                    del self._chargepoints[cp_id]

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from tests.support.central_system import CentralSystem, _RecordingChargePoint
 from tests.support.daemon import DaemonProcess
@@ -95,6 +94,8 @@ class GatedCentralSystem(CentralSystem):
     (`hold`) and keeps every answer it managed to write (`answer_to`), so a campaign can tell
     a message the chargepoint saw acknowledged from one whose answer was cut by a kill."""
 
+    chargepoint_class = _GatedChargePoint
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._gate_lock = threading.Lock()
@@ -159,20 +160,6 @@ class GatedCentralSystem(CentralSystem):
         call = found()
         assert call is not None
         return call
-
-    async def _handle(self, connection: ServerConnection) -> None:
-        cp_id = connection.request.path.strip("/") if connection.request else ""
-        cp = _GatedChargePoint(cp_id, connection, self)
-        with self._lock:
-            self._chargepoints[cp_id] = cp
-        try:
-            await cp.start()
-        except ConnectionClosed:
-            pass
-        finally:
-            with self._lock:
-                if self._chargepoints.get(cp_id) is cp:
-                    del self._chargepoints[cp_id]
 
 
 @dataclass(frozen=True, slots=True)

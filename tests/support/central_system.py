@@ -101,6 +101,9 @@ class CentralSystem:
     the same port; every received frame is kept in `received`.
     """
 
+    # What serves each connection; subclasses swap in their own _RecordingChargePoint.
+    chargepoint_class: type[_RecordingChargePoint] = _RecordingChargePoint
+
     def __init__(
         self,
         *,
@@ -250,7 +253,7 @@ class CentralSystem:
 
     async def _handle(self, connection: ServerConnection) -> None:
         cp_id = connection.request.path.strip("/") if connection.request else ""
-        cp = _RecordingChargePoint(cp_id, connection, self)
+        cp = self.chargepoint_class(cp_id, connection, self)
         with self._lock:
             self._chargepoints[cp_id] = cp
         try:
