@@ -37,3 +37,9 @@ class RelayError(HardwareError):
     """A relay or its feedback input could not be driven or read."""
 
     code = "PowerSwitchFailure"
+
+
+class EvseError(HardwareError):
+    """An EVSE controller could not be reached or refused a command."""
+
+    code = "InternalError"

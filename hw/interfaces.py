@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from hw.events import MeterSample
+from hw.events import EvseStatus, MeterSample
 
 Post = Callable[[object], None]
 """Callback a driver calls, from any thread, with an event from `hw.events`."""
@@ -74,3 +74,31 @@ class FaultInjectable(Protocol):
     def inject_fault(self, code: str) -> None: ...
 
     def clear_fault(self) -> None: ...
+
+
+@runtime_checkable
+class EvseController(Protocol):
+    """An EVSE controller driving one connector's control pilot (IEC 61851-1 Annex A).
+
+    Safety contract of every driver: it offers 0 A from construction on, on `close()`, and
+    as soon as it sees a controller fault (latched: the owner must set a current again).
+    """
+
+    @property
+    def offered_current_a(self) -> float:
+        """What the driver last asked the controller to offer (0: charging disabled)."""
+        ...
+
+    def set_current_a(self, amps: float) -> None:
+        """Offer `amps` to the EV: 0 disables; 6-80 A (IEC 61851-1 Table A.8), capped at the
+        driver's `max_current_a`; anything else raises ValueError. Raises EvseError when the
+        controller cannot be reached (the driver retries at the next read)."""
+        ...
+
+    def read_status(self) -> EvseStatus:
+        """Blocking read of pilot state, faults and offered current; raises EvseError."""
+        ...
+
+    def close(self) -> None:
+        """Offer 0 A, then release the port or pins; idempotent."""
+        ...

@@ -19,6 +19,7 @@ from hw.meters.registers import (
     plan_blocks,
     register_map,
 )
+from hw.modbus_bus import BusError, BusSettings, ModbusBus
 
 
 def decode_float32(high: int, low: int) -> float:
@@ -63,11 +64,12 @@ def decode_sample(
 class SdmMeter:
     """An EnergyMeter for an Eastron SDM630 / SDM120 / SDM72 on a serial Modbus RTU line.
 
-    A read is `requests_per_sample` bulk reads (1 for the built-in maps). pymodbus retries a
-    silent or corrupt (CRC) reply `retries` times, `timeout` seconds each; after that read()
-    raises MeterError and the port is closed, to be reopened by the next read. Energy never
-    goes backwards: a lower import register than already reported is reported as the earlier
-    value (and counted in `energy_regressions`).
+    A read is `requests_per_sample` bulk reads (1 for the built-in maps) on `bus`, the port's
+    shared hw.modbus_bus.ModbusBus (several meters and EVSE controllers on one RS-485 line);
+    without one the meter opens a private bus on `port`. A silent or corrupt (CRC) reply is
+    retried `retries` times, `timeout` seconds each; after that read() raises MeterError.
+    Energy never goes backwards: a lower import register than already reported is reported
+    as the earlier value (and counted in `energy_regressions`).
     """
 
     def __init__(
@@ -83,9 +85,8 @@ class SdmMeter:
         retries: int = 2,
         max_registers: int = MAX_REGISTERS_PER_READ,
         clock: Clock = time.monotonic,
+        bus: ModbusBus | None = None,
     ) -> None:
-        from pymodbus.client import ModbusSerialClient
-
         self.regmap = register_map(model)
         self._blocks = plan_blocks(self.regmap.registers, max_registers)
         self._unit = unit
@@ -96,16 +97,18 @@ class SdmMeter:
         self.energy_regressions = 0
         self.requests = 0
         self.failures = 0
-        self._client = ModbusSerialClient(
-            port=port,
-            baudrate=baudrate,
-            bytesize=8,
-            parity=parity,
-            stopbits=stopbits,
-            timeout=timeout,
-            retries=retries,
-            reconnect_delay=0,  # we reopen on the next read ourselves
-        )
+        self._own_bus = bus is None
+        if bus is None:
+            # A private bus has no other device to protect: no dead-unit backoff.
+            bus = ModbusBus(
+                port,
+                settings=BusSettings(baudrate, parity, stopbits),
+                timeout_s=timeout,
+                retries=retries,
+                dead_unit_backoff_s=0.0,
+            )
+        self._bus = bus
+        bus.register_unit(unit)
 
     @property
     def requests_per_sample(self) -> int:
@@ -122,24 +125,10 @@ class SdmMeter:
     def _read_block(self, block: Block) -> list[int]:
         self.requests += 1
         try:
-            if not self._client.connected and not self._client.connect():
-                raise MeterError(
-                    f"{self.regmap.model} unit {self._unit}: cannot open {self._port}"
-                )
-            reply = self._client.read_input_registers(
-                block.start, count=block.count, device_id=self._unit
-            )
-        except MeterError:
+            return self._bus.read_input_registers(self._unit, block.start, block.count)
+        except BusError as exc:
             self.failures += 1
-            raise
-        except Exception as exc:  # pymodbus/pyserial: ModbusIOException, SerialException, ...
-            self.failures += 1
-            self._client.close()
             raise MeterError(f"{self.regmap.model} unit {self._unit}: {exc}") from exc
-        if reply.isError():
-            self.failures += 1
-            raise MeterError(f"{self.regmap.model} unit {self._unit}: exception reply {reply}")
-        return list(reply.registers)
 
     def _monotonic(self, sample: MeterSample) -> MeterSample:
         last = self._last_energy_wh
@@ -153,5 +142,7 @@ class SdmMeter:
         return sample
 
     def close(self) -> None:
+        """Close a private bus; a shared one belongs to its BusRegistry."""
         with self._lock:
-            self._client.close()
+            if self._own_bus:
+                self._bus.close()
