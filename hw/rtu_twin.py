@@ -127,6 +127,15 @@ class RtuBusSimulator:
         from pymodbus.server import ModbusSerialServer
 
         devices = [twin.sim_device() for twin in self.twins]
+        served = {twin.unit for twin in self.twins}
+
+        def only_served_units(sending: bool, pdu: Any) -> Any:
+            # A unit nobody serves stays silent, as on a real bus (pymodbus 3.16's simulator
+            # answers "device failure" instead, even with ignore_missing_devices).
+            if not sending and pdu.dev_id not in served:
+                return None
+            return pdu
+
         ready = threading.Event()
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -138,6 +147,7 @@ class RtuBusSimulator:
                 baudrate=self.baudrate,
                 timeout=0.1,
                 ignore_missing_devices=True,
+                trace_pdu=only_served_units,
             )
             if await self._server.listen():
                 ready.set()
