@@ -115,6 +115,10 @@ class ConnectorConfig:
     plug_pin: int | None = None
     max_current_a: float = 16.0
     relay_feedback_pin: int | None = None
+    plug_active_low: bool = False
+    plug_pull: str = field(default="down", metadata=_choices("up", "down", "none"))
+    relay_feedback_active_low: bool = False
+    relay_feedback_pull: str = field(default="none", metadata=_choices("up", "down", "none"))
     meter: MeterConfig = MeterConfig()
 
 

@@ -7,14 +7,16 @@ from typing import Any
 
 from hw.errors import ConfigurationError
 from hw.events import PlugChanged
+from hw.inputs import input_args
 from hw.interfaces import Post
 
 
 class GpioPlug:
     """A PlugInput on a gpiozero DigitalInputDevice; posts PlugChanged(source, plugged).
 
-    `pull_up`/`active_state` are gpiozero's: pull_up=None needs active_state (True = a high
-    level means plugged). No event is posted for the state at construction: read `plugged`.
+    `active_low=True`: a low level means plugged (a contact to GND, an opto-coupler's
+    collector). `pull` is the internal resistor: "down" (default), "up" or "none" (hw.inputs).
+    No event is posted for the state at construction: read `plugged`.
     """
 
     def __init__(
@@ -24,8 +26,8 @@ class GpioPlug:
         post: Post,
         source: str = "plug",
         pin_factory: Any = None,
-        pull_up: bool | None = False,
-        active_state: bool | None = None,
+        active_low: bool = False,
+        pull: str = "down",
         bounce_time: float | None = 0.05,
     ) -> None:
         from gpiozero import DigitalInputDevice
@@ -33,26 +35,31 @@ class GpioPlug:
         self._post = post
         self._source = source
         self._lock = threading.Lock()
+        args = input_args(pull, active_low)
+        self._invert = args.invert
         try:
             self._input = DigitalInputDevice(
                 pin,
-                pull_up=pull_up,
-                active_state=active_state,
+                pull_up=args.pull_up,
+                active_state=args.active_state,
                 bounce_time=bounce_time,
                 pin_factory=pin_factory,
             )
         except Exception as exc:  # gpiozero errors: pin in use, bad pin, bad pull settings
             raise ConfigurationError(f"{source}: cannot set up plug input {pin!r}: {exc}") from exc
-        self._last = bool(self._input.value)
+        self._last = self._read()
         self._input.when_activated = self._changed
         self._input.when_deactivated = self._changed
 
+    def _read(self) -> bool:
+        return bool(self._input.value) != self._invert
+
     @property
     def plugged(self) -> bool:
-        return bool(self._input.value)
+        return self._read()
 
     def _changed(self) -> None:
-        plugged = bool(self._input.value)
+        plugged = self._read()
         with self._lock:
             if plugged == self._last:
                 return

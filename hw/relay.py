@@ -8,6 +8,7 @@ from typing import Any
 
 from hw.errors import RelayError
 from hw.events import DeviceFaulted, DeviceRecovered, FaultCode
+from hw.inputs import input_args
 from hw.interfaces import Clock, Post
 
 
@@ -24,7 +25,9 @@ class GpioRelay:
     DeviceFaulted(code="PowerSwitchFailure") once, agreement after a fault posts
     DeviceRecovered. `check()` runs on every feedback edge and from a timer at the deadline
     (so a welded contact, which never produces an edge, is still caught); the daemon may also
-    call it at any time.
+    call it at any time. Feedback polarity: by default a high level means "contact closed"
+    and the input floats (an external resistor); `feedback_active_low=True` with
+    `feedback_pull="up"` reads an auxiliary contact wired to GND (hw.inputs).
     """
 
     def __init__(
@@ -36,7 +39,8 @@ class GpioRelay:
         post: Post = _ignore,
         source: str = "relay",
         feedback_pin: int | str | None = None,
-        feedback_active_high: bool = True,
+        feedback_active_low: bool = False,
+        feedback_pull: str = "none",
         settle_s: float = 0.2,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -52,6 +56,8 @@ class GpioRelay:
         self._faulted = False
         self._timer: threading.Timer | None = None
         self._closed = False
+        args = input_args(feedback_pull, feedback_active_low)
+        self._invert = args.invert
         try:
             self._output = OutputDevice(
                 pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
@@ -60,8 +66,8 @@ class GpioRelay:
             if feedback_pin is not None:
                 self._feedback = DigitalInputDevice(
                     feedback_pin,
-                    pull_up=None,
-                    active_state=feedback_active_high,
+                    pull_up=args.pull_up,
+                    active_state=args.active_state,
                     pin_factory=pin_factory,
                 )
         except Exception as exc:  # gpiozero errors: pin in use, bad pin, no factory
@@ -89,7 +95,7 @@ class GpioRelay:
         with self._lock:
             if self._feedback is None or self._closed:
                 return None
-            return bool(self._feedback.value)
+            return bool(self._feedback.value) != self._invert
 
     def energise(self) -> None:
         self._switch(True)
@@ -131,7 +137,7 @@ class GpioRelay:
                 return True
             if self._clock() < self._deadline:
                 return not self._faulted
-            agrees = bool(self._feedback.value) == self._expected
+            agrees = (bool(self._feedback.value) != self._invert) == self._expected
             if not agrees and not self._faulted:
                 self._faulted = True
                 want = "closed" if self._expected else "open"

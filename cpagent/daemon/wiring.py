@@ -100,11 +100,16 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                 post=post,
                 source=source,
                 feedback_pin=conf.relay_feedback_pin,
+                feedback_active_low=conf.relay_feedback_active_low,
+                feedback_pull=conf.relay_feedback_pull,
             )
             conn = ConnectorHardware(index, conf, relay)
             hardware.connectors.append(conn)
             if conf.plug_pin is not None:
-                conn.plug = GpioPlug(conf.plug_pin, post=post, source=source, pin_factory=factory)
+                conn.plug = GpioPlug(
+                    conf.plug_pin, post=post, source=source, pin_factory=factory,
+                    active_low=conf.plug_active_low, pull=conf.plug_pull,
+                )
             conn.meter, conn.limiter = _build_meter(conf, relay)
             conn.poller = MeterPoller(
                 conn.meter, post=post, source=source, interval_s=conf.meter.poll_interval_s

@@ -116,8 +116,8 @@ def test_plug_posts_changes_only(factory, events):
 
 def test_plug_active_low_with_pull_up(factory, events):
     factory.pin(22).drive_high()  # pulled up: nothing plugged
-    plug = GpioPlug(22, post=events.post, source="c1", pin_factory=factory, pull_up=True,
-                    bounce_time=None)
+    plug = GpioPlug(22, post=events.post, source="c1", pin_factory=factory, pull="up",
+                    active_low=True, bounce_time=None)
     assert plug.plugged is False
     drive_mock_pin(factory, 22, False)
     assert events.of(PlugChanged) == [PlugChanged("c1", True)]
@@ -139,3 +139,51 @@ def test_drive_mock_pin_refuses_non_mock_factories():
 
     with pytest.raises(ConfigurationError):
         drive_mock_pin(NotMock(), 5, True)
+
+
+@pytest.mark.parametrize(("pull", "active_low", "idle_high"), [
+    ("up", True, True),  # contact to GND, pull-up: the docs' wiring
+    ("up", False, True),  # an inverting sensor on a pulled-up line
+    ("down", False, False),
+    ("down", True, False),
+    ("none", True, True),
+    ("none", False, False),
+])
+def test_plug_polarity_and_pull(factory, events, pull, active_low, idle_high):
+    factory.pin(22).drive_high() if idle_high else factory.pin(22).drive_low()
+    plug = GpioPlug(22, post=events.post, source="c1", pin_factory=factory, pull=pull,
+                    active_low=active_low, bounce_time=None)
+    active_at_idle = idle_high != active_low
+    assert plug.plugged is active_at_idle
+    drive_mock_pin(factory, 22, not idle_high)
+    assert plug.plugged is not active_at_idle
+    assert events.of(PlugChanged) == [PlugChanged("c1", not active_at_idle)]
+    if pull != "none":
+        assert factory.pin(22).pull == pull
+    plug.close()
+
+
+def test_an_unknown_pull_is_a_configuration_error(factory, events):
+    with pytest.raises(ConfigurationError, match="pull must be one of"):
+        GpioPlug(22, post=events.post, pin_factory=factory, pull="sideways")
+
+
+def test_feedback_wired_to_gnd_with_pull_up_reads_closed_when_low(factory, events, clock):
+    """The documented wiring: auxiliary contact from the input to GND, internal pull-up."""
+    relay = GpioRelay(
+        17, pin_factory=factory, post=events.post, source="c1", feedback_pin=27,
+        feedback_active_low=True, feedback_pull="up", settle_s=0.5, clock=clock,
+    )
+    assert factory.pin(27).pull == "up"
+    assert relay.feedback_closed is False  # pulled high: contact open
+    relay.energise()
+    drive_mock_pin(factory, 27, False)  # the contact closes to GND
+    clock.advance(1)
+    assert relay.feedback_closed is True
+    assert relay.check() is True
+    relay.de_energise()
+    drive_mock_pin(factory, 27, True)
+    clock.advance(1)
+    assert relay.check() is True
+    relay.close()
+    assert events.of(DeviceFaulted) == []
