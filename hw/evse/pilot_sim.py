@@ -38,6 +38,7 @@ class MockPilotAdc(MockSPIDevice):
         self.vref = vref
         self.conversions = 0
         self._state = "idle"
+        self.rx_buf: list[int] = []
 
     def on_start(self) -> None:
         super().on_start()
