@@ -53,9 +53,10 @@ class ModbusBus:
     Theory of operation: a request waits for the bus lock, then for the quiet gap
     (`gap_s`, or the unit's own `unit_gap_s` if longer) since the end of the previous request,
     then is sent with up to `retries` retries of `timeout_s` each. A unit that failed is
-    retried once per request (no retries) and, for `dead_unit_backoff_s` after each failure,
-    its requests fail at once without touching the wire - so a dead device costs the other
-    devices on the bus at most one `timeout_s` per backoff window, never a stall.
+    retried once per request (no retries) and, for a backoff after each failure
+    (`dead_unit_backoff_s`, doubling per failure in a row up to `dead_unit_backoff_max_s`), its
+    requests fail at once without touching the wire - so a dead device costs the others at
+    most one `timeout_s` per backoff window, never a stall, and less the longer it stays dead.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class ModbusBus:
         retries: int = 2,
         gap_s: float = 0.0,
         dead_unit_backoff_s: float = 1.0,
+        dead_unit_backoff_max_s: float = 10.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
@@ -82,6 +84,7 @@ class ModbusBus:
         self.retries = retries
         self.gap_s = gap_s
         self.dead_unit_backoff_s = dead_unit_backoff_s
+        self.dead_unit_backoff_max_s = max(dead_unit_backoff_max_s, dead_unit_backoff_s)
         self.stats = BusStats()
         self._clock = clock
         self._sleep = sleep
@@ -180,7 +183,8 @@ class ModbusBus:
         entry.failures_in_row += 1
         self.stats.failures += 1
         if self.dead_unit_backoff_s:
-            entry.down_until = self._clock() + self.dead_unit_backoff_s
+            backoff = self.dead_unit_backoff_s * 2 ** min(entry.failures_in_row - 1, 16)
+            entry.down_until = self._clock() + min(backoff, self.dead_unit_backoff_max_s)
 
     def close(self) -> None:
         with self._lock:
