@@ -87,18 +87,26 @@ def main() -> None:
     rows = []
     for gap_s in (0.0, DEFAULT_GAP_S):
         for dead in (False, True):
-            print(f"gap {gap_s:.1f} s, dead unit {'yes' if dead else 'no'}: {args.seconds} s ...",
-                  flush=True)
+            print(
+                f"gap {gap_s:.1f} s, dead unit {'yes' if dead else 'no'}: {args.seconds} s ...",
+                flush=True,
+            )
             rows.append((gap_s, dead, run(args.seconds, args.baudrate, gap_s, dead)))
     print()
-    print(f"{'EVSE gap':>8} {'dead unit':>9} {'live req/s':>10} {'meter+EVSE/s':>12} "
-          f"{'worst pair ms':>13} {'wire bound req/s':>16}")
+    print(
+        f"{'EVSE gap':>8} {'dead unit':>9} {'live req/s':>10} {'meter+EVSE/s':>12} "
+        f"{'worst pair ms':>13} {'wire bound req/s':>16}"
+    )
     for gap_s, dead, fig in rows:
-        print(f"{gap_s:8.1f} {'yes' if dead else 'no':>9} {fig['live_req_per_s']:10.1f} "
-              f"{fig['pairs_per_s']:12.2f} {fig['worst_pair_ms']:13.0f} "
-              f"{fig['wire_bound_req_per_s']:16.1f}")
-    print(f"(pty paced at {args.baudrate} baud, 11 bits per character; "
-          f"date {time.strftime('%Y-%m-%d')})")
+        print(
+            f"{gap_s:8.1f} {'yes' if dead else 'no':>9} {fig['live_req_per_s']:10.1f} "
+            f"{fig['pairs_per_s']:12.2f} {fig['worst_pair_ms']:13.0f} "
+            f"{fig['wire_bound_req_per_s']:16.1f}"
+        )
+    print(
+        f"(pty paced at {args.baudrate} baud, 11 bits per character; "
+        f"date {time.strftime('%Y-%m-%d')})"
+    )
 
 
 if __name__ == "__main__":

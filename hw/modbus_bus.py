@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -193,7 +194,8 @@ class ModbusBus:
 
 
 class BusRegistry:
-    """Hands out one ModbusBus per port path: two devices configured on one port share it.
+    """Hands out one ModbusBus per serial port: two devices configured on one port share it,
+    also when one names it through a symlink (`/dev/serial/by-id/...`).
 
     Line settings must agree (a clear ConfigurationError otherwise); the first device's timeout
     and retries hold, the longest gap asked for wins. Built once by the daemon's wiring;
@@ -206,11 +208,13 @@ class BusRegistry:
         self._lock = threading.Lock()
 
     def bus(self, port: str, *, settings: BusSettings = BusSettings(), **options: Any) -> ModbusBus:
+        # /dev/serial0 and /dev/ttyAMA0, or a by-id link and /dev/ttyUSB0, are one port.
+        key = os.path.realpath(port)
         with self._lock:
-            found = self._buses.get(port)
+            found = self._buses.get(key)
             if found is None:
                 found = ModbusBus(port, settings=settings, **{**self._defaults, **options})
-                self._buses[port] = found
+                self._buses[key] = found
                 return found
             if found.settings != settings:
                 raise ConfigurationError(

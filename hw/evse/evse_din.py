@@ -43,7 +43,10 @@ class EvseDin:
     ) -> None:
         self._own_bus = bus is None
         self._bus = bus or ModbusBus(
-            port, settings=BusSettings(baudrate), timeout_s=timeout_s, retries=retries,
+            port,
+            settings=BusSettings(baudrate),
+            timeout_s=timeout_s,
+            retries=retries,
             dead_unit_backoff_s=0.0,
         )
         self._bus.register_unit(unit, gap_s=gap_s)

@@ -25,27 +25,46 @@ class HoldingRegister:
 REGISTERS: tuple[HoldingRegister, ...] = (
     HoldingRegister(1000, "configured_current", True, "A offered (0 = charging disabled)"),
     HoldingRegister(1001, "output_current", False, "A the PWM offers now"),
-    HoldingRegister(1002, "vehicle_state", False, "1 ready, 2 EV present, 3 charging, "
-                    "4 charging with ventilation, 5 failure"),
+    HoldingRegister(
+        1002,
+        "vehicle_state",
+        False,
+        "1 ready, 2 EV present, 3 charging, 4 charging with ventilation, 5 failure",
+    ),
     HoldingRegister(1003, "cable_limit", False, "A the cable's PP resistor allows"),
-    HoldingRegister(1004, "control", True, "bit0 turn off charging now, bit1 run self-test "
-                    "and RCD test, bit2 clear RCD error"),
+    HoldingRegister(
+        1004,
+        "control",
+        True,
+        "bit0 turn off charging now, bit1 run self-test and RCD test, bit2 clear RCD error",
+    ),
     HoldingRegister(1005, "firmware", False, "firmware revision"),
     HoldingRegister(1006, "evse_state", False, "1 steady 12 V, 2 PWM on, 3 off (steady 12 V)"),
-    HoldingRegister(1007, "status_fails", False, "bit0 relay on, bit1 diode check failed, "
-                    "bit2 vent required failed, bit3 waiting for pilot release, "
-                    "bit4 RCD test in progress, bit5 RCD check error"),
+    HoldingRegister(
+        1007,
+        "status_fails",
+        False,
+        "bit0 relay on, bit1 diode check failed, "
+        "bit2 vent required failed, bit3 waiting for pilot release, "
+        "bit4 RCD test in progress, bit5 RCD check error",
+    ),
     HoldingRegister(2000, "current_after_boot", True, "A written to 1000 at power-up"),
     HoldingRegister(2001, "modbus", True, "0 Modbus off, 1 on (factory: off)"),
     HoldingRegister(2002, "min_current", True, "lowest A accepted in 1000 (default 6)"),
     HoldingRegister(2003, "analog_input", True, "analog current input configuration"),
     HoldingRegister(2004, "power_on", True, "behaviour at power-up / after button"),
-    HoldingRegister(2005, "config_bits", True, "bit7 0.01 A steps in 1000/1001 (fw >= 17), "
-                    "bit13 disable after charge, bit14 disable now"),
+    HoldingRegister(
+        2005,
+        "config_bits",
+        True,
+        "bit7 0.01 A steps in 1000/1001 (fw >= 17), bit13 disable after charge, bit14 disable now",
+    ),
     HoldingRegister(2006, "current_sharing", True, "current sharing mode"),
     HoldingRegister(2007, "pp_detection", True, "PP detection / board maximum A"),
-    *(HoldingRegister(2010 + i, f"button_amps_{i + 1}", True, "button current step")
-      for i in range(8)),
+    *(
+        HoldingRegister(2010 + i, f"button_amps_{i + 1}", True, "button current step")
+        for i in range(8)
+    ),
 )
 BY_NAME: dict[str, HoldingRegister] = {r.name: r for r in REGISTERS}
 BY_ADDRESS: dict[int, HoldingRegister] = {r.address: r for r in REGISTERS}

@@ -37,14 +37,16 @@ class EvseDinTwin:
         self.requests = 0
         self.writes: list[int] = []  # values written to 1000, in order
         self._regs: dict[int, int] = {r.address: 0 for r in regs.REGISTERS}
-        self._regs.update({
-            1005: firmware,
-            1003: 32,
-            2000: boot_current_a * self.scale,
-            2001: 1,
-            2002: min_current_a,
-            2005: (regs.HUNDREDTHS_BIT if hundredths else 0) | 8192,
-        })
+        self._regs.update(
+            {
+                1005: firmware,
+                1003: 32,
+                2000: boot_current_a * self.scale,
+                2001: 1,
+                2002: min_current_a,
+                2005: (regs.HUNDREDTHS_BIT if hundredths else 0) | 8192,
+            }
+        )
         self.reboot()
 
     @property

@@ -81,8 +81,7 @@ class OpenEvse:
         except Exception as exc:  # SerialException, OSError: port missing or busy
             raise EvseError(f"OpenEVSE: cannot open {self.port}: {exc}") from exc
         self._stop.clear()
-        self._reader = threading.Thread(target=self._read_loop, name="openevse-rapi",
-                                        daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="openevse-rapi", daemon=True)
         self._reader.start()
 
     def _drop_port(self) -> None:
@@ -136,8 +135,10 @@ class OpenEvse:
         """Send one command and return its `$OK` reply; raises EvseError on `$NK` / silence."""
         frame = self._exchange(cmd, *params)
         if frame.kind != "OK":
-            raise EvseError(f"OpenEVSE refused ${cmd} {' '.join(map(str, params))}: "
-                            f"$NK {' '.join(frame.args)}".rstrip())
+            raise EvseError(
+                f"OpenEVSE refused ${cmd} {' '.join(map(str, params))}: "
+                f"$NK {' '.join(frame.args)}".rstrip()
+            )
         return frame
 
     def _exchange(self, cmd: str, *params: object) -> rapi.Frame:

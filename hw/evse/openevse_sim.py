@@ -25,8 +25,9 @@ class OpenEvseTwin:
     sends `$AB`. `inject_fault(EvseState.GFCI_FAULT)` puts the board in that fault state.
     """
 
-    def __init__(self, *, max_hw_a: int = 32, eeprom_current_a: int = 32,
-                 vehicle: SimVehicle | None = None) -> None:
+    def __init__(
+        self, *, max_hw_a: int = 32, eeprom_current_a: int = 32, vehicle: SimVehicle | None = None
+    ) -> None:
         self.vehicle = vehicle or SimVehicle()
         self.max_hw_a = max_hw_a
         self.eeprom_current_a = eeprom_current_a

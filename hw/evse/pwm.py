@@ -70,8 +70,11 @@ class PwmPilot:
                 adc = chip(channel=adc_channel, device=adc_device, pin_factory=pin_factory)
             self._adc = adc
             self._pwm = gpiozero.PWMOutputDevice(
-                pwm_pin, active_high=active_high, initial_value=NOT_OFFERING_DUTY,
-                frequency=1000, pin_factory=pin_factory,
+                pwm_pin,
+                active_high=active_high,
+                initial_value=NOT_OFFERING_DUTY,
+                frequency=1000,
+                pin_factory=pin_factory,
             )
         except Exception as exc:  # gpiozero: pin in use, bad channel, SPI not available
             if self._own_adc and adc is not None:

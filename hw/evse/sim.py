@@ -21,8 +21,9 @@ class SimVehicle:
     `short_pilot()` models a pilot shorted to PE (state E).
     """
 
-    def __init__(self, *, max_draw_a: float = 32.0, phases: int = 1,
-                 ventilation: bool = False) -> None:
+    def __init__(
+        self, *, max_draw_a: float = 32.0, phases: int = 1, ventilation: bool = False
+    ) -> None:
         if phases not in (1, 3):
             raise ValueError(f"phases must be 1 or 3, not {phases}")
         self.max_draw_a = max_draw_a
@@ -90,8 +91,13 @@ class SimEvse:
     (`cpagent ctl`) handles on the vehicle.
     """
 
-    def __init__(self, *, max_current_a: float = 16.0, vehicle: SimVehicle | None = None,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_current_a: float = 16.0,
+        vehicle: SimVehicle | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.vehicle = vehicle or SimVehicle()
         self._clock = clock
         self._lock = threading.Lock()

@@ -47,16 +47,23 @@ def test_a_car_that_never_asks_stays_in_b():
     assert evse.read_status().pilot is PilotState.C
 
 
-@pytest.mark.parametrize(("amps", "expected"), [
-    (0, 0.0), (6, 6.0), (16.9, 16.0), (40, 16.0),
-])
+@pytest.mark.parametrize(
+    ("amps", "expected"),
+    [
+        (0, 0.0),
+        (6, 6.0),
+        (16.9, 16.0),
+        (40, 16.0),
+    ],
+)
 def test_checked_current_rounds_down_and_caps(amps, expected):
     assert checked_current(amps, 16.0) == expected
 
 
 def test_the_most_serious_fault_is_reported():
     assert primary_fault({EvseFault.VENTILATION, EvseFault.RESIDUAL_CURRENT}) is (
-        EvseFault.RESIDUAL_CURRENT)
+        EvseFault.RESIDUAL_CURRENT
+    )
     assert primary_fault(set()) is None
 
 
@@ -78,8 +85,12 @@ def test_poller_posts_pilot_changes_faults_and_recovery(events):
         PilotChanged("connector1", "A", None),
         PilotChanged("connector1", "B", "A"),
         PilotChanged("connector1", "C", "B"),
-        DeviceFaulted("connector1", "PowerSwitchFailure", "controller reports StuckRelay",
-                      vendor_code="StuckRelay"),
+        DeviceFaulted(
+            "connector1",
+            "PowerSwitchFailure",
+            "controller reports StuckRelay",
+            vendor_code="StuckRelay",
+        ),
         PilotChanged("connector1", "B", "C"),
         DeviceRecovered("connector1"),
     ]

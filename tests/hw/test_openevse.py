@@ -15,13 +15,16 @@ from hw.evse.poller import EvsePoller
 from hw.evse.rapi import EvseState
 
 
-@pytest.mark.parametrize(("command", "params", "seq", "wire"), [
-    # The examples of rapi_proc.h: "$GS^30", "$F0 1^43", "$ST 0 0 0 0^23", "$SK 0^2C".
-    ("GS", (), None, b"$GS^30\r"),
-    ("F0", (1,), None, b"$F0 1^43\r"),
-    ("ST", (0, 0, 0, 0), None, b"$ST 0 0 0 0^23\r"),
-    ("SK", (0,), None, b"$SK 0^2C\r"),
-])
+@pytest.mark.parametrize(
+    ("command", "params", "seq", "wire"),
+    [
+        # The examples of rapi_proc.h: "$GS^30", "$F0 1^43", "$ST 0 0 0 0^23", "$SK 0^2C".
+        ("GS", (), None, b"$GS^30\r"),
+        ("F0", (1,), None, b"$F0 1^43\r"),
+        ("ST", (0, 0, 0, 0), None, b"$ST 0 0 0 0^23\r"),
+        ("SK", (0,), None, b"$SK 0^2C\r"),
+    ],
+)
 def test_frames_carry_the_documented_xor_checksum(command, params, seq, wire):
     assert rapi.encode(command, *params, seq=seq) == wire
     assert rapi.parse(wire.decode().rstrip("\r")).kind == command
@@ -75,13 +78,16 @@ def test_a_board_that_rebooted_is_put_back_to_sleep(evse, twin):
     assert twin.mode == EvseState.SLEEPING
 
 
-@pytest.mark.parametrize(("state", "fault", "code"), [
-    (EvseState.GFCI_FAULT, EvseFault.RESIDUAL_CURRENT, "GroundFailure"),
-    (EvseState.STUCK_RELAY, EvseFault.STUCK_RELAY, "PowerSwitchFailure"),
-    (EvseState.NO_GROUND, EvseFault.NO_GROUND, "OtherError"),
-    (EvseState.OVER_TEMPERATURE, EvseFault.OVER_TEMPERATURE, "HighTemperature"),
-    (EvseState.DIODE_CHECK_FAILED, EvseFault.DIODE_CHECK, "EVCommunicationError"),
-])
+@pytest.mark.parametrize(
+    ("state", "fault", "code"),
+    [
+        (EvseState.GFCI_FAULT, EvseFault.RESIDUAL_CURRENT, "GroundFailure"),
+        (EvseState.STUCK_RELAY, EvseFault.STUCK_RELAY, "PowerSwitchFailure"),
+        (EvseState.NO_GROUND, EvseFault.NO_GROUND, "OtherError"),
+        (EvseState.OVER_TEMPERATURE, EvseFault.OVER_TEMPERATURE, "HighTemperature"),
+        (EvseState.DIODE_CHECK_FAILED, EvseFault.DIODE_CHECK, "EVCommunicationError"),
+    ],
+)
 def test_fault_states_latch_zero_amps_and_post_their_code(evse, twin, events, state, fault, code):
     poller = EvsePoller(evse, post=events.post, source="c1")
     twin.vehicle.plug(wants_charge=True)

@@ -12,16 +12,19 @@ from hw.evse.pilot_sim import MockPilotAdc
 from hw.evse.pwm import PwmPilot
 
 
-@pytest.mark.parametrize(("amps", "duty"), [
-    (0, 1.0),  # +12 V constant: not offering
-    (6, 0.10),  # IEC 61851-1 Table A.8: I / 0.6 %
-    (10, 10 / 0.6 / 100),
-    (16, 16 / 0.6 / 100),
-    (32, 32 / 0.6 / 100),
-    (51, 0.85),
-    (63, (63 / 2.5 + 64) / 100),  # above 51 A: I / 2.5 + 64 %
-    (80, 0.96),
-])
+@pytest.mark.parametrize(
+    ("amps", "duty"),
+    [
+        (0, 1.0),  # +12 V constant: not offering
+        (6, 0.10),  # IEC 61851-1 Table A.8: I / 0.6 %
+        (10, 10 / 0.6 / 100),
+        (16, 16 / 0.6 / 100),
+        (32, 32 / 0.6 / 100),
+        (51, 0.85),
+        (63, (63 / 2.5 + 64) / 100),  # above 51 A: I / 2.5 + 64 %
+        (80, 0.96),
+    ],
+)
 def test_duty_follows_annex_a(amps, duty):
     assert duty_for_current(amps) == pytest.approx(duty)
     if amps:
@@ -34,10 +37,19 @@ def test_a_current_the_pwm_cannot_say_is_refused(amps):
         duty_for_current(amps)
 
 
-@pytest.mark.parametrize(("volts", "state"), [
-    (12.0, PilotState.A), (9.0, PilotState.B), (6.0, PilotState.C), (3.0, PilotState.D),
-    (0.0, PilotState.E), (-12.0, PilotState.F), (10.6, PilotState.A), (10.4, PilotState.B),
-])
+@pytest.mark.parametrize(
+    ("volts", "state"),
+    [
+        (12.0, PilotState.A),
+        (9.0, PilotState.B),
+        (6.0, PilotState.C),
+        (3.0, PilotState.D),
+        (0.0, PilotState.E),
+        (-12.0, PilotState.F),
+        (10.6, PilotState.A),
+        (10.4, PilotState.B),
+    ],
+)
 def test_levels_map_to_the_nominal_states(volts, state):
     assert state_for_level(volts) is state
 
@@ -62,8 +74,9 @@ class Rig:
         self.adc_slave = MockPilotAdc(lambda: self.level_v, pin_factory=self.factory)
         self.adc = MCP3008(channel=0, pin_factory=self.factory)
         self.factory.pin_class = MockPWMPin  # the PWM pin needs a PWM-capable mock
-        self.pilot = PwmPilot(18, max_current_a=16.0, adc=self.adc, samples=4,
-                              pin_factory=self.factory)
+        self.pilot = PwmPilot(
+            18, max_current_a=16.0, adc=self.adc, samples=4, pin_factory=self.factory
+        )
 
     @property
     def pwm(self) -> MockPWMPin:
@@ -104,8 +117,9 @@ def test_the_duty_follows_the_offered_current_and_the_state_follows_the_level(ri
     assert rig.adc_slave.conversions >= 12  # 4 samples per read
 
 
-@pytest.mark.parametrize(("volts", "fault"), [(0.0, EvseFault.PILOT_SHORT),
-                                             (-12.0, EvseFault.PILOT_FAULT)])
+@pytest.mark.parametrize(
+    ("volts", "fault"), [(0.0, EvseFault.PILOT_SHORT), (-12.0, EvseFault.PILOT_FAULT)]
+)
 def test_state_e_or_f_latches_zero_amps(rig, volts, fault):
     rig.pilot.set_current_a(16)
     rig.level_v = volts
