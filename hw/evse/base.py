@@ -54,7 +54,9 @@ def checked_current(amps: float, max_current_a: float, step_a: float = 1.0) -> f
 class OfferedCurrent:
     """The current a driver wants offered, written through `write`, re-asserted until it sticks.
 
-    `set()` validates and writes; a failed write leaves `pending` set and raises EvseError, and
+    `set()` validates and writes (a current below the controller's own minimum `min_a` is
+    offered as 0 A: never more than asked); a failed write leaves `pending` set and raises
+    EvseError, and
     `reassert()` (called by the driver before each read) tries again. `latch_off()` sets 0 A
     after a fault: the owner must ask for a current again once the fault is gone.
     """
@@ -66,6 +68,7 @@ class OfferedCurrent:
             raise ValueError(f"max_current_a must be 6-80 A, not {max_current_a}")
         self.max_current_a = max_current_a
         self.step_a = step_a
+        self.min_a = MIN_CURRENT_A
         self._write = write
         self._lock = threading.RLock()
         self.amps = 0.0
@@ -74,6 +77,8 @@ class OfferedCurrent:
 
     def set(self, amps: float) -> None:
         value = checked_current(amps, self.max_current_a, self.step_a)
+        if value < self.min_a:
+            value = 0.0
         with self._lock:
             self.amps = value
             self.pending = True

@@ -56,6 +56,7 @@ class EvseDin:
         self._lock = threading.Lock()
         self._scale = 0  # registers per A; 0 = not learnt yet (first contact)
         self.firmware: int | None = None
+        self.min_current_a: float | None = None
         self.rewrites = 0
         self._closed = False
         self._current = OfferedCurrent(max_current_a, self._write_current)
@@ -79,20 +80,25 @@ class EvseDin:
             self._current.set(amps)
 
     def _learn_scale(self) -> None:
+        """First contact: firmware (1005), then minimum current (2002) and 0.01 A mode (2005)."""
         if self._scale:
             return
         (firmware,) = self._read(1005, 1)
+        config = self._read(2000, 6)
         self.firmware = firmware
+        self.min_current_a = float(config[2])
         scale = 1
-        if firmware >= regs.HUNDREDTHS_MIN_FIRMWARE:
-            (bits,) = self._read(regs.CONFIG_BITS, 1)
-            if bits & regs.HUNDREDTHS_BIT:
-                scale = 100
+        if firmware >= regs.HUNDREDTHS_MIN_FIRMWARE and config[5] & regs.HUNDREDTHS_BIT:
+            scale = 100
         self._scale = scale
         self._current.step_a = 1.0 / scale
+        # The board refuses 1000 values between 0 and its minimum: offer 0 A there instead.
+        self._current.min_a = max(self.min_current_a, 6.0)
 
     def _write_current(self, amps: float) -> None:
         self._learn_scale()
+        if 0 < amps < self._current.min_a:
+            amps = self._current.amps = 0.0  # learnt at this first contact
         try:
             self._bus.write_registers(self.unit, regs.CURRENT, [round(amps * self._scale)])
         except BusError as exc:

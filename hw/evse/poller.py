@@ -23,6 +23,7 @@ class EvsePoller:
     previous=None); DeviceFaulted(source, OCPP code, detail, vendor_code=EvseFault) when the
     most serious fault changes (a failed read is EvseFault.CONTROLLER_OFFLINE); and
     DeviceRecovered once no fault is left. The driver has already offered 0 A by then.
+    A driver with `set_state_listener` (OpenEvse) gets `poke` as its listener.
     """
 
     def __init__(
@@ -39,6 +40,9 @@ class EvsePoller:
         self.fault: EvseFault | None = None
         self.last: EvseStatus | None = None
         self.reads = 0
+        listen = getattr(evse, "set_state_listener", None)
+        if callable(listen):
+            listen(self.poke)  # a controller that announces changes (OpenEVSE $AT) wakes us
 
     def start(self) -> None:
         if self._thread is not None:

@@ -14,6 +14,7 @@ from hw.events import DeviceFaulted, DeviceRecovered, EvseFault, PilotChanged, P
 from hw.evse.evse_din import EvseDin
 from hw.evse.evse_din_sim import EvseDinTwin
 from hw.evse.poller import EvsePoller
+from hw.meters.poller import MeterPoller
 from hw.meters.rtu_sim import SdmTwin
 from hw.meters.sdm import SdmMeter
 from hw.modbus_bus import BusRegistry, BusSettings
@@ -130,6 +131,18 @@ def test_failure_bits_name_the_fault(evse, twin, bits, fault):
     assert (status.pilot, status.faults) == (PilotState.F, {fault})
 
 
+def test_below_the_boards_own_minimum_nothing_is_offered(meter_twin, registry):
+    twin = EvseDinTwin(unit=2, min_current_a=8)
+    with RtuBusSimulator([twin]) as line:
+        driver = EvseDin(line.port, unit=2, bus=registry.bus(line.port), gap_s=0.0)
+        assert driver.min_current_a == 8
+        driver.set_current_a(7)  # the board would refuse 7 A: never more than asked
+        assert (twin.configured_a, driver.offered_current_a) == (0, 0)
+        driver.set_current_a(8)
+        assert twin.configured_a == 8
+        driver.close()
+
+
 def test_close_offers_zero_amps(line, registry, twin):
     driver = EvseDin(line.port, unit=2, bus=registry.bus(line.port), gap_s=0.0)
     driver.set_current_a(12)
@@ -163,6 +176,23 @@ def test_a_symlink_to_the_port_is_the_same_bus(line, registry, tmp_path):
     link = tmp_path / "usb-FTDI_RS485-if00-port0"
     link.symlink_to(line.port)
     assert registry.bus(str(link)) is registry.bus(line.port)
+
+
+def test_meter_and_evse_pollers_share_the_bus_from_their_threads(line, registry, evse, events):
+    meter = SdmMeter("SDM630", line.port, unit=1, bus=registry.bus(line.port))
+    meter_poller = MeterPoller(meter, post=events.post, source="m", interval_s=0.0)
+    evse_poller = EvsePoller(evse, post=events.post, source="e", interval_s=0.0)
+    meter_poller.start()
+    evse_poller.start()
+    try:
+        assert events.wait_for(
+            lambda _seen: meter_poller.samples >= 20 and evse_poller.reads >= 20, timeout=30.0
+        )
+    finally:
+        assert meter_poller.stop() and evse_poller.stop()
+    assert events.of(DeviceFaulted) == []
+    assert registry.bus(line.port).stats.failures == 0
+    meter.close()
 
 
 def test_one_port_with_two_line_settings_is_refused(registry):

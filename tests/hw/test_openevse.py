@@ -101,13 +101,15 @@ def test_fault_states_latch_zero_amps_and_post_their_code(evse, twin, events, st
 
 
 def test_state_notices_wake_the_poller(evse, twin, events):
-    poked = []
-    evse.set_state_listener(lambda: poked.append(1))
-    twin.vehicle.plug(wants_charge=False)
-    assert events.wait_for(lambda _seen: bool(poked))  # the board sent $AT by itself
-    poller = EvsePoller(evse, post=events.post, source="c1")
-    poller.poll_once()
-    assert events.of(PilotChanged) == [PilotChanged("c1", "B", None)]
+    poller = EvsePoller(evse, post=events.post, source="c1", interval_s=3600.0)
+    poller.start()
+    try:
+        assert events.wait_for(lambda seen: PilotChanged("c1", "A", None) in seen)
+        twin.vehicle.plug(wants_charge=False)  # the board sends $AT by itself
+        # Only the notice can make the poller read again within the hour-long interval.
+        assert events.wait_for(lambda seen: PilotChanged("c1", "B", "A") in seen)
+    finally:
+        assert poller.stop()
 
 
 def test_a_corrupted_reply_is_asked_again(evse, twin):
