@@ -7,7 +7,7 @@ import threading
 import time
 
 from hw.errors import EvseError
-from hw.events import EvseFault, EvseStatus, PilotState
+from hw.events import EvseStatus, PilotState
 from hw.evse import evse_din_registers as regs
 from hw.evse.base import OfferedCurrent
 from hw.interfaces import Clock
@@ -149,5 +149,3 @@ class EvseDin:
                 if self._own_bus:
                     self._bus.close()
 
-
-__all__ = ["DEFAULT_GAP_S", "EvseDin", "EvseFault"]

@@ -39,7 +39,9 @@ PILOT_LETTERS: dict[int, PilotState] = {
     EvseState.D: PilotState.D,
 }
 
+# OpenEVSE has no ventilated charging: in state D it refuses to charge (EVSE_FAULT_STATE_BEGIN).
 STATE_FAULTS: dict[int, EvseFault] = {
+    EvseState.D: EvseFault.VENTILATION,
     EvseState.DIODE_CHECK_FAILED: EvseFault.DIODE_CHECK,
     EvseState.GFCI_FAULT: EvseFault.RESIDUAL_CURRENT,
     EvseState.NO_GROUND: EvseFault.NO_GROUND,

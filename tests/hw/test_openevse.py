@@ -86,6 +86,7 @@ def test_a_board_that_rebooted_is_put_back_to_sleep(evse, twin):
         (EvseState.NO_GROUND, EvseFault.NO_GROUND, "OtherError"),
         (EvseState.OVER_TEMPERATURE, EvseFault.OVER_TEMPERATURE, "HighTemperature"),
         (EvseState.DIODE_CHECK_FAILED, EvseFault.DIODE_CHECK, "EVCommunicationError"),
+        (EvseState.D, EvseFault.VENTILATION, "OtherError"),
     ],
 )
 def test_fault_states_latch_zero_amps_and_post_their_code(evse, twin, events, state, fault, code):
