@@ -148,4 +148,3 @@ class EvseDin:
             finally:
                 if self._own_bus:
                     self._bus.close()
-
