@@ -1,8 +1,4 @@
-"""A simulated PN532 on a pseudo-terminal speaking HSU frames (UM0701-02 §6.2), for HIL tests.
-
-It is written from the user manual, not from the driver's code: frames are built and checked
-here byte by byte, so a mistake in `hw.rfid.pn532_frames` is not mirrored.
-"""
+"""A simulated PN532 on a pseudo-terminal speaking HSU frames (UM0701-02 §6.2), for HIL tests."""
 
 from __future__ import annotations
 
@@ -15,6 +11,8 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
+# Written from the user manual, not from the driver's code: frames are built and checked here
+# byte by byte, so that a mistake in `hw.rfid.pn532_frames` is not mirrored by its twin.
 ACK = b"\x00\x00\xff\x00\xff\x00"
 ERROR_FRAME = b"\x00\x00\xff\x01\xff\x7f\x81\x00"  # §6.2.1.5, "syntax error"
 FIRMWARE = bytes([0x32, 0x01, 0x06, 0x07])  # IC PN532, version 1.6, supports ISO A/B, 18092
