@@ -70,7 +70,7 @@ class Pn532Reader:
         post: Post,
         source: str = "reader",
         baudrate: int = 115200,
-        poll_interval_s: float = 0.1,
+        poll_interval_s: float = 0.2,
         gap_s: float = 1.0,
         ack_timeout_s: float = 0.1,
         answer_timeout_s: float = 0.5,
@@ -198,19 +198,24 @@ class Pn532Reader:
         port.write(encode_command(command, params))
         deadline = time.monotonic() + self._ack_timeout_s
         bad_before = self.parser.frames_bad
+        acked = False
         nacks = 0
         while True:
             frame = self._next_frame(port, deadline, bad_before)
             if frame is None:
-                if self.parser.frames_bad > bad_before and nacks < 2:
-                    nacks += 1  # §6.2.1.4: the PN532 sends its last answer again on a NACK
+                if self.parser.frames_bad > bad_before:
                     bad_before = self.parser.frames_bad
-                    port.write(NACK)
-                    deadline = time.monotonic() + self._answer_timeout_s
+                    if acked and nacks < 2:  # a garbled answer (noise before the ACK: wait on)
+                        nacks += 1  # §6.2.1.4: the PN532 sends its last answer again
+                        port.write(NACK)
+                        deadline = time.monotonic() + self._answer_timeout_s
                     continue
+                if self._stop.is_set():
+                    raise Pn532Error("stopped")
                 port.write(ACK)  # §6.2.1.3: abort, so that the next command is not refused
                 raise Pn532Error(f"no answer to command 0x{command:02X}")
             if isinstance(frame, Ack):
+                acked = True
                 deadline = time.monotonic() + self._answer_timeout_s
             elif isinstance(frame, ErrorFrame):
                 raise Pn532Error(f"error frame in answer to command 0x{command:02X}")

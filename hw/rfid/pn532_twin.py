@@ -63,6 +63,7 @@ class Pn532Twin:
         self._corrupt = 0
         self._corrupt_field = "dcs"
         self.muted = False  # powered off with the wires still in: reads and drops everything
+        self.refused: set[int] = set()  # command codes answered with the error frame
         self.awake = False
         self.sam_mode: int | None = None
         self.max_retries_passive = 0xFF
@@ -214,7 +215,9 @@ class Pn532Twin:
     def _command(self, code: int, params: bytes) -> None:
         self.commands[code] += 1
         self._write(ACK)  # §6.2.2: the ACK comes first, then the answer
-        if code == 0x02:
+        if code in self.refused:
+            self._write(ERROR_FRAME)
+        elif code == 0x02:
             self._answer(b"\x03" + self.firmware)
         elif code == 0x14 and params:
             self.sam_mode = params[0]

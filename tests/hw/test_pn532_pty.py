@@ -153,6 +153,26 @@ def test_reader_silent_on_a_live_port_faults_then_recovers(twin, reader, events)
     assert events.wait_for(lambda s: _cards(s) == ["922E5832"])
 
 
+def test_a_poll_left_waiting_is_aborted_and_the_reader_set_up_again(twin, reader, events):
+    twin.max_retries_passive = 0xFF  # as after a reset: InListPassiveTarget waits for a card
+    assert events.wait_for(lambda s: any(isinstance(e, DeviceFaulted) for e in s))
+    assert twin.aborts >= 1  # UM0701-02 §6.2.1.3: the host's ACK ended the waiting command
+    assert events.wait_for(lambda s: any(isinstance(e, DeviceRecovered) for e in s))
+    assert twin.max_retries_passive == 0x01 and twin.commands[RF_CONFIGURATION] == 2
+    twin.place("922E5832")
+    assert events.wait_for(lambda s: _cards(s) == ["922E5832"])
+
+
+def test_error_frames_fail_polls_until_the_reader_is_reported(twin, reader, events):
+    twin.refused.add(IN_LIST_PASSIVE_TARGET)
+    assert events.wait_for(lambda s: any(isinstance(e, DeviceFaulted) for e in s))
+    assert "error frame in answer to command 0x4A" in events.of(DeviceFaulted)[0].detail
+    twin.refused.clear()
+    assert events.wait_for(lambda s: any(isinstance(e, DeviceRecovered) for e in s))
+    twin.place("922E5832")
+    assert events.wait_for(lambda s: _cards(s) == ["922E5832"])
+
+
 def test_a_device_that_is_not_a_pn532_is_a_reader_failure(tmp_path, events, clock):
     other = Pn532Twin(tmp_path / "ttyPN533", firmware=bytes([0x33, 0x02, 0x01, 0x07])).start()
     try:
