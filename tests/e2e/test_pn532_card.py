@@ -56,7 +56,7 @@ def test_a_card_on_the_pn532_authorizes_and_starts_a_transaction(
     assert (start["connectorId"], start["idTag"]) == (1, UID)
     pn532_daemon.wait_connector(lambda c: c["relay"] is True, what="relay closed")
     csms.wait_status(1, "Charging")
-    _polled(twin, 20)  # still held: no second presentation
+    _polled(twin, 10)  # held for about two seconds more: no second presentation
     assert len(csms.calls("Authorize")) == 1 and len(csms.calls("StartTransaction")) == 1
 
 
