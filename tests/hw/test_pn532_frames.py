@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hw.rfid.pn532_frames import (
     Ack,
@@ -149,3 +151,24 @@ def test_no_card_in_the_field() -> None:
 def test_malformed_target_answers_are_refused(answer: str) -> None:
     with pytest.raises(ValueError):
         parse_targets_a(bytes.fromhex(answer.replace(" ", "")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=8))
+def test_any_bytes_in_any_chunks_give_the_same_frames_and_never_raise(
+    stream: bytes, cuts: list[int]
+) -> None:
+    whole = Pn532FrameParser().feed(stream)
+    chunked, parser, at = [], Pn532FrameParser(), 0
+    for cut in sorted(cuts) + [len(stream)]:
+        chunked += parser.feed(stream[at:cut])
+        at = max(at, cut)
+    assert chunked == whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(noise=st.binary(max_size=64).filter(lambda b: b"\x00\xff" not in b))
+def test_a_frame_after_noise_without_start_codes_is_always_found(noise: bytes) -> None:
+    parser = Pn532FrameParser()
+    assert parser.feed(noise + FIRMWARE_ANSWER) == [Information(0xD5, bytes.fromhex("0332010607"))]
+    assert parser.bytes_dropped == len(noise)  # the frame's own preamble is not noise
