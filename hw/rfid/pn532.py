@@ -227,15 +227,21 @@ class Pn532Reader:
                 return frame.data[1:]
 
     def _next_frame(self, port: serial.Serial, deadline: float, bad_before: int) -> Frame | None:
-        """The next good frame; None at the deadline, on stop, or once a bad frame arrived."""
+        """The next good frame; None at the deadline, on stop, or once a bad frame arrived.
+
+        Reads before it looks at the clock, so bytes already waiting in the driver's buffer are
+        taken even when this thread was not scheduled until after the deadline (a busy Pi).
+        """
         while not self._frames:
+            data = port.read(port.in_waiting or 1)  # at most the port's 20 ms timeout
+            if data:
+                self._frames.extend(self.parser.feed(data))
+            if self._frames:
+                break
             if (
                 self.parser.frames_bad > bad_before
                 or time.monotonic() >= deadline
                 or self._stop.is_set()
             ):
                 return None
-            data = port.read(port.in_waiting or 1)
-            if data:
-                self._frames.extend(self.parser.feed(data))
         return self._frames.popleft()
