@@ -17,7 +17,7 @@ from typing import Any, Union
 from urllib.parse import quote, urlsplit, urlunsplit
 
 METER_DRIVERS = ("sdm630", "sdm120", "sdm72", "sim")
-RFID_DRIVERS = ("rdm6300", "sim", "none")
+RFID_DRIVERS = ("rdm6300", "pn532", "sim", "none")
 PROTOCOLS = ("ocpp1.6",)
 TRANSPORTS = ("websocket", "mqtt")
 PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
@@ -128,6 +128,7 @@ class RfidConfig:
 
     driver: str = field(default="none", metadata=_choices(*RFID_DRIVERS))
     port: str | None = None
+    baudrate: int | None = field(default=None, metadata=_choices(*BAUDRATES))  # pn532: 115200
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,11 +411,13 @@ def _cross_checks(
             add(Problem("firmware.max_download_mb", "must be at least 1"))
     ports = _check_connectors(data.get("connector"), add)
     rfid: RfidConfig | None = sections.get("rfid")
-    if rfid is not None and rfid.driver == "rdm6300":
+    if rfid is not None and rfid.driver in ("rdm6300", "pn532"):
         if rfid.port is None:
-            add(Problem("rfid.port", "required for driver rdm6300"))
+            add(Problem("rfid.port", f"required for driver {rfid.driver}"))
         elif rfid.port in ports:
             add(Problem("rfid.port", f"port {rfid.port} already used by {ports[rfid.port]}"))
+    if rfid is not None and rfid.baudrate is not None and rfid.driver != "pn532":
+        add(Problem("rfid.baudrate", "only for driver pn532 (the RDM6300 runs at 9600 only)"))
 
 
 def _check_connectors(value: Any, add: Any) -> dict[str, str]:

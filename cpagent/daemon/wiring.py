@@ -150,9 +150,15 @@ def _build_reader(config: Config, post: Post) -> CardReader | None:
         from hw.rfid.sim import SimCardReader
 
         return SimCardReader(post=post, source="rfid")
+    assert config.rfid.port is not None  # config guarantees a port for rdm6300 and pn532
+    if config.rfid.driver == "pn532":
+        from hw.rfid.pn532 import Pn532Reader
+
+        return Pn532Reader(
+            config.rfid.port, post=post, source="rfid", baudrate=config.rfid.baudrate or 115200
+        )
     from hw.rfid.rdm6300 import Rdm6300Reader
 
-    assert config.rfid.port is not None  # config guarantees a port for rdm6300
     return Rdm6300Reader(config.rfid.port, post=post, source="rfid")
 
 

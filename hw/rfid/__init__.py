@@ -1,1 +1,1 @@
-"""RFID card readers: the RDM6300 frame parser and serial driver, and a simulated reader."""
+"""RFID card readers: RDM6300 (125 kHz) and PN532 (13.56 MHz) drivers, their twins, a sim reader."""

@@ -92,7 +92,7 @@ def test_values_are_frozen(tmp_path: Path) -> None:
 
 CASES = [
     ("unknown section", "[bogus]\n", "bogus: unknown section"),
-    ("unknown key", '[rfid]\ncolour = "red"\n', "rfid.colour: unknown key (known: driver, port)"),
+    ("unknown key", '[rfid]\ncolour = "red"\n', "rfid.colour: unknown key (known: driver, port"),
     ("misspelt key", "[[connector]]\nrelay_pn = 5\n",
      "connector[2].relay_pn: unknown key (did you mean relay_pin?)"),
     ("misspelt section", '[csm]\nurl = "ws://x"\n', "csm: unknown section (did you mean [csms]?)"),
@@ -115,6 +115,11 @@ CASES = [
     ("baudrate", '[[connector]]\nrelay_pin = 5\n[connector.meter]\nbaudrate = 1234\n',
      "connector[2].meter.baudrate: must be one of"),
     ("rfid port", '[rfid]\ndriver = "rdm6300"\n', "rfid.port: required for driver rdm6300"),
+    ("pn532 port", '[rfid]\ndriver = "pn532"\n', "rfid.port: required for driver pn532"),
+    ("pn532 baudrate", '[rfid]\ndriver = "pn532"\nport = "/dev/serial0"\nbaudrate = 1234\n',
+     "rfid.baudrate: must be one of"),
+    ("rdm6300 baudrate", '[rfid]\ndriver = "rdm6300"\nport = "/dev/serial0"\nbaudrate = 115200\n',
+     "rfid.baudrate: only for driver pn532"),
     ("mqtt needed", '[gpio]\npin_factory = "mock"\n', None),
     ("empty string", '[gpio]\npin_factory = ""\n', "gpio.pin_factory: must not be empty"),
     ("log level", '[log]\nlevel = "LOUD"\n', "log.level: must be one of DEBUG"),
