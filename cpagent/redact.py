@@ -28,29 +28,47 @@ SECRET_KEY = re.compile(
     r"(?i)^(?:[a-z0-9_.-]*[_.-])?(?:password|passwd|pass|secret|token|credentials?|"
     r"api_?key|private_?key|key_?file|keyfile|key_password|authorization_?key|authorizationkey)$"
 )
-_SECRET_WORD = (r"[A-Za-z0-9_.-]*(?:password|passwd|secret|token|credentials?|api_?key|"
-                r"private_?key|key_?file|keyfile|authorizationkey)")
+_SECRET_WORD = (
+    r"[A-Za-z0-9_.-]*(?:password|passwd|secret|token|credentials?|api_?key|"
+    r"private_?key|key_?file|keyfile|authorizationkey)"
+)
 ID_TAG_KEYS = ("idTag", "parentIdTag", "id_tag", "parent_id_tag", "idToken")
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _RULES: tuple[_Rule, ...] = (
     # scheme://user:password@host -> scheme://user:***@host (RFC 3986 §3.2.1 userinfo)
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@"),
-     lambda m: f"{m.group(1)}{REDACTED}@"),
+    (
+        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@"),
+        lambda m: f"{m.group(1)}{REDACTED}@",
+    ),
     # Authorization: Basic dXNlcjpwYXNz  /  'Authorization': 'Bearer x' (RFC 7235 §4.2)
-    (re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?:(basic|bearer|digest)\s+)?"
-                r"[^\s'\",}]+"),
-     lambda m: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{REDACTED}"),
+    (
+        re.compile(
+            r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?:(basic|bearer|digest)\s+)?"
+            r"[^\s'\",}]+"
+        ),
+        lambda m: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{REDACTED}",
+    ),
     # OCPP ChangeConfiguration / GetConfiguration: {"key": "AuthorizationKey", "value": "..."}
-    (re.compile(r"(?i)(\"key\"\s*:\s*\"(?:AuthorizationKey|[^\"]*password[^\"]*)\"\s*,\s*"
-                r"\"value\"\s*:\s*)\"(?:[^\"\\]|\\.)*\""),
-     lambda m: f'{m.group(1)}"{REDACTED}"'),
+    (
+        re.compile(
+            r"(?i)(\"key\"\s*:\s*\"(?:AuthorizationKey|[^\"]*password[^\"]*)\"\s*,\s*"
+            r"\"value\"\s*:\s*)\"(?:[^\"\\]|\\.)*\""
+        ),
+        lambda m: f'{m.group(1)}"{REDACTED}"',
+    ),
     # password=..., "password": "...", key_file = '/etc/x.key', --password x
-    (re.compile(r"(?i)(['\"]?\b" + _SECRET_WORD + r"\b['\"]?\s*[:=]\s*)"
-                r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,;}&]+)"),
-     lambda m: f"{m.group(1)}{_quoted(m.group(2))}"),
-    (re.compile(r"(?i)(--(?:password|passwd|token|secret|key-file|keyfile)[ =])(\S+)"),
-     lambda m: f"{m.group(1)}{REDACTED}"),
+    (
+        re.compile(
+            r"(?i)(['\"]?\b" + _SECRET_WORD + r"\b['\"]?\s*[:=]\s*)"
+            r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,;}&]+)"
+        ),
+        lambda m: f"{m.group(1)}{_quoted(m.group(2))}",
+    ),
+    (
+        re.compile(r"(?i)(--(?:password|passwd|token|secret|key-file|keyfile)[ =])(\S+)"),
+        lambda m: f"{m.group(1)}{REDACTED}",
+    ),
 )
 _TAG_RULE = re.compile(
     r"((?:['\"]?)\b(?:" + "|".join(ID_TAG_KEYS) + r")\b['\"]?\s*[:=]\s*)"
@@ -83,10 +101,14 @@ class Redactor:
     """Redacts secrets in structured places, plus known secret values as whole tokens."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        literal = sorted({s for s in secrets if s and len(s) >= MIN_LITERAL_SECRET},
-                         key=len, reverse=True)
-        self._literal = (re.compile(r"(?<![\w])(?:" + "|".join(map(re.escape, literal))
-                                    + r")(?![\w])") if literal else None)
+        literal = sorted(
+            {s for s in secrets if s and len(s) >= MIN_LITERAL_SECRET}, key=len, reverse=True
+        )
+        self._literal = (
+            re.compile(r"(?<![\w])(?:" + "|".join(map(re.escape, literal)) + r")(?![\w])")
+            if literal
+            else None
+        )
 
     def redact(self, text: str) -> str:
         for pattern, replace in _RULES:

@@ -31,14 +31,16 @@ CASES = [
     (["ocpp"], "ws://CP1:ocpp@csms/ocpp", "ws://CP1:***@csms/ocpp"),
     ([], "mqtts://cp:pa55@broker:8883", "mqtts://cp:***@broker:8883"),
     ([], "Authorization: Basic Q1AxOm9jcHA=", "Authorization: Basic ***"),
-    ([], "headers={'Authorization': 'Bearer abc.def'}",
-     "headers={'Authorization': 'Bearer ***'}"),
+    ([], "headers={'Authorization': 'Bearer abc.def'}", "headers={'Authorization': 'Bearer ***'}"),
     ([], 'password = "ocpp"', 'password = "***"'),
     ([], "mqtt.password=hunter2 next", "mqtt.password=*** next"),
     ([], "key_file = '/etc/cpagent/cp.key'", "key_file = '***'"),
     ([], 'tls: {"keyfile": "/etc/k.pem"}', 'tls: {"keyfile": "***"}'),
-    ([], '[2,"1","ChangeConfiguration",{"key":"AuthorizationKey","value":"0011AABB"}]',
-     '[2,"1","ChangeConfiguration",{"key":"AuthorizationKey","value":"***"}]'),
+    (
+        [],
+        '[2,"1","ChangeConfiguration",{"key":"AuthorizationKey","value":"0011AABB"}]',
+        '[2,"1","ChangeConfiguration",{"key":"AuthorizationKey","value":"***"}]',
+    ),
     ([], '{"key":"HeartbeatInterval","value":"300"}', '{"key":"HeartbeatInterval","value":"300"}'),
     ([], "bridge --password s3cret --mqtt h", "bridge --password *** --mqtt h"),
     (["long-secret-42"], "failed: long-secret-42 refused", "failed: *** refused"),
@@ -49,15 +51,21 @@ CASES = [
 
 @pytest.mark.parametrize(("secrets", "text", "expected"), CASES)
 def test_redaction_replaces_values_in_structured_places_only(
-        secrets: list[str], text: str, expected: str) -> None:
+    secrets: list[str], text: str, expected: str
+) -> None:
     assert redact_text(text, secrets) == expected
     assert SecretFilter(secrets).redact(text) == expected
 
 
 @pytest.mark.parametrize(
     ("tag", "shown"),
-    [("04A1B2C3D4", "****C3D4"), ("12345", "****2345"), ("1234", "****"), ("A", "****"),
-     (None, "None")],
+    [
+        ("04A1B2C3D4", "****C3D4"),
+        ("12345", "****2345"),
+        ("1234", "****"),
+        ("A", "****"),
+        (None, "None"),
+    ],
 )
 def test_mask_id_tag_keeps_the_last_four(tag: str | None, shown: str) -> None:
     assert mask_id_tag(tag) == shown
@@ -79,9 +87,18 @@ def test_mask_id_tags_in_text(text: str, known: list[str], expected: str) -> Non
 
 @pytest.mark.parametrize(
     ("key", "secret"),
-    [("password", True), ("csms.password", True), ("key_file", True), ("AuthorizationKey", True),
-     ("token", True), ("cert_file", False), ("ca_file", False), ("keepalive_s", False),
-     ("username", False), ("id", False)],
+    [
+        ("password", True),
+        ("csms.password", True),
+        ("key_file", True),
+        ("AuthorizationKey", True),
+        ("token", True),
+        ("cert_file", False),
+        ("ca_file", False),
+        ("keepalive_s", False),
+        ("username", False),
+        ("id", False),
+    ],
 )
 def test_is_secret_key(key: str, secret: bool) -> None:
     assert is_secret_key(key) is secret
@@ -92,7 +109,7 @@ def test_log_lines_mask_card_ids_at_info_and_show_them_at_debug(restore_root: No
     setup_logging("DEBUG", secrets=["ocpp"], stream=out, journal=False)
     log = logging.getLogger("cpagent.test")
     log.debug('<- [2,"7","RemoteStartTransaction",{"idTag":"04A1B2C3D4"}]')
-    log.info('remote start %s', {"idTag": "04A1B2C3D4"})
+    log.info("remote start %s", {"idTag": "04A1B2C3D4"})
     log.info("connected to CSMS (ocpp1.6); card %s", mask_id_tag("04A1B2C3D4"))
     debug, info, connected = out.getvalue().splitlines()
     assert '"idTag":"04A1B2C3D4"' in debug
