@@ -352,7 +352,8 @@ def test_a_safe_config_has_no_security_warning(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ('cert_file = "nope.pem"\nkey_file = "nope.key"\ntls = true\n', "mqtt.cert_file: no such file"),
+        ('cert_file = "nope.pem"\nkey_file = "nope.key"\ntls = true\n',
+         "mqtt.cert_file: no such file"),
         ('password = "p"\n', "mqtt.username: missing: mqtt.password is set"),
     ],
 )
