@@ -12,6 +12,7 @@ import pytest
 from ocpp.v16 import call
 
 from cpagent.bridge import Bridge, add_bridge_arguments, parse_host_port, run_bridge
+from cpagent.bridge_credentials import ChargepointCredentials
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import MqttTransport
@@ -28,7 +29,7 @@ FAST = BackoffPolicy(initial_s=0.01, max_s=0.05, stable_after_s=1.0)
 @pytest.fixture
 def bridge(mosquitto: Mosquitto, central_system: CentralSystem) -> Iterator[Bridge]:
     relay = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
-                   ping_interval_s=0)
+                   ping_interval_s=0, allow_unknown=True)
     relay.start()
     yield relay
     relay.stop(2.0)
@@ -122,14 +123,14 @@ def test_frames_published_while_the_bridge_is_away_are_relayed_when_it_returns(
     recorder: EventRecorder,
 ) -> None:
     first = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
-                   ping_interval_s=0)
+                   ping_interval_s=0, allow_unknown=True)
     first.start()
     central_system.wait_connected("CP001", timeout=10)  # the bridge's session now exists
     first.stop(2.0)
     recorder.wait_for(TransportUp)
     assert chargepoint.send(BOOT)  # kept for the bridge by its persistent session
     second = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
-                    ping_interval_s=0)
+                    ping_interval_s=0, allow_unknown=True)
     second.start()
     try:
         assert answer(recorder)[2]["status"] == "Accepted"
@@ -144,7 +145,8 @@ def test_bridge_uses_basic_auth_per_chargepoint(
 ) -> None:
     with CentralSystem(passwords={"CP001": "s3cret-pass"}) as central:
         relay = Bridge(mosquitto.host, mosquitto.port, central.url, backoff=FAST,
-                       ping_interval_s=0, csms_passwords={"CP001": password})
+                       ping_interval_s=0,
+                       credentials={"CP001": ChargepointCredentials(password=password)})
         relay.start()
         try:
             if accepted:
@@ -168,7 +170,8 @@ def test_run_bridge_relays_until_its_stop_event_is_set(
     stop = threading.Event()
     runner = threading.Thread(target=run_bridge, args=(*parse_host_port(args.mqtt), args.csms),
                               kwargs={"stop": stop, "topic_prefix": args.topic_prefix,
-                                      "subprotocol": args.protocol})
+                                      "subprotocol": args.protocol,
+                                      "allow_unknown": True})
     runner.start()
     try:
         recorder.wait_for(TransportUp, timeout=10)
