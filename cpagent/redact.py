@@ -26,7 +26,7 @@ MIN_LITERAL_SECRET = 8
 # Key names whose values are secrets (config keys, JSON fields, query parameters).
 SECRET_KEY = re.compile(
     r"(?i)^(?:[a-z0-9_.-]*[_.-])?(?:password|passwd|pass|secret|token|credentials?|"
-    r"api_?key|private_?key|key_?file|keyfile|key_password|authorization_?key|authorizationkey)$"
+    r"api_?key|private_?key|key_?file|keyfile|key_password|authorization_?key|authorizationkey)s?$"
 )
 _SECRET_WORD = (
     r"[A-Za-z0-9_.-]*(?:password|passwd|secret|token|credentials?|api_?key|"
@@ -34,12 +34,12 @@ _SECRET_WORD = (
 )
 ID_TAG_KEYS = ("idTag", "parentIdTag", "id_tag", "parent_id_tag", "idToken")
 
-_Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+_Rule = tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]
 _RULES: tuple[_Rule, ...] = (
     # scheme://user:password@host -> scheme://user:***@host (RFC 3986 §3.2.1 userinfo)
     (
         re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@"),
-        lambda m: f"{m.group(1)}{REDACTED}@",
+        lambda m, mark: f"{m.group(1)}{mark}@",
     ),
     # Authorization: Basic dXNlcjpwYXNz  /  'Authorization': 'Bearer x' (RFC 7235 §4.2)
     (
@@ -47,7 +47,7 @@ _RULES: tuple[_Rule, ...] = (
             r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?)(?:(basic|bearer|digest)\s+)?"
             r"[^\s'\",}]+"
         ),
-        lambda m: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{REDACTED}",
+        lambda m, mark: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{mark}",
     ),
     # OCPP ChangeConfiguration / GetConfiguration: {"key": "AuthorizationKey", "value": "..."}
     (
@@ -55,7 +55,7 @@ _RULES: tuple[_Rule, ...] = (
             r"(?i)(\"key\"\s*:\s*\"(?:AuthorizationKey|[^\"]*password[^\"]*)\"\s*,\s*"
             r"\"value\"\s*:\s*)\"(?:[^\"\\]|\\.)*\""
         ),
-        lambda m: f'{m.group(1)}"{REDACTED}"',
+        lambda m, mark: f'{m.group(1)}"{mark}"',
     ),
     # password=..., "password": "...", key_file = '/etc/x.key', --password x
     (
@@ -63,11 +63,11 @@ _RULES: tuple[_Rule, ...] = (
             r"(?i)(['\"]?\b" + _SECRET_WORD + r"\b['\"]?\s*[:=]\s*)"
             r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,;}&]+)"
         ),
-        lambda m: f"{m.group(1)}{_quoted(m.group(2))}",
+        lambda m, mark: f"{m.group(1)}{_quoted(m.group(2), mark)}",
     ),
     (
         re.compile(r"(?i)(--(?:password|passwd|token|secret|key-file|keyfile)[ =])(\S+)"),
-        lambda m: f"{m.group(1)}{REDACTED}",
+        lambda m, mark: f"{m.group(1)}{mark}",
     ),
 )
 _TAG_RULE = re.compile(
@@ -76,10 +76,10 @@ _TAG_RULE = re.compile(
 )
 
 
-def _quoted(value: str) -> str:
+def _quoted(value: str, mark: str) -> str:
     if value[:1] in ("'", '"'):
-        return f"{value[0]}{REDACTED}{value[0]}"
-    return REDACTED
+        return f"{value[0]}{mark}{value[0]}"
+    return mark
 
 
 def mask_id_tag(id_tag: object) -> str:
@@ -100,7 +100,8 @@ def is_secret_key(name: str) -> bool:
 class Redactor:
     """Redacts secrets in structured places, plus known secret values as whole tokens."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), marker: str = REDACTED) -> None:
+        self._marker = marker
         literal = sorted(
             {s for s in secrets if s and len(s) >= MIN_LITERAL_SECRET}, key=len, reverse=True
         )
@@ -111,10 +112,11 @@ class Redactor:
         )
 
     def redact(self, text: str) -> str:
+        mark = self._marker
         for pattern, replace in _RULES:
-            text = pattern.sub(replace, text)
+            text = pattern.sub(lambda m, r=replace: r(m, mark), text)  # type: ignore[misc]
         if self._literal is not None:
-            text = self._literal.sub(REDACTED, text)
+            text = self._literal.sub(mark, text)
         return text
 
 
