@@ -87,9 +87,16 @@ class StateConfig:
 
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
-    """`[control]`: the local control socket used by `cpagent status` and `cpagent ctl`."""
+    """`[control]`: the local control socket used by `cpagent status` and `cpagent ctl`.
+
+    Whoever can open the socket (mode 0660: the daemon's user and group) may read `status`;
+    `ctl` actions need the daemon's own user, root, or membership of `ctl_group`. They act on
+    simulated devices only, and those that could close a real relay or change billed energy
+    (tap, clear-fault, ev-load) only with simulated GPIO, unless `allow_ctl_with_real_relays`."""
 
     socket: Path = Path("/run/cpagent/control.sock")
+    ctl_group: str | None = None
+    allow_ctl_with_real_relays: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,8 @@ class Hardware:
     simulated: bool
     connectors: list[ConnectorHardware] = field(default_factory=list)
     reader: CardReader | None = None
+    # [control] allow_ctl_with_real_relays: simulated inputs may drive real relays (a bench)
+    ctl_on_real_relays: bool = False
 
     def connector(self, connector_id: int) -> ConnectorHardware:
         for conn in self.connectors:
@@ -89,7 +91,8 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 
     name = config.gpio.pin_factory
     factory = make_pin_factory(name) if name is not None else None
-    hardware = Hardware(pin_factory=factory, simulated=name == "mock")
+    hardware = Hardware(pin_factory=factory, simulated=name == "mock",
+                        ctl_on_real_relays=config.control.allow_ctl_with_real_relays)
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
