@@ -35,7 +35,7 @@ def service_keys() -> dict[str, list[str]]:
         ("Restart", "on-failure"),
         ("RestartPreventExitStatus", "78"),
         ("User", "cpagent"),
-        ("SupplementaryGroups", "gpio dialout"),
+        ("SupplementaryGroups", "gpio dialout spi"),
         ("StateDirectory", "cpagent"),
         ("RuntimeDirectory", "cpagent"),
         ("ConfigurationDirectory", "cpagent"),
@@ -57,7 +57,7 @@ def test_watchdog_is_set_and_devices_are_gpio_and_serial_only() -> None:
     devices = {v.split()[0] for v in keys["DeviceAllow"]}
     assert "char-gpiochip" in devices
     assert {"char-ttyS", "char-ttyUSB", "char-ttyAMA"} <= devices
-    assert all("gpio" in d or "tty" in d for d in devices)
+    assert all("gpio" in d or "tty" in d or d == "char-spidev" for d in devices)
 
 
 def test_unit_parses_as_ini() -> None:
