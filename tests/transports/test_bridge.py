@@ -18,6 +18,7 @@ from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import MqttTransport
 from tests.support.central_system import CentralSystem
 from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt_peer import MqttPeer
 from tests.support.net import wait_until
 from tests.support.recorder import EventRecorder
 
@@ -52,7 +53,7 @@ def answer(recorder: EventRecorder, count: int = 1) -> list[Any]:
 
 def test_boot_notification_reaches_the_central_system_and_is_accepted(
     bridge: Bridge, central_system: CentralSystem, chargepoint: MqttTransport,
-    recorder: EventRecorder,
+    recorder: EventRecorder, mosquitto: Mosquitto,
 ) -> None:
     recorder.wait_for(TransportUp, timeout=10)  # only once the bridge's WebSocket is up
     assert central_system.connected_ids == ["CP001"]
@@ -70,6 +71,12 @@ def test_boot_notification_reaches_the_central_system_and_is_accepted(
     assert chargepoint.send(json.dumps([3, request[1], {"status": "Accepted"}]))
     caller.join(10)
     assert results and results[0].status == "Accepted"
+    # `down` is never retained: a late subscriber gets the retained `csms` and nothing on
+    # `down` (the broker sends retained messages in the SUBSCRIBE's filter order)
+    with MqttPeer(mosquitto.host, mosquitto.port, ["ocpp/CP001/down", "ocpp/CP001/csms"],
+                  client_id="late") as late:
+        late.wait_for_text("ocpp/CP001/csms", "online")
+        assert late.messages("ocpp/CP001/down") == []
 
 
 @pytest.mark.parametrize("chargepoint", [{"require_csms_online": False}], indirect=True)
