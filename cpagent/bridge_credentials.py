@@ -43,8 +43,10 @@ def check_private(path: Path) -> os.stat_result:
     if not stat.S_ISREG(info.st_mode):
         raise CredentialsError(f"{path}: not a regular file")
     if info.st_mode & 0o077:
-        raise CredentialsError(f"{path}: mode {stat.S_IMODE(info.st_mode):04o} lets other users "
-                               "read or change secrets; chmod 600 it")
+        raise CredentialsError(
+            f"{path}: mode {stat.S_IMODE(info.st_mode):04o} lets other users "
+            "read or change secrets; chmod 600 it"
+        )
     return info
 
 

@@ -37,29 +37,54 @@ def _seconds(text: str) -> float:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "firmware-install", help="hand a firmware image to the root install unit",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "firmware-install",
+        help="hand a firmware image to the root install unit",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     steps = parser.add_subparsers(dest="step", metavar="STEP", required=True)
     request = steps.add_parser(
-        "request", help="(daemon side) stage FILE, ask for the install, wait for the verdict",
-        description="Exit 0 when the installer succeeded, 1 otherwise (the reason on stderr).")
+        "request",
+        help="(daemon side) stage FILE, ask for the install, wait for the verdict",
+        description="Exit 0 when the installer succeeded, 1 otherwise (the reason on stderr).",
+    )
     request.add_argument("file", metavar="FILE", help="the downloaded image (moved away)")
     request.add_argument("--spool", type=Path, default=SPOOL, help=f"default {SPOOL}")
-    request.add_argument("--timeout", type=_seconds, default=900.0, metavar="S",
-                         help="give up after S seconds without a verdict (default 900)")
+    request.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=900.0,
+        metavar="S",
+        help="give up after S seconds without a verdict (default 900)",
+    )
     request.set_defaults(func=_request)
     apply = steps.add_parser(
-        "apply", help="(root, from cpagent-firmware-install.service) install the pending image",
+        "apply",
+        help="(root, from cpagent-firmware-install.service) install the pending image",
         description="Takes the pending request, copies its image into --work-dir, runs "
-                    "INSTALLER ... IMAGE (no shell) and writes the result for the daemon.")
+        "INSTALLER ... IMAGE (no shell) and writes the result for the daemon.",
+    )
     apply.add_argument("--spool", type=Path, default=SPOOL, help=f"default {SPOOL}")
-    apply.add_argument("--work-dir", type=Path, required=True,
-                       help="a directory only root can write (the unit's RuntimeDirectory=)")
-    apply.add_argument("--timeout", type=_seconds, default=600.0, metavar="S",
-                       help="kill the installer after S seconds (default 600)")
-    apply.add_argument("installer", nargs="+", metavar="INSTALLER",
-                       help="argv of the installer; the image path is appended (or replaces "
-                            "{file})")
+    apply.add_argument(
+        "--work-dir",
+        type=Path,
+        required=True,
+        help="a directory only root can write (the unit's RuntimeDirectory=)",
+    )
+    apply.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="S",
+        help="kill the installer after S seconds (default 600)",
+    )
+    apply.add_argument(
+        "installer",
+        nargs="+",
+        metavar="INSTALLER",
+        help="argv of the installer; the image path is appended (or replaces {file})",
+    )
     apply.set_defaults(func=_apply)
 
 
@@ -70,8 +95,9 @@ def _request(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    outcome = apply_request(args.installer, spool=args.spool, work_dir=args.work_dir,
-                            timeout_s=args.timeout)
+    outcome = apply_request(
+        args.installer, spool=args.spool, work_dir=args.work_dir, timeout_s=args.timeout
+    )
     if outcome is None:
         print("no pending firmware install request")
         return EX_OK

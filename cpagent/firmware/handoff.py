@@ -47,8 +47,9 @@ def _write_atomic(path: Path, data: dict[str, object], mode: int = 0o640) -> Non
     os.replace(tmp, path)
 
 
-def request_install(image: str | Path, *, spool: Path = SPOOL, timeout_s: float = 900.0,
-                    poll_s: float = POLL_S) -> tuple[bool, str]:
+def request_install(
+    image: str | Path, *, spool: Path = SPOOL, timeout_s: float = 900.0, poll_s: float = POLL_S
+) -> tuple[bool, str]:
     """Hand `image` to the install unit and wait for its verdict: (installed, detail)."""
     spool.mkdir(mode=0o750, parents=True, exist_ok=True)
     if (spool / REQUEST).exists() or (spool / TAKEN).exists():
@@ -70,8 +71,10 @@ def request_install(image: str | Path, *, spool: Path = SPOOL, timeout_s: float 
                 (spool / REQUEST).unlink()  # not taken: withdraw it
             with contextlib.suppress(OSError):
                 staged.unlink()
-            return False, (f"no answer from cpagent-firmware-install within {timeout_s:g} s "
-                           "(is cpagent-firmware-install.path enabled?)")
+            return False, (
+                f"no answer from cpagent-firmware-install within {timeout_s:g} s "
+                "(is cpagent-firmware-install.path enabled?)"
+            )
         pause.wait(poll_s)  # a poll period, not a wait for a condition
     try:
         answer = json.loads(result.read_text(encoding="utf-8"))
@@ -85,8 +88,9 @@ def request_install(image: str | Path, *, spool: Path = SPOOL, timeout_s: float 
     return answer.get("ok") is True, str(answer.get("detail", ""))[:300]
 
 
-def apply_request(installer: Sequence[str], *, spool: Path = SPOOL, work_dir: Path,
-                  timeout_s: float = 600.0) -> tuple[bool, str] | None:
+def apply_request(
+    installer: Sequence[str], *, spool: Path = SPOOL, work_dir: Path, timeout_s: float = 600.0
+) -> tuple[bool, str] | None:
     """Root side: take the pending request, install, write the result; None if none pending.
 
     Everything in the spool is written by the unprivileged daemon, so the request is read
@@ -100,22 +104,23 @@ def apply_request(installer: Sequence[str], *, spool: Path = SPOOL, work_dir: Pa
     try:
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(_read_nofollow(spool / TAKEN, MAX_REQUEST_BYTES))
-            if isinstance(data, dict) and isinstance(data.get("id"), str) \
-                    and _ID.match(data["id"]):
+            if isinstance(data, dict) and isinstance(data.get("id"), str) and _ID.match(data["id"]):
                 request_id = data["id"]
         if request_id is None:
             return False, "refused: malformed request"
         ok, detail = _install(installer, spool, data.get("image"), work_dir, timeout_s)
-        _write_atomic(spool / f"result-{request_id}.json",
-                      {"id": request_id, "ok": ok, "detail": detail})
+        _write_atomic(
+            spool / f"result-{request_id}.json", {"id": request_id, "ok": ok, "detail": detail}
+        )
         return ok, detail
     finally:
         with contextlib.suppress(OSError):
             (spool / TAKEN).unlink()
 
 
-def _install(installer: Sequence[str], spool: Path, name: object, work_dir: Path,
-             timeout_s: float) -> tuple[bool, str]:
+def _install(
+    installer: Sequence[str], spool: Path, name: object, work_dir: Path, timeout_s: float
+) -> tuple[bool, str]:
     if not isinstance(name, str) or not _IMAGE_NAME.match(name):
         return False, "refused: the image name is not one the daemon writes"
     copy = work_dir / "image"

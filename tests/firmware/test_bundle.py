@@ -27,8 +27,9 @@ def seed(state: Path) -> Path:
     """A state dir as the daemon leaves it, plus what people leave next to a config."""
     state.mkdir()
     store = Store.open(state / "cpagent.db")
-    store.save_local_list(1, [("04A1B2C3D4", IdTagInfo(AuthorizationStatus.ACCEPTED, None,
-                                                        "PARENT0042"))])
+    store.save_local_list(
+        1, [("04A1B2C3D4", IdTagInfo(AuthorizationStatus.ACCEPTED, None, "PARENT0042"))]
+    )
     store.begin_transaction(1, "DEADBEEF99", 0.0, {"connectorId": 1, "idTag": "DEADBEEF99"})
     store.close()
     (state / "cpagent.db-wal").write_bytes(b"WAL hunter2 04A1B2C3D4")
@@ -37,12 +38,18 @@ def seed(state: Path) -> Path:
     logs.mkdir()
     (logs / "cpagent.log").write_text(
         "INFO connected to wss://CP1:hunter2@csms.example/ocpp\n"
-        "DEBUG -> [2,\"1\",\"Authorize\",{\"idTag\":\"CARD000777\"}]\n"
+        'DEBUG -> [2,"1","Authorize",{"idTag":"CARD000777"}]\n'
         "INFO card 04A1B2C3D4 accepted; Authorization: Basic dXNlcjpodW50ZXIy\n"
         "INFO transaction for DEADBEEF99 (parent PARENT0042) started\n"
-        "INFO charging started on connector 1\n")
-    for backup in ("cpagent.toml.bak", "cpagent.toml~", "cpagent.toml.orig",
-                   ".cpagent.toml.swp", "cpagent.toml.dpkg-old"):
+        "INFO charging started on connector 1\n"
+    )
+    for backup in (
+        "cpagent.toml.bak",
+        "cpagent.toml~",
+        "cpagent.toml.orig",
+        ".cpagent.toml.swp",
+        "cpagent.toml.dpkg-old",
+    ):
         (state / backup).write_text(CONFIG)
     (state / "core.bin").write_bytes(b"\x00\x01hunter2")
     config = state.parent / "cpagent.toml"
@@ -52,8 +59,11 @@ def seed(state: Path) -> Path:
 
 def members(bundle: Path) -> dict[str, bytes]:
     with tarfile.open(bundle, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()  # type: ignore[union-attr]
-                if m.isfile()}
+        return {
+            m.name: tar.extractfile(m).read()
+            for m in tar.getmembers()  # type: ignore[union-attr]
+            if m.isfile()
+        }
 
 
 def test_the_bundle_ships_no_secret_and_no_full_card_id(tmp_path: Path) -> None:
@@ -67,8 +77,10 @@ def test_the_bundle_ships_no_secret_and_no_full_card_id(tmp_path: Path) -> None:
         assert tag.encode() not in everything, tag
         assert ("****" + tag[-4:]).encode() in everything, tag  # still tells cards apart
     names = list(files)
-    assert not any(n.endswith((".db", "-wal", "-shm", ".bak", "~", ".orig", ".swp", "dpkg-old",
-                               ".bin")) for n in names), names
+    assert not any(
+        n.endswith((".db", "-wal", "-shm", ".bak", "~", ".orig", ".swp", "dpkg-old", ".bin"))
+        for n in names
+    ), names
     log = next(v for n, v in files.items() if n.endswith("/logs/cpagent.log")).decode()
     assert "charging started on connector 1" in log and "csms.example/ocpp" in log
     manifest = files["MANIFEST.txt"].decode()
@@ -86,12 +98,13 @@ def test_card_ids_known_only_to_a_state_dir_outside_the_paths_are_masked(tmp_pat
     assert b"04A1B2C3D4" not in log and b"DEADBEEF99" not in log and b"****C3D4" in log
 
 
-def test_a_journal_is_scrubbed_like_the_files(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_journal_is_scrubbed_like_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "journalctl"
-    fake.write_text("#!/bin/sh\necho 'Authorize {\"idTag\": \"CARD000777\"} password=hunter2'\n")
+    fake.write_text('#!/bin/sh\necho \'Authorize {"idTag": "CARD000777"} password=hunter2\'\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     bundle = build_bundle([], tmp_path / "d.tar.gz", journal_unit="cpagent.service")

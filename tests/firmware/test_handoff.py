@@ -21,15 +21,18 @@ from cpagent.firmware.handoff import REQUEST, apply_request, request_install
 from tests.support.net import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = [REPO / "systemd" / n for n in ("cpagent-firmware-install.path",
-                                         "cpagent-firmware-install.service")]
+UNITS = [
+    REPO / "systemd" / n
+    for n in ("cpagent-firmware-install.path", "cpagent-firmware-install.service")
+]
 
 
 def installer(tmp_path: Path, status: int) -> list[str]:
     """An installer that records what it was given and exits `status`."""
     script = tmp_path / "install.sh"
-    script.write_text(f'#!/bin/sh\ncp "$1" "{tmp_path}/installed.bin"\n'
-                      f'echo "flashing $1" >&2\nexit {status}\n')
+    script.write_text(
+        f'#!/bin/sh\ncp "$1" "{tmp_path}/installed.bin"\necho "flashing $1" >&2\nexit {status}\n'
+    )
     script.chmod(0o755)
     return [str(script)]
 
@@ -46,8 +49,9 @@ class PathUnit:
     def _run(self, spool: Path, argv: list[str], work_dir: Path) -> None:
         while not self._stop.wait(0.02):  # PathExists= polling stand-in
             if (spool / REQUEST).exists():
-                self.outcomes.append(apply_request(argv, spool=spool, work_dir=work_dir,
-                                                   timeout_s=10))
+                self.outcomes.append(
+                    apply_request(argv, spool=spool, work_dir=work_dir, timeout_s=10)
+                )
 
     def stop(self) -> None:
         self._stop.set()
@@ -76,7 +80,8 @@ def unit_ok(tmp_path: Path, spool: Path) -> Iterator[PathUnit]:
 
 
 def test_the_request_is_installed_and_the_daemon_reads_the_verdict(
-        tmp_path: Path, image: Path, spool: Path, unit_ok: PathUnit) -> None:
+    tmp_path: Path, image: Path, spool: Path, unit_ok: PathUnit
+) -> None:
     ok, detail = request_install(image, spool=spool, timeout_s=10, poll_s=0.02)
     assert ok, detail
     assert "exit 0" in detail and "flashing" in detail
@@ -108,8 +113,9 @@ def test_no_install_unit_means_a_clear_timeout(image: Path, spool: Path) -> None
         ({"id": "not-an-id", "image": "x"}, "malformed"),
     ],
 )
-def test_the_root_side_distrusts_the_request(tmp_path: Path, spool: Path,
-                                              request_body: dict[str, str], why: str) -> None:
+def test_the_root_side_distrusts_the_request(
+    tmp_path: Path, spool: Path, request_body: dict[str, str], why: str
+) -> None:
     spool.mkdir()
     (spool / ("image-" + "1" * 32)).symlink_to("/etc/hostname")
     (spool / REQUEST).write_text(json.dumps(request_body))
@@ -127,15 +133,44 @@ def test_nothing_pending_is_not_an_error(tmp_path: Path, spool: Path) -> None:
 def test_the_command_line_runs_both_sides(tmp_path: Path, image: Path, spool: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     request = subprocess.Popen(
-        [sys.executable, "-m", "cpagent", "firmware-install", "request", str(image),
-         "--spool", str(spool), "--timeout", "20"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "cpagent",
+            "firmware-install",
+            "request",
+            str(image),
+            "--spool",
+            str(spool),
+            "--timeout",
+            "20",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         wait_until(lambda: (spool / REQUEST).exists(), 15, "the request file")
         apply = subprocess.run(
-            [sys.executable, "-m", "cpagent", "firmware-install", "apply", "--spool",
-             str(spool), "--work-dir", str(tmp_path / "w"), "--", *installer(tmp_path, 0)],
-            capture_output=True, text=True, env=env, timeout=30)
+            [
+                sys.executable,
+                "-m",
+                "cpagent",
+                "firmware-install",
+                "apply",
+                "--spool",
+                str(spool),
+                "--work-dir",
+                str(tmp_path / "w"),
+                "--",
+                *installer(tmp_path, 0),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
         assert apply.returncode == 0 and apply.stdout.startswith("installed: "), apply.stderr
         out, err = request.communicate(timeout=20)
     finally:
@@ -157,10 +192,16 @@ def test_the_daemon_unit_keeps_no_new_privileges() -> None:
 def test_the_install_units_verify_silently(tmp_path: Path) -> None:
     for unit in UNITS:  # ExecStart= must exist here: this Python, and /bin/true as installer
         text = unit.read_text().replace("/usr/local/bin/cpagent ", f"{sys.executable} -m cpagent ")
-        (tmp_path / unit.name).write_text(text.replace("/usr/local/sbin/cpagent-install",
-                                                       "/bin/true"))
-    result = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / u.name) for u in UNITS)],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        (tmp_path / unit.name).write_text(
+            text.replace("/usr/local/sbin/cpagent-install", "/bin/true")
+        )
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *(str(tmp_path / u.name) for u in UNITS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert (result.stdout + result.stderr).strip() == ""
     service = (tmp_path / "cpagent-firmware-install.service").read_text()
     assert "NoNewPrivileges=true" in service and "PrivateNetwork=true" in service

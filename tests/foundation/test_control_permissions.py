@@ -68,12 +68,16 @@ def test_another_user_reads_status_but_cannot_act(served: Path) -> None:
     served.chmod(0o666)  # as if nobody were in the socket's group
     status, tap = as_user(NOBODY, served, [{"cmd": "status"}, {"cmd": "tap", "id_tag": "X"}])
     assert status["ok"] is True
-    assert tap == {"ok": False, "error": "tap: permission denied (acting commands need the "
-                   "daemon's user, root or [control] ctl_group)"}
+    assert tap == {
+        "ok": False,
+        "error": "tap: permission denied (acting commands need the "
+        "daemon's user, root or [control] ctl_group)",
+    }
 
 
-def as_user(user: pwd.struct_passwd, path: Path, requests: list[dict[str, object]]
-            ) -> list[dict[str, object]]:
+def as_user(
+    user: pwd.struct_passwd, path: Path, requests: list[dict[str, object]]
+) -> list[dict[str, object]]:
     """Send `requests` on one connection from a forked child running as `user`."""
     read_end, write_end = os.pipe()
     child = os.fork()

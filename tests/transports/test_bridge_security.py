@@ -43,11 +43,21 @@ def acl_broker(tmp_path: Path) -> Iterator[Mosquitto]:
         broker.stop()
 
 
-def chargepoint(broker: Mosquitto, name: str, recorder: EventRecorder, **options: object
-                ) -> MqttTransport:
-    transport = MqttTransport(broker.host, broker.port, name, recorder.post, keepalive_s=5,
-                              reconnect_min_s=1, reconnect_max_s=1, username=name,
-                              password=PASSWORDS[name], **options)  # type: ignore[arg-type]
+def chargepoint(
+    broker: Mosquitto, name: str, recorder: EventRecorder, **options: object
+) -> MqttTransport:
+    transport = MqttTransport(
+        broker.host,
+        broker.port,
+        name,
+        recorder.post,
+        keepalive_s=5,
+        reconnect_min_s=1,
+        reconnect_max_s=1,
+        username=name,
+        password=PASSWORDS[name],
+        **options,
+    )  # type: ignore[arg-type]
     transport.start()
     return transport
 
@@ -64,10 +74,24 @@ def test_another_chargepoint_cannot_publish_to_my_down(acl_broker: Mosquitto) ->
     transport = chargepoint(acl_broker, "CP1", mine, require_csms_online=False)
     try:
         mine.wait_for(TransportUp, timeout=10)
-        with MqttPeer(acl_broker.host, acl_broker.port, [CP2.down], client_id="CP2",
-                      username="CP2", password=PASSWORDS["CP2"]) as other, \
-                MqttPeer(acl_broker.host, acl_broker.port, ["ocpp/+/state"], client_id="bridge",
-                         username="cpagent-bridge", password=PASSWORDS["cpagent-bridge"]) as br:
+        with (
+            MqttPeer(
+                acl_broker.host,
+                acl_broker.port,
+                [CP2.down],
+                client_id="CP2",
+                username="CP2",
+                password=PASSWORDS["CP2"],
+            ) as other,
+            MqttPeer(
+                acl_broker.host,
+                acl_broker.port,
+                ["ocpp/+/state"],
+                client_id="bridge",
+                username="cpagent-bridge",
+                password=PASSWORDS["cpagent-bridge"],
+            ) as br,
+        ):
             other.publish(CP1.down, '[2,"x","RemoteStartTransaction",{"idTag":"STRANGER"}]')
             br.publish(CP1.down, "from-the-bridge")  # after the forged one was refused
             assert mine.wait_for(FrameReceived, timeout=10).text == "from-the-bridge"
@@ -81,10 +105,24 @@ def test_another_chargepoint_cannot_read_my_up(acl_broker: Mosquitto) -> None:
     transport = chargepoint(acl_broker, "CP1", mine, require_csms_online=False)
     try:
         mine.wait_for(TransportUp, timeout=10)
-        with MqttPeer(acl_broker.host, acl_broker.port, [CP1.up, CP2.down], client_id="CP2",
-                      username="CP2", password=PASSWORDS["CP2"]) as other, \
-                MqttPeer(acl_broker.host, acl_broker.port, ["ocpp/+/up"], client_id="bridge",
-                         username="cpagent-bridge", password=PASSWORDS["cpagent-bridge"]) as br:
+        with (
+            MqttPeer(
+                acl_broker.host,
+                acl_broker.port,
+                [CP1.up, CP2.down],
+                client_id="CP2",
+                username="CP2",
+                password=PASSWORDS["CP2"],
+            ) as other,
+            MqttPeer(
+                acl_broker.host,
+                acl_broker.port,
+                ["ocpp/+/up"],
+                client_id="bridge",
+                username="cpagent-bridge",
+                password=PASSWORDS["cpagent-bridge"],
+            ) as br,
+        ):
             assert transport.send('[2,"1","Authorize",{"idTag":"04A1B2C3D4"}]')
             br.wait_for_text(CP1.up, '[2,"1","Authorize",{"idTag":"04A1B2C3D4"}]')
             br.publish(CP2.down, "barrier")  # reaches CP2 after anything CP1's up could
@@ -96,10 +134,16 @@ def test_another_chargepoint_cannot_read_my_up(acl_broker: Mosquitto) -> None:
 
 def test_the_bridge_works_within_the_acl(acl_broker: Mosquitto) -> None:
     with CentralSystem(passwords={"CP1": "csms-cp1"}) as central:
-        bridge = Bridge(acl_broker.host, acl_broker.port, central.url, backoff=FAST,
-                        ping_interval_s=0, mqtt_username="cpagent-bridge",
-                        mqtt_password=PASSWORDS["cpagent-bridge"],
-                        credentials={"CP1": ChargepointCredentials(password="csms-cp1")})
+        bridge = Bridge(
+            acl_broker.host,
+            acl_broker.port,
+            central.url,
+            backoff=FAST,
+            ping_interval_s=0,
+            mqtt_username="cpagent-bridge",
+            mqtt_password=PASSWORDS["cpagent-bridge"],
+            credentials={"CP1": ChargepointCredentials(password="csms-cp1")},
+        )
         bridge.start()
         mine = EventRecorder()
         transport = chargepoint(acl_broker, "CP1", mine)
@@ -112,17 +156,24 @@ def test_the_bridge_works_within_the_acl(acl_broker: Mosquitto) -> None:
 
 
 def test_chargepoints_without_credentials_are_refused(
-    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture,
+    mosquitto: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with CentralSystem() as central:
-        bridge = Bridge(mosquitto.host, mosquitto.port, central.url, backoff=FAST,
-                        ping_interval_s=0, credentials={"CP1": ChargepointCredentials()})
+        bridge = Bridge(
+            mosquitto.host,
+            mosquitto.port,
+            central.url,
+            backoff=FAST,
+            ping_interval_s=0,
+            credentials={"CP1": ChargepointCredentials()},
+        )
         bridge.start()
         try:
             with MqttPeer(mosquitto.host, mosquitto.port, ["x/y"], client_id="forger") as forger:
                 for index in range(20):
                     forger.publish(f"ocpp/FAKE{index}/state", "online", retain=True)
-                    forger.publish(f"ocpp/FAKE{index}/up", "[2,\"1\",\"Heartbeat\",{}]")
+                    forger.publish(f"ocpp/FAKE{index}/up", '[2,"1","Heartbeat",{}]')
                 forger.publish("ocpp/CP1/state", "online", retain=True)
                 wait_until(lambda: central.connected_ids == ["CP1"], 10, "CP1 relayed")
                 wait_until(lambda: bridge.refused_count >= 40, 10, "every forged id refused")
@@ -134,8 +185,15 @@ def test_chargepoints_without_credentials_are_refused(
 
 def test_relays_and_threads_are_capped(mosquitto: Mosquitto) -> None:
     with CentralSystem() as central:
-        bridge = Bridge(mosquitto.host, mosquitto.port, central.url, backoff=FAST,
-                        ping_interval_s=0, allow_unknown=True, max_chargepoints=3)
+        bridge = Bridge(
+            mosquitto.host,
+            mosquitto.port,
+            central.url,
+            backoff=FAST,
+            ping_interval_s=0,
+            allow_unknown=True,
+            max_chargepoints=3,
+        )
         threads_before = threading.active_count()
         bridge.start()
         try:
@@ -161,8 +219,9 @@ def write(path: Path, text: str, mode: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("mode", "ok"), [(0o600, True), (0o400, True), (0o640, False),
-                                          (0o644, False), (0o606, False)])
+@pytest.mark.parametrize(
+    ("mode", "ok"), [(0o600, True), (0o400, True), (0o640, False), (0o644, False), (0o606, False)]
+)
 def test_the_credentials_file_must_be_private(tmp_path: Path, mode: int, ok: bool) -> None:
     file = write(tmp_path / "credentials.toml", '[CP1]\npassword = "p"\n', mode)
     if ok:
@@ -196,8 +255,9 @@ def test_a_client_certificate_entry_is_read(tmp_path: Path) -> None:
     file = write(tmp_path / "c.toml", '[CP1]\ncert_file = "c.pem"\nkey_file = "c.key"\n', 0o600)
     entry = load_credentials(file)["CP1"]
     assert (entry.cert_file, entry.key_file) == (tmp_path / "c.pem", tmp_path / "c.key")
-    options = Bridge("127.0.0.1", 1883, "wss://h/ocpp", credentials={"CP1": entry}
-                     ).websocket_options("CP1")
+    options = Bridge(
+        "127.0.0.1", 1883, "wss://h/ocpp", credentials={"CP1": entry}
+    ).websocket_options("CP1")
     assert options["security_profile"] == 3 and options["key_file"] == str(tmp_path / "c.key")
 
 
@@ -209,17 +269,30 @@ def test_a_password_file_must_be_private(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "status"),
-    [([], 2), (["--credentials", "{dir}/open.toml"], 78), (["--max-chargepoints", "0",
-                                                            "--allow-unknown-chargepoints"], 2)],
+    [
+        ([], 2),
+        (["--credentials", "{dir}/open.toml"], 78),
+        (["--max-chargepoints", "0", "--allow-unknown-chargepoints"], 2),
+    ],
 )
 def test_bridge_command_refuses_unsafe_settings(
-    tmp_path: Path, extra: list[str], status: int, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    extra: list[str],
+    status: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     write(tmp_path / "open.toml", '[CP1]\npassword = "p"\n', 0o644)
     parser = argparse.ArgumentParser()
     add_bridge_arguments(parser)
-    args = parser.parse_args(["--mqtt", "127.0.0.1:1", "--csms", "ws://127.0.0.1:9",
-                              *(e.format(dir=tmp_path) for e in extra)])
+    args = parser.parse_args(
+        [
+            "--mqtt",
+            "127.0.0.1:1",
+            "--csms",
+            "ws://127.0.0.1:9",
+            *(e.format(dir=tmp_path) for e in extra),
+        ]
+    )
     with caplog.at_level(logging.ERROR):
         assert bridge_from_args(args) == status
     assert caplog.text

@@ -54,24 +54,34 @@ REMOTE_START = '[2,"{id}","RemoteStartTransaction",{{"idTag":"STRANGER","connect
 @pytest.fixture
 def daemon(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[DaemonProcess]:
     socket_dir = Path(tempfile.mkdtemp(prefix="cpagent-mq-"))  # sun_path is short
-    process = DaemonProcess(tmp_path, socket_dir / "ctl.sock", CONFIG.format(
-        port=mosquitto.port, workdir=tmp_path, socket=socket_dir / "ctl.sock"))
+    process = DaemonProcess(
+        tmp_path,
+        socket_dir / "ctl.sock",
+        CONFIG.format(port=mosquitto.port, workdir=tmp_path, socket=socket_dir / "ctl.sock"),
+    )
     yield process
     process.stop()
 
 
-def test_early_and_retained_frames_are_not_acted_on(daemon: DaemonProcess,
-                                                    mosquitto: Mosquitto) -> None:
+def test_early_and_retained_frames_are_not_acted_on(
+    daemon: DaemonProcess, mosquitto: Mosquitto
+) -> None:
     with MqttPeer(mosquitto.host, mosquitto.port, [T.up, T.state], client_id="csms") as csms:
         csms.publish(T.down, REMOTE_START.format(id="retained"), retain=True)
         daemon.launch()
         csms.wait_for_text(T.state, "online")
         csms.publish(T.down, REMOTE_START.format(id="early"))  # no central system yet
-        wait_until(lambda: "arrived before the link was up" in daemon.last_run_log(), 10,
-                   "the dropped-frame warning")
+        wait_until(
+            lambda: "arrived before the link was up" in daemon.last_run_log(),
+            10,
+            "the dropped-frame warning",
+        )
         csms.publish(T.csms, "online", retain=True)
-        wait_until(lambda: any("BootNotification" in t for t in csms.texts(T.up)), 10,
-                   "BootNotification once the link is up")
+        wait_until(
+            lambda: any("BootNotification" in t for t in csms.texts(T.up)),
+            10,
+            "BootNotification once the link is up",
+        )
         status = daemon.status()
         assert status["connection"] == "connected"
         assert [c["relay"] for c in status["connectors"]] == [False]
