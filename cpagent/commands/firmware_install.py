@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
         type=_seconds,
         default=900.0,
         metavar="S",
-        help="give up after S seconds without a verdict (default 900)",
+        help="give up after S seconds without a verdict (default 540: keep it below [firmware] timeout_s, which kills this command)",
     )
     request.set_defaults(func=_request)
     apply = steps.add_parser(

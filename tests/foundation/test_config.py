@@ -360,3 +360,21 @@ def test_a_safe_config_has_no_security_warning(tmp_path: Path) -> None:
 def test_mqtt_tls_and_credential_checks(tmp_path: Path, extra: str, expected: str) -> None:
     problems = problems_of(tmp_path, MQTT + extra)
     assert any(expected in p for p in problems), problems
+
+
+def test_check_config_prints_the_security_warnings_and_exits_0(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cpagent.cli import main
+
+    for name in ("client.pem", "client.key"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "client.key").chmod(0o644)
+    text = MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\ncert_file = "client.pem"\n'
+                           'key_file = "client.key"\n')
+    path = write(tmp_path, text, 0o664)
+    assert main(["check-config", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: warning: csms.password: sent in clear over ws://" in err
+    assert f"{path}: warning: {path}: writable by group or others" in err
+    assert "warning: csms.key_file:" in err and "readable by every user" in err
+    assert "hunter2" not in err
