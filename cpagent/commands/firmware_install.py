@@ -54,9 +54,10 @@ def register(subparsers: Any) -> None:
     request.add_argument(
         "--timeout",
         type=_seconds,
-        default=900.0,
+        default=540.0,
         metavar="S",
-        help="give up after S seconds without a verdict (default 540: keep it below [firmware] timeout_s, which kills this command)",
+        help="give up after S seconds without a verdict (default 540; keep it below "
+        "[firmware] timeout_s, after which the daemon kills this command)",
     )
     request.set_defaults(func=_request)
     apply = steps.add_parser(
