@@ -14,6 +14,13 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
+from cpagent.bridge_credentials import (
+    EXAMPLE,
+    ChargepointCredentials,
+    CredentialsError,
+    load_credentials,
+    read_secret_file,
+)
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import (
@@ -26,6 +33,10 @@ from cpagent.transports.mqtt import (
 from cpagent.transports.websocket import SecurityProfile, WebSocketTransport
 
 log = logging.getLogger(__name__)
+EX_CONFIG = 78
+
+MAX_CHARGEPOINTS = 100  # relays (each a WebSocket and a thread) unless --max-chargepoints
+MAX_REFUSED_LOGGED = 1000  # ids refused with a warning; later ones only counted
 
 
 class _Relay:
@@ -77,7 +88,12 @@ class Bridge:
     `state`. A retained `online` state or a first `up` frame opens a WebSocketTransport for that
     chargepoint; `offline` (clean stop or will) closes it, so the CSMS sees the chargepoint
     come and go. The WebSocket's own up/down is mirrored to the retained `{prefix}/{id}/csms`
-    topic, which the chargepoint's MqttTransport follows.
+    topic, which the chargepoint's MqttTransport follows. Frames go to `down` non-retained.
+
+    Trust: the topic names the chargepoint, so the broker's ACL must confine each MQTT user to
+    its own topics (README, "Security"). Only ids in `credentials` are relayed, each with its
+    own password or client certificate towards the central system; `allow_unknown` (bench
+    only) relays any id without credentials. At most `max_chargepoints` relays exist at once.
     """
 
     def __init__(
@@ -92,10 +108,12 @@ class Bridge:
         mqtt_password: str | None = None,
         mqtt_tls: bool = False,
         mqtt_ca_file: str | None = None,
-        csms_passwords: Mapping[str, str] | None = None,
+        mqtt_cert_file: str | None = None,
+        mqtt_key_file: str | None = None,
+        credentials: Mapping[str, ChargepointCredentials] | None = None,
+        allow_unknown: bool = False,
+        max_chargepoints: int = MAX_CHARGEPOINTS,
         csms_ca_file: str | None = None,
-        csms_cert_file: str | None = None,
-        csms_key_file: str | None = None,
         ping_interval_s: float = 30.0,
         backoff: BackoffPolicy | None = None,
         client_id: str = "cpagent-bridge",
@@ -103,12 +121,21 @@ class Bridge:
     ) -> None:
         if not csms_url.startswith(("ws://", "wss://")):
             raise ValueError(f"csms url must start with ws:// or wss://, got {csms_url!r}")
+        if credentials is None and not allow_unknown:
+            raise ValueError("no chargepoint credentials: give a credentials file, or allow "
+                             "unknown chargepoints (bench only)")
+        if max_chargepoints < 1:
+            raise ValueError(f"max_chargepoints must be at least 1, not {max_chargepoints}")
         self.csms_url = csms_url
         self.topic_prefix = topic_prefix.rstrip("/")
         self.max_pending_frames = max_pending_frames
+        self.max_chargepoints = max_chargepoints
         self._subprotocol = subprotocol
-        self._passwords = dict(csms_passwords or {})
-        self._tls_files = (csms_ca_file, csms_cert_file, csms_key_file)
+        self._credentials = dict(credentials or {})
+        self._allow_unknown = allow_unknown
+        self._refused: set[str] = set()
+        self.refused_count = 0  # frames/states of chargepoints not relayed (unknown or over cap)
+        self._csms_ca_file = csms_ca_file
         self._ping_interval_s = ping_interval_s
         self._backoff = backoff
         self._address = (mqtt_host, mqtt_port)
@@ -118,8 +145,8 @@ class Bridge:
         self._stopping = False
         self._client = make_client(
             client_id, username=mqtt_username, password=mqtt_password, tls=mqtt_tls,
-            ca_file=mqtt_ca_file, cert_file=None, key_file=None, reconnect_min_s=1,
-            reconnect_max_s=30)
+            ca_file=mqtt_ca_file, cert_file=mqtt_cert_file, key_file=mqtt_key_file,
+            reconnect_min_s=1, reconnect_max_s=30)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
@@ -130,25 +157,34 @@ class Bridge:
             return sorted(self._relays)
 
     def websocket_options(self, chargepoint_id: str) -> dict[str, Any]:
-        """WebSocketTransport keyword arguments for one chargepoint (security profile 0-3)."""
-        ca_file, cert_file, key_file = self._tls_files
+        """WebSocketTransport keyword arguments for one chargepoint (security profile 0-3):
+        its own client certificate (profile 3) or password (1 on ws://, 2 on wss://) from the
+        credentials file; none (profile 0) only for an unknown id in allow_unknown mode."""
+        entry = self._credentials.get(chargepoint_id, ChargepointCredentials())
         secure = self.csms_url.startswith("wss://")
-        password = self._passwords.get(chargepoint_id)
+        cert_file = str(entry.cert_file) if entry.cert_file else None
+        key_file = str(entry.key_file) if entry.key_file else None
         if secure and cert_file:
             profile = SecurityProfile.TLS_CLIENT_CERT
-        elif password:
+        elif entry.password:
             profile = SecurityProfile.TLS_BASIC_AUTH if secure else SecurityProfile.BASIC_AUTH
         else:
             profile = SecurityProfile.UNSECURED
         options: dict[str, Any] = {
             "subprotocol": self._subprotocol, "security_profile": int(profile),
-            "password": password, "ca_file": ca_file, "cert_file": cert_file,
-            "key_file": key_file, "ping_interval_s": self._ping_interval_s}
+            "password": entry.password, "ca_file": self._csms_ca_file,
+            "cert_file": cert_file if profile == SecurityProfile.TLS_CLIENT_CERT else None,
+            "key_file": key_file if profile == SecurityProfile.TLS_CLIENT_CERT else None,
+            "ping_interval_s": self._ping_interval_s}
         if self._backoff is not None:
             options["backoff"] = self._backoff
         return options
 
     def start(self) -> None:
+        if self._allow_unknown:
+            log.warning("bridge: relaying ANY chargepoint id, without credentials for unknown "
+                        "ones (bench mode): anyone who can publish on the broker can pose as "
+                        "a chargepoint")
         host, port = self._address
         self._client.connect_async(host, port, keepalive=30, clean_start=False,
                                    properties=session_properties(86400))
@@ -195,6 +231,8 @@ class Bridge:
             self._close(chargepoint_id)
         elif kind == "state" and text == LinkState.ONLINE:
             self._relay(chargepoint_id)
+        elif kind == "up" and message.retain:
+            log.warning("bridge: ignored a retained frame on %s", message.topic)
         elif kind == "up":
             relay = self._relay(chargepoint_id)
             if relay is not None:
@@ -205,6 +243,13 @@ class Bridge:
             relay = self._relays.get(chargepoint_id)
             if relay is not None or self._stopping:
                 return relay
+            why = self._refusal(chargepoint_id)
+            if why is not None:
+                self.refused_count += 1
+                if chargepoint_id not in self._refused and len(self._refused) < MAX_REFUSED_LOGGED:
+                    self._refused.add(chargepoint_id)
+                    log.warning("bridge: not relaying %r: %s", chargepoint_id, why)
+                return None
             try:
                 relay = _Relay(self, chargepoint_id)
             except ValueError as exc:
@@ -214,6 +259,14 @@ class Bridge:
         log.info("bridge: %s online; connecting to %s", chargepoint_id, relay.websocket.url)
         relay.websocket.start()
         return relay
+
+    def _refusal(self, chargepoint_id: str) -> str | None:
+        """Why `chargepoint_id` gets no relay, or None; called with the lock held."""
+        if chargepoint_id not in self._credentials and not self._allow_unknown:
+            return "no entry in the credentials file"
+        if len(self._relays) >= self.max_chargepoints:
+            return f"already relaying the maximum of {self.max_chargepoints} chargepoints"
+        return None
 
     def _close(self, chargepoint_id: str) -> None:
         with self._lock:
@@ -269,6 +322,22 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],
                         help="OCPP-J subprotocol offered to the central system")
     parser.add_argument("--ca-file", help="CA certificate(s) to verify a wss:// central system")
+    parser.add_argument("--credentials", metavar="FILE",
+                        help="TOML file, mode 0600: [<chargepoint id>] password = ... and/or "
+                             "cert_file/key_file, what the bridge presents to the central "
+                             "system for each chargepoint; ids without an entry are refused")
+    parser.add_argument("--allow-unknown-chargepoints", action="store_true",
+                        help="bench only: relay any chargepoint id, without credentials for "
+                             "those not in --credentials")
+    parser.add_argument("--max-chargepoints", type=int, default=MAX_CHARGEPOINTS, metavar="N",
+                        help=f"relay at most N chargepoints at once (default {MAX_CHARGEPOINTS})")
+    parser.add_argument("--mqtt-username", help="broker username (the ACL's bridge user)")
+    parser.add_argument("--mqtt-password-file", metavar="FILE",
+                        help="file (mode 0600) whose first line is the broker password")
+    parser.add_argument("--mqtt-tls", action="store_true", help="TLS >= 1.2 to the broker")
+    parser.add_argument("--mqtt-ca-file", help="CA certificate(s) to verify the broker")
+    parser.add_argument("--mqtt-cert-file", help="TLS client certificate for the broker")
+    parser.add_argument("--mqtt-key-file", help="its private key (mode 0600)")
 
 
 def bridge_from_args(args: argparse.Namespace) -> int:
@@ -278,8 +347,26 @@ def bridge_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("bridge: --mqtt: %s", exc)
         return 2
+    if args.credentials is None and not args.allow_unknown_chargepoints:
+        log.error("bridge: give --credentials FILE (or --allow-unknown-chargepoints on a bench)")
+        return 2
+    if args.max_chargepoints < 1 or (args.mqtt_cert_file is None) != (args.mqtt_key_file is None):
+        log.error("bridge: --max-chargepoints must be >= 1; --mqtt-cert-file and "
+                  "--mqtt-key-file go together")
+        return 2
+    try:
+        credentials = load_credentials(args.credentials) if args.credentials else {}
+        password = (read_secret_file(args.mqtt_password_file) if args.mqtt_password_file
+                    else None)
+    except CredentialsError as exc:
+        log.error("bridge: %s", exc)
+        return EX_CONFIG
     run_bridge(host, port, args.csms, topic_prefix=args.topic_prefix,
-               subprotocol=args.protocol, csms_ca_file=args.ca_file)
+               subprotocol=args.protocol, csms_ca_file=args.ca_file, credentials=credentials,
+               allow_unknown=args.allow_unknown_chargepoints,
+               max_chargepoints=args.max_chargepoints, mqtt_username=args.mqtt_username,
+               mqtt_password=password, mqtt_tls=args.mqtt_tls, mqtt_ca_file=args.mqtt_ca_file,
+               mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file)
     return 0
 
 
@@ -291,7 +378,15 @@ def register(subparsers: Any) -> None:
         description="For every chargepoint seen on the MQTT broker, open a WebSocket to the "
                     "central system at URL/<chargepoint id> and relay OCPP frames both ways, "
                     "mirroring online/offline. Runs until SIGTERM or Ctrl-C.",
-        epilog="example:\n  cpagent bridge --mqtt 127.0.0.1:1883 --csms ws://127.0.0.1:9000",
+        epilog="exit codes: 0 stopped, 2 bad option, 78 unusable credentials or password "
+               "file\n\nexamples:\n"
+               "  cpagent bridge --mqtt 127.0.0.1:1883 --csms wss://csms.example/ocpp \\\n"
+               "      --credentials /etc/cpagent-bridge/credentials.toml --mqtt-tls \\\n"
+               "      --mqtt-username cpagent-bridge \\\n"
+               "      --mqtt-password-file /etc/cpagent-bridge/mqtt-password\n"
+               "  cpagent bridge --mqtt 127.0.0.1:1883 --csms ws://127.0.0.1:9000 "
+               "--allow-unknown-chargepoints   (bench)\n\n"
+               "credentials file (mode 0600):\n" + EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_bridge_arguments(parser)

@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "status": "cpagent.commands.status",
     "ctl": "cpagent.commands.ctl",
     "bridge": "cpagent.bridge",
+    "firmware-install": "cpagent.commands.firmware_install",
     "csms": "cpagent.csms.cli",
     "demo": "cpagent.demo",
 }

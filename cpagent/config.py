@@ -64,7 +64,8 @@ class CsmsConfig:
 
 @dataclass(frozen=True, slots=True)
 class MqttConfig:
-    """`[mqtt]`: the broker, used when `csms.transport = "mqtt"`."""
+    """`[mqtt]`: the broker, used when `csms.transport = "mqtt"`. The username should be the
+    chargepoint id: the broker ACL in README ("Security") confines each user to its topics."""
 
     host: str
     port: int = 1883
@@ -72,6 +73,9 @@ class MqttConfig:
     password: str | None = None
     topic_prefix: str = "ocpp"
     tls: bool = False
+    ca_file: Path | None = None  # else csms.ca_file, else the system's CAs
+    cert_file: Path | None = None  # TLS client certificate (else csms.cert_file)
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +87,16 @@ class StateConfig:
 
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
-    """`[control]`: the local control socket used by `cpagent status` and `cpagent ctl`."""
+    """`[control]`: the local control socket used by `cpagent status` and `cpagent ctl`.
+
+    Whoever can open the socket (mode 0660: the daemon's user and group) may read `status`;
+    `ctl` actions need the daemon's own user, root, or membership of `ctl_group`. They act on
+    simulated devices only, and those that could close a real relay or change billed energy
+    (tap, clear-fault, ev-load) only with simulated GPIO, unless `allow_ctl_with_real_relays`."""
 
     socket: Path = Path("/run/cpagent/control.sock")
+    ctl_group: str | None = None
+    allow_ctl_with_real_relays: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +281,10 @@ def parse_config(
     connectors = _connectors(data.get("connector"), base_dir, problems)
     _cross_checks(data, sections, connectors, problems)
     _secret_checks(data, mode, problems)
+    if not any(p.severity is Severity.ERROR for p in problems):
+        from cpagent.config_checks import security_warnings  # it imports Problem from here
+
+        problems += security_warnings(sections, path, mode)
     if any(p.severity is Severity.ERROR for p in problems):
         raise ConfigError(problems)
     return Config(
@@ -398,8 +413,8 @@ def _cross_checks(
     if csms is not None:
         _check_csms(csms, cp, sections, add)
     mqtt: MqttConfig | None = sections.get("mqtt")
-    if mqtt is not None and not 1 <= mqtt.port <= 65535:
-        add(Problem("mqtt.port", f"must be 1-65535, not {mqtt.port}"))
+    if mqtt is not None:
+        _check_mqtt(mqtt, cp, add)
     control: ControlConfig | None = sections.get("control")
     if control is not None and len(os.fsencode(control.socket)) > MAX_SOCKET_PATH:
         add(Problem("control.socket", f"longer than {MAX_SOCKET_PATH} bytes (Unix socket limit)"))
@@ -510,6 +525,24 @@ def _check_csms(
         add(Problem("csms.backoff_max_s", "must not be less than csms.backoff_min_s"))
     if csms.transport == "mqtt" and "mqtt" not in sections:
         add(Problem("mqtt", 'missing required [mqtt] table (csms.transport = "mqtt")'))
+
+
+def _check_mqtt(mqtt: MqttConfig, cp: ChargepointConfig | None, add: Any) -> None:
+    if not 1 <= mqtt.port <= 65535:
+        add(Problem("mqtt.port", f"must be 1-65535, not {mqtt.port}"))
+    for name in ("ca_file", "cert_file", "key_file"):
+        file = getattr(mqtt, name)
+        if file is not None and not file.is_file():
+            add(Problem(f"mqtt.{name}", f"no such file: {file}"))
+    if (mqtt.cert_file is None) != (mqtt.key_file is None):
+        add(Problem("mqtt.cert_file", "cert_file and key_file must be given together"))
+    if mqtt.cert_file is not None and not mqtt.tls:
+        add(Problem("mqtt.cert_file", "a client certificate needs mqtt.tls = true"))
+    if mqtt.password is not None and mqtt.username is None:
+        add(Problem("mqtt.username", "missing: mqtt.password is set"))
+    if cp is not None and mqtt.username is not None and mqtt.username != cp.id:
+        add(Problem("mqtt.username", f"is not the chargepoint id {cp.id!r}: a broker ACL with "
+                    "%u (README, Security) will not let it use its own topics", Severity.WARNING))
 
 
 def _secret_checks(data: Mapping[str, Any], mode: int, problems: list[Problem]) -> None:

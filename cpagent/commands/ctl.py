@@ -13,8 +13,12 @@ from hw.events import FaultCode
 
 EPILOG = """\
 These act on simulated hardware ([gpio] pin_factory = "mock", meter/rfid driver "sim");
-on real hardware the daemon refuses with a one-line reason and ctl exits 1. Exits 69 when
-no daemon answers. The socket is found as for `cpagent status`.
+on real hardware the daemon refuses with a one-line reason and ctl exits 1. tap, clear-fault
+and ev-load also need simulated relays (they could close a real one or change the energy
+billed) unless [control] allow_ctl_with_real_relays = true; fault only opens relays.
+Only the daemon's user, root and members of [control] ctl_group may act; others in the
+socket's group get "permission denied" (exit 1) but may read `cpagent status`.
+Exits 69 when no daemon answers. The socket is found as for `cpagent status`.
 
 examples:
   cpagent ctl --config config/bench.toml plug 1

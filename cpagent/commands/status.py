@@ -19,12 +19,16 @@ from cpagent.commands.common import (
     ask,
     run_guarded,
 )
+from cpagent.redact import mask_id_tag
 
 CLEAR_HOME = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 
 EPILOG = """\
 The socket is --socket PATH, else [control] socket from --config FILE, else
 /run/cpagent/control.sock. Exits 69 when no daemon answers.
+
+Card ids (idTags) are shown as their last 4 characters (****C3D4), in --json too, unless
+--show-tags is given: they identify people and end up in screenshots and tickets.
 
 --watch redraws the view every --interval seconds like `top` (on a terminal: clear and
 redraw; into a pipe or file: one block per refresh, separated by a blank line) until Ctrl-C
@@ -55,6 +59,8 @@ def register(subparsers: Any) -> None:
                         help="seconds between refreshes with --watch (default 1)")
     parser.add_argument("--count", type=_count, default=None, metavar="N",
                         help="with --watch: stop after N refreshes (default: until Ctrl-C)")
+    parser.add_argument("--show-tags", action="store_true",
+                        help="show card ids (idTags) in full instead of ****1234")
     add_socket_options(parser)
     parser.set_defaults(func=functools.partial(run_guarded, _status))
 
@@ -82,12 +88,32 @@ def _count(text: str) -> int:
 def _status(args: argparse.Namespace) -> int:
     if args.watch:
         return watch(args, sys.stdout)
-    answer = ask(args, {"cmd": "status"})
+    answer = _shown(ask(args, {"cmd": "status"}), args)
     if args.json:
         print(json.dumps(answer, indent=2, sort_keys=True))
     else:
         print(render(answer))
     return EX_OK
+
+
+def mask_tags(status: dict[str, Any]) -> dict[str, Any]:
+    """The status answer with every card id masked to its last 4 characters."""
+    masked = dict(status)
+    if isinstance(masked.get("last_card"), str):
+        masked["last_card"] = mask_id_tag(masked["last_card"])
+    connectors = []
+    for conn in status.get("connectors", []):
+        tx = conn.get("transaction") if isinstance(conn, dict) else None
+        if isinstance(tx, dict) and isinstance(tx.get("id_tag"), str):
+            conn = {**conn, "transaction": {**tx, "id_tag": mask_id_tag(tx["id_tag"])}}
+        connectors.append(conn)
+    if "connectors" in status:
+        masked["connectors"] = connectors
+    return masked
+
+
+def _shown(status: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    return status if getattr(args, "show_tags", False) else mask_tags(status)
 
 
 def render(status: dict[str, Any]) -> str:
@@ -131,7 +157,7 @@ def watch(args: argparse.Namespace, out: TextIO) -> int:
     try:
         while True:
             try:
-                answer = ask(args, {"cmd": "status"})
+                answer = _shown(ask(args, {"cmd": "status"}), args)
             except CliError as exc:
                 if exc.exit_code != EX_UNAVAILABLE or refreshes == 0:
                     raise

@@ -215,6 +215,7 @@ def serve(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
                 f"ws://{LOOPBACK}:{central.port}",
                 topic_prefix=args.topic_prefix,
                 client_id="cpagent-csms-bridge",
+                allow_unknown=True,  # a bench central system accepts any chargepoint id
             )
             bridge.start()
             running.callback(bridge.stop)

@@ -1,4 +1,11 @@
-"""Bench commands (`cpagent ctl ...`) acting on simulated hardware; refused on real hardware."""
+"""Bench commands (`cpagent ctl ...`) acting on simulated hardware; refused on real hardware.
+
+Rule (README, "Security"): a command acts only on a device that is simulated (plug/unplug:
+mock GPIO; tap: the simulated reader; fault, clear-fault, ev-load: the simulated meter).
+Those that can lead to closing a relay or change the energy billed - tap, clear-fault,
+ev-load - also need the relays to be simulated (mock GPIO), unless `[control]
+allow_ctl_with_real_relays = true` says this is a bench rig wired to real contactors.
+`fault` only ever opens a relay, so a simulated meter is enough for it."""
 
 from __future__ import annotations
 
@@ -38,6 +45,8 @@ class BenchControls:
         if not isinstance(injectable, FaultInjectable):
             raise CommandError(f"connector {conn.id}: meter is a real {conn.config.meter.driver}; "
                                "faults and loads apply to driver = \"sim\" only")
+        if cmd != "fault":
+            self._real_relays_guard(cmd)
         if cmd == "fault":
             code = request.get("code")
             if code not in FAULT_CODES:
@@ -53,6 +62,13 @@ class BenchControls:
             raise CommandError(f"watts must be a number >= 0, not {watts!r}")
         injectable.set_load_w(float(watts))  # type: ignore[attr-defined]
         return {"connector": conn.id, "ev_load_w": float(watts)}
+
+    def _real_relays_guard(self, cmd: str) -> None:
+        if not self._hw.simulated and not self._hw.ctl_on_real_relays:
+            raise CommandError(
+                f"{cmd} refused: the relays are real GPIO, and a simulated {cmd} could close "
+                "one or change the energy billed; on a bench rig set [control] "
+                "allow_ctl_with_real_relays = true")
 
     def _connector(self, value: Any) -> ConnectorHardware:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -84,6 +100,7 @@ class BenchControls:
         tap = getattr(reader, "tap", None)
         if tap is None:
             raise CommandError('the card reader is real; tap needs [rfid] driver = "sim"')
+        self._real_relays_guard("tap")
         if tap(id_tag) is False:
             raise CommandError("the simulated card reader is faulted or stopped")
         return {"id_tag": id_tag}

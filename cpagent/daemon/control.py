@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import logging
 import os
+import pwd
 import socket
 import stat
+import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,48 @@ log = logging.getLogger(__name__)
 MAX_LINE = 64 * 1024
 ANSWER_TIMEOUT_S = 5.0
 SOCKET_MODE = 0o660
+# Who may do what (README, "Security"): opening the socket (mode 0660, the daemon's user and
+# group) lets a user read; every other command acts on the charger and needs the daemon's
+# own user, root, or membership of `[control] ctl_group` (checked with SO_PEERCRED).
+READ_COMMANDS = frozenset({"status"})
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The credentials of the process at the other end of a client connection (unix(7))."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+def peer_of(conn: socket.socket) -> Peer | None:
+    """SO_PEERCRED of a connected Unix socket; None where the kernel will not say."""
+    try:
+        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except (OSError, AttributeError):
+        return None
+    return Peer(*struct.unpack("3i", raw))
+
+
+def may_act(peer: Peer | None, ctl_group: str | None, own_uid: int | None = None) -> bool:
+    """True when `peer` may run acting commands: our uid, root, or a member of `ctl_group`."""
+    if peer is None:
+        return False
+    if peer.uid in (0, os.geteuid() if own_uid is None else own_uid):
+        return True
+    if ctl_group is None:
+        return False
+    try:
+        group = grp.getgrnam(ctl_group)
+    except KeyError:
+        return False
+    if peer.gid == group.gr_gid:
+        return True
+    try:
+        return pwd.getpwuid(peer.uid).pw_name in group.gr_mem
+    except KeyError:
+        return False
 
 
 class ControlServerError(Exception):
@@ -42,8 +88,10 @@ class ControlServer:
         post: Callable[[object], None],
         *,
         answer_timeout_s: float = ANSWER_TIMEOUT_S,
+        ctl_group: str | None = None,
     ) -> None:
         self._path = path
+        self._ctl_group = ctl_group
         self._post = post
         self._answer_timeout_s = answer_timeout_s
         self._listener: socket.socket | None = None
@@ -109,6 +157,7 @@ class ControlServer:
     def _serve(self, conn: socket.socket) -> None:
         try:
             with conn, conn.makefile("rb") as reader:
+                may = may_act(peer_of(conn), self._ctl_group)
                 conn.settimeout(30.0)
                 while not self._stopping.is_set():
                     line = reader.readline(MAX_LINE + 1)
@@ -118,7 +167,7 @@ class ControlServer:
                         too_long = f"line longer than {MAX_LINE} bytes"
                         conn.sendall(_encode({"ok": False, "error": too_long}))
                         return  # cannot find the next line start reliably: hang up
-                    conn.sendall(_encode(self._handle(line)))
+                    conn.sendall(_encode(self._handle(line, may)))
         except OSError as exc:
             log.debug("control client went away: %s", exc)
         except Exception:
@@ -127,7 +176,7 @@ class ControlServer:
             with self._lock:
                 self._clients.discard(threading.current_thread())
 
-    def _handle(self, line: bytes) -> dict[str, Any]:
+    def _handle(self, line: bytes, may: bool = False) -> dict[str, Any]:
         try:
             request = json.loads(line)
         except (ValueError, UnicodeDecodeError):
@@ -136,6 +185,9 @@ class ControlServer:
             return {"ok": False, "error": "JSON nested too deeply"}
         if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
             return {"ok": False, "error": 'expected an object with a string "cmd"'}
+        if request["cmd"] not in READ_COMMANDS and not may:
+            return {"ok": False, "error": f"{request['cmd']}: permission denied (acting "
+                    "commands need the daemon's user, root or [control] ctl_group)"}
         event = ControlRequest(request)
         self._post(event)
         try:

@@ -4,45 +4,32 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TextIO
 
+from cpagent.redact import REDACTED, Redactor, mask_id_tags
+
 # sd-daemon(3) priority prefixes, read by journald from a service's stdout/stderr.
 PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
             logging.CRITICAL: 2}
-REDACTED = "***"
-_PATTERNS = (
-    # Authorization: Basic dXNlcjpwYXNz / Authorization=Bearer x
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(basic|bearer|digest)\s+)?[^\s'\",}]+"),
-     lambda m: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{REDACTED}"),
-    # password=..., "password": "...", passwd: ..., secret=..., token=...
-    (re.compile(r"(?i)(['\"]?\b(?:password|passwd|secret|token)\b['\"]?\s*[:=]\s*)"
-                r"(\"[^\"]*\"|'[^']*'|[^\s,}]+)"),
-     lambda m: f"{m.group(1)}{REDACTED}"),
-    # ws://user:pass@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"),
-     lambda m: f"{m.group(1)}{REDACTED}@"),
-)
+__all__ = ["REDACTED", "LineFormatter", "SecretFilter", "is_journal", "setup_logging"]
 
 
 class SecretFilter(logging.Filter):
-    """Rewrites every record so passwords, Authorization values and known secrets never appear."""
+    """Rewrites every record: secrets redacted in structured places (cpagent.redact), and card
+    ids masked to their last 4 characters in records above DEBUG (DEBUG frames show them)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._redactor = Redactor(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        for pattern, replace in _PATTERNS:
-            text = pattern.sub(replace, text)
-        return text
+        return self._redactor.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        text = self.redact(record.getMessage())
+        record.msg = text if record.levelno <= logging.DEBUG else mask_id_tags(text)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -79,7 +79,8 @@ def run_daemon(
             owner.built.wait()
             if owner.exit_code is not None:
                 return owner.exit_code  # the application could not be built
-            control = ControlServer(config.control.socket, inbox.post)
+            control = ControlServer(config.control.socket, inbox.post,
+                                    ctl_group=config.control.ctl_group)
             try:
                 control.start()
             except ControlServerError as exc:

@@ -48,6 +48,8 @@ class Hardware:
     simulated: bool
     connectors: list[ConnectorHardware] = field(default_factory=list)
     reader: CardReader | None = None
+    # [control] allow_ctl_with_real_relays: simulated inputs may drive real relays (a bench)
+    ctl_on_real_relays: bool = False
 
     def connector(self, connector_id: int) -> ConnectorHardware:
         for conn in self.connectors:
@@ -89,7 +91,8 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 
     name = config.gpio.pin_factory
     factory = make_pin_factory(name) if name is not None else None
-    hardware = Hardware(pin_factory=factory, simulated=name == "mock")
+    hardware = Hardware(pin_factory=factory, simulated=name == "mock",
+                        ctl_on_real_relays=config.control.allow_ctl_with_real_relays)
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
@@ -229,9 +232,9 @@ def _mqtt(config: Config, post: Post) -> Transport:
         username=mqtt.username,
         password=mqtt.password,
         tls=mqtt.tls,
-        ca_file=_str(csms.ca_file),
-        cert_file=_str(csms.cert_file),
-        key_file=_str(csms.key_file),
+        ca_file=_str(mqtt.ca_file or csms.ca_file),
+        cert_file=_str(mqtt.cert_file or csms.cert_file),
+        key_file=_str(mqtt.key_file if mqtt.cert_file else csms.key_file),
         keepalive_s=max(1, round(csms.ping_interval_s)),
         reconnect_min_s=max(1, round(csms.backoff_min_s)),
         reconnect_max_s=max(1, round(csms.backoff_max_s)),

@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cpagent.transports.base import Post
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
@@ -183,7 +184,11 @@ class MqttTransport:
             log.error("%s: broker refused the connection: %s", self.chargepoint_id, reason)
             self._post(TransportDown(f"broker refused the connection: {reason}"))
             return
-        client.subscribe(self.topics.down, qos=QOS)
+        # Our own topics only. A retained frame on `down` is never wanted (anyone who could
+        # publish there once would replay it at every start): ask the broker not to send one
+        # (MQTT 5 §3.8.3.1 Retain Handling 2) and drop any that still comes (_on_message).
+        client.subscribe(self.topics.down, options=SubscribeOptions(
+            qos=QOS, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND))
         if self._require_csms:
             client.subscribe(self.topics.csms, qos=QOS)
         client.publish(self.topics.state, LinkState.ONLINE, qos=QOS, retain=True)
@@ -204,10 +209,25 @@ class MqttTransport:
                     message: paho.MQTTMessage) -> None:
         text = message.payload.decode("utf-8", errors="replace")
         if message.topic == self.topics.down:
-            self._post(FrameReceived(text))
+            self._on_down(text, retained=bool(message.retain))
         elif message.topic == self.topics.csms:
             self._csms_online = text == LinkState.ONLINE
             self._set_link(connected=self._connected, reason="central system link down")
+
+    def _on_down(self, text: str, *, retained: bool) -> None:
+        """A frame for us: acted on only while the link is up, never when retained.
+
+        A frame before the link is up (a persistent session replaying QoS 1 messages, or a
+        publisher racing the bridge) has no OCPP session to go to: OCPP-J 1.6 §4.1.4 answers
+        belong to the connection their CALL came on, so it is dropped, not queued."""
+        if retained:
+            log.warning("%s: ignored a retained frame on %s (the bridge never retains; "
+                        "clear it on the broker)", self.chargepoint_id, self.topics.down)
+        elif not self._up:
+            log.warning("%s: dropped a frame on %s that arrived before the link was up",
+                        self.chargepoint_id, self.topics.down)
+        else:
+            self._post(FrameReceived(text))
 
     def _set_link(self, *, connected: bool, reason: str) -> None:
         """Post Up/Down on changes of (broker connected and central system reachable)."""

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cpagent.firmware.bundle import redact
 from cpagent.firmware.install import install_argv
 from cpagent.firmware.transfer import redact_url
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 @pytest.mark.parametrize(("line", "expected"), [
     ('password = "hunter2"', 'password = "<redacted>"'),
-    ("  api_token='abc'", '  api_token="<redacted>"'),
+    ("  api_token='abc'", 'api_token = "<redacted>"'),
     ('key_file = "/etc/cpagent/client.key"', 'key_file = "<redacted>"'),
     ('basic_auth_password = "x"', 'basic_auth_password = "<redacted>"'),
     ('url = "wss://cp1:hunter2@csms.example/ocpp"',
@@ -22,6 +26,32 @@ from cpagent.firmware.transfer import redact_url
 ])
 def test_redact(line: str, expected: str) -> None:
     assert redact(line) == expected + "\n"
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ('mqtt = { host = "h", password = "hunter2" }', "hunter2"),
+    ('[csms]\nurl = "ws://x"\n"pass word" = 1\ntokens = ["hunter2", "b"]', "hunter2"),
+    ('[[connector]]\nextra = [{ password = "hunter2" }]', "hunter2"),
+    ('[csms]\npassword = """\nhunter2\n"""', "hunter2"),
+    ("[csms]\npassword = '''hunter2'''", "hunter2"),
+    ('[firmware]\ninstall_command = ["curl", "https://u:hunter2@h/x", "--password", "p"]',
+     "hunter2"),
+    ('[csms]\n"password" = "hunter2"', "hunter2"),
+    ("password = 'hunter2' # and a comment", "hunter2"),
+    ('[csms]\npassword = "hunter2', "hunter2"),  # invalid TOML: nothing raw
+])
+def test_redact_parses_toml_so_no_form_escapes(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+
+
+def test_the_redacted_copy_is_toml_with_the_same_non_secret_values() -> None:
+    import tomllib
+
+    text = (REPO / "config" / "cpagent.toml").read_text()
+    original, copy = tomllib.loads(text), tomllib.loads(redact(text))
+    assert copy["csms"]["password"] == "<redacted>"
+    copy["csms"]["password"] = original["csms"]["password"]
+    assert copy == original
 
 
 @pytest.mark.parametrize(("template", "argv"), [

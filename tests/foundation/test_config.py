@@ -236,7 +236,7 @@ def problems_of_path(path: Path) -> list[str]:
 def test_password_in_world_readable_file_warns(tmp_path: Path, mode: int, warned: bool) -> None:
     text = MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\n')
     config = load_config(write(tmp_path, text, mode))
-    messages = [str(p) for p in config.warnings]
+    messages = [str(p) for p in config.warnings if "world-readable" in str(p)]
     assert (messages == ["warning: csms.password: secret in a world-readable file (chmod o-r)"]) \
         is warned
 
@@ -309,3 +309,77 @@ def test_a_nul_in_a_path_or_port(tmp_path: Path, key: str) -> None:
     found = problems_of(tmp_path, MINIMAL + table)
     where = "state.dir" if key == "dir" else "connector[2].meter.port"
     assert found == [f"{where}: must not contain a NUL character"]
+
+
+MQTT = MINIMAL.replace('url = "ws://127.0.0.1:9000/ocpp"\n', 'transport = "mqtt"\n') + (
+    '[mqtt]\nhost = "127.0.0.1"\n')
+
+
+def warnings_of(path: Path) -> list[str]:
+    return [str(p) for p in load_config(path).warnings]
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "expected"),
+    [
+        (MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\n'), 0o600,
+         "csms.password: sent in clear over ws://"),
+        (MINIMAL, 0o620, "writable by group or others"),
+        (MINIMAL, 0o602, "writable by group or others"),
+        (MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP1"\npassword = "p"\n'),
+         0o600, "mqtt.password: sent in clear without mqtt.tls"),
+        (MQTT, 0o600, "mqtt.username: none and no client certificate"),
+        (MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP2"\n'), 0o600,
+         "mqtt.username: is not the chargepoint id"),
+    ],
+)
+def test_security_warnings(tmp_path: Path, text: str, mode: int, expected: str) -> None:
+    assert any(expected in w for w in warnings_of(write(tmp_path, text, mode))), expected
+
+
+@pytest.mark.parametrize(("key_mode", "warned"), [(0o600, False), (0o640, False), (0o644, True)])
+def test_a_tls_key_readable_by_others_warns(tmp_path: Path, key_mode: int, warned: bool) -> None:
+    for name in ("ca.pem", "client.pem", "client.key"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "client.key").chmod(key_mode)
+    text = MINIMAL.replace('url = "ws://127.0.0.1:9000/ocpp"\n', 'url = "wss://h/ocpp"\n'
+                           'cert_file = "client.pem"\nkey_file = "client.key"\n')
+    found = [w for w in warnings_of(write(tmp_path, text)) if "readable by every user" in w]
+    assert bool(found) is warned, found
+
+
+def test_a_safe_config_has_no_security_warning(tmp_path: Path) -> None:
+    text = MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP1"\n'
+                        'password = "p"\ntls = true\n')
+    assert warnings_of(write(tmp_path, text, 0o640)) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('cert_file = "nope.pem"\nkey_file = "nope.key"\ntls = true\n',
+         "mqtt.cert_file: no such file"),
+        ('password = "p"\n', "mqtt.username: missing: mqtt.password is set"),
+    ],
+)
+def test_mqtt_tls_and_credential_checks(tmp_path: Path, extra: str, expected: str) -> None:
+    problems = problems_of(tmp_path, MQTT + extra)
+    assert any(expected in p for p in problems), problems
+
+
+def test_check_config_prints_the_security_warnings_and_exits_0(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cpagent.cli import main
+
+    for name in ("client.pem", "client.key"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "client.key").chmod(0o644)
+    text = MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\ncert_file = "client.pem"\n'
+                           'key_file = "client.key"\n')
+    path = write(tmp_path, text, 0o664)
+    assert main(["check-config", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: warning: csms.password: sent in clear over ws://" in err
+    assert f"{path}: warning: {path}: writable by group or others" in err
+    assert "warning: csms.key_file:" in err and "readable by every user" in err
+    assert "hunter2" not in err

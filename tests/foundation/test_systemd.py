@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def service_keys() -> dict[str, list[str]]:
         ("Restart", "on-failure"),
         ("RestartPreventExitStatus", "78"),
         ("User", "cpagent"),
-        ("SupplementaryGroups", "gpio dialout"),
+        ("SupplementaryGroups", "gpio dialout spi"),
         ("StateDirectory", "cpagent"),
         ("RuntimeDirectory", "cpagent"),
         ("ConfigurationDirectory", "cpagent"),
@@ -56,7 +57,7 @@ def test_watchdog_is_set_and_devices_are_gpio_and_serial_only() -> None:
     devices = {v.split()[0] for v in keys["DeviceAllow"]}
     assert "char-gpiochip" in devices
     assert {"char-ttyS", "char-ttyUSB", "char-ttyAMA"} <= devices
-    assert all("gpio" in d or "tty" in d for d in devices)
+    assert all("gpio" in d or "tty" in d or d == "char-spidev" for d in devices)
 
 
 def test_unit_parses_as_ini() -> None:
@@ -90,3 +91,42 @@ def _verify(unit: Path) -> str:
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
     return (result.stdout + result.stderr).strip()
+
+
+def security_score(unit: Path) -> float:
+    """The overall exposure `systemd-analyze security --offline=yes` gives `unit` (0-10)."""
+    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)", result.stdout)
+    assert found, result.stdout + result.stderr
+    return float(found.group(1))
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_systemd_analyze_security_scores_at_most_2_5() -> None:
+    assert security_score(UNIT) <= 2.5
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CapabilityBoundingSet", ""),
+        ("SystemCallFilter", "@system-service"),
+        ("SystemCallArchitectures", "native"),
+        ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
+        ("UMask", "0077"),
+        ("ProtectProc", "invisible"),
+        ("MemoryDenyWriteExecute", "true"),
+    ],
+)
+def test_unit_is_hardened(key: str, value: str) -> None:
+    assert value in service_keys().get(key, []), (key, service_keys().get(key))
+
+
+def test_the_daemon_keeps_what_it_needs_under_the_hardening() -> None:
+    keys = service_keys()
+    # /proc/sys/kernel/random/boot_id is read at start (transaction ids per OS boot).
+    assert "ProcSubset" not in keys
+    # the peer uid of control-socket clients must stay real (ctl permission check).
+    assert keys.get("PrivateUsers", ["false"]) == ["false"]
+    assert "AF_NETLINK" not in keys["RestrictAddressFamilies"][0]

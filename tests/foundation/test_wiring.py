@@ -122,3 +122,50 @@ def test_mqtt_transport_from_config(bench_config: Path) -> None:
     transport = build_transport(load_config(bench_config), lambda event: None)
     assert isinstance(transport, MqttTransport)
     assert transport.chargepoint_id == "TEST-1"
+
+
+REAL_RELAY_CASES = [
+    ({"cmd": "tap", "id_tag": "STRANGER"}, "tap refused: the relays are real GPIO"),
+    ({"cmd": "clear-fault", "connector": 1}, "clear-fault refused: the relays are real GPIO"),
+    ({"cmd": "ev-load", "connector": 1, "watts": 7400}, "ev-load refused: the relays are real"),
+]
+
+
+@pytest.mark.parametrize(("command", "refusal"), REAL_RELAY_CASES)
+def test_simulated_inputs_cannot_drive_real_relays(
+        built: Built, command: dict[str, object], refusal: str) -> None:
+    # a real relay with a simulated reader / meter: `ctl tap` must not start charging
+    hardware, _ = built
+    real = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors,
+                    reader=hardware.reader)
+    with pytest.raises(CommandError, match=refusal):
+        BenchControls(real).handle(command)
+
+
+@pytest.mark.parametrize(("command", "refusal"), REAL_RELAY_CASES)
+def test_the_bench_flag_lets_simulated_inputs_drive_real_relays(
+        built: Built, command: dict[str, object], refusal: str) -> None:
+    hardware, _ = built
+    rig = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors,
+                   reader=hardware.reader, ctl_on_real_relays=True)
+    assert hardware.reader is not None
+    hardware.reader.start()  # stopped by the fixture's close()
+    assert BenchControls(rig).handle(command)
+
+
+def test_a_simulated_fault_is_allowed_with_real_relays(built: Built) -> None:
+    hardware, _ = built  # a fault only ever opens a relay
+    real = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors)
+    answer = BenchControls(real).handle({"cmd": "fault", "connector": 1,
+                                         "code": "PowerMeterFailure"})
+    assert answer == {"connector": 1, "fault": "PowerMeterFailure"}
+
+
+def test_the_bench_flag_comes_from_the_config(bench_config: Path) -> None:
+    bench_config.write_text(bench_config.read_text().replace(
+        "[control]\n", "[control]\nallow_ctl_with_real_relays = true\n"))
+    hardware = build_hardware(load_config(bench_config), lambda _e: None)
+    try:
+        assert hardware.ctl_on_real_relays is True
+    finally:
+        hardware.close()

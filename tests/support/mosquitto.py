@@ -18,13 +18,15 @@ class Mosquitto:
     Persistence is on (so a restart keeps sessions and queued QoS 1 messages) with
     `user root` when run as root, because mosquitto started as root otherwise drops to its own
     user and cannot write the test directory (DESIGN field notes). `passwords` (user ->
-    password) turns off anonymous access; `tls_files` makes the listener TLS-only. stderr
+    password) turns off anonymous access; `tls_files` makes the listener TLS-only; `acl` is
+    the text of an acl_file (README, "Security"); `extra` are more config lines. stderr
     goes to `directory/mosquitto.log`.
     """
 
     def __init__(self, directory: Path, port: int | None = None,
                  passwords: dict[str, str] | None = None,
-                 tls_files: tuple[str, str, str] | None = None) -> None:
+                 tls_files: tuple[str, str, str] | None = None, acl: str | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
         if not Path(MOSQUITTO).exists():
             raise RuntimeError(f"{MOSQUITTO} not found: install Debian's mosquitto package "
                                "(apt-get install mosquitto); the MQTT tests need a real broker")
@@ -35,6 +37,8 @@ class Mosquitto:
         self.log_file = directory / "mosquitto.log"
         self._passwords = passwords
         self._tls_files = tls_files  # (ca, server certificate, server key): TLS-only listener
+        self._acl = acl
+        self._extra = extra
         self._process: subprocess.Popen[bytes] | None = None
 
     def _write_config(self) -> Path:
@@ -62,6 +66,11 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {password_file}"]
         else:
             lines.append("allow_anonymous true")
+        if self._acl is not None:
+            acl_file = self.directory / "acl"
+            acl_file.write_text(self._acl)
+            lines.append(f"acl_file {acl_file}")
+        lines += self._extra
         config = self.directory / "mosquitto.conf"
         config.write_text("\n".join(lines) + "\n")
         return config

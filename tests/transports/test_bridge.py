@@ -12,11 +12,13 @@ import pytest
 from ocpp.v16 import call
 
 from cpagent.bridge import Bridge, add_bridge_arguments, parse_host_port, run_bridge
+from cpagent.bridge_credentials import ChargepointCredentials
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import MqttTransport
 from tests.support.central_system import CentralSystem
 from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt_peer import MqttPeer
 from tests.support.net import wait_until
 from tests.support.recorder import EventRecorder
 
@@ -28,7 +30,7 @@ FAST = BackoffPolicy(initial_s=0.01, max_s=0.05, stable_after_s=1.0)
 @pytest.fixture
 def bridge(mosquitto: Mosquitto, central_system: CentralSystem) -> Iterator[Bridge]:
     relay = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
-                   ping_interval_s=0)
+                   ping_interval_s=0, allow_unknown=True)
     relay.start()
     yield relay
     relay.stop(2.0)
@@ -51,7 +53,7 @@ def answer(recorder: EventRecorder, count: int = 1) -> list[Any]:
 
 def test_boot_notification_reaches_the_central_system_and_is_accepted(
     bridge: Bridge, central_system: CentralSystem, chargepoint: MqttTransport,
-    recorder: EventRecorder,
+    recorder: EventRecorder, mosquitto: Mosquitto,
 ) -> None:
     recorder.wait_for(TransportUp, timeout=10)  # only once the bridge's WebSocket is up
     assert central_system.connected_ids == ["CP001"]
@@ -69,6 +71,12 @@ def test_boot_notification_reaches_the_central_system_and_is_accepted(
     assert chargepoint.send(json.dumps([3, request[1], {"status": "Accepted"}]))
     caller.join(10)
     assert results and results[0].status == "Accepted"
+    # `down` is never retained: a late subscriber gets the retained `csms` and nothing on
+    # `down` (the broker sends retained messages in the SUBSCRIBE's filter order)
+    with MqttPeer(mosquitto.host, mosquitto.port, ["ocpp/CP001/down", "ocpp/CP001/csms"],
+                  client_id="late") as late:
+        late.wait_for_text("ocpp/CP001/csms", "online")
+        assert late.messages("ocpp/CP001/down") == []
 
 
 @pytest.mark.parametrize("chargepoint", [{"require_csms_online": False}], indirect=True)
@@ -122,14 +130,14 @@ def test_frames_published_while_the_bridge_is_away_are_relayed_when_it_returns(
     recorder: EventRecorder,
 ) -> None:
     first = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
-                   ping_interval_s=0)
+                   ping_interval_s=0, allow_unknown=True)
     first.start()
     central_system.wait_connected("CP001", timeout=10)  # the bridge's session now exists
     first.stop(2.0)
     recorder.wait_for(TransportUp)
     assert chargepoint.send(BOOT)  # kept for the bridge by its persistent session
     second = Bridge(mosquitto.host, mosquitto.port, central_system.url, backoff=FAST,
-                    ping_interval_s=0)
+                    ping_interval_s=0, allow_unknown=True)
     second.start()
     try:
         assert answer(recorder)[2]["status"] == "Accepted"
@@ -144,7 +152,8 @@ def test_bridge_uses_basic_auth_per_chargepoint(
 ) -> None:
     with CentralSystem(passwords={"CP001": "s3cret-pass"}) as central:
         relay = Bridge(mosquitto.host, mosquitto.port, central.url, backoff=FAST,
-                       ping_interval_s=0, csms_passwords={"CP001": password})
+                       ping_interval_s=0,
+                       credentials={"CP001": ChargepointCredentials(password=password)})
         relay.start()
         try:
             if accepted:
@@ -168,7 +177,8 @@ def test_run_bridge_relays_until_its_stop_event_is_set(
     stop = threading.Event()
     runner = threading.Thread(target=run_bridge, args=(*parse_host_port(args.mqtt), args.csms),
                               kwargs={"stop": stop, "topic_prefix": args.topic_prefix,
-                                      "subprotocol": args.protocol})
+                                      "subprotocol": args.protocol,
+                                      "allow_unknown": True})
     runner.start()
     try:
         recorder.wait_for(TransportUp, timeout=10)

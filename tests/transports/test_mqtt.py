@@ -181,3 +181,55 @@ def test_tls_broker_is_used_only_when_its_certificate_verifies(
     finally:
         transports[0].stop(2.0)
         broker.stop()
+
+
+def test_a_frame_before_the_link_is_up_is_dropped_with_a_warning(
+    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    transports: list[MqttTransport], caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before the fix it was posted before TransportUp and the OCPP session raised
+    # NotConnected; the persistent session replayed it at every start.
+    make(transports, mosquitto.port, recorder.post, require_csms_online=True)
+    peer.wait_for_text(T.state, "online")
+    peer.publish(T.down, '[2,"early","RemoteStartTransaction",{"idTag":"STRANGER"}]')
+    wait_until(lambda: "before the link was up" in caplog.text, 10, "the warning")
+    peer.publish(T.csms, "online", retain=True)
+    recorder.wait_for(TransportUp)
+    peer.publish(T.down, "after-up")
+    assert recorder.wait_for(FrameReceived).text == "after-up"
+    assert [e.text for e in recorder.of(FrameReceived)] == ["after-up"]
+
+
+def test_a_retained_frame_on_down_is_never_acted_on(
+    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    transports: list[MqttTransport],
+) -> None:
+    peer.publish(T.down, '[2,"r1","RemoteStartTransaction",{"idTag":"STRANGER"}]', retain=True)
+    make(transports, mosquitto.port, recorder.post)
+    recorder.wait_for(TransportUp)
+    peer.publish(T.down, "live")  # published after ours: arrives after any retained one
+    assert recorder.wait_for(FrameReceived).text == "live"
+    assert [e.text for e in recorder.of(FrameReceived)] == ["live"]
+
+
+def test_a_tls_client_certificate_gets_in_where_the_broker_requires_one(
+    tmp_path: Path, recorder: EventRecorder, transports: list[MqttTransport],
+) -> None:
+    pki = make_pki(tmp_path)
+    broker = Mosquitto(tmp_path / "mtls-broker", extra=("require_certificate true",),
+                       tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)))
+    broker.start()
+    try:
+        make(transports, broker.port, recorder.post, tls=True, ca_file=pki.ca_file,
+             cert_file=pki.client_cert_file, key_file=pki.client_key_file)
+        recorder.wait_for(TransportUp)
+        stranger = EventRecorder()
+        make(transports, broker.port, stranger.post, tls=True, ca_file=pki.ca_file,
+             client_id="no-certificate")
+        wait_until(lambda: broker.log_file.read_text().count("did not return a certificate") >= 2,
+                   10, "the broker refusing the certificate-less client twice")
+        assert stranger.of(TransportUp) == []
+    finally:
+        for transport in transports:
+            transport.stop(2.0)
+        broker.stop()
