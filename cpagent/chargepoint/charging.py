@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from cpagent.chargepoint.authorization import (
@@ -10,6 +11,8 @@ from cpagent.chargepoint.authorization import (
     IdTagInfo,
     Verdict,
     decide,
+    describe,
+    masked,
     may_stop,
 )
 from cpagent.chargepoint.clock import to_wire
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 S = ConnectorStatus
 T = Trigger
+_log = logging.getLogger(__name__)
 WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
 PERSIST_METER_S = 15.0  # how stale the persisted meter reading may get (SD card wear vs loss)
 
@@ -100,6 +104,9 @@ class Charging:
             p = self._point_for(ev.source)
             if p is not None:
                 p.sample = ev.sample
+                if p.energy_cap_wh is not None and ev.sample.energy_wh >= p.energy_cap_wh:
+                    p.energy_cap_wh = None  # MaxEnergyOnInvalidId used up: suspend now
+                    self._apply_limit(p, now, force=True)
                 if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
                     self.meters.persist(p, now)
                 if (trigger := ev_activity(p, now)) is not None:
@@ -117,6 +124,7 @@ class Charging:
                 c.warn(code, now, ev.detail[:50] or None)
                 return
             p.faults.add(ev.source)
+            self.cp.drop_reservations(p.connector.connector_id, now)  # §5.13 (3): Faulted
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self._relay(p, False)
@@ -158,13 +166,15 @@ class Charging:
     def card(self, cid: int, id_tag: str, now: float) -> None:
         """A card was presented (connector 0: the reader serves the whole charge point)."""
         parent = self._parent_of(id_tag)
-        for running in self.points.values():
-            tx = running.tx
-            if tx is not None and may_stop(tx.id_tag, tx.parent, id_tag, parent):
-                self.stop(running, "Local", now, id_tag)
-                return
+        if self._stop_by(id_tag, parent, now):
+            return
         p = self._choose(cid, id_tag)
+        if p is None:  # every connector busy: the card can only stop one (§3.10), ask below
+            p = next((q for q in self.points.values() if q.tx is not None and q.tx.parent
+                      and (cid in (0, q.connector.connector_id))), None)
         if p is None or p.asking is not None:
+            _log.info("idTag %s presented on connector %d: no connector can take it now",
+                      masked(id_tag), cid)
             return
         if p.auth is not None and p.auth[0].upper() == id_tag.upper():
             p.auth = None  # second presentation before start: usage ended (B1)
@@ -173,13 +183,49 @@ class Charging:
             return
         c = p.connector.connector_id
         if self.cp.reservations.blocks(c, id_tag, parent, self.statuses()):
+            if parent is None and self.cp.reservations.wants_parent(c):
+                # §5.13: parentIdTag not known locally: Authorize, then use the answer's
+                self._authorize(p, id_tag, now, lambda info: self._reserved(p, id_tag, info, now))
+            else:
+                _log.info("idTag %s refused on connector %d: reserved for another idTag "
+                          "(OCPP 1.6 §5.13)", masked(id_tag), c)
             return
-        self._authorize(p, id_tag, now, lambda info: self.authorized(p, id_tag, info, now))
+        self._authorize(p, id_tag, now, lambda info: self._accepted(p, id_tag, info, now))
+
+    def _stop_by(self, id_tag: str, parent: str | None, now: float) -> bool:
+        """Stop the transaction this card may stop (same idTag, or same parentIdTag, §3.10)."""
+        for running in self.points.values():
+            tx = running.tx
+            if tx is not None and may_stop(tx.id_tag, tx.parent, id_tag, parent):
+                self.stop(running, "Local", now, id_tag)
+                return True
+        return False
+
+    def _accepted(self, p: Point, id_tag: str, info: IdTagInfo | None, now: float) -> None:
+        """An accepted card: it stops a transaction of its group (§4.10, §3.10: parentIdTag
+        learnt from Authorize.conf, so the first tap stops), else it may start one."""
+        if info is not None and info.parent_id_tag and self._stop_by(
+                id_tag, info.parent_id_tag, now):
+            return
+        self.authorized(p, id_tag, info, now)
+
+    def _reserved(self, p: Point, id_tag: str, info: IdTagInfo | None, now: float) -> None:
+        parent = info.parent_id_tag if info is not None else None
+        if self.cp.reservations.blocks(p.connector.connector_id, id_tag, parent,
+                                       self.statuses()):
+            _log.info("idTag %s refused on connector %d: reserved for another idTag "
+                      "(OCPP 1.6 §5.13)", masked(id_tag), p.connector.connector_id)
+            return
+        self.authorized(p, id_tag, info, now)
 
     def _authorize(self, p: Point, id_tag: str, now: float, then: Any) -> None:
         policy = AuthPolicy.from_settings(self.cp.settings)
         d = decide(id_tag, self.cp.online, policy, self.cp.local_list, self.cp.cache,
                    self.cp.wall(now))
+        if d.verdict is not Verdict.ASK_CENTRAL:
+            _log.info("Authorize %s", describe(id_tag, d.info or IdTagInfo(
+                AuthorizationStatus.INVALID), str(d.source) if d.info else "no local entry, "
+                "offline"))
         if d.verdict is Verdict.ACCEPT:
             then(d.info)
         elif d.verdict is Verdict.ASK_CENTRAL:
@@ -190,10 +236,14 @@ class Charging:
                 if answer is None:  # no answer: decide as offline (§3.5.4)
                     off = decide(id_tag, False, policy, self.cp.local_list, self.cp.cache,
                                  self.cp.wall(when))
+                    _log.info("Authorize %s", describe(id_tag, off.info or IdTagInfo(
+                        AuthorizationStatus.INVALID), f"{off.source}, central system did "
+                        "not answer" if off.info else "central system did not answer"))
                     if off.verdict is Verdict.ACCEPT:
                         then(off.info)
                     return
                 info = IdTagInfo.from_wire(answer["idTagInfo"])
+                _log.info("Authorize %s", describe(id_tag, info, "central system"))
                 self.cp.remember_id_tag(id_tag, info)
                 if info.status is AuthorizationStatus.ACCEPTED:
                     then(info)
@@ -208,10 +258,13 @@ class Charging:
         if cid:
             return self.points.get(cid)
         connectors = [p for c, p in self.points.items() if c]
-        for wanted in (lambda p: p.plugged and p.tx is None and p.auth is None,
+        # A shared reader never picks a Finishing connector: its cable is still in, maybe left
+        # after a ConnectionTimeOut, and another driver's card must not start it (errata 3.20).
+        for wanted in (lambda p: p.plugged and p.tx is None and p.auth is None
+                       and p.connector.status is not S.FINISHING,
                        lambda p: p.auth is not None and p.auth[0].upper() == id_tag.upper(),
                        lambda p: p.tx is None and p.connector.status in (
-                           S.AVAILABLE, S.RESERVED, S.PREPARING, S.FINISHING)):
+                           S.AVAILABLE, S.RESERVED, S.PREPARING)):
             found = next((p for p in connectors if wanted(p)), None)
             if found is not None:
                 return found
@@ -275,6 +328,7 @@ class Charging:
         self.cp.store.end_transaction(tx.local_id, payload, self.cp.boot_id, now)
         p.tx = None
         p.auth = None
+        p.deauthorized, p.energy_cap_wh = False, None
         cid = p.connector.connector_id
         if self.cp.profiles.transaction_ended(cid):
             self._save_profiles()
@@ -305,9 +359,31 @@ class Charging:
         if p is None or p.tx is None:
             return
         p.tx.transaction_id = answer.get("transactionId")
-        if info.status is not AuthorizationStatus.ACCEPTED and self.cp.settings.get_bool(
-                "StopTransactionOnInvalidId"):
-            self.stop(p, "DeAuthorized", now)  # §5.11 StopTransactionOnInvalidId
+        if info.parent_id_tag and not p.tx.parent:
+            p.tx.parent = info.parent_id_tag  # §3.10: group members may now stop it
+        if info.status is not AuthorizationStatus.ACCEPTED:
+            self._invalidated(p, info, item.payload.get("meterStart"), now)
+
+    def _invalidated(self, p: Point, info: IdTagInfo, meter_start: Any, now: float) -> None:
+        """StartTransaction.conf refused the idTag (§3.5.4, §4.8 errata 3.17, §9.1
+        StopTransactionOnInvalidId): true: stop, reason DeAuthorized; false: only stop energy
+        delivery (relay open, SuspendedEVSE, C5) with the transaction left open, after at most
+        MaxEnergyOnInvalidId Wh in all (0: at once)."""
+        tag = masked(p.tx.id_tag) if p.tx is not None else "?"
+        if self.cp.settings.get_bool("StopTransactionOnInvalidId"):
+            _log.info("StartTransaction: idTag %s %s: stopping (DeAuthorized)", tag, info.status)
+            self.stop(p, "DeAuthorized", now)
+            return
+        p.deauthorized = True
+        allowance = self.cp.settings.get_int("MaxEnergyOnInvalidId")
+        used = (p.sample.energy_wh - float(meter_start)) if (
+            p.sample is not None and isinstance(meter_start, int | float)) else 0.0
+        if allowance > used and isinstance(meter_start, int | float):
+            p.energy_cap_wh = float(meter_start) + allowance
+        _log.info("StartTransaction: idTag %s %s: energy delivery %s, transaction kept open "
+                  "(StopTransactionOnInvalidId false)", tag, info.status,
+                  f"stops after {allowance} Wh" if p.energy_cap_wh is not None else "stopped")
+        self._apply_limit(p, now, force=True)
 
     def _apply_limit(self, p: Point, now: float, force: bool = False) -> None:
         """Smart charging: limit in A to the current limiter; 0 A opens the relay."""
@@ -324,8 +400,8 @@ class Charging:
             return
         if not p.plugged:
             return
-        if limit == 0:
-            self._relay(p, False)
+        if limit == 0 or (p.deauthorized and p.energy_cap_wh is None):
+            self._relay(p, False)  # 0 A, or an idTag refused by StartTransaction.conf (C5)
             self._move(p, T.SUSPENDED_BY_EVSE, now)
         elif p.connector.status in (S.PREPARING, S.SUSPENDED_EVSE, S.SUSPENDED_EV):
             self._relay(p, True)
@@ -342,7 +418,10 @@ class Charging:
         for p in self.points.values():
             if p.tx is None and p.connector.status is S.PREPARING and now >= p.since + timeout:
                 p.auth = None
-                self._end_session(p, now)  # B1: ConnectionTimeOut
+                if p.plugged:  # B6 (errata 3.20): the cable stays in, so not Available
+                    p.connector.apply(T.STOPPED_AWAITING_USER, now)
+                else:
+                    self._end_session(p, now)  # B1: ConnectionTimeOut (errata 3.21)
         self.meters.tick(self.points.values(), now)
         wall = self.cp.wall(now)
         if wall is None:
@@ -353,11 +432,15 @@ class Charging:
             self._apply_limit(p, now)
 
     def poll(self, now: float) -> None:
-        """Hand out due StatusNotifications (only while accepted: §4.2)."""
-        if not self.cp.online:
+        """Hand out due StatusNotifications (only while accepted, or triggered while Pending:
+        §4.2)."""
+        pending = self.cp.session.is_connected and self.cp.registration == "Pending"
+        if not self.cp.online and not pending:
             return
         minimum = self.cp.settings.get_int("MinimumStatusDuration")
         for p in self.points.values():
+            if pending and not p.connector.report_requested:
+                continue
             report = p.connector.due(now, minimum)
             if report is None:
                 continue
@@ -369,7 +452,7 @@ class Charging:
             when = self._wire_time(report.since)
             if when is not None:
                 payload["timestamp"] = when
-            self.cp.request("StatusNotification", payload)
+            self.cp.request("StatusNotification", payload, triggered=pending)
 
     def next_deadline(self) -> float | None:
         times: list[float] = []

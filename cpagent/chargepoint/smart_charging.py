@@ -303,8 +303,10 @@ class ChargingProfiles:
                 continue
             periods.append({"startPeriod": start, "limit": limit,
                             "numberPhases": self.electrical.phases})
+        # The periods count from scheduleStart (§6.22); chargingSchedule.startSchedule is
+        # omitted in a GetCompositeSchedule.conf (errata 3.57).
         return {
             "status": "Accepted", "connectorId": cid, "scheduleStart": to_wire(t),
-            "chargingSchedule": {"duration": duration, "startSchedule": to_wire(t),
-                                 "chargingRateUnit": unit, "chargingSchedulePeriod": periods},
+            "chargingSchedule": {"duration": duration, "chargingRateUnit": unit,
+                                 "chargingSchedulePeriod": periods},
         }
