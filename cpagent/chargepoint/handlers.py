@@ -166,6 +166,8 @@ def set_charging_profile(cp: ChargePoint, req: Payload, now: float) -> Payload:
     if req["connectorId"] not in cp.charging.points:  # errata 3.39: a CALLERROR, not Rejected
         raise PropertyConstraintViolation(
             f"SetChargingProfile: connectorId {req['connectorId']} does not exist")
+    if int(req["csChargingProfiles"]["stackLevel"]) < 0:  # §7.8: "integer >= 0"
+        raise PropertyConstraintViolation("SetChargingProfile: stackLevel below 0")
     active = {c: p.tx.transaction_id for c, p in cp.charging.points.items() if p.tx is not None}
     status, _ = cp.profiles.set(req["connectorId"], req["csChargingProfiles"], active)
     if status is ProfileStatus.ACCEPTED:

@@ -106,6 +106,9 @@ class Reservations:
     def _reserve_one(self, new: Reservation, old: Reservation | None, others: list[Reservation],
                      statuses: Mapping[int, ConnectorStatus]) -> ReservationStatus:
         state = statuses.get(new.connector_id, ConnectorStatus.UNAVAILABLE)
+        whole = statuses.get(0, ConnectorStatus.AVAILABLE)
+        if whole in (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE):
+            state = whole  # §5.13: "if the Charge Point or the connector" is Faulted/Unavailable
         if state is ConnectorStatus.FAULTED:
             return ReservationStatus.FAULTED
         if state is ConnectorStatus.UNAVAILABLE:

@@ -314,6 +314,23 @@ def test_set_charging_profile_on_an_unknown_connector_is_a_callerror(rig: Rig) -
     assert isinstance(answer, PropertyConstraintViolation)
 
 
+def test_a_negative_stack_level_is_a_callerror(rig: Rig) -> None:
+    """§7.8 stackLevel "integer >= 0"; errata 3.38/3.39 answer bad values with a CALLERROR."""
+    online(rig)
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": -1,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}],
+        },
+    }
+    answer = rig.call("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile})
+    assert isinstance(answer, PropertyConstraintViolation)
+
+
 def test_composite_schedule_has_scheduleStart_but_no_startSchedule(rig: Rig) -> None:
     online(rig)
     answer = rig.answer("GetCompositeSchedule", {"connectorId": 1, "duration": 60})

@@ -12,8 +12,8 @@ Shared = tuple[Daemon, StrictCentralSystem]
 
 
 @pytest.mark.parametrize(("requested", "connector_id", "follows", "count"), [
-    ("BootNotification", None, "BootNotification", 1),
     ("Heartbeat", None, "Heartbeat", 1),
+    ("Heartbeat", 7, "Heartbeat", 1),  # connectorId irrelevant to it: ignored (§5.17)
     ("StatusNotification", 1, "StatusNotification", 1),
     ("StatusNotification", None, "StatusNotification", 2),  # connector 0 and 1
     ("MeterValues", 1, "MeterValues", 1),
@@ -41,6 +41,7 @@ def test_trigger_message_sends_the_message(shared: Shared, requested: str,
 
 @pytest.mark.parametrize(("requested", "connector_id", "answer"), [
     ("StatusNotification", 5, "Rejected"),            # no such connector
+    ("BootNotification", None, "Rejected"),  # once Accepted (errata 3.35): no risky re-boot
     ("DiagnosticsStatusNotification", None, "NotImplemented"),  # no FirmwareManagement
     ("FirmwareStatusNotification", None, "NotImplemented"),
 ])
