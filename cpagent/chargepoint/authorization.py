@@ -275,9 +275,12 @@ def masked(id_tag: str) -> str:
 
 
 def describe(id_tag: str, info: IdTagInfo | None, source: str) -> str:
-    """One log line's text for an authorization result: masked idTag, status, where from."""
-    status = str(info.status) if info is not None else "no answer"
-    return f"idTag {masked(id_tag)}: {status} (from {source})"
+    """One log line's text for an authorization result: masked idTag, status, where from
+    (`info` None: known nowhere usable while offline, so refused)."""
+    if info is None:
+        return (f"idTag {masked(id_tag)}: refused offline (no usable local list or cache "
+                "entry, LocalAuthorizeOffline / AllowOfflineTxForUnknownId)")
+    return f"idTag {masked(id_tag)}: {info.status} (from {source})"
 
 
 def may_stop(started_tag: str, started_parent: str | None, presented_tag: str,

@@ -362,8 +362,8 @@ class ChargePoint:
             if interval > 0:
                 self.settings.change("HeartbeatInterval", str(interval))
             self._last_sent = now
-            _log.info("BootNotification Accepted: heartbeat every %d s",
-                      self.settings.get_int("HeartbeatInterval"))
+            _log.info("BootNotification Accepted (interval %d): heartbeat every %d s",
+                      interval, self.settings.get_int("HeartbeatInterval"))
             self.charging.registered(now)
         else:
             retry = interval if interval > 0 else BOOT_RETRY_S  # §4.2: 0 = our choice

@@ -173,8 +173,9 @@ class Charging:
             p = next((q for q in self.points.values() if q.tx is not None and q.tx.parent
                       and (cid in (0, q.connector.connector_id))), None)
         if p is None or p.asking is not None:
-            _log.info("idTag %s presented on connector %d: no connector can take it now",
-                      masked(id_tag), cid)
+            _log.info("idTag %s presented on connector %d ignored: %s", masked(id_tag), cid,
+                      "no connector can take it now" if p is None else
+                      "an Authorize for this connector is still unanswered")
             return
         if p.auth is not None and p.auth[0].upper() == id_tag.upper():
             p.auth = None  # second presentation before start: usage ended (B1)
@@ -223,9 +224,7 @@ class Charging:
         d = decide(id_tag, self.cp.online, policy, self.cp.local_list, self.cp.cache,
                    self.cp.wall(now))
         if d.verdict is not Verdict.ASK_CENTRAL:
-            _log.info("Authorize %s", describe(id_tag, d.info or IdTagInfo(
-                AuthorizationStatus.INVALID), str(d.source) if d.info else "no local entry, "
-                "offline"))
+            _log.info("Authorize %s", describe(id_tag, d.info, str(d.source)))
         if d.verdict is Verdict.ACCEPT:
             then(d.info)
         elif d.verdict is Verdict.ASK_CENTRAL:
@@ -236,9 +235,8 @@ class Charging:
                 if answer is None:  # no answer: decide as offline (§3.5.4)
                     off = decide(id_tag, False, policy, self.cp.local_list, self.cp.cache,
                                  self.cp.wall(when))
-                    _log.info("Authorize %s", describe(id_tag, off.info or IdTagInfo(
-                        AuthorizationStatus.INVALID), f"{off.source}, central system did "
-                        "not answer" if off.info else "central system did not answer"))
+                    _log.info("Authorize %s; the central system did not answer",
+                              describe(id_tag, off.info, str(off.source)))
                     if off.verdict is Verdict.ACCEPT:
                         then(off.info)
                     return

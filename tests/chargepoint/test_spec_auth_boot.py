@@ -373,3 +373,14 @@ def test_a_card_refused_locally_is_logged_with_its_source(
     rig.event(CardPresented("1", "GONE1234"))
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert any("****1234: Blocked (from local list)" in m for m in lines)
+
+
+def test_an_unknown_card_refused_offline_is_not_silent(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cpagent")
+    online(rig)
+    rig.disconnect()
+    rig.event(CardPresented("1", "NEWCARD9"))
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("idTag ****ARD9: refused offline" in m for m in lines)
