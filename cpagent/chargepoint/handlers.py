@@ -134,6 +134,10 @@ def trigger_message(cp: ChargePoint, req: Payload, now: float) -> Payload:
         return {"status": "Rejected"}
     if what == "BootNotification" and cp.registration == "Accepted":
         return {"status": "Rejected"}
+    if what == "MeterValues" and (cp.wall(now) is None or not any(
+            p.sample is not None for c, p in cp.charging.points.items()
+            if c and cid in (None, 0, c))):
+        return {"status": "Rejected"}  # nothing measured yet: "Accepted ... SHOULD be sent"
     return {"status": "Accepted"}
 
 

@@ -172,6 +172,17 @@ def test_trigger_connector_id_rules(rig: Rig, message: str, status: str) -> None
     assert (message in rig.actions()) is (status == "Accepted")
 
 
+def test_trigger_meter_values_before_any_reading_is_rejected_not_silently_dropped(
+    rig: Rig,
+) -> None:
+    """§5.17: what is answered Accepted SHOULD be sent, so nothing to send is Rejected."""
+    online(rig)
+    assert rig.call("TriggerMessage", {"requestedMessage": "MeterValues"}) == {"status": "Rejected"}
+    rig.meter(1_000.0)
+    assert rig.call("TriggerMessage", {"requestedMessage": "MeterValues"}) == {"status": "Accepted"}
+    assert len(rig.sent("MeterValues")) == 1
+
+
 # -- §4.9 B6, errata 3.20 ConnectionTimeOut -----------------------------------------------------
 def test_connection_timeout_with_the_cable_in_goes_to_finishing(rig: Rig) -> None:
     online(rig)
