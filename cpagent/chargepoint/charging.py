@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
-from cpagent.chargepoint.authorization import (
-    AuthorizationStatus,
-    AuthPolicy,
-    IdTagInfo,
-    Verdict,
-    decide,
-    describe,
-    masked,
-    may_stop,
-)
+from cpagent.chargepoint import cards
+from cpagent.chargepoint.authorization import AuthorizationStatus, IdTagInfo
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import DeEnergiseRelay, EnergiseRelay, SetCurrentLimit
 from cpagent.chargepoint.connector import (
@@ -35,7 +26,6 @@ if TYPE_CHECKING:
 
 S = ConnectorStatus
 T = Trigger
-_log = logging.getLogger(__name__)
 WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
 PERSIST_METER_S = 15.0  # how stale the persisted meter reading may get (SD card wear vs loss)
 
@@ -165,92 +155,10 @@ class Charging:
 
     def card(self, cid: int, id_tag: str, now: float) -> None:
         """A card was presented (connector 0: the reader serves the whole charge point)."""
-        parent = self._parent_of(id_tag)
-        if self._stop_by(id_tag, parent, now):
-            return
-        p = self._choose(cid, id_tag)
-        if p is None:  # every connector busy: the card can only stop one (§3.10), ask below
-            p = next((q for q in self.points.values() if q.tx is not None and q.tx.parent
-                      and (cid in (0, q.connector.connector_id))), None)
-        if p is None or p.asking is not None:
-            _log.info("idTag %s presented on connector %d ignored: %s", masked(id_tag), cid,
-                      "no connector can take it now" if p is None else
-                      "an Authorize for this connector is still unanswered")
-            return
-        if p.auth is not None and p.auth[0].upper() == id_tag.upper():
-            p.auth = None  # second presentation before start: usage ended (B1)
-            if not p.plugged and p.connector.status is S.PREPARING:
-                self._end_session(p, now)
-            return
-        c = p.connector.connector_id
-        if self.cp.reservations.blocks(c, id_tag, parent, self.statuses()):
-            if parent is None and self.cp.reservations.wants_parent(c):
-                # §5.13: parentIdTag not known locally: Authorize, then use the answer's
-                self._authorize(p, id_tag, now, lambda info: self._reserved(p, id_tag, info, now))
-            else:
-                _log.info("idTag %s refused on connector %d: reserved for another idTag "
-                          "(OCPP 1.6 §5.13)", masked(id_tag), c)
-            return
-        self._authorize(p, id_tag, now, lambda info: self._accepted(p, id_tag, info, now))
-
-    def _stop_by(self, id_tag: str, parent: str | None, now: float) -> bool:
-        """Stop the transaction this card may stop (same idTag, or same parentIdTag, §3.10)."""
-        for running in self.points.values():
-            tx = running.tx
-            if tx is not None and may_stop(tx.id_tag, tx.parent, id_tag, parent):
-                self.stop(running, "Local", now, id_tag)
-                return True
-        return False
-
-    def _accepted(self, p: Point, id_tag: str, info: IdTagInfo | None, now: float) -> None:
-        """An accepted card: it stops a transaction of its group (§4.10, §3.10: parentIdTag
-        learnt from Authorize.conf, so the first tap stops), else it may start one."""
-        if info is not None and info.parent_id_tag and self._stop_by(
-                id_tag, info.parent_id_tag, now):
-            return
-        self.authorized(p, id_tag, info, now)
-
-    def _reserved(self, p: Point, id_tag: str, info: IdTagInfo | None, now: float) -> None:
-        parent = info.parent_id_tag if info is not None else None
-        if self.cp.reservations.blocks(p.connector.connector_id, id_tag, parent,
-                                       self.statuses()):
-            _log.info("idTag %s refused on connector %d: reserved for another idTag "
-                      "(OCPP 1.6 §5.13)", masked(id_tag), p.connector.connector_id)
-            return
-        self.authorized(p, id_tag, info, now)
+        cards.presented(self, cid, id_tag, now)
 
     def _authorize(self, p: Point, id_tag: str, now: float, then: Any) -> None:
-        policy = AuthPolicy.from_settings(self.cp.settings)
-        d = decide(id_tag, self.cp.online, policy, self.cp.local_list, self.cp.cache,
-                   self.cp.wall(now))
-        if d.verdict is not Verdict.ASK_CENTRAL:
-            _log.info("Authorize %s", describe(id_tag, d.info, str(d.source)))
-        if d.verdict is Verdict.ACCEPT:
-            then(d.info)
-        elif d.verdict is Verdict.ASK_CENTRAL:
-            p.asking = id_tag
-
-            def answered(answer: dict[str, Any] | None, when: float) -> None:
-                p.asking = None
-                if answer is None:  # no answer: decide as offline (§3.5.4)
-                    off = decide(id_tag, False, policy, self.cp.local_list, self.cp.cache,
-                                 self.cp.wall(when))
-                    _log.info("Authorize %s; the central system did not answer",
-                              describe(id_tag, off.info, str(off.source)))
-                    if off.verdict is Verdict.ACCEPT:
-                        then(off.info)
-                    return
-                info = IdTagInfo.from_wire(answer["idTagInfo"])
-                _log.info("Authorize %s", describe(id_tag, info, "central system"))
-                self.cp.remember_id_tag(id_tag, info)
-                if info.status is AuthorizationStatus.ACCEPTED:
-                    then(info)
-
-            self.cp.request("Authorize", {"idTag": id_tag}, answered)
-
-    def _parent_of(self, id_tag: str) -> str | None:
-        info = self.cp.local_list.get(id_tag) or self.cp.cache.get(id_tag)
-        return info.parent_id_tag if info else None
+        cards.authorize(self, p, id_tag, now, then)
 
     def _choose(self, cid: int, id_tag: str) -> Point | None:
         if cid:
@@ -360,28 +268,7 @@ class Charging:
         if info.parent_id_tag and not p.tx.parent:
             p.tx.parent = info.parent_id_tag  # §3.10: group members may now stop it
         if info.status is not AuthorizationStatus.ACCEPTED:
-            self._invalidated(p, info, item.payload.get("meterStart"), now)
-
-    def _invalidated(self, p: Point, info: IdTagInfo, meter_start: Any, now: float) -> None:
-        """StartTransaction.conf refused the idTag (§3.5.4, §4.8 errata 3.17, §9.1
-        StopTransactionOnInvalidId): true: stop, reason DeAuthorized; false: only stop energy
-        delivery (relay open, SuspendedEVSE, C5) with the transaction left open, after at most
-        MaxEnergyOnInvalidId Wh in all (0: at once)."""
-        tag = masked(p.tx.id_tag) if p.tx is not None else "?"
-        if self.cp.settings.get_bool("StopTransactionOnInvalidId"):
-            _log.info("StartTransaction: idTag %s %s: stopping (DeAuthorized)", tag, info.status)
-            self.stop(p, "DeAuthorized", now)
-            return
-        p.deauthorized = True
-        allowance = self.cp.settings.get_int("MaxEnergyOnInvalidId")
-        used = (p.sample.energy_wh - float(meter_start)) if (
-            p.sample is not None and isinstance(meter_start, int | float)) else 0.0
-        if allowance > used and isinstance(meter_start, int | float):
-            p.energy_cap_wh = float(meter_start) + allowance
-        _log.info("StartTransaction: idTag %s %s: energy delivery %s, transaction kept open "
-                  "(StopTransactionOnInvalidId false)", tag, info.status,
-                  f"stops after {allowance} Wh" if p.energy_cap_wh is not None else "stopped")
-        self._apply_limit(p, now, force=True)
+            cards.invalidated(self, p, info, item.payload.get("meterStart"), now)
 
     def _apply_limit(self, p: Point, now: float, force: bool = False) -> None:
         """Smart charging: limit in A to the current limiter; 0 A opens the relay."""
