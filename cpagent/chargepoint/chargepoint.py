@@ -294,6 +294,7 @@ class ChargePoint:
                 if self.registration == "Pending" and triggered is not None:
                     self._direct.remove(triggered)  # §4.2: sent at once while Pending
                     self._send(triggered, now)
+                    self._after_send(now)
                     continue
                 return
             head = self.store.head() if self.clock.is_set else None
