@@ -162,3 +162,13 @@ def test_policy_from_settings() -> None:
 def test_may_stop(start: tuple[str, str | None], presented: tuple[str, str | None],
                   allowed: bool) -> None:
     assert may_stop(*start, *presented) is allowed
+
+
+def test_the_local_list_takes_precedence_over_the_cache() -> None:
+    """§3.5.3: local list entries have priority over cache entries for the same idTag."""
+    ll = LocalList(1, [("BOTH", IdTagInfo(A.BLOCKED))])
+    cache = AuthorizationCache(entries=[("BOTH", IdTagInfo(A.ACCEPTED))])
+    offline = decide("both", False, AuthPolicy(), ll, cache, NOW)
+    assert (offline.verdict, offline.source) == (Verdict.REJECT, Source.LOCAL_LIST)
+    online = decide("BOTH", True, PRE, ll, cache, NOW)
+    assert online.verdict is Verdict.ASK_CENTRAL  # not pre-authorized from the stale cache
