@@ -36,7 +36,7 @@ def presented(ch: Charging, cid: int, id_tag: str, now: float) -> None:
     parentIdTag makes an idTag of unknown parent authorize first (§5.13). Every refusal is
     logged at INFO: a rejected card is never silent.
     """
-    parent = _parent_of(ch, id_tag)
+    parent = parent_of(ch, id_tag)
     if _stop_by(ch, id_tag, parent, now):
         return
     p = ch._choose(cid, id_tag)
@@ -121,7 +121,8 @@ def invalidated(ch: Charging, p: Point, info: IdTagInfo, meter_start: Any, now: 
     ch._apply_limit(p, now, force=True)
 
 
-def _parent_of(ch: Charging, id_tag: str) -> str | None:
+def parent_of(ch: Charging, id_tag: str) -> str | None:
+    """The parentIdTag the local list or the cache knows for `id_tag`, if any."""
     info = ch.cp.local_list.get(id_tag) or ch.cp.cache.get(id_tag)
     return info.parent_id_tag if info else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cpagent.chargepoint import cards
 from cpagent.chargepoint.commands import RestartRequested
 from cpagent.chargepoint.connector import ConnectorStatus, Trigger
 from cpagent.chargepoint.reservations import ReservationStatus
@@ -90,7 +91,8 @@ def remote_start(cp: ChargePoint, req: Payload, now: float) -> Payload:
     p = ch._choose(req.get("connectorId", 0), tag)
     if p is None or p.tx is not None or p.connector.connector_id == 0 or (
             p.connector.status in (S.FAULTED, S.UNAVAILABLE)) or (
-            cp.reservations.blocks(p.connector.connector_id, tag, None, ch.statuses())):
+            cp.reservations.blocks(p.connector.connector_id, tag, cards.parent_of(ch, tag),
+                                   ch.statuses())):  # §5.13: the group may use it too
         return {"status": "Rejected"}
     p.remote_profile = profile
     if cp.settings.get_bool("AuthorizeRemoteTxRequests"):

@@ -294,6 +294,29 @@ def test_reservation_parent_is_learnt_by_authorize_before_refusing(rig: Rig) -> 
     assert rig.sent("StartTransaction")[0]["reservationId"] == 3
 
 
+def test_remote_start_for_a_group_member_may_use_the_groups_reservation(rig: Rig) -> None:
+    """§5.13: charging on a reserved connector is refused "except when the incoming idTag or
+    the parent idTag match"; the parent here is known from the local list."""
+    online(rig)
+    rig.call(
+        "SendLocalList",
+        {
+            "listVersion": 1,
+            "updateType": "Full",
+            "localAuthorizationList": [
+                {"idTag": "MATE", "idTagInfo": {"status": "Accepted", "parentIdTag": "TEAM"}}
+            ],
+        },
+    )
+    reserve(rig, parentIdTag="TEAM")
+    assert rig.call("RemoteStartTransaction", {"idTag": "MATE", "connectorId": 1}) == {
+        "status": "Accepted"
+    }
+    assert rig.call("RemoteStartTransaction", {"idTag": "STRANGER", "connectorId": 1}) == {
+        "status": "Rejected"
+    }
+
+
 @pytest.mark.parametrize("how", ["ChangeAvailability", "fault"])
 def test_reservation_ends_when_the_connector_goes_unavailable_or_faulted(
     rig: Rig, how: str
