@@ -276,8 +276,9 @@ class Charging:
             return
         cid = p.connector.connector_id
         wall = self.cp.wall(now)
-        start = self.cp.wall(p.tx.start_mono)
-        limit = None if wall is None else self.cp.profiles.limit_a(cid, wall, start, True)
+        running = {c: self.cp.wall(q.tx.start_mono) for c, q in self.points.items()
+                   if q.tx is not None} if wall is not None else {}
+        limit = None if wall is None else self.cp.profiles.shares_a(wall, running).get(cid)
         if limit != p.limit_a:
             p.limit_a = limit
             self.cp.command(SetCurrentLimit(cid, limit))

@@ -172,8 +172,10 @@ class ChargingProfiles:
     while its transaction runs) overrides TxDefaultProfiles (connector-specific ones before
     connector 0's at the same stackLevel); the ChargePointMaxProfile caps the result.
     Limits are in A per phase; a limit of 0 A means suspend charging (relay open,
-    SuspendedEVSE). Several connectors each get min(their limit, the charge point
-    maximum): the maximum is not split between connectors (a known simplification).
+    SuspendedEVSE). The ChargePointMaxProfile limits all connectors together (§3.13.3 "The
+    combined energy flow of all connectors SHALL NOT be greater"): `shares_a` splits it
+    between the connectors with a transaction, none getting more than its own limit and
+    what one leaves unused going to the others.
     """
 
     def __init__(self, connector_ids: Iterable[int], electrical: Electrical = Electrical(),
@@ -273,6 +275,24 @@ class ChargingProfiles:
                                 and q.connector_id in (0, connector_id)), t, tx_start)
         limits = [x for x in (own, cp_max) if x is not None]
         return min(limits) if limits else None
+
+    def shares_a(self, t: float, running: Mapping[int, float | None]
+                 ) -> dict[int, float | None]:
+        """Limit in A per phase for each connector with a transaction at wall time `t`
+        (`running` maps it to its transaction's start): its own TxProfile/TxDefaultProfile
+        limit, with the ChargePointMaxProfile shared so that their sum stays within it."""
+        cap = self.limit_a(0, t)
+        own = {c: self.limit_a(c, t, start, True) for c, start in running.items()}
+        if cap is None or len(own) < 2:
+            return own
+        wants = {c: cap if x is None else min(x, cap) for c, x in own.items()}
+        out: dict[int, float | None] = {}
+        left = cap
+        for n, c in enumerate(sorted(wants, key=lambda c: (wants[c], c))):
+            share = min(wants[c], left / (len(wants) - n))  # equal share of what is left
+            out[c] = share
+            left -= share
+        return out
 
     def next_change(self, connector_id: int, t: float, horizon_s: float,
                     tx_start: float | None = None) -> float | None:

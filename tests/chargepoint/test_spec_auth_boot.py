@@ -12,7 +12,7 @@ import pytest
 
 from cpagent.chargepoint.chargepoint import BOOT_RETRY_S
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.commands import DeEnergiseRelay, EnergiseRelay
+from cpagent.chargepoint.commands import DeEnergiseRelay, EnergiseRelay, SetCurrentLimit
 from cpagent.core import PropertyConstraintViolation
 from hw.events import CardPresented, DeviceFaulted, PlugChanged
 
@@ -346,6 +346,33 @@ def test_set_charging_profile_on_an_unknown_connector_is_a_callerror(rig: Rig) -
     }
     answer = rig.call("SetChargingProfile", {"connectorId": 5, "csChargingProfiles": profile})
     assert isinstance(answer, PropertyConstraintViolation)
+
+
+def test_two_transactions_share_the_charge_point_maximum(tmp_path: Path) -> None:
+    """§3.13.3: the ChargePointMaxProfile limits the connectors' combined flow."""
+    rig = Rig(tmp_path, connectors=(1, 2))
+    online(rig)
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "ChargePointMaxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "startSchedule": to_wire(WALL0 + rig.now - 60),
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 20}],
+        },
+    }
+    rig.answer("SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile})
+    for c in ("1", "2"):
+        rig.event(PlugChanged(c, True))
+        rig.event(CardPresented(c, f"CARD{c}"))
+        if c == "1":
+            assert rig.commands[-2:] == [SetCurrentLimit(1, 20.0), EnergiseRelay(1)]
+    assert SetCurrentLimit(1, 10.0) in rig.commands and SetCurrentLimit(2, 10.0) in rig.commands
+    rig.event(CardPresented("2", "CARD2"))  # connector 2 stops: connector 1 gets it all again
+    assert rig.commands[-1] == SetCurrentLimit(1, 20.0)
+    rig.store.close()
 
 
 def test_a_negative_stack_level_is_a_callerror(rig: Rig) -> None:
