@@ -194,7 +194,9 @@ def get_composite_schedule(cp: ChargePoint, req: Payload, now: float) -> Payload
     if wall is None or p is None:
         return {"status": "Rejected"}
     start = cp.wall(p.tx.start_mono) if p.tx is not None else None
-    return cp.profiles.composite(req, wall, start, p.tx is not None)
+    running = {c: cp.wall(q.tx.start_mono) for c, q in cp.charging.points.items()
+               if q.tx is not None}
+    return cp.profiles.composite(req, wall, start, p.tx is not None, running)
 
 
 HANDLERS: dict[str, Handler] = {

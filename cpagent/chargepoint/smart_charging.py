@@ -302,8 +302,12 @@ class ChargingProfiles:
         return min(points, default=None)
 
     def composite(self, payload: Mapping[str, Any], t: float, tx_start: float | None = None,
-                  transaction_running: bool = False) -> dict[str, Any]:
-        """GetCompositeSchedule.conf payload (§5.7) for the window [t, t + duration)."""
+                  transaction_running: bool = False,
+                  running: Mapping[int, float | None] | None = None) -> dict[str, Any]:
+        """GetCompositeSchedule.conf payload (§5.7) for the window [t, t + duration).
+
+        `running` (connector -> transaction start) lets a connector's share of the
+        ChargePointMaxProfile show, as it is applied (`shares_a`)."""
         cid = int(payload["connectorId"])
         if cid != 0 and cid not in self.connector_ids:
             return {"status": "Rejected"}
@@ -315,6 +319,8 @@ class ChargingProfiles:
         periods: list[dict[str, Any]] = []
         for point in points:
             amps = self.limit_a(cid, point, tx_start, transaction_running)
+            if running and cid in running:
+                amps = self.shares_a(point, running).get(cid)
             if amps is None or amps > self.electrical.max_current_a:
                 amps = self.electrical.max_current_a  # a schedule cannot say "unlimited"
             limit = math.floor(self.electrical.from_amps(amps, unit) * 10 + 1e-6) / 10

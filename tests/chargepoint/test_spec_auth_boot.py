@@ -370,6 +370,8 @@ def test_two_transactions_share_the_charge_point_maximum(tmp_path: Path) -> None
         if c == "1":
             assert rig.commands[-2:] == [SetCurrentLimit(1, 20.0), EnergiseRelay(1)]
     assert SetCurrentLimit(1, 10.0) in rig.commands and SetCurrentLimit(2, 10.0) in rig.commands
+    composite = rig.answer("GetCompositeSchedule", {"connectorId": 1, "duration": 60})
+    assert composite["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0
     rig.event(CardPresented("2", "CARD2"))  # connector 2 stops: connector 1 gets it all again
     assert rig.commands[-1] == SetCurrentLimit(1, 20.0)
     rig.store.close()
