@@ -99,17 +99,23 @@ class LocalList:
     def entries(self) -> Iterator[tuple[str, IdTagInfo]]:
         return iter(self._entries.items())
 
-    def reported_version(self) -> int:
-        """GetLocalListVersion.conf listVersion: 0 for an empty list (§5.9)."""
+    def reported_version(self, enabled: bool = True) -> int:
+        """GetLocalListVersion.conf listVersion (§5.10): 0 for an empty list, -1 while
+        LocalAuthListEnabled is false (the list is not in use, so none is supported now)."""
+        if not enabled:
+            return -1
         return self.version if self._entries else 0
 
     def update(self, payload: dict[str, Any], enabled: bool = True) -> UpdateStatus:
         """Apply SendLocalList.req (§5.15); all or nothing.
 
-        Full replaces the list (an empty one clears it). Differential adds or replaces
-        entries that carry idTagInfo and removes those without; it must raise the version,
-        else VersionMismatch. Too many entries in the request (SendLocalListMaxLength) or in
-        the result (LocalAuthListMaxLength) is Failed. A disabled list is NotSupported.
+        Full replaces the list (an empty one clears it); every entry needs idTagInfo (§7.1).
+        Differential adds or replaces entries that carry idTagInfo and removes those without;
+        it must raise the version, else VersionMismatch (§7.47). Failed: too many entries in
+        the request (SendLocalListMaxLength) or in the result (LocalAuthListMaxLength), an
+        idTag twice (§6.41), or listVersion 0 / -1 (errata 3.52: those mean "empty" and "not
+        supported"; only a Full update that empties the list may say 0). A disabled list is
+        NotSupported.
         """
         if not enabled:
             return UpdateStatus.NOT_SUPPORTED
@@ -118,12 +124,18 @@ class LocalList:
         items = payload.get("localAuthorizationList") or []
         if len(items) > SEND_LOCAL_LIST_MAX:
             return UpdateStatus.FAILED
+        if version < 1 and not (version == 0 and kind is UpdateType.FULL and not items):
+            return UpdateStatus.FAILED
         if kind is UpdateType.DIFFERENTIAL and version <= self.version:
             return UpdateStatus.VERSION_MISMATCH
+        if len({id_tag_key(i["idTag"]) for i in items}) != len(items):
+            return UpdateStatus.FAILED
         new = {} if kind is UpdateType.FULL else dict(self._entries)
         try:
             for item in items:
                 info = item.get("idTagInfo")
+                if info is None and kind is UpdateType.FULL:
+                    return UpdateStatus.FAILED
                 if info is None:
                     new.pop(id_tag_key(item["idTag"]), None)
                 else:
@@ -227,10 +239,12 @@ def decide(id_tag: str, online: bool, policy: AuthPolicy, local_list: LocalList 
     """Whether a presented idTag may start (or stop) charging without the central system.
 
     Online: ask the central system, unless LocalPreAuthorize lets a valid local-list or
-    cache entry start at once (§3.5.1); an invalid local entry still goes to the central
-    system, which may know better. Offline: with LocalAuthorizeOffline, a known idTag is
-    decided by its entry (the local list before the cache, §3.5.3); an idTag known nowhere
-    is accepted only with AllowOfflineTxForUnknownId (§3.5.4).
+    cache entry start at once (§3.5, §9.1 LocalPreAuthorize); an entry that is not valid
+    still goes to the central system, which may know better (§3.5.1). Offline: with
+    LocalAuthorizeOffline, a known idTag is decided by its entry (the local list before the
+    cache, §3.5.3); an entry that is not Accepted or has expired is refused whatever the
+    other keys say (§3.5.4 "MUST be rejected"); an idTag known nowhere is accepted only with
+    AllowOfflineTxForUnknownId (§3.5.4).
     """
     entry: IdTagInfo | None = None
     source = Source.NONE
@@ -244,14 +258,29 @@ def decide(id_tag: str, online: bool, policy: AuthPolicy, local_list: LocalList 
         if policy.local_pre_authorize and entry is not None and entry.valid_at(wall_s):
             return Decision(Verdict.ACCEPT, source, entry)
         return Decision(Verdict.ASK_CENTRAL, Source.NONE)
+    if entry is not None and not entry.valid_at(wall_s):
+        return Decision(Verdict.REJECT, source, entry.effective(wall_s))
     if policy.local_authorize_offline and entry is not None:
-        verdict = Verdict.ACCEPT if entry.valid_at(wall_s) else Verdict.REJECT
-        return Decision(verdict, source, entry.effective(wall_s))
+        return Decision(Verdict.ACCEPT, source, entry)
     if policy.allow_offline_tx_for_unknown_id and (entry is None
                                                    or not policy.local_authorize_offline):
         return Decision(Verdict.ACCEPT, Source.UNKNOWN_OFFLINE,
                         IdTagInfo(AuthorizationStatus.ACCEPTED))
     return Decision(Verdict.REJECT, Source.NONE)
+
+
+def masked(id_tag: str) -> str:
+    """An idTag as INFO logs show it: only its last 4 characters (cards are credentials)."""
+    return "*" * max(len(id_tag) - 4, 0) + id_tag[-4:]
+
+
+def describe(id_tag: str, info: IdTagInfo | None, source: str) -> str:
+    """One log line's text for an authorization result: masked idTag, status, where from
+    (`info` None: known nowhere usable while offline, so refused)."""
+    if info is None:
+        return (f"idTag {masked(id_tag)}: refused offline (no usable local list or cache "
+                "entry, LocalAuthorizeOffline / AllowOfflineTxForUnknownId)")
+    return f"idTag {masked(id_tag)}: {info.status} (from {source})"
 
 
 def may_stop(started_tag: str, started_parent: str | None, presented_tag: str,

@@ -11,13 +11,16 @@ from typing import Any
 from cpagent.chargepoint import handlers
 from cpagent.chargepoint.authorization import (
     AuthorizationCache,
+    AuthorizationStatus,
     IdTagInfo,
     LocalList,
     id_tag_key,
+    masked,
 )
 from cpagent.chargepoint.charging import Charging
 from cpagent.chargepoint.clock import WallClock, from_wire
 from cpagent.chargepoint.commands import Command, FirmwareJob
+from cpagent.chargepoint.connector import ChargePointErrorCode
 from cpagent.chargepoint.firmware import FirmwareManagement
 from cpagent.chargepoint.firmware_events import FirmwareEvent
 from cpagent.chargepoint.reservations import Reservations
@@ -41,7 +44,9 @@ PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGE
 """What this module implements; SupportedFeatureProfiles is derived from it."""
 
 _log = logging.getLogger(__name__)
-BOOT_RETRY_S = 60.0  # when BootNotification.conf gives interval 0 or the call fails
+# §4.2: Pending/Rejected are retried after BootNotification.conf's interval; when it is 0 (or
+# the call failed) the charge point picks a delay "that avoids flooding": this one.
+BOOT_RETRY_S = 60.0
 OnAnswer = Callable[[dict[str, Any] | None, float], None]
 
 
@@ -52,6 +57,7 @@ class _Direct:
     action: str
     payload: dict[str, Any]
     on_answer: OnAnswer | None
+    triggered: bool = False  # asked for by TriggerMessage: may go while Pending (§4.2)
 
 
 class ChargePoint:
@@ -184,16 +190,50 @@ class ChargePoint:
     def command(self, cmd: Command) -> None:
         self._commands.append(cmd)
 
-    def request(self, action: str, payload: dict[str, Any], on_answer: OnAnswer | None = None
-                ) -> None:
-        """Send a CALL that is not a transaction message, after the queue (dropped offline)."""
-        self._direct.append(_Direct(action, payload, on_answer))
+    def request(self, action: str, payload: dict[str, Any], on_answer: OnAnswer | None = None,
+                *, triggered: bool = False) -> None:
+        """Send a CALL that is not a transaction message, after the queue (dropped offline).
+
+        `triggered`: requested by TriggerMessage, so it is sent at once even while the
+        registration is Pending (§4.2 "unless ... instructed ... with a TriggerMessage.req")."""
+        self._direct.append(_Direct(action, payload, on_answer, triggered))
+
+    def trigger_boot(self, now: float) -> None:
+        """TriggerMessage(BootNotification) while not Accepted: send it now (§4.2)."""
+        self._boot_at = now
 
     def save_settings(self) -> None:
         self.store.save_config(self.settings.writable_values())
 
+    def drop_reservations(self, connector_id: int, now: float, release: bool = True) -> None:
+        """A connector (0: the charge point) going Faulted or Unavailable ends its reservations
+        (§5.13 (3)); `release`: a Reserved connector becomes Available first (G1)."""
+        gone = self.reservations.drop(connector_id)
+        if not gone:
+            return
+        self.store.save_reservations(self.reservations)
+        _log.info("reservation %s ended: connector %d Faulted or Unavailable (OCPP 1.6 §5.13)",
+                  ", ".join(str(r.reservation_id) for r in gone), connector_id)
+        if release:
+            for r in gone:
+                self.charging.unreserved(r.connector_id, now)
+
     def remember_id_tag(self, id_tag: str, info: IdTagInfo) -> None:
-        """Authorize/Start/Stop.conf idTagInfo goes into the cache (§3.5.2)."""
+        """Authorize/Start/Stop.conf idTagInfo goes into the cache (§3.5.1), unless the idTag is
+        in the Local Authorization List (§3.5.3, §4.1, §4.8, §4.10: never cached); an answer
+        that contradicts the list is reported as LocalListConflict on connector 0 (§3.5.2)."""
+        listed = self.local_list.get(id_tag) if self.settings.get_bool(
+            "LocalAuthListEnabled") else None
+        if listed is not None:
+            valid = {AuthorizationStatus.ACCEPTED, AuthorizationStatus.CONCURRENT_TX}
+            mine = listed.effective(self.wall(None)).status
+            if (mine in valid) != (info.status in valid):
+                _log.warning("idTag %s: central system says %s, local list says %s "
+                             "(LocalListConflict, OCPP 1.6 §3.5.2)", masked(id_tag),
+                             info.status, mine)
+                self.charging.points[0].connector.warn(
+                    ChargePointErrorCode.LOCAL_LIST_CONFLICT, self._last_now)
+            return
         if self.settings.get_bool("AuthorizationCacheEnabled"):
             evicted = self.cache.put(id_tag, info, self.wall(None))
             self.store.put_cache(id_tag_key(id_tag), info, evicted)
@@ -219,6 +259,12 @@ class ChargePoint:
         self._frames += [o.text for o in self.session.drain_frames()]
 
     def _incoming(self, event: CallReceived, now: float) -> None:
+        if self.registration == "Rejected":
+            # §4.2: "While Rejected, the Charge Point SHALL NOT respond to any Central System
+            # initiated message" (until the retry interval has passed and a new boot is due).
+            _log.info("%s from the central system left unanswered: registration Rejected "
+                      "(OCPP 1.6 §4.2)", event.action)
+            return
         try:
             payload = handlers.handle(self, event.action, event.payload, now)
         except OcppError as exc:
@@ -243,6 +289,12 @@ class ChargePoint:
             if self.registration != "Accepted":
                 if now >= self._boot_at:
                     self._send(_Direct("BootNotification", self.boot_payload, self._booted), now)
+                    continue
+                triggered = next((d for d in self._direct if d.triggered), None)
+                if self.registration == "Pending" and triggered is not None:
+                    self._direct.remove(triggered)  # §4.2: sent at once while Pending
+                    self._send(triggered, now)
+                    self._after_send(now)
                     continue
                 return
             head = self.store.head() if self.clock.is_set else None
@@ -302,6 +354,7 @@ class ChargePoint:
     def _booted(self, answer: dict[str, Any] | None, now: float) -> None:
         if answer is None:
             self._boot_at = now + BOOT_RETRY_S
+            _log.info("BootNotification got no answer; retrying in %.0f s", BOOT_RETRY_S)
             return
         self._set_clock(answer, now)
         self.registration = answer["status"]
@@ -310,9 +363,15 @@ class ChargePoint:
             if interval > 0:
                 self.settings.change("HeartbeatInterval", str(interval))
             self._last_sent = now
+            _log.info("BootNotification Accepted (interval %d): heartbeat every %d s",
+                      interval, self.settings.get_int("HeartbeatInterval"))
             self.charging.registered(now)
         else:
-            self._boot_at = now + (interval if interval > 0 else BOOT_RETRY_S)
+            retry = interval if interval > 0 else BOOT_RETRY_S  # §4.2: 0 = our choice
+            self._boot_at = now + retry
+            _log.info("BootNotification %s (interval %d): next BootNotification in %.0f s; "
+                      "nothing else is sent until Accepted (OCPP 1.6 §4.2)",
+                      self.registration, interval, retry)
 
     def _set_clock(self, answer: dict[str, Any] | None, now: float) -> None:
         if answer is None or "currentTime" not in answer:

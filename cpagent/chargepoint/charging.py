@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cpagent.chargepoint.authorization import (
-    AuthorizationStatus,
-    AuthPolicy,
-    IdTagInfo,
-    Verdict,
-    decide,
-    may_stop,
-)
+from cpagent.chargepoint import cards
+from cpagent.chargepoint.authorization import AuthorizationStatus, IdTagInfo
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import DeEnergiseRelay, EnergiseRelay, SetCurrentLimit
 from cpagent.chargepoint.connector import (
@@ -100,6 +94,9 @@ class Charging:
             p = self._point_for(ev.source)
             if p is not None:
                 p.sample = ev.sample
+                if p.energy_cap_wh is not None and ev.sample.energy_wh >= p.energy_cap_wh:
+                    p.energy_cap_wh = None  # MaxEnergyOnInvalidId used up: suspend now
+                    self._apply_limit(p, now, force=True)
                 if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
                     self.meters.persist(p, now)
                 if (trigger := ev_activity(p, now)) is not None:
@@ -117,6 +114,7 @@ class Charging:
                 c.warn(code, now, ev.detail[:50] or None)
                 return
             p.faults.add(ev.source)
+            self.cp.drop_reservations(p.connector.connector_id, now)  # §5.13 (3): Faulted
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self._relay(p, False)
@@ -157,61 +155,22 @@ class Charging:
 
     def card(self, cid: int, id_tag: str, now: float) -> None:
         """A card was presented (connector 0: the reader serves the whole charge point)."""
-        parent = self._parent_of(id_tag)
-        for running in self.points.values():
-            tx = running.tx
-            if tx is not None and may_stop(tx.id_tag, tx.parent, id_tag, parent):
-                self.stop(running, "Local", now, id_tag)
-                return
-        p = self._choose(cid, id_tag)
-        if p is None or p.asking is not None:
-            return
-        if p.auth is not None and p.auth[0].upper() == id_tag.upper():
-            p.auth = None  # second presentation before start: usage ended (B1)
-            if not p.plugged and p.connector.status is S.PREPARING:
-                self._end_session(p, now)
-            return
-        c = p.connector.connector_id
-        if self.cp.reservations.blocks(c, id_tag, parent, self.statuses()):
-            return
-        self._authorize(p, id_tag, now, lambda info: self.authorized(p, id_tag, info, now))
+        cards.presented(self, cid, id_tag, now)
 
     def _authorize(self, p: Point, id_tag: str, now: float, then: Any) -> None:
-        policy = AuthPolicy.from_settings(self.cp.settings)
-        d = decide(id_tag, self.cp.online, policy, self.cp.local_list, self.cp.cache,
-                   self.cp.wall(now))
-        if d.verdict is Verdict.ACCEPT:
-            then(d.info)
-        elif d.verdict is Verdict.ASK_CENTRAL:
-            p.asking = id_tag
-
-            def answered(answer: dict[str, Any] | None, when: float) -> None:
-                p.asking = None
-                if answer is None:  # no answer: decide as offline (§3.5.4)
-                    off = decide(id_tag, False, policy, self.cp.local_list, self.cp.cache,
-                                 self.cp.wall(when))
-                    if off.verdict is Verdict.ACCEPT:
-                        then(off.info)
-                    return
-                info = IdTagInfo.from_wire(answer["idTagInfo"])
-                self.cp.remember_id_tag(id_tag, info)
-                if info.status is AuthorizationStatus.ACCEPTED:
-                    then(info)
-
-            self.cp.request("Authorize", {"idTag": id_tag}, answered)
-
-    def _parent_of(self, id_tag: str) -> str | None:
-        info = self.cp.local_list.get(id_tag) or self.cp.cache.get(id_tag)
-        return info.parent_id_tag if info else None
+        cards.authorize(self, p, id_tag, now, then)
 
     def _choose(self, cid: int, id_tag: str) -> Point | None:
         if cid:
             return self.points.get(cid)
         connectors = [p for c, p in self.points.items() if c]
-        for wanted in (lambda p: p.plugged and p.tx is None and p.auth is None,
+        # A shared reader never picks a Finishing connector: its cable is still in, maybe left
+        # after a ConnectionTimeOut, and another driver's card must not start it (errata 3.20).
+        for wanted in (lambda p: p.plugged and p.tx is None and p.auth is None
+                       and p.connector.status is not S.FINISHING,
                        lambda p: p.auth is not None and p.auth[0].upper() == id_tag.upper(),
                        lambda p: p.tx is None and p.connector.status in (
-                           S.AVAILABLE, S.RESERVED, S.PREPARING, S.FINISHING)):
+                           S.AVAILABLE, S.RESERVED, S.PREPARING)):
             found = next((p for p in connectors if wanted(p)), None)
             if found is not None:
                 return found
@@ -275,6 +234,7 @@ class Charging:
         self.cp.store.end_transaction(tx.local_id, payload, self.cp.boot_id, now)
         p.tx = None
         p.auth = None
+        p.deauthorized, p.energy_cap_wh = False, None
         cid = p.connector.connector_id
         if self.cp.profiles.transaction_ended(cid):
             self._save_profiles()
@@ -305,9 +265,10 @@ class Charging:
         if p is None or p.tx is None:
             return
         p.tx.transaction_id = answer.get("transactionId")
-        if info.status is not AuthorizationStatus.ACCEPTED and self.cp.settings.get_bool(
-                "StopTransactionOnInvalidId"):
-            self.stop(p, "DeAuthorized", now)  # §5.11 StopTransactionOnInvalidId
+        if info.parent_id_tag and not p.tx.parent:
+            p.tx.parent = info.parent_id_tag  # §3.10: group members may now stop it
+        if info.status is not AuthorizationStatus.ACCEPTED:
+            cards.invalidated(self, p, info, item.payload.get("meterStart"), now)
 
     def _apply_limit(self, p: Point, now: float, force: bool = False) -> None:
         """Smart charging: limit in A to the current limiter; 0 A opens the relay."""
@@ -315,8 +276,9 @@ class Charging:
             return
         cid = p.connector.connector_id
         wall = self.cp.wall(now)
-        start = self.cp.wall(p.tx.start_mono)
-        limit = None if wall is None else self.cp.profiles.limit_a(cid, wall, start, True)
+        running = {c: self.cp.wall(q.tx.start_mono) for c, q in self.points.items()
+                   if q.tx is not None} if wall is not None else {}
+        limit = None if wall is None else self.cp.profiles.shares_a(wall, running).get(cid)
         if limit != p.limit_a:
             p.limit_a = limit
             self.cp.command(SetCurrentLimit(cid, limit))
@@ -324,8 +286,8 @@ class Charging:
             return
         if not p.plugged:
             return
-        if limit == 0:
-            self._relay(p, False)
+        if limit == 0 or (p.deauthorized and p.energy_cap_wh is None):
+            self._relay(p, False)  # 0 A, or an idTag refused by StartTransaction.conf (C5)
             self._move(p, T.SUSPENDED_BY_EVSE, now)
         elif p.connector.status in (S.PREPARING, S.SUSPENDED_EVSE, S.SUSPENDED_EV):
             self._relay(p, True)
@@ -342,7 +304,10 @@ class Charging:
         for p in self.points.values():
             if p.tx is None and p.connector.status is S.PREPARING and now >= p.since + timeout:
                 p.auth = None
-                self._end_session(p, now)  # B1: ConnectionTimeOut
+                if p.plugged:  # B6 (errata 3.20): the cable stays in, so not Available
+                    p.connector.apply(T.STOPPED_AWAITING_USER, now)
+                else:
+                    self._end_session(p, now)  # B1: ConnectionTimeOut (errata 3.21)
         self.meters.tick(self.points.values(), now)
         wall = self.cp.wall(now)
         if wall is None:
@@ -353,11 +318,15 @@ class Charging:
             self._apply_limit(p, now)
 
     def poll(self, now: float) -> None:
-        """Hand out due StatusNotifications (only while accepted: §4.2)."""
-        if not self.cp.online:
+        """Hand out due StatusNotifications (only while accepted, or triggered while Pending:
+        §4.2)."""
+        pending = self.cp.session.is_connected and self.cp.registration == "Pending"
+        if not self.cp.online and not pending:
             return
         minimum = self.cp.settings.get_int("MinimumStatusDuration")
         for p in self.points.values():
+            if pending and not p.connector.report_requested:
+                continue
             report = p.connector.due(now, minimum)
             if report is None:
                 continue
@@ -369,7 +338,7 @@ class Charging:
             when = self._wire_time(report.since)
             if when is not None:
                 payload["timestamp"] = when
-            self.cp.request("StatusNotification", payload)
+            self.cp.request("StatusNotification", payload, triggered=pending)
 
     def next_deadline(self) -> float | None:
         times: list[float] = []

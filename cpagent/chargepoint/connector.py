@@ -221,6 +221,11 @@ class Connector:
         self._pending = self._current(self.since)
         self._forced = True
 
+    @property
+    def report_requested(self) -> bool:
+        """A report was asked for (`request_report`) and has not been handed out yet."""
+        return self._forced
+
     def due(self, now: float, min_status_duration_s: float) -> StatusReport | None:
         """The StatusNotification to send now, if any (marks it reported)."""
         pending = self._pending

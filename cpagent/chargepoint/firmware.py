@@ -141,9 +141,9 @@ class FirmwareManagement:
     def trigger(self, what: str) -> None:
         """TriggerMessage accepted for a Diagnostics/FirmwareStatusNotification (§5.17)."""
         if what == "DiagnosticsStatusNotification":
-            self.cp.request(what, {"status": str(self.diagnostics)})
+            self.cp.request(what, {"status": str(self.diagnostics)}, triggered=True)
         else:
-            self.cp.request(what, {"status": str(self.firmware)})
+            self.cp.request(what, {"status": str(self.firmware)}, triggered=True)
 
     # -- the worker's results ------------------------------------------------------------------
     def event(self, ev: FirmwareEvent, now: float) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cpagent.chargepoint import cards
 from cpagent.chargepoint.commands import RestartRequested
 from cpagent.chargepoint.connector import ConnectorStatus, Trigger
 from cpagent.chargepoint.reservations import ReservationStatus
 from cpagent.chargepoint.smart_charging import ProfileStatus, Purpose
-from cpagent.core import NotImplemented_, NotSupported
+from cpagent.core import NotImplemented_, NotSupported, PropertyConstraintViolation
 
 if TYPE_CHECKING:
     from cpagent.chargepoint.chargepoint import ChargePoint
@@ -39,6 +40,7 @@ def change_availability(cp: ChargePoint, req: Payload, now: float) -> Payload:
         elif p.tx is not None:
             p.unavailable_later = scheduled = True
         else:
+            cp.drop_reservations(c, now, release=False)  # §5.13 (3); Reserved -> G8
             if p.connector.status in (S.PREPARING, S.FINISHING):
                 p.auth = None
                 ch._move(p, Trigger.SESSION_ENDED, now)
@@ -67,7 +69,9 @@ def data_transfer(cp: ChargePoint, req: Payload, now: float) -> Payload:
 
 
 def get_local_list_version(cp: ChargePoint, req: Payload, now: float) -> Payload:
-    return {"listVersion": cp.local_list.reported_version()}
+    """§5.10: 0 = empty list; -1 while LocalAuthListEnabled is false (no list in use)."""
+    enabled = cp.settings.get_bool("LocalAuthListEnabled")
+    return {"listVersion": cp.local_list.reported_version(enabled)}
 
 
 def send_local_list(cp: ChargePoint, req: Payload, now: float) -> Payload:
@@ -87,7 +91,8 @@ def remote_start(cp: ChargePoint, req: Payload, now: float) -> Payload:
     p = ch._choose(req.get("connectorId", 0), tag)
     if p is None or p.tx is not None or p.connector.connector_id == 0 or (
             p.connector.status in (S.FAULTED, S.UNAVAILABLE)) or (
-            cp.reservations.blocks(p.connector.connector_id, tag, None, ch.statuses())):
+            cp.reservations.blocks(p.connector.connector_id, tag, cards.parent_of(ch, tag),
+                                   ch.statuses())):  # §5.13: the group may use it too
         return {"status": "Rejected"}
     p.remote_profile = profile
     if cp.settings.get_bool("AuthorizeRemoteTxRequests"):
@@ -98,6 +103,8 @@ def remote_start(cp: ChargePoint, req: Payload, now: float) -> Payload:
 
 
 def remote_stop(cp: ChargePoint, req: Payload, now: float) -> Payload:
+    if cp.registration != "Accepted":
+        return {"status": "Rejected"}  # §4.2: not allowed while Pending
     for p in cp.charging.points.values():
         if p.tx is not None and p.tx.transaction_id == req["transactionId"]:
             cp.charging.stop(p, "Remote", now)
@@ -114,12 +121,25 @@ def unlock_connector(cp: ChargePoint, req: Payload, now: float) -> Payload:
 
 
 def trigger_message(cp: ChargePoint, req: Payload, now: float) -> Payload:
-    """§5.17: Accepted for what RemoteTrigger covers here; the message follows the answer."""
+    """§5.17: Accepted for what RemoteTrigger covers here; the message follows the answer.
+
+    connectorId matters only to MeterValues and StatusNotification (an unknown one is
+    Rejected); for the others it is ignored and the message still sent (§5.17 "The requested
+    message is leading"). BootNotification once Accepted is Rejected: a second boot could
+    come back Pending or Rejected and silence a charger with transactions running (errata
+    3.35, §5.17; the central system should not ask, errata 3.40).
+    """
     what, cid = req["requestedMessage"], req.get("connectorId")
     if what in FIRMWARE_TRIGGERS and not cp.firmware_management:
         return {"status": "NotImplemented"}
-    if cid is not None and cid not in cp.charging.points:
+    if what in CONNECTOR_TRIGGERS and cid is not None and cid not in cp.charging.points:
         return {"status": "Rejected"}
+    if what == "BootNotification" and cp.registration == "Accepted":
+        return {"status": "Rejected"}
+    if what == "MeterValues" and (cp.wall(now) is None or not any(
+            p.sample is not None for c, p in cp.charging.points.items()
+            if c and cid in (None, 0, c))):
+        return {"status": "Rejected"}  # nothing measured yet: "Accepted ... SHOULD be sent"
     return {"status": "Accepted"}
 
 
@@ -149,6 +169,11 @@ def cancel_reservation(cp: ChargePoint, req: Payload, now: float) -> Payload:
 
 
 def set_charging_profile(cp: ChargePoint, req: Payload, now: float) -> Payload:
+    if req["connectorId"] not in cp.charging.points:  # errata 3.39: a CALLERROR, not Rejected
+        raise PropertyConstraintViolation(
+            f"SetChargingProfile: connectorId {req['connectorId']} does not exist")
+    if int(req["csChargingProfiles"]["stackLevel"]) < 0:  # §7.8: "integer >= 0"
+        raise PropertyConstraintViolation("SetChargingProfile: stackLevel below 0")
     active = {c: p.tx.transaction_id for c, p in cp.charging.points.items() if p.tx is not None}
     status, _ = cp.profiles.set(req["connectorId"], req["csChargingProfiles"], active)
     if status is ProfileStatus.ACCEPTED:
@@ -169,7 +194,9 @@ def get_composite_schedule(cp: ChargePoint, req: Payload, now: float) -> Payload
     if wall is None or p is None:
         return {"status": "Rejected"}
     start = cp.wall(p.tx.start_mono) if p.tx is not None else None
-    return cp.profiles.composite(req, wall, start, p.tx is not None)
+    running = {c: cp.wall(q.tx.start_mono) for c, q in cp.charging.points.items()
+               if q.tx is not None}
+    return cp.profiles.composite(req, wall, start, p.tx is not None, running)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -204,6 +231,7 @@ FIRMWARE_HANDLERS: dict[str, Handler] = {
     "UpdateFirmware": update_firmware,
 }
 FIRMWARE_TRIGGERS = frozenset({"DiagnosticsStatusNotification", "FirmwareStatusNotification"})
+CONNECTOR_TRIGGERS = frozenset({"MeterValues", "StatusNotification"})  # connectorId matters
 
 
 def handle(cp: ChargePoint, action: str, req: Payload, now: float) -> Payload:
@@ -231,9 +259,9 @@ def after_answer(cp: ChargePoint, action: str, req: Payload, answer: Payload,
     elif action == "TriggerMessage":
         what, cid = req["requestedMessage"], req.get("connectorId")
         if what == "BootNotification":
-            cp.request("BootNotification", cp.boot_payload, cp._booted)
+            cp.trigger_boot(now)  # only while not Accepted (see trigger_message)
         elif what == "Heartbeat":
-            cp.request("Heartbeat", {}, cp._set_clock)
+            cp.request("Heartbeat", {}, cp._set_clock, triggered=True)
         elif what == "MeterValues":
             cp.charging.meters.trigger(cp.charging.points, cid, now)
         elif what in FIRMWARE_TRIGGERS:

@@ -108,5 +108,5 @@ class MeterReports:
                 if values and wall is not None:
                     tx_id = p.tx.transaction_id if p.tx is not None else None
                     self.cp.request("MeterValues", meter_values_request(
-                        c, tx_id, [meter_value(wall, values)]))
+                        c, tx_id, [meter_value(wall, values)]), triggered=True)
 

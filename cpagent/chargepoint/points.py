@@ -37,3 +37,5 @@ class Point:
     remote_profile: dict[str, Any] | None = None
     faults: set[str] = field(default_factory=set)
     low_since: float | None = None  # first sample below the SuspendedEV power threshold
+    deauthorized: bool = False  # StartTransaction.conf refused the idTag, tx kept (§3.5.4)
+    energy_cap_wh: float | None = None  # register value up to which it may still charge then

@@ -106,6 +106,9 @@ class Reservations:
     def _reserve_one(self, new: Reservation, old: Reservation | None, others: list[Reservation],
                      statuses: Mapping[int, ConnectorStatus]) -> ReservationStatus:
         state = statuses.get(new.connector_id, ConnectorStatus.UNAVAILABLE)
+        whole = statuses.get(0, ConnectorStatus.AVAILABLE)
+        if whole in (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE):
+            state = whole  # §5.13: "if the Charge Point or the connector" is Faulted/Unavailable
         if state is ConnectorStatus.FAULTED:
             return ReservationStatus.FAULTED
         if state is ConnectorStatus.UNAVAILABLE:
@@ -176,6 +179,20 @@ class Reservations:
             return False
         taking_free = statuses.get(connector_id) is ConnectorStatus.AVAILABLE
         return self._free(statuses, zero) - (1 if taking_free else 0) < 0
+
+    def wants_parent(self, connector_id: int) -> bool:
+        """Whether a reservation that applies here names a parentIdTag (§5.13: then an unknown
+        idTag's parent must be learnt, from Authorize.conf, before it is refused)."""
+        return any(r.parent_id_tag is not None and r.connector_id in (0, connector_id)
+                   for r in self._by_id.values())
+
+    def drop(self, connector_id: int) -> list[Reservation]:
+        """Remove and return the reservations on a connector set Faulted or Unavailable
+        (connector 0: the charge point, so all of them), §5.13 "terminated ... (3)"."""
+        gone = [r for r in self._by_id.values() if connector_id in (0, r.connector_id)]
+        for r in gone:
+            del self._by_id[r.reservation_id]
+        return gone
 
     def consume(self, reservation_id: int) -> Reservation | None:
         """The reserved idTag started its transaction: the reservation ends (§5.13)."""

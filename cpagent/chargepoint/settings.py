@@ -99,8 +99,8 @@ P = FeatureProfile
 
 # The standard keys this implementation honours (§9.1 Core, §9.2 LocalAuthListManagement,
 # §9.3 Reservation, §9.4 SmartCharging). Optional keys for features we lack (BlinkRepeat,
-# LightIntensity, MaxEnergyOnInvalidId, ConnectorSwitch3to1PhaseSupported) are absent, so
-# GetConfiguration lists them as unknownKey and ChangeConfiguration answers NotSupported.
+# LightIntensity, ConnectorSwitch3to1PhaseSupported) are absent, so GetConfiguration lists
+# them as unknownKey and ChangeConfiguration answers NotSupported.
 # NumberOfConnectors, ConnectorPhaseRotation and SupportedFeatureProfiles are filled in by
 # Settings from what is built and configured.
 KEYS: tuple[KeySpec, ...] = (
@@ -115,6 +115,9 @@ KEYS: tuple[KeySpec, ...] = (
     _key("HeartbeatInterval", N, False, "300", minimum=0, maximum=DAY_S),
     _key("LocalAuthorizeOffline", B, False, "true"),
     _key("LocalPreAuthorize", B, False, "false"),
+    # §9.1 MaxEnergyOnInvalidId (§3.5.4, errata 3.17): Wh a transaction may deliver in all
+    # once StartTransaction.conf refused its idTag and StopTransactionOnInvalidId is false.
+    _key("MaxEnergyOnInvalidId", N, False, "0", minimum=0, maximum=1_000_000),
     _key("MeterValuesAlignedData", L, False, "Energy.Active.Import.Register",
          members=_MEASURANDS, max_items=_MAX_MEASURANDS),
     _key("MeterValuesAlignedDataMaxLength", N, True, str(_MAX_MEASURANDS)),
@@ -175,6 +178,9 @@ class Settings:
             members=frozenset(f"{i}.{r}" for i in range(number_of_connectors + 1)
                               for r in _PHASE_ROTATIONS))
         self._values["ConnectorPhaseRotationMaxLength"] = str(number_of_connectors + 1)
+        # key is a CiString50Type in ChangeConfiguration.req / GetConfiguration.req (§6.9,
+        # §6.23, §7.17): matched case-insensitively, answered in the spelling of §9.
+        self._names = {name.lower(): name for name in self.specs}
         for name, text in (stored or {}).items():
             spec = self.specs.get(name)
             if spec is None or spec.readonly:
@@ -203,12 +209,18 @@ class Settings:
         return {n: v for n, v in self._values.items() if not self.specs[n].readonly}
 
     # OCPP operations.
+    def canonical(self, key: str) -> str | None:
+        """The §9 name of `key` compared case-insensitively (CiString50Type), or None."""
+        return self._names.get(key.lower())
+
     def change(self, key: str, value: str) -> ConfigurationStatus:
         """ChangeConfiguration (§5.3): NotSupported for unknown keys, Rejected for read-only
-        keys or invalid values, RebootRequired for keys applied at start-up only."""
-        spec = self.specs.get(key)
-        if spec is None:
+        keys or invalid values (nothing is changed then, §3.16.4), RebootRequired for keys
+        applied at start-up only."""
+        name = self.canonical(key)
+        if name is None:
             return ConfigurationStatus.NOT_SUPPORTED
+        key, spec = name, self.specs[name]
         if spec.readonly:
             return ConfigurationStatus.REJECTED
         try:
@@ -222,10 +234,10 @@ class Settings:
     def get_configuration(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
         """GetConfiguration.conf payload (§5.8): all keys when `keys` is empty or None."""
         wanted = list(keys or ())
-        names = wanted or list(self.specs)
+        names = [self.canonical(n) or n for n in wanted] or list(self.specs)
         known = [{"key": n, "readonly": self.specs[n].readonly, "value": self._values[n]}
-                 for n in names if n in self.specs]
-        unknown = [n[:50] for n in names if n not in self.specs]
+                 for n in dict.fromkeys(names) if n in self.specs]
+        unknown = [n[:50] for n in dict.fromkeys(names) if n not in self.specs]
         payload: dict[str, Any] = {}
         if known:
             payload["configurationKey"] = known

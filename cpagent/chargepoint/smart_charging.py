@@ -172,8 +172,10 @@ class ChargingProfiles:
     while its transaction runs) overrides TxDefaultProfiles (connector-specific ones before
     connector 0's at the same stackLevel); the ChargePointMaxProfile caps the result.
     Limits are in A per phase; a limit of 0 A means suspend charging (relay open,
-    SuspendedEVSE). Several connectors each get min(their limit, the charge point
-    maximum): the maximum is not split between connectors (a known simplification).
+    SuspendedEVSE). The ChargePointMaxProfile limits all connectors together (§3.13.3 "The
+    combined energy flow of all connectors SHALL NOT be greater"): `shares_a` splits it
+    between the connectors with a transaction, none getting more than its own limit and
+    what one leaves unused going to the others.
     """
 
     def __init__(self, connector_ids: Iterable[int], electrical: Electrical = Electrical(),
@@ -274,6 +276,24 @@ class ChargingProfiles:
         limits = [x for x in (own, cp_max) if x is not None]
         return min(limits) if limits else None
 
+    def shares_a(self, t: float, running: Mapping[int, float | None]
+                 ) -> dict[int, float | None]:
+        """Limit in A per phase for each connector with a transaction at wall time `t`
+        (`running` maps it to its transaction's start): its own TxProfile/TxDefaultProfile
+        limit, with the ChargePointMaxProfile shared so that their sum stays within it."""
+        cap = self.limit_a(0, t)
+        own = {c: self.limit_a(c, t, start, True) for c, start in running.items()}
+        if cap is None or len(own) < 2:
+            return own
+        wants = {c: cap if x is None else min(x, cap) for c, x in own.items()}
+        out: dict[int, float | None] = {}
+        left = cap
+        for n, c in enumerate(sorted(wants, key=lambda c: (wants[c], c))):
+            share = min(wants[c], left / (len(wants) - n))  # equal share of what is left
+            out[c] = share
+            left -= share
+        return out
+
     def next_change(self, connector_id: int, t: float, horizon_s: float,
                     tx_start: float | None = None) -> float | None:
         """The first time in (t, t + horizon_s) at which the limit may change, or None."""
@@ -282,8 +302,12 @@ class ChargingProfiles:
         return min(points, default=None)
 
     def composite(self, payload: Mapping[str, Any], t: float, tx_start: float | None = None,
-                  transaction_running: bool = False) -> dict[str, Any]:
-        """GetCompositeSchedule.conf payload (§5.7) for the window [t, t + duration)."""
+                  transaction_running: bool = False,
+                  running: Mapping[int, float | None] | None = None) -> dict[str, Any]:
+        """GetCompositeSchedule.conf payload (§5.7) for the window [t, t + duration).
+
+        `running` (connector -> transaction start) lets a connector's share of the
+        ChargePointMaxProfile show, as it is applied (`shares_a`)."""
         cid = int(payload["connectorId"])
         if cid != 0 and cid not in self.connector_ids:
             return {"status": "Rejected"}
@@ -295,6 +319,8 @@ class ChargingProfiles:
         periods: list[dict[str, Any]] = []
         for point in points:
             amps = self.limit_a(cid, point, tx_start, transaction_running)
+            if running and cid in running:
+                amps = self.shares_a(point, running).get(cid)
             if amps is None or amps > self.electrical.max_current_a:
                 amps = self.electrical.max_current_a  # a schedule cannot say "unlimited"
             limit = math.floor(self.electrical.from_amps(amps, unit) * 10 + 1e-6) / 10
@@ -303,8 +329,10 @@ class ChargingProfiles:
                 continue
             periods.append({"startPeriod": start, "limit": limit,
                             "numberPhases": self.electrical.phases})
+        # The periods count from scheduleStart (§6.22); chargingSchedule.startSchedule is
+        # omitted in a GetCompositeSchedule.conf (errata 3.57).
         return {
             "status": "Accepted", "connectorId": cid, "scheduleStart": to_wire(t),
-            "chargingSchedule": {"duration": duration, "startSchedule": to_wire(t),
-                                 "chargingRateUnit": unit, "chargingSchedulePeriod": periods},
+            "chargingSchedule": {"duration": duration, "chargingRateUnit": unit,
+                                 "chargingSchedulePeriod": periods},
         }

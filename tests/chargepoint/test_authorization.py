@@ -50,6 +50,17 @@ def req(version: int, kind: str, *items: tuple[str, dict[str, Any] | None]) -> d
                   (req(6, "Full"), UpdateStatus.ACCEPTED)], set(), 0, id="empty-full-clears"),
     pytest.param([(req(1, "Full", *[(f"T{i}", OK) for i in range(1001)]), UpdateStatus.FAILED)],
                  set(), 0, id="too-long"),
+
+    # §7.1: idTagInfo is required in a Full update; §6.41: idTags unique; errata 3.52:
+    # listVersion 0 and -1 mean "empty" and "not supported" in GetLocalListVersion
+    pytest.param([(req(2, "Full", ("A", OK), ("B", None)), UpdateStatus.FAILED)],
+                 set(), 0, id="full-entry-without-info"),
+    pytest.param([(req(2, "Full", ("A", OK), ("a", OK)), UpdateStatus.FAILED)],
+                 set(), 0, id="duplicate-idtag"),
+    pytest.param([(req(0, "Full", ("A", OK)), UpdateStatus.FAILED)], set(), 0, id="version-0"),
+    pytest.param([(req(-1, "Full"), UpdateStatus.FAILED)], set(), 0, id="version-minus-1"),
+    pytest.param([(req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
+                  (req(0, "Full"), UpdateStatus.ACCEPTED)], set(), 0, id="full-clear-version-0"),
 ])
 def test_send_local_list(
     steps: list[tuple[dict[str, Any], UpdateStatus]], final_tags: set[str], final_version: int
@@ -120,6 +131,11 @@ NO_LOCAL_OFFLINE = AuthPolicy(local_authorize_offline=False, allow_offline_tx_fo
     ("NOBODY", False, NO_LOCAL_OFFLINE, Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, A.ACCEPTED),
     ("LISTED", False, AuthPolicy(local_authorize_offline=False), Verdict.REJECT, Source.NONE,
      None),
+
+    # §3.5.4: a list entry that is not Accepted, or an expired one, "MUST be rejected" offline,
+    # whatever AllowOfflineTxForUnknownId says: it is not an unknown idTag
+    ("BLOCKED", False, NO_LOCAL_OFFLINE, Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
+    ("STALE", False, NO_LOCAL_OFFLINE, Verdict.REJECT, Source.CACHE, A.EXPIRED),
 ])
 def test_decide(tag: str, online: bool, policy: AuthPolicy, verdict: Verdict, source: Source,
                 status: A | None) -> None:
@@ -146,3 +162,13 @@ def test_policy_from_settings() -> None:
 def test_may_stop(start: tuple[str, str | None], presented: tuple[str, str | None],
                   allowed: bool) -> None:
     assert may_stop(*start, *presented) is allowed
+
+
+def test_the_local_list_takes_precedence_over_the_cache() -> None:
+    """§3.5.3: local list entries have priority over cache entries for the same idTag."""
+    ll = LocalList(1, [("BOTH", IdTagInfo(A.BLOCKED))])
+    cache = AuthorizationCache(entries=[("BOTH", IdTagInfo(A.ACCEPTED))])
+    offline = decide("both", False, AuthPolicy(), ll, cache, NOW)
+    assert (offline.verdict, offline.source) == (Verdict.REJECT, Source.LOCAL_LIST)
+    online = decide("BOTH", True, PRE, ll, cache, NOW)
+    assert online.verdict is Verdict.ASK_CENTRAL  # not pre-authorized from the stale cache

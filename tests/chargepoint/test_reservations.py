@@ -46,6 +46,9 @@ def req(rid: int, cid: int, tag: str = "CARD", expiry: float = NOW + 600,
     (req(1, 0), {0: S.AVAILABLE, 1: S.CHARGING, 2: S.PREPARING}, True, R.OCCUPIED),
     (req(1, 0), {0: S.AVAILABLE, 1: S.FAULTED, 2: S.FAULTED}, True, R.FAULTED),
     (req(1, 0), {0: S.UNAVAILABLE, 1: S.AVAILABLE, 2: S.AVAILABLE}, True, R.UNAVAILABLE),
+    # §5.13: "the Charge Point or the connector" Faulted / Unavailable, for a given connector too
+    (req(1, 1), FREE | {0: S.FAULTED}, True, R.FAULTED),
+    (req(1, 1), FREE | {0: S.UNAVAILABLE}, True, R.UNAVAILABLE),
 ])
 def test_reserve_now(payload: dict[str, Any], statuses: dict[int, S], zero_ok: bool,
                      expected: R) -> None:

@@ -49,10 +49,29 @@ def test_change_configuration(
     assert settings.get_configuration([key])["configurationKey"][0]["value"] == stored
 
 
-@pytest.mark.parametrize("key", ["BlinkRepeat", "LightIntensity", "NoSuchKey", "heartbeatinterval"])
+@pytest.mark.parametrize("key", ["BlinkRepeat", "LightIntensity", "NoSuchKey", "Heartbeat"])
 def test_unknown_keys_are_not_supported(settings: Settings, key: str) -> None:
     assert settings.change(key, "1") is C.NOT_SUPPORTED
     assert settings.get_configuration([key]) == {"unknownKey": [key]}
+
+
+def test_keys_match_case_insensitively(settings: Settings) -> None:
+    """key is a CiString50Type (OCPP 1.6 §6.9, §6.23, §7.17): case does not matter; the answer
+    spells the key as §9 does."""
+    assert settings.change("heartbeatINTERVAL", "120") is C.ACCEPTED
+    assert settings.get_int("HeartbeatInterval") == 120
+    assert settings.change("numberofconnectors", "5") is C.REJECTED  # still read-only
+    assert settings.get_configuration(["HEARTBEATINTERVAL", "heartbeatinterval"]) == {
+        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "120"}]}
+
+
+def test_max_energy_on_invalid_id_is_a_writable_integer(settings: Settings) -> None:
+    """§9.1 MaxEnergyOnInvalidId: optional, RW, integer Wh."""
+    assert settings.get_configuration(["MaxEnergyOnInvalidId"]) == {"configurationKey": [
+        {"key": "MaxEnergyOnInvalidId", "readonly": False, "value": "0"}]}
+    assert settings.change("MaxEnergyOnInvalidId", "500") is C.ACCEPTED
+    assert settings.change("MaxEnergyOnInvalidId", "-1") is C.REJECTED
+    assert settings.get_int("MaxEnergyOnInvalidId") == 500
 
 
 def test_get_configuration_all_and_some(settings: Settings) -> None:

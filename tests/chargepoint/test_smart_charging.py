@@ -175,3 +175,21 @@ def test_odd_watt_limits_still_validate() -> None:
         validate("GetCompositeSchedule",
                  cp.composite({"connectorId": 1, "duration": 120, "chargingRateUnit": unit}, T0),
                  response=True)
+
+
+@pytest.mark.parametrize(("own", "expected"), [
+    ({}, {1: 10.0, 2: 10.0}),  # nothing else limits: an equal share each
+    ({1: 6.0}, {1: 6.0, 2: 14.0}),  # what connector 1 cannot use goes to connector 2
+    ({1: 16.0, 2: 16.0}, {1: 10.0, 2: 10.0}),
+])
+def test_charge_point_max_is_shared_by_the_running_transactions(
+        own: dict[int, float], expected: dict[int, float]) -> None:
+    """§3.13.3: "The combined energy flow of all connectors SHALL NOT be greater than the limit
+    set by ChargePointMaxProfile"."""
+    cp = ChargingProfiles([1, 2])
+    install(cp, 0, prof(1, 0, "ChargePointMaxProfile", [(0, 20)]))
+    for c, limit in own.items():
+        install(cp, c, prof(10 + c, 0, "TxDefaultProfile", [(0, limit)]))
+    shares = cp.shares_a(T0, {1: T0, 2: T0})
+    assert shares == expected and sum(v for v in shares.values() if v) <= 20.0
+    assert cp.shares_a(T0, {1: T0}) == {1: own.get(1, 20.0)}  # alone: the whole maximum

@@ -47,6 +47,24 @@ def test_an_invalid_id_on_start_transaction_stops_it(daemon: Daemon,
                           what="relay open")
 
 
+def test_an_invalid_id_with_stop_on_invalid_id_false_only_stops_energy(
+        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    """§3.5.4 / §4.8 (errata 3.17): StopTransactionOnInvalidId false: the relay opens
+    (SuspendedEVSE), the transaction stays open until the driver ends it."""
+    boot(daemon, csms, AuthorizeRemoteTxRequests="false", StopTransactionOnInvalidId="false")
+    csms.set_valid_id_tags({"SOMEONE"})
+    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="STOLEN",
+                                                                   connector_id=1))
+    assert answer.status == "Accepted"
+    daemon.do("plug", connector=1)
+    csms.wait_call("StartTransaction")
+    csms.wait_status(1, "SuspendedEVSE")
+    connector = daemon.wait_connector(lambda c: c["relay"] is False, what="relay open")
+    assert connector["transaction"] is not None and not csms.calls("StopTransaction")
+    csms.call(CHARGEPOINT_ID, call.RemoteStopTransaction(transaction_id=1))
+    assert csms.wait_call("StopTransaction")["reason"] == "Remote"
+
+
 def test_a_meter_fault_stops_charging_and_clears(daemon: Daemon,
                                                  csms: StrictCentralSystem) -> None:
     boot(daemon, csms)

@@ -12,8 +12,8 @@ Shared = tuple[Daemon, StrictCentralSystem]
 
 
 @pytest.mark.parametrize(("requested", "connector_id", "follows", "count"), [
-    ("BootNotification", None, "BootNotification", 1),
     ("Heartbeat", None, "Heartbeat", 1),
+    ("Heartbeat", 7, "Heartbeat", 1),  # connectorId irrelevant to it: ignored (§5.17)
     ("StatusNotification", 1, "StatusNotification", 1),
     ("StatusNotification", None, "StatusNotification", 2),  # connector 0 and 1
     ("MeterValues", 1, "MeterValues", 1),
@@ -41,6 +41,7 @@ def test_trigger_message_sends_the_message(shared: Shared, requested: str,
 
 @pytest.mark.parametrize(("requested", "connector_id", "answer"), [
     ("StatusNotification", 5, "Rejected"),            # no such connector
+    ("BootNotification", None, "Rejected"),  # once Accepted (errata 3.35): no risky re-boot
     ("DiagnosticsStatusNotification", None, "NotImplemented"),  # no FirmwareManagement
     ("FirmwareStatusNotification", None, "NotImplemented"),
 ])
@@ -52,3 +53,25 @@ def test_trigger_message_refusals(shared: Shared, requested: str, connector_id: 
                                                            connector_id=connector_id))
     assert result.status == answer
     assert all(f.action != requested for f in csms.decoded()[before:])
+
+
+def test_while_pending_a_triggered_message_goes_out_at_once(daemon: Daemon,
+                                                            csms: StrictCentralSystem) -> None:
+    """§4.2: while Pending, the charge point sends requests only when a TriggerMessage asks;
+    then at once, not after the boot interval. TriggerMessage(BootNotification) is Accepted
+    while Pending and the new BootNotification is not held back either."""
+    csms.boot_status, csms.heartbeat_interval = "Pending", 300
+    daemon.start()
+    csms.wait_call("BootNotification")
+    daemon.wait(lambda s: s["registration"] == "Pending", what="pending")
+    answer = csms.call(CHARGEPOINT_ID, call.TriggerMessage(requested_message="StatusNotification",
+                                                           connector_id=1))
+    assert answer.status == "Accepted"
+    report = csms.wait_call("StatusNotification", timeout=5)
+    assert (report["connectorId"], report["status"]) == (1, "Available")
+    assert set(csms.actions()) == {"BootNotification", "StatusNotification"}
+    csms.boot_status = "Accepted"
+    answer = csms.call(CHARGEPOINT_ID, call.TriggerMessage(requested_message="BootNotification"))
+    assert answer.status == "Accepted"
+    csms.wait_call("BootNotification", count=2, timeout=5)
+    daemon.wait(lambda s: s["registration"] == "Accepted", timeout=5, what="accepted")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16 import call
 
 from tests.e2e.conftest import boot
@@ -71,12 +72,18 @@ def test_limits_suspend_and_resume_charging(daemon: Daemon, csms: StrictCentralS
 @pytest.mark.parametrize(("connector_id", "profile"), [
     (1, _profile(6.0, purpose="TxProfile", transaction_id=99)),   # no such transaction
     (1, _profile(6.0, purpose="ChargePointMaxProfile")),          # only on connector 0
-    (7, _profile(6.0)),                                           # no such connector
 ])
 def test_set_charging_profile_rejections(shared: Shared, connector_id: int,
                                          profile: dict[str, Any]) -> None:
     _, csms = shared
     assert _set(csms, connector_id, profile) == "Rejected"
+
+
+def test_set_charging_profile_on_a_missing_connector_is_a_callerror(shared: Shared) -> None:
+    """Errata 3.39 (§5.16): an invalid connectorId is CALLERROR PropertyConstraintViolation."""
+    _, csms = shared
+    with pytest.raises(PropertyConstraintViolationError):
+        _set(csms, 7, _profile(6.0))
 
 
 def test_get_composite_schedule_without_profiles(shared: Shared) -> None:
