@@ -32,7 +32,8 @@ def service_keys() -> dict[str, list[str]]:
     [
         ("Type", "notify"),
         ("Restart", "on-failure"),
-        ("RestartPreventExitStatus", "78"),
+        ("RestartPreventExitStatus", "78 65"),
+        ("ExecStopPost", "/usr/local/bin/cpagent safe-off --config /etc/cpagent/cpagent.toml"),
         ("User", "cpagent"),
         ("SupplementaryGroups", "gpio dialout"),
         ("StateDirectory", "cpagent"),
@@ -69,9 +70,9 @@ def test_unit_parses_as_ini() -> None:
 def test_systemd_analyze_verify_prints_nothing(tmp_path: Path) -> None:
     # verify exits 0 even for misspelt keys (DESIGN field notes): the output is the verdict.
     # In a temp copy ExecStart points at this Python, since cpagent is not installed here.
-    text = UNIT.read_text().replace(
-        "ExecStart=/usr/local/bin/cpagent ", f"ExecStart={sys.executable} -m cpagent "
-    )
+    text = UNIT.read_text()
+    for key in ("ExecStart", "ExecStopPost"):
+        text = text.replace(f"{key}=/usr/local/bin/cpagent ", f"{key}={sys.executable} -m cpagent ")
     copy = tmp_path / "cpagent.service"
     copy.write_text(text)
     result = _verify(copy)
