@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from cpagent import __version__
+from cpagent.chargepoint.store import StoreError
 from cpagent.config import Config
 from cpagent.daemon import wiring
 from cpagent.daemon.context import AppContext
@@ -33,6 +34,7 @@ EX_DATAERR = 65  # the state store is refused (not ours, corrupt, truncated, loc
 EX_UNAVAILABLE = 69
 EX_OSERR = 71  # another cpagent holds the state dir (restarting later may succeed)
 EX_CANTCREAT = 73
+EX_IOERR = 74  # the state store cannot be written at start (disk full): systemd retries
 EX_CONFIG = 78
 SHUTDOWN_GRACE_S = 10.0  # after a stop request, how long the owner thread may take
 STOP_TIMEOUT_S = 5.0  # per transport / driver close
@@ -161,6 +163,9 @@ class _Owner:
         except StartupError as exc:
             log.error("cannot start: %s", exc)
             code = exc.exit_code
+        except StoreError as exc:  # e.g. the disk is full before power-loss recovery is saved
+            log.error("%s: %s", "exiting" if loop else "cannot start", exc)
+            code = EX_IOERR
         except Exception:
             log.exception("owner thread failed; exiting" if loop else "application not built")
         finally:
