@@ -17,7 +17,7 @@ from cpagent.chargepoint.reservations import Reservation
 
 DATABASE_FILE = "cpagent.db"  # the store's file name in the [state] dir
 OPEN_TIMEOUT_S = 2.0  # how long to wait for a lock another process holds on the database
-RETRY_DISK_S = 30.0  # while writes fail, how often to try writing the kept state back
+RETRY_DISK_S = 10.0  # while writes fail, how often to try writing the kept state back
 
 log = logging.getLogger(__name__)
 
