@@ -54,15 +54,21 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="cpagent-writes-", dir=args.dir) as tmp:
         work = Path(tmp)
         central = CentralSystem(free_port())
-        config = write_config(work, central.url, chargepoint_id="BENCH-W", poll_s=POLL_S,
-                              log_level="WARNING")
-        daemon = subprocess.Popen([sys.executable, "-m", "cpagent", "run", "--config",
-                                   str(config)], cwd=REPO, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        config = write_config(
+            work, central.url, chargepoint_id="BENCH-W", poll_s=POLL_S, log_level="WARNING"
+        )
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "cpagent", "run", "--config", str(config)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             central.wait_call("BootNotification", 20.0)
-            central.call_result("ChangeConfiguration", {"key": "MeterValueSampleInterval",
-                                                        "value": str(args.sample_s)})
+            central.call_result(
+                "ChangeConfiguration",
+                {"key": "MeterValueSampleInterval", "value": str(args.sample_s)},
+            )
             sock = work / "control.sock"
             ask(sock, cmd="ev-load", connector=1, watts=args.power_w)
             ask(sock, cmd="plug", connector=1)
@@ -83,14 +89,21 @@ def main(argv: list[str] | None = None) -> None:
     rate = written / span
     meter = status["connectors"][0]["meter"] or {}
     at_risk = min(args.power_w * PERSIST_METER_S / 3600.0, PERSIST_METER_WH) + (
-        args.power_w * POLL_S / 3600.0)
-    print(f"store_writes: {args.power_w / 1000:.1f} kW, MeterValueSampleInterval "
-          f"{args.sample_s} s, meter poll {POLL_S} s, {span:.0f} s window "
-          f"(charged {meter.get('energy_wh', 0):.0f} Wh)")
-    print(f"  written to storage: {written} bytes = {rate:.0f} B/s = "
-          f"{rate * 86400 / 1e6:.1f} MB/day; write calls {calls} ({calls / span:.2f}/s)")
-    print(f"  persist rule: every {PERSIST_METER_S:.0f} s or {PERSIST_METER_WH:.0f} Wh; "
-          f"energy a power cut may lose at this power: <= {at_risk:.1f} Wh")
+        args.power_w * POLL_S / 3600.0
+    )
+    print(
+        f"store_writes: {args.power_w / 1000:.1f} kW, MeterValueSampleInterval "
+        f"{args.sample_s} s, meter poll {POLL_S} s, {span:.0f} s window "
+        f"(charged {meter.get('energy_wh', 0):.0f} Wh)"
+    )
+    print(
+        f"  written to storage: {written} bytes = {rate:.0f} B/s = "
+        f"{rate * 86400 / 1e6:.1f} MB/day; write calls {calls} ({calls / span:.2f}/s)"
+    )
+    print(
+        f"  persist rule: every {PERSIST_METER_S:.0f} s or {PERSIST_METER_WH:.0f} Wh; "
+        f"energy a power cut may lose at this power: <= {at_risk:.1f} Wh"
+    )
     os.sync()
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,10 +263,8 @@ class Store:
             if reason is None:
                 raise  # our own SQL is wrong: a bug, not a fault of the medium
             if db.in_transaction:
-                try:
+                with suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
             raise self._fall_back(exc, reason) from exc
 
     # Configuration keys and small facts.

@@ -38,21 +38,21 @@ def backup_path(path: Path) -> Path:
 
 def preflight(path: Path) -> None:
     """Refuse, before SQLite touches them, files that are not a database of ours."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        if any(Path(f"{path}{s}").exists() for s in SIDECARS[:1]):
+    if not path.exists():
+        if Path(f"{path}{SIDECARS[0]}").exists():
             raise StoreOpenError(path, "a write-ahead log (-wal) without its database")
         if backup_path(path).exists():
-            raise StoreOpenError(path, f"missing, but a backup exists "
-                                       f"({backup_path(path).name})")
+            raise StoreOpenError(path, f"missing, but a backup exists ({backup_path(path).name})")
         return  # a fresh state dir
+    try:
+        size = path.stat().st_size
     except OSError as exc:
         raise StoreOpenError(path, exc.strerror or str(exc)) from None
     if size == 0:
         if backup_path(path).exists():
-            raise StoreOpenError(path, f"empty (0 bytes), but a backup exists "
-                                       f"({backup_path(path).name})")
+            raise StoreOpenError(
+                path, f"empty (0 bytes), but a backup exists ({backup_path(path).name})"
+            )
         return  # SQLite creates an empty file first: a start cut short before any commit
     try:
         with path.open("rb") as f:
@@ -67,8 +67,7 @@ def preflight(path: Path) -> None:
     valid_for = int.from_bytes(head[92:96], "big")
     change_counter = int.from_bytes(head[24:28], "big")
     if pages and valid_for == change_counter and size < pages * page_size:
-        raise StoreOpenError(path, f"truncated ({size} bytes; its header says "
-                                   f"{pages * page_size})")
+        raise StoreOpenError(path, f"truncated ({size} bytes; its header says {pages * page_size})")
 
 
 def verify(store: Store, chargepoint_id: str) -> None:
@@ -80,16 +79,19 @@ def verify(store: Store, chargepoint_id: str) -> None:
         _adopt(store, chargepoint_id, store_id)
         return
     if ours != chargepoint_id:
-        raise StoreOpenError(store.path, f"belongs to chargepoint {ours!r}, not "
-                                         f"{chargepoint_id!r}")
+        raise StoreOpenError(store.path, f"belongs to chargepoint {ours!r}, not {chargepoint_id!r}")
     foreign = 0
     for table in ("transactions", "outbox"):
-        (count,) = db.execute(f"SELECT COUNT(*) FROM {table} WHERE store IS NOT ?",
-                              (store_id,)).fetchone()
+        (count,) = db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE store IS NOT ?", (store_id,)
+        ).fetchone()
         foreign += int(count)
     if foreign:
-        raise StoreOpenError(store.path, f"holds {foreign} record(s) written by another "
-                                         "database (a write-ahead log that is not ours?)")
+        raise StoreOpenError(
+            store.path,
+            f"holds {foreign} record(s) written by another "
+            "database (a write-ahead log that is not ours?)",
+        )
 
 
 def _adopt(store: Store, chargepoint_id: str, store_id: str | None) -> None:
@@ -99,8 +101,12 @@ def _adopt(store: Store, chargepoint_id: str, store_id: str | None) -> None:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('store_id', ?)", (store_id,))
         for table in ("transactions", "outbox"):
             db.execute(f"UPDATE {table} SET store = ? WHERE store IS NULL", (store_id,))
-    log.info("state store %s: recorded as chargepoint %s's (store %s)", store.path,
-             chargepoint_id, store_id[:8])
+    log.info(
+        "state store %s: recorded as chargepoint %s's (store %s)",
+        store.path,
+        chargepoint_id,
+        store_id[:8],
+    )
 
 
 def integrity(store: Store) -> str | None:

@@ -30,11 +30,18 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "safe-off", help="de-energise every relay (systemd ExecStopPost=)", description=__doc__,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "safe-off",
+        help="de-energise every relay (systemd ExecStopPost=)",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
-                        help=f"configuration file (default: {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=DEFAULT_CONFIG,
+        help=f"configuration file (default: {DEFAULT_CONFIG})",
+    )
     parser.set_defaults(func=functools.partial(run_guarded, _safe_off))
 
 
@@ -46,6 +53,9 @@ def _safe_off(args: argparse.Namespace) -> int:
     for line in report.lines:
         print(f"cpagent safe-off: {line}", file=sys.stderr if report.failed else sys.stdout)
     if report.failed:
-        print(f"cpagent safe-off: {len(report.failed)} device(s) not made safe: "
-              f"{', '.join(report.failed)}", file=sys.stderr)
+        print(
+            f"cpagent safe-off: {len(report.failed)} device(s) not made safe: "
+            f"{', '.join(report.failed)}",
+            file=sys.stderr,
+        )
     return EX_OK

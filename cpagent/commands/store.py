@@ -35,14 +35,24 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "store", help="check or recover the state store", description=__doc__, epilog=EPILOG,
+        "store",
+        help="check or recover the state store",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("action", choices=("check", "reset", "restore"),
-                        help="check: diagnose; restore: put the backup in place; "
-                        "reset: move everything aside and start empty")
-    parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
-                        help=f"configuration file (default: {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "action",
+        choices=("check", "reset", "restore"),
+        help="check: diagnose; restore: put the backup in place; "
+        "reset: move everything aside and start empty",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=DEFAULT_CONFIG,
+        help=f"configuration file (default: {DEFAULT_CONFIG})",
+    )
     parser.set_defaults(func=functools.partial(run_guarded, _store))
 
 
@@ -91,9 +101,11 @@ def _check(config: Config) -> int:
         version = store.schema_version
     finally:
         store.close()
-    print(f"{path}: ok: chargepoint {config.chargepoint.id}, store {store_id[:8]}, schema "
-          f"v{version}, {open_tx} open transaction(s), {queued} queued message(s), backup "
-          f"{'present' if backup.exists() else 'none'}")
+    print(
+        f"{path}: ok: chargepoint {config.chargepoint.id}, store {store_id[:8]}, schema "
+        f"v{version}, {open_tx} open transaction(s), {queued} queued message(s), backup "
+        f"{'present' if backup.exists() else 'none'}"
+    )
     return EX_OK
 
 

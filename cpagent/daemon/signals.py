@@ -34,9 +34,21 @@ class SignalAction(StrEnum):
 #   not run after one, so they are left alone (ExecStopPost covers them).
 STOP_CLEAN = (signal.SIGTERM, signal.SIGINT)
 STOP_STRAY = tuple(
-    getattr(signal, name) for name in (
-        "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO", "SIGPWR",
-        "SIGSTKFLT", "SIGXCPU") if hasattr(signal, name))
+    getattr(signal, name)
+    for name in (
+        "SIGQUIT",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGALRM",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSTKFLT",
+        "SIGXCPU",
+    )
+    if hasattr(signal, name)
+)
 IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 
 

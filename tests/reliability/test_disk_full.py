@@ -25,8 +25,11 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     """tmp_path/state as an 8 MiB tmpfs (root only; skipped where mount is refused)."""
     state = tmp_path / "state"
     state.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0750", "tmpfs",
-                           str(state)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0750", "tmpfs", str(state)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -50,7 +53,8 @@ def fill(directory: Path) -> Path:
 
 
 def test_a_full_disk_ends_the_transaction_safely_and_the_daemon_keeps_serving(
-        small_fs: Path, tmp_path: Path) -> None:
+    small_fs: Path, tmp_path: Path
+) -> None:
     with running_pair(tmp_path) as (daemon, central):
         _full_disk_session(daemon, central, small_fs)
 
@@ -59,8 +63,9 @@ def _full_disk_session(daemon: Daemon, central: GatedCentralSystem, state: Path)
     boot(daemon, central, MeterValueSampleInterval="1")
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="TAG-1")
-    conn = daemon.wait_connector(lambda c: c["relay"] is True and c["transaction"]["id"],
-                                 what="charging")
+    conn = daemon.wait_connector(
+        lambda c: c["relay"] is True and c["transaction"]["id"], what="charging"
+    )
     tx_id = conn["transaction"]["id"]
     daemon.wait_samples(3)
     before = daemon.connector()["meter"]["energy_wh"]  # in memory, maybe not yet persisted
@@ -74,8 +79,9 @@ def _full_disk_session(daemon: Daemon, central: GatedCentralSystem, state: Path)
     stop = central.wait_call("StopTransaction", lambda p: p["transactionId"] == tx_id)
     assert stop.payload["reason"] == "Other"
     assert stop.payload["meterStop"] >= round(before) > 0, (stop.payload, before)
-    status = central.wait_call("StatusNotification", lambda p: p["status"] == "Faulted"
-                               and p["connectorId"] == 1)
+    status = central.wait_call(
+        "StatusNotification", lambda p: p["status"] == "Faulted" and p["connectorId"] == 1
+    )
     assert status.payload["errorCode"] == "OtherError"
     assert status.payload["vendorErrorCode"] == "StateStoreWrite"
     assert "disk full" in status.payload["info"]
@@ -135,7 +141,7 @@ def test_a_file_size_limit_is_a_write_fault_too(tmp_path: Path) -> None:
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 from cpagent.chargepoint.store import Store, StoreWriteError
-store = Store.open({str(tmp_path / 'cpagent.db')!r}, chargepoint_id="CP-1")
+store = Store.open({str(tmp_path / "cpagent.db")!r}, chargepoint_id="CP-1")
 resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 try:
     for n in range(1000):
@@ -145,9 +151,12 @@ except StoreWriteError as exc:
     sys.exit(0)
 sys.exit(1)
 """
-    done = subprocess.run(["python3", "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2],
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve()
-                                                                .parents[2])})
+    done = subprocess.run(
+        ["python3", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in ("fault: I/O error", "fault: disk full"), done.stdout

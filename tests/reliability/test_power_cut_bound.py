@@ -19,11 +19,14 @@ def test_the_powerloss_stop_carries_a_reading_at_most_the_bound_old(tmp_path: Pa
         daemon.do("ev-load", connector=1, watts=POWER_W)
         daemon.do("plug", connector=1)
         daemon.do("tap", id_tag="TAG-1")
-        daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"],
-                              what="StartTransaction acknowledged")
+        daemon.wait_connector(
+            lambda c: c["transaction"] and c["transaction"]["id"],
+            what="StartTransaction acknowledged",
+        )
         # charge well past the old 15 s-only rule's reach (92 Wh at this power)
-        last = daemon.wait_connector(lambda c: (c["meter"] or {}).get("energy_wh", 0) > 70,
-                                     timeout=30, what="70 Wh charged")["meter"]["energy_wh"]
+        last = daemon.wait_connector(
+            lambda c: (c["meter"] or {}).get("energy_wh", 0) > 70, timeout=30, what="70 Wh charged"
+        )["meter"]["energy_wh"]
         daemon.kill9()
         daemon.start()
         wait_until(lambda: central.calls("StopTransaction"), 15, "the PowerLoss stop")

@@ -38,30 +38,41 @@ def charging(daemon: Daemon, central: GatedCentralSystem, tag: str = "TAG-1") ->
     boot(daemon, central, MeterValueSampleInterval="1")
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag=tag)
-    conn = daemon.wait_connector(lambda c: c["relay"] is True and c["transaction"]["id"],
-                                 what="charging, StartTransaction acknowledged")
+    conn = daemon.wait_connector(
+        lambda c: c["relay"] is True and c["transaction"]["id"],
+        what="charging, StartTransaction acknowledged",
+    )
     assert board(daemon)[RELAY] is True, "the mock line shows the closed relay"
     tx_id: int = conn["transaction"]["id"]
     return tx_id
 
 
 def cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cpagent", *args], cwd=REPO, text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cpagent", *args],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
-@pytest.mark.parametrize(("signum", "code"), [
-    (signal.SIGTERM, 0),
-    (signal.SIGINT, 0),
-    (signal.SIGHUP, 75),  # stop, and systemd restarts it with the edited config
-    (signal.SIGQUIT, 128 + signal.SIGQUIT),
-    (signal.SIGUSR1, 128 + signal.SIGUSR1),
-    (signal.SIGUSR2, 128 + signal.SIGUSR2),
-    (signal.SIGALRM, 128 + signal.SIGALRM),
-    (signal.SIGRTMIN + 3, 128 + signal.SIGRTMIN + 3),
-])
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [
+        (signal.SIGTERM, 0),
+        (signal.SIGINT, 0),
+        (signal.SIGHUP, 75),  # stop, and systemd restarts it with the edited config
+        (signal.SIGQUIT, 128 + signal.SIGQUIT),
+        (signal.SIGUSR1, 128 + signal.SIGUSR1),
+        (signal.SIGUSR2, 128 + signal.SIGUSR2),
+        (signal.SIGALRM, 128 + signal.SIGALRM),
+        (signal.SIGRTMIN + 3, 128 + signal.SIGRTMIN + 3),
+    ],
+)
 def test_every_terminating_signal_stops_gracefully_with_the_contactor_open(
-        pair: tuple[Daemon, GatedCentralSystem], signum: int, code: int) -> None:
+    pair: tuple[Daemon, GatedCentralSystem], signum: int, code: int
+) -> None:
     daemon, central = pair
     tx_id = charging(daemon, central)
     daemon.process.send_signal(signum)  # type: ignore[union-attr]
@@ -72,7 +83,8 @@ def test_every_terminating_signal_stops_gracefully_with_the_contactor_open(
 
 
 def test_sigpipe_and_sigxfsz_do_not_kill_the_daemon(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     daemon, central = pair
     charging(daemon, central)
     for signum in (signal.SIGPIPE, signal.SIGXFSZ):
@@ -82,7 +94,8 @@ def test_sigpipe_and_sigxfsz_do_not_kill_the_daemon(
 
 
 def test_a_watchdog_abort_opens_the_relay_before_the_process_dies(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     daemon, central = pair
     charging(daemon, central)
     daemon.process.send_signal(signal.SIGABRT)  # type: ignore[union-attr]
@@ -92,7 +105,8 @@ def test_a_watchdog_abort_opens_the_relay_before_the_process_dies(
 
 
 def test_after_sigkill_the_line_stays_energised_until_safe_off_drives_it_off(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     daemon, central = pair
     charging(daemon, central)
     daemon.kill9()
@@ -104,7 +118,8 @@ def test_after_sigkill_the_line_stays_energised_until_safe_off_drives_it_off(
 
 
 def test_safe_off_by_hand_stops_a_live_daemon_first_and_says_so(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     daemon, central = pair
     tx_id = charging(daemon, central)
     done = cli("safe-off", "--config", str(daemon.config_path))
@@ -118,15 +133,19 @@ def test_safe_off_by_hand_stops_a_live_daemon_first_and_says_so(
 def test_safe_off_reports_a_missing_device_and_still_exits_0(tmp_path: Path) -> None:
     config = tmp_path / "cpagent.toml"
     text = (REPO / "config" / "bench.toml").read_text()
-    config.write_text(text.replace('pin_factory = "mock"', 'pin_factory = "lgpio"')
-                      .replace('"../.bench/', f'"{tmp_path}/'))
+    config.write_text(
+        text.replace('pin_factory = "mock"', 'pin_factory = "lgpio"').replace(
+            '"../.bench/', f'"{tmp_path}/'
+        )
+    )
     done = cli("safe-off", "--config", str(config))
     assert done.returncode == 0
     assert "gpio:" in done.stderr and "not made safe: gpio" in done.stderr, done.stderr
 
 
 def test_a_second_daemon_on_the_same_state_dir_is_refused_before_touching_it(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     daemon, central = pair
     tx_id = charging(daemon, central)
     db = daemon.workdir / "state" / "cpagent.db"
@@ -148,7 +167,8 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused_before_touching_it(
 
 
 def test_the_lock_of_a_killed_daemon_does_not_block_the_next_start(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     daemon, central = pair
     charging(daemon, central)
     daemon.kill9()

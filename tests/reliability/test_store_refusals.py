@@ -67,16 +67,20 @@ def other_chargepoint(path: Path, tmp: Path) -> None:
     make_store(path, "OTHER-CP")
 
 
-@pytest.mark.parametrize(("damage", "says"), [
-    (foreign_wal, "record(s) written by another database"),
-    (other_chargepoint, "belongs to chargepoint 'OTHER-CP', not 'CP-1'"),
-    (corrupt_middle, "corrupt"),
-    (truncate, "truncated"),
-    (empty_with_backup, "empty (0 bytes), but a backup exists"),
-    (not_a_database, "not an SQLite database"),
-])
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (foreign_wal, "record(s) written by another database"),
+        (other_chargepoint, "belongs to chargepoint 'OTHER-CP', not 'CP-1'"),
+        (corrupt_middle, "corrupt"),
+        (truncate, "truncated"),
+        (empty_with_backup, "empty (0 bytes), but a backup exists"),
+        (not_a_database, "not an SQLite database"),
+    ],
+)
 def test_a_store_that_is_not_ours_or_not_whole_is_refused(
-        tmp_path: Path, damage: Callable[[Path, Path], None], says: str) -> None:
+    tmp_path: Path, damage: Callable[[Path, Path], None], says: str
+) -> None:
     path = tmp_path / "cpagent.db"
     # the foreign log fits page for page (same layout): SQLite itself sees nothing wrong
     make_store(path, "CP-1", transactions=1 if damage is foreign_wal else 40)
@@ -103,7 +107,8 @@ def test_a_locked_store_is_refused_not_waited_on_forever(tmp_path: Path) -> None
 
 
 def test_an_older_database_adopts_the_chargepoint_and_keeps_its_transactions(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "cpagent.db"
     old = Store.open(path, MIGRATIONS[:2])
     old.begin_transaction(1, "T", 12.0, START)
@@ -125,12 +130,18 @@ def test_an_empty_database_without_a_backup_is_a_fresh_start(tmp_path: Path) -> 
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cpagent", *args], cwd=REPO, text=True,
-                          capture_output=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "cpagent", *args],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=30,
+    )
 
 
 def test_a_foreign_wal_stops_the_daemon_with_one_line_and_stops_no_transaction(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     with running_pair(tmp_path) as (daemon, central):
         _foreign_wal_run(daemon, central, tmp_path)
 
@@ -165,8 +176,7 @@ def _foreign_wal_run(daemon: Daemon, central: GatedCentralSystem, tmp_path: Path
     assert [(c.payload["idTag"], c.payload["reason"]) for c in stops] == [("T", "PowerLoss")]
 
 
-def test_store_reset_moves_everything_aside_and_the_daemon_starts_empty(
-        tmp_path: Path) -> None:
+def test_store_reset_moves_everything_aside_and_the_daemon_starts_empty(tmp_path: Path) -> None:
     with running_pair(tmp_path) as (daemon, central):
         state = daemon.workdir / "state"
         state.mkdir()
