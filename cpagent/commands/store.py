@@ -61,6 +61,9 @@ def _store(args: argparse.Namespace) -> int:
 
     config = load_or_report(args.config)
     if not config.state.dir.is_dir():
+        if args.action == "check":
+            print(f"state dir {config.state.dir}: none yet (the daemon starts empty)")
+            return EX_OK
         raise CliError(f"state dir {config.state.dir}: does not exist", EX_DATAERR)
     try:
         with StateLock(config.state.dir):

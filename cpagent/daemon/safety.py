@@ -29,7 +29,7 @@ class RelayGuard:
 
     def __init__(self) -> None:
         self._relays: list[tuple[str, RelayOutput]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the SIGABRT handler may interrupt a holder
         self._atexit = False
 
     def add(self, name: str, relay: RelayOutput) -> None:
@@ -150,8 +150,11 @@ def _stop_live_daemon(config: Config, wait_s: float) -> list[str]:
                 return [f"{exc}; it did not stop within {wait_s:.0f} s; de-energising anyway"]
             time.sleep(0.05)  # poll interval of a bounded wait for the other process
             continue
-        except OSError:
+        except FileNotFoundError:
             return []  # no state dir (never started here): nothing holds it
+        except OSError as exc:
+            return [f"state lock {lock.path}: {exc.strerror or exc}; cannot tell whether a "
+                    "daemon runs; de-energising anyway"]
         lock.release()
         if asked is not None:
             return [f"cpagent pid {asked} was running on {config.state.dir}: asked it to stop "

@@ -57,6 +57,16 @@ def empty_with_backup(path: Path, _tmp: Path) -> None:
     path.write_bytes(b"")
 
 
+def missing_with_backup(path: Path, _tmp: Path) -> None:
+    path.unlink()
+
+
+def wal_without_database(path: Path, tmp: Path) -> None:
+    foreign_wal(path, tmp)
+    path.unlink()
+    backup_path(path).unlink()
+
+
 def not_a_database(path: Path, _tmp: Path) -> None:
     path.write_bytes(b"this is a text file, not SQLite\n" * 10)
 
@@ -76,6 +86,8 @@ def other_chargepoint(path: Path, tmp: Path) -> None:
         (truncate, "truncated"),
         (empty_with_backup, "empty (0 bytes), but a backup exists"),
         (not_a_database, "not an SQLite database"),
+        (missing_with_backup, "missing, but a backup exists"),
+        (wal_without_database, "a write-ahead log (-wal) without its database"),
     ],
 )
 def test_a_store_that_is_not_ours_or_not_whole_is_refused(
