@@ -91,3 +91,11 @@ def _verify(unit: Path) -> str:
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
     return (result.stdout + result.stderr).strip()
+
+
+def test_exit_statuses_that_need_a_person_are_not_restarted() -> None:
+    from cpagent.daemon.runner import EX_CONFIG, EX_DATAERR, EX_OSERR
+
+    prevented = {int(v) for v in service_keys()["RestartPreventExitStatus"][0].split()}
+    assert {EX_CONFIG, EX_DATAERR} <= prevented  # bad config, refused state store
+    assert EX_OSERR not in prevented  # another daemon on the state dir: retry later
