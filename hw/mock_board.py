@@ -18,7 +18,8 @@ class LatchedMockFactory(MockFactory):
 
     Why: a GPIO line released by a process that died (SIGKILL, OOM) is "uncontrolled from
     the userspace perspective, and may revert to its default state" (Linux GPIO chardev
-    uAPI); on the Raspberry Pi the output usually keeps its last level. A plain mock pin dies
+    uAPI); the Raspberry Pi kernel keeps it at its last level (pinctrl_bcm2835's
+    persist_gpio_outputs, on by default there). A plain mock pin dies
     with the process, so a test could never see a relay left energised; this board keeps the
     level in `path`, so another process (`cpagent safe-off`) finds it and drives it inactive.
     Input pins are plain mock pins (the bench drives them).
