@@ -124,17 +124,21 @@ def write_backup(store: Store) -> Path:
     target = backup_path(store.path)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    copy = sqlite3.connect(str(partial))
     try:
-        store.connection.backup(copy)
-    finally:
-        copy.close()
-    fd = os.open(partial, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(partial, target)
+        copy = sqlite3.connect(str(partial))
+        try:
+            store.connection.backup(copy)
+        finally:
+            copy.close()
+        fd = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a half copy must not take the space a full disk lacks
+        raise
     return target
 
 

@@ -36,6 +36,7 @@ EX_OSERR = 71  # another cpagent holds the state dir (restarting later may succe
 EX_CANTCREAT = 73
 EX_IOERR = 74  # the state store cannot be written at start (disk full): systemd retries
 EX_CONFIG = 78
+TRANSIENT_STORE_ERRORS = ("disk full", "I/O error")  # exit 74, not 65
 SHUTDOWN_GRACE_S = 10.0  # after a stop request, how long the owner thread may take
 STOP_TIMEOUT_S = 5.0  # per transport / driver close
 
@@ -236,6 +237,8 @@ def _check_store(config: Config) -> None:
     try:
         check_at_start(config.state.dir / DATABASE_FILE, config.chargepoint.id)
     except StoreOpenError as exc:
+        if exc.reason in TRANSIENT_STORE_ERRORS:  # space may come back: let systemd retry
+            raise StartupError(str(exc), EX_IOERR) from None
         raise StartupError(f"{exc}; see: cpagent store check --config {config.path}",
                            EX_DATAERR) from None
 

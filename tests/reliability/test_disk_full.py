@@ -101,6 +101,19 @@ def _full_disk_session(daemon: Daemon, central: GatedCentralSystem, state: Path)
     assert daemon.process is not None and daemon.process.returncode == 0
 
 
+def test_a_start_on_a_full_disk_exits_74_so_systemd_retries(small_fs: Path, tmp_path: Path) -> None:
+    with running_pair(tmp_path) as (daemon, _central):
+        fill(small_fs)
+        run = subprocess.run(
+            ["python3", "-m", "cpagent", "run", "--config", str(daemon.config_path)],
+            capture_output=True, text=True, timeout=30, cwd=Path(__file__).resolve().parents[2],
+        )  # fmt: skip
+        assert run.returncode == 74, run.stderr  # not 65: the unit restarts it
+        lines = [line for line in run.stderr.splitlines() if "cannot start" in line]
+        assert len(lines) == 1 and "disk full" in lines[0], run.stderr
+        assert "Traceback" not in run.stderr
+
+
 def test_the_store_falls_back_to_memory_and_writes_back_once_it_can(tmp_path: Path) -> None:
     # SQLite's own failure injection: max_page_count makes the next growing write SQLITE_FULL
     store = Store.open(tmp_path / "cpagent.db", chargepoint_id="CP-1")
