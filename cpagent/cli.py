@@ -21,6 +21,8 @@ COMMAND_MODULES = {
     "check-config": "cpagent.commands.check_config",
     "status": "cpagent.commands.status",
     "ctl": "cpagent.commands.ctl",
+    "safe-off": "cpagent.commands.safe_off",
+    "store": "cpagent.commands.store",
     "bridge": "cpagent.bridge",
     "firmware-install": "cpagent.commands.firmware_install",
     "csms": "cpagent.csms.cli",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from hw.errors import ConfigurationError
@@ -19,8 +20,13 @@ FACTORIES: dict[str, str] = {
 }
 
 
-def make_pin_factory(name: str) -> Any:
-    """Return a new gpiozero pin factory for `name` (see FACTORIES); raise ConfigurationError."""
+def make_pin_factory(name: str, board_file: Path | None = None) -> Any:
+    """Return a new gpiozero pin factory for `name` (see FACTORIES); raise ConfigurationError.
+    With `board_file`, "mock" pins keep their output levels there (hw.mock_board)."""
+    if name == "mock" and board_file is not None:
+        from hw.mock_board import LatchedMockFactory
+
+        return LatchedMockFactory(board_file)
     target = FACTORIES.get(name)
     if target is None:
         known = ", ".join(sorted(FACTORIES))

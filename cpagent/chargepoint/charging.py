@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 S = ConnectorStatus
 T = Trigger
 WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
-PERSIST_METER_S = 15.0  # how stale the persisted meter reading may get (SD card wear vs loss)
 
 
 class Charging:
@@ -97,7 +96,7 @@ class Charging:
                 if p.energy_cap_wh is not None and ev.sample.energy_wh >= p.energy_cap_wh:
                     p.energy_cap_wh = None  # MaxEnergyOnInvalidId used up: suspend now
                     self._apply_limit(p, now, force=True)
-                if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
+                if self.meters.persist_due(p, now):
                     self.meters.persist(p, now)
                 if (trigger := ev_activity(p, now)) is not None:
                     self._move(p, trigger, now)
@@ -118,7 +117,8 @@ class Charging:
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self._relay(p, False)
-            c.apply(T.FAULT, now, code, info=ev.detail[:50] or None)
+            c.apply(T.FAULT, now, code, info=ev.detail[:50] or None,
+                    vendor_error_code=getattr(ev, "vendor_error_code", None))
         else:
             p.faults.discard(ev.source)
             if c.status is S.FAULTED and not p.faults:
@@ -335,6 +335,8 @@ class Charging:
                                        "status": str(report.status)}
             if report.info:
                 payload["info"] = report.info
+            if report.vendor_error_code:
+                payload["vendorErrorCode"] = report.vendor_error_code
             when = self._wire_time(report.since)
             if when is not None:
                 payload["timestamp"] = when

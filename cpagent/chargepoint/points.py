@@ -32,6 +32,7 @@ class Point:
     tx: Tx | None = None
     sample: Reading | None = None
     persisted_at: float = float("-inf")
+    persisted_wh: float = float("-inf")  # the register reading persisted last
     limit_a: float | None = None
     unavailable_later: bool = False
     remote_profile: dict[str, Any] | None = None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.reservations import Reservation
 
 DATABASE_FILE = "cpagent.db"  # the store's file name in the [state] dir
+OPEN_TIMEOUT_S = 2.0  # how long to wait for a lock another process holds on the database
+RETRY_DISK_S = 10.0  # while writes fail, how often to try writing the kept state back
+
+log = logging.getLogger(__name__)
 
 # Each entry moves the schema from version i to i + 1 (PRAGMA user_version). Never edit a
 # released entry: append a new one.
@@ -44,7 +49,63 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN boot TEXT;
     ALTER TABLE outbox ADD COLUMN mono REAL;
     """,
+    # v3: every billing row names the store that wrote it (meta 'store_id'), so rows that
+    # arrive from another database (a write-ahead log copied beside ours) are recognised
+    # (cpagent.chargepoint.store_identity). Triggers, so writers need not know.
+    """
+    ALTER TABLE transactions ADD COLUMN store TEXT;
+    ALTER TABLE outbox ADD COLUMN store TEXT;
+    CREATE TRIGGER transactions_store AFTER INSERT ON transactions WHEN NEW.store IS NULL
+    BEGIN
+        UPDATE transactions SET store = (SELECT value FROM meta WHERE key = 'store_id')
+        WHERE local_id = NEW.local_id;
+    END;
+    CREATE TRIGGER outbox_store AFTER INSERT ON outbox WHEN NEW.store IS NULL
+    BEGIN
+        UPDATE outbox SET store = (SELECT value FROM meta WHERE key = 'store_id')
+        WHERE seq = NEW.seq;
+    END;
+    """,
 )
+
+# SQLite primary result codes (sqlite3.h) that mean the medium failed, not our SQL.
+_MEDIUM_ERRORS = {
+    5: "database is locked",  # SQLITE_BUSY
+    6: "database table is locked",  # SQLITE_LOCKED
+    8: "read-only file system or database",  # SQLITE_READONLY
+    10: "I/O error",  # SQLITE_IOERR
+    11: "database disk image is malformed",  # SQLITE_CORRUPT
+    13: "disk full",  # SQLITE_FULL
+    14: "unable to open the database file",  # SQLITE_CANTOPEN
+    15: "locking protocol error",  # SQLITE_PROTOCOL
+    26: "not an SQLite database",  # SQLITE_NOTADB
+}
+
+
+class StoreError(Exception):
+    """The state store cannot be used; the message is one line naming the database."""
+
+
+class StoreOpenError(StoreError):
+    """The database is refused at start: not ours, corrupt, truncated or locked."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"state store {path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+class StoreWriteError(StoreError):
+    """A write failed (disk full, I/O error). The store now keeps its state in memory
+    (`Store.fault` says why) and writes it back once `retry_disk` succeeds."""
+
+
+def medium_error(exc: sqlite3.Error) -> str | None:
+    """What `exc` says about the medium (disk full, I/O error, ...), or None for a bug of
+    ours (bad SQL, a constraint)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    return _MEDIUM_ERRORS.get(code & 0xFF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +147,81 @@ class Store:
     changes state is one transaction (`with self._tx()`), all or nothing.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._db = conn
+    def __init__(self, conn: sqlite3.Connection, path: str | Path = "") -> None:
+        self._db = self._disk = conn
+        self.path = Path(path)
+        self.fault: str | None = None  # why writes go to memory; None: on disk
+        self.retry_at = 0.0  # monotonic time of the next `retry_disk` worth trying
 
     @classmethod
-    def open(cls, path: str | Path, migrations: Sequence[str] = MIGRATIONS) -> Store:
-        conn = sqlite3.connect(str(path), isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        store = cls(conn)
-        store._migrate(migrations)
+    def open(cls, path: str | Path, migrations: Sequence[str] = MIGRATIONS, *,
+             chargepoint_id: str | None = None) -> Store:
+        """Open (create, migrate) the database; with `chargepoint_id`, also check it is
+        this chargepoint's (adopting an older one). Raises StoreOpenError."""
+        from cpagent.chargepoint import store_identity
+
+        store_identity.preflight(Path(path))
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=OPEN_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise StoreOpenError(path, medium_error(exc) or str(exc)) from None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn, path)
+            store._migrate(migrations)
+            if chargepoint_id is not None:
+                store_identity.verify(store, chargepoint_id)
+        except (sqlite3.Error, StoreWriteError) as exc:
+            conn.close()
+            reason = medium_error(exc) if isinstance(exc, sqlite3.Error) else None
+            raise StoreOpenError(path, reason or str(exc)) from None
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     def close(self) -> None:
+        if self._db is not self._disk:
+            self.retry_disk()  # last chance to keep what only memory holds
+            self._db.close()
+        self._disk.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection in use (for store_identity and store maintenance only)."""
+        return self._db
+
+    # -- write faults -------------------------------------------------------------------------
+    def _fall_back(self, exc: sqlite3.Error, reason: str) -> StoreWriteError:
+        """A write failed: carry on in memory from the last commit on disk."""
+        if self._db is self._disk:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            try:
+                self._disk.backup(memory)  # reads still work on a full disk
+            except sqlite3.Error as copy_exc:  # unreadable too: start memory from nothing
+                log.critical("state store %s unreadable: %s", self.path, copy_exc)
+            self._db = memory
+        self.fault = reason
+        log.critical("state store %s: write failed (%s); state kept in memory until it can "
+                     "be written", self.path, reason)
+        return StoreWriteError(f"state store {self.path}: {reason}")
+
+    def retry_disk(self) -> bool:
+        """Try to write the state kept in memory back to the database; True once on disk."""
+        if self._db is self._disk:
+            return True
+        try:
+            self._db.backup(self._disk)
+        except sqlite3.Error as exc:
+            log.warning("state store %s still not writable: %s", self.path,
+                        medium_error(exc) or exc)
+            return False
+        log.warning("state store %s writable again: state written back", self.path)
         self._db.close()
+        self._db, self.fault = self._disk, None
+        return True
 
     @property
     def schema_version(self) -> int:
@@ -113,28 +234,38 @@ class Store:
                                f"(v{len(migrations)})")
         for version in range(current, len(migrations)):
             with self._tx() as db:
-                for statement in migrations[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in _statements(migrations[version]):
+                    db.execute(statement)
                 db.execute(f"PRAGMA user_version={version + 1}")
 
     @contextmanager
     def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction. `durable=False` skips the fsync, for data that may be lost
         (the next durable commit syncs the write-ahead log, taking this one along)."""
-        if not durable:
-            self._db.execute("PRAGMA synchronous=NORMAL")
+        db = self._db
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        finally:
             if not durable:
-                self._db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                if not durable:
+                    db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            reason = medium_error(exc)
+            if reason is None:
+                raise  # our own SQL is wrong: a bug, not a fault of the medium
+            if db.in_transaction:
+                with suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise self._fall_back(exc, reason) from exc
 
     # Configuration keys and small facts.
     def load_config(self) -> dict[str, str]:
@@ -337,3 +468,14 @@ class Store:
                            (json.dumps(body), seq))
                 changed += 1
         return changed
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script (triggers hold ';' inside BEGIN ... END)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""

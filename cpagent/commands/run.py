@@ -12,11 +12,15 @@ from cpagent.daemon.wiring import APPLICATIONS, build_application
 
 DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 EPILOG = """\
-Stops cleanly on SIGTERM or SIGINT (Ctrl-C): every relay is de-energised first.
+Stops cleanly on SIGTERM or SIGINT (Ctrl-C): every relay is de-energised first. SIGHUP stops
+the same way and exits 75 (systemd starts it again with the edited config); other stray
+signals stop it and exit 128 + N. Only one daemon runs per state dir.
 Exit codes: 0 stopped by a signal; 78 bad configuration (nothing started);
+65 state store refused (not this chargepoint's, corrupt, truncated, locked: see
+`cpagent store --help`); 71 another cpagent holds the state dir;
 69 hardware or control socket unavailable; 73 state dir not writable;
-70 a worker thread or the application failed; 75 the CSMS asked for a Reset
-(systemd restarts the service).
+74 state store not writable at start; 70 a worker thread or the application failed;
+75 the CSMS asked for a Reset, or SIGHUP (systemd restarts the service).
 
 examples:
   cpagent run --config config/bench.toml           (laptop: mock GPIO, simulated devices)

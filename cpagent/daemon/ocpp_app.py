@@ -20,7 +20,7 @@ from cpagent.chargepoint.commands import (
 )
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.smart_charging import Electrical
-from cpagent.chargepoint.store import DATABASE_FILE, Store
+from cpagent.chargepoint.store import DATABASE_FILE, RETRY_DISK_S, Store, StoreWriteError
 from cpagent.config import Config
 from cpagent.core import schemas
 from cpagent.daemon import memory
@@ -77,8 +77,10 @@ class ChargepointApplication:
         config, hardware = ctx.config, ctx.hardware
         self._ctx = ctx
         self._bench = BenchControls(hardware)
-        self._store = Store.open(config.state.dir / DATABASE_FILE)
+        self._store = Store.open(config.state.dir / DATABASE_FILE,
+                                 chargepoint_id=config.chargepoint.id)
         sources = {conn.source: conn.id for conn in hardware.connectors}
+        sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
         drivers = {conn.config.meter.driver for conn in hardware.connectors}
         electrical = Electrical(
@@ -110,6 +112,9 @@ class ChargepointApplication:
 
     # -- Application ------------------------------------------------------------------------
     def on_event(self, event: object, now: float) -> None:
+        self._guarded(now, self._on_event, event, now)
+
+    def _on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
             self._connection, self._subprotocol = "connected", event.subprotocol
             log.info("connected to CSMS (%s)", event.subprotocol)
@@ -143,9 +148,15 @@ class ChargepointApplication:
         if self._exit is not None:
             deadline = min(deadline, self._exit.latest) if deadline is not None else (
                 self._exit.latest)
+        if self._store.fault is not None:
+            retry = self._store.retry_at
+            deadline = retry if deadline is None else min(deadline, retry)
         return deadline
 
     def on_deadline(self, now: float) -> None:
+        self._guarded(now, self._on_deadline, now)
+
+    def _on_deadline(self, now: float) -> None:
         self._cp.tick(now)
         self._flush()
 
@@ -179,6 +190,7 @@ class ChargepointApplication:
             "status": points[0].connector.status.value,
             "connectors": connectors,
             "queued_messages": self._store.queue_depth(),
+            "store": {"ok": self._store.fault is None, "error": self._store.fault},
             "last_card": self._last_card,
             "last_error": self._last_error,
         }
@@ -199,6 +211,47 @@ class ChargepointApplication:
         if self._firmware is not None:
             self._firmware.stop()
         self._store.close()
+
+    # -- state store write faults -----------------------------------------------------------
+    def _guarded(self, now: float, handler: Callable[..., None], *args: object) -> None:
+        """Run `handler`; a failing store write becomes a fault, never a crash."""
+        try:
+            handler(*args)
+        except StoreWriteError as exc:
+            self._store_failed(str(exc), now)
+        if self._store.fault is not None and now >= self._store.retry_at:
+            self._retry_store(now)
+
+    def _store_failed(self, reason: str, now: float) -> None:
+        """A write failed (disk full, I/O error); the store now works from memory. Open
+        every contactor at once, then end each transaction as on any fault (§4.9 Faulted,
+        errorCode OtherError, vendorErrorCode below): its StopTransaction carries the
+        reading in memory, is queued in memory and sent while online."""
+        for conn in self._ctx.hardware.connectors:
+            try:
+                conn.relay.de_energise()
+            except Exception as exc:
+                log.critical("%s: could not open contactor: %s", conn.source, exc)
+        self._last_error = reason
+        self._store.retry_at = now + RETRY_DISK_S
+        detail = f"state store: {self._store.fault or 'write failed'}"
+        for conn in self._ctx.hardware.connectors:
+            fault = StoreFaulted(_store_source(conn.id), "OtherError", detail,
+                                 STORE_VENDOR_ERROR)
+            try:
+                self._cp.hw_event(fault, now)
+            except StoreWriteError:  # memory failing too: the relays are open already
+                log.critical("state store: memory fallback failed as well")
+        self._flush()
+
+    def _retry_store(self, now: float) -> None:
+        if not self._store.retry_disk():
+            self._store.retry_at = now + RETRY_DISK_S
+            return
+        self._last_error = None
+        for conn in self._ctx.hardware.connectors:
+            self._cp.hw_event(DeviceRecovered(_store_source(conn.id)), now)
+        self._flush()
 
     # -- helpers ----------------------------------------------------------------------------
     def _note(self, event: object) -> None:
@@ -271,6 +324,21 @@ class ChargepointApplication:
                          command.amps)
             else:
                 conn.limiter.set_limit_a(command.amps)
+
+
+STORE_VENDOR_ERROR = "StateStoreWrite"  # vendorErrorCode of a store write fault (CiString50)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFaulted(DeviceFaulted):
+    """The state store could not be written: a fault of every connector (OtherError)."""
+
+    vendor_error_code: str | None = None
+
+
+def _store_source(connector_id: int) -> str:
+    """The fault source standing for the state store on one connector."""
+    return f"state-store:{connector_id}"
 
 
 @dataclass(frozen=True, slots=True)

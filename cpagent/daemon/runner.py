@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from cpagent import __version__
+from cpagent.chargepoint.store import StoreError
 from cpagent.config import Config
 from cpagent.daemon import wiring
 from cpagent.daemon.context import AppContext
@@ -22,14 +23,20 @@ from cpagent.daemon.events import ShutdownRequested, StopRequested, WorkerDied
 from cpagent.daemon.loop import EX_OK, EX_SOFTWARE, Application, Inbox, OwnerLoop
 from cpagent.daemon.notify import Notifier
 from cpagent.daemon.safety import RelayGuard
+from cpagent.daemon.signals import SignalAction, action_of, exit_code_of, handled_signals, name_of
+from cpagent.daemon.statelock import StateDirBusy, StateLock
 from hw.errors import ConfigurationError, HardwareError
 
 log = logging.getLogger(__name__)
 
-# sysexits.h; 78 is also RestartPreventExitStatus= in systemd/cpagent.service.
+# sysexits.h; 65 and 78 are also RestartPreventExitStatus= in systemd/cpagent.service.
+EX_DATAERR = 65  # the state store is refused (not ours, corrupt, truncated, locked)
 EX_UNAVAILABLE = 69
+EX_OSERR = 71  # another cpagent holds the state dir (restarting later may succeed)
 EX_CANTCREAT = 73
+EX_IOERR = 74  # the state store cannot be written at start (disk full): systemd retries
 EX_CONFIG = 78
+TRANSIENT_STORE_ERRORS = ("disk full", "I/O error")  # exit 74, not 65
 SHUTDOWN_GRACE_S = 10.0  # after a stop request, how long the owner thread may take
 STOP_TIMEOUT_S = 5.0  # per transport / driver close
 
@@ -56,10 +63,13 @@ def run_daemon(
     previous_hook = threading.excepthook
     threading.excepthook = _worker_died_hook(inbox, previous_hook)
     hardware = transport = control = None
+    lock = StateLock(config.state.dir)
     try:
         log.info("cpagent %s starting: %s, %d connector(s)", __version__, config.path,
                  len(config.connectors))
         _prepare_state_dir(config.state.dir)
+        _lock_state_dir(lock)  # before any device, the store or power-loss recovery
+        _check_store(config)
         hardware = _build(wiring.build_hardware, config, inbox.post)
         for conn in hardware.connectors:
             guard.add(conn.source, conn.relay)
@@ -68,10 +78,15 @@ def run_daemon(
         owner = _Owner(build_app, AppContext(config, hardware, transport, inbox.post),
                        inbox, notifier, guard)
         stop_asked: list[float] = []
+        signalled: list[int] = []
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if action_of(signum) is SignalAction.ABORT:
+                _abort(guard, signum)
+            log.warning("%s: stopping (relays open first)", name_of(signum))
             stop_asked.append(time.monotonic())
-            inbox.post(StopRequested(f"signal {signal.Signals(signum).name}"))
+            signalled.append(signum)
+            inbox.post(StopRequested(f"signal {name_of(signum)}"))
 
         restore = _install_signals(on_signal)
         try:
@@ -91,7 +106,10 @@ def run_daemon(
             hardware.start()
             transport.start()
             notifier.ready("running; connecting to CSMS")
-            return _wait(owner, stop_asked)
+            code = _wait(owner, stop_asked)
+            if code == EX_OK and signalled:
+                code = exit_code_of(signalled[0])  # SIGHUP 75: restart; stray n: 128 + n
+            return code
         finally:
             restore()
     except StartupError as exc:
@@ -112,6 +130,7 @@ def run_daemon(
         notifier.close()
         threading.excepthook = previous_hook
         guard.uninstall_atexit()
+        lock.release()  # last: nothing of ours touches the state dir after this
         log.info("cpagent stopped")
 
 
@@ -146,6 +165,9 @@ class _Owner:
         except StartupError as exc:
             log.error("cannot start: %s", exc)
             code = exc.exit_code
+        except StoreError as exc:  # e.g. the disk is full before power-loss recovery is saved
+            log.error("%s: %s", "exiting" if loop else "cannot start", exc)
+            code = EX_IOERR
         except Exception:
             log.exception("owner thread failed; exiting" if loop else "application not built")
         finally:
@@ -172,15 +194,54 @@ def _wait(owner: _Owner, stop_asked: list[float]) -> int:
 
 
 def _install_signals(handler: Any) -> Callable[[], None]:
+    """Handle every signal in cpagent.daemon.signals; returns the undo."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # embedded (tests): the caller stops us by posting
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old = {}
+    for sig in handled_signals():
+        ignore = action_of(sig) is SignalAction.IGNORE
+        old[sig] = signal.signal(sig, signal.SIG_IGN if ignore else handler)
 
     def restore() -> None:
         for sig, previous in old.items():
             signal.signal(sig, previous)
 
     return restore
+
+
+def _abort(guard: RelayGuard, signum: int) -> None:
+    """SIGABRT (the systemd watchdog: the owner loop hangs): open the relays from here, then
+    die by the signal as systemd expects (core dump, restart)."""
+    log.critical("%s: owner loop presumed hung; opening every relay and aborting",
+                 name_of(signum))
+    guard.de_energise_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _lock_state_dir(lock: StateLock) -> None:
+    try:
+        lock.acquire()
+    except StateDirBusy as exc:
+        raise StartupError(f"{exc}; refusing to start a second daemon on it",
+                           EX_OSERR) from None
+    except OSError as exc:
+        raise StartupError(f"state lock {lock.path}: {exc.strerror or exc}",
+                           EX_CANTCREAT) from None
+
+
+def _check_store(config: Config) -> None:
+    """The state store is this chargepoint's and whole, before anything reads it."""
+    from cpagent.chargepoint.store import DATABASE_FILE, StoreOpenError
+    from cpagent.chargepoint.store_identity import check_at_start
+
+    try:
+        check_at_start(config.state.dir / DATABASE_FILE, config.chargepoint.id)
+    except StoreOpenError as exc:
+        if exc.reason in TRANSIENT_STORE_ERRORS:  # space may come back: let systemd retry
+            raise StartupError(str(exc), EX_IOERR) from None
+        raise StartupError(f"{exc}; see: cpagent store check --config {config.path}",
+                           EX_DATAERR) from None
 
 
 def _worker_died_hook(inbox: Inbox, previous: Any) -> Any:
@@ -218,4 +279,5 @@ def _close(action: Callable[[], object], what: str) -> None:
         log.exception("stopping %s failed", what)
 
 
-__all__ = ["EX_CONFIG", "EX_OK", "EX_SOFTWARE", "EX_UNAVAILABLE", "StartupError", "run_daemon"]
+__all__ = ["EX_CONFIG", "EX_DATAERR", "EX_OK", "EX_OSERR", "EX_SOFTWARE", "EX_UNAVAILABLE",
+           "StartupError", "run_daemon"]

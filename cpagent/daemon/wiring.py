@@ -85,12 +85,11 @@ class Hardware:
 def build_hardware(config: Config, post: Post) -> Hardware:
     """Build every driver; relays start de-energised. Raises hw.errors.HardwareError."""
     from hw.meters.poller import MeterPoller
-    from hw.pins import make_pin_factory
     from hw.plug import GpioPlug
     from hw.relay import GpioRelay
 
     name = config.gpio.pin_factory
-    factory = make_pin_factory(name) if name is not None else None
+    factory = pin_factory(config)
     hardware = Hardware(pin_factory=factory, simulated=name == "mock",
                         ctl_on_real_relays=config.control.allow_ctl_with_real_relays)
     try:
@@ -122,6 +121,18 @@ def build_hardware(config: Config, post: Post) -> Hardware:
         hardware.close()
         raise
     return hardware
+
+
+def pin_factory(config: Config) -> Any:
+    """The configured gpiozero pin factory (None: gpiozero's default). Mock pins keep their
+    output levels in the state dir, so `cpagent safe-off` sees what a killed daemon left."""
+    from hw.mock_board import BOARD_FILE
+    from hw.pins import make_pin_factory
+
+    name = config.gpio.pin_factory
+    if name is None:
+        return None
+    return make_pin_factory(name, board_file=config.state.dir / BOARD_FILE)
 
 
 def _build_meter(

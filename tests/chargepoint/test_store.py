@@ -40,7 +40,8 @@ def test_migration_from_v1_keeps_data(tmp_path: Path) -> None:
     old.save_config({"HeartbeatInterval": "90"})
     old.close()
     new = Store.open(tmp_path / "s.db")
-    assert new.schema_version == 2 and new.load_config() == {"HeartbeatInterval": "90"}
+    assert new.schema_version == len(MIGRATIONS)
+    assert new.load_config() == {"HeartbeatInterval": "90"}
     new.enqueue("MeterValues", {"connectorId": 1, "meterValue": []}, boot="b", mono=1.0)
     new.close()
 

@@ -33,7 +33,8 @@ def service_keys() -> dict[str, list[str]]:
     [
         ("Type", "notify"),
         ("Restart", "on-failure"),
-        ("RestartPreventExitStatus", "78"),
+        ("RestartPreventExitStatus", "78 65"),
+        ("ExecStopPost", "/usr/local/bin/cpagent safe-off --config /etc/cpagent/cpagent.toml"),
         ("User", "cpagent"),
         ("SupplementaryGroups", "gpio dialout spi"),
         ("StateDirectory", "cpagent"),
@@ -70,9 +71,9 @@ def test_unit_parses_as_ini() -> None:
 def test_systemd_analyze_verify_prints_nothing(tmp_path: Path) -> None:
     # verify exits 0 even for misspelt keys (DESIGN field notes): the output is the verdict.
     # In a temp copy ExecStart points at this Python, since cpagent is not installed here.
-    text = UNIT.read_text().replace(
-        "ExecStart=/usr/local/bin/cpagent ", f"ExecStart={sys.executable} -m cpagent "
-    )
+    text = UNIT.read_text()
+    for key in ("ExecStart", "ExecStopPost"):
+        text = text.replace(f"{key}=/usr/local/bin/cpagent ", f"{key}={sys.executable} -m cpagent ")
     copy = tmp_path / "cpagent.service"
     copy.write_text(text)
     result = _verify(copy)
@@ -130,3 +131,11 @@ def test_the_daemon_keeps_what_it_needs_under_the_hardening() -> None:
     # the peer uid of control-socket clients must stay real (ctl permission check).
     assert keys.get("PrivateUsers", ["false"]) == ["false"]
     assert "AF_NETLINK" not in keys["RestrictAddressFamilies"][0]
+
+
+def test_exit_statuses_that_need_a_person_are_not_restarted() -> None:
+    from cpagent.daemon.runner import EX_CONFIG, EX_DATAERR, EX_OSERR
+
+    prevented = {int(v) for v in service_keys()["RestartPreventExitStatus"][0].split()}
+    assert {EX_CONFIG, EX_DATAERR} <= prevented  # bad config, refused state store
+    assert EX_OSERR not in prevented  # another daemon on the state dir: retry later
