@@ -290,21 +290,24 @@ class Charging:
         self.cp.store.save_profiles((q.connector_id, q.raw) for q in self.cp.profiles)
 
     def queued_answered(self, item: QueuedMessage, answer: dict[str, Any] | None,
-                        now: float) -> None:
-        """A queued transaction message was answered (None: given up)."""
-        if answer is None or "idTagInfo" not in answer:
+                        now: float, transaction_id: int | None = None) -> None:
+        """A queued transaction message was answered (None: given up); `transaction_id`: what
+        a StartTransaction's transaction is known by from now on (-1: errata 3.18)."""
+        p = next((q for q in self.points.values()
+                  if q.tx is not None and q.tx.local_id == item.local_tx), None)
+        if item.action == "StartTransaction" and p is not None and p.tx is not None:
+            p.tx.transaction_id = transaction_id
+        if answer is None or not isinstance(answer.get("idTagInfo"), dict):
             return
-        info = IdTagInfo.from_wire(answer["idTagInfo"])
+        try:
+            info = IdTagInfo.from_wire(answer["idTagInfo"])
+        except (KeyError, TypeError, ValueError):
+            return  # an odd idTagInfo: the message is delivered, the tag's status unknown
         id_tag = item.payload.get("idTag")
         if id_tag:
             self.cp.remember_id_tag(id_tag, info)
-        if item.action != "StartTransaction":
+        if item.action != "StartTransaction" or p is None or p.tx is None:
             return
-        p = next((q for q in self.points.values()
-                  if q.tx is not None and q.tx.local_id == item.local_tx), None)
-        if p is None or p.tx is None:
-            return
-        p.tx.transaction_id = answer.get("transactionId")
         if info.status is not AuthorizationStatus.ACCEPTED and self.cp.settings.get_bool(
                 "StopTransactionOnInvalidId"):
             self.stop(p, "DeAuthorized", now)  # §5.11 StopTransactionOnInvalidId

@@ -52,6 +52,7 @@ class Rig:
             "FirmwareStatusNotification": lambda p: {},
         }
         self.received: list[tuple[str, dict[str, Any], float]] = []
+        self.unanswered: list[tuple[str, str]] = []  # (message id, action) left unanswered
         self.commands: list[Command] = []
         self.jobs: list[FirmwareJob] = []
         self.csms = Session("ocpp1.6")
@@ -112,6 +113,7 @@ class Rig:
                 self.received.append((ev.action, ev.payload, self.now))
                 answer = self.script[ev.action](ev.payload)
                 if answer is None:
+                    self.unanswered.append((ev.message_id, ev.action))
                     continue
                 if isinstance(answer, OcppError):
                     self.csms.answer_error(ev.message_id, answer, self.now)
@@ -133,6 +135,11 @@ class Rig:
             self.pump()
         self.now = target
         self.cp.tick(self.now)
+        self.pump()
+
+    def raw_answer(self, message_id: str, text: str) -> None:
+        """The central system sends `text` (any frame, unchecked) for CALL `message_id`."""
+        self.cp.receive(text.replace("{id}", message_id), self.now)
         self.pump()
 
     def event(self, ev: object) -> None:

@@ -450,7 +450,7 @@ def test_a_handler_bug_becomes_internal_error(rig: Rig, monkeypatch: pytest.Monk
     assert rig.call("GetLocalListVersion", {}) == {"listVersion": 0}  # still serving
 
 
-def test_an_unanswered_transaction_message_counts_as_an_attempt(rig: Rig) -> None:
+def test_an_unanswered_transaction_message_is_resent_after_the_retry_interval(rig: Rig) -> None:
     online(rig)
     rig.call("ChangeConfiguration", {"key": "TransactionMessageRetryInterval", "value": "5"})
     answers = iter([None, {"transactionId": 9, "idTagInfo": {"status": "Accepted"}}])
@@ -458,7 +458,7 @@ def test_an_unanswered_transaction_message_counts_as_an_attempt(rig: Rig) -> Non
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
     first = rig.now
-    rig.advance(30)  # the core's call timeout: attempt 1 failed
+    rig.advance(30)  # the core's call timeout: not a failed attempt, but a resend is due
     rig.advance(5)  # RetryInterval x 1
     times = [t - first for a, _, t in rig.received if a == "StartTransaction"]
     assert times == [0, 35]
