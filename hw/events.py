@@ -59,10 +59,21 @@ class CardPresented:
 
 @dataclass(frozen=True, slots=True)
 class MeterSampled:
-    """A meter poller took a sample."""
+    """A meter poller took a sample; `request` is the read_now request it answers (None: a
+    periodic sample)."""
 
     source: str
     sample: MeterSample
+    request: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReadFailed:
+    """An on-demand read (read_now `request`) failed; `detail` is for humans."""
+
+    source: str
+    request: int
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,4 +92,6 @@ class DeviceRecovered:
     source: str
 
 
-HwEvent = PlugChanged | CardPresented | MeterSampled | DeviceFaulted | DeviceRecovered
+HwEvent = (
+    PlugChanged | CardPresented | MeterSampled | MeterReadFailed | DeviceFaulted | DeviceRecovered
+)

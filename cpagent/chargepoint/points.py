@@ -17,6 +17,29 @@ class Tx:
     start_mono: float
     transaction_id: int | None = None
     next_sample: float | None = None
+    meter_start_wh: float = 0.0
+    sample_interval: int = 0  # the MeterValueSampleInterval next_sample was computed with
+    stop_data: list[dict[str, Any]] = field(default_factory=list)  # transactionData (§6.47)
+
+
+@dataclass(frozen=True, slots=True)
+class StopIntent:
+    """A transaction being stopped: relay open, waiting for the final meter reading."""
+
+    tx: Tx
+    reason: str
+    id_tag: str | None
+    at: float  # monotonic time of the stop (the StopTransaction timestamp)
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A fresh meter reading asked for at a transaction's start (stop None) or stop."""
+
+    request: int
+    deadline: float  # monotonic; after it, the best reading at hand is used
+    stop: StopIntent | None = None
+    warned: bool = False
 
 
 @dataclass(slots=True)
@@ -31,9 +54,12 @@ class Point:
     asking: str | None = None  # idTag in an Authorize.req
     tx: Tx | None = None
     sample: Reading | None = None
+    sample_at: float = 0.0  # when `sample` arrived (monotonic)
     persisted_at: float = float("-inf")
     limit_a: float | None = None
     unavailable_later: bool = False
     remote_profile: dict[str, Any] | None = None
     faults: set[str] = field(default_factory=set)
     low_since: float | None = None  # first sample below the SuspendedEV power threshold
+    reading: PendingRead | None = None  # a start waiting for its meterStart reading
+    closing: list[PendingRead] = field(default_factory=list)  # stops waiting for meterStop

@@ -96,7 +96,7 @@ def test_card_session(rig: Rig, order: str) -> None:
     rig.event(CardPresented("1", "cafe01"))  # same card (case-insensitive) stops
     stop = rig.sent("StopTransaction")[0]
     assert (stop["transactionId"], stop["meterStop"], stop["reason"]) == (100, 11000, "Local")
-    assert rig.commands[-1] == DeEnergiseRelay(1)
+    assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     rig.event(PlugChanged("1", False))
     assert rig.statuses(1)[-2:] == ["Finishing", "Available"]
 
@@ -152,7 +152,7 @@ def test_invalid_id_on_start_stops_the_transaction(rig: Rig) -> None:
     assert rig.actions().count("Authorize") == 0  # pre-authorized from the local list
     assert rig.sent("StopTransaction")[0] | {"timestamp": "x"} == {
         "transactionId": 7, "meterStop": 0, "timestamp": "x", "reason": "DeAuthorized"}
-    assert rig.commands[-1] == DeEnergiseRelay(1)
+    assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
 
 
 def test_offline_session_is_replayed_in_order_with_original_times(rig: Rig) -> None:
@@ -228,7 +228,7 @@ def test_power_loss_stops_with_last_persisted_meter_and_never_twice(rig: Rig) ->
     rig.advance(60)  # a periodic sample persists the meter reading
     rig.meter(2_001.0)  # too recent to be persisted: lost with the power
     rig.restart("boot-2")
-    assert rig.commands[-1] == DeEnergiseRelay(1)
+    assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     rig.clear()
     rig.connect()
     stop = rig.sent("StopTransaction")[0]
@@ -434,7 +434,7 @@ def test_remote_start_with_a_tx_profile(rig: Rig) -> None:
     assert SetCurrentLimit(1, 10.0) in rig.commands
     rig.event(CardPresented("1", "APP"))  # the remote idTag's card also stops it
     assert rig.sent("StopTransaction")[0]["reason"] == "Local"
-    assert rig.commands[-2:] == [DeEnergiseRelay(1), SetCurrentLimit(1, None)]
+    assert rig.hw_commands()[-2:] == [DeEnergiseRelay(1), SetCurrentLimit(1, None)]
 
 
 def test_a_handler_bug_becomes_internal_error(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
