@@ -28,8 +28,8 @@ class FaultCode(StrEnum):
 class MeterSample:
     """One meter reading. Per-phase tuples have one entry per phase the meter measures (1 or 3).
 
-    `energy_wh` is the active import energy register (SDM630 0x0048), never below an
-    earlier sample from the same driver. `timestamp` is seconds on the caller's clock
+    `energy_wh` is the active import energy register (SDM630 0x0048) as the meter reported
+    it (the chargepoint checks its plausibility). `timestamp` is seconds on the caller's clock
     (time.monotonic() unless a clock was injected).
     """
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cpagent.chargepoint.connector import Connector
+from cpagent.chargepoint.meter_check import MeterCheck
 from cpagent.chargepoint.metering import Reading
 
 
@@ -63,3 +64,4 @@ class Point:
     low_since: float | None = None  # first sample below the SuspendedEV power threshold
     reading: PendingRead | None = None  # a start waiting for its meterStart reading
     closing: list[PendingRead] = field(default_factory=list)  # stops waiting for meterStop
+    meter_check: MeterCheck = field(default_factory=MeterCheck)

@@ -87,15 +87,16 @@ def test_card_session(rig: Rig, order: str) -> None:
     assert from_wire(start["timestamp"]) == pytest.approx(WALL0 + rig.now, abs=0.01)
     assert EnergiseRelay(1) in rig.commands
     assert rig.statuses(1)[-1] == "Charging"
-    rig.meter(10_500.0)
-    rig.advance(60)  # MeterValueSampleInterval
+    rig.advance(59)
+    rig.meter(10_120.0)  # 7.3 kW for 59 s
+    rig.advance(1)  # MeterValueSampleInterval
     [mv] = rig.sent("MeterValues")
     assert mv["transactionId"] == 100
-    assert mv["meterValue"][0]["sampledValue"][0]["value"] == "10500"
-    rig.meter(11_000.0)
+    assert mv["meterValue"][0]["sampledValue"][0]["value"] == "10120"
+    rig.meter(10_125.0)
     rig.event(CardPresented("1", "cafe01"))  # same card (case-insensitive) stops
     stop = rig.sent("StopTransaction")[0]
-    assert (stop["transactionId"], stop["meterStop"], stop["reason"]) == (100, 11000, "Local")
+    assert (stop["transactionId"], stop["meterStop"], stop["reason"]) == (100, 10125, "Local")
     assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     rig.event(PlugChanged("1", False))
     assert rig.statuses(1)[-2:] == ["Finishing", "Available"]
@@ -222,9 +223,9 @@ def test_transaction_message_retries_then_gives_up(
 
 def test_power_loss_stops_with_last_persisted_meter_and_never_twice(rig: Rig) -> None:
     online(rig)
+    rig.meter(2_000.0)
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
-    rig.meter(2_000.0)
     rig.advance(60)  # a periodic sample persists the meter reading
     rig.meter(2_001.0)  # too recent to be persisted: lost with the power
     rig.restart("boot-2")

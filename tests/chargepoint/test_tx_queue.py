@@ -103,8 +103,8 @@ def test_a_start_given_up_still_sends_its_meter_values_and_stop_with_minus_one(r
     rig.cp.settings.change("TransactionMessageAttempts", "2")
     rig.cp.settings.change("MeterValueSampleInterval", "10")
     rig.script["StartTransaction"] = lambda p: GenericError("cannot")
-    _charge(rig)
     rig.meter(100.0)
+    _charge(rig)
     rig.advance(12)  # a MeterValues sample queued behind the Start; 2nd attempt fails at 5 s
     rig.advance(20)
     assert len(rig.sent("StartTransaction")) == 2

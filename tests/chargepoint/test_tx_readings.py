@@ -45,10 +45,10 @@ def test_meter_start_and_stop_are_not_the_last_periodic_sample(rig: Rig) -> None
     rig.registers[1] = 1_004.0  # e.g. a previous session ended after the last poll
     _start(rig)
     assert rig.sent("StartTransaction")[0]["meterStart"] == 1_004
-    rig.meter(1_500.0)
-    rig.registers[1] = 1_507.0
+    rig.meter(1_010.0)
+    rig.registers[1] = 1_017.0
     rig.event(CardPresented("1", "04A1B2C3D4"))
-    assert rig.sent("StopTransaction")[0]["meterStop"] == 1_507
+    assert rig.sent("StopTransaction")[0]["meterStop"] == 1_017
 
 
 def test_the_relay_opens_before_the_final_reading(rig: Rig) -> None:
@@ -65,13 +65,13 @@ def test_without_a_fresh_reading_the_stop_uses_the_latest_within_the_bound(
     """The meter does not answer the stop's read: after 1 s the StopTransaction goes with the
     latest reading (billing data kept, a WARNING says so); the relay opened at once."""
     _start(rig)
-    rig.meter(2_000.0)
+    rig.meter(15.0)
     rig.answer_reads = False
     rig.event(CardPresented("1", "04A1B2C3D4"))
     assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     assert rig.sent("StopTransaction") == []
     rig.advance(1.0)
-    assert rig.sent("StopTransaction")[0]["meterStop"] == 2_000
+    assert rig.sent("StopTransaction")[0]["meterStop"] == 15
     assert any(
         "no fresh meter reading" in r.getMessage()
         for r in caplog.records
@@ -81,12 +81,12 @@ def test_without_a_fresh_reading_the_stop_uses_the_latest_within_the_bound(
 
 def test_a_failed_read_at_the_stop_does_not_wait_for_the_bound(rig: Rig) -> None:
     _start(rig)
-    rig.meter(2_000.0)
+    rig.meter(15.0)
     rig.answer_reads = False
     rig.event(CardPresented("1", "04A1B2C3D4"))
     [read] = [c for c in rig.commands if isinstance(c, ReadMeter)][-1:]
     rig.event(MeterReadFailed("1", read.request, "no answer"))
-    assert rig.sent("StopTransaction")[0]["meterStop"] == 2_000
+    assert rig.sent("StopTransaction")[0]["meterStop"] == 15
 
 
 def test_with_no_reading_at_all_the_start_waits_with_the_relay_open(rig: Rig) -> None:
@@ -105,6 +105,7 @@ def test_transaction_begin_and_end_values_are_meter_start_and_stop(rig: Rig) -> 
     rig.cp.settings.change("StopTxnSampledData", "Energy.Active.Import.Register")
     rig.registers[1] = 3_000.0
     _start(rig)
+    rig.advance(300)
     rig.registers[1] = 3_250.0
     rig.event(CardPresented("1", "04A1B2C3D4"))
     [stop] = rig.sent("StopTransaction")
@@ -124,6 +125,7 @@ def test_operators_see_each_transaction_at_info(rig: Rig, caplog: pytest.LogCapt
     caplog.set_level(logging.INFO)
     rig.registers[1] = 10_000.0
     _start(rig)
+    rig.advance(3600)
     rig.registers[1] = 17_400.0
     rig.event(CardPresented("1", "04A1B2C3D4"))
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]

@@ -51,13 +51,15 @@ def test_smaller_requests_give_the_same_sample(sim):
         meter.close()
 
 
-def test_energy_never_goes_backwards(sim, meter):
+def test_the_register_is_reported_as_read_never_clamped(sim, meter):
+    """A high corrupt reading must not become the floor for later ones (the chargepoint's
+    plausibility check drops it); a lower one is counted."""
     reported = []
-    for energy in (5000.0, 4000.0, 6000.0):
+    for energy in (5000.0, 905000.0, 5010.0, 4000.0):
         sim.set(energy_wh=energy)
         reported.append(meter.read().energy_wh)
-    assert reported == [5000.0, 5000.0, 6000.0]
-    assert meter.energy_regressions == 1
+    assert reported == pytest.approx([5000.0, 905000.0, 5010.0, 4000.0])
+    assert meter.energy_regressions == 2
 
 
 def test_a_corrupted_reply_is_retried_transparently(sim, meter):
