@@ -21,7 +21,7 @@ from cpagent.chargepoint.connector import (
     Trigger,
 )
 from cpagent.chargepoint.ev_activity import ev_activity
-from cpagent.chargepoint.meter_check import MeterVerdict
+from cpagent.chargepoint.meter_check import plausible
 from cpagent.chargepoint.meter_reports import MeterReports
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
 from cpagent.chargepoint.points import Point, StopIntent, Tx
@@ -108,7 +108,7 @@ class Charging:
             self.card(p.connector.connector_id if p else 0, ev.id_tag, now)
         elif isinstance(ev, MeterSampled):
             p = self._point_for(ev.source)
-            if p is not None and self._plausible(p, ev, now):
+            if p is not None and plausible(self, p, ev, now):
                 p.sample, p.sample_at = ev.sample, now
                 if p.tx is not None and now - p.persisted_at >= PERSIST_METER_S:
                     self.meters.persist(p, now)
@@ -123,33 +123,6 @@ class Charging:
             p = self.points.get(self.cp.sources.get(ev.source, -1))
             if p is not None:
                 self._fault(p, ev, now)
-
-    def _plausible(self, p: Point, ev: MeterSampled, now: float) -> bool:
-        """Meter plausibility: a register that jumps more than the connector's maximum power
-        allows, or goes backwards, is a meter fault (PowerMeterFailure), never the floor for
-        later readings: one such reading is a warning (error code, status kept), several in a
-        row fault the connector (its transaction ends with the last plausible reading)."""
-        e = self.cp.profiles.electrical
-        verdict, why = p.meter_check.check(ev.sample.energy_wh, now,
-                                           e.voltage_v * e.phases * e.max_current_a)
-        c, source = p.connector, f"{ev.source}:plausibility"
-        if verdict is MeterVerdict.OK:
-            if c.error_code is ChargePointErrorCode.POWER_METER_FAILURE and not p.faults:
-                c.warn(ChargePointErrorCode.NO_ERROR, now)  # the glitch is over
-            return True
-        if verdict is MeterVerdict.RECOVERED:
-            tx_log.warning("connector %d: meter plausible again: %s", c.connector_id, why)
-            self._fault(p, DeviceRecovered(source), now)
-            return True
-        tx_log.warning("connector %d: meter reading refused (%s): %s", c.connector_id,
-                       verdict, why)
-        if verdict is MeterVerdict.FAULTED:
-            self._fault(p, DeviceFaulted(source, "PowerMeterFailure", why), now)
-        elif c.status is not S.FAULTED:
-            c.warn(ChargePointErrorCode.POWER_METER_FAILURE, now, why[:50])
-        if ev.request is not None:  # the reading asked for is unusable: as if it failed
-            self.readings.failed(p, MeterReadFailed(ev.source, ev.request, why), now)
-        return False
 
     def _fault(self, p: Point, ev: DeviceFaulted | DeviceRecovered, now: float) -> None:
         c = p.connector
