@@ -115,3 +115,20 @@ def test_a_start_given_up_still_sends_its_meter_values_and_stop_with_minus_one(r
     assert mvs and {m["transactionId"] for m in mvs} == {-1}
     assert stop["transactionId"] == -1 and stop["meterStop"] == 150
     assert rig.store.queue_depth() == 0
+
+
+def test_a_late_answer_to_the_first_copy_while_the_resend_flies(rig: Rig) -> None:
+    """Either copy's CALLRESULT delivers the message; the other answer (or its timeout) sends
+    nothing more."""
+    _charge(rig)
+    rig.script["StopTransaction"] = lambda p: None
+    rig.event(CardPresented("1", "CAFE01"))
+    rig.advance(36)  # timeout at 30 s, resend at 35 s, itself unanswered so far
+    assert len(rig.sent("StopTransaction")) == 2
+    (first, _), (second, _) = rig.unanswered
+    rig.raw_answer(first, '[3, "{id}", {}]')
+    assert rig.store.queue_depth() == 0
+    rig.advance(600)  # the resend times out: nothing follows
+    rig.raw_answer(second, '[3, "{id}", {}]')  # or is answered late: ignored
+    assert len(rig.sent("StopTransaction")) == 2 and rig.store.queue_depth() == 0
+    assert rig.call("GetLocalListVersion", {}) == {"listVersion": 0}  # still serving

@@ -50,6 +50,9 @@ def test_meter_start_and_stop_are_the_register_at_the_event(
     stop = csms.wait_call("StopTransaction")
     assert stop["meterStop"] == REGISTER_WH + 12.0
     assert stop["transactionId"] == 1
+    log = daemon.log_path.read_text()  # what an operator reads, one line each
+    assert "connector 1: transaction started (local #1), idTag CARD-M, meterStart 1234570" in log
+    assert "connector 1: transaction 1 stopped (Local): 0.009 kWh delivered" in log
 
 
 def test_a_start_given_up_still_delivers_meter_values_and_stop_with_minus_one(
