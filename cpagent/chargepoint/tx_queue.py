@@ -54,6 +54,9 @@ class TxQueue:
       connection - then it waits for the answer or the next connection. A slow central system
       (answering within the retry interval) therefore never sees a duplicate, and one that
       never answers sees at most TransactionMessageAttempts copies per connection.
+    - A payload of ours that fails its schema is a bug of ours: logged at ERROR and sent all
+      the same (billing data first; a strict central system answers CALLERROR and the
+      attempts rule applies, a lenient one keeps the data).
     """
 
     def __init__(self, cp: ChargePoint) -> None:

@@ -56,7 +56,9 @@ class TxReadings:
       transaction waits, relay open, and starts with the first reading that arrives.
     - stop: the latest reading (or the last persisted one): never no StopTransaction.
     Both cases are logged at WARNING. A crash inside the <= 1 s wait of a stop ends the
-    transaction as PowerLoss at the next start, with the last persisted reading.
+    transaction as PowerLoss at the next start, with the last persisted reading. The relay
+    closes only once meterStart is read: on an SDM630 at 9600 baud one request (80 registers)
+    takes about 0.2 s on the wire.
     """
 
     def __init__(self, charging: Charging) -> None:
