@@ -276,7 +276,7 @@ class Charging:
         begin = sampled_values(reading, self.cp.settings.get_list("StopTxnSampledData"),
                                ReadingContext.TRANSACTION_BEGIN)
         if begin:  # the same reading as meterStart (§3.16)
-            add_stop_data(p.tx, {"timestamp": payload["timestamp"], "sampledValue": begin})
+            add_stop_data(p.tx, {"timestamp": payload["timestamp"], "sampledValue": begin}, now)
         if p.remote_profile is not None:
             self.cp.profiles.set(cid, p.remote_profile, {cid: None})
             self._save_profiles()

@@ -97,7 +97,7 @@ class MeterReports:
             stop_values = sampled_values(p.sample, self.cp.settings.get_list(stop_key), context,
                                          self._offered_a(p))
             if stop_values:
-                add_stop_data(p.tx, {"timestamp": stamp, "sampledValue": stop_values})
+                add_stop_data(p.tx, {"timestamp": stamp, "sampledValue": stop_values}, at)
         if not values:
             return
         mv = {"timestamp": stamp, "sampledValue": values}

@@ -35,12 +35,25 @@ def mask_id_tag(id_tag: str) -> str:
     return "*" * (len(id_tag) - 4) + id_tag[-4:]
 
 
-def add_stop_data(tx: Tx, entry: dict[str, Any]) -> None:
-    """Append one MeterValue to the transaction's transactionData, within MAX_STOP_DATA."""
+def add_stop_data(tx: Tx, entry: dict[str, Any], mono: float) -> None:
+    """Append one MeterValue taken at monotonic `mono` to the transaction's transactionData,
+    within MAX_STOP_DATA."""
     data = tx.stop_data
     if len(data) >= MAX_STOP_DATA:
         data[1:] = data[2::2]  # keep [0] (Transaction.Begin), halve the rest
-    data.append(entry)
+    data.append({**entry, "_mono": mono})
+
+
+def _stamped(cp: Any, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """transactionData for the wire: entries taken before the clock was known get their time
+    now that it may be (else the store back-dates them with the Stop)."""
+    out = []
+    for entry in data:
+        mv = {k: v for k, v in entry.items() if k != "_mono"}
+        if mv["timestamp"] is None and (wall := cp.wall(entry["_mono"])) is not None:
+            mv["timestamp"] = to_wire(wall)
+        out.append(mv)
+    return out
 
 
 class TxReadings:
@@ -178,9 +191,11 @@ class TxReadings:
         if measurands and sample is not None:
             end = sampled_values(sample, measurands, ReadingContext.TRANSACTION_END)
             if end:
-                add_stop_data(tx, {"timestamp": payload["timestamp"], "sampledValue": end})
+                add_stop_data(
+                    tx, {"timestamp": payload["timestamp"], "sampledValue": end}, intent.at
+                )
         if tx.stop_data:
-            payload["transactionData"] = list(tx.stop_data)
+            payload["transactionData"] = _stamped(self.cp, tx.stop_data)
         self.cp.store.end_transaction(tx.local_id, payload, self.cp.boot_id, intent.at)
         tx_log.info(
             "connector %d: transaction %s stopped (%s): %.3f kWh delivered, meterStop %d Wh",

@@ -98,3 +98,25 @@ def test_transaction_data_is_bounded_and_keeps_its_span(rig: Rig) -> None:
     assert MAX_STOP_DATA // 2 <= len(data) <= MAX_STOP_DATA
     assert data[0]["sampledValue"][0]["context"] == "Transaction.Begin"
     assert data[-1]["sampledValue"][0]["context"] == "Transaction.End"
+
+
+def test_transaction_data_taken_before_the_clock_was_known_is_stamped(tmp_path: Path) -> None:
+    """A transaction started offline before any clock was known, stopped once it is: every
+    transactionData entry carries a valid timestamp (§7.29 MeterValue.timestamp required)."""
+    rig = Rig(
+        tmp_path,
+        config={
+            "StopTxnSampledData": "Energy.Active.Import.Register",
+            "LocalAuthorizeOffline": "true",
+            "AllowOfflineTxForUnknownId": "true",
+        },
+    )
+    rig.meter(1_000.0)
+    rig.event(PlugChanged("1", True))
+    rig.event(CardPresented("1", "CAFE01"))
+    assert rig.cp.charging.points[1].tx is not None and not rig.cp.clock.is_set
+    rig.connect()  # BootNotification.conf sets the clock
+    rig.event(CardPresented("1", "CAFE01"))
+    [stop] = rig.sent("StopTransaction")  # the rig validates it against the 1.6 schema
+    assert all(mv["timestamp"] for mv in stop["transactionData"])
+    rig.store.close()
