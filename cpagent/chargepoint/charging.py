@@ -65,6 +65,8 @@ class Charging:
                        "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
                        "reason": "PowerLoss"}
             cp.store.end_transaction(rec.local_id, payload, cp.boot_id, now)
+            if rec.connector_id in self.points:  # the register now may be fresher (§4.10)
+                self.readings.want_power_loss(self.points[rec.connector_id], rec, now)
 
     # -- helpers ------------------------------------------------------------------------------
     def _move(self, p: Point, trigger: Trigger, now: float, **kw: Any) -> None:

@@ -41,6 +41,7 @@ class PendingRead:
     deadline: float  # monotonic; after it, the best reading at hand is used
     stop: StopIntent | None = None
     warned: bool = False
+    power_loss: tuple[int, float] | None = None  # (local id, persisted Wh) of a PowerLoss stop
 
 
 @dataclass(slots=True)

@@ -84,6 +84,8 @@ class TxQueue:
         return head
 
     def due(self, now: float) -> QueuedMessage | None:
+        if self.cp.charging.readings.holds_queue():
+            return None  # a PowerLoss stop's meterStop is being read (<= 1 s)
         head = self.head()
         if head is None or head.seq in self._parked or self._retry_at.get(head.seq, 0.0) > now:
             return None
@@ -91,7 +93,7 @@ class TxQueue:
 
     def deadline(self) -> float | None:
         head = self.cp.store.head() if self.cp.clock.is_set else None
-        if head is None or head.seq in self._parked:
+        if head is None or head.seq in self._parked or self.cp.charging.readings.holds_queue():
             return None
         return self._retry_at.get(head.seq, 0.0)
 

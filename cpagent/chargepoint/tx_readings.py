@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import ReadMeter
+from cpagent.chargepoint.meter_check import BACKWARDS_SLACK_WH, POWER_MARGIN, SLACK_WH
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
 from cpagent.chargepoint.points import PendingRead, Point, StopIntent, Tx
+from cpagent.chargepoint.store import TransactionRecord
 from hw.events import MeterReadFailed, MeterSampled
 
 if TYPE_CHECKING:
@@ -92,6 +94,18 @@ class TxReadings:
     def want_stop(self, p: Point, intent: StopIntent, now: float) -> None:
         p.closing.append(self._ask(p, now, intent))
 
+    def want_power_loss(self, p: Point, rec: TransactionRecord, now: float) -> None:
+        """A transaction cut by a power loss or crash was queued as a PowerLoss stop with the
+        last persisted register value; the relay opened with the power, so the register read
+        now is its true end. Ask for it; the queue waits (<= 1 s) so the Stop goes out once."""
+        read = self._ask(p, now)
+        read.power_loss = (rec.local_id, rec.last_meter_wh)
+        p.closing.append(read)
+
+    def holds_queue(self) -> bool:
+        """A PowerLoss stop waits for its boot reading: nothing from the queue goes yet."""
+        return any(r.power_loss is not None for p in self.ch.points.values() for r in p.closing)
+
     def pending(self) -> bool:
         """A stop still waits for its reading (its StopTransaction is not queued yet)."""
         return any(p.closing for p in self.ch.points.values())
@@ -155,7 +169,31 @@ class TxReadings:
                 cid,
             )
 
+    def _power_loss(self, p: Point, read: PendingRead, sample: Reading | None) -> None:
+        assert read.power_loss is not None
+        local_id, persisted = read.power_loss
+        cid = p.connector.connector_id
+        if sample is None:
+            return  # no reading: the last persisted value stands (already queued)
+        e = self.cp.profiles.electrical
+        # what can have flowed since the last persist: PERSIST_METER_S plus a poll, at full
+        # power (with the plausibility margin); more, or less than persisted, is not this
+        # transaction's energy (a replaced meter, a long outage with the relay stuck closed)
+        most = e.voltage_v * e.phases * e.max_current_a * POWER_MARGIN * 75.0 / 3600 + SLACK_WH
+        if not persisted - BACKWARDS_SLACK_WH <= sample.energy_wh <= persisted + most:
+            tx_log.warning("connector %d: register at start %.0f Wh is not plausible after the "
+                           "last persisted %.0f Wh; the PowerLoss stop keeps the latter", cid,
+                           sample.energy_wh, persisted)
+            return
+        meter = round(max(sample.energy_wh, persisted))
+        self.cp.store.set_stop_meter(local_id, meter)
+        tx_log.info("connector %d: transaction local #%d ended by power loss: meterStop %d Wh "
+                    "read at start (last persisted %.0f Wh)", cid, local_id, meter, persisted)
+
     def _finish(self, p: Point, read: PendingRead, sample: Reading | None, now: float) -> None:
+        if read.power_loss is not None:
+            self._power_loss(p, read, sample)
+            return
         intent = read.stop
         assert intent is not None
         tx, cid = intent.tx, p.connector.connector_id

@@ -65,7 +65,8 @@ class Rig:
         cp = ChargePoint(store=self.store, boot_payload=BOOT, connector_ids=self.connectors,
                          boot_id=self.boot_id, new_id=lambda: next(self.ids), now=self.now,
                          firmware_management=self.firmware_management)
-        self.commands += cp.drain_commands()
+        self.cp = cp
+        self._drain_commands()
         return cp
 
     def restart(self, boot_id: str) -> None:

@@ -221,19 +221,29 @@ def test_transaction_message_retries_then_gives_up(
                for m in dropped), dropped
 
 
-def test_power_loss_stops_with_last_persisted_meter_and_never_twice(rig: Rig) -> None:
+@pytest.mark.parametrize(("register", "meter_stop"), [
+    (None, 2000),  # the meter does not answer at the restart: the last persisted value
+    (2_001.0, 2001),  # the register: the relay opened with the power, so it is the true end
+    (5.0, 2000),  # a register below the persisted one (meter replaced): not this energy
+])
+def test_power_loss_stops_with_last_persisted_meter_and_never_twice(
+        rig: Rig, register: float | None, meter_stop: int) -> None:
     online(rig)
     rig.meter(2_000.0)
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
     rig.advance(60)  # a periodic sample persists the meter reading
     rig.meter(2_001.0)  # too recent to be persisted: lost with the power
+    rig.answer_reads = register is not None
+    rig.registers[1] = register or 0.0
     rig.restart("boot-2")
     assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     rig.clear()
     rig.connect()
+    rig.advance(1)  # the bound for the reading at start
     stop = rig.sent("StopTransaction")[0]
-    assert (stop["reason"], stop["meterStop"], stop["transactionId"]) == ("PowerLoss", 2000, 100)
+    assert (stop["reason"], stop["meterStop"], stop["transactionId"]) == (
+        "PowerLoss", meter_stop, 100)
     rig.restart("boot-3")
     rig.clear()
     rig.connect()

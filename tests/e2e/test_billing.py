@@ -55,6 +55,31 @@ def test_meter_start_and_stop_are_the_register_at_the_event(
     assert "connector 1: transaction 1 stopped (Local): 0.009 kWh delivered" in log
 
 
+def test_a_power_loss_stop_carries_the_register_read_at_restart(
+    daemon: Daemon, csms: StrictCentralSystem, rtu_meter: RtuMeterSimulator
+) -> None:
+    """kill -9 mid-transaction: the restarted daemon opens the relay and ends the transaction
+    as PowerLoss; its meterStop is the register read at the restart (the relay was open since
+    the cut, so that is the true end), not the last persisted value (up to 15 s older)."""
+    config = daemon.config_path.read_text()
+    daemon.config_path.write_text(
+        config.replace(
+            SIM_METER, (f'driver = "sdm630"\nport = "{rtu_meter.port}"\npoll_interval_s = 60.0\n')
+        )
+    )
+    boot(daemon, csms, MeterValueSampleInterval="0")
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-P")
+    assert csms.wait_call("StartTransaction")["meterStart"] == REGISTER_WH
+    daemon.wait_connector(lambda c: c["relay"] is True, what="charging")
+    rtu_meter.set(energy_wh=REGISTER_WH + 6.0)  # charged since the last persisted reading
+    daemon.kill9()
+    daemon.start()
+    stop = csms.wait_call("StopTransaction", timeout=15)
+    assert (stop["reason"], stop["transactionId"]) == ("PowerLoss", 1)
+    assert stop["meterStop"] == REGISTER_WH + 6.0
+
+
 def test_a_start_given_up_still_delivers_meter_values_and_stop_with_minus_one(
     daemon: Daemon, csms: StrictCentralSystem
 ) -> None:
