@@ -71,7 +71,10 @@ def test_a_power_loss_stop_carries_the_register_read_at_restart(
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-P")
     assert csms.wait_call("StartTransaction")["meterStart"] == REGISTER_WH
-    daemon.wait_connector(lambda c: c["relay"] is True, what="charging")
+    daemon.wait_connector(
+        lambda c: c["relay"] is True and c["transaction"] and c["transaction"]["id"] == 1,
+        what="charging, the Start acknowledged",
+    )
     rtu_meter.set(energy_wh=REGISTER_WH + 6.0)  # charged since the last persisted reading
     daemon.kill9()
     daemon.start()
