@@ -181,14 +181,24 @@ class TxReadings:
         # transaction's energy (a replaced meter, a long outage with the relay stuck closed)
         most = e.voltage_v * e.phases * e.max_current_a * POWER_MARGIN * 75.0 / 3600 + SLACK_WH
         if not persisted - BACKWARDS_SLACK_WH <= sample.energy_wh <= persisted + most:
-            tx_log.warning("connector %d: register at start %.0f Wh is not plausible after the "
-                           "last persisted %.0f Wh; the PowerLoss stop keeps the latter", cid,
-                           sample.energy_wh, persisted)
+            tx_log.warning(
+                "connector %d: register at start %.0f Wh is not plausible after the "
+                "last persisted %.0f Wh; the PowerLoss stop keeps the latter",
+                cid,
+                sample.energy_wh,
+                persisted,
+            )
             return
         meter = round(max(sample.energy_wh, persisted))
         self.cp.store.set_stop_meter(local_id, meter)
-        tx_log.info("connector %d: transaction local #%d ended by power loss: meterStop %d Wh "
-                    "read at start (last persisted %.0f Wh)", cid, local_id, meter, persisted)
+        tx_log.info(
+            "connector %d: transaction local #%d ended by power loss: meterStop %d Wh "
+            "read at start (last persisted %.0f Wh)",
+            cid,
+            local_id,
+            meter,
+            persisted,
+        )
 
     def _finish(self, p: Point, read: PendingRead, sample: Reading | None, now: float) -> None:
         if read.power_loss is not None:
