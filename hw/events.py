@@ -28,8 +28,8 @@ class FaultCode(StrEnum):
 class MeterSample:
     """One meter reading. Per-phase tuples have one entry per phase the meter measures (1 or 3).
 
-    `energy_wh` is the active import energy register (SDM630 0x0048), never below an
-    earlier sample from the same driver. `timestamp` is seconds on the caller's clock
+    `energy_wh` is the active import energy register (SDM630 0x0048) as the meter reported
+    it (the chargepoint checks its plausibility). `timestamp` is seconds on the caller's clock
     (time.monotonic() unless a clock was injected).
     """
 
@@ -59,10 +59,21 @@ class CardPresented:
 
 @dataclass(frozen=True, slots=True)
 class MeterSampled:
-    """A meter poller took a sample."""
+    """A meter poller took a sample; `request` is the read_now request it answers (None: a
+    periodic sample)."""
 
     source: str
     sample: MeterSample
+    request: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReadFailed:
+    """An on-demand read (read_now `request`) failed; `detail` is for humans."""
+
+    source: str
+    request: int
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,5 +171,11 @@ class PilotChanged:
 
 
 HwEvent = (
-    PlugChanged | CardPresented | MeterSampled | DeviceFaulted | DeviceRecovered | PilotChanged
+    PlugChanged
+    | CardPresented
+    | MeterSampled
+    | MeterReadFailed
+    | DeviceFaulted
+    | DeviceRecovered
+    | PilotChanged
 )

@@ -27,15 +27,17 @@ from cpagent.chargepoint.reservations import Reservations
 from cpagent.chargepoint.settings import FeatureProfile, Settings
 from cpagent.chargepoint.smart_charging import ChargingProfiles, Electrical, Profile
 from cpagent.chargepoint.store import QueuedMessage, Store
+from cpagent.chargepoint.tx_queue import TX_ACTIONS, TxQueue
 from cpagent.core import (
+    BadFrame,
     CallAnswered,
     CallErrored,
     CallFailed,
     CallReceived,
-    ConnectionLost,
     InternalError,
     OcppError,
     Session,
+    UnexpectedResponse,
 )
 
 PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
@@ -72,10 +74,8 @@ class ChargePoint:
     nothing but BootNotification goes out until one is Accepted (Pending/Rejected retry at
     the interval given). One CALL at a time: the durable queue of transaction messages
     (Start/Stop/MeterValues, in order, with their original timestamps) goes first, then
-    other calls, then a Heartbeat once nothing has been sent for HeartbeatInterval. A queued
-    message that gets a CALLERROR or no answer is retried after RetryInterval x attempts,
-    and dropped after TransactionMessageAttempts; one acknowledged is deleted in the same
-    commit that records its transactionId, so it is never sent again.
+    other calls, then a Heartbeat once nothing has been sent for HeartbeatInterval. What an
+    answer, an error, a timeout or a lost link means for a queued message: `TxQueue`.
     """
 
     def __init__(self, *, store: Store, boot_payload: Mapping[str, Any],
@@ -99,7 +99,8 @@ class ChargePoint:
             PROFILES)
         self.settings = Settings(profiles, len(ids), store.load_config())
         self.clock = WallClock()
-        self.session = Session("ocpp1.6", call_timeout=call_timeout)
+        self.session = Session("ocpp1.6", call_timeout=call_timeout,
+                               unvalidated_actions=TX_ACTIONS)  # answers checked by TxQueue
         version, entries = store.load_local_list()
         self.local_list = LocalList(version, entries)
         self.cache = AuthorizationCache(entries=store.load_cache())
@@ -112,7 +113,7 @@ class ChargePoint:
         self._frames: list[str] = []
         self._direct: deque[_Direct] = deque()
         self._inflight: tuple[str, QueuedMessage | _Direct] | None = None
-        self._retry_at: dict[int, float] = {}
+        self.queue = TxQueue(self)
         self._boot_at = now
         self._started_at = now
         self._last_sent = now
@@ -130,6 +131,7 @@ class ChargePoint:
     def disconnected(self, now: float) -> None:
         self.session.disconnected(now)
         self._after(now)
+        self.queue.disconnected()
         pending, self._direct = self._direct, deque()
         for item in pending:  # stale once offline (Authorize is then decided locally)
             if item.on_answer is not None:
@@ -173,9 +175,7 @@ class ChargePoint:
             if self.registration != "Accepted":
                 times.append(self._boot_at)
             else:
-                head = self.store.head() if self.clock.is_set else None
-                if head is not None:
-                    times.append(self._retry_at.get(head.seq, 0.0))
+                times.append(self.queue.deadline())
                 interval = self.settings.get_int("HeartbeatInterval")
                 if interval > 0:
                     times.append(self._last_sent + interval)
@@ -186,6 +186,9 @@ class ChargePoint:
     def online(self) -> bool:
         """Connected and accepted: requests to the central system can be answered now."""
         return self.session.is_connected and self.registration == "Accepted"
+
+    def inflight_item(self) -> QueuedMessage | _Direct | None:
+        return None if self._inflight is None else self._inflight[1]
 
     def command(self, cmd: Command) -> None:
         self._commands.append(cmd)
@@ -247,11 +250,15 @@ class ChargePoint:
     # -- the pump -----------------------------------------------------------------------------
     def _after(self, now: float) -> None:
         self._last_now = now
-        for event in self.session.drain_events():
+        events = self.session.drain_events()
+        bad = [e for e in events if isinstance(e, BadFrame)]
+        for event in events:
             if isinstance(event, CallReceived):
                 self._incoming(event, now)
             elif isinstance(event, CallAnswered | CallErrored | CallFailed):
-                self._answered(event, now)
+                self._answered(event, now, bad)
+            elif isinstance(event, UnexpectedResponse):
+                self.queue.late(event, now)
         self.charging.tick(now)
         self.firmware.tick(now)
         self.charging.poll(now)
@@ -281,6 +288,8 @@ class ChargePoint:
     def _send(self, item: QueuedMessage | _Direct, now: float) -> None:
         mid = self._new_id()
         self._inflight = (mid, item)
+        if isinstance(item, QueuedMessage):
+            self.queue.sending(item)
         self._last_sent = now
         self.session.call(mid, item.action, item.payload, now)
 
@@ -297,11 +306,8 @@ class ChargePoint:
                     self._after_send(now)
                     continue
                 return
-            head = self.store.head() if self.clock.is_set else None
-            if head is not None and self._retry_at.get(head.seq, 0.0) <= now:
-                if "transactionId" not in head.payload and head.action == "StopTransaction":
-                    self.store.ack(head.seq)  # its Start was never acknowledged: unsendable
-                    continue
+            head = self.queue.due(now)
+            if head is not None:
                 self._send(head, now)
             elif self._direct:
                 self._send(self._direct.popleft(), now)
@@ -315,41 +321,20 @@ class ChargePoint:
     def _after_send(self, now: float) -> None:
         for event in self.session.drain_events():  # an invalid payload fails at once
             if isinstance(event, CallFailed):
-                self._answered(event, now)
+                self._answered(event, now, [])
 
-    def _answered(self, event: CallAnswered | CallErrored | CallFailed, now: float) -> None:
+    def _answered(self, event: CallAnswered | CallErrored | CallFailed, now: float,
+                  bad: list[BadFrame]) -> None:
         if self._inflight is None or self._inflight[0] != event.message_id:
             return
-        _, item = self._inflight
+        mid, item = self._inflight
         self._inflight = None
         if isinstance(item, _Direct):
             answer = event.payload if isinstance(event, CallAnswered) else None
             if item.on_answer is not None:
                 item.on_answer(answer, now)
             return
-        if isinstance(event, CallAnswered):
-            tx_id = event.payload.get("transactionId")
-            self.store.ack(item.seq, tx_id if item.action == "StartTransaction" else None)
-            self._retry_at.pop(item.seq, None)
-            self.charging.queued_answered(item, event.payload, now)
-        elif isinstance(event, CallFailed) and isinstance(event.error, ConnectionLost):
-            return  # not an attempt: resent first on the next connection
-        else:
-            attempts = item.attempts + 1
-            error = getattr(event, "error", None)  # CallErrored / CallFailed carry one
-            failure = f"{type(error).__name__}: {error}" if error is not None else "no answer"
-            if attempts >= self.settings.get_int("TransactionMessageAttempts"):
-                _log.warning("%s (queued #%d) dropped after %d attempts, the last: %s "
-                             "(OCPP 1.6 §4.7, TransactionMessageAttempts)",
-                             item.action, item.seq, attempts, failure)
-                self.store.ack(item.seq)  # §4.7: give up on this message
-                self.charging.queued_answered(item, None, now)
-            else:
-                _log.info("%s (queued #%d) attempt %d failed: %s; retrying", item.action,
-                          item.seq, attempts, failure)
-                retry = now + self.settings.get_int("TransactionMessageRetryInterval") * attempts
-                self.store.mark_attempt(item.seq, retry)
-                self._retry_at[item.seq] = retry
+        self.queue.outcome(item, mid, event, now, bad)
 
     def _booted(self, answer: dict[str, Any] | None, now: float) -> None:
         if answer is None:

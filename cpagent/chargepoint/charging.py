@@ -15,11 +15,20 @@ from cpagent.chargepoint.connector import (
     Trigger,
 )
 from cpagent.chargepoint.ev_activity import ev_activity
+from cpagent.chargepoint.meter_check import plausible
 from cpagent.chargepoint.meter_reports import MeterReports
-from cpagent.chargepoint.metering import ReadingContext, meter_value, sampled_values
-from cpagent.chargepoint.points import Point, Tx
+from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
+from cpagent.chargepoint.points import Point, StopIntent, Tx
 from cpagent.chargepoint.store import QueuedMessage
-from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
+from cpagent.chargepoint.tx_readings import TxReadings, add_stop_data, mask_id_tag, tx_log
+from hw.events import (
+    CardPresented,
+    DeviceFaulted,
+    DeviceRecovered,
+    MeterReadFailed,
+    MeterSampled,
+    PlugChanged,
+)
 
 if TYPE_CHECKING:
     from cpagent.chargepoint.chargepoint import ChargePoint
@@ -43,11 +52,14 @@ class Charging:
             if cid:
                 cp.command(DeEnergiseRelay(cid))  # power-loss recovery: relays open first
         self.meters = MeterReports(cp)
+        self.readings = TxReadings(self)
         for rec in cp.store.transactions():  # a transaction cut by a crash or power loss
             payload = {"idTag": rec.id_tag, "meterStop": round(rec.last_meter_wh),
                        "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
                        "reason": "PowerLoss"}
             cp.store.end_transaction(rec.local_id, payload, cp.boot_id, now)
+            if rec.connector_id in self.points:  # the register now may be fresher (§4.10)
+                self.readings.want_power_loss(self.points[rec.connector_id], rec, now)
 
     # -- helpers ------------------------------------------------------------------------------
     def _move(self, p: Point, trigger: Trigger, now: float, **kw: Any) -> None:
@@ -91,15 +103,20 @@ class Charging:
             self.card(p.connector.connector_id if p else 0, ev.id_tag, now)
         elif isinstance(ev, MeterSampled):
             p = self._point_for(ev.source)
-            if p is not None:
-                p.sample = ev.sample
+            if p is not None and plausible(self, p, ev, now):
+                p.sample, p.sample_at = ev.sample, now
                 if p.energy_cap_wh is not None and ev.sample.energy_wh >= p.energy_cap_wh:
                     p.energy_cap_wh = None  # MaxEnergyOnInvalidId used up: suspend now
                     self._apply_limit(p, now, force=True)
                 if self.meters.persist_due(p, now):
                     self.meters.persist(p, now)
+                self.readings.sampled(p, ev, now)
                 if (trigger := ev_activity(p, now)) is not None:
                     self._move(p, trigger, now)
+        elif isinstance(ev, MeterReadFailed):
+            p = self._point_for(ev.source)
+            if p is not None:
+                self.readings.failed(p, ev, now)
         elif isinstance(ev, DeviceFaulted | DeviceRecovered):
             p = self.points.get(self.cp.sources.get(ev.source, -1))
             if p is not None:
@@ -192,9 +209,18 @@ class Charging:
             return  # §5.19: no new transaction while a firmware image waits to be installed
         if p.connector.status is not S.PREPARING:
             return
+        self.readings.want_start(p, now)  # begin() follows with a fresh reading (<= 1 s)
+
+    def begin(self, p: Point, reading: Reading, now: float) -> None:
+        """Start the transaction with meterStart `reading` (fresh, OCPP 1.6 §4.8), if it may
+        still start."""
+        if p.auth is None or not p.plugged or p.tx is not None or self.cp.firmware.blocks_charging:
+            return
+        if p.connector.status is not S.PREPARING:
+            return
         cid = p.connector.connector_id
         id_tag, parent = p.auth
-        meter = round(p.sample.energy_wh) if p.sample is not None else 0
+        meter = round(reading.energy_wh)
         payload: dict[str, Any] = {"connectorId": cid, "idTag": id_tag, "meterStart": meter,
                                    "timestamp": self._wire_time(now)}
         res = self.cp.reservations.match(cid, id_tag, parent)
@@ -204,8 +230,14 @@ class Charging:
             self.cp.store.save_reservations(self.cp.reservations)
         local = self.cp.store.begin_transaction(cid, id_tag, float(meter), payload,
                                                 self.cp.boot_id, now)
-        p.tx = Tx(local, id_tag, parent, now)
+        p.tx = Tx(local, id_tag, parent, now, meter_start_wh=float(meter))
+        tx_log.info("connector %d: transaction started (local #%d), idTag %s, meterStart %d Wh",
+                  cid, local, mask_id_tag(id_tag), meter)
         self.meters.started(p, now)
+        begin = sampled_values(reading, self.cp.settings.get_list("StopTxnSampledData"),
+                               ReadingContext.TRANSACTION_BEGIN)
+        if begin:  # the same reading as meterStart (§3.16)
+            add_stop_data(p.tx, {"timestamp": payload["timestamp"], "sampledValue": begin}, now)
         if p.remote_profile is not None:
             self.cp.profiles.set(cid, p.remote_profile, {cid: None})
             self._save_profiles()
@@ -217,21 +249,8 @@ class Charging:
         tx = p.tx
         if tx is None:
             return
-        self._relay(p, False)
-        meter = round(p.sample.energy_wh) if p.sample is not None else None
-        if meter is None:
-            recs = [r for r in self.cp.store.transactions() if r.local_id == tx.local_id]
-            meter = round(recs[0].last_meter_wh) if recs else 0
-        payload: dict[str, Any] = {"meterStop": meter, "timestamp": self._wire_time(now),
-                                   "reason": reason}
-        if id_tag is not None:
-            payload["idTag"] = id_tag
-        wall = self.cp.wall(now)
-        measurands = self.cp.settings.get_list("StopTxnSampledData")
-        if measurands and p.sample is not None and wall is not None:
-            values = sampled_values(p.sample, measurands, ReadingContext.TRANSACTION_END)
-            payload["transactionData"] = [meter_value(wall, values)]
-        self.cp.store.end_transaction(tx.local_id, payload, self.cp.boot_id, now)
+        self._relay(p, False)  # first: the final reading is taken with the relay open
+        self.readings.want_stop(p, StopIntent(tx, reason, id_tag, now), now)
         p.tx = None
         p.auth = None
         p.deauthorized, p.energy_cap_wh = False, None
@@ -250,21 +269,26 @@ class Charging:
         self.cp.store.save_profiles((q.connector_id, q.raw) for q in self.cp.profiles)
 
     def queued_answered(self, item: QueuedMessage, answer: dict[str, Any] | None,
-                        now: float) -> None:
-        """A queued transaction message was answered (None: given up)."""
-        if answer is None or "idTagInfo" not in answer:
+                        now: float, transaction_id: int | None = None) -> None:
+        """A queued transaction message was answered (None: given up); `transaction_id`: what
+        a StartTransaction's transaction is known by from now on (-1: errata 3.18)."""
+        p = next((q for q in self.points.values()
+                  if q.tx is not None and q.tx.local_id == item.local_tx), None)
+        if item.action == "StartTransaction" and p is not None and p.tx is not None:
+            p.tx.transaction_id = transaction_id
+            tx_log.info("connector %d: transaction local #%d is transactionId %s",
+                        p.connector.connector_id, p.tx.local_id, transaction_id)
+        if answer is None or not isinstance(answer.get("idTagInfo"), dict):
             return
-        info = IdTagInfo.from_wire(answer["idTagInfo"])
+        try:
+            info = IdTagInfo.from_wire(answer["idTagInfo"])
+        except (KeyError, TypeError, ValueError):
+            return  # an odd idTagInfo: the message is delivered, the tag's status unknown
         id_tag = item.payload.get("idTag")
         if id_tag:
             self.cp.remember_id_tag(id_tag, info)
-        if item.action != "StartTransaction":
+        if item.action != "StartTransaction" or p is None or p.tx is None:
             return
-        p = next((q for q in self.points.values()
-                  if q.tx is not None and q.tx.local_id == item.local_tx), None)
-        if p is None or p.tx is None:
-            return
-        p.tx.transaction_id = answer.get("transactionId")
         if info.parent_id_tag and not p.tx.parent:
             p.tx.parent = info.parent_id_tag  # §3.10: group members may now stop it
         if info.status is not AuthorizationStatus.ACCEPTED:
@@ -309,6 +333,7 @@ class Charging:
                 else:
                     self._end_session(p, now)  # B1: ConnectionTimeOut (errata 3.21)
         self.meters.tick(self.points.values(), now)
+        self.readings.tick(self.points.values(), now)
         wall = self.cp.wall(now)
         if wall is None:
             return
@@ -361,6 +386,7 @@ class Charging:
                         p.connector.connector_id, now_wall, 86400, self.cp.wall(p.tx.start_mono)))
             times += [w - offset for w in walls if w is not None]
         times += self.meters.deadlines(self.points.values())
+        times += self.readings.deadlines(self.points.values())
         return min(times, default=None)
 
     # -- operations for the central system's requests -------------------------------------------

@@ -36,7 +36,16 @@ class RestartRequested:
     kind: str
 
 
-Command = EnergiseRelay | DeEnergiseRelay | SetCurrentLimit | RestartRequested
+@dataclass(frozen=True, slots=True)
+class ReadMeter:
+    """Read connector `connector_id`'s meter now (one request, on the poller's thread); the
+    reading comes back as MeterSampled(..., request=`request`) or MeterReadFailed."""
+
+    connector_id: int
+    request: int
+
+
+Command = EnergiseRelay | DeEnergiseRelay | SetCurrentLimit | RestartRequested | ReadMeter
 
 
 # Firmware Management jobs (OCPP 1.6 §5.8, §5.19) go to a worker thread (cpagent.firmware), not

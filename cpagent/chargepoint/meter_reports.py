@@ -15,6 +15,7 @@ from cpagent.chargepoint.metering import (
     sampled_values,
 )
 from cpagent.chargepoint.points import Point
+from cpagent.chargepoint.tx_readings import add_stop_data
 
 if TYPE_CHECKING:
     from cpagent.chargepoint.chargepoint import ChargePoint
@@ -32,7 +33,11 @@ class MeterReports:
     """Periodic values (MeterValueSampleInterval from the transaction's start, §9.1.17),
     clock-aligned ones (ClockAlignedDataInterval, stamped exactly on the boundary, §9.1.7)
     and triggered ones (§5.17). Values of a transaction go into the durable queue
-    (transaction-related, §3.16); others are sent only while online.
+    (transaction-related, §3.16); others are sent only while online. StopTxnSampledData /
+    StopTxnAlignedData values are collected at the same moments into the transaction's
+    transactionData (§9.1 StopTxnSampledData, errata v4 3.14). A changed interval applies at
+    once: the next sample is put on the new grid at the next tick (ChangeConfiguration is
+    followed by one), not after the sample already due at the old interval.
     """
 
     def __init__(self, cp: ChargePoint) -> None:
@@ -44,6 +49,7 @@ class MeterReports:
         if p.tx is not None:
             interval = self.cp.settings.get_int("MeterValueSampleInterval")
             p.tx.next_sample = next_periodic(now, now, interval)
+            p.tx.sample_interval = interval
             p.persisted_at = now
             p.persisted_wh = p.sample.energy_wh if p.sample is not None else float("-inf")
 
@@ -63,10 +69,13 @@ class MeterReports:
 
     def tick(self, points: Iterable[Point], now: float) -> None:
         points = list(points)
+        interval = self.cp.settings.get_int("MeterValueSampleInterval")
         for p in points:
+            if p.tx is not None and p.tx.sample_interval != interval:  # §9.1.17 changed
+                p.tx.sample_interval = interval
+                p.tx.next_sample = next_periodic(p.tx.start_mono, now, interval)
             if p.tx is not None and p.tx.next_sample is not None and now >= p.tx.next_sample:
                 self._sample(p, now, ReadingContext.SAMPLE_PERIODIC, now)
-                interval = self.cp.settings.get_int("MeterValueSampleInterval")
                 p.tx.next_sample = next_periodic(p.tx.start_mono, now, interval)
         wall = self.cp.wall(now)
         if wall is None:
@@ -94,14 +103,21 @@ class MeterReports:
         """Queue MeterValues for connector p stamped at monotonic `at` (the boundary)."""
         if p.sample is None or not p.connector.connector_id:
             return
-        key = ("MeterValuesAlignedData" if context is ReadingContext.SAMPLE_CLOCK
-               else "MeterValuesSampledData")
+        clock = context is ReadingContext.SAMPLE_CLOCK
+        key = "MeterValuesAlignedData" if clock else "MeterValuesSampledData"
         values = sampled_values(p.sample, self.cp.settings.get_list(key), context,
                                 self._offered_a(p))
+        wall = self.cp.wall(at)
+        stamp = to_wire(wall) if wall is not None else None
+        if p.tx is not None:
+            stop_key = "StopTxnAlignedData" if clock else "StopTxnSampledData"
+            stop_values = sampled_values(p.sample, self.cp.settings.get_list(stop_key), context,
+                                         self._offered_a(p))
+            if stop_values:
+                add_stop_data(p.tx, {"timestamp": stamp, "sampledValue": stop_values}, at)
         if not values:
             return
-        wall = self.cp.wall(at)
-        mv = {"timestamp": to_wire(wall) if wall is not None else None, "sampledValue": values}
+        mv = {"timestamp": stamp, "sampledValue": values}
         cid = p.connector.connector_id
         if p.tx is not None:
             self.persist(p, now)

@@ -74,6 +74,29 @@ _UNITS = {
 
 _CURRENT_PHASES = ("L1", "L2", "L3")
 _VOLTAGE_PHASES = ("L1-N", "L2-N", "L3-N")  # phase-to-neutral, as the meter reports them
+PHASED = {Measurand.CURRENT_IMPORT: _CURRENT_PHASES, Measurand.VOLTAGE: _VOLTAGE_PHASES}
+"""Per-phase measurands and the phase labels they are reported with."""
+
+SELECTABLE = frozenset({str(m) for m in SUPPORTED_MEASURANDS} | {
+    f"{m}.{label}" for m, labels in PHASED.items() for ph in labels
+    for label in {ph, ph.split("-")[0]}})
+"""What the *SampledData / *AlignedData keys accept: a measurand, or a per-phase one with
+its phase (§9.1 MeterValuesSampledData: "combined with the optional phase; for instance:
+Voltage.L1"; L1 and L1-N both name the phase-to-neutral voltage)."""
+
+
+def _parse(name: str) -> tuple[Measurand, str | None] | None:
+    """(measurand, phase or None) of a configured entry, or None if not one we know."""
+    try:
+        return Measurand(name), None
+    except ValueError:
+        pass
+    base, _, phase = name.rpartition(".")
+    try:
+        m = Measurand(base)
+    except ValueError:
+        return None
+    return (m, phase) if m in PHASED and phase else None
 
 
 class Reading(Protocol):
@@ -121,11 +144,15 @@ def sampled_values(
     """
     out: list[dict[str, Any]] = []
     for name in measurands:
-        try:
-            m = Measurand(name)
-        except ValueError:
+        parsed = _parse(name)
+        if parsed is None:
             continue
-        if m is Measurand.ENERGY_ACTIVE_IMPORT_REGISTER:
+        m, only = parsed
+        if only is not None:  # one phase of a per-phase measurand
+            values = reading.current_a if m is Measurand.CURRENT_IMPORT else reading.voltage_v
+            out += [_value(m, x, context, p) for x, p in zip(values, PHASED[m], strict=False)
+                    if only in (p, p.split("-")[0])]
+        elif m is Measurand.ENERGY_ACTIVE_IMPORT_REGISTER:
             out.append(_value(m, reading.energy_wh, context))
         elif m is Measurand.POWER_ACTIVE_IMPORT:
             out.append(_value(m, reading.power_w, context))

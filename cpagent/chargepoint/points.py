@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cpagent.chargepoint.connector import Connector
+from cpagent.chargepoint.meter_check import MeterCheck
 from cpagent.chargepoint.metering import Reading
 
 
@@ -17,6 +18,30 @@ class Tx:
     start_mono: float
     transaction_id: int | None = None
     next_sample: float | None = None
+    meter_start_wh: float = 0.0
+    sample_interval: int = 0  # the MeterValueSampleInterval next_sample was computed with
+    stop_data: list[dict[str, Any]] = field(default_factory=list)  # transactionData (§6.47)
+
+
+@dataclass(frozen=True, slots=True)
+class StopIntent:
+    """A transaction being stopped: relay open, waiting for the final meter reading."""
+
+    tx: Tx
+    reason: str
+    id_tag: str | None
+    at: float  # monotonic time of the stop (the StopTransaction timestamp)
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A fresh meter reading asked for at a transaction's start (stop None) or stop."""
+
+    request: int
+    deadline: float  # monotonic; after it, the best reading at hand is used
+    stop: StopIntent | None = None
+    warned: bool = False
+    power_loss: tuple[int, float] | None = None  # (local id, persisted Wh) of a PowerLoss stop
 
 
 @dataclass(slots=True)
@@ -31,6 +56,7 @@ class Point:
     asking: str | None = None  # idTag in an Authorize.req
     tx: Tx | None = None
     sample: Reading | None = None
+    sample_at: float = 0.0  # when `sample` arrived (monotonic)
     persisted_at: float = float("-inf")
     persisted_wh: float = float("-inf")  # the register reading persisted last
     limit_a: float | None = None
@@ -40,3 +66,6 @@ class Point:
     low_since: float | None = None  # first sample below the SuspendedEV power threshold
     deauthorized: bool = False  # StartTransaction.conf refused the idTag, tx kept (§3.5.4)
     energy_cap_wh: float | None = None  # register value up to which it may still charge then
+    reading: PendingRead | None = None  # a start waiting for its meterStart reading
+    closing: list[PendingRead] = field(default_factory=list)  # stops waiting for meterStop
+    meter_check: MeterCheck = field(default_factory=MeterCheck)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cpagent.chargepoint.metering import SUPPORTED_MEASURANDS
+from cpagent.chargepoint.metering import SELECTABLE, SUPPORTED_MEASURANDS
 
 
 class FeatureProfile(StrEnum):
@@ -78,8 +78,8 @@ class KeySpec:
         return ",".join(items)
 
 
-_MEASURANDS = frozenset(str(m) for m in SUPPORTED_MEASURANDS)
-_MAX_MEASURANDS = len(_MEASURANDS)
+_MEASURANDS = SELECTABLE  # a measurand, or a per-phase one with its phase (Voltage.L1)
+_MAX_MEASURANDS = len(SUPPORTED_MEASURANDS)
 _PHASE_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 DAY_S = 86400
 MAX_STACK_LEVEL = 8

@@ -15,6 +15,7 @@ from cpagent.chargepoint.commands import (
     Command,
     DeEnergiseRelay,
     EnergiseRelay,
+    ReadMeter,
     RestartRequested,
     SetCurrentLimit,
 )
@@ -29,14 +30,22 @@ from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
 from cpagent.firmware.worker import FirmwareWorker
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
-from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
+from hw.events import (
+    CardPresented,
+    DeviceFaulted,
+    DeviceRecovered,
+    MeterReadFailed,
+    MeterSampled,
+    PlugChanged,
+)
 
 log = logging.getLogger(__name__)
 
 EX_TEMPFAIL = 75  # sysexits.h: Reset.req accepted; non-zero so Restart=on-failure restarts us
 STOP_BOUND_S = 5.0  # on SIGTERM, how long StopTransactions may take to be acknowledged
                     # (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
-HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, DeviceFaulted, DeviceRecovered)
+HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, MeterReadFailed, DeviceFaulted,
+             DeviceRecovered)
 THREE_PHASE_METERS = ("sdm630", "sdm72")
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
@@ -292,6 +301,8 @@ class ChargepointApplication:
         pending = self._exit
         if pending is None:
             return
+        if self._cp.charging.readings.pending():
+            return  # a Stop waits for its final meter reading (<= 1 s, then it is queued)
         if (self._connection == "connected" and self._store.queue_depth()
                 and self._clock() < pending.latest):
             return
@@ -312,7 +323,10 @@ class ChargepointApplication:
                                           self._clock() + self._restart_bound_s)
             return
         conn = self._ctx.hardware.connector(command.connector_id)
-        if isinstance(command, EnergiseRelay):
+        if isinstance(command, ReadMeter):
+            if conn.poller is not None:  # the answer comes back as an event; never blocks
+                conn.poller.read_now(command.request)
+        elif isinstance(command, EnergiseRelay):
             log.info("%s: closing contactor", conn.source)
             conn.relay.energise()
         elif isinstance(command, DeEnergiseRelay):

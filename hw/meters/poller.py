@@ -1,11 +1,12 @@
-"""A thread that reads an EnergyMeter at an interval and posts samples, faults and recoveries."""
+"""A thread that reads an EnergyMeter at an interval, or at once on request, and posts samples."""
 
 from __future__ import annotations
 
+import queue
 import threading
 
 from hw.errors import HardwareError
-from hw.events import DeviceFaulted, DeviceRecovered, FaultCode, MeterSampled
+from hw.events import DeviceFaulted, DeviceRecovered, FaultCode, MeterReadFailed, MeterSampled
 from hw.interfaces import EnergyMeter, Post
 
 
@@ -17,6 +18,11 @@ class MeterPoller:
     another code), later failures post nothing more; the first good read after a fault posts
     DeviceRecovered, then MeterSampled. Vendor exceptions other than HardwareError are treated
     as failures too, so the thread never dies.
+
+    `read_now(request)` (any thread, never blocks) asks for one read as soon as the read in
+    progress, if any, is done; its sample is posted as MeterSampled(..., request=request),
+    so the owner knows the reading was taken after it asked (e.g. after opening the relay).
+    A failed on-demand read posts MeterReadFailed(source, request) as well.
     """
 
     def __init__(
@@ -27,6 +33,7 @@ class MeterPoller:
         self._source = source
         self._interval_s = interval_s
         self._stop = threading.Event()
+        self._requests: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.faulted = False
         self.samples = 0
@@ -40,11 +47,17 @@ class MeterPoller:
         )
         self._thread.start()
 
-    def poll_once(self) -> None:
+    def read_now(self, request: int) -> None:
+        """Ask for one read at once; answered by an event carrying `request` (thread-safe)."""
+        self._requests.put(request)
+
+    def poll_once(self, request: int | None = None) -> None:
         """One read and its events (the thread's body; callable directly from tests)."""
         try:
             sample = self._meter.read()
         except Exception as exc:
+            if request is not None:
+                self._post(MeterReadFailed(self._source, request, str(exc)))
             if not self.faulted:
                 self.faulted = True
                 code = exc.code if isinstance(exc, HardwareError) else None
@@ -58,16 +71,21 @@ class MeterPoller:
             self.faulted = False
             self._post(DeviceRecovered(self._source))
         self.samples += 1
-        self._post(MeterSampled(self._source, sample))
+        self._post(MeterSampled(self._source, sample, request))
 
     def _run(self) -> None:
+        request: int | None = None
         while not self._stop.is_set():
-            self.poll_once()
-            self._stop.wait(self._interval_s)
+            self.poll_once(request)
+            try:  # the next periodic read, unless a read_now request comes first
+                request = self._requests.get(timeout=self._interval_s)
+            except queue.Empty:
+                request = None
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Ask the thread to stop and join it for at most `timeout` s; True if it ended."""
         self._stop.set()
+        self._requests.put(None)  # wake the thread from its wait
         thread, self._thread = self._thread, None
         if thread is None:
             return True

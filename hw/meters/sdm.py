@@ -67,9 +67,10 @@ class SdmMeter:
     A read is `requests_per_sample` bulk reads (1 for the built-in maps) on `bus`, the port's
     shared hw.modbus_bus.ModbusBus (several meters and EVSE controllers on one RS-485 line);
     without one the meter opens a private bus on `port`. A silent or corrupt (CRC) reply is
-    retried `retries` times, `timeout` seconds each; after that read() raises MeterError.
-    Energy never goes backwards: a lower import register than already reported is reported
-    as the earlier value (and counted in `energy_regressions`).
+    retried `retries` times, `timeout` seconds each; after that read() raises MeterError. The
+    import register is reported as read: a value lower than the last one is counted in
+    `energy_regressions`, not hidden (a clamped value would turn one corrupt high reading
+    into the floor for every later one); judging plausibility is the chargepoint's job.
     """
 
     def __init__(
@@ -134,10 +135,6 @@ class SdmMeter:
         last = self._last_energy_wh
         if last is not None and sample.energy_wh < last:
             self.energy_regressions += 1
-            return MeterSample(
-                sample.timestamp, last, sample.power_w, sample.voltage_v, sample.current_a,
-                sample.frequency_hz,
-            )
         self._last_energy_wh = sample.energy_wh
         return sample
 

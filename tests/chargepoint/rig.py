@@ -9,7 +9,7 @@ from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.commands import Command, FirmwareJob
+from cpagent.chargepoint.commands import Command, FirmwareJob, ReadMeter
 from cpagent.chargepoint.firmware_events import FirmwareEvent
 from cpagent.chargepoint.store import Store
 from cpagent.core import CallAnswered, CallErrored, CallReceived, OcppError, Session
@@ -52,6 +52,10 @@ class Rig:
             "FirmwareStatusNotification": lambda p: {},
         }
         self.received: list[tuple[str, dict[str, Any], float]] = []
+        self.unanswered: list[tuple[str, str]] = []  # (message id, action) left unanswered
+        self.registers = {c: 0.0 for c in connectors}  # each connector's meter register, Wh
+        self.powers = {c: 0.0 for c in connectors}  # and its power, W
+        self.answer_reads = True  # ReadMeter commands answered at once from `registers`
         self.commands: list[Command] = []
         self.jobs: list[FirmwareJob] = []
         self.csms = Session("ocpp1.6")
@@ -61,7 +65,8 @@ class Rig:
         cp = ChargePoint(store=self.store, boot_payload=BOOT, connector_ids=self.connectors,
                          boot_id=self.boot_id, new_id=lambda: next(self.ids), now=self.now,
                          firmware_management=self.firmware_management)
-        self.commands += cp.drain_commands()
+        self.cp = cp
+        self._drain_commands()
         return cp
 
     def restart(self, boot_id: str) -> None:
@@ -86,9 +91,19 @@ class Rig:
         self.csms.disconnected(self.now)
         self.pump()
 
+    def _drain_commands(self) -> None:
+        new = self.cp.drain_commands()
+        self.commands += new
+        for cmd in new:
+            if isinstance(cmd, ReadMeter) and self.answer_reads:
+                self.cp.hw_event(MeterSampled(str(cmd.connector_id), MeterSample(
+                    self.now, self.registers[cmd.connector_id], self.powers[cmd.connector_id],
+                    (230.0,), (self.powers[cmd.connector_id] / 230.0,)),
+                    cmd.request), self.now)
+
     def pump(self) -> None:
         for _ in range(1000):
-            self.commands += self.cp.drain_commands()
+            self._drain_commands()
             self.jobs += self.cp.drain_jobs()
             frames = self.cp.drain_frames()
             if self.csms.is_connected:
@@ -100,7 +115,7 @@ class Rig:
                 for text in back:
                     self.cp.receive(text, self.now)
             if not frames and not back:
-                self.commands += self.cp.drain_commands()
+                self._drain_commands()
                 self.jobs += self.cp.drain_jobs()
                 return
         raise AssertionError("frames never settled")
@@ -112,6 +127,7 @@ class Rig:
                 self.received.append((ev.action, ev.payload, self.now))
                 answer = self.script[ev.action](ev.payload)
                 if answer is None:
+                    self.unanswered.append((ev.message_id, ev.action))
                     continue
                 if isinstance(answer, OcppError):
                     self.csms.answer_error(ev.message_id, answer, self.now)
@@ -135,11 +151,19 @@ class Rig:
         self.cp.tick(self.now)
         self.pump()
 
+    def raw_answer(self, message_id: str, text: str) -> None:
+        """The central system sends `text` (any frame, unchecked) for CALL `message_id`."""
+        self.cp.receive(text.replace("{id}", message_id), self.now)
+        self.pump()
+
     def event(self, ev: object) -> None:
         self.cp.hw_event(ev, self.now)
         self.pump()
 
     def meter(self, energy_wh: float, connector: str = "1", power_w: float = 7000.0) -> None:
+        """The meter's register is `energy_wh` now; a periodic sample reports it."""
+        self.registers[int(connector)] = energy_wh
+        self.powers[int(connector)] = power_w
         self.event(MeterSampled(connector, MeterSample(self.now, energy_wh, power_w, (230.0,),
                                                         (30.0,))))
 
@@ -161,6 +185,10 @@ class Rig:
         return result
 
     # -- looking ------------------------------------------------------------------------------
+    def hw_commands(self) -> list[Command]:
+        """Commands to relays and limiters, without the meter reads asked for."""
+        return [c for c in self.commands if not isinstance(c, ReadMeter)]
+
     def actions(self) -> list[str]:
         return [a for a, _, _ in self.received]
 

@@ -87,16 +87,17 @@ def test_card_session(rig: Rig, order: str) -> None:
     assert from_wire(start["timestamp"]) == pytest.approx(WALL0 + rig.now, abs=0.01)
     assert EnergiseRelay(1) in rig.commands
     assert rig.statuses(1)[-1] == "Charging"
-    rig.meter(10_500.0)
-    rig.advance(60)  # MeterValueSampleInterval
+    rig.advance(59)
+    rig.meter(10_120.0)  # 7.3 kW for 59 s
+    rig.advance(1)  # MeterValueSampleInterval
     [mv] = rig.sent("MeterValues")
     assert mv["transactionId"] == 100
-    assert mv["meterValue"][0]["sampledValue"][0]["value"] == "10500"
-    rig.meter(11_000.0)
+    assert mv["meterValue"][0]["sampledValue"][0]["value"] == "10120"
+    rig.meter(10_125.0)
     rig.event(CardPresented("1", "cafe01"))  # same card (case-insensitive) stops
     stop = rig.sent("StopTransaction")[0]
-    assert (stop["transactionId"], stop["meterStop"], stop["reason"]) == (100, 11000, "Local")
-    assert rig.commands[-1] == DeEnergiseRelay(1)
+    assert (stop["transactionId"], stop["meterStop"], stop["reason"]) == (100, 10125, "Local")
+    assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     rig.event(PlugChanged("1", False))
     assert rig.statuses(1)[-2:] == ["Finishing", "Available"]
 
@@ -152,7 +153,7 @@ def test_invalid_id_on_start_stops_the_transaction(rig: Rig) -> None:
     assert rig.actions().count("Authorize") == 0  # pre-authorized from the local list
     assert rig.sent("StopTransaction")[0] | {"timestamp": "x"} == {
         "transactionId": 7, "meterStop": 0, "timestamp": "x", "reason": "DeAuthorized"}
-    assert rig.commands[-1] == DeEnergiseRelay(1)
+    assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
 
 
 def test_offline_session_is_replayed_in_order_with_original_times(rig: Rig) -> None:
@@ -220,19 +221,29 @@ def test_transaction_message_retries_then_gives_up(
                for m in dropped), dropped
 
 
-def test_power_loss_stops_with_last_persisted_meter_and_never_twice(rig: Rig) -> None:
+@pytest.mark.parametrize(("register", "meter_stop"), [
+    (None, 2000),  # the meter does not answer at the restart: the last persisted value
+    (2_001.0, 2001),  # the register: the relay opened with the power, so it is the true end
+    (5.0, 2000),  # a register below the persisted one (meter replaced): not this energy
+])
+def test_power_loss_stops_with_last_persisted_meter_and_never_twice(
+        rig: Rig, register: float | None, meter_stop: int) -> None:
     online(rig)
+    rig.meter(2_000.0)
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
-    rig.meter(2_000.0)
     rig.advance(60)  # a periodic sample persists the meter reading
     rig.meter(2_001.0)  # too recent to be persisted: lost with the power
+    rig.answer_reads = register is not None
+    rig.registers[1] = register or 0.0
     rig.restart("boot-2")
-    assert rig.commands[-1] == DeEnergiseRelay(1)
+    assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
     rig.clear()
     rig.connect()
+    rig.advance(1)  # the bound for the reading at start
     stop = rig.sent("StopTransaction")[0]
-    assert (stop["reason"], stop["meterStop"], stop["transactionId"]) == ("PowerLoss", 2000, 100)
+    assert (stop["reason"], stop["meterStop"], stop["transactionId"]) == (
+        "PowerLoss", meter_stop, 100)
     rig.restart("boot-3")
     rig.clear()
     rig.connect()
@@ -434,7 +445,7 @@ def test_remote_start_with_a_tx_profile(rig: Rig) -> None:
     assert SetCurrentLimit(1, 10.0) in rig.commands
     rig.event(CardPresented("1", "APP"))  # the remote idTag's card also stops it
     assert rig.sent("StopTransaction")[0]["reason"] == "Local"
-    assert rig.commands[-2:] == [DeEnergiseRelay(1), SetCurrentLimit(1, None)]
+    assert rig.hw_commands()[-2:] == [DeEnergiseRelay(1), SetCurrentLimit(1, None)]
 
 
 def test_a_handler_bug_becomes_internal_error(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -450,7 +461,7 @@ def test_a_handler_bug_becomes_internal_error(rig: Rig, monkeypatch: pytest.Monk
     assert rig.call("GetLocalListVersion", {}) == {"listVersion": 0}  # still serving
 
 
-def test_an_unanswered_transaction_message_counts_as_an_attempt(rig: Rig) -> None:
+def test_an_unanswered_transaction_message_is_resent_after_the_retry_interval(rig: Rig) -> None:
     online(rig)
     rig.call("ChangeConfiguration", {"key": "TransactionMessageRetryInterval", "value": "5"})
     answers = iter([None, {"transactionId": 9, "idTagInfo": {"status": "Accepted"}}])
@@ -458,7 +469,7 @@ def test_an_unanswered_transaction_message_counts_as_an_attempt(rig: Rig) -> Non
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
     first = rig.now
-    rig.advance(30)  # the core's call timeout: attempt 1 failed
+    rig.advance(30)  # the core's call timeout: not a failed attempt, but a resend is due
     rig.advance(5)  # RetryInterval x 1
     times = [t - first for a, _, t in rig.received if a == "StartTransaction"]
     assert times == [0, 35]

@@ -18,7 +18,7 @@ from ocpp.v16.enums import Action, RegistrationStatus
 
 from cpagent.chargepoint.chargepoint import ChargePoint
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.commands import EnergiseRelay
+from cpagent.chargepoint.commands import EnergiseRelay, ReadMeter
 from cpagent.chargepoint.firmware_events import (
     DiagnosticsUploaded,
     DiagnosticsUploading,
@@ -96,6 +96,8 @@ class MemoryLink:
         self.cp = cp
         self.clock = clock
         self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.commands: list[Any] = []
+        self.register_wh = 1234.0  # the meter, read on the chargepoint's ReadMeter commands
 
     async def recv(self) -> str:
         return await self.inbox.get()
@@ -105,6 +107,12 @@ class MemoryLink:
         self.flush()
 
     def flush(self) -> None:
+        while new := self.cp.drain_commands():
+            self.commands += new
+            for cmd in new:
+                if isinstance(cmd, ReadMeter):
+                    self.cp.hw_event(MeterSampled("1", MeterSample(
+                        0, self.register_wh, 0.0, (230.0,), (0.0,)), cmd.request), self.clock())
         for text in self.cp.drain_frames():
             self.inbox.put_nowait(text)
 
@@ -144,7 +152,7 @@ async def _session(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], li
         assert answer.status == "Accepted"
         link.flush()
         await _until(lambda: any(a == "StopTransaction" for a, _ in csms.seen))
-        commands = cp.drain_commands()
+        commands = link.commands
         answer = await csms.call(call.GetConfiguration(key=["SupportedFeatureProfiles"]))
         assert answer.configuration_key[0]["value"].startswith("Core,")
     finally:

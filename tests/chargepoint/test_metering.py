@@ -15,6 +15,7 @@ from cpagent.chargepoint.metering import (
     next_periodic,
     sampled_values,
 )
+from cpagent.chargepoint.settings import ConfigurationStatus, FeatureProfile, Settings
 from hw.events import MeterSample
 
 from .schemas import validate
@@ -114,3 +115,18 @@ def test_frequency_only_when_the_meter_measures_it(hz: float | None,
     assert values == expected
     if values:
         validate("MeterValues", meter_values_request(1, None, [meter_value(0.0, values)]))
+
+
+def test_a_measurand_with_its_phase_reports_that_phase_only() -> None:
+    """§9.1 MeterValuesSampledData: "the Measurand is combined with the optional phase; for
+    instance: Voltage.L1" - accepted by ChangeConfiguration and honoured."""
+    settings = Settings([FeatureProfile.CORE], 1)
+    assert settings.change("MeterValuesSampledData", "Voltage.L1,Current.Import.L3") == (
+        ConfigurationStatus.ACCEPTED)
+    assert settings.change("MeterValuesSampledData", "Energy.Active.Import.Register.L1") == (
+        ConfigurationStatus.REJECTED)
+    values = sampled_values(THREE_PHASE, settings.get_list("MeterValuesSampledData"),
+                            ReadingContext.SAMPLE_PERIODIC)
+    assert [(v["measurand"], v["phase"]) for v in values] == [
+        ("Voltage", "L1-N"), ("Current.Import", "L3")]
+    validate("MeterValues", meter_values_request(1, 1, [meter_value(0.0, values)]))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from hw.errors import MeterError
-from hw.events import DeviceFaulted, DeviceRecovered, MeterSampled
+from hw.events import DeviceFaulted, DeviceRecovered, MeterReadFailed, MeterSampled
 from hw.meters.poller import MeterPoller
 from hw.meters.rtu_sim import RtuMeterSimulator
 from hw.meters.sdm import SdmMeter
@@ -51,13 +51,15 @@ def test_smaller_requests_give_the_same_sample(sim):
         meter.close()
 
 
-def test_energy_never_goes_backwards(sim, meter):
+def test_the_register_is_reported_as_read_never_clamped(sim, meter):
+    """A high corrupt reading must not become the floor for later ones (the chargepoint's
+    plausibility check drops it); a lower one is counted."""
     reported = []
-    for energy in (5000.0, 4000.0, 6000.0):
+    for energy in (5000.0, 905000.0, 5010.0, 4000.0):
         sim.set(energy_wh=energy)
         reported.append(meter.read().energy_wh)
-    assert reported == [5000.0, 5000.0, 6000.0]
-    assert meter.energy_regressions == 1
+    assert reported == pytest.approx([5000.0, 905000.0, 5010.0, 4000.0])
+    assert meter.energy_regressions == 2
 
 
 def test_a_corrupted_reply_is_retried_transparently(sim, meter):
@@ -117,3 +119,27 @@ def test_poller_reports_fault_once_then_recovers(sim, meter, events, outage):
     fault = events.of(DeviceFaulted)[0]
     assert (fault.source, fault.code) == ("c1", "PowerMeterFailure")
     assert events.of(DeviceRecovered) == [DeviceRecovered("c1")]
+
+
+def test_read_now_is_one_request_answered_by_a_tagged_sample(sim, meter, events):
+    """A transaction start/stop asks for a reading at once (one Modbus request, on the poller's
+    thread); the sample carries the request so the owner knows it was taken after it asked."""
+    sim.set(energy_wh=1000.0)
+    poller = MeterPoller(meter, post=events.post, source="c1", interval_s=3600.0)
+    poller.start()
+    try:
+        assert events.wait_for(lambda seen: any(isinstance(e, MeterSampled) for e in seen))
+        before = sim.requests
+        sim.set(energy_wh=1002.5)
+        poller.read_now(7)
+        assert events.wait_for(lambda seen: any(
+            isinstance(e, MeterSampled) and e.request == 7 for e in seen))
+        [answer] = [e for e in events.seen if isinstance(e, MeterSampled) and e.request == 7]
+        assert answer.sample.energy_wh == pytest.approx(1002.5)
+        assert sim.requests - before == meter.requests_per_sample == 1
+        sim.link.unplug()
+        poller.read_now(8)
+        assert events.wait_for(lambda seen: any(
+            isinstance(e, MeterReadFailed) and e.request == 8 for e in seen))
+    finally:
+        assert poller.stop(timeout=5.0)

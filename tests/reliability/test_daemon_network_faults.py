@@ -66,7 +66,7 @@ CASES = [
     Case(Fault.CUT, Stop.TAP, during=False),
     Case(Fault.DOWN, Stop.TAP, during=True),
     Case(Fault.DOWN, Stop.UNPLUG, during=True),
-    # the retry waits 3 s, so the held answer can be let go between timeout and resend
+    # the resend would wait 3 s, so the held answer is let go between timeout and resend
     Case(Fault.SLOW, Stop.TAP, during=True, call_timeout_s=1.0, retry_interval_s=3),
 ]
 
@@ -182,8 +182,9 @@ def _fault(rig: Rig, case: Case) -> None:
         _stop(rig, case.stop)
         assert not [c for c in rig.central.calls("StopTransaction") if c.answer is not None], (
             "the relay opened before any Stop was acknowledged")
-        wait_until(lambda: _stop_attempts(rig.daemon) >= 1, 10.0,
-                   "the Stop timed out (an attempt recorded in the outbox, OCPP 1.6 §4.7)")
+        wait_until(lambda: "not answered in time" in rig.daemon.log_path.read_text(), 10.0,
+                   "the Stop timed out on the live link (logged at INFO)")
+        assert _stop_attempts(rig.daemon) == 0, "a timeout is not a failed attempt (§4.7)"
         rig.central.release()  # the late answer goes out before the resend is due
 
 
@@ -232,10 +233,9 @@ def test_daemon_survives_network_fault_while_charging(rig_for: Callable[[Case], 
         daemon.wait_settled()
 
     stops = central.calls("StopTransaction")
+    assert len(stops) == 1 and stops[0].answer is not None, stops
     if case.fault is Fault.SLOW:
-        _late_answer_is_ignored(rig, stops)
-    else:
-        assert len(stops) == 1 and stops[0].answer is not None, stops
+        _late_answer_completes_the_stop(rig)
     assert {c.payload["transactionId"] for c in stops} == {tid}, stops
     starts = [c for c in central.calls("StartTransaction") if c.answer is not None]
     assert [c.answer["transactionId"] for c in starts if c.answer] == [tid]
@@ -243,23 +243,20 @@ def test_daemon_survives_network_fault_while_charging(rig_for: Callable[[Case], 
     assert found.sessions == 1 and found.lost_starts == found.lost_stops == (), found
     assert found.stray_stops == () and found.meter_violations == (), found
     assert found.duplicates["StartTransaction"] == 0, found
-    if case.fault is not Fault.SLOW:
-        assert found.duplicates["StopTransaction"] == 0, "the Stop reached the CSMS once"
+    assert found.duplicates["StopTransaction"] == 0, "the Stop reached the CSMS once"
     assert found.duplicates["MeterValues"] <= 1, "at most the sample in flight at the fault"
     _alive(daemon)
     assert _relay(daemon.do("status")) is False
 
 
-def _late_answer_is_ignored(rig: Rig, stops: list[Any]) -> None:
-    """SLOW: the first Stop timed out and was resent once (same payload, new message id) and
-    the resend acknowledged; the first one's answer came after the daemon gave up on it. The
-    daemon takes it as unexpected, keeps the link and sends no further Stop."""
+def _late_answer_completes_the_stop(rig: Rig) -> None:
+    """SLOW: the Stop timed out on a live link and its answer came after the call timeout.
+    A timeout is not a failed attempt and a late CALLRESULT still counts (OCPP 1.6 §4.7,
+    OCPP-J 1.6 §4.1.1): the Stop is delivered by that answer and never resent, the link kept."""
     from ocpp.v16 import call
 
-    assert len(stops) == 2 and stops[0].payload == stops[1].payload, stops
-    assert stops[0].unique_id != stops[1].unique_id and stops[1].answer is not None, stops
     # A round trip after the late answer: the daemon has read it and is still serving.
     answer = rig.central.call(CHARGEPOINT_ID, call.GetConfiguration(key=["HeartbeatInterval"]))
     assert answer.configuration_key, answer
-    assert len(rig.central.calls("StopTransaction")) == 2, "no Stop after the acknowledged one"
+    assert len(rig.central.calls("StopTransaction")) == 1, "no Stop after the answered one"
     assert rig.daemon.do("status")["queued_messages"] == 0

@@ -1,0 +1,100 @@
+"""Billing data end to end against the public `ocpp` central system: meterStart/meterStop are
+the meter's register at the event (a real SDM630 driver against its RTU twin on a pty), and a
+transaction whose StartTransaction could not be delivered still sends its MeterValues and
+StopTransaction, with transactionId -1 (OCPP 1.6 errata v4 3.18, §4.8)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from hw.meters.rtu_sim import RtuMeterSimulator
+from tests.e2e.conftest import boot
+from tests.e2e.csms import StrictCentralSystem
+from tests.e2e.daemon import Daemon
+
+SIM_METER = 'driver = "sim"\npoll_interval_s = 0.2\n'
+REGISTER_WH = 1_234_567.0
+
+
+@pytest.fixture
+def rtu_meter() -> Iterator[RtuMeterSimulator]:
+    with RtuMeterSimulator("SDM630") as sim:
+        sim.set(energy_wh=REGISTER_WH, power_w=0.0)
+        yield sim
+
+
+def test_meter_start_and_stop_are_the_register_at_the_event(
+    daemon: Daemon, csms: StrictCentralSystem, rtu_meter: RtuMeterSimulator
+) -> None:
+    """OCPP 1.6 §4.8 / §4.10: meterStart and meterStop are the register at start and stop,
+    right after boot too (never 0 because no sample came yet), and not the last periodic
+    sample (here polled only every 60 s)."""
+    config = daemon.config_path.read_text()
+    assert SIM_METER in config
+    daemon.config_path.write_text(
+        config.replace(
+            SIM_METER, (f'driver = "sdm630"\nport = "{rtu_meter.port}"\npoll_interval_s = 60.0\n')
+        )
+    )
+    boot(daemon, csms, MeterValueSampleInterval="0")
+    rtu_meter.set(energy_wh=REGISTER_WH + 3.0)  # moved since the boot-time poll
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-M")
+    start = csms.wait_call("StartTransaction")
+    assert start["meterStart"] == REGISTER_WH + 3.0
+    daemon.wait_connector(lambda c: c["relay"] is True, what="relay closed")
+    rtu_meter.set(energy_wh=REGISTER_WH + 12.0)
+    daemon.do("tap", id_tag="CARD-M")
+    stop = csms.wait_call("StopTransaction")
+    assert stop["meterStop"] == REGISTER_WH + 12.0
+    assert stop["transactionId"] == 1
+    log = daemon.log_path.read_text()  # what an operator reads, one line each
+    assert "connector 1: transaction started (local #1), idTag CARD-M, meterStart 1234570" in log
+    assert "connector 1: transaction 1 stopped (Local): 0.009 kWh delivered" in log
+
+
+def test_a_power_loss_stop_carries_the_register_read_at_restart(
+    daemon: Daemon, csms: StrictCentralSystem, rtu_meter: RtuMeterSimulator
+) -> None:
+    """kill -9 mid-transaction: the restarted daemon opens the relay and ends the transaction
+    as PowerLoss; its meterStop is the register read at the restart (the relay was open since
+    the cut, so that is the true end), not the last persisted value (up to 15 s older)."""
+    config = daemon.config_path.read_text()
+    daemon.config_path.write_text(
+        config.replace(
+            SIM_METER, (f'driver = "sdm630"\nport = "{rtu_meter.port}"\npoll_interval_s = 60.0\n')
+        )
+    )
+    boot(daemon, csms, MeterValueSampleInterval="0")
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-P")
+    assert csms.wait_call("StartTransaction")["meterStart"] == REGISTER_WH
+    daemon.wait_connector(
+        lambda c: c["relay"] is True and c["transaction"] and c["transaction"]["id"] == 1,
+        what="charging, the Start acknowledged",
+    )
+    rtu_meter.set(energy_wh=REGISTER_WH + 6.0)  # charged since the last persisted reading
+    daemon.kill9()
+    daemon.start()
+    stop = csms.wait_call("StopTransaction", timeout=15)
+    assert (stop["reason"], stop["transactionId"]) == ("PowerLoss", 1)
+    assert stop["meterStop"] == REGISTER_WH + 6.0
+
+
+def test_a_start_given_up_still_delivers_meter_values_and_stop_with_minus_one(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
+    boot(daemon, csms, TransactionMessageAttempts="2")
+    csms.fail_next("StartTransaction", 2)
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-X")
+    csms.wait_call("StartTransaction", count=2)
+    values = csms.wait_call("MeterValues", timeout=15)
+    assert values["transactionId"] == -1
+    daemon.do("tap", id_tag="CARD-X")
+    stop = csms.wait_call("StopTransaction")
+    assert stop["transactionId"] == -1 and stop["reason"] == "Local"
+    daemon.wait(lambda s: s["queued_messages"] == 0, what="everything delivered")
+    assert {p.get("transactionId") for p in csms.calls("MeterValues")} == {-1}
