@@ -29,8 +29,12 @@ from cpagent.core import (
     CallErrored,
     CallFailed,
     CallReceived,
+    CallRejected,
     ConnectionLost,
+    Event,
     InternalError,
+    InvalidPayload,
+    InvalidResponse,
     OcppError,
     Session,
 )
@@ -43,6 +47,19 @@ PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGE
 _log = logging.getLogger(__name__)
 BOOT_RETRY_S = 60.0  # when BootNotification.conf gives interval 0 or the call fails
 OnAnswer = Callable[[dict[str, Any] | None, float], None]
+
+
+def _log_refused(event: Event) -> None:
+    """A message refused by a schema check is never silent (operators must see why)."""
+    if isinstance(event, CallFailed) and isinstance(event.error, InvalidResponse):
+        err = event.error.error  # OCPP-J 1.6 §4.2.3: the central system's answer is invalid
+        _log.warning("%s answer from the central system refused: %s %s; the %s counts as "
+                     "not answered", event.action, err.code, err.description, event.action)
+    elif isinstance(event, CallFailed) and isinstance(event.error, InvalidPayload):
+        _log.error("%s not sent: our payload fails its schema: %s", event.action, event.error)
+    elif isinstance(event, CallRejected):
+        _log.warning("%s from the central system refused with %s: %s", event.action,
+                     event.error.code, event.error.description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +225,7 @@ class ChargePoint:
     def _after(self, now: float) -> None:
         self._last_now = now
         for event in self.session.drain_events():
+            _log_refused(event)
             if isinstance(event, CallReceived):
                 self._incoming(event, now)
             elif isinstance(event, CallAnswered | CallErrored | CallFailed):
@@ -262,6 +280,7 @@ class ChargePoint:
 
     def _after_send(self, now: float) -> None:
         for event in self.session.drain_events():  # an invalid payload fails at once
+            _log_refused(event)
             if isinstance(event, CallFailed):
                 self._answered(event, now)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cpagent.core.timestamps import parse_datetime
+
 
 def to_wire(wall_s: float) -> str:
     """OCPP dateTime (RFC 3339, UTC, millisecond precision, 'Z'), e.g. 2026-11-30T00:00:00.000Z."""
@@ -13,11 +15,13 @@ def to_wire(wall_s: float) -> str:
 
 
 def from_wire(text: str) -> float:
-    """Parse an OCPP dateTime (any offset; 'Z' allowed) into POSIX seconds; raises ValueError."""
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)  # OCPP-J 1.6 §3.1.2: times are UTC
-    return dt.timestamp()
+    """POSIX seconds of a date-time from the central system; raises ValueError if malformed.
+
+    Read as ISO 8601 with the offset optional (no offset = UTC, OCPP 1.6 §2.3 recommends UTC):
+    the same grammar the incoming schema check accepts (cpagent.core.timestamps), so anything
+    that passed validation parses here.
+    """
+    return parse_datetime(text)
 
 
 @dataclass(slots=True)
