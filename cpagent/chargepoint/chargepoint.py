@@ -233,6 +233,7 @@ class ChargePoint:
         self.charging.tick(now)
         self.firmware.tick(now)
         self.charging.poll(now)
+        self.clock.settle(in_transaction=self._in_transaction())  # a held step, if any
         self._pump(now)
         self._frames += [o.text for o in self.session.drain_frames()]
 
@@ -337,10 +338,16 @@ class ChargePoint:
         if answer is None or "currentTime" not in answer:
             return
         first = not self.clock.is_set
-        self.clock.set(from_wire(answer["currentTime"]), now)
+        # WallClock: a step is held while a transaction is open (time only moves forward
+        # within a transaction; OCPP 1.6 §4.2/§4.6 only recommend synchronising)
+        self.clock.set(from_wire(answer["currentTime"]), now,
+                       in_transaction=self._in_transaction())
         if first and self.clock.offset_s is not None:
             # earlier boots' monotonic clocks are gone: stamp their messages when this run
             # began, no later than anything this run queued (its PowerLoss stops included)
             self.store.backdate(self.boot_id, self.clock.offset_s,
                                 others_at=self.clock.wall(self._started_at))
 
+    def _in_transaction(self) -> bool:
+        """Any transaction open (the wall clock's offset stays frozen until none is)."""
+        return any(p.tx is not None for p in self.charging.points.values())
