@@ -77,9 +77,12 @@ class WallClock:
         delta = wall_s - mono_s - self.offset_s
         if abs(delta) >= STEP_LOG_S and not self._hold_logged:
             self._hold_logged = True
-            _log.warning("the central system's time differs from ours by %+.1f s during a "
-                         "transaction: its timestamps keep our clock; the step applies when "
-                         "no transaction is open", delta)
+            _log.warning(
+                "the central system's time differs from ours by %+.1f s during a "
+                "transaction: its timestamps keep our clock; the step applies when "
+                "no transaction is open",
+                delta,
+            )
 
     def settle(self, *, in_transaction: bool) -> None:
         """Apply a held currentTime once no transaction is open (call after every input)."""
