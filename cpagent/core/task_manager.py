@@ -197,9 +197,10 @@ class TaskManager:
 
     def close(self) -> None:
         """Stop the timer thread (if any); the manager stays usable with ``tick()`` by hand."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
 
     def tick(self) -> None:
         """Fire a due call timeout; the timer thread or a driver calls it at ``next_deadline()``."""
@@ -253,8 +254,11 @@ class TaskManager:
                     frames = self._session.drain_frames()
                     if not events and not frames:
                         self._draining = False
-                        deadline = self._session.next_deadline()
-                        break
+                        if self._timer is not None:
+                            # under the lock, so timers learn deadlines in the order they
+                            # were set (a stale one from a slower thread can't overwrite)
+                            self._timer.schedule(self._session.next_deadline())
+                        return
                 for event in events:
                     self._dispatch(event)
                 for out in frames:
@@ -263,9 +267,6 @@ class TaskManager:
             with self._lock:
                 self._draining = False
             raise
-        timer = self._timer
-        if timer is not None:
-            timer.schedule(deadline)
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, CallReceived):

@@ -524,3 +524,35 @@ def test_hooks_as_the_seed_spells_them() -> None:
     assert cp.send_call("Heartbeat").result(WAIT).ok
     assert seen == [Stage.CALL_SENT, Stage.MESSAGE_RECEIVED]
     cp.close()
+
+
+def test_timeouts_fire_by_themselves_while_threads_call_and_some_get_answers() -> None:
+    answered = itertools.count()
+
+    def sometimes(_payload: dict[str, Any], responder: Responder) -> None:
+        if next(answered) % 2:
+            responder.call_result(HEARTBEAT_RESPONSE)  # every other one: never answered
+
+    cp, _, _ = seed_pair({"Heartbeat": sometimes}, call_timeout=0.05)
+    futures: list[Future[Outcome]] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        for _ in range(5):
+            future = cp.send_call("Heartbeat")
+            with lock:
+                futures.append(future)
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(WAIT).ok)
+        except CallTimeout:
+            outcomes.append(False)
+    assert len(outcomes) == 20 and outcomes.count(True) == 10
+    cp.close()
