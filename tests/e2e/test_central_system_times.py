@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from ocpp.routing import on
-from ocpp.v16 import call_result
+from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
 from tests.e2e.conftest import boot
 from tests.e2e.csms import StrictCentralSystem, _StrictChargePoint
-from tests.e2e.daemon import Daemon
+from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
 from tests.support.net import wait_until
 
 
@@ -64,7 +64,7 @@ class OffsetLessCentralSystem(StrictCentralSystem):
         self.broken_time: str | None = None  # set: send this instead of a real time
 
     def time_text(self) -> str:
-        return self.broken_time if self.broken_time is not None else _naive()
+        return self.broken_time if self.broken_time is not None else _naive(self.clock_offset_s)
 
 
 @pytest.fixture
@@ -115,3 +115,45 @@ def test_a_malformed_current_time_is_refused_loudly(
 
     wait_until(warned, 10, "a WARNING naming BootNotification and currentTime")
     assert daemon.status()["registration"] != "Accepted"
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_central_system_clock_step_mid_transaction_waits_for_its_end(
+    daemon: Daemon, csms: OffsetLessCentralSystem
+) -> None:
+    boot(daemon, csms)  # MeterValueSampleInterval 1 s
+    daemon.do("plug", connector=1)
+    daemon.do("tap", id_tag="CARD-S")
+    daemon.wait_connector(
+        lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+        timeout=15,
+        what="transaction 1 started",
+    )
+    beats = len(csms.calls("Heartbeat"))
+    csms.clock_offset_s = 86400.0  # the central system's clock steps a day ahead
+    answer = csms.call(CHARGEPOINT_ID, call.TriggerMessage(requested_message="Heartbeat"))
+    assert answer.status == "Accepted"
+    csms.wait_call("Heartbeat", count=beats + 1)
+    samples = len(csms.calls("MeterValues"))
+    csms.wait_call("MeterValues", count=samples + 2)  # sampled after the Heartbeat answer
+    daemon.do("tap", id_tag="CARD-S")
+    stop = csms.wait_call("StopTransaction")
+    start = csms.calls("StartTransaction")[0]
+    began, ended = _when(start["timestamp"]), _when(stop["timestamp"])
+    assert timedelta(0) < ended - began < timedelta(minutes=1)  # seconds, not a day
+    stamps = [
+        _when(v["timestamp"])
+        for mv in csms.calls("MeterValues")
+        if mv.get("transactionId") == 1
+        for v in mv["meterValue"]
+    ]
+    assert stamps and all(began <= t <= ended for t in stamps)
+    # the transaction is over: the step applies to what comes next
+    daemon.do("unplug", connector=1)
+    csms.wait_status(1, "Available")
+    available = [p for p in csms.calls("StatusNotification") if p["status"] == "Available"][-1]
+    assert _when(available["timestamp"]) - ended > timedelta(hours=23)
+    assert daemon.last_run_log().count("during a transaction") == 1
