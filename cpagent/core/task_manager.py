@@ -392,7 +392,9 @@ class _Timer:
     def __init__(self, manager: weakref.ref[TaskManager], clock: Callable[[], float]) -> None:
         self._manager = manager  # weak: an abandoned manager is collected, its thread ends
         self._clock = clock
-        self._cond = threading.Condition(threading.Lock())
+        # re-entrant: the garbage collector may run the manager's finalizer (stop) on this
+        # very thread while it holds the condition
+        self._cond = threading.Condition(threading.RLock())
         self._deadline: float | None = None
         self._stopped = False
         self._thread: threading.Thread | None = None
