@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,14 @@ def test_the_readme_example_registers_heartbeats_and_answers_reset() -> None:
             assert csms.actions("CP001")[0] == "BootNotification"
             assert csms.call("CP001", call.Reset(type="Hard")).status == "Accepted"
             assert csms.call("CP001", call.Reset(type="Soft")).status == "Rejected"
-        finally:
-            namespace["ws"].close()  # run_forever returns; on_close stops the heartbeats
+            # the link drops (a shutdown wakes run_forever's select, a close from this
+            # thread may not): on_close runs, run_forever returns, the heartbeats stop
+            namespace["ws"].sock.sock.shutdown(socket.SHUT_RDWR)
             runner.join(WAIT)
+        finally:
+            if runner.is_alive():
+                namespace["ws"].close()
+                runner.join(WAIT)
         assert not runner.is_alive()
         assert namespace["stopped"].is_set()
         namespace["device"].close()
