@@ -20,7 +20,7 @@ def to_wire(wall_s: float) -> str:
 def from_wire(text: str) -> float:
     """POSIX seconds of a date-time from the central system; raises ValueError if malformed.
 
-    Read as ISO 8601 with the offset optional (no offset = UTC, OCPP 1.6 §2.3 recommends UTC):
+    Read as ISO 8601 (OCPP 1.6 §3.15), the offset optional (none = UTC, which §3.14 recommends):
     the same grammar the incoming schema check accepts (cpagent.core.timestamps), so anything
     that passed validation parses here.
     """

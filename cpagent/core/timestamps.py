@@ -1,9 +1,11 @@
 """ISO 8601 date-times from a peer: what we accept (offset optional = UTC) and how we read it."""
 
-# Why lenient on input: OCPP 1.6 §2.3 only *recommends* UTC, and OCPP-J 1.6 (dateTime, RFC 3339)
-# is broken in the field by central systems that send `datetime.utcnow().isoformat()`, i.e. no
-# offset at all. Refusing those answers loses registrations and duplicates transactions, so a
-# missing offset is read as UTC (the only zone the spec recommends) and any offset is honoured.
+# Why lenient on input: OCPP 1.6 (edition 2) §3.15 "Time notations" asks for ISO 8601 and says
+# receivers must handle fractional seconds and time zone offsets; §3.14 "Time zones" only
+# *recommends* UTC. Central systems in the field send `datetime.utcnow().isoformat()`, i.e. no
+# offset at all, which a JSON-schema (RFC 3339) date-time check refuses: that loses
+# registrations and duplicates transactions. So a missing offset is read as UTC (the zone the
+# spec recommends) and any offset is honoured.
 # What we send stays strict RFC 3339 in UTC with `Z` (cpagent.chargepoint.clock.to_wire).
 #
 # Accepted (ISO 8601 extended format, the RFC 3339 profile plus the field's deviations):
