@@ -57,9 +57,9 @@ def _log_refused(event: Event) -> None:
                      "not answered", event.action, err.code, err.description, event.action)
     elif isinstance(event, CallFailed) and isinstance(event.error, InvalidPayload):
         _log.error("%s not sent: our payload fails its schema: %s", event.action, event.error)
-    elif isinstance(event, CallRejected):
-        _log.warning("%s from the central system refused with %s: %s", event.action,
-                     event.error.code, event.error.description)
+    elif isinstance(event, CallRejected):  # INFO: a peer's flood must not flood the journal
+        _log.info("%s from the central system refused with %s: %s", event.action,
+                  event.error.code, event.error.description)
 
 
 @dataclass(frozen=True, slots=True)
