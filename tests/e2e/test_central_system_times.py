@@ -1,8 +1,9 @@
 """Times from the central system: ISO 8601 without an offset is UTC, never a refused answer."""
 
 # OCPP 1.6 §3.15 asks for ISO 8601 and §3.14 recommends, not requires, UTC; many central
-# systems answer with `datetime.utcnow().isoformat()` (no offset). Such an answer must register the chargepoint and
-# acknowledge a StartTransaction exactly once (§4.7: a processed message is never resent).
+# systems answer with `datetime.utcnow().isoformat()` (no offset). Such an answer must register
+# the chargepoint and acknowledge a StartTransaction exactly once (§4.7: a processed message is
+# never resent).
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ class _OffsetLessChargePoint(_StrictChargePoint):
 
     _times: OffsetLessCentralSystem
 
-    def __init__(self, cp_id: str, connection: Any, central: OffsetLessCentralSystem) -> None:
+    def __init__(self, cp_id: str, connection: Any, central: StrictCentralSystem) -> None:
         super().__init__(cp_id, connection, central)
+        assert isinstance(central, OffsetLessCentralSystem)
         self._times = central
 
     @on(Action.boot_notification)
