@@ -63,8 +63,12 @@ def session_pair(validate: bool, seconds: float) -> float:
     return _timed(batch, seconds)
 
 
-def task_manager_pair(validate: bool, seconds: float) -> float:
-    """Two TaskManagers whose senders call each other's ``received`` directly."""
+def task_manager_pair(validate: bool, seconds: float, defaults: bool = False) -> float:
+    """Two TaskManagers whose senders call each other's ``received`` directly.
+
+    ``defaults``: built as the seed's ``OCPPTaskManager({sender, callHandlers})`` is, with
+    nothing else (monotonic clock, uuid ids, the timer thread; validation on).
+    """
     ids = itertools.count()
     peer: dict[str, TaskManager] = {}
 
@@ -74,10 +78,16 @@ def task_manager_pair(validate: bool, seconds: float) -> float:
     def boot(_payload: dict[str, Any], responder: Any) -> None:
         responder.call_result(RESPONSE)
 
-    cp = TaskManager(lambda text, _v: peer["cs"].received(text), clock=time.monotonic,
-                     new_id=new_id, validate=validate)
-    cs = TaskManager(lambda text, _v: peer["cp"].received(text), {"BootNotification": boot},
-                     clock=time.monotonic, new_id=new_id, validate=validate)
+    if defaults:
+        cp = TaskManager(sender=lambda text, _v: peer["cs"].received(text))
+        cs = TaskManager(sender=lambda text, _v: peer["cp"].received(text),
+                         call_handlers={"BootNotification": boot})
+    else:
+        cp = TaskManager(lambda text, _v: peer["cs"].received(text), clock=time.monotonic,
+                         new_id=new_id, validate=validate)
+        cs = TaskManager(lambda text, _v: peer["cp"].received(text),
+                         {"BootNotification": boot}, clock=time.monotonic, new_id=new_id,
+                         validate=validate)
     peer.update(cp=cp, cs=cs)
     cp.connected("ocpp1.6")
     cs.connected("ocpp1.6")
@@ -150,6 +160,7 @@ def main() -> None:
         "Session pair, validation on": session_pair(True, s),
         "TaskManager pair, validation off": task_manager_pair(False, s),
         "TaskManager pair, validation on": task_manager_pair(True, s),
+        "TaskManager pair, seed defaults (timer, uuid)": task_manager_pair(True, s, True),
         "ocpp package ChargePoint pair (validation on)": ocpp_package_pair(s),
     }
     ref = figures["ocpp package ChargePoint pair (validation on)"]

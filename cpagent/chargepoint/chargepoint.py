@@ -34,7 +34,11 @@ from cpagent.core import (
     CallErrored,
     CallFailed,
     CallReceived,
+    CallRejected,
+    Event,
     InternalError,
+    InvalidPayload,
+    InvalidResponse,
     OcppError,
     Session,
     UnexpectedResponse,
@@ -50,6 +54,21 @@ _log = logging.getLogger(__name__)
 # the call failed) the charge point picks a delay "that avoids flooding": this one.
 BOOT_RETRY_S = 60.0
 OnAnswer = Callable[[dict[str, Any] | None, float], None]
+
+
+def _log_refused(event: Event) -> None:
+    """A message refused by a schema check is never silent (operators must see why)."""
+    if isinstance(event, CallFailed) and isinstance(event.error, InvalidResponse):
+        err = event.error.error  # OCPP-J 1.6 §4.2.3: the central system's answer is invalid
+        # A transaction message's answer still delivers it (tx_queue, OCPP 1.6 §4.7); any
+        # other call counts as not answered.
+        _log.warning("%s answer from the central system fails its schema: %s %s",
+                     event.action, err.code, err.description)
+    elif isinstance(event, CallFailed) and isinstance(event.error, InvalidPayload):
+        _log.error("%s not sent: our payload fails its schema: %s", event.action, event.error)
+    elif isinstance(event, CallRejected):  # INFO: a peer's flood must not flood the journal
+        _log.info("%s from the central system refused with %s: %s", event.action,
+                  event.error.code, event.error.description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +272,7 @@ class ChargePoint:
         events = self.session.drain_events()
         bad = [e for e in events if isinstance(e, BadFrame)]
         for event in events:
+            _log_refused(event)
             if isinstance(event, CallReceived):
                 self._incoming(event, now)
             elif isinstance(event, CallAnswered | CallErrored | CallFailed):
@@ -262,6 +282,7 @@ class ChargePoint:
         self.charging.tick(now)
         self.firmware.tick(now)
         self.charging.poll(now)
+        self.clock.settle(in_transaction=self._in_transaction())  # a held step, if any
         self._pump(now)
         self._frames += [o.text for o in self.session.drain_frames()]
 
@@ -320,6 +341,7 @@ class ChargePoint:
 
     def _after_send(self, now: float) -> None:
         for event in self.session.drain_events():  # an invalid payload fails at once
+            _log_refused(event)
             if isinstance(event, CallFailed):
                 self._answered(event, now, [])
 
@@ -362,10 +384,16 @@ class ChargePoint:
         if answer is None or "currentTime" not in answer:
             return
         first = not self.clock.is_set
-        self.clock.set(from_wire(answer["currentTime"]), now)
+        # WallClock: a step is held while a transaction is open (time only moves forward
+        # within a transaction; OCPP 1.6 §4.2/§4.6 only recommend synchronising)
+        self.clock.set(from_wire(answer["currentTime"]), now,
+                       in_transaction=self._in_transaction())
         if first and self.clock.offset_s is not None:
             # earlier boots' monotonic clocks are gone: stamp their messages when this run
             # began, no later than anything this run queued (its PowerLoss stops included)
             self.store.backdate(self.boot_id, self.clock.offset_s,
                                 others_at=self.clock.wall(self._started_at))
 
+    def _in_transaction(self) -> bool:
+        """Any transaction open (the wall clock's offset stays frozen until none is)."""
+        return any(p.tx is not None for p in self.charging.points.values())

@@ -9,6 +9,7 @@ from typing import Any
 
 import fastjsonschema
 
+from cpagent.core import timestamps
 from cpagent.core.errors import (
     OcppError,
     PropertyConstraintViolation,
@@ -30,11 +31,14 @@ _OCCURRENCE_RULES = frozenset(
     {"required", "minItems", "maxItems", "minProperties", "maxProperties"}
 )
 _FORMAT_RULES = frozenset({"additionalProperties", "additionalItems"})
+# What we accept from a peer as a date-time: ISO 8601 with the offset optional (no offset =
+# UTC), see cpagent.core.timestamps. What we send keeps fastjsonschema's strict RFC 3339 check.
+_INCOMING_FORMATS = {"date-time": timestamps.is_datetime}
 
 Check = Callable[[dict[str, Any]], Any]
 
 _actions: dict[str, frozenset[str]] = {}
-_validators: dict[tuple[str, str, str], Check] = {}
+_validators: dict[tuple[str, str, str, bool], Check] = {}
 
 
 def _folder(version: str) -> resources.abc.Traversable:
@@ -60,9 +64,14 @@ def actions(version: str) -> frozenset[str]:
     return found
 
 
-def validator(version: str, action: str, direction: str) -> Check | None:
-    """The compiled validator for one message, or None when the action has no schema."""
-    key = (version, action, direction)
+def validator(
+    version: str, action: str, direction: str, incoming: bool = False
+) -> Check | None:
+    """The compiled validator for one message, or None when the action has no schema.
+
+    ``incoming``: the message comes from the peer, so date-times without an offset pass.
+    """
+    key = (version, action, direction, incoming)
     check = _validators.get(key)
     if check is None:
         if action not in actions(version):  # never build a path from an unknown name
@@ -72,7 +81,8 @@ def validator(version: str, action: str, direction: str) -> Check | None:
             _folder(version).joinpath(f"{action}{suffix}.json").read_text(encoding="utf-8")
         )
         # use_default=False: validation must never insert default values into a payload.
-        check = fastjsonschema.compile(json.loads(text), use_default=False)
+        formats = _INCOMING_FORMATS if incoming else {}
+        check = fastjsonschema.compile(json.loads(text), use_default=False, formats=formats)
         _validators[key] = check
     return check
 
@@ -83,10 +93,13 @@ def compiled_count() -> int:
 
 
 def check_payload(
-    version: str, action: str, direction: str, payload: dict[str, Any]
+    version: str, action: str, direction: str, payload: dict[str, Any], incoming: bool = False
 ) -> OcppError | None:
-    """None if ``payload`` passes its schema (or has none); else the OCPP error it deserves."""
-    check = validator(version, action, direction)
+    """None if ``payload`` passes its schema (or has none); else the OCPP error it deserves.
+
+    ``incoming=True`` for what the peer sent (lenient date-times), False for what we send.
+    """
+    check = validator(version, action, direction, incoming)
     if check is None:
         return None
     try:
@@ -106,6 +119,10 @@ def schema_error(version: str, exc: fastjsonschema.JsonSchemaValueException) -> 
     rule = exc.rule or ""
     if rule in _TYPE_RULES:
         return TypeConstraintViolation(message)
+    if rule == "format" and exc.rule_definition == "date-time":
+        # a string (the JSON type is right) whose value is no date-time: OCPP-J 1.6 §4.2.3
+        # "at least one field contains an invalid value", as for any other format or pattern
+        return PropertyConstraintViolation(f"{exc.name}: not a date-time")
     if rule in _OCCURRENCE_RULES:
         return occurrence_error(version, message)
     if rule in _FORMAT_RULES:

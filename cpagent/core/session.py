@@ -322,16 +322,18 @@ class Session:
 
     # -- helpers ------------------------------------------------------------------------
     def _incoming_error(
-        self, action: str, payload: dict[str, Any], version: str, direction: str = _REQ
+        self, action: str, payload: dict[str, Any], version: str, direction: str = _REQ,
+        incoming: bool = True,
     ) -> OcppError | None:
+        """The schema error of a payload; ``incoming``: the peer's (lenient date-times)."""
         if not self._validate or action in self._unvalidated:
             return None
-        return _check(version, action, direction, payload)
+        return _check(version, action, direction, payload, incoming)
 
     def _checked(self, action: str, direction: str, payload: dict[str, Any]) -> OcppError | None:
         if type(payload) is not dict:
             raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
-        return self._incoming_error(action, payload, self._version or "", direction)
+        return self._incoming_error(action, payload, self._version or "", direction, False)
 
     def _emit(self, frame: Send | CallResult | CallError, err: OcppError | None) -> None:
         if err is not None:
@@ -376,7 +378,8 @@ class Session:
         while self._state == "up" and self._inflight is None and queue:
             call, text = queue.popleft()
             self._queued_ids.discard(call.message_id)
-            err = self._incoming_error(call.action, call.payload, self._version or "")
+            err = self._incoming_error(call.action, call.payload, self._version or "", _REQ,
+                                       False)
             if err is not None:
                 self._events.append(CallFailed(call.message_id, call.action, InvalidPayload(
                     f"{call.action} payload fails its schema: {err.code} {err.description}", err)))

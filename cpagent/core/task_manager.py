@@ -6,11 +6,20 @@
 # future's callbacks, so an in-process pair (A's sender calling B.received, and back) cannot
 # deadlock. One thread at a time "drains": it hands events to handlers/futures and frames to
 # the sender, in exactly the order the Session produced them.
+#
+# Why this module may read the clock and start a thread (the only one in the core): built with
+# no clock, as the seed's OCPPTaskManager({sender, callHandlers}) is, the facade must time out
+# calls by itself. It then uses time.monotonic and one daemon thread (_Timer) that calls tick()
+# at the Session's next deadline; the Session itself stays clock-free. With an injected clock
+# the caller drives tick() (tests, or an owner loop that already waits on deadlines).
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
+import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
@@ -55,14 +64,20 @@ class Stage(StrEnum):
 class Outcome:
     """Result of ``send_call``: ok with the CALLRESULT payload, or the peer's CALLERROR.
 
-    For a CALLERROR, ``payload`` is ``{"code", "description", "details"}`` and ``error`` the
-    typed exception. Local failures (timeout, lost link, sender failure) raise from the future.
+    For a CALLERROR, ``payload`` is ``{"code", "description", "details"}`` (the seed's
+    ``errorCode``, ``errorDescription``, ``errorDetails``) and ``error`` the typed exception.
+    Local failures (timeout, lost link, sender failure) raise from the future.
     """
 
     ok: bool
     payload: dict[str, Any]
     error: OcppError | None = None
 
+
+DEFAULT_CALL_TIMEOUT_S = 30.0
+"""A CALL not answered in this time fails with CallTimeout (OCPP-J 1.6 §4.1.1 leaves it open)."""
+CATCH_ALL = "*"
+"""The seed's catch-all handler key: serves every action without its own handler."""
 
 Hook = Callable[[Stage, object], None]
 CallHandler = Callable[[dict[str, Any], "Responder"], object]
@@ -102,20 +117,25 @@ class TaskManager:
         sender: Callable[[str, Version], object],
         call_handlers: Mapping[str, CallHandler] | None = None,
         *,
-        clock: Callable[[], float],
-        new_id: Callable[[], str],
+        clock: Callable[[], float] | None = None,
+        new_id: Callable[[], str] | None = None,
         send_handlers: Mapping[str, SendHandler] | None = None,
-        call_timeout: float = 30.0,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT_S,
         validate: bool = True,
         unvalidated_actions: Iterable[str] = (),
         on_event: Callable[[Event], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        timer: bool | None = None,
     ) -> None:
+        """Defaults make the seed's ``OCPPTaskManager({sender, callHandlers})``: clock
+        ``time.monotonic``, ids ``str(uuid.uuid4())``, and (``timer=None`` without a clock)
+        a timer thread that fires call timeouts by itself. Pass ``clock`` to drive ``tick()``
+        yourself; ``timer=True`` keeps the thread even then."""
         self._sender = sender
         self._handlers = dict(call_handlers or {})
         self._send_handlers = dict(send_handlers or {})
-        self._clock = clock
-        self._new_id = new_id
+        self._clock = clock if clock is not None else time.monotonic
+        self._new_id = new_id if new_id is not None else _uuid4
         self._on_event = on_event
         self._on_error = on_error
         self._session = Session(None, call_timeout=call_timeout, validate=validate,
@@ -125,6 +145,12 @@ class TaskManager:
         self._futures: dict[str, Future[Outcome]] = {}
         self._before: dict[Stage, list[Hook]] = {stage: [] for stage in Stage}
         self._after: dict[Stage, list[Hook]] = {stage: [] for stage in Stage}
+        self.hooks = _Hooks(self)
+        """The seed's ``device.hooks.before/after(stage, fn)``; same as ``before``/``after``."""
+        self._timer: _Timer | None = None
+        if timer or (timer is None and clock is None):
+            self._timer = _Timer(weakref.ref(self), self._clock)
+            weakref.finalize(self, self._timer.stop)  # the thread ends with the manager
 
     # -- the seed's API -----------------------------------------------------------------
     def connected(self, version: str) -> None:
@@ -147,14 +173,16 @@ class TaskManager:
         self._hooks(self._after, Stage.MESSAGE_RECEIVED, text)
         self._drain()
 
-    def send_call(self, action: str, payload: dict[str, Any]) -> Future[Outcome]:
-        """Queue a CALL; the future resolves to an Outcome or raises a LocalError."""
+    def send_call(self, action: str, payload: dict[str, Any] | None = None) -> Future[Outcome]:
+        """Queue a CALL (payload None: ``{}``); the future resolves to an Outcome or raises a
+        LocalError (CallTimeout, ConnectionLost, SendFailed, InvalidPayload, InvalidResponse)."""
         future: Future[Outcome] = Future()
         message_id = self._new_id()
         with self._lock:
             self._futures[message_id] = future
             try:
-                self._session.call(message_id, action, payload, self._clock())
+                self._session.call(message_id, action, {} if payload is None else payload,
+                                   self._clock())
             except BaseException:
                 del self._futures[message_id]
                 raise
@@ -167,8 +195,15 @@ class TaskManager:
             self._session.send(self._new_id(), action, payload, self._clock())
         self._drain()
 
+    def close(self) -> None:
+        """Stop the timer thread (if any); the manager stays usable with ``tick()`` by hand."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
+
     def tick(self) -> None:
-        """Fire a due call timeout; a driver calls this at ``next_deadline()``."""
+        """Fire a due call timeout; the timer thread or a driver calls it at ``next_deadline()``."""
         with self._lock:
             self._session.tick(self._clock())
         self._drain()
@@ -219,6 +254,10 @@ class TaskManager:
                     frames = self._session.drain_frames()
                     if not events and not frames:
                         self._draining = False
+                        if self._timer is not None:
+                            # under the lock, so timers learn deadlines in the order they
+                            # were set (a stale one from a slower thread can't overwrite)
+                            self._timer.schedule(self._session.next_deadline())
                         return
                 for event in events:
                     self._dispatch(event)
@@ -248,7 +287,7 @@ class TaskManager:
             self._guard(self._on_event, event)
 
     def _run_handler(self, event: CallReceived) -> None:
-        handler = self._handlers.get(event.action)
+        handler = self._handlers.get(event.action) or self._handlers.get(CATCH_ALL)
         responder = Responder(self, event.message_id, event.action)
         if handler is None:
             version = self._session.version or Version.OCPP16
@@ -331,3 +370,73 @@ def _to_error(
     if isinstance(code, type) and issubclass(code, OcppError):
         return code(description, details)
     return error_class(code, version or "")(description, details)
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())  # 36 characters: the OCPP-J maximum for a message id
+
+
+class _Hooks:
+    """``tm.hooks.before(stage, fn)`` / ``tm.hooks.after(stage, fn)``, as in the seed."""
+
+    __slots__ = ("before", "after")
+
+    def __init__(self, manager: TaskManager) -> None:
+        self.before = manager.before
+        self.after = manager.after
+
+
+class _Timer:
+    """One daemon thread calling the manager's ``tick()`` at the Session's next deadline."""
+
+    def __init__(self, manager: weakref.ref[TaskManager], clock: Callable[[], float]) -> None:
+        self._manager = manager  # weak: an abandoned manager is collected, its thread ends
+        self._clock = clock
+        # re-entrant: the garbage collector may run the manager's finalizer (stop) on this
+        # very thread while it holds the condition
+        self._cond = threading.Condition(threading.RLock())
+        self._deadline: float | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, deadline: float | None) -> None:
+        """The Session's next deadline changed (or not); wake the thread if it is earlier."""
+        with self._cond:
+            old, self._deadline = self._deadline, deadline
+            if self._stopped or deadline is None or deadline == old:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ocpp-call-timer",
+                                                daemon=True)
+                self._thread.start()
+            elif old is None or deadline < old:
+                self._cond.notify()  # a later deadline is seen when the earlier wait ends
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    deadline = self._deadline
+                    if deadline is None:
+                        self._cond.wait()
+                        continue
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                self._deadline = None  # the tick's drain schedules the next one
+            manager = self._manager()
+            if manager is None:
+                return
+            try:
+                manager.tick()
+            except Exception as exc:  # a sender/handler failure is reported, never kills us
+                manager._report(exc)
+            del manager

@@ -66,8 +66,10 @@ def test_enum_and_date_time_format_are_property_violations() -> None:
     bad_enum = {**BOOT_RESPONSE, "status": "Maybe"}
     bad_time = {**BOOT_RESPONSE, "currentTime": "yesterday"}
     for payload in (bad_enum, bad_time):
-        err = schemas.check_payload("ocpp2.0.1", "BootNotification", schemas.RESPONSE, payload)
-        assert err is not None and err.code == "PropertyConstraintViolation"
+        for incoming in (False, True):  # what we send and what the peer sent
+            err = schemas.check_payload("ocpp2.0.1", "BootNotification", schemas.RESPONSE,
+                                        payload, incoming)
+            assert err is not None and err.code == "PropertyConstraintViolation"
 
 
 def test_an_infinite_number_in_a_multiple_of_field_is_a_property_violation() -> None:
@@ -80,3 +82,12 @@ def test_an_infinite_number_in_a_multiple_of_field_is_a_property_violation() -> 
     assert err is not None and err.code == "PropertyConstraintViolation"
     period["limit"] = 6.1
     assert schemas.check_payload("ocpp1.6", "SetChargingProfile", schemas.REQUEST, profile) is None
+
+
+def test_incoming_and_outgoing_validators_are_separate_and_counted() -> None:
+    before = schemas.compiled_count()
+    strict = schemas.validator("ocpp2.1", "Heartbeat", schemas.RESPONSE)
+    lenient = schemas.validator("ocpp2.1", "Heartbeat", schemas.RESPONSE, incoming=True)
+    assert strict is not None and lenient is not None and strict is not lenient
+    assert schemas.compiled_count() <= before + 2
+    assert schemas.validator("ocpp2.1", "Heartbeat", schemas.RESPONSE, incoming=True) is lenient

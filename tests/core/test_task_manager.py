@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import threading
+import time
+import uuid
 from concurrent.futures import Future
 from typing import Any
 
@@ -424,3 +427,132 @@ def test_an_answer_after_the_connection_dropped_is_discarded_quietly() -> None:
     kept[1].call_error("NotSupported")
     assert second.result(WAIT).payload["code"] == "NotSupported"
     assert len(to_cp.frames) == 1
+
+
+# -- the seed's API out of the box: TaskManager(sender=..., call_handlers=...) and nothing else --
+def seed_pair(handlers: dict[str, Any], **options: Any) -> tuple[TaskManager, TaskManager, Wire]:
+    """Two managers built as the seed's OCPPTaskManager({sender, callHandlers}) is."""
+    to_cs, to_cp = Wire(), Wire()
+    cp = TaskManager(sender=to_cs, **options)
+    cs = TaskManager(sender=to_cp, call_handlers=handlers)
+    to_cs.peer, to_cp.peer = cs, cp
+    cp.connected("ocpp1.6")
+    cs.connected("ocpp1.6")
+    return cp, cs, to_cs
+
+
+def test_defaults_give_monotonic_time_uuid_ids_and_a_30_s_timeout() -> None:
+    cp, _, to_cs = seed_pair({"BootNotification": boot})
+    before = time.monotonic()
+    outcome = cp.send_call("BootNotification", BOOT_REQUEST["ocpp1.6"]).result(WAIT)
+    assert outcome == Outcome(True, BOOT_RESPONSE)
+    held: list[Responder] = []
+    cp3, _, wire3 = seed_pair({"Heartbeat": lambda _p, r: held.append(r)})
+    future = cp3.send_call("Heartbeat")  # no payload: {} as in the seed's sendCall('Heartbeat')
+    deadline = cp3.next_deadline()
+    assert deadline is not None and before + 30.0 <= deadline <= time.monotonic() + 30.0
+    assert not future.done()
+    held[0].call_result(HEARTBEAT_RESPONSE)
+    assert future.result(WAIT).ok
+    ids_sent = [frame[1] for frame in to_cs.parsed()] + [frame[1] for frame in wire3.parsed()]
+    assert all(len(i) == 36 and str(uuid.UUID(i)) == i for i in ids_sent)
+    assert wire3.parsed()[0][3] == {}
+    for tm in (cp, cp3):
+        tm.close()
+
+
+def test_an_unanswered_call_times_out_by_itself_without_tick() -> None:
+    held: list[Responder] = []
+    cp, _, _ = seed_pair({"Heartbeat": lambda _p, r: held.append(r)}, call_timeout=0.2)
+    first = cp.send_call("Heartbeat")
+    second = cp.send_call("Heartbeat")  # queued behind the first, goes out at its timeout
+    with pytest.raises(CallTimeout):
+        first.result(WAIT)  # nobody calls tick(): the facade's timer does
+    with pytest.raises(CallTimeout):
+        second.result(WAIT)
+    assert len(held) == 2
+    cp.close()
+
+
+def test_the_timer_thread_ends_on_close_and_with_an_abandoned_manager() -> None:
+    def timer_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "ocpp-call-timer"]
+
+    before = set(timer_threads())
+    cp, cs, _ = seed_pair({"Heartbeat": lambda _p, _r: None})
+    cp.send_call("Heartbeat")
+    (thread,) = set(timer_threads()) - before
+    cp.close()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    cp2, cs2, wire2 = seed_pair({"Heartbeat": lambda _p, _r: None})
+    cp2.send_call("Heartbeat")
+    (thread2,) = set(timer_threads()) - before
+    del cp2, cs2, wire2  # nobody holds the manager any more
+    gc.collect()
+    thread2.join(WAIT)
+    assert not thread2.is_alive()
+
+
+def test_an_injected_clock_means_the_caller_drives_tick() -> None:
+    cp, _, _, _, clock = pair({"Heartbeat": lambda _p, _r: None})
+    future = cp.send_call("Heartbeat")
+    clock.now += 31
+    assert not future.done()  # no thread of ours moves an injected clock's deadlines
+    cp.tick()
+    with pytest.raises(CallTimeout):
+        future.result(0)
+
+
+def test_the_catch_all_handler_serves_every_action_without_its_own() -> None:
+    def catch_all(payload: dict[str, Any], responder: Responder) -> None:
+        responder.call_error("NotImplemented", f"{responder.action} isn't supported yet")
+
+    cp, _, _ = seed_pair({"*": catch_all, "BootNotification": boot})
+    assert cp.send_call("BootNotification", BOOT_REQUEST["ocpp1.6"]).result(WAIT).ok
+    outcome = cp.send_call("Heartbeat").result(WAIT)
+    assert (outcome.ok, outcome.payload["code"], outcome.payload["description"]) == (
+        False, "NotImplemented", "Heartbeat isn't supported yet")
+    cp.close()
+
+
+def test_hooks_as_the_seed_spells_them() -> None:
+    seen: list[Stage] = []
+    cp, _, _ = seed_pair({"Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE)})
+    cp.hooks.before(Stage.CALL_SENT, lambda stage, _s: seen.append(stage))
+    cp.hooks.after(Stage.MESSAGE_RECEIVED, lambda stage, _s: seen.append(stage))
+    assert cp.send_call("Heartbeat").result(WAIT).ok
+    assert seen == [Stage.CALL_SENT, Stage.MESSAGE_RECEIVED]
+    cp.close()
+
+
+def test_timeouts_fire_by_themselves_while_threads_call_and_some_get_answers() -> None:
+    answered = itertools.count()
+
+    def sometimes(_payload: dict[str, Any], responder: Responder) -> None:
+        if next(answered) % 2:
+            responder.call_result(HEARTBEAT_RESPONSE)  # every other one: never answered
+
+    cp, _, _ = seed_pair({"Heartbeat": sometimes}, call_timeout=0.05)
+    futures: list[Future[Outcome]] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        for _ in range(5):
+            future = cp.send_call("Heartbeat")
+            with lock:
+                futures.append(future)
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(WAIT).ok)
+        except CallTimeout:
+            outcomes.append(False)
+    assert len(outcomes) == 20 and outcomes.count(True) == 10
+    cp.close()
