@@ -135,7 +135,7 @@ class Charging:
                 self.stop(p, "Other", now)
             self._relay(p, False)
             c.apply(T.FAULT, now, code, info=ev.detail[:50] or None,
-                    vendor_error_code=getattr(ev, "vendor_error_code", None))
+                    vendor_error_code=ev.vendor_code[:50] or None)
         else:
             p.faults.discard(ev.source)
             if c.status is S.FAULTED and not p.faults:

@@ -245,8 +245,8 @@ class ChargepointApplication:
         self._store.retry_at = now + RETRY_DISK_S
         detail = f"state store: {self._store.fault or 'write failed'}"
         for conn in self._ctx.hardware.connectors:
-            fault = StoreFaulted(_store_source(conn.id), "OtherError", detail,
-                                 STORE_VENDOR_ERROR)
+            fault = DeviceFaulted(_store_source(conn.id), "OtherError", detail,
+                                  vendor_code=STORE_VENDOR_ERROR)
             try:
                 self._cp.hw_event(fault, now)
             except StoreWriteError:  # memory failing too: the relays are open already
@@ -341,13 +341,6 @@ class ChargepointApplication:
 
 
 STORE_VENDOR_ERROR = "StateStoreWrite"  # vendorErrorCode of a store write fault (CiString50)
-
-
-@dataclass(frozen=True, slots=True)
-class StoreFaulted(DeviceFaulted):
-    """The state store could not be written: a fault of every connector (OtherError)."""
-
-    vendor_error_code: str | None = None
 
 
 def _store_source(connector_id: int) -> str:
