@@ -10,6 +10,7 @@ from typing import Any
 
 from cpagent.chargepoint.clock import from_wire, to_wire
 from cpagent.chargepoint.settings import LOCAL_LIST_MAX, SEND_LOCAL_LIST_MAX, Settings
+from cpagent.redact import mask_id_tag
 
 CACHE_MAX = 1000
 
@@ -269,18 +270,13 @@ def decide(id_tag: str, online: bool, policy: AuthPolicy, local_list: LocalList 
     return Decision(Verdict.REJECT, Source.NONE)
 
 
-def masked(id_tag: str) -> str:
-    """An idTag as INFO logs show it: only its last 4 characters (cards are credentials)."""
-    return "*" * max(len(id_tag) - 4, 0) + id_tag[-4:]
-
-
 def describe(id_tag: str, info: IdTagInfo | None, source: str) -> str:
     """One log line's text for an authorization result: masked idTag, status, where from
     (`info` None: known nowhere usable while offline, so refused)."""
     if info is None:
-        return (f"idTag {masked(id_tag)}: refused offline (no usable local list or cache "
+        return (f"idTag {mask_id_tag(id_tag)}: refused offline (no usable local list or cache "
                 "entry, LocalAuthorizeOffline / AllowOfflineTxForUnknownId)")
-    return f"idTag {masked(id_tag)}: {info.status} (from {source})"
+    return f"idTag {mask_id_tag(id_tag)}: {info.status} (from {source})"
 
 
 def may_stop(started_tag: str, started_parent: str | None, presented_tag: str,

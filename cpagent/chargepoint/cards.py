@@ -12,11 +12,11 @@ from cpagent.chargepoint.authorization import (
     Verdict,
     decide,
     describe,
-    masked,
     may_stop,
 )
 from cpagent.chargepoint.connector import ConnectorStatus
 from cpagent.chargepoint.points import Point
+from cpagent.redact import mask_id_tag
 
 if TYPE_CHECKING:
     from cpagent.chargepoint.charging import Charging
@@ -44,7 +44,7 @@ def presented(ch: Charging, cid: int, id_tag: str, now: float) -> None:
         p = next((q for q in ch.points.values() if q.tx is not None and q.tx.parent
                   and (cid in (0, q.connector.connector_id))), None)
     if p is None or p.asking is not None:
-        _log.info("idTag %s presented on connector %d ignored: %s", masked(id_tag), cid,
+        _log.info("idTag %s presented on connector %d ignored: %s", mask_id_tag(id_tag), cid,
                   "no connector can take it now" if p is None else
                   "an Authorize for this connector is still unanswered")
         return
@@ -60,7 +60,7 @@ def presented(ch: Charging, cid: int, id_tag: str, now: float) -> None:
             authorize(ch, p, id_tag, now, lambda info: _reserved(ch, p, id_tag, info, now))
         else:
             _log.info("idTag %s refused on connector %d: reserved for another idTag "
-                      "(OCPP 1.6 §5.13)", masked(id_tag), c)
+                      "(OCPP 1.6 §5.13)", mask_id_tag(id_tag), c)
         return
     authorize(ch, p, id_tag, now, lambda info: _accepted(ch, p, id_tag, info, now))
 
@@ -104,7 +104,7 @@ def invalidated(ch: Charging, p: Point, info: IdTagInfo, meter_start: Any, now: 
     StopTransactionOnInvalidId): true: stop, reason DeAuthorized; false: only stop energy
     delivery (relay open, SuspendedEVSE, C5) with the transaction left open, after at most
     MaxEnergyOnInvalidId Wh in all (0: at once)."""
-    tag = masked(p.tx.id_tag) if p.tx is not None else "?"
+    tag = mask_id_tag(p.tx.id_tag) if p.tx is not None else "?"
     if ch.cp.settings.get_bool("StopTransactionOnInvalidId"):
         _log.info("StartTransaction: idTag %s %s: stopping (DeAuthorized)", tag, info.status)
         ch.stop(p, "DeAuthorized", now)
@@ -150,6 +150,6 @@ def _reserved(ch: Charging, p: Point, id_tag: str, info: IdTagInfo | None, now: 
     parent = info.parent_id_tag if info is not None else None
     if ch.cp.reservations.blocks(p.connector.connector_id, id_tag, parent, ch.statuses()):
         _log.info("idTag %s refused on connector %d: reserved for another idTag "
-                  "(OCPP 1.6 §5.13)", masked(id_tag), p.connector.connector_id)
+                  "(OCPP 1.6 §5.13)", mask_id_tag(id_tag), p.connector.connector_id)
         return
     ch.authorized(p, id_tag, info, now)

@@ -15,7 +15,6 @@ from cpagent.chargepoint.authorization import (
     IdTagInfo,
     LocalList,
     id_tag_key,
-    masked,
 )
 from cpagent.chargepoint.charging import Charging
 from cpagent.chargepoint.clock import WallClock, from_wire
@@ -43,6 +42,7 @@ from cpagent.core import (
     Session,
     UnexpectedResponse,
 )
+from cpagent.redact import mask_id_tag
 
 PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
                       FeatureProfile.RESERVATION, FeatureProfile.SMART_CHARGING,
@@ -251,7 +251,7 @@ class ChargePoint:
             mine = listed.effective(self.wall(None)).status
             if (mine in valid) != (info.status in valid):
                 _log.warning("idTag %s: central system says %s, local list says %s "
-                             "(LocalListConflict, OCPP 1.6 §3.5.2)", masked(id_tag),
+                             "(LocalListConflict, OCPP 1.6 §3.5.2)", mask_id_tag(id_tag),
                              info.status, mine)
                 self.charging.points[0].connector.warn(
                     ChargePointErrorCode.LOCAL_LIST_CONFLICT, self._last_now)

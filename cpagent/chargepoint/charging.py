@@ -20,7 +20,8 @@ from cpagent.chargepoint.meter_reports import MeterReports
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
 from cpagent.chargepoint.points import Point, StopIntent, Tx
 from cpagent.chargepoint.store import QueuedMessage
-from cpagent.chargepoint.tx_readings import TxReadings, add_stop_data, mask_id_tag, tx_log
+from cpagent.chargepoint.tx_readings import TxReadings, add_stop_data, tx_log
+from cpagent.redact import mask_id_tag
 from hw.events import (
     CardPresented,
     DeviceFaulted,

@@ -30,13 +30,6 @@ resolution. 96 entries of all six measurands on three phases are about 140 kB of
 with Energy + Power (the default MeterValuesSampledData) about 34 kB."""
 
 
-def mask_id_tag(id_tag: str) -> str:
-    """An idTag for an INFO log line: its last 4 characters only, unless DEBUG is on."""
-    if tx_log.isEnabledFor(logging.DEBUG) or len(id_tag) <= 4:
-        return id_tag
-    return "*" * (len(id_tag) - 4) + id_tag[-4:]
-
-
 def add_stop_data(tx: Tx, entry: dict[str, Any], mono: float) -> None:
     """Append one MeterValue taken at monotonic `mono` to the transaction's transactionData,
     within MAX_STOP_DATA."""

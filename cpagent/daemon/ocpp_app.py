@@ -29,6 +29,7 @@ from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
 from cpagent.firmware.worker import FirmwareWorker
+from cpagent.redact import mask_id_tag
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.events import (
     CardPresented,
@@ -266,7 +267,7 @@ class ChargepointApplication:
     def _note(self, event: object) -> None:
         if isinstance(event, CardPresented):
             self._last_card = event.id_tag
-            log.info("card presented on %s: %s", event.source, event.id_tag)
+            log.info("card presented on %s: %s", event.source, mask_id_tag(event.id_tag))
         elif isinstance(event, DeviceFaulted):
             self._last_error = f"{event.source}: {event.code}: {event.detail}"
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)

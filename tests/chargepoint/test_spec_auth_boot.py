@@ -417,7 +417,7 @@ def test_boot_and_authorize_results_are_logged_at_info(
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert any("BootNotification Pending (interval 30)" in m for m in lines)
     assert any("BootNotification Accepted" in m for m in lines)
-    assert any("******C3D4: Blocked (from central system)" in m for m in lines)
+    assert any("****C3D4: Blocked (from central system)" in m for m in lines)
     assert not any("04A1B2C3D4" in m for m in lines)
 
 

@@ -132,6 +132,6 @@ def test_operators_see_each_transaction_at_info(rig: Rig, caplog: pytest.LogCapt
     started = [m for m in lines if "transaction started" in m]
     stopped = [m for m in lines if "stopped" in m]
     assert len(started) == 1 and "connector 1" in started[0] and "meterStart 10000" in started[0]
-    assert "******C3D4" in started[0] and "04A1B2C3D4" not in started[0]
+    assert "****C3D4" in started[0] and "04A1B2C3D4" not in started[0]
     assert any("transactionId 100" in m for m in lines)
     assert len(stopped) == 1 and "(Local)" in stopped[0] and "7.400 kWh" in stopped[0]
