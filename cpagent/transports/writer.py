@@ -34,9 +34,16 @@ class FrameWriter:
     reported once through `on_failure`.
     """
 
-    def __init__(self, ws: wsc.WebSocket, name: str, on_failure: Callable[[str], None], *,
-                 max_frames: int = MAX_QUEUED_FRAMES, max_bytes: int = MAX_QUEUED_BYTES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ws: wsc.WebSocket,
+        name: str,
+        on_failure: Callable[[str], None],
+        *,
+        max_frames: int = MAX_QUEUED_FRAMES,
+        max_bytes: int = MAX_QUEUED_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ws = ws
         self._on_failure = on_failure
         self._max_frames = max_frames
@@ -57,8 +64,10 @@ class FrameWriter:
         with self._cond:
             if self._closed:
                 return False
-            if self._queue and (len(self._queue) >= self._max_frames
-                                or self._queued_bytes + len(data) > self._max_bytes):
+            if self._queue and (
+                len(self._queue) >= self._max_frames
+                or self._queued_bytes + len(data) > self._max_bytes
+            ):
                 return False
             self._queue.append((opcode, data))
             self._queued_bytes += len(data)

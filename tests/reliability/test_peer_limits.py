@@ -32,8 +32,12 @@ def transport() -> Iterator[Started]:
 
     def start(url: str, **options: object) -> tuple[WebSocketTransport, EventRecorder]:
         events = EventRecorder()
-        settings: dict[str, object] = {"connect_timeout_s": 1.0, "backoff": FAST,
-                                       "ping_interval_s": 0, "max_frame_bytes": CAP}
+        settings: dict[str, object] = {
+            "connect_timeout_s": 1.0,
+            "backoff": FAST,
+            "ping_interval_s": 0,
+            "max_frame_bytes": CAP,
+        }
         ws = WebSocketTransport(url, CP_ID, events.post, **{**settings, **options})  # type: ignore[arg-type]
         ws.start()
         running.append(ws)
@@ -42,8 +46,11 @@ def transport() -> Iterator[Started]:
     yield start
     for ws in running:
         ws.stop(timeout=5.0)
-    wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("ws-")], 10.0,
-               "the transport's threads to end")
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith("ws-")],
+        10.0,
+        "the transport's threads to end",
+    )
 
 
 def never_reads(link: Link) -> None:
@@ -56,18 +63,23 @@ def never_reads(link: Link) -> None:
 def _send_all(ws: WebSocketTransport, frames: int, size: int) -> threading.Thread:
     """`frames` sends of `size` bytes from a thread (standing in for the owner thread)."""
     text = "x" * size
-    sender = threading.Thread(target=lambda: [ws.send(text) for _ in range(frames)],
-                              name="owner-stand-in", daemon=True)
+    sender = threading.Thread(
+        target=lambda: [ws.send(text) for _ in range(frames)], name="owner-stand-in", daemon=True
+    )
     sender.start()
     return sender
 
 
-@pytest.mark.parametrize(("ping_interval_s", "reason"), [
-    (0, "central system not reading"),  # no pings: the blocked frame itself is noticed
-    (0.2, ""),                          # pings: whichever notices first (no pong, blocked)
-])
+@pytest.mark.parametrize(
+    ("ping_interval_s", "reason"),
+    [
+        (0, "central system not reading"),  # no pings: the blocked frame itself is noticed
+        (0.2, ""),  # pings: whichever notices first (no pong, blocked)
+    ],
+)
 def test_peer_that_stops_reading_never_blocks_send_and_is_replaced(
-        transport: Started, ping_interval_s: float, reason: str) -> None:
+    transport: Started, ping_interval_s: float, reason: str
+) -> None:
     with HostileServer(never_reads, rcvbuf=4 * KIB) as server:
         ws, events = transport(server.url, ping_interval_s=ping_interval_s, pong_timeout_s=0.5)
         events.wait_for(TransportUp)
@@ -88,8 +100,9 @@ def test_send_after_the_queue_fills_returns_false_at_once(transport: Started) ->
         events.wait_for(TransportUp)
         results: list[bool] = []
         text = "y" * (256 * KIB)
-        sender = threading.Thread(target=lambda: results.extend(ws.send(text) for _ in range(200)),
-                                  daemon=True)
+        sender = threading.Thread(
+            target=lambda: results.extend(ws.send(text) for _ in range(200)), daemon=True
+        )
         sender.start()
         wait_until(lambda: not sender.is_alive(), 10.0, "every send() to return")
         assert results[0] is True and results[-1] is False, results
@@ -113,15 +126,18 @@ def test_stop_returns_while_the_peer_does_not_read(transport: Started) -> None:
 
 # -- oversized messages ---------------------------------------------------------------------
 
+
 def sends_then_reads(data: bytes, seen: list[tuple[int, bytes]]) -> Callable[[Link], None]:
     """Handshake, send `data` (all of it, or until the client hangs up), then record the
     client's frames until it closes."""
+
     def behaviour(link: Link) -> None:
         link.handshake()
         reader = threading.Thread(target=_record, args=(link, seen), daemon=True)
         reader.start()
         link.conn.sendall(data)
         reader.join(10.0)
+
     return behaviour
 
 
@@ -156,7 +172,8 @@ OVERSIZED = {
 
 @pytest.mark.parametrize("data", OVERSIZED.values(), ids=OVERSIZED.keys())
 def test_oversized_message_is_refused_with_1009_and_the_link_replaced(
-        transport: Started, data: bytes) -> None:
+    transport: Started, data: bytes
+) -> None:
     seen: list[tuple[int, bytes]] = []
     with HostileServer(sends_then_reads(data, seen)) as server:
         _ws, events = transport(server.url)
@@ -169,8 +186,11 @@ def test_oversized_message_is_refused_with_1009_and_the_link_replaced(
         events.wait_for(TransportUp, count=2, timeout=10.0)  # replaced
 
 
-@pytest.mark.parametrize("data", [frame(TEXT, b"x" * CAP), fragmented(16, 4 * KIB)],
-                         ids=["one-frame-at-the-cap", "fragments-at-the-cap"])
+@pytest.mark.parametrize(
+    "data",
+    [frame(TEXT, b"x" * CAP), fragmented(16, 4 * KIB)],
+    ids=["one-frame-at-the-cap", "fragments-at-the-cap"],
+)
 def test_message_at_the_cap_is_delivered(transport: Started, data: bytes) -> None:
     seen: list[tuple[int, bytes]] = []
     with HostileServer(sends_then_reads(data, seen)) as server:
