@@ -16,7 +16,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.frame_cap import MAX_FRAME_BYTES
 from cpagent.transports.mqtt import (
+    PACKET_OVERHEAD,
     QOS,
     LinkState,
     Topics,
@@ -100,6 +102,7 @@ class Bridge:
         backoff: BackoffPolicy | None = None,
         client_id: str = "cpagent-bridge",
         max_pending_frames: int = 100,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
         if not csms_url.startswith(("ws://", "wss://")):
             raise ValueError(f"csms url must start with ws:// or wss://, got {csms_url!r}")
@@ -110,6 +113,7 @@ class Bridge:
         self._passwords = dict(csms_passwords or {})
         self._tls_files = (csms_ca_file, csms_cert_file, csms_key_file)
         self._ping_interval_s = ping_interval_s
+        self._max_frame_bytes = max_frame_bytes
         self._backoff = backoff
         self._address = (mqtt_host, mqtt_port)
         self._lock = threading.Lock()
@@ -119,7 +123,7 @@ class Bridge:
         self._client = make_client(
             client_id, username=mqtt_username, password=mqtt_password, tls=mqtt_tls,
             ca_file=mqtt_ca_file, cert_file=None, key_file=None, reconnect_min_s=1,
-            reconnect_max_s=30)
+            reconnect_max_s=30, max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
@@ -143,7 +147,8 @@ class Bridge:
         options: dict[str, Any] = {
             "subprotocol": self._subprotocol, "security_profile": int(profile),
             "password": password, "ca_file": ca_file, "cert_file": cert_file,
-            "key_file": key_file, "ping_interval_s": self._ping_interval_s}
+            "key_file": key_file, "ping_interval_s": self._ping_interval_s,
+            "max_frame_bytes": self._max_frame_bytes}
         if self._backoff is not None:
             options["backoff"] = self._backoff
         return options
@@ -151,7 +156,8 @@ class Bridge:
     def start(self) -> None:
         host, port = self._address
         self._client.connect_async(host, port, keepalive=30, clean_start=False,
-                                   properties=session_properties(86400))
+                                   properties=session_properties(
+                                       86400, self._max_frame_bytes + PACKET_OVERHEAD))
         self._client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -269,6 +275,11 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],
                         help="OCPP-J subprotocol offered to the central system")
     parser.add_argument("--ca-file", help="CA certificate(s) to verify a wss:// central system")
+    parser.add_argument("--max-frame-bytes", type=int, default=MAX_FRAME_BYTES, metavar="N",
+                        help="largest message taken from the central system (WebSocket close "
+                             "1009 beyond) or the broker (MQTT Maximum Packet Size, plus "
+                             f"{PACKET_OVERHEAD} for the packet's header); default "
+                             f"{MAX_FRAME_BYTES}")
 
 
 def bridge_from_args(args: argparse.Namespace) -> int:
@@ -278,8 +289,12 @@ def bridge_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("bridge: --mqtt: %s", exc)
         return 2
+    if args.max_frame_bytes < 1:
+        log.error("bridge: --max-frame-bytes: must be at least 1")
+        return 2
     run_bridge(host, port, args.csms, topic_prefix=args.topic_prefix,
-               subprotocol=args.protocol, csms_ca_file=args.ca_file)
+               subprotocol=args.protocol, csms_ca_file=args.ca_file,
+               max_frame_bytes=args.max_frame_bytes)
     return 0
 
 

@@ -180,6 +180,7 @@ def _websocket(config: Config, post: Post) -> Transport:
         key_file=_str(csms.key_file),
         ping_interval_s=_ping_interval_s(config),
         pong_timeout_s=csms.pong_timeout_s,
+        max_frame_bytes=csms.max_frame_bytes,
         backoff=BackoffPolicy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
     )
 
@@ -202,7 +203,7 @@ def _ping_interval_s(config: Config) -> float:
 
 
 def _mqtt(config: Config, post: Post) -> Transport:
-    from cpagent.transports.mqtt import MqttTransport
+    from cpagent.transports.mqtt import PACKET_OVERHEAD, MqttTransport
 
     csms, mqtt = config.csms, config.mqtt
     assert mqtt is not None  # the config requires [mqtt] for the mqtt transport
@@ -222,6 +223,7 @@ def _mqtt(config: Config, post: Post) -> Transport:
         cert_file=_str(csms.cert_file),
         key_file=_str(csms.key_file),
         keepalive_s=max(1, round(csms.ping_interval_s)),
+        max_packet_bytes=csms.max_frame_bytes + PACKET_OVERHEAD,
         reconnect_min_s=max(1, round(csms.backoff_min_s)),
         reconnect_max_s=max(1, round(csms.backoff_max_s)),
     )
