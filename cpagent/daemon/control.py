@@ -24,7 +24,6 @@ ANSWER_TIMEOUT_S = 5.0
 SOCKET_MODE = 0o660
 MAX_CLIENTS = 16  # concurrent clients (one thread each); `cpagent status` needs one briefly
 IDLE_TIMEOUT_S = 10.0  # a client silent this long between lines is hung up on
-EVICT_AFTER_S = 1.0  # when full, a client idle this long makes room for a new one
 
 
 class ControlServerError(Exception):
@@ -41,9 +40,9 @@ class ControlServer:
 
     Clients are bounded, so idle connections cannot exhaust threads: at most `max_clients`
     at once, each hung up on after `idle_timeout_s` without a line. When all slots are taken,
-    the client idle longest (at least EVICT_AFTER_S) is hung up on to make room, so a pile of
-    idle connections cannot lock `cpagent status` out; when every client is busy, the new
-    one gets one error line and is closed.
+    the client idle longest (waiting for a line, not for an answer) is hung up on to make
+    room, so a pile of idle connections cannot lock `cpagent status` out; when every client
+    is waiting for an answer, the new one gets one error line and is closed.
     """
 
     def __init__(
@@ -130,7 +129,7 @@ class ControlServer:
         with self._lock:
             if len(self._idle_since) >= self._max_clients:
                 idle = [(since, c) for c, since in self._idle_since.items()
-                        if since is not None and now - since >= EVICT_AFTER_S]
+                        if since is not None]
                 if not idle:
                     return False
                 _, oldest = min(idle, key=lambda pair: pair[0])
