@@ -181,6 +181,7 @@ def _websocket(config: Config, post: Post) -> Transport:
         ping_interval_s=_ping_interval_s(config),
         pong_timeout_s=csms.pong_timeout_s,
         max_frame_bytes=csms.max_frame_bytes,
+        await_owner=True,  # the owner loop sets TransportDown.taken
         backoff=BackoffPolicy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
     )
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 STATUS_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
+OWNER_TAKES_DOWN_S = 10.0  # longest wait for the owner to take a TransportDown (await_owner)
 """Subprotocol names we may offer (OCPP-J 1.6 §3.1.2, OCPP 2.0.1 Part 4 §3.1.2)."""
 
 
@@ -67,7 +68,9 @@ class WebSocketTransport:
     1.5 x pong_timeout_s of the first frame it does not take; frames still queued are lost
     with the link, like frames in flight (the chargepoint resends transaction messages from
     its durable outbox). A message larger than `max_frame_bytes` is refused before its
-    payload is read: Close 1009 (RFC 6455 §7.4.1), the link replaced.
+    payload is read: Close 1009 (RFC 6455 §7.4.1), the link replaced. With `await_owner`
+    (the daemon), a new link is opened only once the owner has taken the last
+    TransportDown (see `TransportDown.taken`).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class WebSocketTransport:
         pong_timeout_s: float = 10.0,
         connect_timeout_s: float = 10.0,
         max_frame_bytes: int = MAX_FRAME_BYTES,
+        await_owner: bool = False,
         backoff: BackoffPolicy | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -103,6 +107,8 @@ class WebSocketTransport:
         if max_frame_bytes < 1:
             raise ValueError(f"max_frame_bytes must be at least 1, got {max_frame_bytes}")
         self.max_frame_bytes = max_frame_bytes
+        self._await_owner = await_owner
+        self._down: TransportDown | None = None  # posted, not yet taken by the owner
         self._backoff = Backoff(backoff or BackoffPolicy(), random)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -148,6 +154,8 @@ class WebSocketTransport:
         """Close the link (WebSocket close 1000) and join the threads; idempotent. The Close
         frame goes through the writer, so a peer that does not read cannot hold us here."""
         self._stop.set()
+        if self._down is not None:
+            self._down.taken.set()  # stop waiting for the owner
         with self._lock:
             writer, attempt = self._writer, self._attempt_ws
         if writer is not None:
@@ -188,7 +196,14 @@ class WebSocketTransport:
                 continue
             up_at = time.monotonic()
             reason = self._serve(ws)
-            self._post(TransportDown(reason))
+            down = TransportDown(reason)
+            self._down = down
+            self._post(down)
+            if self._await_owner:
+                # The owner may still be working through frames of the old link; the next
+                # link waits until it has taken in the end of this one (bounded: the owner
+                # never blocks on the network, so this is milliseconds).
+                down.taken.wait(OWNER_TAKES_DOWN_S)
             self._backoff.link_ended(time.monotonic() - up_at)
             if self._stop.is_set():
                 break

@@ -58,7 +58,7 @@ def test_unplug_opens_the_contactor_while_the_central_system_does_not_read(
                           and c["transaction"]["id"] is not None, what="charging")
     # Answers of a few KB each that nobody reads: the socket buffers fill (the receiver's is
     # 4 KiB) and the daemon's writes block in the kernel.
-    csms.wedge(flood=400)
+    csms.wedge(flood=2000)
 
     # Before: the owner thread sat in a blocking send, so neither of these was served.
     daemon.do("unplug", connector=1)
