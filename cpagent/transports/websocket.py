@@ -108,7 +108,6 @@ class WebSocketTransport:
             raise ValueError(f"max_frame_bytes must be at least 1, got {max_frame_bytes}")
         self.max_frame_bytes = max_frame_bytes
         self._await_owner = await_owner
-        self._down: TransportDown | None = None  # posted, not yet taken by the owner
         self._backoff = Backoff(backoff or BackoffPolicy(), random)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -154,8 +153,6 @@ class WebSocketTransport:
         """Close the link (WebSocket close 1000) and join the threads; idempotent. The Close
         frame goes through the writer, so a peer that does not read cannot hold us here."""
         self._stop.set()
-        if self._down is not None:
-            self._down.taken.set()  # stop waiting for the owner
         with self._lock:
             writer, attempt = self._writer, self._attempt_ws
         if writer is not None:
@@ -197,13 +194,15 @@ class WebSocketTransport:
             up_at = time.monotonic()
             reason = self._serve(ws)
             down = TransportDown(reason)
-            self._down = down
             self._post(down)
             if self._await_owner:
                 # The owner may still be working through frames of the old link; the next
                 # link waits until it has taken in the end of this one (bounded: the owner
-                # never blocks on the network, so this is milliseconds).
-                down.taken.wait(OWNER_TAKES_DOWN_S)
+                # never blocks on the network, so this is milliseconds; stop() ends it).
+                latest = time.monotonic() + OWNER_TAKES_DOWN_S
+                while not (down.taken.wait(0.05) or self._stop.is_set()
+                           or time.monotonic() > latest):
+                    pass
             self._backoff.link_ended(time.monotonic() - up_at)
             if self._stop.is_set():
                 break

@@ -34,15 +34,18 @@ def make(made: list[MqttTransport], port: int, post: Any, **kwargs: Any) -> Mqtt
     kwargs.setdefault("require_csms_online", False)
     kwargs.setdefault("keepalive_s", 2)
     kwargs.setdefault("max_packet_bytes", CAP)
-    transport = MqttTransport("127.0.0.1", port, "CP001", post, reconnect_min_s=1,
-                              reconnect_max_s=1, **kwargs)
+    transport = MqttTransport(
+        "127.0.0.1", port, "CP001", post, reconnect_min_s=1, reconnect_max_s=1, **kwargs
+    )
     made.append(transport)
     transport.start()
     return transport
 
 
 def test_broker_keeps_packets_over_our_maximum_from_us(
-    mosquitto: Mosquitto, recorder: EventRecorder, transports: list[MqttTransport],
+    mosquitto: Mosquitto,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
 ) -> None:
     """MQTT 5 §3.1.2.11.4: the broker must not send us more than our Maximum Packet Size;
     mosquitto drops such a message for us. The link stays up; the next frame arrives."""
@@ -50,8 +53,9 @@ def test_broker_keeps_packets_over_our_maximum_from_us(
     recorder.wait_for(TransportUp)
     with MqttPeer(mosquitto.host, mosquitto.port, ["ocpp/#"]) as peer:
         peer.wait_for_text(T.state, "online")
-        peer.publish(T.down, '[2,"big","DataTransfer",{"vendorId":"v","data":"'
-                     + "x" * (2 * CAP) + '"}]')
+        peer.publish(
+            T.down, '[2,"big","DataTransfer",{"vendorId":"v","data":"' + "x" * (2 * CAP) + '"}]'
+        )
         peer.publish(T.down, '[2,"small","Heartbeat",{}]')
         got = recorder.wait_for(FrameReceived)
     assert got.text == '[2,"small","Heartbeat",{}]'
@@ -106,15 +110,18 @@ class _RawBroker:
 
 
 def test_packet_over_the_cap_from_a_broker_that_ignores_it_drops_the_connection(
-    recorder: EventRecorder, transports: list[MqttTransport], caplog: pytest.LogCaptureFixture,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Refused once its length is read, before the payload: one warning, a new connection."""
     broker = _RawBroker(announced=200_000_000)
     try:
         with caplog.at_level(logging.WARNING, logger="cpagent.transports.mqtt"):
             make(transports, broker.port, recorder.post, keepalive_s=60)
-            wait_until(lambda: broker.connections >= 2, 15.0,
-                       "the connection dropped and made again")
+            wait_until(
+                lambda: broker.connections >= 2, 15.0, "the connection dropped and made again"
+            )
         assert recorder.of(FrameReceived) == []
         assert f"broker sent a packet of 200000000 bytes, more than {CAP}" in caplog.text
     finally:
@@ -122,7 +129,9 @@ def test_packet_over_the_cap_from_a_broker_that_ignores_it_drops_the_connection(
 
 
 def test_send_never_blocks_while_the_broker_does_not_read(
-    mosquitto: Mosquitto, recorder: EventRecorder, transports: list[MqttTransport],
+    mosquitto: Mosquitto,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
 ) -> None:
     """paho's publish only queues (its loop thread writes, on a non-blocking socket); the
     queue is bounded, after which send() says False; keepalive then replaces the link."""
@@ -133,9 +142,11 @@ def test_send_never_blocks_while_the_broker_does_not_read(
         results: list[bool] = []
         text = "z" * 16 * 1024
         sender = threading.Thread(
-            target=lambda: results.extend(transport.send(text)
-                                          for _ in range(MAX_QUEUED_MESSAGES + 100)),
-            daemon=True)
+            target=lambda: results.extend(
+                transport.send(text) for _ in range(MAX_QUEUED_MESSAGES + 100)
+            ),
+            daemon=True,
+        )
         sender.start()
         wait_until(lambda: not sender.is_alive(), 10.0, "every send() to return")
         assert results[0] is True and results[-1] is False
