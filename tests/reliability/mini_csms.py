@@ -3,6 +3,7 @@ send raw bytes on command: for faults the `ocpp` package's server cannot produce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import threading
@@ -69,10 +70,8 @@ class MiniCsms:
         """Write `data` on the current connection (until the chargepoint hangs up)."""
         with self._lock:
             link = self._links[-1]
-        try:
+        with contextlib.suppress(OSError):
             link.conn.sendall(data)
-        except OSError:
-            pass
 
     def _serve(self, link: Link) -> None:
         link.handshake()
