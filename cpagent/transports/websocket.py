@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import random as _random
-import socket
 import ssl
 import threading
 import time
@@ -22,6 +20,7 @@ from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.frame_cap import MAX_FRAME_BYTES, MessageTooBig, cap_incoming
 from cpagent.transports.tls import client_context
 from cpagent.transports.writer import FrameWriter
+from cpagent.transports.ws_socket import abort, close_quietly, linger, shorten
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +143,7 @@ class WebSocketTransport:
             return False
         if writer.put(wsc.ABNF.OPCODE_TEXT, data):
             return True
-        if ws is not None:
+        if ws is not None and not writer.closed:  # full, not merely ending
             self._kill(ws, f"{writer.queued()} frames waiting to be sent "
                            "(central system not reading)")
         return False
@@ -162,7 +161,7 @@ class WebSocketTransport:
             return
         runner.join(min(1.0, timeout / 2))
         if runner.is_alive() and attempt is not None:
-            _abort(attempt)
+            abort(attempt)
         runner.join(timeout)
 
     def _kill(self, ws: wsc.WebSocket, reason: str) -> None:
@@ -170,7 +169,7 @@ class WebSocketTransport:
         with self._lock:
             if self._kill_reason is None:
                 self._kill_reason = reason
-        _abort(ws)
+        abort(ws)
 
     # -- runner --------------------------------------------------------------------------
 
@@ -233,23 +232,23 @@ class WebSocketTransport:
             ws.connect(self.url, header=header, timeout=self._connect_timeout_s,
                        suppress_origin=True)
         except wsc.WebSocketBadStatusException as exc:
-            _abort(ws)
+            abort(ws)
             status = exc.status_code
             if status in (401, 403):
                 raise _AttemptFailed(f"central system refused our credentials (HTTP {status})",
                                      auth=True) from exc
             raise _AttemptFailed(f"central system answered HTTP {status}") from exc
         except ssl.SSLCertVerificationError as exc:
-            _abort(ws)
+            abort(ws)
             raise _AttemptFailed(f"server certificate rejected: {exc.verify_message}") from exc
         except (wsc.WebSocketException, OSError) as exc:
-            _abort(ws)
+            abort(ws)
             raise _AttemptFailed(
                 f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
         chosen = (ws.getheaders() or {}).get("sec-websocket-protocol")
         if chosen != self.subprotocol:
             # OCPP-J 1.6 §3.1.2: the server must select the subprotocol we offered.
-            _close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
+            close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
             picked = "no subprotocol" if chosen is None else f"subprotocol {chosen!r}"
             raise _AttemptFailed(
                 f"central system selected {picked}; we offered {self.subprotocol!r}")
@@ -287,12 +286,12 @@ class WebSocketTransport:
             else:
                 writer.discard()
             if not writer.join(min(1.0, self.pong_timeout_s)):
-                _abort(ws)
+                abort(ws)
                 writer.join(5.0)
             writer.discard()
             link_done.set()
             watcher.join()
-            _abort(ws)
+            abort(ws)
             ws.shutdown()
         return "stopped" if self._stop.is_set() else reason
 
@@ -305,11 +304,11 @@ class WebSocketTransport:
                             self.chargepoint_id, exc)
                 writer.close(STATUS_MESSAGE_TOO_BIG, b"message too big")
                 if writer.join(min(1.0, self.pong_timeout_s)):
-                    _linger(ws, min(1.0, self.pong_timeout_s))
+                    linger(ws, min(1.0, self.pong_timeout_s))
                 return f"refused an oversized message (close 1009): {exc}"
             except (wsc.WebSocketException, OSError) as exc:
                 # websocket-client may quote the whole offending frame in its message.
-                return f"connection lost: {_shorten(str(exc) or type(exc).__name__)}"
+                return f"connection lost: {shorten(str(exc) or type(exc).__name__)}"
             self._heard.set()
             if opcode == wsc.ABNF.OPCODE_TEXT:
                 data = frame.data
@@ -370,43 +369,3 @@ def _check_settings(url: str, profile: SecurityProfile, subprotocol: str,
         raise ValueError(f"security profile {int(profile)} needs a password")
     if profile == SecurityProfile.TLS_CLIENT_CERT and not (cert_file and key_file):
         raise ValueError("security profile 3 needs cert_file and key_file")
-
-
-def _abort(ws: wsc.WebSocket) -> None:
-    """Wake any thread blocked on the socket; safe on a closed or unconnected socket."""
-    sock = ws.sock
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _linger(ws: wsc.WebSocket, seconds: float) -> None:
-    """After our Close: stop writing and read, discarding, until the peer closes or `seconds`
-    pass. Closing a socket with unread data resets the connection, and the reset can destroy
-    our Close frame before the peer reads it (RFC 6455 §7.1.1: wait for the peer to close)."""
-    sock = ws.sock
-    if sock is None:
-        return
-    deadline = time.monotonic() + seconds
-    with contextlib.suppress(OSError, ValueError):
-        sock.shutdown(socket.SHUT_WR)
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            if not sock.recv(65536):
-                return
-
-
-def _close_quietly(ws: wsc.WebSocket, status: int) -> None:
-    try:
-        if ws.connected:
-            ws.send_close(status)
-    except (wsc.WebSocketException, OSError):
-        pass
-    _abort(ws)
-    ws.shutdown()
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    """At most `limit` characters of `text`, for reasons that end up in log lines."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

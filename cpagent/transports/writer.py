@@ -96,6 +96,12 @@ class FrameWriter:
         since = self._busy_since
         return 0.0 if since is None else max(0.0, now - since)
 
+    @property
+    def closed(self) -> bool:
+        """True once `close` or `discard` ran or a write failed: `put` refuses everything."""
+        with self._cond:
+            return self._closed
+
     def queued(self) -> int:
         with self._cond:
             return len(self._queue)
