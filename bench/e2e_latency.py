@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -205,8 +206,7 @@ def run_wedged(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
         status_s = time.monotonic() - began
         if not answer.get("ok"):
             raise AssertionError(f"status while wedged: {answer}")
-        connected = cs.wait(lambda e, at=stalled["t"]: e["ev"] == "connected" and e["t"] > at,
-                            30.0, "the link replaced", mark)
+        connected = cs.wait(_connected_after(stalled["t"]), 30.0, "the link replaced", mark)
         cs.wait_call("StopTransaction", WAIT_S, mark)  # from the outbox, on the new link
         _status(cs, "Available", mark)
         got = {WEDGED_RELAY: relay_low - unplugged, WEDGED_STATUS: status_s,
@@ -215,6 +215,11 @@ def run_wedged(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
             series.setdefault(name, []).append(value)
         time.sleep(SETTLE_S)
     return series
+
+
+def _connected_after(instant: float) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for the central system's first new connection after `instant`."""
+    return lambda e: e["ev"] == "connected" and e["t"] > instant
 
 
 def _until(predicate: Any, what: str) -> None:
