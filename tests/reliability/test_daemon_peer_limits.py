@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.campaign import Daemon
+from tests.reliability.hostile_ws import TEXT, frame
 from tests.reliability.mini_csms import MiniCsms
 from tests.support.net import wait_until
 
@@ -55,8 +56,9 @@ def _more_than(csms: MiniCsms, connections: int) -> Callable[[], bool]:
     return lambda: csms.connections > connections
 
 
-def test_unplug_opens_the_contactor_while_the_central_system_does_not_read(
-    rig: tuple[Daemon, MiniCsms],
+@pytest.mark.parametrize("how", ["unplug", "remote-stop"])
+def test_session_ends_at_once_while_the_central_system_does_not_read(
+    rig: tuple[Daemon, MiniCsms], how: str
 ) -> None:
     daemon, csms = rig
     daemon.do("plug", connector=1)
@@ -72,9 +74,12 @@ def test_unplug_opens_the_contactor_while_the_central_system_does_not_read(
     # Before: the owner thread sat in a blocking send, so neither of these was served until
     # the keep-alive (if it got the send lock at all) gave up on the link.
     began = time.monotonic()
-    daemon.do("unplug", connector=1)
+    if how == "unplug":
+        daemon.do("unplug", connector=1)
+    else:  # OCPP 1.6 §5.12: the central system can still send, though it reads nothing
+        csms.send_raw(frame(TEXT, b'[2,"rs-1","RemoteStopTransaction",{"transactionId":1}]'))
     left = AT_ONCE_S - (time.monotonic() - began)
-    assert left > 0, "the unplug command took longer than the relay may"
+    assert left > 0, "the command took longer than the relay may"
     daemon.wait_connector(
         lambda c: c["relay"] is False, left, "the relay open at once, whatever the network does"
     )
@@ -112,8 +117,9 @@ def test_oversized_frames_leave_memory_bounded_and_the_link_replaced(
         for _ in range(sent // MIB):
             csms.send_raw(chunk)
         csms.send_raw(chunk[: sent % MIB])
-        wait_until(_more_than(csms, connections), DETECT_S,
-                   f"the link replaced after the {name} frame")
+        wait_until(
+            _more_than(csms, connections), DETECT_S, f"the link replaced after the {name} frame"
+        )
         daemon.wait_settled(DETECT_S)
     grown_mib = (_vm(daemon, "VmHWM") - peak_before) / 1024
     assert grown_mib < 16, f"peak RSS grew {grown_mib:.1f} MiB"
