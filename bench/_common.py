@@ -7,7 +7,9 @@ fixed, valid OCPP 1.6 answer and reports each frame on stdout as one JSON line w
   {"ev": "listening"} · {"ev": "connected", "t", "cp"} · {"ev": "call", "t", "action", "payload"}
   {"ev": "sent", "t", "id", "action"} (t: just before the frame is written)
   {"ev": "result", "t", "id", "payload"}
-Commands on its stdin, one JSON line each: {"cmd": "call", "action": A, "payload": P}.
+Commands on its stdin, one JSON line each: {"cmd": "call", "action": A, "payload": P};
+{"cmd": "stall", "flood": N}: stop reading the newest link (receive buffer 4 KiB) and send it
+N GetConfiguration CALLs, whose answers then fill the chargepoint's socket ({"ev": "stalled"}).
 `python3 -m bench._common reference --url URL` is the reference chargepoint on the public
 `ocpp` package (boot, heartbeats, a simulated meter read every second).
 Module-level imports are stdlib only, so the reference's footprint holds only what it uses.
@@ -97,6 +99,17 @@ def csms_main(port: int, heartbeat_s: int) -> None:
         await links[-1].send(text)
         emit({"ev": "sent", "t": t, "id": call_id, "action": action})
 
+    async def stall(flood: int) -> None:
+        import socket
+
+        ws = links[-1]
+        sock = ws.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ws.transport.pause_reading()  # a central system that stops reading its socket
+        for n in range(flood):
+            await ws.send(json.dumps([2, f"flood{n}", "GetConfiguration", {}]))
+        emit({"ev": "stalled", "t": time.monotonic()})
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
@@ -104,6 +117,9 @@ def csms_main(port: int, heartbeat_s: int) -> None:
         def read_commands() -> None:
             for line in sys.stdin:
                 cmd = json.loads(line)
+                if cmd["cmd"] == "stall":
+                    asyncio.run_coroutine_threadsafe(stall(cmd["flood"]), loop)
+                    continue
                 asyncio.run_coroutine_threadsafe(send_call(cmd["action"], cmd["payload"]), loop)
             loop.call_soon_threadsafe(done.set)
 
@@ -190,6 +206,14 @@ class CentralSystem:
                         f"answer to {action}")
         return got["payload"][0]
 
+    def stall(self, flood: int, timeout: float = 10.0) -> Event:
+        """Make the central system stop reading its newest link, after `flood` CALLs."""
+        start = self.mark()
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps({"cmd": "stall", "flood": flood}) + "\n")
+        self._proc.stdin.flush()
+        return self.wait(lambda e: e["ev"] == "stalled", timeout, "the stall", start)
+
     def close(self) -> None:
         if self._proc.stdin is not None:
             self._proc.stdin.close()
@@ -214,7 +238,7 @@ def free_port() -> int:
 
 def write_config(directory: Path, url: str, *, chargepoint_id: str, poll_s: float,
                  ping_s: float = 30.0, log_level: str = "INFO",
-                 state_dir: Path | None = None) -> Path:
+                 state_dir: Path | None = None, pong_s: float = 10.0) -> Path:
     """A daemon config with one simulated connector (mock GPIO 17 relay, 27 plug, sim meter).
 
     The state (SQLite) goes to `state_dir`, by default `directory/state`.
@@ -234,6 +258,7 @@ call_timeout_s = 10.0
 backoff_min_s = 0.2
 backoff_max_s = 1.0
 ping_interval_s = {ping_s}
+pong_timeout_s = {pong_s}
 
 [state]
 dir = "{state}"

@@ -23,7 +23,9 @@ from cpagent.bridge_credentials import (
 )
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.frame_cap import MAX_FRAME_BYTES
 from cpagent.transports.mqtt import (
+    PACKET_OVERHEAD,
     QOS,
     LinkState,
     Topics,
@@ -118,6 +120,7 @@ class Bridge:
         backoff: BackoffPolicy | None = None,
         client_id: str = "cpagent-bridge",
         max_pending_frames: int = 100,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
         if not csms_url.startswith(("ws://", "wss://")):
             raise ValueError(f"csms url must start with ws:// or wss://, got {csms_url!r}")
@@ -137,6 +140,7 @@ class Bridge:
         self.refused_count = 0  # frames/states of chargepoints not relayed (unknown or over cap)
         self._csms_ca_file = csms_ca_file
         self._ping_interval_s = ping_interval_s
+        self._max_frame_bytes = max_frame_bytes
         self._backoff = backoff
         self._address = (mqtt_host, mqtt_port)
         self._lock = threading.Lock()
@@ -146,7 +150,8 @@ class Bridge:
         self._client = make_client(
             client_id, username=mqtt_username, password=mqtt_password, tls=mqtt_tls,
             ca_file=mqtt_ca_file, cert_file=mqtt_cert_file, key_file=mqtt_key_file,
-            reconnect_min_s=1, reconnect_max_s=30)
+            reconnect_min_s=1, reconnect_max_s=30,
+            max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
@@ -175,7 +180,8 @@ class Bridge:
             "password": entry.password, "ca_file": self._csms_ca_file,
             "cert_file": cert_file if profile == SecurityProfile.TLS_CLIENT_CERT else None,
             "key_file": key_file if profile == SecurityProfile.TLS_CLIENT_CERT else None,
-            "ping_interval_s": self._ping_interval_s}
+            "ping_interval_s": self._ping_interval_s,
+            "max_frame_bytes": self._max_frame_bytes}
         if self._backoff is not None:
             options["backoff"] = self._backoff
         return options
@@ -187,7 +193,8 @@ class Bridge:
                         "a chargepoint")
         host, port = self._address
         self._client.connect_async(host, port, keepalive=30, clean_start=False,
-                                   properties=session_properties(86400))
+                                   properties=session_properties(
+                                       86400, self._max_frame_bytes + PACKET_OVERHEAD))
         self._client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -338,6 +345,11 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-ca-file", help="CA certificate(s) to verify the broker")
     parser.add_argument("--mqtt-cert-file", help="TLS client certificate for the broker")
     parser.add_argument("--mqtt-key-file", help="its private key (mode 0600)")
+    parser.add_argument("--max-frame-bytes", type=int, default=MAX_FRAME_BYTES, metavar="N",
+                        help="largest message taken from the central system (WebSocket close "
+                             "1009 beyond) or the broker (MQTT Maximum Packet Size, plus "
+                             f"{PACKET_OVERHEAD} for the packet's header); default "
+                             f"{MAX_FRAME_BYTES}")
 
 
 def bridge_from_args(args: argparse.Namespace) -> int:
@@ -349,6 +361,9 @@ def bridge_from_args(args: argparse.Namespace) -> int:
         return 2
     if args.credentials is None and not args.allow_unknown_chargepoints:
         log.error("bridge: give --credentials FILE (or --allow-unknown-chargepoints on a bench)")
+        return 2
+    if args.max_frame_bytes < 1:
+        log.error("bridge: --max-frame-bytes: must be at least 1")
         return 2
     if args.max_chargepoints < 1 or (args.mqtt_cert_file is None) != (args.mqtt_key_file is None):
         log.error("bridge: --max-chargepoints must be >= 1; --mqtt-cert-file and "
@@ -366,7 +381,8 @@ def bridge_from_args(args: argparse.Namespace) -> int:
                allow_unknown=args.allow_unknown_chargepoints,
                max_chargepoints=args.max_chargepoints, mqtt_username=args.mqtt_username,
                mqtt_password=password, mqtt_tls=args.mqtt_tls, mqtt_ca_file=args.mqtt_ca_file,
-               mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file)
+               mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file,
+               max_frame_bytes=args.max_frame_bytes)
     return 0
 
 

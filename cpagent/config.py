@@ -24,6 +24,7 @@ PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 MAX_SOCKET_PATH = 107  # sockaddr_un.sun_path is 108 bytes including the NUL
+MIN_FRAME_BYTES = 64 * 1024  # [csms] max_frame_bytes: below this, ordinary messages are refused
 CHARGEPOINT_ID_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
 )
@@ -60,6 +61,7 @@ class CsmsConfig:
     backoff_max_s: float = 60.0
     ping_interval_s: float = 30.0
     pong_timeout_s: float = 10.0
+    max_frame_bytes: int = 8 * 1024 * 1024  # = transports.frame_cap.MAX_FRAME_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,8 @@ class FirmwareConfig:
     download_dir: Path | None = None
     timeout_s: float = 600.0
     max_download_mb: int = 512
+    transfer_deadline_s: float = 3600.0
+    reserve_mb: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +428,10 @@ def _cross_checks(
             add(Problem("firmware.timeout_s", "must be greater than 0"))
         if firmware.max_download_mb < 1:
             add(Problem("firmware.max_download_mb", "must be at least 1"))
+        if firmware.transfer_deadline_s <= 0:
+            add(Problem("firmware.transfer_deadline_s", "must be greater than 0"))
+        if firmware.reserve_mb < 0:
+            add(Problem("firmware.reserve_mb", "must be 0 or more"))
     ports = _check_connectors(data.get("connector"), add)
     rfid: RfidConfig | None = sections.get("rfid")
     if rfid is not None and rfid.driver in ("rdm6300", "pn532"):
@@ -521,6 +529,8 @@ def _check_csms(
                  "pong_timeout_s"):
         if getattr(csms, name) <= 0:
             add(Problem(f"csms.{name}", "must be greater than 0"))
+    if csms.max_frame_bytes < MIN_FRAME_BYTES:
+        add(Problem("csms.max_frame_bytes", f"must be at least {MIN_FRAME_BYTES} (64 KiB)"))
     if csms.backoff_max_s < csms.backoff_min_s:
         add(Problem("csms.backoff_max_s", "must not be less than csms.backoff_min_s"))
     if csms.transport == "mqtt" and "mqtt" not in sections:

@@ -12,6 +12,7 @@ import socket
 import stat
 import struct
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ def may_act(peer: Peer | None, ctl_group: str | None, own_uid: int | None = None
         return False
 
 
+MAX_CLIENTS = 16  # concurrent clients (one thread each); `cpagent status` needs one briefly
+IDLE_TIMEOUT_S = 10.0  # a client silent this long between lines is hung up on
+
+
 class ControlServerError(Exception):
     """The control socket could not be set up (path in use by a live daemon, no permission)."""
 
@@ -80,6 +85,12 @@ class ControlServer:
     thread parses each line, posts it, and waits (bounded) for the owner thread's reply.
     Garbage, oversized lines and unknown shapes get `{"ok": false, "error": ...}`; nothing
     a client sends can raise out of a client thread.
+
+    Clients are bounded, so idle connections cannot exhaust threads: at most `max_clients`
+    at once, each hung up on after `idle_timeout_s` without a line. When all slots are taken,
+    the client idle longest (waiting for a line, not for an answer) is hung up on to make
+    room, so a pile of idle connections cannot lock `cpagent status` out; when every client
+    is waiting for an answer, the new one gets one error line and is closed.
     """
 
     def __init__(
@@ -89,11 +100,16 @@ class ControlServer:
         *,
         answer_timeout_s: float = ANSWER_TIMEOUT_S,
         ctl_group: str | None = None,
+        max_clients: int = MAX_CLIENTS,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self._path = path
         self._ctl_group = ctl_group
         self._post = post
         self._answer_timeout_s = answer_timeout_s
+        self._max_clients = max_clients
+        self._idle_timeout_s = idle_timeout_s
+        self._idle_since: dict[socket.socket, float | None] = {}  # None: a request in hand
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._clients: set[threading.Thread] = set()
@@ -148,26 +164,57 @@ class ControlServer:
             if self._stopping.is_set():
                 conn.close()
                 return
+            if not self._admit(conn):
+                _refuse(conn, f"too many control clients ({self._max_clients}); try again")
+                continue
             thread = threading.Thread(target=self._serve, args=(conn,), name="control-client")
             thread.daemon = True  # a client that never sends must not block exit
             with self._lock:
                 self._clients.add(thread)
             thread.start()
 
+    def _admit(self, conn: socket.socket) -> bool:
+        """Take a client slot for `conn`, hanging up on the longest-idle client if need be."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._idle_since) >= self._max_clients:
+                idle = [(since, c) for c, since in self._idle_since.items()
+                        if since is not None]
+                if not idle:
+                    return False
+                _, oldest = min(idle, key=lambda pair: pair[0])
+                del self._idle_since[oldest]
+                with contextlib.suppress(OSError):
+                    oldest.shutdown(socket.SHUT_RDWR)  # its thread reads EOF and ends
+            self._idle_since[conn] = now
+        return True
+
+    def _set_idle(self, conn: socket.socket, idle: bool) -> bool:
+        """Mark `conn` idle (waiting for a line) or busy; False once it was evicted."""
+        with self._lock:
+            if conn not in self._idle_since:
+                return False
+            self._idle_since[conn] = time.monotonic() if idle else None
+        return True
+
     def _serve(self, conn: socket.socket) -> None:
         try:
             with conn, conn.makefile("rb") as reader:
                 may = may_act(peer_of(conn), self._ctl_group)
-                conn.settimeout(30.0)
+                conn.settimeout(self._idle_timeout_s)
                 while not self._stopping.is_set():
                     line = reader.readline(MAX_LINE + 1)
-                    if not line:
+                    if not line or not self._set_idle(conn, False):
                         return
                     if len(line) > MAX_LINE and not line.endswith(b"\n"):
                         too_long = f"line longer than {MAX_LINE} bytes"
                         conn.sendall(_encode({"ok": False, "error": too_long}))
                         return  # cannot find the next line start reliably: hang up
                     conn.sendall(_encode(self._handle(line, may)))
+                    if not self._set_idle(conn, True):
+                        return
+        except TimeoutError:
+            log.debug("control client idle for %g s: hung up", self._idle_timeout_s)
         except OSError as exc:
             log.debug("control client went away: %s", exc)
         except Exception:
@@ -175,6 +222,7 @@ class ControlServer:
         finally:
             with self._lock:
                 self._clients.discard(threading.current_thread())
+                self._idle_since.pop(conn, None)
 
     def _handle(self, line: bytes, may: bool = False) -> dict[str, Any]:
         try:
@@ -195,6 +243,13 @@ class ControlServer:
         except FutureTimeout:
             event.reply.cancel()
             return {"ok": False, "error": "daemon did not answer in time (busy or stopping)"}
+
+
+def _refuse(conn: socket.socket, error: str) -> None:
+    """One error line to a client we cannot serve, then hang up (never blocks for long)."""
+    with conn, contextlib.suppress(OSError):
+        conn.settimeout(0.5)
+        conn.sendall(_encode({"ok": False, "error": error}))
 
 
 def _wake(path: Path) -> None:

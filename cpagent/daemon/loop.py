@@ -167,7 +167,11 @@ class OwnerLoop:
                 self._notifier.status(f"connected to CSMS ({event.subprotocol})")
             elif isinstance(event, TransportDown):
                 self._notifier.status(f"disconnected from CSMS: {event.reason}")
-            self._app.on_event(event, now)
+            try:
+                self._app.on_event(event, now)
+            finally:
+                if isinstance(event, TransportDown):
+                    event.taken.set()  # the transport may open the next link now
 
     def _stop(self, reason: str, exit_code: int) -> None:
         if self._exit_code is None:

@@ -373,6 +373,8 @@ def _firmware_worker(config: Config, post: Callable[[object], None]) -> Firmware
         config_path=config.path,  # only a redacted copy is uploaded
         journal_unit=config.diagnostics.journal_unit,
         max_download_bytes=firmware.max_download_mb * 1024 * 1024,
+        deadline_s=firmware.transfer_deadline_s,
+        reserve_bytes=firmware.reserve_mb * 1024 * 1024,
     )
     worker.start()
     return worker

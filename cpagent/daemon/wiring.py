@@ -205,6 +205,8 @@ def _websocket(config: Config, post: Post) -> Transport:
         key_file=_str(csms.key_file),
         ping_interval_s=_ping_interval_s(config),
         pong_timeout_s=csms.pong_timeout_s,
+        max_frame_bytes=csms.max_frame_bytes,
+        await_owner=True,  # the owner loop sets TransportDown.taken
         backoff=BackoffPolicy(initial_s=csms.backoff_min_s, max_s=csms.backoff_max_s),
     )
 
@@ -227,7 +229,7 @@ def _ping_interval_s(config: Config) -> float:
 
 
 def _mqtt(config: Config, post: Post) -> Transport:
-    from cpagent.transports.mqtt import MqttTransport
+    from cpagent.transports.mqtt import PACKET_OVERHEAD, MqttTransport
 
     csms, mqtt = config.csms, config.mqtt
     assert mqtt is not None  # the config requires [mqtt] for the mqtt transport
@@ -247,6 +249,7 @@ def _mqtt(config: Config, post: Post) -> Transport:
         cert_file=_str(mqtt.cert_file or csms.cert_file),
         key_file=_str(mqtt.key_file if mqtt.cert_file else csms.key_file),
         keepalive_s=max(1, round(csms.ping_interval_s)),
+        max_packet_bytes=csms.max_frame_bytes + PACKET_OVERHEAD,
         reconnect_min_s=max(1, round(csms.backoff_min_s)),
         reconnect_max_s=max(1, round(csms.backoff_max_s)),
     )

@@ -28,7 +28,7 @@ from cpagent.chargepoint.firmware_events import (
 )
 from cpagent.firmware.bundle import build_bundle
 from cpagent.firmware.install import run_install
-from cpagent.firmware.transfer import TransferError, download, upload
+from cpagent.firmware.transfer import DEADLINE_S, RESERVE_BYTES, TransferError, download, upload
 
 _log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
@@ -48,13 +48,19 @@ class FirmwareWorker:
     then `install_command` (argv; "{file}" is the image's path) is run when the chargepoint
     hands out InstallFirmware; exit 0 is Installed. Transfers make 1 + retries attempts,
     `retry_interval_s` apart; each network operation and the install command time out after
-    `timeout_s`.
+    `timeout_s`, and each attempt as a whole after `deadline_s`, so a server that trickles
+    cannot hold the worker (and every later job) for longer. A download leaves
+    `reserve_bytes` free on the file system of `download_dir` (the state database's, by
+    default): an image that would not is refused before it is fetched, or cut off as it
+    passes the limit. Every failure ends in DownloadFailed / UploadFailed (OCPP 1.6 §4.4,
+    §4.5).
     """
 
     def __init__(self, post: Callable[[object], None], *, diagnostics_paths: Sequence[str | Path],
                  download_dir: str | Path, install_command: Sequence[str], timeout_s: float,
                  config_path: str | Path | None = None, journal_unit: str | None = None,
-                 max_download_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
+                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, deadline_s: float = DEADLINE_S,
+                 reserve_bytes: int = RESERVE_BYTES) -> None:
         self._post = post
         self.diagnostics_paths = list(diagnostics_paths)
         self.download_dir = Path(download_dir)
@@ -63,6 +69,8 @@ class FirmwareWorker:
         self.config_path = config_path
         self.journal_unit = journal_unit
         self.max_download_bytes = max_download_bytes
+        self.deadline_s = deadline_s
+        self.reserve_bytes = reserve_bytes
         self._jobs: queue.Queue[FirmwareJob | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,14 +115,16 @@ class FirmwareWorker:
                                       stop_wall=job.stop_wall, journal_unit=self.journal_unit,
                                       timeout_s=self.timeout_s)
                 error = self._attempts(job.retries, job.retry_interval_s, lambda: upload(
-                    job.location, bundle, job.file_name, timeout_s=self.timeout_s))
+                    job.location, bundle, job.file_name, timeout_s=self.timeout_s,
+                    deadline_s=self.deadline_s))
             self._post(DiagnosticsUploadFailed(error) if error else DiagnosticsUploaded())
         elif isinstance(job, DownloadFirmware):
             self._post(FirmwareDownloading())
             got: list[Path] = []
             error = self._attempts(job.retries, job.retry_interval_s, lambda: got.append(
                 download(job.location, self.download_dir, max_bytes=self.max_download_bytes,
-                         timeout_s=self.timeout_s)))
+                         timeout_s=self.timeout_s, deadline_s=self.deadline_s,
+                         reserve_bytes=self.reserve_bytes)))
             self._post(FirmwareDownloadFailed(error) if error else FirmwareDownloaded(
                 str(got[0])))
         else:

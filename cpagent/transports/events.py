@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,9 +15,15 @@ class TransportUp:
 
 @dataclass(frozen=True, slots=True)
 class TransportDown:
-    """The link went down (or a connection attempt failed); `reason` is for humans and logs."""
+    """The link went down (or a connection attempt failed); `reason` is for humans and logs.
+
+    `taken` is set by the daemon's owner loop once it has handled the event: a transport
+    asked to (`await_owner`) opens no new link before, so nothing the owner still does for
+    the old link (frames already received from it, answers to them) reaches the new one
+    ahead of its BootNotification (OCPP 1.6 §4.2)."""
 
     reason: str
+    taken: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,15 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cpagent.transports.base import Post
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.frame_cap import MAX_FRAME_BYTES
 from cpagent.transports.tls import client_context
 from cpagent.transports.websocket import SUBPROTOCOLS
 
 log = logging.getLogger(__name__)
 
 QOS = 1  # at least once: OCPP-J answers carry the CALL's id, so a duplicate is recognisable
+PACKET_OVERHEAD = 64 * 1024  # PUBLISH fixed header, topic and properties around one frame
+MAX_QUEUED_MESSAGES = 1024  # unacknowledged publishes before send() says False (see send)
 
 class LinkState(StrEnum):
     """Retained payloads of the `state` (chargepoint) and `csms` (bridge) topics."""
@@ -52,18 +55,45 @@ def check_topic_level(name: str) -> None:
     if not name or any(c in name for c in "/+#\0"):
         raise ValueError(f"chargepoint id {name!r} cannot be an MQTT topic level")
 
-def session_properties(session_expiry_s: int) -> Properties:
-    """CONNECT properties asking the broker to keep our session (MQTT 5 §3.1.2.11.2)."""
+def session_properties(session_expiry_s: int, max_packet_bytes: int | None = None
+                       ) -> Properties:
+    """CONNECT properties asking the broker to keep our session (MQTT 5 §3.1.2.11.2) and,
+    with `max_packet_bytes`, never to send us a larger packet (§3.1.2.11.4: the broker drops
+    such a message for us instead)."""
     properties = Properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = session_expiry_s
+    if max_packet_bytes is not None:
+        properties.MaximumPacketSize = max_packet_bytes
     return properties
+
+
+class _CappedClient(paho.Client):
+    """paho's client, refusing an incoming packet larger than `max_packet_bytes` once its
+    length is known, before its payload is read (paho reads packets whole, without a limit):
+    the connection is dropped and paho reconnects. Against a broker that ignores the
+    Maximum Packet Size we asked for (MQTT 5 §3.1.2.11.4)."""
+
+    max_packet_bytes: int | None = None
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        packet = self._in_packet
+        cap = self.max_packet_bytes
+        if cap is not None and packet["have_remaining"] and packet["remaining_length"] > cap:
+            log.warning("broker sent a packet of %d bytes, more than %d: disconnecting",
+                        packet["remaining_length"], cap)
+            raise OSError(f"incoming packet larger than {cap} bytes")
+        return super()._sock_recv(bufsize)  # type: ignore[no-any-return]
+
 
 def make_client(client_id: str, *, username: str | None, password: str | None, tls: bool,
                 ca_file: str | None, cert_file: str | None, key_file: str | None,
-                reconnect_min_s: int, reconnect_max_s: int) -> paho.Client:
-    """A paho MQTT 5 client with credentials, TLS 1.2+ and bounded reconnect delays."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=paho.MQTTv5)
+                reconnect_min_s: int, reconnect_max_s: int,
+                max_packet_bytes: int | None = None) -> paho.Client:
+    """A paho MQTT 5 client with credentials, TLS 1.2+, bounded reconnect delays and, with
+    `max_packet_bytes`, a bound on incoming packets."""
+    client = _CappedClient(CallbackAPIVersion.VERSION2, client_id=client_id,
+                           protocol=paho.MQTTv5)
+    client.max_packet_bytes = max_packet_bytes
     if username is not None:
         client.username_pw_set(username, password)
     if tls:
@@ -118,6 +148,7 @@ class MqttTransport:
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 60,
         require_csms_online: bool = True,
+        max_packet_bytes: int = MAX_FRAME_BYTES + PACKET_OVERHEAD,
     ) -> None:
         if subprotocol not in SUBPROTOCOLS:
             raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}, got {subprotocol!r}")
@@ -132,7 +163,12 @@ class MqttTransport:
         self._client = make_client(
             client_id or f"cpagent-{chargepoint_id}", username=username, password=password,
             tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file,
-            reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s)
+            reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s,
+            max_packet_bytes=max_packet_bytes)
+        self._max_packet_bytes = max_packet_bytes
+        # publish() never touches the socket (paho's loop thread writes); this bounds what
+        # piles up in memory while the broker does not take it.
+        self._client.max_queued_messages_set(MAX_QUEUED_MESSAGES)
         self._client.will_set(self.topics.state, LinkState.OFFLINE, qos=QOS, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail
@@ -151,11 +187,14 @@ class MqttTransport:
         self._started = True
         host, port = self._address
         self._client.connect_async(host, port, keepalive=self._keepalive_s, clean_start=False,
-                                   properties=session_properties(self._session_expiry_s))
+                                   properties=session_properties(self._session_expiry_s,
+                                                                 self._max_packet_bytes))
         self._client.loop_start()
 
     def send(self, text: str) -> bool:
-        """Publish one frame on `up` (QoS 1); False when the link is not up."""
+        """Publish one frame on `up` (QoS 1); False when the link is not up or
+        MAX_QUEUED_MESSAGES are still unacknowledged. Never waits on the network: paho's
+        publish() only queues the packet for its loop thread (its socket is non-blocking)."""
         if not self._up:
             return False
         info = self._client.publish(self.topics.up, text, qos=QOS)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import random as _random
-import socket
 import ssl
 import threading
 import time
@@ -19,11 +17,16 @@ import websocket as wsc
 from cpagent.transports.backoff import Backoff, BackoffPolicy
 from cpagent.transports.base import Post
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.frame_cap import MAX_FRAME_BYTES, MessageTooBig, cap_incoming
 from cpagent.transports.tls import client_context
+from cpagent.transports.writer import FrameWriter
+from cpagent.transports.ws_socket import abort, close_quietly, linger, shorten
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+STATUS_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
+OWNER_TAKES_DOWN_S = 10.0  # longest wait for the owner to take a TransportDown (await_owner)
 """Subprotocol names we may offer (OCPP-J 1.6 §3.1.2, OCPP 2.0.1 Part 4 §3.1.2)."""
 
 
@@ -49,12 +52,24 @@ class WebSocketTransport:
     """A chargepoint's WebSocket link to `url/<chargepoint id>`, reconnecting forever.
 
     Theory of operation: one runner thread connects, posts `TransportUp`, then reads frames
-    until the link ends, posts `TransportDown`, waits a backoff delay and starts again. While a
-    link is up a keep-alive thread pings every `ping_interval_s` (OCPP `WebSocketPingInterval`,
-    0 disables) and aborts the socket when nothing (pong or frame) arrives within
-    `pong_timeout_s`, so a half-open TCP connection is replaced within
-    ping_interval_s + pong_timeout_s. websocket-client's own reconnect is not used: it waits a
-    fixed delay and never reports a new connection (DESIGN field notes).
+    until the link ends, posts `TransportDown`, waits a backoff delay and starts again.
+    websocket-client's own reconnect is not used: it waits a fixed delay and never reports a
+    new connection (DESIGN field notes).
+
+    Nothing but the link's own threads ever waits on the socket: `send` only queues the frame
+    for the link's writer thread (`FrameWriter`), so a central system that stops reading can
+    never stall the caller (the daemon's owner thread, which opens contactors). A watcher
+    thread per link pings every `ping_interval_s` (OCPP `WebSocketPingInterval`, 0 disables)
+    and aborts the socket when nothing (pong or frame) arrives within `pong_timeout_s` of a
+    ping, or when one frame has been blocked in the socket for `pong_timeout_s` (the peer
+    stopped reading), or `send` finds the writer's queue full. So a half-open connection is
+    replaced within ping_interval_s + pong_timeout_s and a peer that stopped reading within
+    1.5 x pong_timeout_s of the first frame it does not take; frames still queued are lost
+    with the link, like frames in flight (the chargepoint resends transaction messages from
+    its durable outbox). A message larger than `max_frame_bytes` is refused before its
+    payload is read: Close 1009 (RFC 6455 §7.4.1), the link replaced. With `await_owner`
+    (the daemon), a new link is opened only once the owner has taken the last
+    TransportDown (see `TransportDown.taken`).
     """
 
     def __init__(
@@ -72,6 +87,8 @@ class WebSocketTransport:
         ping_interval_s: float = 30.0,
         pong_timeout_s: float = 10.0,
         connect_timeout_s: float = 10.0,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        await_owner: bool = False,
         backoff: BackoffPolicy | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -86,10 +103,14 @@ class WebSocketTransport:
         self.ping_interval_s = ping_interval_s
         self.pong_timeout_s = pong_timeout_s
         self._connect_timeout_s = connect_timeout_s
+        if max_frame_bytes < 1:
+            raise ValueError(f"max_frame_bytes must be at least 1, got {max_frame_bytes}")
+        self.max_frame_bytes = max_frame_bytes
+        self._await_owner = await_owner
         self._backoff = Backoff(backoff or BackoffPolicy(), random)
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._ws: wsc.WebSocket | None = None  # connected link, or None
+        self._writer: FrameWriter | None = None  # the connected link's writer, or None
         self._attempt_ws: wsc.WebSocket | None = None  # link being set up or in use
         self._kill_reason: str | None = None
         self._heard = threading.Event()
@@ -107,38 +128,48 @@ class WebSocketTransport:
         self._runner.start()
 
     def send(self, text: str) -> bool:
-        """Send one text frame; False when no link is up or the send failed."""
+        """Queue one text frame for the link's writer; never waits on the network. False when
+        no link is up, or the writer's queue is full (the link is then replaced)."""
         with self._lock:
-            ws = self._ws
-        if ws is None:
+            writer, ws = self._writer, self._attempt_ws
+        if writer is None:
             return False
         try:
-            ws.send(text)
+            data = text.encode()
         except UnicodeEncodeError:
             # A lone surrogate (e.g. echoed from a peer's message id) cannot travel as UTF-8;
-            # encoding fails before anything is written, so the link stays usable.
+            # nothing is queued, so the link stays usable.
             log.warning("%s: frame not sent: not encodable as UTF-8", self.chargepoint_id)
             return False
-        except (wsc.WebSocketException, OSError) as exc:
-            log.debug("%s: send failed: %s", self.chargepoint_id, exc)
-            return False
-        return True
+        if writer.put(wsc.ABNF.OPCODE_TEXT, data):
+            return True
+        if ws is not None and not writer.closed:  # full, not merely ending
+            self._kill(ws, f"{writer.queued()} frames waiting to be sent "
+                           "(central system not reading)")
+        return False
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close the link (WebSocket close 1000) and join the threads; idempotent."""
+        """Close the link (WebSocket close 1000) and join the threads; idempotent. The Close
+        frame goes through the writer, so a peer that does not read cannot hold us here."""
         self._stop.set()
         with self._lock:
-            ws, attempt = self._ws, self._attempt_ws
-        if ws is not None:
-            with contextlib.suppress(wsc.WebSocketException, OSError):
-                ws.send_close(wsc.STATUS_NORMAL, b"chargepoint stopping")
+            writer, attempt = self._writer, self._attempt_ws
+        if writer is not None:
+            writer.close(wsc.STATUS_NORMAL, b"chargepoint stopping")
         runner = self._runner
         if runner is None:
             return
         runner.join(min(1.0, timeout / 2))
         if runner.is_alive() and attempt is not None:
-            _abort(attempt)
+            abort(attempt)
         runner.join(timeout)
+
+    def _kill(self, ws: wsc.WebSocket, reason: str) -> None:
+        """Mark the link dead for `reason` (the first one given is reported) and abort it."""
+        with self._lock:
+            if self._kill_reason is None:
+                self._kill_reason = reason
+        abort(ws)
 
     # -- runner --------------------------------------------------------------------------
 
@@ -161,7 +192,16 @@ class WebSocketTransport:
                 continue
             up_at = time.monotonic()
             reason = self._serve(ws)
-            self._post(TransportDown(reason))
+            down = TransportDown(reason)
+            self._post(down)
+            if self._await_owner:
+                # The owner may still be working through frames of the old link; the next
+                # link waits until it has taken in the end of this one (bounded: the owner
+                # never blocks on the network, so this is milliseconds; stop() ends it).
+                latest = time.monotonic() + OWNER_TAKES_DOWN_S
+                while not (down.taken.wait(0.05) or self._stop.is_set()
+                           or time.monotonic() > latest):
+                    pass
             self._backoff.link_ended(time.monotonic() - up_at)
             if self._stop.is_set():
                 break
@@ -192,23 +232,23 @@ class WebSocketTransport:
             ws.connect(self.url, header=header, timeout=self._connect_timeout_s,
                        suppress_origin=True)
         except wsc.WebSocketBadStatusException as exc:
-            _abort(ws)
+            abort(ws)
             status = exc.status_code
             if status in (401, 403):
                 raise _AttemptFailed(f"central system refused our credentials (HTTP {status})",
                                      auth=True) from exc
             raise _AttemptFailed(f"central system answered HTTP {status}") from exc
         except ssl.SSLCertVerificationError as exc:
-            _abort(ws)
+            abort(ws)
             raise _AttemptFailed(f"server certificate rejected: {exc.verify_message}") from exc
         except (wsc.WebSocketException, OSError) as exc:
-            _abort(ws)
+            abort(ws)
             raise _AttemptFailed(
                 f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
         chosen = (ws.getheaders() or {}).get("sec-websocket-protocol")
         if chosen != self.subprotocol:
             # OCPP-J 1.6 §3.1.2: the server must select the subprotocol we offered.
-            _close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
+            close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
             picked = "no subprotocol" if chosen is None else f"subprotocol {chosen!r}"
             raise _AttemptFailed(
                 f"central system selected {picked}; we offered {self.subprotocol!r}")
@@ -219,37 +259,56 @@ class WebSocketTransport:
         """Post Up, read frames until the link ends; return why it ended."""
         self._kill_reason = None
         self._heard.clear()
+        cap_incoming(ws, self.max_frame_bytes)
+        writer = FrameWriter(ws, f"ws-send-{self.chargepoint_id}",
+                             lambda reason: self._kill(ws, reason))
+        writer.start()
         link_done = threading.Event()
-        keeper = None
-        if self.ping_interval_s > 0:
-            keeper = threading.Thread(target=self._keep_alive, args=(ws, link_done),
-                                      name=f"ws-ping-{self.chargepoint_id}", daemon=True)
-            keeper.start()
+        watcher = threading.Thread(target=self._watch, args=(ws, writer, link_done),
+                                   name=f"ws-watch-{self.chargepoint_id}", daemon=True)
+        watcher.start()
         with self._lock:
-            self._ws = ws
+            self._writer = writer
         self._post(TransportUp(self.subprotocol))
         log.info("%s: connected to %s (%s)", self.chargepoint_id, self.url, self.subprotocol)
+        reason = "stopped"
         try:
-            reason = self._read(ws)
+            reason = self._read(ws, writer)
+            with self._lock:
+                reason = self._kill_reason or reason  # what ended it, not the teardown
         finally:
             with self._lock:
-                self._ws = None
+                self._writer = None
                 self._attempt_ws = None
+            if ws.connected:  # false once a Close went either way or the socket closed
+                # Say goodbye through the writer, bounded: a peer that does not read gets none.
+                writer.close(wsc.STATUS_NORMAL)
+            else:
+                writer.discard()
+            if not writer.join(min(1.0, self.pong_timeout_s)):
+                abort(ws)
+                writer.join(5.0)
+            writer.discard()
             link_done.set()
-            _close_quietly(ws, wsc.STATUS_NORMAL)
-            if keeper is not None:
-                keeper.join()
-        if self._stop.is_set():
-            return "stopped"
-        return self._kill_reason or reason
+            watcher.join()
+            abort(ws)
+            ws.shutdown()
+        return "stopped" if self._stop.is_set() else reason
 
-    def _read(self, ws: wsc.WebSocket) -> str:
+    def _read(self, ws: wsc.WebSocket, writer: FrameWriter) -> str:
         while True:
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
+            except MessageTooBig as exc:
+                log.warning("%s: refused a message from the central system: %s",
+                            self.chargepoint_id, exc)
+                writer.close(STATUS_MESSAGE_TOO_BIG, b"message too big")
+                if writer.join(min(1.0, self.pong_timeout_s)):
+                    linger(ws, min(1.0, self.pong_timeout_s))
+                return f"refused an oversized message (close 1009): {exc}"
             except (wsc.WebSocketException, OSError) as exc:
                 # websocket-client may quote the whole offending frame in its message.
-                return f"connection lost: {_shorten(str(exc) or type(exc).__name__)}"
+                return f"connection lost: {shorten(str(exc) or type(exc).__name__)}"
             self._heard.set()
             if opcode == wsc.ABNF.OPCODE_TEXT:
                 data = frame.data
@@ -261,17 +320,36 @@ class WebSocketTransport:
                 # OCPP-J 1.6 §4.1: messages are text frames; binary ones carry nothing for us.
                 log.warning("%s: ignored a binary frame", self.chargepoint_id)
 
-    def _keep_alive(self, ws: wsc.WebSocket, link_done: threading.Event) -> None:
-        while not link_done.wait(self.ping_interval_s):
-            self._heard.clear()
-            try:
-                ws.ping()
-            except (wsc.WebSocketException, OSError):
-                return  # the reader sees the same failure
-            if not self._heard.wait(self.pong_timeout_s) and not link_done.is_set():
-                self._kill_reason = (f"no pong within {self.pong_timeout_s:g} s "
-                                     "(half-open connection)")
-                _abort(ws)
+    def _watch(self, ws: wsc.WebSocket, writer: FrameWriter, link_done: threading.Event
+               ) -> None:
+        """Ping every ping_interval_s and abort the link when no pong (or frame) follows within
+        pong_timeout_s, or when one frame stays blocked in the socket for pong_timeout_s."""
+        clock, bound = time.monotonic, self.pong_timeout_s
+        interval = self.ping_interval_s
+        next_ping = clock() + interval if interval > 0 else float("inf")
+        pong_due: float | None = None
+        while True:
+            now = clock()
+            blocked = writer.busy_for(now)
+            if blocked >= bound:
+                self._kill(ws, f"a frame stayed unsent for {bound:g} s "
+                               "(central system not reading)")
+                return
+            if pong_due is not None and (now >= pong_due or self._heard.is_set()):
+                if not self._heard.is_set():
+                    self._kill(ws, f"no pong within {bound:g} s (half-open connection)")
+                    return
+                pong_due = None
+            if pong_due is None and now >= next_ping:
+                self._heard.clear()
+                if not writer.put(wsc.ABNF.OPCODE_PING, b""):
+                    return  # closing, or full: send() or the reader reports it
+                pong_due, next_ping = now + bound, now + interval
+            # Wake for the next ping or pong deadline, and often enough that a frame which
+            # starts blocking now is noticed by 1.5 x the bound.
+            wake = min(next_ping, pong_due if pong_due is not None else float("inf"),
+                       now - blocked + bound if blocked else now + bound / 2)
+            if link_done.wait(max(0.0, wake - clock())):
                 return
 
 
@@ -291,27 +369,3 @@ def _check_settings(url: str, profile: SecurityProfile, subprotocol: str,
         raise ValueError(f"security profile {int(profile)} needs a password")
     if profile == SecurityProfile.TLS_CLIENT_CERT and not (cert_file and key_file):
         raise ValueError("security profile 3 needs cert_file and key_file")
-
-
-def _abort(ws: wsc.WebSocket) -> None:
-    """Wake any thread blocked on the socket; safe on a closed or unconnected socket."""
-    sock = ws.sock
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _close_quietly(ws: wsc.WebSocket, status: int) -> None:
-    try:
-        if ws.connected:
-            ws.send_close(status)
-    except (wsc.WebSocketException, OSError):
-        pass
-    _abort(ws)
-    ws.shutdown()
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    """At most `limit` characters of `text`, for reasons that end up in log lines."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -96,9 +96,16 @@ def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
 class HostileServer:
     """Accepts TCP on 127.0.0.1 and runs `behaviour` on every connection, each in a thread."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, *, rcvbuf: int | None = None) -> None:
+        """`rcvbuf`: SO_RCVBUF of every accepted connection (small: a peer that stops reading
+        fills up fast)."""
         self._behaviour = behaviour
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf is not None:  # before listen(), so the window scale is chosen for it
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
         self._listener.settimeout(0.1)
         self.port = int(self._listener.getsockname()[1])
         self.url = f"ws://127.0.0.1:{self.port}/ocpp"

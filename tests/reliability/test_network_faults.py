@@ -235,12 +235,13 @@ def test_protocol_violations_fail_the_link_and_it_reconnects(
         assert events.of(FrameReceived) == [] and runner_alive()
 
 
-def test_a_frame_declaring_exabytes_is_cut_off_by_the_pong_timeout(transport: Started) -> None:
-    """A header announcing 2**62 bytes that never come: the keep-alive ends the wait."""
+def test_a_frame_declaring_exabytes_is_refused_at_its_header(transport: Started) -> None:
+    """A header announcing 2**62 bytes that never come: refused before any payload is read
+    (close 1009, RFC 6455 §7.4.1), not waited for until the keep-alive gives up."""
     with HostileServer(upgrades_then_sends(bytes([0x81, 127]) + struct.pack(">Q", 2**62))) as s:
-        _ws, events = transport(s.url, ping_interval_s=0.2, pong_timeout_s=0.3)
+        _ws, events = transport(s.url, ping_interval_s=0, pong_timeout_s=30.0)
         events.wait_for(TransportUp, count=2, timeout=10.0)
-        assert "no pong" in events.of(TransportDown)[0].reason
+        assert "close 1009" in events.of(TransportDown)[0].reason
         assert events.of(FrameReceived) == []
 
 
