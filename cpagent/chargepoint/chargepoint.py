@@ -395,5 +395,7 @@ class ChargePoint:
                                 others_at=self.clock.wall(self._started_at))
 
     def _in_transaction(self) -> bool:
-        """Any transaction open (the wall clock's offset stays frozen until none is)."""
-        return any(p.tx is not None for p in self.charging.points.values())
+        """Any transaction open, or starting or ending while its meter reading is taken (the
+        wall clock's offset stays frozen until none is)."""
+        return any(p.tx is not None or p.reading is not None or p.closing
+                   for p in self.charging.points.values())
