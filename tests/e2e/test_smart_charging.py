@@ -107,9 +107,10 @@ def test_a_remote_start_with_a_tx_profile_charges_at_its_limit(
     assert answer.status == "Accepted"
     daemon.do("plug", connector=1)
     csms.wait_call("StartTransaction")
-    connector = daemon.wait_connector(lambda c: c["relay"] is True and c["limit_a"] == 6.0,
-                                      what="charging at 6 A")
-    assert connector["transaction"]["id"] == 1
+    daemon.wait_connector(lambda c: c["relay"] is True and c["limit_a"] == 6.0,
+                          what="charging at 6 A")
+    # the transactionId is known once StartTransaction.conf has been processed
+    daemon.wait_connector(lambda c: c["transaction"]["id"] == 1, what="transactionId 1")
     daemon.wait_connector(lambda c: c["meter"] and 0 < c["meter"]["power_w"] <= 6.0 * 230,
                           what="power limited to 1380 W")
     # the TxProfile belongs to that transaction: it goes when the transaction ends (§3.13.3)
