@@ -173,8 +173,14 @@ def _group_name(gid: int) -> str | None:
 def stop_on_sigterm() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so `finally:` makes the device safe."""
 
+    import threading
+
     def interrupt(_signum: int, _frame: FrameType | None) -> Any:
         raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (commands run there; some tests don't)
+        return
 
     old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
