@@ -180,13 +180,15 @@ def relay_test(
     on: bool,
     hold_s: float,
     name: str,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     settle_s: float = SETTLE_S,
 ) -> bool:
     """Switch the relay (on: for `hold_s`, then off), report the feedback each time; the
     relay is de-energised and released on every way out. True if the feedback agreed."""
     from hw.errors import RelayError
     from hw.relay import GpioRelay
+
+    out = out or sys.stdout
 
     try:
         relay = GpioRelay(

@@ -248,7 +248,12 @@ def _print_cards(
         print(f"RDM6300 on {port} (125 kHz EM4100 cards): present a card", file=sys.stderr)
     cards = 0
     while args.count is None or cards < args.count:
+        try:
+            event: object = events.get(timeout=0.1)
+        except queue.Empty:
+            event = None
         now = time.monotonic()
+        # Identity before the first card: the firmware is known before the first poll.
         if not identified and reader.firmware is not None:
             identified = True
             fw = reader.firmware
@@ -264,7 +269,14 @@ def _print_cards(
                 "to HSU (UART), cross TX/RX, power it from 3.3 V, check --baudrate",
                 file=sys.stderr,
             )
-        if deadline is not None and now >= deadline:
+        if isinstance(event, CardPresented):
+            cards += 1
+            print(event.id_tag, flush=True)
+        elif isinstance(event, DeviceFaulted):
+            print(f"reader fault: {event.code}: {event.detail}", file=sys.stderr)
+        elif isinstance(event, DeviceRecovered):
+            print("reader answers again", file=sys.stderr)
+        if deadline is not None and now >= deadline and (args.count is None or cards < args.count):
             if args.count is None and cards:
                 return EX_OK
             wanted = f"{args.count} card(s)" if args.count else "a card"
@@ -273,15 +285,4 @@ def _print_cards(
                 file=sys.stderr,
             )
             return EX_FAILED
-        try:
-            event = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if isinstance(event, CardPresented):
-            cards += 1
-            print(event.id_tag, flush=True)
-        elif isinstance(event, DeviceFaulted):
-            print(f"reader fault: {event.code}: {event.detail}", file=sys.stderr)
-        elif isinstance(event, DeviceRecovered):
-            print("reader answers again", file=sys.stderr)
     return EX_OK

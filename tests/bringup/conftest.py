@@ -140,7 +140,9 @@ def lock_holder() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
             "print('held', flush=True); time.sleep(60)"
         )
         proc = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         started.append(proc)

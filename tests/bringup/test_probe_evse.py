@@ -39,8 +39,10 @@ def test_evse_din_identity_pilot_state_and_current(cli, board, vehicle):
     vehicle.plug()
     result = cli("probe", "evse", "--driver", "evse-din", "--port", bus.port, "--unit", "2")
     assert result.code == 0, result.err
-    assert f"EVSE-DIN unit 2 on {bus.port} at 9600 baud: firmware 18, minimum current 6 A" \
+    assert (
+        f"EVSE-DIN unit 2 on {bus.port} at 9600 baud: firmware 18, minimum current 6 A"
         in result.out
+    )
     assert "pilot state B: vehicle connected, not ready to charge (+9 V)" in result.out
     assert "offered current 0 A" in result.out and "faults: none" in result.out
     assert twin.configured_a == 0  # the board booted offering 32 A; probing leaves 0 A
@@ -96,12 +98,25 @@ def test_probe_evse_needs_driver_and_port(cli):
 def test_test_pilot_offers_the_current_then_zero(cli, board, vehicle):
     bus, twin = board
     vehicle.plug()
-    result = cli("test", "pilot", "1", "10", "--driver", "evse-din", "--port", bus.port,
-                 "--unit", "2", "--hold", "0")
+    result = cli(
+        "test",
+        "pilot",
+        "1",
+        "10",
+        "--driver",
+        "evse-din",
+        "--port",
+        bus.port,
+        "--unit",
+        "2",
+        "--hold",
+        "0",
+    )
     assert result.code == 0, result.err
     assert "connector 1: offering 10 A" in result.out
-    assert "pilot state C: vehicle connected and charging (+6 V); offered current 10 A" \
-        in result.out
+    assert (
+        "pilot state C: vehicle connected and charging (+6 V); offered current 10 A" in result.out
+    )
     assert "back to 0 A: pilot state B" in result.out
     assert 10 in twin.writes and twin.writes[-1] == 0 and twin.configured_a == 0
 
@@ -115,8 +130,20 @@ def test_test_pilot_refuses_more_than_the_connector_allows(cli, board, write_con
         relay_pin = 17
         max_current_a = 16.0
     """)
-    result = cli("test", "pilot", "1", "20", "--driver", "evse-din", "--port", bus.port,
-                 "--unit", "2", "--config", str(config))
+    result = cli(
+        "test",
+        "pilot",
+        "1",
+        "20",
+        "--driver",
+        "evse-din",
+        "--port",
+        bus.port,
+        "--unit",
+        "2",
+        "--config",
+        str(config),
+    )
     assert result.code == 2
     assert "AMPS must be 0 or 6-16 A" in result.err
     assert twin.writes == []
@@ -125,26 +152,42 @@ def test_test_pilot_refuses_more_than_the_connector_allows(cli, board, write_con
 def test_test_pilot_takes_the_controller_from_a_connector_evse_table(board):
     bus, _ = board
     # A config with [connector.evse] (as the config loader will offer it): options win.
-    connector = SimpleNamespace(evse=SimpleNamespace(driver="evse-din", port=bus.port, unit=2,
-                                                     baudrate=19200))
+    connector = SimpleNamespace(
+        evse=SimpleNamespace(driver="evse-din", port=bus.port, unit=2, baudrate=19200)
+    )
     args = SimpleNamespace(driver=None, port=None, unit=None, baudrate=None)
     target = evse_target(args, connector)
     assert (target.driver, target.port, target.unit, target.baudrate) == (
-        "evse-din", bus.port, 2, 19200)
+        "evse-din",
+        bus.port,
+        2,
+        19200,
+    )
     args.unit = 5
     assert evse_target(args, connector).unit == 5
 
 
-def test_test_pilot_refuses_while_the_daemon_runs(cli, board, write_config, tmp_path,
-                                                 lock_holder):
+def test_test_pilot_refuses_while_the_daemon_runs(cli, board, write_config, tmp_path, lock_holder):
     bus, twin = board
     config = write_config("""
         [[connector]]
         relay_pin = 17
     """)
     daemon = lock_holder(tmp_path / "state")
-    result = cli("test", "pilot", "1", "6", "--driver", "evse-din", "--port", bus.port,
-                 "--unit", "2", "--config", str(config))
+    result = cli(
+        "test",
+        "pilot",
+        "1",
+        "6",
+        "--driver",
+        "evse-din",
+        "--port",
+        bus.port,
+        "--unit",
+        "2",
+        "--config",
+        str(config),
+    )
     assert result.code == 75
     assert f"(pid {daemon.pid}) holds the devices" in result.err
     assert twin.writes == []

@@ -34,8 +34,12 @@ def test_one_reading_shows_every_measurand_with_units(cli, bus):
     assert f"SDM630 unit 1 on {bus.port} at 9600 baud" in result.out
     assert "energy import       1234.567 kWh" in result.out
     assert "active power          3450.0 W" in result.out
-    for line in ("voltage L1             230.0 V", "voltage L3             231.0 V",
-                 "current L2             15.50 A", "frequency              50.00 Hz"):
+    for line in (
+        "voltage L1             230.0 V",
+        "voltage L3             231.0 V",
+        "current L2             15.50 A",
+        "frequency              50.00 Hz",
+    ):
         assert line in result.out
 
 
@@ -57,8 +61,9 @@ def test_the_model_comes_from_the_config_meter(cli, bus, write_config):
 
 
 def test_scan_lists_every_unit_that_answers_with_progress(cli, bus):
-    result = cli("probe", "meter", "--port", bus.port, "--scan", "--units", "1-6",
-                 "--timeout", "0.1")
+    result = cli(
+        "probe", "meter", "--port", bus.port, "--scan", "--units", "1-6", "--timeout", "0.1"
+    )
     assert result.code == 0, result.err
     assert "unit 1: answers: input register 0 (L1 voltage on an SDM) = 230.0" in result.out
     assert "unit 2: answers: unit 2 answered function 04 with exception 02" in result.out
@@ -70,8 +75,9 @@ def test_scan_lists_every_unit_that_answers_with_progress(cli, bus):
 def test_wrong_unit_id_names_the_units_that_answer(cli, bus):
     result = cli("probe", "meter", "--port", bus.port, "--unit", "7", "--timeout", "0.2")
     assert result.code == 1
-    assert "no answer at unit 7, but unit(s) 1, 2, 4 answer: wrong unit id (use --unit 1" \
-        in result.err
+    assert (
+        "no answer at unit 7, but unit(s) 1, 2, 4 answer: wrong unit id (use --unit 1" in result.err
+    )
 
 
 def test_exception_reply_is_said_in_words(cli, bus):
@@ -96,8 +102,9 @@ def test_garbage_on_the_line_points_at_baud_rate_or_swapped_wires(cli, garbling_
 
 
 def test_scan_of_a_silent_bus_fails_with_the_wiring_hint(cli, silent_pty):
-    result = cli("probe", "meter", "--port", silent_pty.port, "--scan", "--units", "1-3",
-                 "--timeout", "0.05")
+    result = cli(
+        "probe", "meter", "--port", silent_pty.port, "--scan", "--units", "1-3", "--timeout", "0.05"
+    )
     assert result.code == 1
     assert "no unit in 1-3 answers" in result.err and "no answer at all" in result.err
 
@@ -115,8 +122,7 @@ def test_port_open_in_another_process_is_named(cli, bus, port_user):
     assert f"is in use by pid {other.pid} (sleep)" in result.err
 
 
-def test_refuses_while_the_daemon_holds_the_devices(cli, bus, write_config, tmp_path,
-                                                    lock_holder):
+def test_refuses_while_the_daemon_holds_the_devices(cli, bus, write_config, tmp_path, lock_holder):
     config = write_config(f"""
         [[connector]]
         relay_pin = 17
@@ -131,37 +137,49 @@ def test_refuses_while_the_daemon_holds_the_devices(cli, bus, write_config, tmp_
     assert bus.twins[0].requests == 0  # nothing was sent on its bus
 
 
-NO_DAC_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-                   "--inh-caps=-dac_override,-dac_read_search"]
+NO_DAC_OVERRIDE = [
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+]
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
-                    reason="needs root and setpriv to take the file-access override away")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"),
+    reason="needs root and setpriv to take the file-access override away",
+)
 def test_permission_denied_names_the_group(silent_pty):
     # The port belongs to another user and group dialout, mode 0660; the probe runs as a
     # root without CAP_DAC_OVERRIDE and not in dialout: what a user outside dialout sees.
     os.chown(silent_pty.port, 65534, 20)
     os.chmod(silent_pty.port, 0o660)
-    code = f"import sys; from cpagent.cli import main; sys.exit(main(['probe', 'meter', " \
-           f"'--port', {silent_pty.port!r}]))"
+    code = (
+        f"import sys; from cpagent.cli import main; sys.exit(main(['probe', 'meter', "
+        f"'--port', {silent_pty.port!r}]))"
+    )
     proc = subprocess.run(
-        [*NO_DAC_OVERRIDE, sys.executable, "-c", code], capture_output=True, text=True,
-        timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [*NO_DAC_OVERRIDE, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 77, proc.stderr
     group = grp.getgrgid(20).gr_name
-    assert f"permission denied on {silent_pty.port}: join group {group} (sudo usermod -aG " \
-           f"{group} $USER" in proc.stderr
+    assert (
+        f"permission denied on {silent_pty.port}: join group {group} (sudo usermod -aG "
+        f"{group} $USER" in proc.stderr
+    )
 
 
 def test_modbus_exception_codes_in_words():
     text = "exception reply ExceptionResponse(dev_id=1, function_code=132, exception_code=4)"
     assert exception_words(text) == (
         "unit 1 answered function 04 with exception 04: server device failure (the device "
-        "failed while answering)")
+        "failed while answering)"
+    )
     gateway = "ExceptionResponse(dev_id=9, function_code=131, exception_code=11)"
-    assert "exception 11: gateway target device failed to respond" in str(
-        exception_words(gateway))
+    assert "exception 11: gateway target device failed to respond" in str(exception_words(gateway))
     assert exception_words("No response received after 2 retries") is None
 
 
