@@ -91,6 +91,7 @@ def check_hardware(config: Config, user: ServiceUser | None = None) -> list[Find
     for path, port in ports:
         findings += _device(path, port, user)
     findings += _pin_factory(config)
+    findings += _gpio_devices(config, user)
     findings += _pins(config, [port for _, port in ports])
     findings += _tls(config, user)
     return findings
@@ -191,6 +192,40 @@ def _pin_factory(config: Config) -> list[Finding]:
                 f"apt install {package}, or choose another factory",
             )
         )
+    return found
+
+
+GPIO_CHIP = "/dev/gpiochip0"  # the header's GPIO lines (also on a Pi 5 with a current kernel)
+SPI_DEVICE = "/dev/spidev0.0"  # SPI0 CE0: the DIY pilot's MCP3008
+
+
+def _gpio_devices(config: Config, user: ServiceUser) -> list[Finding]:
+    """The character devices a real pin factory and the MCP3008 open, for the service user."""
+    if config.gpio.pin_factory in (None, "mock"):
+        return []
+    found: list[Finding] = []
+    devices = [("gpio.pin_factory", GPIO_CHIP, "gpio")]
+    if any(getattr(_evse(c), "driver", None) == "pwm" for c in config.connectors):
+        devices.append(("connector.evse.driver", SPI_DEVICE, "spi"))
+    for path, device, group in devices:
+        try:
+            st = os.stat(device)
+        except OSError:
+            what = (
+                "enable SPI: raspi-config -> Interface -> SPI"
+                if group == "spi"
+                else "no GPIO character device: is this the Pi?"
+            )
+            found.append(Finding(path, f"{device} does not exist: {what}"))
+            continue
+        if not user.can_read_write(st):
+            found.append(
+                Finding(
+                    path,
+                    f"{device} is not readable and writable by user "
+                    f"{user.name}: usermod -aG {group} {user.name}",
+                )
+            )
     return found
 
 

@@ -182,3 +182,19 @@ def test_tls_files_must_load_as_certificates_and_keys(write_config, tmp_path):
     ), messages
     good = _tls_config(write_config, pki.ca_file, pki.client_cert_file, pki.client_key_file)
     assert not any("mqtt." in m for m in _messages(good))
+
+
+def test_a_real_pin_factory_needs_the_gpio_character_device(write_config):
+    config = write_config("""
+        [gpio]
+        pin_factory = "native"
+        [[connector]]
+        relay_pin = 17
+    """)
+    if os.path.exists("/dev/gpiochip0"):
+        pytest.skip("this machine has GPIO")
+    messages = _messages(config, ServiceUser("cpagent", 999, frozenset({999})))
+    assert (
+        "error: gpio.pin_factory: /dev/gpiochip0 does not exist: no GPIO character device: "
+        "is this the Pi?" in messages
+    )
