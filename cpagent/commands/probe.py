@@ -39,6 +39,9 @@ examples:
 """
 
 
+EX_INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "probe",
@@ -118,7 +121,19 @@ def _run_meter(args: argparse.Namespace) -> int:
     from cpagent.commands.probe_meter import probe_meter
 
     quiet_vendor_logs(args)
-    return probe_meter(args)
+    return _interruptible(probe_meter, args)
+
+
+def _interruptible(func: Any, args: argparse.Namespace) -> int:
+    """Ctrl-C or SIGTERM ends the probe with 130 and one line, not a traceback (the drivers'
+    `finally:` blocks close ports and leave an EVSE controller at 0 A on the way out)."""
+    try:
+        with stop_on_sigterm():
+            code: int = func(args)
+            return code
+    except KeyboardInterrupt:
+        print("cpagent: interrupted", file=sys.stderr)
+        return EX_INTERRUPTED
 
 
 def _evse_parser(devices: Any) -> None:
@@ -139,7 +154,9 @@ examples:
     from cpagent.commands.evse_access import add_evse_options
 
     add_evse_options(parser)
-    parser.set_defaults(func=functools.partial(run_guarded, _probe_evse))
+    parser.set_defaults(
+        func=functools.partial(run_guarded, functools.partial(_interruptible, _probe_evse))
+    )
 
 
 def _probe_evse(args: argparse.Namespace) -> int:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +16,7 @@ from gpiozero.pins.mock import MockConnectedPin, MockFactory
 
 from cpagent.commands.hwtest import RelayWiring, relay_test
 from hw.mock_board import BOARD_FILE, read_board
+from tests.bringup.conftest import REPO
 
 
 @pytest.fixture
@@ -125,3 +132,43 @@ def test_unknown_connector(cli, relay_config):
     result = cli("test", "relay", "3", "off", "--config", str(relay_config))
     assert result.code == 78
     assert "connector 3: the config has 2 connector(s)" in result.err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_hold_leaves_the_relay_off(relay_config, signum):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cpagent",
+            "test",
+            "relay",
+            "1",
+            "on",
+            "--hold",
+            "60",
+            "--config",
+            str(relay_config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        seen = b""
+        while b"holding for 60 s" not in seen:
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                seen += os.read(proc.stdout.fileno(), 4096)
+        assert _levels(relay_config) == {"GPIO17": True}  # energised while it holds
+        proc.send_signal(signum)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    out = (seen + rest).decode()
+    assert proc.returncode == 0, err
+    assert "connector 1 relay: interrupted: de-energised (GPIO17 low)" in out
+    assert _levels(relay_config) == {"GPIO17": False}
