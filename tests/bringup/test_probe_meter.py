@@ -148,11 +148,19 @@ NO_DAC_OVERRIDE = [
     os.geteuid() != 0 or not shutil.which("setpriv"),
     reason="needs root and setpriv to take the file-access override away",
 )
-def test_permission_denied_names_the_group(silent_pty):
-    # The port belongs to another user and group dialout, mode 0660; the probe runs as a
-    # root without CAP_DAC_OVERRIDE and not in dialout: what a user outside dialout sees.
+@pytest.mark.parametrize(
+    "mode, hint",
+    [
+        (0o660, "join group {group} (sudo usermod -aG {group} $USER, then log in again)"),
+        (0o000, "mode c--------- lets nobody in your groups read and write it"),
+    ],
+    ids=["group-only", "chmod-000"],
+)
+def test_permission_denied_says_what_to_do(silent_pty, mode, hint):
+    # The port belongs to another user and group dialout; the probe runs as a root without
+    # CAP_DAC_OVERRIDE and not in dialout: what a user outside dialout sees.
     os.chown(silent_pty.port, 65534, 20)
-    os.chmod(silent_pty.port, 0o660)
+    os.chmod(silent_pty.port, mode)
     code = (
         f"import sys; from cpagent.cli import main; sys.exit(main(['probe', 'meter', "
         f"'--port', {silent_pty.port!r}]))"
@@ -165,11 +173,8 @@ def test_permission_denied_names_the_group(silent_pty):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 77, proc.stderr
-    group = grp.getgrgid(20).gr_name
-    assert (
-        f"permission denied on {silent_pty.port}: join group {group} (sudo usermod -aG "
-        f"{group} $USER" in proc.stderr
-    )
+    expected = hint.format(group=grp.getgrgid(20).gr_name)
+    assert f"permission denied on {silent_pty.port}: {expected}" in proc.stderr
 
 
 def test_modbus_exception_codes_in_words():
