@@ -9,6 +9,7 @@ import grp
 import os
 import signal
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -50,6 +51,14 @@ def optional_config(args: argparse.Namespace, *, required: bool = False) -> Conf
                 )
             return None
         path = DEFAULT_CONFIG
+        if not os.access(path, os.R_OK) and not required:
+            # 0640 root:cpagent: a builder's own user may not read it; the options still work.
+            print(
+                f"cpagent: note: cannot read {path} (not in group cpagent?): using the "
+                "command line only; a running daemon is noticed by its open port only",
+                file=sys.stderr,
+            )
+            return None
     return load_or_report(path)
 
 
@@ -77,7 +86,8 @@ def devices_held(config: Config | None) -> Iterator[None]:
         # Not our state dir to read (run as another user): the port check still names holders.
         print(
             f"cpagent: note: cannot check the daemon's lock {lock.path}: "
-            f"{exc.strerror or exc}; run as root or the cpagent user to be sure"
+            f"{exc.strerror or exc}; run as root or the cpagent user to be sure",
+            file=sys.stderr,
         )
         yield
         return
