@@ -19,6 +19,8 @@ from cpagent.daemon.logs import setup_logging
 COMMAND_MODULES = {
     "run": "cpagent.commands.run",
     "check-config": "cpagent.commands.check_config",
+    "probe": "cpagent.commands.probe",
+    "test": "cpagent.commands.hwtest",
     "status": "cpagent.commands.status",
     "ctl": "cpagent.commands.ctl",
     "safe-off": "cpagent.commands.safe_off",

@@ -13,8 +13,15 @@ EPILOG = """\
 Prints one line per problem, naming the key path (e.g. connector[1].meter.driver), and
 exits 78 (EX_CONFIG) if there is any error; warnings alone exit 0.
 
+With --hardware, also what only the target can tell (run it on the Pi): each device path
+exists and the service user (`cpagent`, else you) can read and write it, the pin factory
+imports, pins are on the 40-pin header and clash with nothing (a pin used twice, GPIO14/15
+while /dev/serial0 is used, GPIO7-11 while an MCP3008 is on SPI), TLS files load as
+certificates and keys. One line per finding saying what to change.
+
 examples:
   cpagent check-config /etc/cpagent/cpagent.toml
+  cpagent check-config --hardware /etc/cpagent/cpagent.toml
   cpagent check-config config/bench.toml && echo ok
 """
 
@@ -25,6 +32,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="the TOML configuration file")
+    parser.add_argument("--hardware", action="store_true",
+                        help="also check this machine: device paths and their access for the "
+                        "cpagent user, the pin factory, header pins and clashes, TLS files")
     parser.set_defaults(func=functools.partial(run_guarded, _check))
 
 
@@ -35,6 +45,12 @@ def _check(args: argparse.Namespace) -> int:
     else:
         assert config.mqtt is not None  # the config guarantees [mqtt] for transport mqtt
         where = f"mqtt://{config.mqtt.host}:{config.mqtt.port}/{config.mqtt.topic_prefix}"
+    if args.hardware:
+        from cpagent.commands.hardware_check import report_hardware
+
+        code = report_hardware(args.file, config)
+        if code != EX_OK:
+            return code
     print(f"{args.file}: ok: chargepoint {config.chargepoint.id}, "
           f"{len(config.connectors)} connector(s), CSMS {where} over {config.csms.transport}")
     return EX_OK

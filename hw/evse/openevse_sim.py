@@ -20,7 +20,7 @@ class OpenEvseTwin:
 
     `$SC` clamps to min (6 A) .. `max_hw_a` and answers `$NK ampsset` when it clamped; without
     `V` the value also goes to `eeprom_current_a` (what a reboot restores). `$FS` sleeps,
-    `$FE` wakes, `$FD` disables, `$GS`/`$GC`/`$SY` answer as the firmware does; a command
+    `$FE` wakes, `$FD` disables, `$GS`/`$GC`/`$SY`/`$GV` answer as the firmware does; a command
     with a bad checksum gets `$NK` without sequence id. State changes send `$AT`, `reboot()`
     sends `$AB`. `inject_fault(EvseState.GFCI_FAULT)` puts the board in that fault state.
     """
@@ -35,6 +35,7 @@ class OpenEvseTwin:
         self.mode = EvseState.UNKNOWN  # UNKNOWN = awake, or SLEEPING / DISABLED
         self.fault: EvseState | None = None
         self.commands: list[str] = []
+        self.firmware_version, self.rapi_version = "8.2.2", "5.1.0"  # $GV answers these
         self.heartbeat: tuple[int, int] = (0, 0)
         self.corrupt_replies = 0
         self.silent = False
@@ -159,6 +160,8 @@ class OpenEvseTwin:
             return True, f"{self.evse_state():02x} 0 {self._pilot_state():02x} 0000"
         elif cmd == "GC":
             return True, f"6 {self.max_hw_a} {self.current_a} {self.max_hw_a}"
+        elif cmd == "GV":
+            return True, f"{self.firmware_version} {self.rapi_version}"
         elif cmd == "SY":
             if len(args) == 2:
                 self.heartbeat = (int(args[0]), int(args[1]))
