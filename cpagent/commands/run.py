@@ -7,8 +7,8 @@ import functools
 from typing import Any
 
 from cpagent.commands.common import load_or_report, run_guarded
+from cpagent.daemon.context import APPLICATIONS
 from cpagent.daemon.logs import setup_logging
-from cpagent.daemon.wiring import APPLICATIONS, build_application
 
 DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 EPILOG = """\
@@ -48,4 +48,4 @@ def _run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     secrets = [s for s in (config.csms.password, config.mqtt and config.mqtt.password) if s]
     setup_logging(args.log_level or config.log.level, secrets=secrets)
-    return run_daemon(config, build_app=functools.partial(build_application, name=args.app))
+    return run_daemon(config, app=args.app)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cpagent.daemon.hardware import ConnectorHardware, Hardware
 from cpagent.daemon.loop import CommandError
-from cpagent.daemon.wiring import ConnectorHardware, Hardware
 from hw.events import FaultCode
 from hw.interfaces import FaultInjectable
 

@@ -30,7 +30,9 @@ from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
 from cpagent.firmware.worker import FirmwareWorker
 from cpagent.redact import mask_id_tag
+from cpagent.transports.base import Transport
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.websocket import WebSocketTransport
 from hw.events import (
     CardPresented,
     DeviceFaulted,
@@ -63,6 +65,15 @@ def os_boot_id(path: Path = OS_BOOT_ID) -> str:
         return uuid.uuid4().hex
 
 
+def _apply_stored_ping_interval(store: Store, transport: Transport) -> None:
+    """WebSocketPingInterval as the central system last set it, else `[csms] ping_interval_s`.
+    Its change answers RebootRequired (OCPP 1.6 §9.1.39), so it applies here, at the next
+    start, before the runner starts the transport; 0 turns pings off."""
+    stored = store.load_config().get("WebSocketPingInterval")
+    if stored is not None and stored.isdigit() and isinstance(transport, WebSocketTransport):
+        transport.ping_interval_s = float(stored)
+
+
 def boot_payload(config: Config) -> dict[str, str]:
     """BootNotification.req fields from [chargepoint] (OCPP 1.6 §4.2)."""
     cp = config.chargepoint
@@ -89,6 +100,7 @@ class ChargepointApplication:
         self._bench = BenchControls(hardware)
         self._store = Store.open(config.state.dir / DATABASE_FILE,
                                  chargepoint_id=config.chargepoint.id)
+        _apply_stored_ping_interval(self._store, ctx.transport)
         sources = {conn.source: conn.id for conn in hardware.connectors}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
