@@ -101,6 +101,8 @@ def safe_off(config: Config, *, daemon_wait_s: float = DAEMON_STOP_WAIT_S) -> Sa
     except HardwareError as exc:
         return SafeOffReport((*lines, f"gpio: {exc}"), ("gpio",))
     for index, conn in enumerate(config.connectors, start=1):
+        if conn.relay_pin is None:
+            continue  # the EVSE controller switches the contactor
         where = (f"connector{index} relay (GPIO{conn.relay_pin}, "
                  f"{'active-high' if conn.relay_active_high else 'active-low'})")
         try:

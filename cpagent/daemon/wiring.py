@@ -31,6 +31,13 @@ def build_hardware(config: Config, post: Post) -> Hardware:
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
+            if conf.relay_pin is None:  # the config allows it with [connector.evse]
+                raise ConfigurationError(
+                    f"connector[{index}]: this version does not drive EVSE controllers yet; "
+                    "set relay_pin")
+            if conf.evse is not None:
+                log.warning("connector[%d].evse: not driven by this version yet (the relay "
+                            "and plug pins are used)", index)
             relay = GpioRelay(
                 conf.relay_pin,
                 active_high=conf.relay_active_high,
