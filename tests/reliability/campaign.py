@@ -20,49 +20,12 @@ from websockets.asyncio.server import ServerConnection
 from tests.support.central_system import CentralSystem, _RecordingChargePoint
 from tests.support.daemon import DaemonProcess
 from tests.support.net import wait_until
+from tests.support.sim_config import SimConnector, sim_config
 
 CHARGEPOINT_ID = "CAMPAIGN-1"
 CALL, CALLRESULT = 2, 3
 TRANSACTION_MESSAGES = ("StartTransaction", "MeterValues", "StopTransaction")
 
-CONFIG = """\
-[chargepoint]
-id = "{cp_id}"
-vendor = "cpagent"
-model = "campaign"
-serial_number = "campaign-0001"
-firmware_version = "0.1.0"
-
-[csms]
-url = "{url}"
-call_timeout_s = 10.0
-backoff_min_s = 0.05
-backoff_max_s = 0.3
-ping_interval_s = 30.0
-
-[state]
-dir = "{state}"
-
-[control]
-socket = "{socket}"
-
-[gpio]
-pin_factory = "mock"
-
-[log]
-level = "{log_level}"
-
-[[connector]]
-relay_pin = 17
-plug_pin = 27
-max_current_a = 16.0
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.2
-
-[rfid]
-driver = "sim"
-"""
 
 
 # -- the central system ---------------------------------------------------------------------
@@ -189,9 +152,13 @@ class Daemon(DaemonProcess):
 
     def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
                  log_level: str = "INFO") -> None:
-        super().__init__(workdir, socket_path, CONFIG.format(
-            cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
-            log_level=log_level))
+        super().__init__(workdir, socket_path, sim_config(
+            cp_id=CHARGEPOINT_ID, url=csms_url, model="campaign",
+            identity={"serial_number": "campaign-0001", "firmware_version": "0.1.0"},
+            csms={"call_timeout_s": 10.0, "backoff_min_s": 0.05, "backoff_max_s": 0.3,
+                  "ping_interval_s": 30.0},
+            state=workdir / "state", socket=socket_path, log_level=log_level,
+            connectors=[SimConnector(17, 27, 16.0, 0.2)]))
         self.starts = 0
 
     def start(self) -> dict[str, Any]:
