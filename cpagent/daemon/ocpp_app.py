@@ -41,6 +41,7 @@ from hw.events import (
     MeterSampled,
     PlugChanged,
 )
+from hw.meters.registers import register_map
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ STOP_BOUND_S = 5.0  # on SIGTERM, how long StopTransactions may take to be ackno
                     # (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
 HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, MeterReadFailed, DeviceFaulted,
              DeviceRecovered)
-THREE_PHASE_METERS = ("sdm630", "sdm72")
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
 
@@ -104,9 +104,9 @@ class ChargepointApplication:
         sources = {conn.source: conn.id for conn in hardware.connectors}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
-        drivers = {conn.config.meter.driver for conn in hardware.connectors}
-        electrical = Electrical(
-            phases=3 if drivers & set(THREE_PHASE_METERS) else 1,
+        drivers = {conn.config.meter.driver for conn in hardware.connectors} - {"sim"}
+        electrical = Electrical(  # the sim meter measures one phase
+            phases=max((register_map(driver).phases for driver in drivers), default=1),
             max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
         )
         self._firmware = _firmware_worker(config, ctx.post)
