@@ -141,7 +141,7 @@ def _websocket(config: Config, post: Post) -> Transport:
 
 
 def _mqtt(config: Config, post: Post) -> Transport:
-    from cpagent.transports.mqtt import MqttTransport
+    from cpagent.transports.mqtt import BrokerLogin, MqttTransport
 
     csms, mqtt = config.csms, config.mqtt
     assert mqtt is not None  # the config requires [mqtt] for the mqtt transport
@@ -154,12 +154,14 @@ def _mqtt(config: Config, post: Post) -> Transport:
         post,
         subprotocol=csms.protocol,
         topic_prefix=mqtt.topic_prefix,
-        username=mqtt.username,
-        password=mqtt.password,
-        tls=mqtt.tls,
-        ca_file=_str(mqtt.ca_file or csms.ca_file),
-        cert_file=_str(mqtt.cert_file or csms.cert_file),
-        key_file=_str(mqtt.key_file if mqtt.cert_file else csms.key_file),
+        login=BrokerLogin(
+            username=mqtt.username,
+            password=mqtt.password,
+            tls=mqtt.tls,
+            ca_file=_str(mqtt.ca_file or csms.ca_file),
+            cert_file=_str(mqtt.cert_file or csms.cert_file),
+            key_file=_str(mqtt.key_file if mqtt.cert_file else csms.key_file),
+        ),
         keepalive_s=max(1, round(csms.ping_interval_s)),
         reconnect_min_s=max(1, round(csms.backoff_min_s)),
         reconnect_max_s=max(1, round(csms.backoff_max_s)),

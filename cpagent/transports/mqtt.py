@@ -58,16 +58,31 @@ def session_properties(session_expiry_s: int) -> Properties:
     properties.SessionExpiryInterval = session_expiry_s
     return properties
 
-def make_client(client_id: str, *, username: str | None, password: str | None, tls: bool,
-                ca_file: str | None, cert_file: str | None, key_file: str | None,
-                reconnect_min_s: int, reconnect_max_s: int) -> paho.Client:
+@dataclass(frozen=True, slots=True)
+class BrokerLogin:
+    """How a client proves itself to the broker: a username and password, and/or TLS >= 1.2
+    with the broker's CA (None: the system's) and a client certificate and key."""
+
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+ANONYMOUS = BrokerLogin()  # no credentials, no TLS (a bench broker on loopback)
+
+
+def make_client(client_id: str, login: BrokerLogin, *, reconnect_min_s: int,
+                reconnect_max_s: int) -> paho.Client:
     """A paho MQTT 5 client with credentials, TLS 1.2+ and bounded reconnect delays."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=paho.MQTTv5)
-    if username is not None:
-        client.username_pw_set(username, password)
-    if tls:
-        client.tls_set_context(client_context(ca_file, cert_file, key_file))
+    if login.username is not None:
+        client.username_pw_set(login.username, login.password)
+    if login.tls:
+        client.tls_set_context(client_context(login.ca_file, login.cert_file, login.key_file))
     client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
     client.on_socket_open = _no_delay
     # A failing callback must not kill paho's network thread: log it and carry on.
@@ -106,12 +121,7 @@ class MqttTransport:
         *,
         subprotocol: str = "ocpp1.6",
         topic_prefix: str = "ocpp",
-        username: str | None = None,
-        password: str | None = None,
-        tls: bool = False,
-        ca_file: str | None = None,
-        cert_file: str | None = None,
-        key_file: str | None = None,
+        login: BrokerLogin = ANONYMOUS,
         client_id: str | None = None,
         keepalive_s: int = 30,
         session_expiry_s: int = 86400,
@@ -130,8 +140,7 @@ class MqttTransport:
         self._session_expiry_s = session_expiry_s
         self._require_csms = require_csms_online
         self._client = make_client(
-            client_id or f"cpagent-{chargepoint_id}", username=username, password=password,
-            tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file,
+            client_id or f"cpagent-{chargepoint_id}", login,
             reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s)
         self._client.will_set(self.topics.state, LinkState.OFFLINE, qos=QOS, retain=True)
         self._client.on_connect = self._on_connect
