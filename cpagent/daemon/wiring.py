@@ -75,7 +75,8 @@ def _build_meter(
     connectors get None and current limits are logged, not applied.
     """
     if conf.meter.driver == "sim":
-        from hw.meters.sim import SimCurrentLimiter, SimMeter
+        from hw.meters.sim import SimMeter
+        from hw.sim import SimCurrentLimiter
 
         limiter = SimCurrentLimiter()
         return SimMeter(relay, limiter=limiter), limiter
