@@ -48,7 +48,7 @@ def render() -> str:
     """The whole reference page as Markdown."""
     rows = [_row(prefix, f, typing.get_type_hints(cls)[f.name])
             for prefix, cls in TABLES for f in dataclasses.fields(cls)
-            if not _is_nested(typing.get_type_hints(cls)[f.name])]
+            if not is_table(typing.get_type_hints(cls)[f.name])]
     return HEADER + "".join(rows)
 
 
@@ -87,7 +87,8 @@ def _type_text(hint: Any) -> str:
     return names[hint]
 
 
-def _is_nested(hint: Any) -> bool:
+def is_table(hint: Any) -> bool:
+    """True for a field that is a table of its own (`[connector.meter]`), not a key."""
     if typing.get_origin(hint) in (Union, types.UnionType):
         return any(a in NESTED for a in typing.get_args(hint))
     return hint in NESTED
