@@ -18,8 +18,9 @@ REDESIGNED = "cpagent.chargepoint"
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ruff_check_is_clean() -> None:
@@ -27,8 +28,11 @@ def test_ruff_check_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="the repository is reformatted with `ruff format` in "
-                   "one commit at the end of the redesign; remove this mark then")
+@pytest.mark.xfail(
+    strict=False,
+    reason="the repository is reformatted with `ruff format` in "
+    "one commit at the end of the redesign; remove this mark then",
+)
 def test_ruff_format_is_clean() -> None:
     done = run("ruff", "format", "--check", ".")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -143,16 +147,20 @@ def test_no_import_cycle_in_cpagent_or_hw() -> None:
     assert found == [], "import cycles:\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(strict=False, reason="cpagent/chargepoint's cycles go with the charger-model "
-                   "redesign (model / outbox / adapter); remove this mark when it lands")
+@pytest.mark.xfail(
+    strict=False,
+    reason="cpagent/chargepoint's cycles go with the charger-model "
+    "redesign (model / outbox / adapter); remove this mark when it lands",
+)
 def test_no_import_cycle_in_the_chargepoint_package() -> None:
     found = [" -> ".join(c) for c in import_cycles() if _inside(c, REDESIGNED)]
     assert found == [], "import cycles:\n" + "\n".join(found)
 
 
 def test_the_cycle_finder_finds_a_cycle_hidden_under_type_checking(tmp_path: Path) -> None:
-    (tmp_path / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                   "    from pkg import b\n")
+    (tmp_path / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import b\n"
+    )
     (tmp_path / "b.py").write_text("def f():\n    from pkg.a import thing\n")
     (tmp_path / "c.py").write_text("from . import a\n")
     known = {f"pkg.{n}": tmp_path / f"{n}.py" for n in "abc"}

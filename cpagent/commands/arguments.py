@@ -7,8 +7,9 @@ import math
 from collections.abc import Callable, Iterable
 
 
-def integer(minimum: int, *, noun: str = "a whole number",
-            too_small: str | None = None) -> Callable[[str], int]:
+def integer(
+    minimum: int, *, noun: str = "a whole number", too_small: str | None = None
+) -> Callable[[str], int]:
     """A whole number >= `minimum`; the messages name `noun` and the bound."""
 
     def parse(text: str) -> int:
@@ -23,9 +24,15 @@ def integer(minimum: int, *, noun: str = "a whole number",
     return parse
 
 
-def number(*, low: float, high: float = math.inf, low_open: bool = False,
-           high_open: bool = False, noun: str = "a number",
-           out_of_range: str) -> Callable[[str], float]:
+def number(
+    *,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    noun: str = "a number",
+    out_of_range: str,
+) -> Callable[[str], float]:
     """A finite number within [low, high] (`*_open`: that end excluded). `out_of_range` may
     name the text given as `{text!r}`."""
 

@@ -123,11 +123,21 @@ def _check_csms(
     if csms.transport == "websocket" and csms.url is not None and scheme not in ("ws", "wss"):
         add(Problem("csms.url", f"must start with ws:// or wss://, not {csms.url!r}"))
     if scheme == "wss" and csms.password is None and csms.cert_file is None:
-        add(Problem("csms.url", "wss:// needs csms.password or cert_file and key_file "
-                    "(OCPP 1.6 security profile 2 or 3)"))
+        add(
+            Problem(
+                "csms.url",
+                "wss:// needs csms.password or cert_file and key_file "
+                "(OCPP 1.6 security profile 2 or 3)",
+            )
+        )
     if cp is not None and path.rstrip("/").endswith("/" + cp.id):
-        add(Problem("csms.url", "ends with the chargepoint id, which is appended again; "
-                    "remove it", Severity.WARNING))
+        add(
+            Problem(
+                "csms.url",
+                "ends with the chargepoint id, which is appended again; remove it",
+                Severity.WARNING,
+            )
+        )
     _check_tls_files("csms", csms, add)
     if csms.backoff_max_s < csms.backoff_min_s:
         add(Problem("csms.backoff_max_s", "must not be less than csms.backoff_min_s"))
@@ -142,8 +152,14 @@ def _check_mqtt(mqtt: MqttConfig, cp: ChargepointConfig | None, add: Add) -> Non
     if mqtt.password is not None and mqtt.username is None:
         add(Problem("mqtt.username", "missing: mqtt.password is set"))
     if cp is not None and mqtt.username is not None and mqtt.username != cp.id:
-        add(Problem("mqtt.username", f"is not the chargepoint id {cp.id!r}: a broker ACL with "
-                    "%u (README, Security) will not let it use its own topics", Severity.WARNING))
+        add(
+            Problem(
+                "mqtt.username",
+                f"is not the chargepoint id {cp.id!r}: a broker ACL with "
+                "%u (README, Security) will not let it use its own topics",
+                Severity.WARNING,
+            )
+        )
 
 
 def _check_tls_files(section: str, table: CsmsConfig | MqttConfig, add: Add) -> None:
@@ -165,5 +181,10 @@ def secret_checks(data: Mapping[str, Any], mode: int, problems: list[Problem]) -
     for section in ("csms", "mqtt"):
         table = data.get(section)
         if isinstance(table, dict) and table.get("password"):
-            problems.append(Problem(f"{section}.password", "secret in a world-readable file "
-                                    "(chmod o-r)", Severity.WARNING))
+            problems.append(
+                Problem(
+                    f"{section}.password",
+                    "secret in a world-readable file (chmod o-r)",
+                    Severity.WARNING,
+                )
+            )

@@ -80,7 +80,8 @@ def _connectors(value: Any, builder: _Builder) -> list[ConnectorConfig]:
         return []
     if not isinstance(value, list):
         builder.problems.append(
-            Problem("connector", "must be an array of tables: write [[connector]]"))
+            Problem("connector", "must be an array of tables: write [[connector]]")
+        )
         return []
     built = []
     for index, item in enumerate(value, start=1):
@@ -157,8 +158,10 @@ class _Builder:
                 problems.append(Problem(key_path, f"must be an array, not {_type_name(value)}"))
                 return _BAD
             item_hint = typing.get_args(hint)[0]
-            items = [self._convert(item_hint, item, f"{key_path}[{index}]")
-                     for index, item in enumerate(value, start=1)]
+            items = [
+                self._convert(item_hint, item, f"{key_path}[{index}]")
+                for index, item in enumerate(value, start=1)
+            ]
             return _BAD if any(item is _BAD for item in items) else tuple(items)
         if dataclasses.is_dataclass(hint):
             built = self.build(typing.cast(type, hint), value, key_path)
@@ -187,11 +190,22 @@ class _Builder:
         return float(value) if hint is float else value
 
 
-EXPECTED = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            Path: "a path string"}
+EXPECTED = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    Path: "a path string",
+}
 
 
 def _type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "an array", dict: "a table"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)

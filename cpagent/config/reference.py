@@ -32,8 +32,11 @@ a test keeps the two equal.
 |---|---|---|---|---|
 """
 TABLES: tuple[tuple[str, type], ...] = (
-    *((name, cls) for name, cls in SECTIONS.items() if name not in ("rfid", "firmware",
-                                                                      "diagnostics")),
+    *(
+        (name, cls)
+        for name, cls in SECTIONS.items()
+        if name not in ("rfid", "firmware", "diagnostics")
+    ),
     ("connector[]", ConnectorConfig),
     ("connector[].meter", MeterConfig),
     ("connector[].evse", EvseConfig),
@@ -46,16 +49,18 @@ NESTED = (MeterConfig, EvseConfig)  # tables of their own in the reference, not 
 
 def render() -> str:
     """The whole reference page as Markdown."""
-    rows = [_row(prefix, f, typing.get_type_hints(cls)[f.name])
-            for prefix, cls in TABLES for f in dataclasses.fields(cls)
-            if not is_table(typing.get_type_hints(cls)[f.name])]
+    rows = [
+        _row(prefix, f, typing.get_type_hints(cls)[f.name])
+        for prefix, cls in TABLES
+        for f in dataclasses.fields(cls)
+        if not is_table(typing.get_type_hints(cls)[f.name])
+    ]
     return HEADER + "".join(rows)
 
 
 def _row(prefix: str, f: dataclasses.Field[Any], hint: Any) -> str:
     rule = rule_of(f)
-    cells = (f"`{prefix}.{f.name}`", _type_text(hint), _default_text(f), rule.allowed(),
-             rule.doc)
+    cells = (f"`{prefix}.{f.name}`", _type_text(hint), _default_text(f), rule.allowed(), rule.doc)
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n"
 
 

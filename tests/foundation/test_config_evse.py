@@ -39,7 +39,9 @@ def problems(tmp_path: Path, connectors: str, extra: str = "") -> list[str]:
 
 
 def test_an_evse_din_on_the_meters_bus_needs_no_relay_or_plug_pin(tmp_path: Path) -> None:
-    config = load(tmp_path, """\
+    config = load(
+        tmp_path,
+        """\
         [[connector]]
         max_current_a = 32.0
         [connector.evse]
@@ -50,7 +52,8 @@ def test_an_evse_din_on_the_meters_bus_needs_no_relay_or_plug_pin(tmp_path: Path
         driver = "sdm630"
         port = "/dev/ttyUSB0"
         unit = 1
-        """)
+        """,
+    )
     conn = config.connectors[0]
     assert conn.relay_pin is None and conn.plug_pin is None and conn.max_current_a == 32.0
     assert conn.evse is not None
@@ -64,50 +67,95 @@ def test_without_evse_todays_wiring_is_unchanged(tmp_path: Path) -> None:
 
 
 def test_a_pwm_pilot_reads_its_pin_and_adc_channel(tmp_path: Path) -> None:
-    conn = load(tmp_path, """\
+    conn = load(
+        tmp_path,
+        """\
         [[connector]]
         relay_pin = 17
         [connector.evse]
         driver = "pwm"
         pwm_pin = 12
         adc_channel = 3
-        """).connectors[0]
+        """,
+    ).connectors[0]
     assert conn.evse is not None and (conn.evse.pwm_pin, conn.evse.adc_channel) == (12, 3)
 
 
-EVSE = '[[connector]]\nrelay_pin = 17\n[connector.evse]\n'
+EVSE = "[[connector]]\nrelay_pin = 17\n[connector.evse]\n"
 CASES = [
-    ("no driver", EVSE + 'port = "/dev/ttyUSB0"\n',
-     "connector[1].evse.driver: missing required key"),
-    ("bad driver", EVSE + 'driver = "simpleevse"\n',
-     "connector[1].evse.driver: must be one of evse-din, openevse, pwm, sim, not 'simpleevse'"),
-    ("evse-din port", EVSE + 'driver = "evse-din"\n',
-     "connector[1].evse.port: required for driver evse-din"),
-    ("openevse port", EVSE + 'driver = "openevse"\n',
-     "connector[1].evse.port: required for driver openevse"),
+    (
+        "no driver",
+        EVSE + 'port = "/dev/ttyUSB0"\n',
+        "connector[1].evse.driver: missing required key",
+    ),
+    (
+        "bad driver",
+        EVSE + 'driver = "simpleevse"\n',
+        "connector[1].evse.driver: must be one of evse-din, openevse, pwm, sim, not 'simpleevse'",
+    ),
+    (
+        "evse-din port",
+        EVSE + 'driver = "evse-din"\n',
+        "connector[1].evse.port: required for driver evse-din",
+    ),
+    (
+        "openevse port",
+        EVSE + 'driver = "openevse"\n',
+        "connector[1].evse.port: required for driver openevse",
+    ),
     ("pwm pin", EVSE + 'driver = "pwm"\n', "connector[1].evse.pwm_pin: required for driver pwm"),
-    ("pwm pin range", EVSE + 'driver = "pwm"\npwm_pin = 60\n',
-     "connector[1].evse.pwm_pin: must be a BCM GPIO number 0-53, not 60"),
-    ("pwm pin twice", EVSE + 'driver = "pwm"\npwm_pin = 17\n',
-     "connector[1].evse.pwm_pin: pin 17 already used by connector[1].relay_pin"),
-    ("adc channel", EVSE + 'driver = "pwm"\npwm_pin = 12\nadc_channel = 8\n',
-     "connector[1].evse.adc_channel: must be 0-7, not 8"),
-    ("unit for openevse", EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\nunit = 2\n',
-     "connector[1].evse.unit: only for driver evse-din"),
-    ("unit range", EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nunit = 0\n',
-     "connector[1].evse.unit: must be a Modbus address 1-247, not 0"),
-    ("baudrate", EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nbaudrate = 9601\n',
-     "connector[1].evse.baudrate: must be one of"),
-    ("one bus address", EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\n'
-     '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
-     "connector[1].evse.unit: unit 1 on /dev/ttyUSB0 already used by connector[1].meter"),
-    ("openevse shares no port", EVSE + 'driver = "openevse"\nport = "/dev/ttyUSB0"\n'
-     '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
-     "connector[1].evse.port: port /dev/ttyUSB0 already used by connector[1].meter"),
-    ("relay pin without evse", "[[connector]]\nplug_pin = 27\n",
-     "connector[1].relay_pin: missing required key"),
-    ("max current", "[[connector]]\nrelay_pin = 17\nmax_current_a = 0\n",
-     "connector[1].max_current_a: must be greater than 0"),
+    (
+        "pwm pin range",
+        EVSE + 'driver = "pwm"\npwm_pin = 60\n',
+        "connector[1].evse.pwm_pin: must be a BCM GPIO number 0-53, not 60",
+    ),
+    (
+        "pwm pin twice",
+        EVSE + 'driver = "pwm"\npwm_pin = 17\n',
+        "connector[1].evse.pwm_pin: pin 17 already used by connector[1].relay_pin",
+    ),
+    (
+        "adc channel",
+        EVSE + 'driver = "pwm"\npwm_pin = 12\nadc_channel = 8\n',
+        "connector[1].evse.adc_channel: must be 0-7, not 8",
+    ),
+    (
+        "unit for openevse",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\nunit = 2\n',
+        "connector[1].evse.unit: only for driver evse-din",
+    ),
+    (
+        "unit range",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nunit = 0\n',
+        "connector[1].evse.unit: must be a Modbus address 1-247, not 0",
+    ),
+    (
+        "baudrate",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nbaudrate = 9601\n',
+        "connector[1].evse.baudrate: must be one of",
+    ),
+    (
+        "one bus address",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\n'
+        '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
+        "connector[1].evse.unit: unit 1 on /dev/ttyUSB0 already used by connector[1].meter",
+    ),
+    (
+        "openevse shares no port",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyUSB0"\n'
+        '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
+        "connector[1].evse.port: port /dev/ttyUSB0 already used by connector[1].meter",
+    ),
+    (
+        "relay pin without evse",
+        "[[connector]]\nplug_pin = 27\n",
+        "connector[1].relay_pin: missing required key",
+    ),
+    (
+        "max current",
+        "[[connector]]\nrelay_pin = 17\nmax_current_a = 0\n",
+        "connector[1].max_current_a: must be greater than 0",
+    ),
 ]
 
 
@@ -120,8 +168,11 @@ def test_each_evse_problem_is_named_by_key_path(
 
 
 def test_the_card_reader_cannot_take_the_evse_port(tmp_path: Path) -> None:
-    found = problems(tmp_path, EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\n',
-                     extra='[rfid]\ndriver = "rdm6300"\nport = "/dev/ttyACM0"\n')
+    found = problems(
+        tmp_path,
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\n',
+        extra='[rfid]\ndriver = "rdm6300"\nport = "/dev/ttyACM0"\n',
+    )
     assert found == ["rfid.port: port /dev/ttyACM0 already used by connector[1].evse"]
 
 

@@ -22,11 +22,14 @@ def test_docs_config_md_is_what_the_code_generates() -> None:
 
 
 def test_every_key_is_documented_once() -> None:
-    undocumented = [f"{prefix}.{f.name}" for prefix, cls in TABLES
-                    for f in dataclasses.fields(cls) if not rule_of(f).doc]
+    undocumented = [
+        f"{prefix}.{f.name}"
+        for prefix, cls in TABLES
+        for f in dataclasses.fields(cls)
+        if not rule_of(f).doc
+    ]
     assert undocumented == []
-    keys = [line.split("|")[1].strip() for line in render().splitlines()
-            if line.startswith("| `")]
+    keys = [line.split("|")[1].strip() for line in render().splitlines() if line.startswith("| `")]
     assert len(keys) == len(set(keys)) and "`connector[].evse.driver`" in keys
 
 
@@ -44,7 +47,11 @@ def test_the_example_config_shows_every_key_in_its_section() -> None:
             section = header.group(1)
         elif key := re.match(r"#?\s*([a-z_]+)\s*=", line.strip()):
             shown.setdefault(section, set()).add(key.group(1))
-    missing = [f"{prefix}.{f.name}" for prefix, cls in TABLES for f in dataclasses.fields(cls)
-               if not is_table(typing.get_type_hints(cls)[f.name])
-               and f.name not in shown.get(prefix.replace("[]", ""), set())]
+    missing = [
+        f"{prefix}.{f.name}"
+        for prefix, cls in TABLES
+        for f in dataclasses.fields(cls)
+        if not is_table(typing.get_type_hints(cls)[f.name])
+        and f.name not in shown.get(prefix.replace("[]", ""), set())
+    ]
     assert missing == []

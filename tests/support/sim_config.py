@@ -45,8 +45,9 @@ def sim_config(
     lines), state dir and control socket (relative: to the file), mock GPIO, `[log]` when
     `log_level` is given, the connectors, a simulated card reader, then `extra` (raw TOML)."""
     parts = [
-        _table("chargepoint", {"id": cp_id, "vendor": "cpagent", "model": model,
-                               **(identity or {})}),
+        _table(
+            "chargepoint", {"id": cp_id, "vendor": "cpagent", "model": model, **(identity or {})}
+        ),
         _table("csms", {"url": url, **(csms or {})}) + (f"{csms_extra}\n" if csms_extra else ""),
         _table("state", {"dir": str(state)}),
         _table("control", {"socket": str(socket)}),
@@ -62,8 +63,9 @@ def _connector(conn: SimConnector) -> str:
     keys: dict[str, object] = {"relay_pin": conn.relay_pin, "plug_pin": conn.plug_pin}
     if conn.max_current_a is not None:
         keys["max_current_a"] = conn.max_current_a
-    return (_table("[connector]", keys)
-            + _table("connector.meter", {"driver": "sim", "poll_interval_s": conn.poll_interval_s}))
+    return _table("[connector]", keys) + _table(
+        "connector.meter", {"driver": "sim", "poll_interval_s": conn.poll_interval_s}
+    )
 
 
 def _table(name: str, keys: Mapping[str, object]) -> str:
