@@ -243,46 +243,17 @@ def write_config(directory: Path, url: str, *, chargepoint_id: str, poll_s: floa
 
     The state (SQLite) goes to `state_dir`, by default `directory/state`.
     """
+    from tests.support.sim_config import SimConnector, sim_config
+
     path = directory / "cpagent.toml"
-    state = state_dir if state_dir is not None else directory / "state"
-    path.write_text(f"""\
-[chargepoint]
-id = "{chargepoint_id}"
-vendor = "cpagent"
-model = "bench"
-
-[csms]
-url = "{url}"
-protocol = "ocpp1.6"
-call_timeout_s = 10.0
-backoff_min_s = 0.2
-backoff_max_s = 1.0
-ping_interval_s = {ping_s}
-pong_timeout_s = {pong_s}
-
-[state]
-dir = "{state}"
-
-[control]
-socket = "control.sock"
-
-[gpio]
-pin_factory = "mock"
-
-[log]
-level = "{log_level}"
-
-[[connector]]
-relay_pin = 17
-plug_pin = 27
-max_current_a = 16.0
-[connector.meter]
-driver = "sim"
-poll_interval_s = {poll_s}
-
-[rfid]
-driver = "sim"
-""")
+    path.write_text(sim_config(
+        cp_id=chargepoint_id, url=url, model="bench",
+        csms={"protocol": "ocpp1.6", "call_timeout_s": 10.0, "backoff_min_s": 0.2,
+              "backoff_max_s": 1.0, "ping_interval_s": ping_s,
+              "pong_timeout_s": pong_s},
+        state=state_dir if state_dir is not None else directory / "state",
+        socket="control.sock", log_level=log_level,
+        connectors=[SimConnector(17, 27, 16.0, poll_s)]))
     return path
 
 

@@ -25,8 +25,10 @@ from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.frame_cap import MAX_FRAME_BYTES
 from cpagent.transports.mqtt import (
+    ANONYMOUS,
     PACKET_OVERHEAD,
     QOS,
+    BrokerLogin,
     LinkState,
     Topics,
     make_client,
@@ -106,12 +108,7 @@ class Bridge:
         *,
         topic_prefix: str = "ocpp",
         subprotocol: str = "ocpp1.6",
-        mqtt_username: str | None = None,
-        mqtt_password: str | None = None,
-        mqtt_tls: bool = False,
-        mqtt_ca_file: str | None = None,
-        mqtt_cert_file: str | None = None,
-        mqtt_key_file: str | None = None,
+        mqtt_login: BrokerLogin = ANONYMOUS,
         credentials: Mapping[str, ChargepointCredentials] | None = None,
         allow_unknown: bool = False,
         max_chargepoints: int = MAX_CHARGEPOINTS,
@@ -147,11 +144,8 @@ class Bridge:
         self._relays: dict[str, _Relay] = {}
         self._stoppers: list[threading.Thread] = []
         self._stopping = False
-        self._client = make_client(
-            client_id, username=mqtt_username, password=mqtt_password, tls=mqtt_tls,
-            ca_file=mqtt_ca_file, cert_file=mqtt_cert_file, key_file=mqtt_key_file,
-            reconnect_min_s=1, reconnect_max_s=30,
-            max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD)
+        self._client = make_client(client_id, mqtt_login, reconnect_min_s=1, reconnect_max_s=30,
+                                   max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
@@ -379,9 +373,10 @@ def bridge_from_args(args: argparse.Namespace) -> int:
     run_bridge(host, port, args.csms, topic_prefix=args.topic_prefix,
                subprotocol=args.protocol, csms_ca_file=args.ca_file, credentials=credentials,
                allow_unknown=args.allow_unknown_chargepoints,
-               max_chargepoints=args.max_chargepoints, mqtt_username=args.mqtt_username,
-               mqtt_password=password, mqtt_tls=args.mqtt_tls, mqtt_ca_file=args.mqtt_ca_file,
-               mqtt_cert_file=args.mqtt_cert_file, mqtt_key_file=args.mqtt_key_file,
+               max_chargepoints=args.max_chargepoints, mqtt_login=BrokerLogin(
+                   username=args.mqtt_username, password=password, tls=args.mqtt_tls,
+                   ca_file=args.mqtt_ca_file, cert_file=args.mqtt_cert_file,
+                   key_file=args.mqtt_key_file),
                max_frame_bytes=args.max_frame_bytes)
     return 0
 

@@ -16,7 +16,40 @@ def _ignore(_event: object) -> None:
     return None
 
 
-class GpioRelay:
+class SwitchRule:
+    """The switching rule every RelayOutput here keeps: refused once closed, idempotent (no
+    write when already in the asked state), skipped while `_holds()` (e.g. a welded twin).
+    Subclasses give `_lock`, `_closed`, `_source`, `_is_on()` and `_set(on)`."""
+
+    _lock: threading.Lock | threading.RLock
+    _closed: bool
+    _source: str
+
+    def energise(self) -> None:
+        self._switch(True)
+
+    def de_energise(self) -> None:
+        self._switch(False)
+
+    def _switch(self, on: bool) -> None:
+        with self._lock:
+            if self._closed:
+                raise RelayError(f"{self._source}: relay is closed")
+            if self._holds() or self._is_on() == on:
+                return  # idempotent: no new settle window, no pin write
+            self._set(on)
+
+    def _holds(self) -> bool:
+        return False
+
+    def _is_on(self) -> bool:
+        raise NotImplementedError
+
+    def _set(self, on: bool) -> None:
+        raise NotImplementedError
+
+
+class GpioRelay(SwitchRule):
     """A RelayOutput on a gpiozero OutputDevice; de-energised from construction on.
 
     Theory of operation for the feedback input (an auxiliary contact of the contactor):
@@ -97,25 +130,17 @@ class GpioRelay:
                 return None
             return bool(self._feedback.value) != self._invert
 
-    def energise(self) -> None:
-        self._switch(True)
+    def _is_on(self) -> bool:
+        return bool(self._output.value)
 
-    def de_energise(self) -> None:
-        self._switch(False)
-
-    def _switch(self, on: bool) -> None:
-        with self._lock:
-            if self._closed:
-                raise RelayError(f"{self._source}: relay is closed")
-            if bool(self._output.value) == on:
-                return  # idempotent: no new settle window, no pin write
-            if on:
-                self._output.on()
-            else:
-                self._output.off()
-            self._expected = on
-            self._deadline = self._clock() + self._settle_s
-            self._arm_timer()
+    def _set(self, on: bool) -> None:
+        if on:
+            self._output.on()
+        else:
+            self._output.off()
+        self._expected = on
+        self._deadline = self._clock() + self._settle_s
+        self._arm_timer()
 
     def _arm_timer(self) -> None:
         if self._feedback is None:

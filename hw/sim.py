@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from hw.errors import RelayError
 from hw.events import DeviceFaulted, DeviceRecovered, FaultCode
 from hw.interfaces import Post
+from hw.relay import SwitchRule
 
 
 class PostedFault:
@@ -14,7 +14,7 @@ class PostedFault:
     posts DeviceRecovered once. The twin provides `_lock`, `_fault`, `_post` and `_source`."""
 
     DEFAULT_FAULT: str
-    _lock: threading.Lock
+    _lock: threading.Lock | threading.RLock
     _fault: str | None
     _post: Post
     _source: str
@@ -35,7 +35,7 @@ class PostedFault:
         self._post(DeviceRecovered(self._source))
 
 
-class SimRelay(PostedFault):
+class SimRelay(PostedFault, SwitchRule):
     """A RelayOutput twin without GPIO. An injected fault posts DeviceFaulted and, like a
     welded contact, leaves the relay state where it was until `clear_fault()`."""
 
@@ -55,20 +55,15 @@ class SimRelay(PostedFault):
         with self._lock:
             return self._energised
 
-    def energise(self) -> None:
-        self._switch(True)
+    def _holds(self) -> bool:
+        return self._fault is not None  # welded: the state stays until clear_fault()
 
-    def de_energise(self) -> None:
-        self._switch(False)
+    def _is_on(self) -> bool:
+        return self._energised
 
-    def _switch(self, on: bool) -> None:
-        with self._lock:
-            if self._closed:
-                raise RelayError(f"{self._source}: relay is closed")
-            if self._fault is not None or self._energised == on:
-                return
-            self._energised = on
-            self.switches += 1
+    def _set(self, on: bool) -> None:
+        self._energised = on
+        self.switches += 1
 
     def close(self) -> None:
         with self._lock:

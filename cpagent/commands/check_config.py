@@ -23,6 +23,7 @@ examples:
   cpagent check-config /etc/cpagent/cpagent.toml
   cpagent check-config --hardware /etc/cpagent/cpagent.toml
   cpagent check-config config/bench.toml && echo ok
+  cpagent check-config --reference > docs/config.md   (every key, its default and rule)
 """
 
 
@@ -31,14 +32,23 @@ def register(subparsers: Any) -> None:
         "check-config", help="validate a config file", description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="the TOML configuration file")
+    parser.add_argument("file", metavar="FILE", nargs="?", help="the TOML configuration file")
     parser.add_argument("--hardware", action="store_true",
                         help="also check this machine: device paths and their access for the "
                         "cpagent user, the pin factory, header pins and clashes, TLS files")
-    parser.set_defaults(func=functools.partial(run_guarded, _check))
+    parser.add_argument("--reference", action="store_true",
+                        help="print the key reference (Markdown, docs/config.md) and exit")
+    parser.set_defaults(func=functools.partial(run_guarded, _check), parser=parser)
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.reference:
+        from cpagent.config.reference import render
+
+        print(render(), end="")
+        return EX_OK
+    if args.file is None:
+        args.parser.error("FILE is required (or --reference)")
     config = load_or_report(args.file)
     if config.csms.url is not None:
         where = endpoint_url(config.csms.url, config.chargepoint.id)

@@ -38,6 +38,15 @@ def load_or_report(path: str) -> Config:
     return config
 
 
+DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """--config FILE, defaulting to the installed configuration."""
+    parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
+                        help=f"configuration file (default: {DEFAULT_CONFIG})")
+
+
 def add_socket_options(parser: argparse.ArgumentParser) -> None:
     """--socket / --config, accepted before or after a sub-subcommand (defaults suppressed)."""
     group = parser.add_mutually_exclusive_group()

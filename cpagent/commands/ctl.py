@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 from typing import Any
 
+from cpagent.commands import arguments
 from cpagent.commands.common import EX_OK, add_socket_options, ask, run_guarded
 from hw.events import FaultCode
 
@@ -29,40 +29,12 @@ examples:
 """
 
 
-def _connector(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a connector number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("connector numbers start at 1")
-    return value
-
-
-def _watts(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of watts: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"watts must be a finite number >= 0, not {text!r}")
-    return value
-
-
-def _id_tag(text: str) -> str:
-    # OCPP 1.6 §7.28: IdToken is CiString20Type (printable ASCII on cards in practice).
-    if not 1 <= len(text) <= 20 or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"an idTag is 1-20 printable characters, not {text!r}")
-    return text
-
-
-def _fault_code(text: str) -> str:
-    if text not in FAULT_CODES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(FAULT_CODES)}")
-    return text
-
-
+_connector = arguments.connector_id
+_watts = arguments.number(low=0, noun="a number of watts",
+                          out_of_range="watts must be a finite number >= 0, not {text!r}")
+_id_tag = arguments.id_tag
 FAULT_CODES = tuple(code.value for code in FaultCode)
+_fault_code = arguments.one_of(FAULT_CODES)
 CONNECTOR = ("connector", _connector, "connector number, 1-based")
 
 # action -> (help, [(argument name, type, help)], examples)
@@ -101,10 +73,10 @@ def register(subparsers: Any) -> None:
     )
     add_socket_options(parser)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, (help_text, arguments, examples) in ACTIONS.items():
+    for name, (help_text, params, examples) in ACTIONS.items():
         sub = actions.add_parser(name, help=help_text, description=help_text, epilog=examples,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        for arg, kind, arg_help in arguments:
+        for arg, kind, arg_help in params:
             sub.add_argument(arg, type=kind, help=arg_help)
         add_socket_options(sub)
     parser.set_defaults(func=functools.partial(run_guarded, _ctl))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from cpagent.commands import arguments
 from cpagent.firmware.handoff import SPOOL, apply_request, request_install
 
 EX_OK, EX_FAILED, EX_USAGE = 0, 1, 2
@@ -25,14 +25,7 @@ examples:
 """
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds > 0")
-    return value
+_seconds = arguments.number(low=0, low_open=True, out_of_range="must be a number of seconds > 0")
 
 
 def register(subparsers: Any) -> None:

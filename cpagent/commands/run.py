@@ -6,11 +6,10 @@ import argparse
 import functools
 from typing import Any
 
-from cpagent.commands.common import load_or_report, run_guarded
+from cpagent.commands.common import add_config_option, load_or_report, run_guarded
+from cpagent.daemon.context import APPLICATIONS
 from cpagent.daemon.logs import setup_logging
-from cpagent.daemon.wiring import APPLICATIONS, build_application
 
-DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 EPILOG = """\
 Stops cleanly on SIGTERM or SIGINT (Ctrl-C): every relay is de-energised first. SIGHUP stops
 the same way and exits 75 (systemd starts it again with the edited config); other stray
@@ -34,8 +33,7 @@ def register(subparsers: Any) -> None:
         "run", help="run the daemon in the foreground", description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
-                        help=f"configuration file (default: {DEFAULT_CONFIG})")
+    add_config_option(parser)
     parser.add_argument("--app", choices=APPLICATIONS, default="chargepoint",
                         help="chargepoint: the OCPP 1.6 chargepoint (default); bench: report "
                         "hardware and link only, never close a relay (hardware bring-up)")
@@ -48,4 +46,4 @@ def _run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     secrets = [s for s in (config.csms.password, config.mqtt and config.mqtt.password) if s]
     setup_logging(args.log_level or config.log.level, secrets=secrets)
-    return run_daemon(config, build_app=functools.partial(build_application, name=args.app))
+    return run_daemon(config, app=args.app)

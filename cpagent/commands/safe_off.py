@@ -7,9 +7,8 @@ import functools
 import sys
 from typing import Any
 
-from cpagent.commands.common import EX_OK, load_or_report, run_guarded
+from cpagent.commands.common import EX_OK, add_config_option, load_or_report, run_guarded
 
-DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 EPILOG = """\
 systemd runs this after the daemon has gone, however it went (ExecStopPost= in
 systemd/cpagent.service): a SIGKILL, the OOM killer or a watchdog abort run no code of the
@@ -36,12 +35,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        default=DEFAULT_CONFIG,
-        help=f"configuration file (default: {DEFAULT_CONFIG})",
-    )
+    add_config_option(parser)
     parser.set_defaults(func=functools.partial(run_guarded, _safe_off))
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import sys
 import threading
 import time
 from typing import Any, TextIO
 
+from cpagent.commands import arguments
 from cpagent.commands.common import (
     EX_OK,
     EX_UNAVAILABLE,
@@ -65,24 +65,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=functools.partial(run_guarded, _status))
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and 0.05 <= value <= 3600):
-        raise argparse.ArgumentTypeError("must be between 0.05 and 3600 seconds")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_interval = arguments.number(low=0.05, high=3600,
+                             out_of_range="must be between 0.05 and 3600 seconds")
+_count = arguments.integer(1)
 
 
 def _status(args: argparse.Namespace) -> int:

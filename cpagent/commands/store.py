@@ -9,10 +9,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cpagent.commands.common import EX_OK, CliError, load_or_report, run_guarded
+from cpagent.commands.common import (
+    EX_OK,
+    CliError,
+    add_config_option,
+    load_or_report,
+    run_guarded,
+)
 from cpagent.config import Config
 
-DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 EX_DATAERR = 65  # the store is refused (the daemon exits with the same status)
 EX_OSERR = 71  # a daemon holds the state dir
 EPILOG = """\
@@ -47,12 +52,7 @@ def register(subparsers: Any) -> None:
         help="check: diagnose; restore: put the backup in place; "
         "reset: move everything aside and start empty",
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        default=DEFAULT_CONFIG,
-        help=f"configuration file (default: {DEFAULT_CONFIG})",
-    )
+    add_config_option(parser)
     parser.set_defaults(func=functools.partial(run_guarded, _store))
 
 

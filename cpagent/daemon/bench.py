@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cpagent.daemon.hardware import ConnectorHardware, Hardware
 from cpagent.daemon.loop import CommandError
-from cpagent.daemon.wiring import ConnectorHardware, Hardware
 from hw.events import FaultCode
 from hw.interfaces import FaultInjectable
 
@@ -60,7 +60,7 @@ class BenchControls:
         if (isinstance(watts, bool) or not isinstance(watts, int | float)
                 or not math.isfinite(watts) or watts < 0):  # JSON lines may carry NaN/Infinity
             raise CommandError(f"watts must be a number >= 0, not {watts!r}")
-        injectable.set_load_w(float(watts))  # type: ignore[attr-defined]
+        injectable.set_load_w(float(watts))
         return {"connector": conn.id, "ev_load_w": float(watts)}
 
     def _real_relays_guard(self, cmd: str) -> None:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cpagent.config import Config
-from cpagent.daemon.wiring import Hardware
+from cpagent.daemon.hardware import Hardware
 from cpagent.transports.base import Transport
+
+APPLICATIONS = ("chargepoint", "bench")  # what `cpagent run --app` may start
 
 
 @dataclass(frozen=True, slots=True)

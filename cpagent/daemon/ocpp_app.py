@@ -30,7 +30,9 @@ from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
 from cpagent.firmware.worker import FirmwareWorker
 from cpagent.redact import mask_id_tag
+from cpagent.transports.base import Transport
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.websocket import WebSocketTransport
 from hw.events import (
     CardPresented,
     DeviceFaulted,
@@ -39,6 +41,7 @@ from hw.events import (
     MeterSampled,
     PlugChanged,
 )
+from hw.meters.registers import register_map
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,6 @@ STOP_BOUND_S = 5.0  # on SIGTERM, how long StopTransactions may take to be ackno
                     # (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
 HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, MeterReadFailed, DeviceFaulted,
              DeviceRecovered)
-THREE_PHASE_METERS = ("sdm630", "sdm72")
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
 
@@ -61,6 +63,15 @@ def os_boot_id(path: Path = OS_BOOT_ID) -> str:
         return path.read_text().strip() or uuid.uuid4().hex
     except OSError:
         return uuid.uuid4().hex
+
+
+def _apply_stored_ping_interval(store: Store, transport: Transport) -> None:
+    """WebSocketPingInterval as the central system last set it, else `[csms] ping_interval_s`.
+    Its change answers RebootRequired (OCPP 1.6 §9.1.39), so it applies here, at the next
+    start, before the runner starts the transport; 0 turns pings off."""
+    stored = store.load_config().get("WebSocketPingInterval")
+    if stored is not None and stored.isdigit() and isinstance(transport, WebSocketTransport):
+        transport.ping_interval_s = float(stored)
 
 
 def boot_payload(config: Config) -> dict[str, str]:
@@ -89,12 +100,13 @@ class ChargepointApplication:
         self._bench = BenchControls(hardware)
         self._store = Store.open(config.state.dir / DATABASE_FILE,
                                  chargepoint_id=config.chargepoint.id)
+        _apply_stored_ping_interval(self._store, ctx.transport)
         sources = {conn.source: conn.id for conn in hardware.connectors}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
-        drivers = {conn.config.meter.driver for conn in hardware.connectors}
-        electrical = Electrical(
-            phases=3 if drivers & set(THREE_PHASE_METERS) else 1,
+        drivers = {conn.config.meter.driver for conn in hardware.connectors} - {"sim"}
+        electrical = Electrical(  # the sim meter measures one phase
+            phases=max((register_map(driver).phases for driver in drivers), default=1),
             max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
         )
         self._firmware = _firmware_worker(config, ctx.post)

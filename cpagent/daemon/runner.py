@@ -53,9 +53,14 @@ def run_daemon(
     config: Config,
     *,
     env: Mapping[str, str] | None = None,
-    build_app: Callable[[AppContext], Application] = wiring.build_application,
+    app: str = "chargepoint",
+    build_app: Callable[[AppContext], Application] | None = None,
 ) -> int:
-    """Run in the foreground until SIGTERM/SIGINT or a fatal error; return the exit code."""
+    """Run in the foreground until SIGTERM/SIGINT or a fatal error; return the exit code.
+
+    `app` names the application (context.APPLICATIONS); `build_app` replaces its factory."""
+    if build_app is None:
+        build_app = functools.partial(wiring.build_application, name=app)
     notifier = Notifier(env)
     guard = RelayGuard()
     guard.install_atexit()

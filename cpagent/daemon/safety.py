@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from cpagent.config import Config
-from cpagent.daemon import wiring
+from cpagent.daemon.hardware import pin_factory
 from cpagent.daemon.statelock import StateDirBusy, StateLock
 from hw.errors import HardwareError
 from hw.interfaces import RelayOutput
@@ -97,10 +97,12 @@ def safe_off(config: Config, *, daemon_wait_s: float = DAEMON_STOP_WAIT_S) -> Sa
     lines += _stop_live_daemon(config, daemon_wait_s)
     failed: list[str] = []
     try:
-        factory = wiring.pin_factory(config)
+        factory = pin_factory(config)
     except HardwareError as exc:
         return SafeOffReport((*lines, f"gpio: {exc}"), ("gpio",))
     for index, conn in enumerate(config.connectors, start=1):
+        if conn.relay_pin is None:
+            continue  # the EVSE controller switches the contactor
         where = (f"connector{index} relay (GPIO{conn.relay_pin}, "
                  f"{'active-high' if conn.relay_active_high else 'active-low'})")
         try:

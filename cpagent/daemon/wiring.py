@@ -1,85 +1,21 @@
-"""The one place that turns a Config into drivers and a transport (no other module builds them)."""
+"""The composition root: a Config becomes drivers, a transport and an application (runner only)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from cpagent.config import Config, ConnectorConfig, endpoint_url
+from cpagent.daemon.context import APPLICATIONS, AppContext
+from cpagent.daemon.hardware import ConnectorHardware, Hardware, pin_factory
+from cpagent.daemon.loop import Application
 from cpagent.transports.base import Transport
 from hw.errors import ConfigurationError
-from hw.interfaces import CardReader, CurrentLimiter, EnergyMeter, PlugInput, RelayOutput
-
-if TYPE_CHECKING:
-    from cpagent.daemon.context import AppContext
-    from cpagent.daemon.loop import Application
+from hw.interfaces import CardReader, CurrentLimiter, EnergyMeter, RelayOutput
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[object], None]
-
-
-@dataclass(slots=True)
-class ConnectorHardware:
-    """The drivers of one connector; `id` is the OCPP connector id (1-based)."""
-
-    id: int
-    config: ConnectorConfig
-    relay: RelayOutput
-    plug: PlugInput | None = None
-    meter: EnergyMeter | None = None
-    poller: Any = None  # hw.meters.poller.MeterPoller
-    limiter: CurrentLimiter | None = None  # None: nothing can offer the EV a current limit
-
-    @property
-    def source(self) -> str:
-        """The `source` label this connector's drivers put in their events."""
-        return f"connector{self.id}"
-
-
-@dataclass(slots=True)
-class Hardware:
-    """Every driver built from the config; `simulated` is True when GPIO uses mock pins."""
-
-    pin_factory: Any
-    simulated: bool
-    connectors: list[ConnectorHardware] = field(default_factory=list)
-    reader: CardReader | None = None
-    # [control] allow_ctl_with_real_relays: simulated inputs may drive real relays (a bench)
-    ctl_on_real_relays: bool = False
-
-    def connector(self, connector_id: int) -> ConnectorHardware:
-        for conn in self.connectors:
-            if conn.id == connector_id:
-                return conn
-        raise KeyError(connector_id)
-
-    def start(self) -> None:
-        """Start the threads that post events (meter pollers, card reader)."""
-        for conn in self.connectors:
-            if conn.poller is not None:
-                conn.poller.start()
-        if self.reader is not None:
-            self.reader.start()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop threads and release devices; relays are closed (de-energised) first."""
-        for conn in self.connectors:
-            _quietly(conn.relay.close, f"{conn.source} relay")
-        reader = self.reader
-        if reader is not None:
-            _quietly(lambda: reader.stop(timeout), "card reader")
-        for conn in self.connectors:
-            poller = conn.poller
-            if poller is not None:
-                _quietly(functools.partial(poller.stop, timeout), f"{conn.source} meter poller")
-            if conn.meter is not None:
-                _quietly(conn.meter.close, f"{conn.source} meter")
-            if conn.plug is not None:
-                _quietly(conn.plug.close, f"{conn.source} plug input")
 
 
 def build_hardware(config: Config, post: Post) -> Hardware:
@@ -95,6 +31,13 @@ def build_hardware(config: Config, post: Post) -> Hardware:
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
+            if conf.relay_pin is None:  # the config allows it with [connector.evse]
+                raise ConfigurationError(
+                    f"connector[{index}]: this version does not drive EVSE controllers yet; "
+                    "set relay_pin")
+            if conf.evse is not None:
+                log.warning("connector[%d].evse: not driven by this version yet (the relay "
+                            "and plug pins are used)", index)
             relay = GpioRelay(
                 conf.relay_pin,
                 active_high=conf.relay_active_high,
@@ -123,18 +66,6 @@ def build_hardware(config: Config, post: Post) -> Hardware:
     return hardware
 
 
-def pin_factory(config: Config) -> Any:
-    """The configured gpiozero pin factory (None: gpiozero's default). Mock pins keep their
-    output levels in the state dir, so `cpagent safe-off` sees what a killed daemon left."""
-    from hw.mock_board import BOARD_FILE
-    from hw.pins import make_pin_factory
-
-    name = config.gpio.pin_factory
-    if name is None:
-        return None
-    return make_pin_factory(name, board_file=config.state.dir / BOARD_FILE)
-
-
 def _build_meter(
     conf: ConnectorConfig, relay: RelayOutput
 ) -> tuple[EnergyMeter, CurrentLimiter | None]:
@@ -144,7 +75,8 @@ def _build_meter(
     connectors get None and current limits are logged, not applied.
     """
     if conf.meter.driver == "sim":
-        from hw.meters.sim import SimCurrentLimiter, SimMeter
+        from hw.meters.sim import SimMeter
+        from hw.sim import SimCurrentLimiter
 
         limiter = SimCurrentLimiter()
         return SimMeter(relay, limiter=limiter), limiter
@@ -203,7 +135,7 @@ def _websocket(config: Config, post: Post) -> Transport:
         ca_file=_str(csms.ca_file),
         cert_file=_str(csms.cert_file),
         key_file=_str(csms.key_file),
-        ping_interval_s=_ping_interval_s(config),
+        ping_interval_s=csms.ping_interval_s,  # the app applies a stored WebSocketPingInterval
         pong_timeout_s=csms.pong_timeout_s,
         max_frame_bytes=csms.max_frame_bytes,
         await_owner=True,  # the owner loop sets TransportDown.taken
@@ -211,25 +143,8 @@ def _websocket(config: Config, post: Post) -> Transport:
     )
 
 
-def _ping_interval_s(config: Config) -> float:
-    """WebSocketPingInterval as the central system last set it (it answers RebootRequired,
-    so it takes effect here, at the next start), else `[csms] ping_interval_s`."""
-    from cpagent.chargepoint.store import DATABASE_FILE, Store
-
-    path = config.state.dir / DATABASE_FILE
-    if path.exists():
-        store = Store.open(path)
-        try:
-            stored = store.load_config().get("WebSocketPingInterval")
-        finally:
-            store.close()
-        if stored is not None and stored.isdigit():
-            return float(stored)  # 0 turns pings off (OCPP 1.6 §9.1.39)
-    return config.csms.ping_interval_s
-
-
 def _mqtt(config: Config, post: Post) -> Transport:
-    from cpagent.transports.mqtt import PACKET_OVERHEAD, MqttTransport
+    from cpagent.transports.mqtt import PACKET_OVERHEAD, BrokerLogin, MqttTransport
 
     csms, mqtt = config.csms, config.mqtt
     assert mqtt is not None  # the config requires [mqtt] for the mqtt transport
@@ -242,20 +157,19 @@ def _mqtt(config: Config, post: Post) -> Transport:
         post,
         subprotocol=csms.protocol,
         topic_prefix=mqtt.topic_prefix,
-        username=mqtt.username,
-        password=mqtt.password,
-        tls=mqtt.tls,
-        ca_file=_str(mqtt.ca_file or csms.ca_file),
-        cert_file=_str(mqtt.cert_file or csms.cert_file),
-        key_file=_str(mqtt.key_file if mqtt.cert_file else csms.key_file),
+        login=BrokerLogin(
+            username=mqtt.username,
+            password=mqtt.password,
+            tls=mqtt.tls,
+            ca_file=_str(mqtt.ca_file or csms.ca_file),
+            cert_file=_str(mqtt.cert_file or csms.cert_file),
+            key_file=_str(mqtt.key_file if mqtt.cert_file else csms.key_file),
+        ),
         keepalive_s=max(1, round(csms.ping_interval_s)),
         max_packet_bytes=csms.max_frame_bytes + PACKET_OVERHEAD,
         reconnect_min_s=max(1, round(csms.backoff_min_s)),
         reconnect_max_s=max(1, round(csms.backoff_max_s)),
     )
-
-
-APPLICATIONS = ("chargepoint", "bench")
 
 
 def build_application(ctx: AppContext, name: str = "chargepoint") -> Application:
@@ -287,10 +201,3 @@ def _security_profile(config: Config) -> int:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _quietly(action: Callable[[], object], what: str) -> None:
-    try:
-        action()
-    except Exception as exc:
-        log.error("closing %s failed: %s", what, exc)

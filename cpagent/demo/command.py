@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cpagent.commands import arguments
+
 EX_OK, EX_FAILED, EX_CONFIG, EX_INTERRUPTED = 0, 1, 78, 130
 
 EPILOG = """\
@@ -66,40 +68,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("connector numbers start at 1")
-    return value
-
-
-def _id_tag(text: str) -> str:
-    if not 1 <= len(text) <= 20 or not text.isprintable():  # OCPP 1.6 §7.28 CiString20
-        raise argparse.ArgumentTypeError(f"an idTag is 1-20 printable characters, not {text!r}")
-    return text
-
-
-def _watts(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError("must be more than 0 and less than 1000000 W")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 600 s")
-    return value
+_positive_int = arguments.connector_id
+_id_tag = arguments.id_tag
+_watts = arguments.number(low=0, high=1e6, low_open=True, high_open=True,
+                          out_of_range="must be more than 0 and less than 1000000 W")
+_seconds = arguments.number(low=0, high=600, low_open=True,
+                            out_of_range="must be more than 0 and at most 600 s")
 
 
 class Interrupted(Exception):

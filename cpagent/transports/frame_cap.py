@@ -24,7 +24,7 @@ class MessageTooBig(wsc.WebSocketProtocolException):
         self.cap = cap
 
 
-class _CappedFrameBuffer(frame_buffer):  # type: ignore[misc]
+class _CappedFrameBuffer(frame_buffer):
     """websocket-client's frame reader, refusing a frame whose header announces more than
     `cap` bytes: the check runs once the length field is read, before any payload byte."""
 
@@ -38,7 +38,7 @@ class _CappedFrameBuffer(frame_buffer):  # type: ignore[misc]
             raise MessageTooBig(self.length, self.cap)
 
 
-class _CappedMessage(continuous_frame):  # type: ignore[misc]
+class _CappedMessage(continuous_frame):
     """websocket-client's fragment joiner, refusing a message whose fragments (RFC 6455 §5.4)
     add up to more than `cap` bytes."""
 

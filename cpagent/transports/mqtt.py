@@ -66,6 +66,22 @@ def session_properties(session_expiry_s: int, max_packet_bytes: int | None = Non
         properties.MaximumPacketSize = max_packet_bytes
     return properties
 
+@dataclass(frozen=True, slots=True)
+class BrokerLogin:
+    """How a client proves itself to the broker: a username and password, and/or TLS >= 1.2
+    with the broker's CA (None: the system's) and a client certificate and key."""
+
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+ANONYMOUS = BrokerLogin()  # no credentials, no TLS (a bench broker on loopback)
+
+
 
 class _CappedClient(paho.Client):
     """paho's client, refusing an incoming packet larger than `max_packet_bytes` once its
@@ -82,22 +98,20 @@ class _CappedClient(paho.Client):
             log.warning("broker sent a packet of %d bytes, more than %d: disconnecting",
                         packet["remaining_length"], cap)
             raise OSError(f"incoming packet larger than {cap} bytes")
-        return super()._sock_recv(bufsize)  # type: ignore[no-any-return]
+        return super()._sock_recv(bufsize)
 
 
-def make_client(client_id: str, *, username: str | None, password: str | None, tls: bool,
-                ca_file: str | None, cert_file: str | None, key_file: str | None,
-                reconnect_min_s: int, reconnect_max_s: int,
-                max_packet_bytes: int | None = None) -> paho.Client:
+def make_client(client_id: str, login: BrokerLogin, *, reconnect_min_s: int,
+                reconnect_max_s: int, max_packet_bytes: int | None = None) -> paho.Client:
     """A paho MQTT 5 client with credentials, TLS 1.2+, bounded reconnect delays and, with
     `max_packet_bytes`, a bound on incoming packets."""
     client = _CappedClient(CallbackAPIVersion.VERSION2, client_id=client_id,
                            protocol=paho.MQTTv5)
     client.max_packet_bytes = max_packet_bytes
-    if username is not None:
-        client.username_pw_set(username, password)
-    if tls:
-        client.tls_set_context(client_context(ca_file, cert_file, key_file))
+    if login.username is not None:
+        client.username_pw_set(login.username, login.password)
+    if login.tls:
+        client.tls_set_context(client_context(login.ca_file, login.cert_file, login.key_file))
     client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
     client.on_socket_open = _no_delay
     # A failing callback must not kill paho's network thread: log it and carry on.
@@ -136,12 +150,7 @@ class MqttTransport:
         *,
         subprotocol: str = "ocpp1.6",
         topic_prefix: str = "ocpp",
-        username: str | None = None,
-        password: str | None = None,
-        tls: bool = False,
-        ca_file: str | None = None,
-        cert_file: str | None = None,
-        key_file: str | None = None,
+        login: BrokerLogin = ANONYMOUS,
         client_id: str | None = None,
         keepalive_s: int = 30,
         session_expiry_s: int = 86400,
@@ -161,8 +170,7 @@ class MqttTransport:
         self._session_expiry_s = session_expiry_s
         self._require_csms = require_csms_online
         self._client = make_client(
-            client_id or f"cpagent-{chargepoint_id}", username=username, password=password,
-            tls=tls, ca_file=ca_file, cert_file=cert_file, key_file=key_file,
+            client_id or f"cpagent-{chargepoint_id}", login,
             reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s,
             max_packet_bytes=max_packet_bytes)
         self._max_packet_bytes = max_packet_bytes

@@ -8,7 +8,7 @@ import time
 
 import serial
 
-from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, FaultCode
+from hw.events import CardPresented, DeviceRecovered
 from hw.interfaces import Clock, Post
 from hw.rfid.frames import PresentationFilter
 from hw.rfid.pn532_frames import (
@@ -30,6 +30,7 @@ from hw.rfid.pn532_frames import (
     parse_firmware_version,
     parse_targets_a,
 )
+from hw.rfid.reader_thread import ReaderThread
 
 PN532_IC = 0x32  # GetFirmwareVersion's IC byte (UM0701-02 §7.2.2); a PN533 says 0x33
 # RFConfiguration CfgItem 5 (UM0701-02 §7.3.1): MxRtyATR default, MxRtyPSL 1, and
@@ -45,7 +46,7 @@ class Pn532Error(Exception):
     """One exchange with the reader failed (no ACK or answer in time, error frame, bad answer)."""
 
 
-class Pn532Reader:
+class Pn532Reader(ReaderThread):
     """A CardReader: a thread polls the PN532 on `port` and posts CardPresented once per
     presentation, with the card UID as upper-case hex as `id_tag` (8, 14 or 20 characters).
 
@@ -62,6 +63,8 @@ class Pn532Reader:
     `backoff_max_s`) and posts DeviceRecovered when the reader answers again. Timeouts run on
     the real monotonic clock whatever `clock` is.
     """
+
+    THREAD_PREFIX = "pn532"
 
     def __init__(
         self,
@@ -92,34 +95,14 @@ class Pn532Reader:
         self._clock = clock
         self._filter = PresentationFilter(gap_s)
         self._frames: collections.deque[Frame] = collections.deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_thread()
         self.parser = Pn532FrameParser()
-        self.faulted = False
         self.firmware: FirmwareVersion | None = None
         self.ready = threading.Event()  # set while the reader is set up and being polled
         self.polls = 0  # InListPassiveTarget exchanges answered
         self.failures = 0  # exchanges that failed (timeouts, error frames, bad answers)
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"pn532-{self._source}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
     # -- the thread ----------------------------------------------------------------------
-    def _fault(self, detail: str) -> None:
-        if not self.faulted:
-            self.faulted = True
-            self._post(DeviceFaulted(self._source, FaultCode.READER_FAILURE.value, detail))
-
     def _run(self) -> None:
         delay = self._backoff_s
         while not self._stop.is_set():

@@ -7,12 +7,13 @@ import time
 
 import serial
 
-from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, FaultCode
+from hw.events import CardPresented, DeviceRecovered
 from hw.interfaces import Clock, Post
 from hw.rfid.frames import PresentationFilter, Rdm6300Parser
+from hw.rfid.reader_thread import ReaderThread
 
 
-class Rdm6300Reader:
+class Rdm6300Reader(ReaderThread):
     """A CardReader: a thread reads `port` and posts CardPresented once per presentation.
 
     A port that cannot be opened or fails while reading posts DeviceFaulted("ReaderFailure")
@@ -20,6 +21,8 @@ class Rdm6300Reader:
     `backoff_max_s`) and posts DeviceRecovered when it opens again. `parser` holds the counts of
     good, bad and noise input.
     """
+
+    THREAD_PREFIX = "rdm6300"
 
     def __init__(
         self,
@@ -40,30 +43,8 @@ class Rdm6300Reader:
         self._clock = clock
         self.parser = Rdm6300Parser()
         self._filter = PresentationFilter(gap_s)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.faulted = False
+        self._init_thread()
         self.opened = threading.Event()  # set while the port is open (for tests and status)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"rdm6300-{self._source}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
-    def _fault(self, detail: str) -> None:
-        if not self.faulted:
-            self.faulted = True
-            self._post(DeviceFaulted(self._source, FaultCode.READER_FAILURE.value, detail))
 
     def _run(self) -> None:
         delay = self._backoff_s

@@ -18,46 +18,10 @@ from typing import Any
 import pytest
 
 from cpagent.daemon.client import DaemonUnavailable, request
+from tests.support.sim_config import sim_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BENCH = """\
-[chargepoint]
-id = "{cp_id}"
-vendor = "cpagent"
-model = "test"
-
-[csms]
-url = "{url}"
-backoff_min_s = 0.1
-backoff_max_s = 0.5
-
-[state]
-dir = "state"
-
-[control]
-socket = "ctl.sock"
-
-[gpio]
-pin_factory = "mock"
-
-[[connector]]
-relay_pin = 17
-plug_pin = 27
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.1
-
-[[connector]]
-relay_pin = 22
-plug_pin = 23
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.1
-
-[rfid]
-driver = "sim"
-"""
 
 
 def cli_env() -> dict[str, str]:
@@ -177,7 +141,8 @@ class Daemon:
 
 def write_bench(tmp_path: Path, url: str | None = None, cp_id: str = "TEST-1",
                 edit: Callable[[str], str] | None = None) -> Path:
-    text = BENCH.format(url=url or f"ws://127.0.0.1:{closed_port()}/ocpp", cp_id=cp_id)
+    text = sim_config(cp_id=cp_id, url=url or f"ws://127.0.0.1:{closed_port()}/ocpp",
+                      csms={"backoff_min_s": 0.1, "backoff_max_s": 0.5})
     path = tmp_path / "bench.toml"
     path.write_text(edit(text) if edit else text)
     path.chmod(0o600)

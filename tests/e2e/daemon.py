@@ -7,53 +7,12 @@ import sys
 from pathlib import Path
 
 from tests.support.daemon import REPO, DaemonProcess
+from tests.support.sim_config import SimConnector, sim_config
 
 CHARGEPOINT_ID = "E2E-1"
 RESTART_EXIT = 75  # docs/foundation.md: the CSMS's Reset was accepted (systemd restarts it)
 
-CONFIG = """\
-[chargepoint]
-id = "{cp_id}"
-vendor = "cpagent"
-model = "e2e"
-serial_number = "e2e-0001"
-firmware_version = "0.1.0"
-
-[csms]
-url = "{url}"
-call_timeout_s = 5.0
-backoff_min_s = 0.1
-backoff_max_s = 0.5
-ping_interval_s = 30.0
-{csms_extra}
-
-[state]
-dir = "{state}"
-
-[control]
-socket = "{socket}"
-
-[gpio]
-pin_factory = "mock"
-
-[log]
-level = "DEBUG"
-
-{connectors}
-[rfid]
-driver = "sim"
-{extra}"""
-CONNECTOR = """\
-[[connector]]
-relay_pin = {relay}
-plug_pin = {plug}
-max_current_a = {amps}
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.2
-"""
-PINS = ((17, 27, 16.0), (22, 23, 32.0))  # (relay, plug, max A) of connectors 1 and 2
-
+CONNECTORS = (SimConnector(17, 27, 16.0, 0.2), SimConnector(22, 23, 32.0, 0.2))
 
 class Daemon(DaemonProcess):
     """`python3 -m cpagent run --config FILE` with mock GPIO, a sim meter and a sim reader.
@@ -65,10 +24,13 @@ class Daemon(DaemonProcess):
     def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
                  csms_extra: str = "", extra: str = "", connectors: int = 1) -> None:
         """`csms_extra`: more `[csms]` lines (password, TLS files); `extra`: more sections."""
-        super().__init__(workdir, socket_path, CONFIG.format(
-            cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
-            csms_extra=csms_extra, extra=extra, connectors="\n".join(
-                CONNECTOR.format(relay=r, plug=p, amps=a) for r, p, a in PINS[:connectors])))
+        super().__init__(workdir, socket_path, sim_config(
+            cp_id=CHARGEPOINT_ID, url=csms_url, model="e2e",
+            identity={"serial_number": "e2e-0001", "firmware_version": "0.1.0"},
+            csms={"call_timeout_s": 5.0, "backoff_min_s": 0.1, "backoff_max_s": 0.5,
+                  "ping_interval_s": 30.0},
+            csms_extra=csms_extra, state=workdir / "state", socket=socket_path,
+            log_level="DEBUG", connectors=CONNECTORS[:connectors], extra=extra))
 
     def start(self) -> Daemon:
         self.launch()

@@ -17,7 +17,7 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
 from tests.e2e.conftest import boot
-from tests.e2e.csms import StrictCentralSystem, _StrictChargePoint
+from tests.e2e.csms import StrictCentralSystem, StrictChargePoint
 from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
 from tests.support.net import wait_until
 
@@ -27,7 +27,7 @@ def _naive(delta_s: float = 0.0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=delta_s)).replace(tzinfo=None).isoformat()
 
 
-class _OffsetLessChargePoint(_StrictChargePoint):
+class OffsetLessChargePoint(StrictChargePoint):
     """Answers with date-times that carry no offset (the central system's `time_text`)."""
 
     _times: OffsetLessCentralSystem
@@ -59,7 +59,7 @@ class _OffsetLessChargePoint(_StrictChargePoint):
 class OffsetLessCentralSystem(StrictCentralSystem):
     """The strict `ocpp` central system, answering with offset-less (or broken) times."""
 
-    chargepoint_class = _OffsetLessChargePoint
+    chargepoint_class = OffsetLessChargePoint
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

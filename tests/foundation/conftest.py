@@ -9,47 +9,13 @@ from pathlib import Path
 
 import pytest
 
-BENCH = """\
-[chargepoint]
-id = "TEST-1"
-vendor = "cpagent"
-model = "test"
+from tests.support.sim_config import sim_config
 
-[csms]
-url = "ws://127.0.0.1:{port}/ocpp"
-backoff_min_s = 0.2
-backoff_max_s = 1.0
 
-[state]
-dir = "state"
-
-[control]
-socket = "ctl.sock"
-
-[gpio]
-pin_factory = "mock"
-
-[log]
-level = "DEBUG"
-
-[[connector]]
-relay_pin = 17
-plug_pin = 27
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.1
-
-[[connector]]
-relay_pin = 22
-plug_pin = 23
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.1
-
-[rfid]
-driver = "sim"
-"""
-
+def bench_text(port: int) -> str:
+    """Two simulated connectors on mock pins 17/27 and 22/23, the CSMS at `port`."""
+    return sim_config(cp_id="TEST-1", url=f"ws://127.0.0.1:{port}/ocpp",
+                      csms={"backoff_min_s": 0.2, "backoff_max_s": 1.0}, log_level="DEBUG")
 
 def closed_port() -> int:
     """A loopback port nothing listens on (the CSMS is absent in these tests)."""
@@ -63,7 +29,7 @@ def closed_port() -> int:
 def bench_config(tmp_path: Path) -> Path:
     """A bench config (mock GPIO, sim meters and reader) whose paths are all under tmp_path."""
     path = tmp_path / "bench.toml"
-    path.write_text(BENCH.format(port=closed_port()))
+    path.write_text(bench_text(closed_port()))
     path.chmod(0o600)
     return path
 

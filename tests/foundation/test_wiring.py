@@ -11,8 +11,10 @@ import pytest
 from cpagent.chargepoint.store import DATABASE_FILE, Store
 from cpagent.config import load_config
 from cpagent.daemon.bench import BenchControls
+from cpagent.daemon.context import AppContext
+from cpagent.daemon.hardware import Hardware
 from cpagent.daemon.loop import CommandError
-from cpagent.daemon.wiring import Hardware, build_hardware, build_transport
+from cpagent.daemon.wiring import build_application, build_hardware, build_transport
 from cpagent.transports.mqtt import MqttTransport
 from cpagent.transports.websocket import WebSocketTransport
 from hw.events import MeterSampled
@@ -104,6 +106,12 @@ def test_websocket_ping_interval_set_by_the_csms_applies_at_the_next_start(
     store.close()
     transport = build_transport(config, lambda event: None)
     assert isinstance(transport, WebSocketTransport)
+    hardware = build_hardware(config, lambda event: None)
+    try:  # the application applies it when it starts, before the runner starts the transport
+        app = build_application(AppContext(config, hardware, transport, lambda event: None))
+        app.shutdown("test")
+    finally:
+        hardware.close()
     assert transport.ping_interval_s == expected
 
 

@@ -15,58 +15,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ocpp import messages as ocpp_messages
 from websockets.asyncio.server import ServerConnection
 
-from tests.support.central_system import CentralSystem, _RecordingChargePoint
+from tests.support.central_system import CentralSystem, RecordingChargePoint
 from tests.support.daemon import DaemonProcess
 from tests.support.net import wait_until
+from tests.support.sim_config import SimConnector, sim_config
 
 CHARGEPOINT_ID = "CAMPAIGN-1"
 CALL, CALLRESULT = 2, 3
 TRANSACTION_MESSAGES = ("StartTransaction", "MeterValues", "StopTransaction")
 
-CONFIG = """\
-[chargepoint]
-id = "{cp_id}"
-vendor = "cpagent"
-model = "campaign"
-serial_number = "campaign-0001"
-firmware_version = "0.1.0"
-
-[csms]
-url = "{url}"
-call_timeout_s = 10.0
-backoff_min_s = 0.05
-backoff_max_s = 0.3
-ping_interval_s = 30.0
-
-[state]
-dir = "{state}"
-
-[control]
-socket = "{socket}"
-
-[gpio]
-pin_factory = "mock"
-
-[log]
-level = "{log_level}"
-
-[[connector]]
-relay_pin = 17
-plug_pin = 27
-max_current_a = 16.0
-[connector.meter]
-driver = "sim"
-poll_interval_s = 0.2
-
-[rfid]
-driver = "sim"
-"""
 
 
 # -- the central system ---------------------------------------------------------------------
-class _GatedChargePoint(_RecordingChargePoint):
+class GatedChargePoint(RecordingChargePoint):
     """Holds a CALL of a held action until released or the link closes; records answers."""
 
     def __init__(self, cp_id: str, connection: ServerConnection,
@@ -74,19 +38,17 @@ class _GatedChargePoint(_RecordingChargePoint):
         super().__init__(cp_id, connection, central)
         self._gated = central
 
-    async def _handle_call(self, msg: Any) -> Any:
-        gate = self._gated.take_hold(msg.action)
+    async def before_call(self, message: ocpp_messages.Call) -> None:
+        gate = self._gated.take_hold(message.action)
         if gate is not None:  # the answer is late: the window for a kill is open
-            closed = asyncio.ensure_future(self._connection.wait_closed())
+            closed = asyncio.ensure_future(self.link.wait_closed())
             opened = asyncio.ensure_future(gate.wait())
             await asyncio.wait({closed, opened}, return_when=asyncio.FIRST_COMPLETED)
             closed.cancel()
             opened.cancel()
-        return await super()._handle_call(msg)
 
-    async def _send(self, message: str) -> None:
-        await super()._send(message)  # raises ConnectionClosed when the peer is gone
-        self._gated.note_sent(message)
+    def sent(self, text: str) -> None:
+        self._gated.note_sent(text)  # only frames whose write succeeded
 
 
 class GatedCentralSystem(CentralSystem):
@@ -94,7 +56,7 @@ class GatedCentralSystem(CentralSystem):
     (`hold`) and keeps every answer it managed to write (`answer_to`), so a campaign can tell
     a message the chargepoint saw acknowledged from one whose answer was cut by a kill."""
 
-    chargepoint_class = _GatedChargePoint
+    chargepoint_class = GatedChargePoint
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -102,11 +64,6 @@ class GatedCentralSystem(CentralSystem):
         self._holds: dict[str, int] = {}
         self._gates: list[asyncio.Event] = []
         self._answers: dict[str, Any] = {}
-
-    @property
-    def is_serving(self) -> bool:
-        """Started and not stopped since."""
-        return self._server is not None
 
     # -- gating ------------------------------------------------------------------------------
     def hold(self, action: str) -> None:
@@ -120,7 +77,7 @@ class GatedCentralSystem(CentralSystem):
             self._holds.clear()
             gates, self._gates = self._gates, []
         for gate in gates:
-            self._loop.call_soon_threadsafe(gate.set)
+            self.call_soon(gate.set)
 
     def take_hold(self, action: str) -> asyncio.Event | None:
         with self._gate_lock:
@@ -189,9 +146,13 @@ class Daemon(DaemonProcess):
 
     def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
                  log_level: str = "INFO") -> None:
-        super().__init__(workdir, socket_path, CONFIG.format(
-            cp_id=CHARGEPOINT_ID, url=csms_url, state=workdir / "state", socket=socket_path,
-            log_level=log_level))
+        super().__init__(workdir, socket_path, sim_config(
+            cp_id=CHARGEPOINT_ID, url=csms_url, model="campaign",
+            identity={"serial_number": "campaign-0001", "firmware_version": "0.1.0"},
+            csms={"call_timeout_s": 10.0, "backoff_min_s": 0.05, "backoff_max_s": 0.3,
+                  "ping_interval_s": 30.0},
+            state=workdir / "state", socket=socket_path, log_level=log_level,
+            connectors=[SimConnector(17, 27, 16.0, 0.2)]))
         self.starts = 0
 
     def start(self) -> dict[str, Any]:

@@ -218,7 +218,7 @@ def _record(central: GatedCentralSystem, frames: list[tuple[str, str, dict, dict
             ) -> None:
     """Put CALLs (id, action, payload, answer or None) into a central system's record."""
     for unique_id, action, payload, answer in frames:
-        central._record(Received("X", json.dumps([2, unique_id, action, payload])))
+        central.record(Received("X", json.dumps([2, unique_id, action, payload])))
         if answer is not None:
             central.note_sent(json.dumps([3, unique_id, answer]))
 

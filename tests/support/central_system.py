@@ -7,11 +7,13 @@ import base64
 import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, unpack
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, RegistrationStatus
@@ -35,22 +37,65 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class _RecordingChargePoint(ChargePoint):  # type: ignore[misc]
-    """The central system's view of one chargepoint: answers CALLs, records every frame."""
+class _ObservedConnection:
+    """The connection the `ocpp` package reads and writes (its documented `recv()`/`send()`
+    contract), telling the chargepoint view of every frame written."""
+
+    def __init__(self, link: ServerConnection, sent: Callable[[str], None]) -> None:
+        self._link, self._sent = link, sent
+
+    async def recv(self) -> str | bytes:
+        return await self._link.recv()
+
+    async def send(self, text: str) -> None:
+        await self._link.send(text)  # raises ConnectionClosed when the peer is gone
+        self._sent(text)
+
+
+class RecordingChargePoint(ChargePoint):  # type: ignore[misc]
+    """The central system's view of one chargepoint: answers CALLs, records every frame.
+
+    Subclasses change behaviour through public hooks only: `@on` handlers (the `ocpp`
+    package's routing), `before_call` (await something before a CALL is handled, e.g. a
+    gate), `screen` (an OCPPError to answer a CALL with instead of handling it; it may also
+    just look), and `sent` (every frame written, after the write succeeded)."""
 
     def __init__(self, cp_id: str, connection: ServerConnection, central: CentralSystem) -> None:
-        super().__init__(cp_id, connection, response_timeout=10)
-        self._central = central
+        super().__init__(cp_id, _ObservedConnection(connection, self.sent), response_timeout=10)
+        self.link = connection
+        self.central = central
 
     async def route_message(self, raw_msg: str) -> None:
-        self._central._record(Received(self.id, raw_msg))
+        self.central.record(Received(self.id, raw_msg))
+        try:
+            message = unpack(raw_msg)
+        except OCPPError:
+            message = None  # the package logs and drops it
+        if isinstance(message, Call):
+            await self.before_call(message)
+            refusal = await self.screen(message)
+            if refusal is not None:
+                text = message.create_call_error(refusal).to_json()
+                await self.link.send(text)
+                self.sent(text)
+                return
         await super().route_message(raw_msg)
+
+    async def before_call(self, message: Call) -> None:
+        """Runs before each CALL from the chargepoint is handled; may wait."""
+
+    async def screen(self, message: Call) -> OCPPError | None:
+        """An error to answer the CALL with instead of handling it, or None to handle it."""
+        return None
+
+    def sent(self, text: str) -> None:
+        """Called with every frame written to the chargepoint."""
 
     @on(Action.boot_notification)
     def on_boot(self, **_: Any) -> call_result.BootNotification:
         return call_result.BootNotification(
-            current_time=_now(), interval=self._central.heartbeat_interval,
-            status=RegistrationStatus(self._central.boot_status))
+            current_time=_now(), interval=self.central.heartbeat_interval,
+            status=RegistrationStatus(self.central.boot_status))
 
     @on(Action.heartbeat)
     def on_heartbeat(self) -> call_result.Heartbeat:
@@ -62,14 +107,14 @@ class _RecordingChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.authorize)
     def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        return call_result.Authorize(id_tag_info={"status": self._central.authorize(id_tag)})
+        return call_result.Authorize(id_tag_info={"status": self.central.authorize(id_tag)})
 
     @on(Action.start_transaction)
     def on_start(self, id_tag: str, **_: Any) -> call_result.StartTransaction:
-        self._central.last_transaction_id += 1
+        self.central.last_transaction_id += 1
         return call_result.StartTransaction(
-            transaction_id=self._central.last_transaction_id,
-            id_tag_info={"status": self._central.authorize(id_tag)})
+            transaction_id=self.central.last_transaction_id,
+            id_tag_info={"status": self.central.authorize(id_tag)})
 
     @on(Action.stop_transaction)
     def on_stop(self, **_: Any) -> call_result.StopTransaction:
@@ -101,8 +146,8 @@ class CentralSystem:
     the same port; every received frame is kept in `received`.
     """
 
-    # What serves each connection; subclasses swap in their own _RecordingChargePoint.
-    chargepoint_class: type[_RecordingChargePoint] = _RecordingChargePoint
+    # What serves each connection; subclasses swap in a RecordingChargePoint of their own.
+    chargepoint_class: type[RecordingChargePoint] = RecordingChargePoint
 
     def __init__(
         self,
@@ -131,7 +176,7 @@ class CentralSystem:
         self.received: list[Received] = []
         self.handshakes = 0
         self.auth_failures = 0
-        self._chargepoints: dict[str, _RecordingChargePoint] = {}
+        self._chargepoints: dict[str, RecordingChargePoint] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="central-system",
                                         daemon=True)
@@ -208,16 +253,43 @@ class CentralSystem:
                                                   self._loop)
         return future.result(timeout)
 
+    def call_unchecked(self, chargepoint_id: str, action: str, payload: dict[str, Any],
+                       timeout: float = 10.0) -> Any:
+        """Send a CALL of any action and payload, skipping the `ocpp` package's own schema
+        checks (to see how the chargepoint answers bad requests); raises on a CALLERROR."""
+        kind = make_dataclass(action, [(key, Any) for key in payload])
+        with self._lock:
+            cp = self._chargepoints[chargepoint_id]
+        future = asyncio.run_coroutine_threadsafe(
+            cp.call(kind(**payload), suppress=False, skip_schema_validation=True), self._loop)
+        return future.result(timeout)
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run `callback` on the central system's event loop thread (e.g. to set an
+        asyncio.Event a handler awaits)."""
+        self._loop.call_soon_threadsafe(callback)
+
+    @property
+    def is_serving(self) -> bool:
+        """Started and not stopped since."""
+        return self._server is not None
+
+    def set_valid_id_tags(self, id_tags: set[str] | None) -> None:
+        """Tags answered Accepted by Authorize and StartTransaction (None: every tag)."""
+        with self._lock:
+            self._valid_id_tags = None if id_tags is None else set(id_tags)
+
     def authorize(self, id_tag: str) -> AuthorizationStatus:
         if self._valid_id_tags is None or id_tag in self._valid_id_tags:
             return AuthorizationStatus.accepted
         return AuthorizationStatus.invalid
 
-    # -- internals -------------------------------------------------------------------
-
-    def _record(self, received: Received) -> None:
+    def record(self, received: Received) -> None:
+        """Keep a received frame (the chargepoint view calls it for every frame)."""
         with self._lock:
             self.received.append(received)
+
+    # -- internals -------------------------------------------------------------------
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)

@@ -19,7 +19,7 @@ from cpagent.bridge_credentials import (
 )
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportUp
-from cpagent.transports.mqtt import MqttTransport, Topics
+from cpagent.transports.mqtt import BrokerLogin, MqttTransport, Topics
 from tests.support.central_system import CentralSystem
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt_peer import MqttPeer
@@ -54,8 +54,7 @@ def chargepoint(
         keepalive_s=5,
         reconnect_min_s=1,
         reconnect_max_s=1,
-        username=name,
-        password=PASSWORDS[name],
+        login=BrokerLogin(username=name, password=PASSWORDS[name]),
         **options,
     )  # type: ignore[arg-type]
     transport.start()
@@ -140,8 +139,8 @@ def test_the_bridge_works_within_the_acl(acl_broker: Mosquitto) -> None:
             central.url,
             backoff=FAST,
             ping_interval_s=0,
-            mqtt_username="cpagent-bridge",
-            mqtt_password=PASSWORDS["cpagent-bridge"],
+            mqtt_login=BrokerLogin(username="cpagent-bridge",
+                                   password=PASSWORDS["cpagent-bridge"]),
             credentials={"CP1": ChargepointCredentials(password="csms-cp1")},
         )
         bridge.start()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
-from cpagent.transports.mqtt import MqttTransport, Topics
+from cpagent.transports.mqtt import BrokerLogin, MqttTransport, Topics
 from tests.support.certs import make_pki
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt_peer import MqttPeer
@@ -143,7 +143,8 @@ def test_broker_credentials(tmp_path: Path, password: str, up: bool, recorder: E
     broker = Mosquitto(tmp_path / "auth-broker", passwords={"cp": "right"})
     broker.start()
     try:
-        make(transports, broker.port, recorder.post, username="cp", password=password)
+        make(transports, broker.port, recorder.post,
+             login=BrokerLogin(username="cp", password=password))
         if up:
             recorder.wait_for(TransportUp)
         else:
@@ -172,7 +173,7 @@ def test_tls_broker_is_used_only_when_its_certificate_verifies(
                        tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)))
     broker.start()
     try:
-        make(transports, broker.port, recorder.post, tls=True, ca_file=ca_file)
+        make(transports, broker.port, recorder.post, login=BrokerLogin(tls=True, ca_file=ca_file))
         if trusted:
             recorder.wait_for(TransportUp)
         else:
@@ -220,12 +221,13 @@ def test_a_tls_client_certificate_gets_in_where_the_broker_requires_one(
                        tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)))
     broker.start()
     try:
-        make(transports, broker.port, recorder.post, tls=True, ca_file=pki.ca_file,
-             cert_file=pki.client_cert_file, key_file=pki.client_key_file)
+        make(transports, broker.port, recorder.post, login=BrokerLogin(
+            tls=True, ca_file=pki.ca_file, cert_file=pki.client_cert_file,
+            key_file=pki.client_key_file))
         recorder.wait_for(TransportUp)
         stranger = EventRecorder()
-        make(transports, broker.port, stranger.post, tls=True, ca_file=pki.ca_file,
-             client_id="no-certificate")
+        make(transports, broker.port, stranger.post,
+             login=BrokerLogin(tls=True, ca_file=pki.ca_file), client_id="no-certificate")
         wait_until(lambda: broker.log_file.read_text().count("did not return a certificate") >= 2,
                    10, "the broker refusing the certificate-less client twice")
         assert stranger.of(TransportUp) == []

@@ -1,4 +1,4 @@
-"""Security warnings on a validated configuration: secrets sent in clear, files others can use."""
+"""Security warnings on a valid configuration: secrets sent in clear, files others can use."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cpagent.config import Problem, Severity
+from cpagent.config.rules import Problem, Severity
 
 
 def security_warnings(sections: dict[str, Any], file: Path | None, mode: int) -> list[Problem]:

@@ -1,0 +1,369 @@
+"""The configuration's sections as frozen dataclasses; each field states its key's whole rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cpagent.config.rules import Problem, key
+
+METER_DRIVERS = ("sdm630", "sdm120", "sdm72", "sim")
+EVSE_DRIVERS = ("evse-din", "openevse", "pwm", "sim")
+RFID_DRIVERS = ("rdm6300", "pn532", "sim", "none")
+PROTOCOLS = ("ocpp1.6",)
+TRANSPORTS = ("websocket", "mqtt")
+PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PULLS = ("up", "down", "none")
+BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+MAX_SOCKET_PATH = 107  # sockaddr_un.sun_path is 108 bytes including the NUL
+CHARGEPOINT_ID_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
+)
+GPIO = {"minimum": 0, "maximum": 53, "range_name": "a BCM GPIO number"}
+MODBUS_UNIT = {"minimum": 1, "maximum": 247, "range_name": "a Modbus address"}
+POSITIVE = {"above": 0}
+MIN_FRAME_BYTES = 64 * 1024  # [csms] max_frame_bytes: below this, ordinary messages are refused
+
+
+@dataclass(frozen=True, slots=True)
+class ChargepointConfig:
+    """`[chargepoint]`: identity sent in BootNotification (OCPP 1.6 §4.2) and in the URL."""
+
+    id: str = key(
+        doc="the chargepoint identity; appended to `csms.url` as the last path "
+        "segment (OCPP-J 1.6 §3.1)",
+        chars=CHARGEPOINT_ID_CHARS,
+        max_length=48,
+        shape="1-48 of A-Z a-z 0-9 - _ . : (it goes in a URL)",
+    )
+    vendor: str = key(doc="BootNotification `chargePointVendor`")
+    model: str = key(doc="BootNotification `chargePointModel`")
+    serial_number: str | None = key(
+        None, "BootNotification `chargePointSerialNumber` (not sent when unset)"
+    )
+    firmware_version: str | None = key(
+        None, "BootNotification `firmwareVersion` (not sent when unset)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CsmsConfig:
+    """`[csms]`: where the central system is and how to reach it (url: WebSocket only)."""
+
+    url: str | None = key(
+        None,
+        "`ws://` or `wss://` endpoint; required for transport "
+        "`websocket`; `wss://` needs `password` or `cert_file` + `key_file`",
+        default_doc="required for websocket",
+    )
+    protocol: str = key("ocpp1.6", "the WebSocket subprotocol offered", choices=PROTOCOLS)
+    transport: str = key("websocket", "`mqtt` requires `[mqtt]`", choices=TRANSPORTS)
+    password: str | None = key(
+        None, "HTTP Basic password (security profile 1 on ws://, 2 on wss://)"
+    )
+    ca_file: Path | None = key(
+        None,
+        "CA bundle for wss:// (and MQTT TLS); must exist",
+        default_doc="the system trust store",
+    )
+    cert_file: Path | None = key(
+        None, "TLS client certificate (security profile 3; give `key_file` too); must exist"
+    )
+    key_file: Path | None = key(None, "the client certificate's private key; must exist")
+    call_timeout_s: float = key(30.0, "a CALL without answer fails after this", **POSITIVE)
+    backoff_min_s: float = key(1.0, "first reconnect delay (doubles, full jitter)", **POSITIVE)
+    backoff_max_s: float = key(
+        60.0, "longest reconnect delay; not less than `backoff_min_s`", **POSITIVE
+    )
+    ping_interval_s: float = key(
+        30.0,
+        "WebSocket ping interval / MQTT keepalive; a "
+        "`WebSocketPingInterval` set by the central system replaces "
+        "it at the next start",
+        **POSITIVE,
+    )
+    pong_timeout_s: float = key(
+        10.0,
+        "no pong (or frame) this long after a ping: the connection is half-open and is replaced",
+        **POSITIVE,
+    )
+    max_frame_bytes: int = key(
+        8 * 1024 * 1024,
+        "largest message taken from the central system (WebSocket close 1009 beyond; MQTT "
+        "Maximum Packet Size); the default is about twice the largest OCPP 2.0.1 message",
+        minimum=MIN_FRAME_BYTES,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """`[mqtt]`: the broker, used when `csms.transport = "mqtt"`. The username should be the
+    chargepoint id: the broker ACL in README ("Security") confines each user to its topics."""
+
+    host: str = key(doc="the broker's host name or address")
+    port: int = key(1883, "the broker's port", minimum=1, maximum=65535)
+    username: str | None = key(
+        None, "broker user; should be the chargepoint id (ACL `%u`; a warning otherwise)"
+    )
+    password: str | None = key(None, "broker password; needs `username`")
+    topic_prefix: str = key("ocpp", "topics are `<prefix>/<chargepoint id>/...`")
+    tls: bool = key(False, "TLS >= 1.2 with the broker certificate checked")
+    ca_file: Path | None = key(
+        None,
+        "the broker's CA bundle; must exist",
+        default_doc="`csms.ca_file`, else the system trust store",
+    )
+    cert_file: Path | None = key(
+        None,
+        "TLS client certificate (with `key_file`, needs `tls`); must exist",
+        default_doc="`csms.cert_file`",
+    )
+    key_file: Path | None = key(
+        None, "its private key (mode 0600 or 0640); must exist", default_doc="`csms.key_file`"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    """`[state]`: where the SQLite state database lives."""
+
+    dir: Path = key(
+        Path("/var/lib/cpagent"),
+        "holds `cpagent.db`, its backup and `cpagent.lock`; created, must be writable before READY",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """`[control]`: the local control socket used by `cpagent status` and `cpagent ctl`.
+
+    Whoever can open the socket (mode 0660: the daemon's user and group) may read `status`;
+    `ctl` actions need the daemon's own user, root, or membership of `ctl_group`. They act on
+    simulated devices only, and those that could close a real relay or change billed energy
+    (tap, clear-fault, ev-load) only with simulated GPIO, unless `allow_ctl_with_real_relays`."""
+
+    socket: Path = key(
+        Path("/run/cpagent/control.sock"),
+        "mode 0660: whoever can open it may read `status`",
+        max_bytes=MAX_SOCKET_PATH,
+        range_name="Unix socket limit",
+    )
+    ctl_group: str | None = key(
+        None,
+        "a group whose members may run `ctl` actions, besides "
+        "the daemon's user and root (checked with SO_PEERCRED)",
+    )
+    allow_ctl_with_real_relays: bool = key(
+        False,
+        "`ctl tap`, `clear-fault`, `ev-load` act on "
+        "simulated devices even when the relays are real "
+        "GPIO (a bench rig only)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GpioConfig:
+    """`[gpio]`: gpiozero pin factory name; None lets gpiozero choose."""
+
+    pin_factory: str | None = key(
+        None, "the gpiozero pin factory", choices=PIN_FACTORIES, default_doc="gpiozero chooses"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    """`[connector.meter]`: the connector's energy meter (Modbus RTU, or simulated)."""
+
+    driver: str = key("sim", "the meter model", choices=METER_DRIVERS)
+    port: str | None = key(
+        None,
+        "serial device of the RS-485 adapter; meters and EVSE-DIN "
+        "controllers may share it with different units",
+        required_for=METER_DRIVERS[:-1],
+    )
+    unit: int = key(1, "Modbus address", **MODBUS_UNIT)
+    baudrate: int = key(9600, "serial speed", choices=BAUDRATES)
+    poll_interval_s: float = key(
+        5.0,
+        "seconds between reads (a transaction's start and stop read the meter at once)",
+        **POSITIVE,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EvseConfig:
+    """`[connector.evse]`: the EVSE controller driving the control pilot (IEC 61851-1)."""
+
+    driver: str = key(
+        doc="`evse-din`: EVSE-DIN / EVSE-WB / SimpleEVSE on Modbus RTU; "
+        "`openevse`: OpenEVSE over RAPI serial; `pwm`: a 1 kHz PWM pilot on a "
+        "GPIO read back through an MCP3008 ADC; `sim`: a simulated EV + EVSE",
+        choices=EVSE_DRIVERS,
+    )
+    port: str | None = key(
+        None,
+        "serial device (evse-din: may be the meter's RS-485 bus, "
+        "with another unit; openevse: its own port)",
+        required_for=("evse-din", "openevse"),
+        only_for=("evse-din", "openevse"),
+    )
+    unit: int = key(1, "the board's Modbus address", only_for=("evse-din",), **MODBUS_UNIT)
+    baudrate: int | None = key(
+        None,
+        "serial speed",
+        choices=BAUDRATES,
+        only_for=("evse-din", "openevse"),
+        default_doc="evse-din 9600, openevse 115200",
+    )
+    pwm_pin: int | None = key(
+        None,
+        "BCM GPIO of the 1 kHz pilot PWM output",
+        required_for=("pwm",),
+        only_for=("pwm",),
+        **GPIO,
+    )
+    adc_channel: int = key(
+        0,
+        "the MCP3008 channel reading the pilot's high level",
+        only_for=("pwm",),
+        minimum=0,
+        maximum=7,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorConfig:
+    """`[[connector]]`: one outlet; connector ids are 1-based in file order (OCPP 1.6 §3.4)."""
+
+    relay_pin: int | None = key(
+        None,
+        "BCM GPIO driving the contactor relay",
+        required_unless="evse",
+        default_doc="required without `[connector.evse]`",
+        **GPIO,
+    )
+    relay_active_high: bool = key(True, "false for active-low relay boards")
+    plug_pin: int | None = key(None, "BCM GPIO of the plug-present input", **GPIO)
+    max_current_a: float = key(16.0, "the most current offered to the EV", **POSITIVE)
+    relay_feedback_pin: int | None = key(
+        None, "BCM GPIO reading the contactor's auxiliary contact (welded/stuck detection)", **GPIO
+    )
+    plug_active_low: bool = key(False, "true when a low level on `plug_pin` means plugged")
+    plug_pull: str = key(
+        "down", "`plug_pin`'s pull resistor (`none`: an external one)", choices=PULLS
+    )
+    relay_feedback_active_low: bool = key(
+        False, "true when the auxiliary contact pulls the input to GND"
+    )
+    relay_feedback_pull: str = key("none", "`relay_feedback_pin`'s pull resistor", choices=PULLS)
+    meter: MeterConfig = key(MeterConfig(), "the energy meter (`[connector.meter]`)")
+    evse: EvseConfig | None = key(
+        None,
+        "the EVSE controller (`[connector.evse]`); with it, "
+        "`relay_pin` and `plug_pin` are optional",
+        default_doc="none (relay + plug wiring)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RfidConfig:
+    """`[rfid]`: the card reader."""
+
+    driver: str = key(
+        "none",
+        "rdm6300: 125 kHz tags; pn532: 13.56 MHz MIFARE / ISO 14443A "
+        "over UART (idTag = the UID as upper-case hex)",
+        choices=RFID_DRIVERS,
+    )
+    port: str | None = key(
+        None, "serial device; not a meter's or an EVSE's port", required_for=("rdm6300", "pn532")
+    )
+    baudrate: int | None = key(
+        None,
+        "the PN532's HSU speed (the RDM6300 runs at 9600 only)",
+        choices=BAUDRATES,
+        only_for=("pn532",),
+        default_doc="115200",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """`[log]`: log level (the CLI's -v/--log-level overrides it)."""
+
+    level: str = key(
+        "INFO", "`-v`/`--log-level` override it; DEBUG logs frames", choices=LOG_LEVELS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareConfig:
+    """`[firmware]`: UpdateFirmware (OCPP 1.6 §5.19). An empty `install_command` turns the
+    Firmware Management profile off; `{file}` in it is replaced by the downloaded image."""
+
+    install_command: tuple[str, ...] = key(
+        (),
+        "argv run on a downloaded image, `{file}` "
+        "replaced by its path; never through a shell; "
+        "exit 0 = Installed; `[]` turns the profile off",
+    )
+    download_dir: Path | None = key(
+        None, "where images are downloaded", default_doc="`<state.dir>/firmware`"
+    )
+    timeout_s: float = key(
+        600.0, "each transfer's socket timeout and the install time limit", **POSITIVE
+    )
+    max_download_mb: int = key(512, "largest image accepted", minimum=1)
+    transfer_deadline_s: float = key(
+        3600.0, "total time one download or upload attempt may take", **POSITIVE
+    )
+    reserve_mb: int = key(
+        64, "free space a download must leave on the download file system", minimum=0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsConfig:
+    """`[diagnostics]`: what GetDiagnostics (OCPP 1.6 §5.8) bundles and uploads."""
+
+    paths: tuple[Path, ...] = key(
+        (), "files/directories bundled for GetDiagnostics (last 4 MiB of each)"
+    )
+    journal_unit: str | None = key(
+        None, "include this systemd unit's journal for the requested window"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration; `path` is the file it was loaded from (absolute)."""
+
+    chargepoint: ChargepointConfig
+    csms: CsmsConfig
+    connectors: tuple[ConnectorConfig, ...]
+    mqtt: MqttConfig | None = None
+    state: StateConfig = StateConfig()
+    control: ControlConfig = ControlConfig()
+    gpio: GpioConfig = GpioConfig()
+    rfid: RfidConfig = RfidConfig()
+    log: LogConfig = LogConfig()
+    firmware: FirmwareConfig = FirmwareConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    path: Path | None = None
+    warnings: tuple[Problem, ...] = ()
+
+
+SECTIONS: dict[str, type] = {
+    "chargepoint": ChargepointConfig,
+    "csms": CsmsConfig,
+    "mqtt": MqttConfig,
+    "state": StateConfig,
+    "control": ControlConfig,
+    "gpio": GpioConfig,
+    "rfid": RfidConfig,
+    "log": LogConfig,
+    "firmware": FirmwareConfig,
+    "diagnostics": DiagnosticsConfig,
+}
+REQUIRED_SECTIONS = ("chargepoint", "csms", "connector")

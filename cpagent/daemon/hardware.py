@@ -1,0 +1,102 @@
+"""The drivers a daemon runs on: one `ConnectorHardware` per outlet, gathered in `Hardware`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cpagent.config import Config, ConnectorConfig
+from hw.interfaces import CardReader, CurrentLimiter, EnergyMeter, PlugInput, RelayOutput
+
+if TYPE_CHECKING:
+    from gpiozero.pins import Factory
+
+    from hw.meters.poller import MeterPoller
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ConnectorHardware:
+    """The drivers of one connector; `id` is the OCPP connector id (1-based)."""
+
+    id: int
+    config: ConnectorConfig
+    relay: RelayOutput
+    plug: PlugInput | None = None
+    meter: EnergyMeter | None = None
+    poller: MeterPoller | None = None
+    limiter: CurrentLimiter | None = None  # None: nothing can offer the EV a current limit
+
+    @property
+    def source(self) -> str:
+        """The `source` label this connector's drivers put in their events."""
+        return f"connector{self.id}"
+
+
+@dataclass(slots=True)
+class Hardware:
+    """Every driver built from the config; `simulated` is True when GPIO uses mock pins.
+
+    `pin_factory` is the gpiozero pin factory the relays and inputs use (None: gpiozero's
+    default)."""
+
+    pin_factory: Factory | None
+    simulated: bool
+    connectors: list[ConnectorHardware] = field(default_factory=list)
+    reader: CardReader | None = None
+    # [control] allow_ctl_with_real_relays: simulated inputs may drive real relays (a bench)
+    ctl_on_real_relays: bool = False
+
+    def connector(self, connector_id: int) -> ConnectorHardware:
+        for conn in self.connectors:
+            if conn.id == connector_id:
+                return conn
+        raise KeyError(connector_id)
+
+    def start(self) -> None:
+        """Start the threads that post events (meter pollers, card reader)."""
+        for conn in self.connectors:
+            if conn.poller is not None:
+                conn.poller.start()
+        if self.reader is not None:
+            self.reader.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop threads and release devices; relays are closed (de-energised) first."""
+        for conn in self.connectors:
+            _quietly(conn.relay.close, f"{conn.source} relay")
+        reader = self.reader
+        if reader is not None:
+            _quietly(lambda: reader.stop(timeout), "card reader")
+        for conn in self.connectors:
+            poller = conn.poller
+            if poller is not None:
+                _quietly(functools.partial(poller.stop, timeout), f"{conn.source} meter poller")
+            if conn.meter is not None:
+                _quietly(conn.meter.close, f"{conn.source} meter")
+            if conn.plug is not None:
+                _quietly(conn.plug.close, f"{conn.source} plug input")
+
+
+def pin_factory(config: Config) -> Factory | None:
+    """The configured gpiozero pin factory (None: gpiozero's default). Mock pins keep their
+    output levels in the state dir, so `cpagent safe-off` sees what a killed daemon left."""
+    from hw.mock_board import BOARD_FILE
+    from hw.pins import make_pin_factory
+
+    name = config.gpio.pin_factory
+    if name is None:
+        return None
+    factory: Factory = make_pin_factory(name, board_file=config.state.dir / BOARD_FILE)
+    return factory
+
+
+def _quietly(action: Callable[[], object], what: str) -> None:
+    try:
+        action()
+    except Exception as exc:
+        log.error("closing %s failed: %s", what, exc)

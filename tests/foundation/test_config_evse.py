@@ -1,0 +1,184 @@
+"""`[connector.evse]` and `max_current_a`: the EVSE controller's config contract and checks."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cpagent.config import Config, ConfigError, load_config
+from cpagent.daemon.wiring import build_hardware
+from hw.errors import ConfigurationError
+
+HEAD = """\
+[chargepoint]
+id = "CP1"
+vendor = "v"
+model = "m"
+[csms]
+url = "ws://127.0.0.1:9000/ocpp"
+[gpio]
+pin_factory = "mock"
+[state]
+dir = "state"
+"""
+
+
+def load(tmp_path: Path, connectors: str, extra: str = "") -> Config:
+    path = tmp_path / "c.toml"
+    path.write_text(HEAD + extra + textwrap.dedent(connectors))
+    path.chmod(0o600)
+    return load_config(path)
+
+
+def problems(tmp_path: Path, connectors: str, extra: str = "") -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, connectors, extra)
+    return [str(p) for p in info.value.problems]
+
+
+def test_an_evse_din_on_the_meters_bus_needs_no_relay_or_plug_pin(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """\
+        [[connector]]
+        max_current_a = 32.0
+        [connector.evse]
+        driver = "evse-din"
+        port = "/dev/ttyUSB0"
+        unit = 2
+        [connector.meter]
+        driver = "sdm630"
+        port = "/dev/ttyUSB0"
+        unit = 1
+        """,
+    )
+    conn = config.connectors[0]
+    assert conn.relay_pin is None and conn.plug_pin is None and conn.max_current_a == 32.0
+    assert conn.evse is not None
+    assert (conn.evse.driver, conn.evse.port, conn.evse.unit) == ("evse-din", "/dev/ttyUSB0", 2)
+    assert conn.evse.baudrate is None  # the driver's own default (evse-din 9600)
+
+
+def test_without_evse_todays_wiring_is_unchanged(tmp_path: Path) -> None:
+    conn = load(tmp_path, "[[connector]]\nrelay_pin = 17\n").connectors[0]
+    assert conn.evse is None and conn.relay_pin == 17 and conn.max_current_a == 16.0
+
+
+def test_a_pwm_pilot_reads_its_pin_and_adc_channel(tmp_path: Path) -> None:
+    conn = load(
+        tmp_path,
+        """\
+        [[connector]]
+        relay_pin = 17
+        [connector.evse]
+        driver = "pwm"
+        pwm_pin = 12
+        adc_channel = 3
+        """,
+    ).connectors[0]
+    assert conn.evse is not None and (conn.evse.pwm_pin, conn.evse.adc_channel) == (12, 3)
+
+
+EVSE = "[[connector]]\nrelay_pin = 17\n[connector.evse]\n"
+CASES = [
+    (
+        "no driver",
+        EVSE + 'port = "/dev/ttyUSB0"\n',
+        "connector[1].evse.driver: missing required key",
+    ),
+    (
+        "bad driver",
+        EVSE + 'driver = "simpleevse"\n',
+        "connector[1].evse.driver: must be one of evse-din, openevse, pwm, sim, not 'simpleevse'",
+    ),
+    (
+        "evse-din port",
+        EVSE + 'driver = "evse-din"\n',
+        "connector[1].evse.port: required for driver evse-din",
+    ),
+    (
+        "openevse port",
+        EVSE + 'driver = "openevse"\n',
+        "connector[1].evse.port: required for driver openevse",
+    ),
+    ("pwm pin", EVSE + 'driver = "pwm"\n', "connector[1].evse.pwm_pin: required for driver pwm"),
+    (
+        "pwm pin range",
+        EVSE + 'driver = "pwm"\npwm_pin = 60\n',
+        "connector[1].evse.pwm_pin: must be a BCM GPIO number 0-53, not 60",
+    ),
+    (
+        "pwm pin twice",
+        EVSE + 'driver = "pwm"\npwm_pin = 17\n',
+        "connector[1].evse.pwm_pin: pin 17 already used by connector[1].relay_pin",
+    ),
+    (
+        "adc channel",
+        EVSE + 'driver = "pwm"\npwm_pin = 12\nadc_channel = 8\n',
+        "connector[1].evse.adc_channel: must be 0-7, not 8",
+    ),
+    (
+        "unit for openevse",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\nunit = 2\n',
+        "connector[1].evse.unit: only for driver evse-din",
+    ),
+    (
+        "unit range",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nunit = 0\n',
+        "connector[1].evse.unit: must be a Modbus address 1-247, not 0",
+    ),
+    (
+        "baudrate",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nbaudrate = 9601\n',
+        "connector[1].evse.baudrate: must be one of",
+    ),
+    (
+        "one bus address",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\n'
+        '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
+        "connector[1].evse.unit: unit 1 on /dev/ttyUSB0 already used by connector[1].meter",
+    ),
+    (
+        "openevse shares no port",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyUSB0"\n'
+        '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
+        "connector[1].evse.port: port /dev/ttyUSB0 already used by connector[1].meter",
+    ),
+    (
+        "relay pin without evse",
+        "[[connector]]\nplug_pin = 27\n",
+        "connector[1].relay_pin: missing required key",
+    ),
+    (
+        "max current",
+        "[[connector]]\nrelay_pin = 17\nmax_current_a = 0\n",
+        "connector[1].max_current_a: must be greater than 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "connectors", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_each_evse_problem_is_named_by_key_path(
+    tmp_path: Path, what: str, connectors: str, expected: str
+) -> None:
+    found = problems(tmp_path, connectors)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_the_card_reader_cannot_take_the_evse_port(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\n',
+        extra='[rfid]\ndriver = "rdm6300"\nport = "/dev/ttyACM0"\n',
+    )
+    assert found == ["rfid.port: port /dev/ttyACM0 already used by connector[1].evse"]
+
+
+def test_the_daemon_refuses_an_evse_without_a_relay_pin_until_it_drives_one(
+    tmp_path: Path,
+) -> None:
+    config = load(tmp_path, '[[connector]]\n[connector.evse]\ndriver = "sim"\n')
+    with pytest.raises(ConfigurationError, match=r"connector\[1\]: .*set relay_pin"):
+        build_hardware(config, lambda event: None)
