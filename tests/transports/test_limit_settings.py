@@ -43,9 +43,9 @@ def test_defaults_match_the_transport_and_the_shipped_file(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("csms", "firmware", "problem"),
     [
-        ("max_frame_bytes = 1000", "", "csms.max_frame_bytes: must be at least 65536 (64 KiB)"),
+        ("max_frame_bytes = 1000", "", "csms.max_frame_bytes: must be at least 65536"),
         ("", "transfer_deadline_s = 0", "firmware.transfer_deadline_s: must be greater than 0"),
-        ("", "reserve_mb = -1", "firmware.reserve_mb: must be 0 or more"),
+        ("", "reserve_mb = -1", "firmware.reserve_mb: must be at least 0"),
     ],
 )
 def test_limits_that_cannot_work_are_refused(
