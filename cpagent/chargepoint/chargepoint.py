@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint import handlers
@@ -22,11 +20,12 @@ from cpagent.chargepoint.commands import Command, FirmwareJob
 from cpagent.chargepoint.connector import ChargePointErrorCode
 from cpagent.chargepoint.firmware import FirmwareManagement
 from cpagent.chargepoint.firmware_events import FirmwareEvent
+from cpagent.chargepoint.outbox import Direct, Item, OnAnswer, Outbox
 from cpagent.chargepoint.reservations import Reservations
 from cpagent.chargepoint.settings import FeatureProfile, Settings
 from cpagent.chargepoint.smart_charging import ChargingProfiles, Electrical, Profile
-from cpagent.chargepoint.store import QueuedMessage, Store
-from cpagent.chargepoint.tx_queue import TX_ACTIONS, TxQueue
+from cpagent.chargepoint.store import Store
+from cpagent.chargepoint.tx_queue import TX_ACTIONS, RetryPolicy
 from cpagent.core import (
     BadFrame,
     CallAnswered,
@@ -53,7 +52,6 @@ _log = logging.getLogger(__name__)
 # §4.2: Pending/Rejected are retried after BootNotification.conf's interval; when it is 0 (or
 # the call failed) the charge point picks a delay "that avoids flooding": this one.
 BOOT_RETRY_S = 60.0
-OnAnswer = Callable[[dict[str, Any] | None, float], None]
 
 
 def _log_refused(event: Event) -> None:
@@ -71,16 +69,6 @@ def _log_refused(event: Event) -> None:
                   event.error.code, event.error.description)
 
 
-@dataclass(frozen=True, slots=True)
-class _Direct:
-    """A CALL that is not a queued transaction message; `on_answer` gets None on failure."""
-
-    action: str
-    payload: dict[str, Any]
-    on_answer: OnAnswer | None
-    triggered: bool = False  # asked for by TriggerMessage: may go while Pending (§4.2)
-
-
 class ChargePoint:
     """One OCPP 1.6J charge point's application state, driven by one owner thread.
 
@@ -93,8 +81,9 @@ class ChargePoint:
     nothing but BootNotification goes out until one is Accepted (Pending/Rejected retry at
     the interval given). One CALL at a time: the durable queue of transaction messages
     (Start/Stop/MeterValues, in order, with their original timestamps) goes first, then
-    other calls, then a Heartbeat once nothing has been sent for HeartbeatInterval. What an
-    answer, an error, a timeout or a lost link means for a queued message: `TxQueue`.
+    other calls, then a Heartbeat once nothing has been sent for HeartbeatInterval. The order
+    and the one CALL in flight: `Outbox`; what an answer, an error, a timeout or a lost link
+    means for a queued message: `TxQueue`.
     """
 
     def __init__(self, *, store: Store, boot_payload: Mapping[str, Any],
@@ -130,9 +119,9 @@ class ChargePoint:
         self.registration = "None"  # RegistrationStatus once a BootNotification is answered
         self._commands: list[Command] = []
         self._frames: list[str] = []
-        self._direct: deque[_Direct] = deque()
-        self._inflight: tuple[str, QueuedMessage | _Direct] | None = None
-        self.queue = TxQueue(self)
+        self.outbox = Outbox(store, self._retry_policy, self._queued_answered,
+                             ready=lambda: self.clock.is_set,
+                             held=lambda: self.charging.readings.holds_queue())
         self._boot_at = now
         self._started_at = now
         self._last_sent = now
@@ -150,11 +139,7 @@ class ChargePoint:
     def disconnected(self, now: float) -> None:
         self.session.disconnected(now)
         self._after(now)
-        self.queue.disconnected()
-        pending, self._direct = self._direct, deque()
-        for item in pending:  # stale once offline (Authorize is then decided locally)
-            if item.on_answer is not None:
-                item.on_answer(None, now)
+        self.outbox.disconnected(now)
         self._after(now)
 
     def receive(self, text: str, now: float) -> None:
@@ -190,11 +175,11 @@ class ChargePoint:
     def next_deadline(self) -> float | None:
         times = [self.session.next_deadline(), self.charging.next_deadline(),
                  self.firmware.next_deadline()]
-        if self.session.is_connected and self._inflight is None:
+        if self.session.is_connected and not self.outbox.busy:
             if self.registration != "Accepted":
                 times.append(self._boot_at)
             else:
-                times.append(self.queue.deadline())
+                times.append(self.outbox.deadline())
                 interval = self.settings.get_int("HeartbeatInterval")
                 if interval > 0:
                     times.append(self._last_sent + interval)
@@ -206,9 +191,6 @@ class ChargePoint:
         """Connected and accepted: requests to the central system can be answered now."""
         return self.session.is_connected and self.registration == "Accepted"
 
-    def inflight_item(self) -> QueuedMessage | _Direct | None:
-        return None if self._inflight is None else self._inflight[1]
-
     def command(self, cmd: Command) -> None:
         self._commands.append(cmd)
 
@@ -218,7 +200,7 @@ class ChargePoint:
 
         `triggered`: requested by TriggerMessage, so it is sent at once even while the
         registration is Pending (§4.2 "unless ... instructed ... with a TriggerMessage.req")."""
-        self._direct.append(_Direct(action, payload, on_answer, triggered))
+        self.outbox.request(action, payload, on_answer, triggered=triggered)
 
     def trigger_boot(self, now: float) -> None:
         """TriggerMessage(BootNotification) while not Accepted: send it now (§4.2)."""
@@ -278,7 +260,7 @@ class ChargePoint:
             elif isinstance(event, CallAnswered | CallErrored | CallFailed):
                 self._answered(event, now, bad)
             elif isinstance(event, UnexpectedResponse):
-                self.queue.late(event, now)
+                self.outbox.late(event, now)
         self.charging.tick(now)
         self.firmware.tick(now)
         self.charging.poll(now)
@@ -306,35 +288,31 @@ class ChargePoint:
         self.session.answer(event.message_id, payload, now)
         handlers.after_answer(self, event.action, event.payload, payload, now)
 
-    def _send(self, item: QueuedMessage | _Direct, now: float) -> None:
+    def _send(self, item: Item, now: float) -> None:
         mid = self._new_id()
-        self._inflight = (mid, item)
-        if isinstance(item, QueuedMessage):
-            self.queue.sending(item)
+        self.outbox.sent(mid, item)
         self._last_sent = now
         self.session.call(mid, item.action, item.payload, now)
 
     def _pump(self, now: float) -> None:
-        while self.session.is_connected and self._inflight is None:
+        while self.session.is_connected and not self.outbox.busy:
             if self.registration != "Accepted":
                 if now >= self._boot_at:
-                    self._send(_Direct("BootNotification", self.boot_payload, self._booted), now)
+                    self._send(Direct("BootNotification", self.boot_payload, self._booted), now)
                     continue
-                triggered = next((d for d in self._direct if d.triggered), None)
-                if self.registration == "Pending" and triggered is not None:
-                    self._direct.remove(triggered)  # §4.2: sent at once while Pending
+                triggered = self.outbox.take_triggered() if (
+                    self.registration == "Pending") else None
+                if triggered is not None:  # §4.2: sent at once while Pending
                     self._send(triggered, now)
                     self._after_send(now)
                     continue
                 return
-            head = self.queue.due(now)
-            if head is not None:
-                self._send(head, now)
-            elif self._direct:
-                self._send(self._direct.popleft(), now)
+            item = self.outbox.next(now)
+            if item is not None:
+                self._send(item, now)
             elif (interval := self.settings.get_int("HeartbeatInterval")) > 0 and (
                     now >= self._last_sent + interval):
-                self._send(_Direct("Heartbeat", {}, self._set_clock), now)
+                self._send(Direct("Heartbeat", {}, self._set_clock), now)
             else:
                 return
             self._after_send(now)
@@ -347,16 +325,15 @@ class ChargePoint:
 
     def _answered(self, event: CallAnswered | CallErrored | CallFailed, now: float,
                   bad: list[BadFrame]) -> None:
-        if self._inflight is None or self._inflight[0] != event.message_id:
-            return
-        mid, item = self._inflight
-        self._inflight = None
-        if isinstance(item, _Direct):
-            answer = event.payload if isinstance(event, CallAnswered) else None
-            if item.on_answer is not None:
-                item.on_answer(answer, now)
-            return
-        self.queue.outcome(item, mid, event, now, bad)
+        self.outbox.answered(event, now, bad)
+
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.settings.get_int("TransactionMessageAttempts"),
+                           self.settings.get_int("TransactionMessageRetryInterval"))
+
+    def _queued_answered(self, item: Any, answer: dict[str, Any] | None, now: float,
+                         transaction_id: int | None) -> None:
+        self.charging.queued_answered(item, answer, now, transaction_id)
 
     def _booted(self, answer: dict[str, Any] | None, now: float) -> None:
         if answer is None:
