@@ -6,10 +6,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from cpagent.chargepoint.clock import from_wire, to_wire
-from cpagent.chargepoint.settings import LOCAL_LIST_MAX, SEND_LOCAL_LIST_MAX, Settings
+from cpagent.chargepoint.settings import LOCAL_LIST_MAX, SEND_LOCAL_LIST_MAX
 from cpagent.redact import mask_id_tag
 
 CACHE_MAX = 1000
@@ -217,7 +217,7 @@ class AuthPolicy:
     authorization_cache_enabled: bool = True
 
     @classmethod
-    def from_settings(cls, s: Settings) -> AuthPolicy:
+    def from_settings(cls, s: _Flags) -> AuthPolicy:
         def flag(name: str, default: bool) -> bool:
             return s.get_bool(name) if name in s.specs else default
 
@@ -226,6 +226,14 @@ class AuthPolicy:
             flag("AllowOfflineTxForUnknownId", False), flag("LocalAuthListEnabled", False),
             flag("AuthorizationCacheEnabled", True),
         )
+
+
+class _Flags(Protocol):
+    """The options `AuthPolicy` reads (`settings.Settings`)."""
+
+    @property
+    def specs(self) -> Any: ...
+    def get_bool(self, name: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

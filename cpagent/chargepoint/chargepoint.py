@@ -1,4 +1,4 @@
-"""The ChargePoint application: boot, heartbeat, clock, the transaction queue, and dispatch."""
+"""The OCPP 1.6 adapter: boot, heartbeat, clock, status reports, dispatch to the model."""
 
 from __future__ import annotations
 
@@ -7,24 +7,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cpagent.chargepoint import handlers
-from cpagent.chargepoint.authorization import (
-    AuthorizationCache,
-    AuthorizationStatus,
-    IdTagInfo,
-    LocalList,
-    id_tag_key,
-)
-from cpagent.chargepoint.charging import Charging
-from cpagent.chargepoint.clock import WallClock, from_wire
+from cpagent.chargepoint.clock import WallClock, from_wire, to_wire
 from cpagent.chargepoint.commands import Command, FirmwareJob
-from cpagent.chargepoint.connector import ChargePointErrorCode
 from cpagent.chargepoint.firmware import FirmwareManagement
 from cpagent.chargepoint.firmware_events import FirmwareEvent
+from cpagent.chargepoint.model import ChargerModel
 from cpagent.chargepoint.outbox import Direct, Item, OnAnswer, Outbox
-from cpagent.chargepoint.reservations import Reservations
 from cpagent.chargepoint.settings import FeatureProfile, Settings
-from cpagent.chargepoint.smart_charging import ChargingProfiles, Electrical, Profile
-from cpagent.chargepoint.store import Store
+from cpagent.chargepoint.smart_charging import Electrical
+from cpagent.chargepoint.store import QueuedMessage, Store
 from cpagent.chargepoint.tx_queue import TX_ACTIONS, RetryPolicy
 from cpagent.core import (
     BadFrame,
@@ -41,7 +32,6 @@ from cpagent.core import (
     Session,
     UnexpectedResponse,
 )
-from cpagent.redact import mask_id_tag
 
 PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
                       FeatureProfile.RESERVATION, FeatureProfile.SMART_CHARGING,
@@ -70,12 +60,15 @@ def _log_refused(event: Event) -> None:
 
 
 class ChargePoint:
-    """One OCPP 1.6J charge point's application state, driven by one owner thread.
+    """One OCPP 1.6J charge point: the protocol adapter around the charger model
+    (`model.ChargerModel`, `self.charging`), driven by one owner thread.
 
     Inputs: `connected` / `disconnected` (transport up/down), `receive` (a text frame),
     `hw_event` (hw.events), `tick` (at `next_deadline()`); every input carries `now`, a
     monotonic time in seconds. Outputs: `drain_frames()` (texts to send, in order) and
     `drain_commands()` (relay and current-limit commands, and a restart request).
+    Incoming requests go through the handler tables (`handlers.HANDLERS`, `AFTER_ANSWER`) to
+    the model's intents; the model reaches back only through the `ports.Host` methods here.
 
     Theory of operation (OCPP 1.6 §4.2, §4.6, §4.7, §3.16 "Transaction-related messages"):
     nothing but BootNotification goes out until one is Accepted (Pending/Rejected retry at
@@ -101,7 +94,6 @@ class ChargePoint:
         self.boot_id = boot_id
         self._new_id = new_id
         ids = sorted(set(connector_ids))
-        self.sources = dict(sources) if sources is not None else {str(i): i for i in ids}
         self.firmware_management = firmware_management
         profiles = PROFILES | {FeatureProfile.FIRMWARE_MANAGEMENT} if firmware_management else (
             PROFILES)
@@ -109,13 +101,6 @@ class ChargePoint:
         self.clock = WallClock()
         self.session = Session("ocpp1.6", call_timeout=call_timeout,
                                unvalidated_actions=TX_ACTIONS)  # answers checked by TxQueue
-        version, entries = store.load_local_list()
-        self.local_list = LocalList(version, entries)
-        self.cache = AuthorizationCache(entries=store.load_cache())
-        self.reservations = Reservations(ids, self.settings.get_bool(
-            "ReserveConnectorZeroSupported"), store.load_reservations())
-        self.profiles = ChargingProfiles(ids, electrical or Electrical(), [
-            Profile.parse(c, p) for c, p in store.load_profiles()])
         self.registration = "None"  # RegistrationStatus once a BootNotification is answered
         self._commands: list[Command] = []
         self._frames: list[str] = []
@@ -125,8 +110,12 @@ class ChargePoint:
         self._boot_at = now
         self._started_at = now
         self._last_sent = now
-        self.firmware = FirmwareManagement(self)
-        self.charging = Charging(self, ids, now)  # opens relays, stops PowerLoss transactions
+        # opens relays, stops PowerLoss transactions
+        self.charging = ChargerModel(self, store, ids, now, boot_id=boot_id, sources=sources,
+                                     electrical=electrical, reserve_connector_zero=(
+                                         self.settings.get_bool("ReserveConnectorZeroSupported")))
+        self.firmware = FirmwareManagement(self, store, self.charging, boot_id=boot_id,
+                                           boot_payload=self.boot_payload)
         self.firmware.started(now)
 
     # -- inputs ---------------------------------------------------------------------------
@@ -185,11 +174,15 @@ class ChargePoint:
                     times.append(self._last_sent + interval)
         return min((t for t in times if t is not None), default=None)
 
-    # -- services for Charging and the handlers -----------------------------------------------
+    # -- the model's Host (ports.Host) and the handlers' Adapter ---------------------------------
     @property
     def online(self) -> bool:
         """Connected and accepted: requests to the central system can be answered now."""
         return self.session.is_connected and self.registration == "Accepted"
+
+    @property
+    def clock_offset_s(self) -> float | None:
+        return self.clock.offset_s
 
     def command(self, cmd: Command) -> None:
         self._commands.append(cmd)
@@ -206,41 +199,12 @@ class ChargePoint:
         """TriggerMessage(BootNotification) while not Accepted: send it now (§4.2)."""
         self._boot_at = now
 
+    def heartbeat_answered(self) -> OnAnswer:
+        """What a Heartbeat's answer does: its currentTime sets the clock (§4.6)."""
+        return self._set_clock
+
     def save_settings(self) -> None:
         self.store.save_config(self.settings.writable_values())
-
-    def drop_reservations(self, connector_id: int, now: float, release: bool = True) -> None:
-        """A connector (0: the charge point) going Faulted or Unavailable ends its reservations
-        (§5.13 (3)); `release`: a Reserved connector becomes Available first (G1)."""
-        gone = self.reservations.drop(connector_id)
-        if not gone:
-            return
-        self.store.save_reservations(self.reservations)
-        _log.info("reservation %s ended: connector %d Faulted or Unavailable (OCPP 1.6 §5.13)",
-                  ", ".join(str(r.reservation_id) for r in gone), connector_id)
-        if release:
-            for r in gone:
-                self.charging.unreserved(r.connector_id, now)
-
-    def remember_id_tag(self, id_tag: str, info: IdTagInfo) -> None:
-        """Authorize/Start/Stop.conf idTagInfo goes into the cache (§3.5.1), unless the idTag is
-        in the Local Authorization List (§3.5.3, §4.1, §4.8, §4.10: never cached); an answer
-        that contradicts the list is reported as LocalListConflict on connector 0 (§3.5.2)."""
-        listed = self.local_list.get(id_tag) if self.settings.get_bool(
-            "LocalAuthListEnabled") else None
-        if listed is not None:
-            valid = {AuthorizationStatus.ACCEPTED, AuthorizationStatus.CONCURRENT_TX}
-            mine = listed.effective(self.wall(None)).status
-            if (mine in valid) != (info.status in valid):
-                _log.warning("idTag %s: central system says %s, local list says %s "
-                             "(LocalListConflict, OCPP 1.6 §3.5.2)", mask_id_tag(id_tag),
-                             info.status, mine)
-                self.charging.points[0].connector.warn(
-                    ChargePointErrorCode.LOCAL_LIST_CONFLICT, self._last_now)
-            return
-        if self.settings.get_bool("AuthorizationCacheEnabled"):
-            evicted = self.cache.put(id_tag, info, self.wall(None))
-            self.store.put_cache(id_tag_key(id_tag), info, evicted)
 
     def wall(self, mono: float | None) -> float | None:
         """Wall seconds for monotonic `mono` (None: the latest known), or None if unknown."""
@@ -263,8 +227,8 @@ class ChargePoint:
                 self.outbox.late(event, now)
         self.charging.tick(now)
         self.firmware.tick(now)
-        self.charging.poll(now)
-        self.clock.settle(in_transaction=self._in_transaction())  # a held step, if any
+        self._report_statuses(now)
+        self.clock.settle(in_transaction=self.charging.in_transaction())  # a held step, if any
         self._pump(now)
         self._frames += [o.text for o in self.session.drain_frames()]
 
@@ -331,7 +295,7 @@ class ChargePoint:
         return RetryPolicy(self.settings.get_int("TransactionMessageAttempts"),
                            self.settings.get_int("TransactionMessageRetryInterval"))
 
-    def _queued_answered(self, item: Any, answer: dict[str, Any] | None, now: float,
+    def _queued_answered(self, item: QueuedMessage, answer: dict[str, Any] | None, now: float,
                          transaction_id: int | None) -> None:
         self.charging.queued_answered(item, answer, now, transaction_id)
 
@@ -364,13 +328,29 @@ class ChargePoint:
         # WallClock: a step is held while a transaction is open (time only moves forward
         # within a transaction; OCPP 1.6 §4.2/§4.6 only recommend synchronising)
         self.clock.set(from_wire(answer["currentTime"]), now,
-                       in_transaction=self._in_transaction())
+                       in_transaction=self.charging.in_transaction())
         if first and self.clock.offset_s is not None:
             # earlier boots' monotonic clocks are gone: stamp their messages when this run
             # began, no later than anything this run queued (its PowerLoss stops included)
             self.store.backdate(self.boot_id, self.clock.offset_s,
                                 others_at=self.clock.wall(self._started_at))
 
-    def _in_transaction(self) -> bool:
-        """Any transaction open (the wall clock's offset stays frozen until none is)."""
-        return any(p.tx is not None for p in self.charging.points.values())
+    def _report_statuses(self, now: float) -> None:
+        """Due StatusNotifications go out only while accepted, or triggered while Pending
+        (§4.2); MinimumStatusDuration holds back short-lived states (§9.1)."""
+        pending = self.session.is_connected and self.registration == "Pending"
+        if not self.online and not pending:
+            return
+        minimum = self.settings.get_int("MinimumStatusDuration")
+        for report in self.charging.status_reports(now, minimum, requested_only=pending):
+            payload: dict[str, Any] = {"connectorId": report.connector_id,
+                                       "errorCode": str(report.error_code),
+                                       "status": str(report.status)}
+            if report.info:
+                payload["info"] = report.info
+            if report.vendor_error_code:
+                payload["vendorErrorCode"] = report.vendor_error_code
+            wall = self.wall(report.since)
+            if wall is not None:
+                payload["timestamp"] = to_wire(wall)
+            self.request("StatusNotification", payload, triggered=pending)

@@ -144,7 +144,7 @@ def test_unplug_stops_with_ev_disconnected(rig: Rig) -> None:
 def test_invalid_id_on_start_stops_the_transaction(rig: Rig) -> None:
     online(rig)
     rig.cp.settings.change("LocalPreAuthorize", "true")
-    rig.cp.local_list.update({"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
+    rig.cp.charging.local_list.update({"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
         {"idTag": "OLD", "idTagInfo": {"status": "Accepted"}}]})
     rig.script["StartTransaction"] = lambda p: {"transactionId": 7,
                                                 "idTagInfo": {"status": "Invalid"}}
@@ -416,7 +416,7 @@ def test_inoperative_survives_a_restart(rig: Rig) -> None:
 
 def test_two_connectors_share_one_reader(tmp_path: Path) -> None:
     rig = Rig(tmp_path, connectors=(1, 2))
-    rig.cp.sources["reader"] = 0
+    rig.cp.charging.sources["reader"] = 0
     online(rig)
     rig.event(PlugChanged("2", True))
     rig.event(CardPresented("reader", "CAFE01"))  # goes to the connector waiting for a card
