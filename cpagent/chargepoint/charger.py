@@ -118,13 +118,27 @@ class ChargerState:
         return self.points.get(cid)
 
     # -- moves --------------------------------------------------------------------------------
+    @staticmethod
+    def state(p: Point) -> ConnectorStatus:
+        """The connector's status, or while Faulted the one it returns to (I1..I8)."""
+        c = p.connector
+        return c.before_fault if c.status is S.FAULTED and c.before_fault else c.status
+
     def move(self, p: Point, trigger: Trigger, now: float, **kw: Any) -> None:
+        """Move the connector along the §4.9 table; raises IllegalTransition (naming state
+        and trigger) where the table has no cell.
+
+        Two things are not moves: a trigger leading where the connector already is (the
+        table's empty diagonal, A1..H8: `Connector.stays`), and, while Faulted, any trigger
+        but FAULT / FAULT_CLEARED: it moves the state the connector returns to when the fault
+        clears (I1..I8 lead back there), under the same rules."""
         c = p.connector
         if c.status is S.FAULTED and trigger not in (T.FAULT, T.FAULT_CLEARED):
-            prev = c.before_fault
-            c.before_fault = Connector(c.connector_id, prev).apply(trigger, now) if (
-                prev is not None and Connector(c.connector_id, prev).can_apply(trigger)) else prev
-        elif c.can_apply(trigger):
+            if c.before_fault is not None:
+                before = Connector(c.connector_id, c.before_fault)
+                if not before.stays(trigger):
+                    c.before_fault = before.apply(trigger, now)
+        elif not c.stays(trigger):
             c.apply(trigger, now, **kw)
 
     def relay(self, p: Point, closed: bool) -> None:

@@ -37,7 +37,8 @@ class ChargerModel(Charging):
             self.store.set_meta(f"inoperative:{c}", "0" if operative else "1")
             if operative:
                 p.unavailable_later = False
-                self.move(p, T.BECOME_AVAILABLE, now)
+                if self.state(p) is S.UNAVAILABLE:  # H1; any other state is operative already
+                    self.move(p, T.BECOME_AVAILABLE, now)
                 if p.plugged and p.tx is None and p.connector.status is S.AVAILABLE:
                     self.move(p, T.USAGE_INITIATED, now)  # §4.9 H2: already plugged in
                     p.since = now  # ConnectionTimeOut runs from here
@@ -45,7 +46,7 @@ class ChargerModel(Charging):
                 p.unavailable_later = scheduled = True
             else:
                 self.drop_reservations(c, now, release=False)  # §5.13 (3); Reserved -> G8
-                if p.connector.status in (S.PREPARING, S.FINISHING):
+                if self.state(p) in (S.PREPARING, S.FINISHING):  # B1/F1, then A8
                     p.auth = None
                     self.move(p, T.SESSION_ENDED, now)
                 self.move(p, T.BECOME_UNAVAILABLE, now)
@@ -60,7 +61,7 @@ class ChargerModel(Charging):
             if p.connector.status is S.UNAVAILABLE:
                 continue
             held.add(cid)
-            if p.tx is not None or p.connector.status in (S.PREPARING, S.FINISHING):
+            if p.tx is not None or self.state(p) in (S.PREPARING, S.FINISHING):
                 p.unavailable_later = True
             else:
                 self.move(p, T.BECOME_UNAVAILABLE, now)
@@ -75,7 +76,8 @@ class ChargerModel(Charging):
             if self.store.get_meta(f"inoperative:{cid}") == "1":
                 continue  # ChangeAvailability Inoperative meanwhile: it stays so
             p.unavailable_later = False
-            self.move(p, T.BECOME_AVAILABLE, now)
+            if self.state(p) is S.UNAVAILABLE:  # H1 (a held session may still be running)
+                self.move(p, T.BECOME_AVAILABLE, now)
 
     def install_done(self) -> None:
         """The image is installed (a restart follows): charging is no longer blocked."""
