@@ -39,12 +39,23 @@ def presented(ch: Charger, cid: int, id_tag: str, now: float) -> None:
         return
     p = ch.choose(cid, id_tag)
     if p is None:  # every connector busy: the card can only stop one (§3.10), ask below
-        p = next((q for q in ch.points.values() if q.tx is not None and q.tx.parent
-                  and (cid in (0, q.connector.connector_id))), None)
+        p = next(
+            (
+                q
+                for q in ch.points.values()
+                if q.tx is not None and q.tx.parent and (cid in (0, q.connector.connector_id))
+            ),
+            None,
+        )
     if p is None or p.asking is not None:
-        _log.info("idTag %s presented on connector %d ignored: %s", mask_id_tag(id_tag), cid,
-                  "no connector can take it now" if p is None else
-                  "an Authorize for this connector is still unanswered")
+        _log.info(
+            "idTag %s presented on connector %d ignored: %s",
+            mask_id_tag(id_tag),
+            cid,
+            "no connector can take it now"
+            if p is None
+            else "an Authorize for this connector is still unanswered",
+        )
         return
     if p.auth is not None and p.auth[0].upper() == id_tag.upper():
         p.auth = None  # second presentation before start: usage ended (B1)
@@ -57,8 +68,11 @@ def presented(ch: Charger, cid: int, id_tag: str, now: float) -> None:
             # §5.13: parentIdTag not known locally: Authorize, then use the answer's
             authorize(ch, p, id_tag, now, lambda info: _reserved(ch, p, id_tag, info, now))
         else:
-            _log.info("idTag %s refused on connector %d: reserved for another idTag "
-                      "(OCPP 1.6 §5.13)", mask_id_tag(id_tag), c)
+            _log.info(
+                "idTag %s refused on connector %d: reserved for another idTag (OCPP 1.6 §5.13)",
+                mask_id_tag(id_tag),
+                c,
+            )
         return
     authorize(ch, p, id_tag, now, lambda info: _accepted(ch, p, id_tag, info, now))
 
@@ -81,10 +95,11 @@ def authorize(ch: Charger, p: Point, id_tag: str, now: float, then: Then) -> Non
         def answered(answer: dict[str, Any] | None, when: float) -> None:
             p.asking = None
             if answer is None:  # no answer: decide as offline (§3.5.4)
-                off = decide(id_tag, False, policy, ch.local_list, ch.cache,
-                             ch.host.wall(when))
-                _log.info("Authorize %s; the central system did not answer",
-                          describe(id_tag, off.info, str(off.source)))
+                off = decide(id_tag, False, policy, ch.local_list, ch.cache, ch.host.wall(when))
+                _log.info(
+                    "Authorize %s; the central system did not answer",
+                    describe(id_tag, off.info, str(off.source)),
+                )
                 if off.verdict is Verdict.ACCEPT:
                     then(off.info)
                 return
@@ -113,9 +128,13 @@ def invalidated(ch: Charger, p: Point, info: IdTagInfo, meter_start: Any, now: f
     used = p.sample.energy_wh - float(meter_start) if known and p.sample is not None else 0.0
     if known and allowance > used:
         p.energy_cap_wh = float(meter_start) + allowance
-    _log.info("StartTransaction: idTag %s %s: energy delivery %s, transaction kept open "
-              "(StopTransactionOnInvalidId false)", tag, info.status,
-              f"stops after {allowance} Wh" if p.energy_cap_wh is not None else "stopped")
+    _log.info(
+        "StartTransaction: idTag %s %s: energy delivery %s, transaction kept open "
+        "(StopTransactionOnInvalidId false)",
+        tag,
+        info.status,
+        f"stops after {allowance} Wh" if p.energy_cap_wh is not None else "stopped",
+    )
     ch.apply_limit(p, now, force=True)
 
 
@@ -141,7 +160,10 @@ def _reserved(ch: Charger, p: Point, id_tag: str, info: IdTagInfo | None, now: f
     """Authorize.conf gave the parentIdTag: start only if the reservation admits it (§5.13)."""
     parent = info.parent_id_tag if info is not None else None
     if ch.reservations.blocks(p.connector.connector_id, id_tag, parent, ch.statuses()):
-        _log.info("idTag %s refused on connector %d: reserved for another idTag "
-                  "(OCPP 1.6 §5.13)", mask_id_tag(id_tag), p.connector.connector_id)
+        _log.info(
+            "idTag %s refused on connector %d: reserved for another idTag (OCPP 1.6 §5.13)",
+            mask_id_tag(id_tag),
+            p.connector.connector_id,
+        )
         return
     ch.authorized(p, id_tag, info, now)

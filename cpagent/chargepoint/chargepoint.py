@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cpagent.chargepoint import handlers
-from cpagent.chargepoint.clock import WallClock, from_wire, to_wire
+from cpagent.chargepoint import handlers, messages16
+from cpagent.chargepoint.clock import WallClock, from_wire
 from cpagent.chargepoint.commands import Command, FirmwareJob
 from cpagent.chargepoint.firmware import FirmwareManagement
 from cpagent.chargepoint.firmware_events import FirmwareEvent
@@ -23,40 +23,27 @@ from cpagent.core import (
     CallErrored,
     CallFailed,
     CallReceived,
-    CallRejected,
-    Event,
     InternalError,
-    InvalidPayload,
-    InvalidResponse,
     OcppError,
     Session,
     UnexpectedResponse,
 )
 
-PROFILES = frozenset({FeatureProfile.CORE, FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
-                      FeatureProfile.RESERVATION, FeatureProfile.SMART_CHARGING,
-                      FeatureProfile.REMOTE_TRIGGER})
+PROFILES = frozenset(
+    {
+        FeatureProfile.CORE,
+        FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
+        FeatureProfile.RESERVATION,
+        FeatureProfile.SMART_CHARGING,
+        FeatureProfile.REMOTE_TRIGGER,
+    }
+)
 """What this module implements; SupportedFeatureProfiles is derived from it."""
 
 _log = logging.getLogger(__name__)
 # §4.2: Pending/Rejected are retried after BootNotification.conf's interval; when it is 0 (or
 # the call failed) the charge point picks a delay "that avoids flooding": this one.
 BOOT_RETRY_S = 60.0
-
-
-def _log_refused(event: Event) -> None:
-    """A message refused by a schema check is never silent (operators must see why)."""
-    if isinstance(event, CallFailed) and isinstance(event.error, InvalidResponse):
-        err = event.error.error  # OCPP-J 1.6 §4.2.3: the central system's answer is invalid
-        # A transaction message's answer still delivers it (tx_queue, OCPP 1.6 §4.7); any
-        # other call counts as not answered.
-        _log.warning("%s answer from the central system fails its schema: %s %s",
-                     event.action, err.code, err.description)
-    elif isinstance(event, CallFailed) and isinstance(event.error, InvalidPayload):
-        _log.error("%s not sent: our payload fails its schema: %s", event.action, event.error)
-    elif isinstance(event, CallRejected):  # INFO: a peer's flood must not flood the journal
-        _log.info("%s from the central system refused with %s: %s", event.action,
-                  event.error.code, event.error.description)
 
 
 class ChargePoint:
@@ -79,11 +66,20 @@ class ChargePoint:
     means for a queued message: `TxQueue`.
     """
 
-    def __init__(self, *, store: Store, boot_payload: Mapping[str, Any],
-                 connector_ids: Iterable[int], boot_id: str, new_id: Callable[[], str],
-                 now: float, sources: Mapping[str, int] | None = None,
-                 electrical: Electrical | None = None, call_timeout: float = 30.0,
-                 firmware_management: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        boot_payload: Mapping[str, Any],
+        connector_ids: Iterable[int],
+        boot_id: str,
+        new_id: Callable[[], str],
+        now: float,
+        sources: Mapping[str, int] | None = None,
+        electrical: Electrical | None = None,
+        call_timeout: float = 30.0,
+        firmware_management: bool = False,
+    ) -> None:
         """`sources` maps each hw event source label to its connector (0: the whole charge
         point, e.g. one RFID reader); by default "1", "2" ... name the connectors.
         `firmware_management`: a worker (cpagent.firmware) runs `drain_jobs()` and posts its
@@ -95,27 +91,41 @@ class ChargePoint:
         self._new_id = new_id
         ids = sorted(set(connector_ids))
         self.firmware_management = firmware_management
-        profiles = PROFILES | {FeatureProfile.FIRMWARE_MANAGEMENT} if firmware_management else (
-            PROFILES)
+        profiles = (
+            PROFILES | {FeatureProfile.FIRMWARE_MANAGEMENT} if firmware_management else (PROFILES)
+        )
         self.settings = Settings(profiles, len(ids), store.load_config())
         self.clock = WallClock()
-        self.session = Session("ocpp1.6", call_timeout=call_timeout,
-                               unvalidated_actions=TX_ACTIONS)  # answers checked by TxQueue
+        self.session = Session(
+            "ocpp1.6", call_timeout=call_timeout, unvalidated_actions=TX_ACTIONS
+        )  # answers checked by TxQueue
         self.registration = "None"  # RegistrationStatus once a BootNotification is answered
         self._commands: list[Command] = []
         self._frames: list[str] = []
-        self.outbox = Outbox(store, self._retry_policy, self._queued_answered,
-                             ready=lambda: self.clock.is_set,
-                             held=lambda: self.charging.readings.holds_queue())
+        self.outbox = Outbox(
+            store,
+            self._retry_policy,
+            self._queued_answered,
+            ready=lambda: self.clock.is_set,
+            held=lambda: self.charging.readings.holds_queue(),
+        )
         self._boot_at = now
         self._started_at = now
         self._last_sent = now
         # opens relays, stops PowerLoss transactions
-        self.charging = ChargerModel(self, store, ids, now, boot_id=boot_id, sources=sources,
-                                     electrical=electrical, reserve_connector_zero=(
-                                         self.settings.get_bool("ReserveConnectorZeroSupported")))
-        self.firmware = FirmwareManagement(self, store, self.charging, boot_id=boot_id,
-                                           boot_payload=self.boot_payload)
+        self.charging = ChargerModel(
+            self,
+            store,
+            ids,
+            now,
+            boot_id=boot_id,
+            sources=sources,
+            electrical=electrical,
+            reserve_connector_zero=(self.settings.get_bool("ReserveConnectorZeroSupported")),
+        )
+        self.firmware = FirmwareManagement(
+            self, store, self.charging, boot_id=boot_id, boot_payload=self.boot_payload
+        )
         self.firmware.started(now)
 
     # -- inputs ---------------------------------------------------------------------------
@@ -162,8 +172,11 @@ class ChargePoint:
         return self.firmware.drain_jobs()
 
     def next_deadline(self) -> float | None:
-        times = [self.session.next_deadline(), self.charging.next_deadline(),
-                 self.firmware.next_deadline()]
+        times = [
+            self.session.next_deadline(),
+            self.charging.next_deadline(),
+            self.firmware.next_deadline(),
+        ]
         if self.session.is_connected and not self.outbox.busy:
             if self.registration != "Accepted":
                 times.append(self._boot_at)
@@ -187,8 +200,14 @@ class ChargePoint:
     def command(self, cmd: Command) -> None:
         self._commands.append(cmd)
 
-    def request(self, action: str, payload: dict[str, Any], on_answer: OnAnswer | None = None,
-                *, triggered: bool = False) -> None:
+    def request(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        on_answer: OnAnswer | None = None,
+        *,
+        triggered: bool = False,
+    ) -> None:
         """Send a CALL that is not a transaction message, after the queue (dropped offline).
 
         `triggered`: requested by TriggerMessage, so it is sent at once even while the
@@ -218,7 +237,7 @@ class ChargePoint:
         events = self.session.drain_events()
         bad = [e for e in events if isinstance(e, BadFrame)]
         for event in events:
-            _log_refused(event)
+            messages16.log_refused(event)
             if isinstance(event, CallReceived):
                 self._incoming(event, now)
             elif isinstance(event, CallAnswered | CallErrored | CallFailed):
@@ -236,8 +255,10 @@ class ChargePoint:
         if self.registration == "Rejected":
             # §4.2: "While Rejected, the Charge Point SHALL NOT respond to any Central System
             # initiated message" (until the retry interval has passed and a new boot is due).
-            _log.info("%s from the central system left unanswered: registration Rejected "
-                      "(OCPP 1.6 §4.2)", event.action)
+            _log.info(
+                "%s from the central system left unanswered: registration Rejected (OCPP 1.6 §4.2)",
+                event.action,
+            )
             return
         try:
             payload = handlers.handle(self, event.action, event.payload, now)
@@ -246,8 +267,9 @@ class ChargePoint:
             return
         except Exception as exc:  # a bug of ours must not take the charge point down
             _log.exception("handler for %s failed", event.action)
-            self.session.answer_error(event.message_id, InternalError(
-                f"{event.action} failed: {type(exc).__name__}"), now)
+            self.session.answer_error(
+                event.message_id, InternalError(f"{event.action} failed: {type(exc).__name__}"), now
+            )
             return
         self.session.answer(event.message_id, payload, now)
         handlers.after_answer(self, event.action, event.payload, payload, now)
@@ -264,8 +286,9 @@ class ChargePoint:
                 if now >= self._boot_at:
                     self._send(Direct("BootNotification", self.boot_payload, self._booted), now)
                     continue
-                triggered = self.outbox.take_triggered() if (
-                    self.registration == "Pending") else None
+                triggered = (
+                    self.outbox.take_triggered() if (self.registration == "Pending") else None
+                )
                 if triggered is not None:  # §4.2: sent at once while Pending
                     self._send(triggered, now)
                     self._after_send(now)
@@ -275,7 +298,8 @@ class ChargePoint:
             if item is not None:
                 self._send(item, now)
             elif (interval := self.settings.get_int("HeartbeatInterval")) > 0 and (
-                    now >= self._last_sent + interval):
+                now >= self._last_sent + interval
+            ):
                 self._send(Direct("Heartbeat", {}, self._set_clock), now)
             else:
                 return
@@ -283,21 +307,37 @@ class ChargePoint:
 
     def _after_send(self, now: float) -> None:
         for event in self.session.drain_events():  # an invalid payload fails at once
-            _log_refused(event)
+            messages16.log_refused(event)
             if isinstance(event, CallFailed):
                 self._answered(event, now, [])
 
-    def _answered(self, event: CallAnswered | CallErrored | CallFailed, now: float,
-                  bad: list[BadFrame]) -> None:
+    def _answered(
+        self, event: CallAnswered | CallErrored | CallFailed, now: float, bad: list[BadFrame]
+    ) -> None:
         self.outbox.answered(event, now, bad)
 
     def _retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.settings.get_int("TransactionMessageAttempts"),
-                           self.settings.get_int("TransactionMessageRetryInterval"))
+        return RetryPolicy(
+            self.settings.get_int("TransactionMessageAttempts"),
+            self.settings.get_int("TransactionMessageRetryInterval"),
+        )
 
-    def _queued_answered(self, item: QueuedMessage, answer: dict[str, Any] | None, now: float,
-                         transaction_id: int | None) -> None:
-        self.charging.queued_answered(item, answer, now, transaction_id)
+    def _queued_answered(
+        self,
+        item: QueuedMessage,
+        answer: dict[str, Any] | None,
+        now: float,
+        transaction_id: int | None,
+    ) -> None:
+        self.charging.transaction_answered(
+            item.local_tx,
+            item.action == "StartTransaction",
+            transaction_id,
+            item.payload.get("idTag"),
+            messages16.id_tag_info(answer),
+            item.payload.get("meterStart"),
+            now,
+        )
 
     def _booted(self, answer: dict[str, Any] | None, now: float) -> None:
         if answer is None:
@@ -311,15 +351,22 @@ class ChargePoint:
             if interval > 0:
                 self.settings.change("HeartbeatInterval", str(interval))
             self._last_sent = now
-            _log.info("BootNotification Accepted (interval %d): heartbeat every %d s",
-                      interval, self.settings.get_int("HeartbeatInterval"))
+            _log.info(
+                "BootNotification Accepted (interval %d): heartbeat every %d s",
+                interval,
+                self.settings.get_int("HeartbeatInterval"),
+            )
             self.charging.registered(now)
         else:
             retry = interval if interval > 0 else BOOT_RETRY_S  # §4.2: 0 = our choice
             self._boot_at = now + retry
-            _log.info("BootNotification %s (interval %d): next BootNotification in %.0f s; "
-                      "nothing else is sent until Accepted (OCPP 1.6 §4.2)",
-                      self.registration, interval, retry)
+            _log.info(
+                "BootNotification %s (interval %d): next BootNotification in %.0f s; "
+                "nothing else is sent until Accepted (OCPP 1.6 §4.2)",
+                self.registration,
+                interval,
+                retry,
+            )
 
     def _set_clock(self, answer: dict[str, Any] | None, now: float) -> None:
         if answer is None or "currentTime" not in answer:
@@ -327,13 +374,15 @@ class ChargePoint:
         first = not self.clock.is_set
         # WallClock: a step is held while a transaction is open (time only moves forward
         # within a transaction; OCPP 1.6 §4.2/§4.6 only recommend synchronising)
-        self.clock.set(from_wire(answer["currentTime"]), now,
-                       in_transaction=self.charging.in_transaction())
+        self.clock.set(
+            from_wire(answer["currentTime"]), now, in_transaction=self.charging.in_transaction()
+        )
         if first and self.clock.offset_s is not None:
             # earlier boots' monotonic clocks are gone: stamp their messages when this run
             # began, no later than anything this run queued (its PowerLoss stops included)
-            self.store.backdate(self.boot_id, self.clock.offset_s,
-                                others_at=self.clock.wall(self._started_at))
+            self.store.backdate(
+                self.boot_id, self.clock.offset_s, others_at=self.clock.wall(self._started_at)
+            )
 
     def _report_statuses(self, now: float) -> None:
         """Due StatusNotifications go out only while accepted, or triggered while Pending
@@ -343,14 +392,5 @@ class ChargePoint:
             return
         minimum = self.settings.get_int("MinimumStatusDuration")
         for report in self.charging.status_reports(now, minimum, requested_only=pending):
-            payload: dict[str, Any] = {"connectorId": report.connector_id,
-                                       "errorCode": str(report.error_code),
-                                       "status": str(report.status)}
-            if report.info:
-                payload["info"] = report.info
-            if report.vendor_error_code:
-                payload["vendorErrorCode"] = report.vendor_error_code
-            wall = self.wall(report.since)
-            if wall is not None:
-                payload["timestamp"] = to_wire(wall)
+            payload = messages16.status_notification(report, self.wall(report.since))
             self.request("StatusNotification", payload, triggered=pending)

@@ -56,9 +56,17 @@ class ChargerState:
     adapter reads `snapshot()` and calls the intents (`charging.Charging`).
     """
 
-    def __init__(self, host: Host, store: Store, ids: list[int], now: float, *,
-                 sources: Mapping[str, int] | None, electrical: Electrical | None,
-                 reserve_connector_zero: bool) -> None:
+    def __init__(
+        self,
+        host: Host,
+        store: Store,
+        ids: list[int],
+        now: float,
+        *,
+        sources: Mapping[str, int] | None,
+        electrical: Electrical | None,
+        reserve_connector_zero: bool,
+    ) -> None:
         self.host = host
         self.store = store
         self.sources = dict(sources) if sources is not None else {str(i): i for i in ids}
@@ -66,8 +74,9 @@ class ChargerState:
         self.local_list = LocalList(version, entries)
         self.cache = AuthorizationCache(entries=store.load_cache())
         self.reservations = Reservations(ids, reserve_connector_zero, store.load_reservations())
-        self.profiles = ChargingProfiles(ids, electrical or Electrical(), [
-            Profile.parse(c, p) for c, p in store.load_profiles()])
+        self.profiles = ChargingProfiles(
+            ids, electrical or Electrical(), [Profile.parse(c, p) for c, p in store.load_profiles()]
+        )
         self.blocks_charging = False  # a firmware image waits to be installed (§5.19)
         self.points = {cid: Point(Connector(cid, S.AVAILABLE, since=now)) for cid in [0, *ids]}
 
@@ -77,11 +86,19 @@ class ChargerState:
 
     def snapshot(self) -> tuple[ConnectorView, ...]:
         """Every connector's state, for status output and the protocol adapter."""
-        return tuple(ConnectorView(
-            cid, p.connector.status, p.plugged, p.relay, p.limit_a,
-            p.tx.transaction_id if p.tx is not None else None, p.tx is not None,
-            p.sample.energy_wh if p.sample is not None else None)
-            for cid, p in self.points.items())
+        return tuple(
+            ConnectorView(
+                cid,
+                p.connector.status,
+                p.plugged,
+                p.relay,
+                p.limit_a,
+                p.tx.transaction_id if p.tx is not None else None,
+                p.tx is not None,
+                p.sample.energy_wh if p.sample is not None else None,
+            )
+            for cid, p in self.points.items()
+        )
 
     def in_transaction(self) -> bool:
         """Any transaction open."""
@@ -99,11 +116,16 @@ class ChargerState:
         connectors = [p for c, p in self.points.items() if c]
         # A shared reader never picks a Finishing connector: its cable is still in, maybe left
         # after a ConnectionTimeOut, and another driver's card must not start it (errata 3.20).
-        for wanted in (lambda p: p.plugged and p.tx is None and p.auth is None
-                       and p.connector.status is not S.FINISHING,
-                       lambda p: p.auth is not None and p.auth[0].upper() == id_tag.upper(),
-                       lambda p: p.tx is None and p.connector.status in (
-                           S.AVAILABLE, S.RESERVED, S.PREPARING)):
+        for wanted in (
+            lambda p: (
+                p.plugged
+                and p.tx is None
+                and p.auth is None
+                and p.connector.status is not S.FINISHING
+            ),
+            lambda p: p.auth is not None and p.auth[0].upper() == id_tag.upper(),
+            lambda p: p.tx is None and p.connector.status in (S.AVAILABLE, S.RESERVED, S.PREPARING),
+        ):
             found = next((p for p in connectors if wanted(p)), None)
             if found is not None:
                 return found
@@ -165,8 +187,11 @@ class ChargerState:
         if not gone:
             return
         self.store.save_reservations(self.reservations)
-        _log.info("reservation %s ended: connector %d Faulted or Unavailable (OCPP 1.6 §5.13)",
-                  ", ".join(str(r.reservation_id) for r in gone), connector_id)
+        _log.info(
+            "reservation %s ended: connector %d Faulted or Unavailable (OCPP 1.6 §5.13)",
+            ", ".join(str(r.reservation_id) for r in gone),
+            connector_id,
+        )
         if release:
             for r in gone:
                 self.unreserved(r.connector_id, now)
@@ -180,15 +205,18 @@ class ChargerState:
         in the Local Authorization List (§3.5.3, §4.1, §4.8, §4.10: never cached); an answer
         that contradicts the list is reported as LocalListConflict on connector 0 (§3.5.2)."""
         settings = self.host.settings
-        listed = self.local_list.get(id_tag) if settings.get_bool(
-            "LocalAuthListEnabled") else None
+        listed = self.local_list.get(id_tag) if settings.get_bool("LocalAuthListEnabled") else None
         if listed is not None:
             valid = {AuthorizationStatus.ACCEPTED, AuthorizationStatus.CONCURRENT_TX}
             mine = listed.effective(self.host.wall(None)).status
             if (mine in valid) != (info.status in valid):
-                _log.warning("idTag %s: central system says %s, local list says %s "
-                             "(LocalListConflict, OCPP 1.6 §3.5.2)", mask_id_tag(id_tag),
-                             info.status, mine)
+                _log.warning(
+                    "idTag %s: central system says %s, local list says %s "
+                    "(LocalListConflict, OCPP 1.6 §3.5.2)",
+                    mask_id_tag(id_tag),
+                    info.status,
+                    mine,
+                )
                 self.points[0].connector.warn(ChargePointErrorCode.LOCAL_LIST_CONFLICT, now)
             return
         if settings.get_bool("AuthorizationCacheEnabled"):

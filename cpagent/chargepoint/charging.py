@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cpagent.chargepoint import cards
-from cpagent.chargepoint.authorization import AuthorizationStatus, IdTagInfo
+from cpagent.chargepoint.authorization import IdTagInfo
 from cpagent.chargepoint.charger import ChargerState
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import DeEnergiseRelay, SetCurrentLimit
@@ -18,7 +18,7 @@ from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
 from cpagent.chargepoint.points import Point, StopIntent, Tx
 from cpagent.chargepoint.ports import Host
 from cpagent.chargepoint.smart_charging import Electrical
-from cpagent.chargepoint.store import QueuedMessage, Store
+from cpagent.chargepoint.store import Store
 from cpagent.chargepoint.tx_readings import TxReadings, add_stop_data, tx_log
 from cpagent.redact import mask_id_tag
 from hw.events import (
@@ -43,11 +43,27 @@ class Charging(ChargerState):
     calls; transaction messages go into the store's durable queue.
     """
 
-    def __init__(self, host: Host, store: Store, ids: list[int], now: float, *, boot_id: str,
-                 sources: Mapping[str, int] | None = None, electrical: Electrical | None = None,
-                 reserve_connector_zero: bool = True) -> None:
-        super().__init__(host, store, ids, now, sources=sources, electrical=electrical,
-                         reserve_connector_zero=reserve_connector_zero)
+    def __init__(
+        self,
+        host: Host,
+        store: Store,
+        ids: list[int],
+        now: float,
+        *,
+        boot_id: str,
+        sources: Mapping[str, int] | None = None,
+        electrical: Electrical | None = None,
+        reserve_connector_zero: bool = True,
+    ) -> None:
+        super().__init__(
+            host,
+            store,
+            ids,
+            now,
+            sources=sources,
+            electrical=electrical,
+            reserve_connector_zero=reserve_connector_zero,
+        )
         self.boot_id = boot_id
         for cid, p in self.points.items():
             if store.get_meta(f"inoperative:{cid}") == "1":
@@ -57,12 +73,16 @@ class Charging(ChargerState):
             if cid:
                 host.command(DeEnergiseRelay(cid))  # power-loss recovery: relays open first
         self.meters = MeterReports(host, store, boot_id, self.profiles.electrical)
-        self.readings = TxReadings(host, store, boot_id, self.profiles.electrical, self.points,
-                                   self.begin)
+        self.readings = TxReadings(
+            host, store, boot_id, self.profiles.electrical, self.points, self.begin
+        )
         for rec in store.transactions():  # a transaction cut by a crash or power loss
-            payload = {"idTag": rec.id_tag, "meterStop": round(rec.last_meter_wh),
-                       "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
-                       "reason": "PowerLoss"}
+            payload = {
+                "idTag": rec.id_tag,
+                "meterStop": round(rec.last_meter_wh),
+                "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
+                "reason": "PowerLoss",
+            }
             store.end_transaction(rec.local_id, payload, boot_id, now)
             if rec.connector_id in self.points:  # the register now may be fresher (§4.10)
                 self.readings.want_power_loss(self.points[rec.connector_id], rec, now)
@@ -114,8 +134,13 @@ class Charging(ChargerState):
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self.relay(p, False)
-            c.apply(T.FAULT, now, code, info=ev.detail[:50] or None,
-                    vendor_error_code=ev.vendor_code[:50] or None)
+            c.apply(
+                T.FAULT,
+                now,
+                code,
+                info=ev.detail[:50] or None,
+                vendor_error_code=ev.vendor_code[:50] or None,
+            )
         else:
             p.faults.discard(ev.source)
             if c.status is S.FAULTED and not p.faults:
@@ -142,8 +167,7 @@ class Charging(ChargerState):
             tx_log.warning("connector %d: meter plausible again: %s", c.connector_id, why)
             self._fault(p, DeviceRecovered(source), now)
             return True
-        tx_log.warning("connector %d: meter reading refused (%s): %s", c.connector_id, verdict,
-                       why)
+        tx_log.warning("connector %d: meter reading refused (%s): %s", c.connector_id, verdict, why)
         if verdict is MeterVerdict.FAULTED:
             self._fault(p, DeviceFaulted(source, "PowerMeterFailure", why), now)
         elif c.status is not S.FAULTED:
@@ -205,21 +229,32 @@ class Charging(ChargerState):
         cid = p.connector.connector_id
         id_tag, parent = p.auth
         meter = round(reading.energy_wh)
-        payload: dict[str, Any] = {"connectorId": cid, "idTag": id_tag, "meterStart": meter,
-                                   "timestamp": self._wire_time(now)}
+        payload: dict[str, Any] = {
+            "connectorId": cid,
+            "idTag": id_tag,
+            "meterStart": meter,
+            "timestamp": self._wire_time(now),
+        }
         res = self.reservations.match(cid, id_tag, parent)
         if res is not None:
             payload["reservationId"] = res.reservation_id
             self.reservations.consume(res.reservation_id)
             self.store.save_reservations(self.reservations)
-        local = self.store.begin_transaction(cid, id_tag, float(meter), payload,
-                                                self.boot_id, now)
+        local = self.store.begin_transaction(cid, id_tag, float(meter), payload, self.boot_id, now)
         p.tx = Tx(local, id_tag, parent, now, meter_start_wh=float(meter))
-        tx_log.info("connector %d: transaction started (local #%d), idTag %s, meterStart %d Wh",
-                  cid, local, mask_id_tag(id_tag), meter)
+        tx_log.info(
+            "connector %d: transaction started (local #%d), idTag %s, meterStart %d Wh",
+            cid,
+            local,
+            mask_id_tag(id_tag),
+            meter,
+        )
         self.meters.started(p, now)
-        begin = sampled_values(reading, self.host.settings.get_list("StopTxnSampledData"),
-                               ReadingContext.TRANSACTION_BEGIN)
+        begin = sampled_values(
+            reading,
+            self.host.settings.get_list("StopTxnSampledData"),
+            ReadingContext.TRANSACTION_BEGIN,
+        )
         if begin:  # the same reading as meterStart (§3.16)
             add_stop_data(p.tx, {"timestamp": payload["timestamp"], "sampledValue": begin}, now)
         if p.remote_profile is not None:
@@ -249,40 +284,17 @@ class Charging(ChargerState):
         else:
             self.end_session(p, now)
 
-    def queued_answered(self, item: QueuedMessage, answer: dict[str, Any] | None,
-                        now: float, transaction_id: int | None = None) -> None:
-        """A queued transaction message was answered (None: given up); `transaction_id`: what
-        a StartTransaction's transaction is known by from now on (-1: errata 3.18)."""
-        p = next((q for q in self.points.values()
-                  if q.tx is not None and q.tx.local_id == item.local_tx), None)
-        if item.action == "StartTransaction" and p is not None and p.tx is not None:
-            p.tx.transaction_id = transaction_id
-            tx_log.info("connector %d: transaction local #%d is transactionId %s",
-                        p.connector.connector_id, p.tx.local_id, transaction_id)
-        if answer is None or not isinstance(answer.get("idTagInfo"), dict):
-            return
-        try:
-            info = IdTagInfo.from_wire(answer["idTagInfo"])
-        except (KeyError, TypeError, ValueError):
-            return  # an odd idTagInfo: the message is delivered, the tag's status unknown
-        id_tag = item.payload.get("idTag")
-        if id_tag:
-            self.remember_id_tag(id_tag, info, now)
-        if item.action != "StartTransaction" or p is None or p.tx is None:
-            return
-        if info.parent_id_tag and not p.tx.parent:
-            p.tx.parent = info.parent_id_tag  # §3.10: group members may now stop it
-        if info.status is not AuthorizationStatus.ACCEPTED:
-            cards.invalidated(self, p, info, item.payload.get("meterStart"), now)
-
     def apply_limit(self, p: Point, now: float, force: bool = False) -> None:
         """Smart charging: limit in A to the current limiter; 0 A opens the relay."""
         if p.tx is None:
             return
         cid = p.connector.connector_id
         wall = self.host.wall(now)
-        running = {c: self.host.wall(q.tx.start_mono) for c, q in self.points.items()
-                   if q.tx is not None} if wall is not None else {}
+        running = (
+            {c: self.host.wall(q.tx.start_mono) for c, q in self.points.items() if q.tx is not None}
+            if wall is not None
+            else {}
+        )
         limit = None if wall is None else self.profiles.shares_a(wall, running).get(cid)
         if limit != p.limit_a:
             p.limit_a = limit
@@ -338,8 +350,14 @@ class Charging(ChargerState):
             for p in self.points.values():
                 if p.tx is not None:
                     now_wall = self.host.wall(None) or 0.0
-                    walls.append(self.profiles.next_change(
-                        p.connector.connector_id, now_wall, 86400, self.host.wall(p.tx.start_mono)))
+                    walls.append(
+                        self.profiles.next_change(
+                            p.connector.connector_id,
+                            now_wall,
+                            86400,
+                            self.host.wall(p.tx.start_mono),
+                        )
+                    )
             times += [w - offset for w in walls if w is not None]
         times += self.meters.deadlines(self.points.values())
         times += self.readings.deadlines(self.points.values())

@@ -141,7 +141,10 @@ class StatusReport:
     def same_state(self, other: StatusReport | None) -> bool:
         """True when both describe the same status, code and texts (times may differ)."""
         return other is not None and (
-            self.status, self.error_code, self.info, self.vendor_error_code
+            self.status,
+            self.error_code,
+            self.info,
+            self.vendor_error_code,
         ) == (other.status, other.error_code, other.info, other.vendor_error_code)
 
 

@@ -59,8 +59,10 @@ class PendingUpdate:
 def _attempts(req: Payload) -> tuple[int, int]:
     retries = req.get("retries")
     interval = req.get("retryInterval")
-    return (DEFAULT_RETRIES if retries is None else max(0, int(retries)),
-            DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval)))
+    return (
+        DEFAULT_RETRIES if retries is None else max(0, int(retries)),
+        DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval)),
+    )
 
 
 def _time(req: Payload, field: str) -> float | None:
@@ -89,8 +91,9 @@ class FirmwareManagement:
     used in answer to a trigger).
     """
 
-    def __init__(self, host: Host, store: Store, model: ChargerModel, *, boot_id: str,
-                 boot_payload: Payload) -> None:
+    def __init__(
+        self, host: Host, store: Store, model: ChargerModel, *, boot_id: str, boot_payload: Payload
+    ) -> None:
         self.host, self.store, self.model = host, store, model
         self.boot_id, self.boot_payload = boot_id, boot_payload
         self.diagnostics = DS.IDLE  # in progress, or Idle
@@ -115,16 +118,24 @@ class FirmwareManagement:
     def get_diagnostics(self, req: Payload, now: float) -> Payload:
         """§5.8: the answer names the file the upload will create."""
         wall = self.host.wall(now)
-        stamp = to_wire(wall).replace(":", "").replace("-", "")[:15] if wall is not None else (
-            f"{self.boot_id[:8]}-{int(now)}")
+        stamp = (
+            to_wire(wall).replace(":", "").replace("-", "")[:15]
+            if wall is not None
+            else (f"{self.boot_id[:8]}-{int(now)}")
+        )
         boot = self.boot_payload
-        parts = [boot.get("chargePointModel"), boot.get("chargePointSerialNumber"),
-                 "diagnostics", stamp]
+        parts = [
+            boot.get("chargePointModel"),
+            boot.get("chargePointSerialNumber"),
+            "diagnostics",
+            stamp,
+        ]
         file_name = _safe("-".join(str(x) for x in parts if x)) + ".tar.gz"
         retries, interval = _attempts(req)
         start, stop = _time(req, "startTime"), _time(req, "stopTime")
-        self._jobs.append(UploadDiagnostics(req["location"], file_name, start, stop, retries,
-                                            interval))
+        self._jobs.append(
+            UploadDiagnostics(req["location"], file_name, start, stop, retries, interval)
+        )
         self._uploads += 1
         return {"fileName": file_name}
 
@@ -134,8 +145,9 @@ class FirmwareManagement:
             _log.warning("UpdateFirmware ignored: an update is already %s", self.firmware)
             return {}
         retries, interval = _attempts(req)
-        self.pending = PendingUpdate(req["location"], from_wire(req["retrieveDate"]), retries,
-                                     interval)
+        self.pending = PendingUpdate(
+            req["location"], from_wire(req["retrieveDate"]), retries, interval
+        )
         self.store.set_meta(PENDING_KEY, json.dumps(asdict(self.pending)))
         return {}
 
@@ -188,8 +200,11 @@ class FirmwareManagement:
             self.store.set_meta(PENDING_KEY, "")
             self.firmware = FS.DOWNLOADING  # busy from now: a second update is ignored
             self._jobs.append(DownloadFirmware(p.location, p.retries, p.retry_interval_s))
-        if self.install_path is not None and not self.install_sent and (
-                not self.model.in_transaction()):
+        if (
+            self.install_path is not None
+            and not self.install_sent
+            and (not self.model.in_transaction())
+        ):
             self.install_sent = True
             # Forgotten once handed out: an installer that restarts cpagent must not loop.
             self.store.set_meta(WAITING_KEY, "")
@@ -219,8 +234,7 @@ class FirmwareManagement:
         self.firmware = current
         self._notify("FirmwareStatusNotification", status, now)
 
-    def _notify(self, action: str, status: str, now: float, then: OnAnswer | None = None
-                ) -> None:
+    def _notify(self, action: str, status: str, now: float, then: OnAnswer | None = None) -> None:
         if self.host.online:
             self.host.request(action, {"status": str(status)}, then)
         elif then is not None:

@@ -30,8 +30,14 @@ class Adapter(Protocol):
     def save_settings(self) -> None: ...
     def trigger_boot(self, now: float) -> None: ...
     def heartbeat_answered(self) -> OnAnswer: ...
-    def request(self, action: str, payload: dict[str, Any], on_answer: OnAnswer | None = None,
-                *, triggered: bool = False) -> None: ...
+    def request(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        on_answer: OnAnswer | None = None,
+        *,
+        triggered: bool = False,
+    ) -> None: ...
 
 
 Handler = Callable[[Adapter, Payload, float], Payload]
@@ -79,7 +85,8 @@ def remote_start(cp: Adapter, req: Payload, now: float) -> Payload:
     TxProfile may come with it (§5.11, §3.13.2); not while Pending (§4.2)."""
     profile = req.get("chargingProfile")
     if cp.registration != "Accepted" or (
-            profile is not None and profile.get("chargingProfilePurpose") != Purpose.TX):
+        profile is not None and profile.get("chargingProfilePurpose") != Purpose.TX
+    ):
         return {"status": "Rejected"}
     started = cp.charging.remote_start(req.get("connectorId", 0), req["idTag"], profile, now)
     return {"status": "Accepted" if started else "Rejected"}
@@ -113,14 +120,22 @@ def trigger_message(cp: Adapter, req: Payload, now: float) -> Payload:
     views = cp.charging.snapshot()
     if what in FIRMWARE_TRIGGERS and not cp.firmware_management:
         return {"status": "NotImplemented"}
-    if what in CONNECTOR_TRIGGERS and cid is not None and cid not in {
-            v.connector_id for v in views}:
+    if (
+        what in CONNECTOR_TRIGGERS
+        and cid is not None
+        and cid not in {v.connector_id for v in views}
+    ):
         return {"status": "Rejected"}
     if what == "BootNotification" and cp.registration == "Accepted":
         return {"status": "Rejected"}
-    if what == "MeterValues" and (cp.wall(now) is None or not any(
-            v.energy_wh is not None for v in views
-            if v.connector_id and cid in (None, 0, v.connector_id))):
+    if what == "MeterValues" and (
+        cp.wall(now) is None
+        or not any(
+            v.energy_wh is not None
+            for v in views
+            if v.connector_id and cid in (None, 0, v.connector_id)
+        )
+    ):
         return {"status": "Rejected"}  # nothing measured yet: "Accepted ... SHOULD be sent"
     return {"status": "Accepted"}
 
@@ -136,7 +151,8 @@ def cancel_reservation(cp: Adapter, req: Payload, now: float) -> Payload:
 def set_charging_profile(cp: Adapter, req: Payload, now: float) -> Payload:
     if req["connectorId"] not in cp.charging.points:  # errata 3.39: a CALLERROR, not Rejected
         raise PropertyConstraintViolation(
-            f"SetChargingProfile: connectorId {req['connectorId']} does not exist")
+            f"SetChargingProfile: connectorId {req['connectorId']} does not exist"
+        )
     if int(req["csChargingProfiles"]["stackLevel"]) < 0:  # §7.8: "integer >= 0"
         raise PropertyConstraintViolation("SetChargingProfile: stackLevel below 0")
     status = cp.charging.set_profile(req["connectorId"], req["csChargingProfiles"])

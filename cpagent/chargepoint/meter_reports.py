@@ -56,8 +56,10 @@ class MeterReports:
         """Whether the latest reading should be persisted now (see PERSIST_METER_S/_WH)."""
         if p.tx is None or p.sample is None:
             return False
-        return (now - p.persisted_at >= PERSIST_METER_S
-                or p.sample.energy_wh - p.persisted_wh >= PERSIST_METER_WH)
+        return (
+            now - p.persisted_at >= PERSIST_METER_S
+            or p.sample.energy_wh - p.persisted_wh >= PERSIST_METER_WH
+        )
 
     def persist(self, p: Point, now: float) -> None:
         """Keep the latest register reading for a PowerLoss stop."""
@@ -91,8 +93,9 @@ class MeterReports:
 
     def deadlines(self, points: Iterable[Point]) -> list[float]:
         """Monotonic times at which `tick` has work."""
-        times = [p.tx.next_sample for p in points
-                 if p.tx is not None and p.tx.next_sample is not None]
+        times = [
+            p.tx.next_sample for p in points if p.tx is not None and p.tx.next_sample is not None
+        ]
         offset = self.host.clock_offset_s
         if offset is not None and self.next_aligned is not None:
             times.append(self.next_aligned - offset)
@@ -104,14 +107,16 @@ class MeterReports:
             return
         clock = context is ReadingContext.SAMPLE_CLOCK
         key = "MeterValuesAlignedData" if clock else "MeterValuesSampledData"
-        values = sampled_values(p.sample, self.host.settings.get_list(key), context,
-                                self._offered_a(p))
+        values = sampled_values(
+            p.sample, self.host.settings.get_list(key), context, self._offered_a(p)
+        )
         wall = self.host.wall(at)
         stamp = to_wire(wall) if wall is not None else None
         if p.tx is not None:
             stop_key = "StopTxnAlignedData" if clock else "StopTxnSampledData"
-            stop_values = sampled_values(p.sample, self.host.settings.get_list(stop_key), context,
-                                         self._offered_a(p))
+            stop_values = sampled_values(
+                p.sample, self.host.settings.get_list(stop_key), context, self._offered_a(p)
+            )
             if stop_values:
                 add_stop_data(p.tx, {"timestamp": stamp, "sampledValue": stop_values}, at)
         if not values:
@@ -120,8 +125,13 @@ class MeterReports:
         cid = p.connector.connector_id
         if p.tx is not None:
             self.persist(p, now)
-            self.store.enqueue("MeterValues", meter_values_request(cid, None, [mv]),
-                                  p.tx.local_id, self.boot_id, at)
+            self.store.enqueue(
+                "MeterValues",
+                meter_values_request(cid, None, [mv]),
+                p.tx.local_id,
+                self.boot_id,
+                at,
+            )
         elif self.host.online and wall is not None:
             self.host.request("MeterValues", meter_values_request(cid, None, [mv]))
 
@@ -134,11 +144,17 @@ class MeterReports:
         """TriggerMessage MeterValues (§5.17): the latest sample, context Trigger."""
         for c, p in points.items():
             if cid in (None, 0, c) and p.sample is not None and c:
-                values = sampled_values(p.sample, self.host.settings.get_list(
-                    "MeterValuesSampledData"), ReadingContext.TRIGGER, self._offered_a(p))
+                values = sampled_values(
+                    p.sample,
+                    self.host.settings.get_list("MeterValuesSampledData"),
+                    ReadingContext.TRIGGER,
+                    self._offered_a(p),
+                )
                 wall = self.host.wall(now)
                 if values and wall is not None:
                     tx_id = p.tx.transaction_id if p.tx is not None else None
-                    self.host.request("MeterValues", meter_values_request(
-                        c, tx_id, [meter_value(wall, values)]), triggered=True)
-
+                    self.host.request(
+                        "MeterValues",
+                        meter_values_request(c, tx_id, [meter_value(wall, values)]),
+                        triggered=True,
+                    )

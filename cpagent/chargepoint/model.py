@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from cpagent.chargepoint import cards
+from cpagent.chargepoint.authorization import AuthorizationStatus, IdTagInfo
 from cpagent.chargepoint.charging import Charging
 from cpagent.chargepoint.connector import ConnectorStatus, StatusReport, Trigger
 from cpagent.chargepoint.reservations import ReservationStatus
 from cpagent.chargepoint.smart_charging import ProfileStatus
+from cpagent.chargepoint.tx_readings import tx_log
 
 S = ConnectorStatus
 T = Trigger
@@ -84,22 +86,31 @@ class ChargerModel(Charging):
         self.blocks_charging = False
 
     # -- transactions (§5.11, §5.12, §5.14) -----------------------------------------------------
-    def remote_start(self, cid: int, id_tag: str, profile: Mapping[str, Any] | None,
-                     now: float) -> bool:
+    def remote_start(
+        self, cid: int, id_tag: str, profile: Mapping[str, Any] | None, now: float
+    ) -> bool:
         """Start on `cid` (0: the model chooses) for `id_tag`, authorizing first if
         AuthorizeRemoteTxRequests; the plug may come later. False: refused."""
         if self.blocks_charging:
             return False
         p = self.choose(cid, id_tag)
-        if p is None or p.tx is not None or p.connector.connector_id == 0 or (
-                p.connector.status in (S.FAULTED, S.UNAVAILABLE)) or (
-                self.reservations.blocks(p.connector.connector_id, id_tag,
-                                         self.parent_of(id_tag), self.statuses())):
+        if (
+            p is None
+            or p.tx is not None
+            or p.connector.connector_id == 0
+            or (p.connector.status in (S.FAULTED, S.UNAVAILABLE))
+            or (
+                self.reservations.blocks(
+                    p.connector.connector_id, id_tag, self.parent_of(id_tag), self.statuses()
+                )
+            )
+        ):
             return False  # §5.13: the reservation's group may use it too
         p.remote_profile = dict(profile) if profile is not None else None
         if self.host.settings.get_bool("AuthorizeRemoteTxRequests"):
-            cards.authorize(self, p, id_tag, now,
-                            lambda info: self.authorized(p, id_tag, info, now))
+            cards.authorize(
+                self, p, id_tag, now, lambda info: self.authorized(p, id_tag, info, now)
+            )
         else:
             self.authorized(p, id_tag, None, now)
         return True
@@ -111,6 +122,42 @@ class ChargerModel(Charging):
                 self.stop(p, "Remote", now)
                 return True
         return False
+
+    def transaction_answered(
+        self,
+        local_tx: int | None,
+        started: bool,
+        transaction_id: int | None,
+        id_tag: str | None,
+        info: IdTagInfo | None,
+        meter_start: Any,
+        now: float,
+    ) -> None:
+        """A transaction message was answered or given up: for a start (`started`), what its
+        transaction is known by from now on (-1: errata 3.18); `info`: the idTag's status in
+        the answer, if it had a usable one."""
+        p = next(
+            (q for q in self.points.values() if q.tx is not None and q.tx.local_id == local_tx),
+            None,
+        )
+        if started and p is not None and p.tx is not None:
+            p.tx.transaction_id = transaction_id
+            tx_log.info(
+                "connector %d: transaction local #%d is transactionId %s",
+                p.connector.connector_id,
+                p.tx.local_id,
+                transaction_id,
+            )
+        if info is None:
+            return
+        if id_tag:
+            self.remember_id_tag(id_tag, info, now)
+        if not started or p is None or p.tx is None:
+            return
+        if info.parent_id_tag and not p.tx.parent:
+            p.tx.parent = info.parent_id_tag  # §3.10: group members may now stop it
+        if info.status is not AuthorizationStatus.ACCEPTED:
+            cards.invalidated(self, p, info, meter_start, now)
 
     def stop_all(self, reason: str, now: float) -> None:
         """Stop every transaction with `reason` (a reset)."""
@@ -162,8 +209,9 @@ class ChargerModel(Charging):
         if wall is None or p is None:
             return None
         start = self.host.wall(p.tx.start_mono) if p.tx is not None else None
-        running = {c: self.host.wall(q.tx.start_mono) for c, q in self.points.items()
-                   if q.tx is not None}
+        running = {
+            c: self.host.wall(q.tx.start_mono) for c, q in self.points.items() if q.tx is not None
+        }
         return self.profiles.composite(req, wall, start, p.tx is not None, running)
 
     # -- authorization (§5.3, §5.10, §5.15) -----------------------------------------------------
@@ -184,8 +232,9 @@ class ChargerModel(Charging):
             if cid is None or cid == c:
                 p.connector.request_report()
 
-    def status_reports(self, now: float, minimum_s: int, requested_only: bool
-                       ) -> list[StatusReport]:
+    def status_reports(
+        self, now: float, minimum_s: int, requested_only: bool
+    ) -> list[StatusReport]:
         """Status changes due to be reported (MinimumStatusDuration); `requested_only`: only
         those asked for (by a trigger, or after a boot)."""
         out = []

@@ -32,7 +32,6 @@ BACKUP_SUFFIX = ".backup"  # cpagent.db.backup: a consistent copy made at every 
 # stopped as ours. A database without these facts (written by an older cpagent) adopts them.
 
 
-
 # Each entry moves the schema from version i to i + 1 (PRAGMA user_version). Never edit a
 # released entry: append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -80,6 +79,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+
 class Database:
     """One SQLite database in the state directory, used by the owner thread only.
 
@@ -98,8 +98,13 @@ class Database:
         self.retry_at = 0.0  # monotonic time of the next `retry_disk` worth trying
 
     @classmethod
-    def open(cls, path: str | Path, migrations: Sequence[str] = MIGRATIONS, *,
-             chargepoint_id: str | None = None) -> Self:
+    def open(
+        cls,
+        path: str | Path,
+        migrations: Sequence[str] = MIGRATIONS,
+        *,
+        chargepoint_id: str | None = None,
+    ) -> Self:
         """Open (create, migrate) the database; with `chargepoint_id`, also check it is
         this chargepoint's (adopting an older one). Raises StoreOpenError."""
         preflight(Path(path))
@@ -146,8 +151,11 @@ class Database:
                 log.critical("state store %s unreadable: %s", self.path, copy_exc)
             self._db = memory
         self.fault = reason
-        log.critical("state store %s: write failed (%s); state kept in memory until it can "
-                     "be written", self.path, reason)
+        log.critical(
+            "state store %s: write failed (%s); state kept in memory until it can be written",
+            self.path,
+            reason,
+        )
         return StoreWriteError(f"state store {self.path}: {reason}")
 
     def retry_disk(self) -> bool:
@@ -157,8 +165,9 @@ class Database:
         try:
             self._db.backup(self._disk)
         except sqlite3.Error as exc:
-            log.warning("state store %s still not writable: %s", self.path,
-                        medium_error(exc) or exc)
+            log.warning(
+                "state store %s still not writable: %s", self.path, medium_error(exc) or exc
+            )
             return False
         log.warning("state store %s writable again: state written back", self.path)
         self._db.close()
@@ -172,8 +181,9 @@ class Database:
     def _migrate(self, migrations: Sequence[str]) -> None:
         current = self.schema_version
         if current > len(migrations):
-            raise RuntimeError(f"database schema v{current} is newer than this program "
-                               f"(v{len(migrations)})")
+            raise RuntimeError(
+                f"database schema v{current} is newer than this program (v{len(migrations)})"
+            )
         for version in range(current, len(migrations)):
             with self._tx() as db:
                 for statement in _statements(migrations[version]):

@@ -18,8 +18,17 @@ from cpagent.chargepoint.store_db import (
     preflight,
 )
 
-__all__ = ["BACKUP_SUFFIX", "HEADER", "SIDECARS", "backup_path", "check_at_start", "check_copy",
-           "integrity", "preflight", "write_backup"]
+__all__ = [
+    "BACKUP_SUFFIX",
+    "HEADER",
+    "SIDECARS",
+    "backup_path",
+    "check_at_start",
+    "check_copy",
+    "integrity",
+    "preflight",
+    "write_backup",
+]
 
 log = logging.getLogger(__name__)
 

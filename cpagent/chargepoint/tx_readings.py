@@ -68,9 +68,15 @@ class TxReadings:
     takes about 0.2 s on the wire.
     """
 
-    def __init__(self, host: Host, store: Store, boot_id: str, electrical: Electrical,
-                 points: Mapping[int, Point], begin: Callable[[Point, Reading, float], None]
-                 ) -> None:
+    def __init__(
+        self,
+        host: Host,
+        store: Store,
+        boot_id: str,
+        electrical: Electrical,
+        points: Mapping[int, Point],
+        begin: Callable[[Point, Reading, float], None],
+    ) -> None:
         """`points`: the model's connectors; `begin`: starts a transaction at a reading."""
         self.host, self.store, self.boot_id = host, store, boot_id
         self.electrical, self.points, self.begin = electrical, points, begin

@@ -34,7 +34,9 @@ def test_an_illegal_move_raises_naming_state_and_trigger(rig: Rig) -> None:
         rig.cp.charging.move(p, Trigger.STOPPED_AWAITING_USER, rig.now)  # no A6 cell
     assert caught.value.state is ConnectorStatus.AVAILABLE
     assert caught.value.trigger is Trigger.STOPPED_AWAITING_USER
-    assert str(caught.value) == "connector 1: no transition from Available on stopped, awaiting user"
+    assert (
+        str(caught.value) == "connector 1: no transition from Available on stopped, awaiting user"
+    )
     assert p.connector.status is ConnectorStatus.AVAILABLE  # nothing moved
 
 
@@ -50,7 +52,8 @@ def test_operative_while_charging_is_accepted_and_moves_nothing(rig: Rig) -> Non
     charging(rig)
     rig.clear()
     assert rig.answer("ChangeAvailability", {"connectorId": 1, "type": "Operative"}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     assert rig.cp.charging.points[1].connector.status is ConnectorStatus.CHARGING
     assert rig.sent("StatusNotification") == []
 
@@ -59,7 +62,8 @@ def test_inoperative_while_faulted_in_preparing_returns_unavailable(rig: Rig) ->
     rig.event(PlugChanged("1", True))  # Preparing
     rig.event(DeviceFaulted("1", "GroundFailure", "test"))
     assert rig.answer("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     c = rig.cp.charging.points[1].connector
     assert c.status is ConnectorStatus.FAULTED
     assert c.before_fault is ConnectorStatus.UNAVAILABLE  # B1 then A8, kept for I8
