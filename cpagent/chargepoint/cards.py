@@ -92,9 +92,9 @@ def authorize(ch: Charger, p: Point, id_tag: str, now: float, then: Then) -> Non
     elif d.verdict is Verdict.ASK_CENTRAL:
         p.asking = id_tag
 
-        def answered(answer: dict[str, Any] | None, when: float) -> None:
+        def answered(info: IdTagInfo | None, when: float) -> None:
             p.asking = None
-            if answer is None:  # no answer: decide as offline (§3.5.4)
+            if info is None:  # no answer: decide as offline (§3.5.4)
                 off = decide(id_tag, False, policy, ch.local_list, ch.cache, ch.host.wall(when))
                 _log.info(
                     "Authorize %s; the central system did not answer",
@@ -103,13 +103,12 @@ def authorize(ch: Charger, p: Point, id_tag: str, now: float, then: Then) -> Non
                 if off.verdict is Verdict.ACCEPT:
                     then(off.info)
                 return
-            info = IdTagInfo.from_wire(answer["idTagInfo"])
             _log.info("Authorize %s", describe(id_tag, info, "central system"))
             ch.remember_id_tag(id_tag, info, when)
             if info.status is AuthorizationStatus.ACCEPTED:
                 then(info)
 
-        ch.host.request("Authorize", {"idTag": id_tag}, answered)
+        ch.host.authorize(id_tag, answered)
 
 
 def invalidated(ch: Charger, p: Point, info: IdTagInfo, meter_start: Any, now: float) -> None:

@@ -14,6 +14,9 @@ from cpagent.chargepoint.reservations import Reservations
 OnAnswer = Callable[[dict[str, Any] | None, float], None]
 """What a sender does with a call's answer payload (None: no answer, or offline)."""
 
+OnAuthorized = Callable[[IdTagInfo | None, float], None]
+"""What the model does with the central system's word on an idTag (None: no answer)."""
+
 
 class Options(Protocol):
     """The charger's options by their OCPP 1.6 key names (`settings.Settings`; a 2.0.1 adapter
@@ -51,6 +54,10 @@ class Host(Protocol):
 
     def command(self, cmd: Command) -> None:
         """A command to the hardware (relay, current limit, meter read, restart)."""
+        ...
+
+    def authorize(self, id_tag: str, then: OnAuthorized) -> None:
+        """Ask the central system about `id_tag` (OCPP 1.6 Authorize); `then` gets its answer."""
         ...
 
     def request(
