@@ -7,14 +7,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cpagent.chargepoint import handlers, messages16
-from cpagent.chargepoint.authorization import IdTagInfo
 from cpagent.chargepoint.clock import WallClock, from_wire
 from cpagent.chargepoint.commands import Command, FirmwareJob
 from cpagent.chargepoint.firmware import FirmwareManagement
 from cpagent.chargepoint.firmware_events import FirmwareEvent
 from cpagent.chargepoint.model import ChargerModel
 from cpagent.chargepoint.outbox import Direct, Item, OnAnswer, Outbox
-from cpagent.chargepoint.ports import OnAuthorized
 from cpagent.chargepoint.settings import FeatureProfile, Settings
 from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.chargepoint.store import QueuedMessage, Store
@@ -48,7 +46,7 @@ _log = logging.getLogger(__name__)
 BOOT_RETRY_S = 60.0
 
 
-class ChargePoint:
+class ChargePoint(messages16.Notifications16):
     """One OCPP 1.6J charge point: the protocol adapter around the charger model
     (`model.ChargerModel`, `self.charging`), driven by one owner thread.
 
@@ -219,14 +217,6 @@ class ChargePoint:
     def trigger_boot(self, now: float) -> None:
         """TriggerMessage(BootNotification) while not Accepted: send it now (§4.2)."""
         self._boot_at = now
-
-    def authorize(self, id_tag: str, then: OnAuthorized) -> None:
-        """Authorize.req (§4.1); the answer's idTagInfo (the schema check made sure of it)."""
-
-        def answered(answer: dict[str, Any] | None, when: float) -> None:
-            then(None if answer is None else IdTagInfo.from_wire(answer["idTagInfo"]), when)
-
-        self.request("Authorize", {"idTag": id_tag}, answered)
 
     def heartbeat_answered(self) -> OnAnswer:
         """What a Heartbeat's answer does: its currentTime sets the clock (§4.6)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from cpagent.chargepoint import cards
 from cpagent.chargepoint.authorization import IdTagInfo
@@ -77,13 +76,10 @@ class Charging(ChargerState):
             host, store, boot_id, self.profiles.electrical, self.points, self.begin
         )
         for rec in store.transactions():  # a transaction cut by a crash or power loss
-            payload = {
-                "idTag": rec.id_tag,
-                "meterStop": round(rec.last_meter_wh),
-                "timestamp": to_wire(rec.last_meter_wall) if rec.last_meter_wall else None,
-                "reason": "PowerLoss",
-            }
-            store.end_transaction(rec.local_id, payload, boot_id, now)
+            stamp = to_wire(rec.last_meter_wall) if rec.last_meter_wall else None
+            host.transaction_ended(
+                rec.local_id, round(rec.last_meter_wh), stamp, "PowerLoss", rec.id_tag, None, now
+            )
             if rec.connector_id in self.points:  # the register now may be fresher (§4.10)
                 self.readings.want_power_loss(self.points[rec.connector_id], rec, now)
 
@@ -229,18 +225,13 @@ class Charging(ChargerState):
         cid = p.connector.connector_id
         id_tag, parent = p.auth
         meter = round(reading.energy_wh)
-        payload: dict[str, Any] = {
-            "connectorId": cid,
-            "idTag": id_tag,
-            "meterStart": meter,
-            "timestamp": self._wire_time(now),
-        }
+        stamp = self._wire_time(now)
         res = self.reservations.match(cid, id_tag, parent)
         if res is not None:
-            payload["reservationId"] = res.reservation_id
             self.reservations.consume(res.reservation_id)
             self.store.save_reservations(self.reservations)
-        local = self.store.begin_transaction(cid, id_tag, float(meter), payload, self.boot_id, now)
+        reservation = res.reservation_id if res is not None else None
+        local = self.host.transaction_started(cid, id_tag, meter, stamp, reservation, now)
         p.tx = Tx(local, id_tag, parent, now, meter_start_wh=float(meter))
         tx_log.info(
             "connector %d: transaction started (local #%d), idTag %s, meterStart %d Wh",
@@ -256,7 +247,7 @@ class Charging(ChargerState):
             ReadingContext.TRANSACTION_BEGIN,
         )
         if begin:  # the same reading as meterStart (§3.16)
-            add_stop_data(p.tx, {"timestamp": payload["timestamp"], "sampledValue": begin}, now)
+            add_stop_data(p.tx, {"timestamp": stamp, "sampledValue": begin}, now)
         if p.remote_profile is not None:
             self.profiles.set(cid, p.remote_profile, {cid: None})
             self.save_profiles()

@@ -8,7 +8,6 @@ from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.metering import (
     ReadingContext,
     meter_value,
-    meter_values_request,
     next_clock_aligned,
     next_periodic,
     sampled_values,
@@ -125,15 +124,9 @@ class MeterReports:
         cid = p.connector.connector_id
         if p.tx is not None:
             self.persist(p, now)
-            self.store.enqueue(
-                "MeterValues",
-                meter_values_request(cid, None, [mv]),
-                p.tx.local_id,
-                self.boot_id,
-                at,
-            )
+            self.host.meter_values(cid, None, [mv], local_tx=p.tx.local_id, mono=at)
         elif self.host.online and wall is not None:
-            self.host.request("MeterValues", meter_values_request(cid, None, [mv]))
+            self.host.meter_values(cid, None, [mv])
 
     def _offered_a(self, p: Point) -> float:
         """Current.Offered: the smart-charging limit, else the most the charge point offers
@@ -153,8 +146,4 @@ class MeterReports:
                 wall = self.host.wall(now)
                 if values and wall is not None:
                     tx_id = p.tx.transaction_id if p.tx is not None else None
-                    self.host.request(
-                        "MeterValues",
-                        meter_values_request(c, tx_id, [meter_value(wall, values)]),
-                        triggered=True,
-                    )
+                    self.host.meter_values(c, tx_id, [meter_value(wall, values)], triggered=True)

@@ -56,6 +56,46 @@ class Host(Protocol):
         """A command to the hardware (relay, current limit, meter read, restart)."""
         ...
 
+    def transaction_started(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start_wh: int,
+        stamp: str | None,
+        reservation_id: int | None,
+        mono: float,
+    ) -> int:
+        """A transaction began: record it and queue its start message in one commit (the
+        protocol's shape); returns its local id. `stamp`: None while the clock is unknown."""
+        ...
+
+    def transaction_ended(
+        self,
+        local_id: int,
+        meter_stop_wh: int,
+        stamp: str | None,
+        reason: str,
+        id_tag: str | None,
+        transaction_data: list[dict[str, Any]] | None,
+        mono: float,
+    ) -> None:
+        """A transaction ended: mark it and queue its stop message in one commit (once)."""
+        ...
+
+    def meter_values(
+        self,
+        connector_id: int,
+        transaction_id: int | None,
+        values: list[dict[str, Any]],
+        *,
+        local_tx: int | None = None,
+        mono: float | None = None,
+        triggered: bool = False,
+    ) -> None:
+        """Meter values to report: queued durably with transaction `local_tx` (stamped at
+        `mono`), else a plain call (`triggered`: asked for by the central system)."""
+        ...
+
     def authorize(self, id_tag: str, then: OnAuthorized) -> None:
         """Ask the central system about `id_tag` (OCPP 1.6 Authorize); `then` gets its answer."""
         ...

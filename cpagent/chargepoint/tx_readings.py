@@ -229,23 +229,16 @@ class TxReadings:
             )
         meter_stop = round(meter)
         wall = self.host.wall(intent.at)
-        payload: dict[str, Any] = {
-            "meterStop": meter_stop,
-            "timestamp": None if wall is None else to_wire(wall),
-            "reason": intent.reason,
-        }
-        if intent.id_tag is not None:
-            payload["idTag"] = intent.id_tag
+        stamp = None if wall is None else to_wire(wall)
         measurands = self.host.settings.get_list("StopTxnSampledData")
         if measurands and sample is not None:
             end = sampled_values(sample, measurands, ReadingContext.TRANSACTION_END)
             if end:
-                add_stop_data(
-                    tx, {"timestamp": payload["timestamp"], "sampledValue": end}, intent.at
-                )
-        if tx.stop_data:
-            payload["transactionData"] = _stamped(self.host, tx.stop_data)
-        self.store.end_transaction(tx.local_id, payload, self.boot_id, intent.at)
+                add_stop_data(tx, {"timestamp": stamp, "sampledValue": end}, intent.at)
+        data = _stamped(self.host, tx.stop_data) if tx.stop_data else None
+        self.host.transaction_ended(
+            tx.local_id, meter_stop, stamp, intent.reason, intent.id_tag, data, intent.at
+        )
         tx_log.info(
             "connector %d: transaction %s stopped (%s): %.3f kWh delivered, meterStop %d Wh",
             cid,
