@@ -118,7 +118,6 @@ class ChargePoint(messages16.Notifications16):
             store,
             ids,
             now,
-            boot_id=boot_id,
             sources=sources,
             electrical=electrical,
             reserve_connector_zero=(self.settings.get_bool("ReserveConnectorZeroSupported")),

@@ -49,7 +49,6 @@ class Charging(ChargerState):
         ids: list[int],
         now: float,
         *,
-        boot_id: str,
         sources: Mapping[str, int] | None = None,
         electrical: Electrical | None = None,
         reserve_connector_zero: bool = True,
@@ -63,7 +62,6 @@ class Charging(ChargerState):
             electrical=electrical,
             reserve_connector_zero=reserve_connector_zero,
         )
-        self.boot_id = boot_id
         for cid, p in self.points.items():
             if store.get_meta(f"inoperative:{cid}") == "1":
                 p.connector.status = S.UNAVAILABLE
@@ -71,10 +69,8 @@ class Charging(ChargerState):
                 p.connector.status = S.RESERVED  # a stored reservation still holds (§5.13)
             if cid:
                 host.command(DeEnergiseRelay(cid))  # power-loss recovery: relays open first
-        self.meters = MeterReports(host, store, boot_id, self.profiles.electrical)
-        self.readings = TxReadings(
-            host, store, boot_id, self.profiles.electrical, self.points, self.begin
-        )
+        self.meters = MeterReports(host, store, self.profiles.electrical)
+        self.readings = TxReadings(host, store, self.profiles.electrical, self.points, self.begin)
         for rec in store.transactions():  # a transaction cut by a crash or power loss
             stamp = to_wire(rec.last_meter_wall) if rec.last_meter_wall else None
             host.transaction_ended(

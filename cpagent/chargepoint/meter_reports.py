@@ -38,8 +38,8 @@ class MeterReports:
     followed by one), not after the sample already due at the old interval.
     """
 
-    def __init__(self, host: Host, store: Store, boot_id: str, electrical: Electrical) -> None:
-        self.host, self.store, self.boot_id, self.electrical = host, store, boot_id, electrical
+    def __init__(self, host: Host, store: Store, electrical: Electrical) -> None:
+        self.host, self.store, self.electrical = host, store, electrical
         self.next_aligned: float | None = None  # wall seconds
         self._aligned_interval = 0
 

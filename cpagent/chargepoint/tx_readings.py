@@ -72,13 +72,12 @@ class TxReadings:
         self,
         host: Host,
         store: Store,
-        boot_id: str,
         electrical: Electrical,
         points: Mapping[int, Point],
         begin: Callable[[Point, Reading, float], None],
     ) -> None:
         """`points`: the model's connectors; `begin`: starts a transaction at a reading."""
-        self.host, self.store, self.boot_id = host, store, boot_id
+        self.host, self.store = host, store
         self.electrical, self.points, self.begin = electrical, points, begin
         self._ids = itertools.count(1)
 
