@@ -41,7 +41,8 @@ class ConnectorView:
     status: ConnectorStatus
     plugged: bool
     relay_closed: bool
-    limit_a: float | None
+    pilot: str | None  # the EV's control pilot state (IEC 61851-1 A..F), None: not measured
+    limit_a: float | None  # the current offered (smart charging), None: no limit
     transaction_id: int | None  # None: no transaction, or its id is not known yet
     in_transaction: bool
     energy_wh: float | None  # the latest register reading
@@ -92,6 +93,7 @@ class ChargerState:
                 p.connector.status,
                 p.plugged,
                 p.relay,
+                p.pilot,
                 p.limit_a,
                 p.tx.transaction_id if p.tx is not None else None,
                 p.tx is not None,

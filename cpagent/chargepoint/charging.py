@@ -26,6 +26,7 @@ from hw.events import (
     DeviceRecovered,
     MeterReadFailed,
     MeterSampled,
+    PilotChanged,
     PlugChanged,
 )
 
@@ -105,6 +106,10 @@ class Charging(ChargerState):
                 self.readings.sampled(p, ev, now)
                 if (trigger := ev_activity(p, now)) is not None:
                     self.move(p, trigger, now)
+        elif isinstance(ev, PilotChanged):
+            p = self.point_for(ev.source)
+            if p is not None and p.connector.connector_id:
+                p.pilot = ev.pilot  # recorded only: the EVSE controller's behaviour comes next
         elif isinstance(ev, MeterReadFailed):
             p = self.point_for(ev.source)
             if p is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cpagent.chargepoint.connector import ConnectorStatus, IllegalTransition, Trigger
-from hw.events import CardPresented, DeviceFaulted, PlugChanged
+from hw.events import CardPresented, DeviceFaulted, PilotChanged, PlugChanged
 
 from .rig import Rig
 
@@ -77,3 +77,11 @@ def test_snapshot_shows_each_connector(rig: Rig) -> None:
     assert one.status is ConnectorStatus.CHARGING and one.plugged and one.relay_closed
     assert one.in_transaction and one.transaction_id is not None
     assert not views[0].in_transaction and views[0].status is ConnectorStatus.AVAILABLE
+
+
+def test_the_pilot_state_is_recorded_and_changes_nothing_else(rig: Rig) -> None:
+    rig.event(PilotChanged("1", "B", "A"))
+    views = {v.connector_id: v for v in rig.cp.charging.snapshot()}
+    assert views[1].pilot == "B" and views[0].pilot is None
+    assert views[1].status is ConnectorStatus.AVAILABLE and not views[1].relay_closed
+    assert rig.sent("StatusNotification") == [] and rig.hw_commands() == []
