@@ -6,10 +6,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from cpagent.chargepoint.clock import from_wire, to_wire
-from cpagent.chargepoint.settings import LOCAL_LIST_MAX, SEND_LOCAL_LIST_MAX, Settings
+from cpagent.chargepoint.settings import LOCAL_LIST_MAX, SEND_LOCAL_LIST_MAX
 from cpagent.redact import mask_id_tag
 
 CACHE_MAX = 1000
@@ -50,8 +50,11 @@ class IdTagInfo:
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> IdTagInfo:
         expiry = obj.get("expiryDate")
-        return cls(AuthorizationStatus(obj["status"]),
-                   from_wire(expiry) if expiry else None, obj.get("parentIdTag"))
+        return cls(
+            AuthorizationStatus(obj["status"]),
+            from_wire(expiry) if expiry else None,
+            obj.get("parentIdTag"),
+        )
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": str(self.status)}
@@ -157,11 +160,13 @@ class AuthorizationCache:
     (not Accepted, or expired) are dropped before any valid one.
     """
 
-    def __init__(self, capacity: int = CACHE_MAX,
-                 entries: Iterable[tuple[str, IdTagInfo]] = ()) -> None:
+    def __init__(
+        self, capacity: int = CACHE_MAX, entries: Iterable[tuple[str, IdTagInfo]] = ()
+    ) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[str, IdTagInfo] = OrderedDict(
-            (id_tag_key(t), i) for t, i in entries)
+            (id_tag_key(t), i) for t, i in entries
+        )
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -217,15 +222,25 @@ class AuthPolicy:
     authorization_cache_enabled: bool = True
 
     @classmethod
-    def from_settings(cls, s: Settings) -> AuthPolicy:
+    def from_settings(cls, s: _Flags) -> AuthPolicy:
         def flag(name: str, default: bool) -> bool:
             return s.get_bool(name) if name in s.specs else default
 
         return cls(
-            flag("LocalPreAuthorize", False), flag("LocalAuthorizeOffline", True),
-            flag("AllowOfflineTxForUnknownId", False), flag("LocalAuthListEnabled", False),
+            flag("LocalPreAuthorize", False),
+            flag("LocalAuthorizeOffline", True),
+            flag("AllowOfflineTxForUnknownId", False),
+            flag("LocalAuthListEnabled", False),
             flag("AuthorizationCacheEnabled", True),
         )
+
+
+class _Flags(Protocol):
+    """The options `AuthPolicy` reads (`settings.Settings`)."""
+
+    @property
+    def specs(self) -> Any: ...
+    def get_bool(self, name: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +250,14 @@ class Decision:
     info: IdTagInfo | None = None
 
 
-def decide(id_tag: str, online: bool, policy: AuthPolicy, local_list: LocalList | None,
-           cache: AuthorizationCache | None, wall_s: float | None) -> Decision:
+def decide(
+    id_tag: str,
+    online: bool,
+    policy: AuthPolicy,
+    local_list: LocalList | None,
+    cache: AuthorizationCache | None,
+    wall_s: float | None,
+) -> Decision:
     """Whether a presented idTag may start (or stop) charging without the central system.
 
     Online: ask the central system, unless LocalPreAuthorize lets a valid local-list or
@@ -263,10 +284,12 @@ def decide(id_tag: str, online: bool, policy: AuthPolicy, local_list: LocalList 
         return Decision(Verdict.REJECT, source, entry.effective(wall_s))
     if policy.local_authorize_offline and entry is not None:
         return Decision(Verdict.ACCEPT, source, entry)
-    if policy.allow_offline_tx_for_unknown_id and (entry is None
-                                                   or not policy.local_authorize_offline):
-        return Decision(Verdict.ACCEPT, Source.UNKNOWN_OFFLINE,
-                        IdTagInfo(AuthorizationStatus.ACCEPTED))
+    if policy.allow_offline_tx_for_unknown_id and (
+        entry is None or not policy.local_authorize_offline
+    ):
+        return Decision(
+            Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, IdTagInfo(AuthorizationStatus.ACCEPTED)
+        )
     return Decision(Verdict.REJECT, Source.NONE)
 
 
@@ -274,16 +297,22 @@ def describe(id_tag: str, info: IdTagInfo | None, source: str) -> str:
     """One log line's text for an authorization result: masked idTag, status, where from
     (`info` None: known nowhere usable while offline, so refused)."""
     if info is None:
-        return (f"idTag {mask_id_tag(id_tag)}: refused offline (no usable local list or cache "
-                "entry, LocalAuthorizeOffline / AllowOfflineTxForUnknownId)")
+        return (
+            f"idTag {mask_id_tag(id_tag)}: refused offline (no usable local list or cache "
+            "entry, LocalAuthorizeOffline / AllowOfflineTxForUnknownId)"
+        )
     return f"idTag {mask_id_tag(id_tag)}: {info.status} (from {source})"
 
 
-def may_stop(started_tag: str, started_parent: str | None, presented_tag: str,
-             presented_parent: str | None) -> bool:
+def may_stop(
+    started_tag: str, started_parent: str | None, presented_tag: str, presented_parent: str | None
+) -> bool:
     """Whether a presented card may stop a transaction: the same idTag, or one with the same
     parentIdTag (§3.5.1 "stop ... by an idTag with the same parent")."""
     if id_tag_key(started_tag) == id_tag_key(presented_tag):
         return True
-    return (started_parent is not None and presented_parent is not None
-            and id_tag_key(started_parent) == id_tag_key(presented_parent))
+    return (
+        started_parent is not None
+        and presented_parent is not None
+        and id_tag_key(started_parent) == id_tag_key(presented_parent)
+    )

@@ -108,6 +108,9 @@ TRANSITIONS: dict[tuple[ConnectorStatus, Trigger], ConnectorStatus] = {
     **{(state, T.FAULT): S.FAULTED for state in S},  # A9..H9; Faulted->Faulted: new code
 }
 
+DESTINATION: dict[Trigger, ConnectorStatus] = {t: s for (_, t), s in TRANSITIONS.items()}
+"""Where each trigger leads (one state per trigger; FAULT_CLEARED: back to before the fault)."""
+
 CONNECTOR_ZERO_STATES = frozenset({S.AVAILABLE, S.UNAVAILABLE, S.FAULTED})
 
 OCCUPIED = frozenset({S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE, S.FINISHING})
@@ -138,7 +141,10 @@ class StatusReport:
     def same_state(self, other: StatusReport | None) -> bool:
         """True when both describe the same status, code and texts (times may differ)."""
         return other is not None and (
-            self.status, self.error_code, self.info, self.vendor_error_code
+            self.status,
+            self.error_code,
+            self.info,
+            self.vendor_error_code,
         ) == (other.status, other.error_code, other.info, other.vendor_error_code)
 
 
@@ -165,6 +171,11 @@ class Connector:
     def can_apply(self, trigger: Trigger) -> bool:
         """Whether `trigger` is legal now."""
         return self._target(trigger) is not None
+
+    def stays(self, trigger: Trigger) -> bool:
+        """`trigger` leads where the connector already is: §4.9's diagonal (A1, B2, C3, D4,
+        E5, F6, G7, H8) is empty, so it is no transition and nothing is reported."""
+        return DESTINATION.get(trigger) is self.status and trigger is not T.FAULT
 
     def apply(
         self,

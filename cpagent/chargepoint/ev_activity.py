@@ -24,8 +24,12 @@ def ev_activity(p: Point, now: float) -> Trigger | None:
     SUSPENDED_EV_POWER_W; SuspendedEV -> Charging at the first sample at or above it.
     """
     status = p.connector.status
-    if p.tx is None or not p.relay or p.sample is None or status not in (
-            S.CHARGING, S.SUSPENDED_EV):
+    if (
+        p.tx is None
+        or not p.relay
+        or p.sample is None
+        or status not in (S.CHARGING, S.SUSPENDED_EV)
+    ):
         p.low_since = None
         return None
     if p.sample.power_w >= SUSPENDED_EV_POWER_W:

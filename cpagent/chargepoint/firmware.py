@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cpagent.chargepoint.clock import from_wire, to_wire
 from cpagent.chargepoint.commands import (
@@ -17,7 +17,6 @@ from cpagent.chargepoint.commands import (
     RestartRequested,
     UploadDiagnostics,
 )
-from cpagent.chargepoint.connector import ConnectorStatus, Trigger
 from cpagent.chargepoint.firmware_events import (
     DiagnosticsStatus,
     DiagnosticsUploaded,
@@ -32,9 +31,9 @@ from cpagent.chargepoint.firmware_events import (
     FirmwareInstalling,
     FirmwareStatus,
 )
-
-if TYPE_CHECKING:
-    from cpagent.chargepoint.chargepoint import ChargePoint
+from cpagent.chargepoint.model import ChargerModel
+from cpagent.chargepoint.ports import Host
+from cpagent.chargepoint.store import Store
 
 _log = logging.getLogger(__name__)
 DEFAULT_RETRIES = 2  # when the request leaves it to the charge point: 3 attempts in all
@@ -60,8 +59,10 @@ class PendingUpdate:
 def _attempts(req: Payload) -> tuple[int, int]:
     retries = req.get("retries")
     interval = req.get("retryInterval")
-    return (DEFAULT_RETRIES if retries is None else max(0, int(retries)),
-            DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval)))
+    return (
+        DEFAULT_RETRIES if retries is None else max(0, int(retries)),
+        DEFAULT_RETRY_INTERVAL_S if interval is None else max(0, int(interval)),
+    )
 
 
 def _time(req: Payload, field: str) -> float | None:
@@ -90,8 +91,11 @@ class FirmwareManagement:
     used in answer to a trigger).
     """
 
-    def __init__(self, cp: ChargePoint) -> None:
-        self.cp = cp
+    def __init__(
+        self, host: Host, store: Store, model: ChargerModel, *, boot_id: str, boot_payload: Payload
+    ) -> None:
+        self.host, self.store, self.model = host, store, model
+        self.boot_id, self.boot_payload = boot_id, boot_payload
         self.diagnostics = DS.IDLE  # in progress, or Idle
         self.firmware = FS.IDLE
         self.pending: PendingUpdate | None = None
@@ -100,10 +104,10 @@ class FirmwareManagement:
         self._uploads = 0  # jobs handed out and not finished
         self._held: set[int] = set()  # connectors made Unavailable for the installation
         self._jobs: list[FirmwareJob] = []
-        raw = cp.store.get_meta(PENDING_KEY)
+        raw = store.get_meta(PENDING_KEY)
         if raw:
             self.pending = PendingUpdate(**json.loads(raw))
-        self.install_path = cp.store.get_meta(WAITING_KEY) or None
+        self.install_path = store.get_meta(WAITING_KEY) or None
 
     def started(self, now: float) -> None:
         """After a restart: an image that was waiting still waits (connectors held)."""
@@ -113,17 +117,25 @@ class FirmwareManagement:
     # -- requests (handlers) ---------------------------------------------------------------------
     def get_diagnostics(self, req: Payload, now: float) -> Payload:
         """§5.8: the answer names the file the upload will create."""
-        wall = self.cp.wall(now)
-        stamp = to_wire(wall).replace(":", "").replace("-", "")[:15] if wall is not None else (
-            f"{self.cp.boot_id[:8]}-{int(now)}")
-        boot = self.cp.boot_payload
-        parts = [boot.get("chargePointModel"), boot.get("chargePointSerialNumber"),
-                 "diagnostics", stamp]
+        wall = self.host.wall(now)
+        stamp = (
+            to_wire(wall).replace(":", "").replace("-", "")[:15]
+            if wall is not None
+            else (f"{self.boot_id[:8]}-{int(now)}")
+        )
+        boot = self.boot_payload
+        parts = [
+            boot.get("chargePointModel"),
+            boot.get("chargePointSerialNumber"),
+            "diagnostics",
+            stamp,
+        ]
         file_name = _safe("-".join(str(x) for x in parts if x)) + ".tar.gz"
         retries, interval = _attempts(req)
         start, stop = _time(req, "startTime"), _time(req, "stopTime")
-        self._jobs.append(UploadDiagnostics(req["location"], file_name, start, stop, retries,
-                                            interval))
+        self._jobs.append(
+            UploadDiagnostics(req["location"], file_name, start, stop, retries, interval)
+        )
         self._uploads += 1
         return {"fileName": file_name}
 
@@ -133,17 +145,18 @@ class FirmwareManagement:
             _log.warning("UpdateFirmware ignored: an update is already %s", self.firmware)
             return {}
         retries, interval = _attempts(req)
-        self.pending = PendingUpdate(req["location"], from_wire(req["retrieveDate"]), retries,
-                                     interval)
-        self.cp.store.set_meta(PENDING_KEY, json.dumps(asdict(self.pending)))
+        self.pending = PendingUpdate(
+            req["location"], from_wire(req["retrieveDate"]), retries, interval
+        )
+        self.store.set_meta(PENDING_KEY, json.dumps(asdict(self.pending)))
         return {}
 
     def trigger(self, what: str) -> None:
         """TriggerMessage accepted for a Diagnostics/FirmwareStatusNotification (§5.17)."""
         if what == "DiagnosticsStatusNotification":
-            self.cp.request(what, {"status": str(self.diagnostics)}, triggered=True)
+            self.host.request(what, {"status": str(self.diagnostics)}, triggered=True)
         else:
-            self.cp.request(what, {"status": str(self.firmware)}, triggered=True)
+            self.host.request(what, {"status": str(self.firmware)}, triggered=True)
 
     # -- the worker's results ------------------------------------------------------------------
     def event(self, ev: FirmwareEvent, now: float) -> None:
@@ -161,7 +174,7 @@ class FirmwareManagement:
             self._fw(FS.DOWNLOADED, FS.DOWNLOADED, now)
             self.install_path = ev.path
             self.install_sent = False
-            self.cp.store.set_meta(WAITING_KEY, ev.path)
+            self.store.set_meta(WAITING_KEY, ev.path)
             self._hold(now)
         elif isinstance(ev, FirmwareDownloadFailed):
             _log.warning("firmware download failed: %s", ev.reason)
@@ -170,6 +183,7 @@ class FirmwareManagement:
             self._fw(FS.INSTALLING, FS.INSTALLING, now)
         elif isinstance(ev, FirmwareInstalled):
             self.install_path = None
+            self.model.install_done()
             self.firmware = FS.IDLE
             self._notify("FirmwareStatusNotification", FS.INSTALLED, now, self._restart)
         elif isinstance(ev, FirmwareInstallationFailed):
@@ -180,21 +194,24 @@ class FirmwareManagement:
 
     # -- time ----------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        wall = self.cp.wall(now)
+        wall = self.host.wall(now)
         if self.pending is not None and wall is not None and wall >= self.pending.retrieve_wall:
             p, self.pending = self.pending, None
-            self.cp.store.set_meta(PENDING_KEY, "")
+            self.store.set_meta(PENDING_KEY, "")
             self.firmware = FS.DOWNLOADING  # busy from now: a second update is ignored
             self._jobs.append(DownloadFirmware(p.location, p.retries, p.retry_interval_s))
-        if self.install_path is not None and not self.install_sent and not any(
-                q.tx is not None for q in self.cp.charging.points.values()):
+        if (
+            self.install_path is not None
+            and not self.install_sent
+            and (not self.model.in_transaction())
+        ):
             self.install_sent = True
             # Forgotten once handed out: an installer that restarts cpagent must not loop.
-            self.cp.store.set_meta(WAITING_KEY, "")
+            self.store.set_meta(WAITING_KEY, "")
             self._jobs.append(InstallFirmware(self.install_path))
 
     def next_deadline(self) -> float | None:
-        offset = self.cp.clock.offset_s
+        offset = self.host.clock_offset_s
         if self.pending is None or offset is None:
             return None
         return self.pending.retrieve_wall - offset
@@ -217,35 +234,19 @@ class FirmwareManagement:
         self.firmware = current
         self._notify("FirmwareStatusNotification", status, now)
 
-    def _notify(self, action: str, status: str, now: float, then: OnAnswer | None = None
-                ) -> None:
-        if self.cp.online:
-            self.cp.request(action, {"status": str(status)}, then)
+    def _notify(self, action: str, status: str, now: float, then: OnAnswer | None = None) -> None:
+        if self.host.online:
+            self.host.request(action, {"status": str(status)}, then)
         elif then is not None:
             then(None, now)
 
     def _restart(self, answer: Payload | None, now: float) -> None:
-        self.cp.command(RestartRequested("Hard"))  # the new firmware runs after a restart
+        self.host.command(RestartRequested("Hard"))  # the new firmware runs after a restart
 
     def _hold(self, now: float) -> None:
         """Idle connectors Unavailable now, busy ones when their session ends (§5.19)."""
-        ch = self.cp.charging
-        for cid, p in ch.points.items():
-            if p.connector.status is ConnectorStatus.UNAVAILABLE:
-                continue
-            self._held.add(cid)
-            if p.tx is not None or p.connector.status in (ConnectorStatus.PREPARING,
-                                                          ConnectorStatus.FINISHING):
-                p.unavailable_later = True
-            else:
-                ch._move(p, Trigger.BECOME_UNAVAILABLE, now)
+        self._held |= self.model.hold_for_install(now)
 
     def _release(self, now: float) -> None:
-        ch = self.cp.charging
-        for cid in sorted(self._held):
-            p = ch.points[cid]
-            if self.cp.store.get_meta(f"inoperative:{cid}") == "1":
-                continue  # ChangeAvailability Inoperative meanwhile: it stays so
-            p.unavailable_later = False
-            ch._move(p, Trigger.BECOME_AVAILABLE, now)
+        self.model.release_install(self._held, now)
         self._held.clear()

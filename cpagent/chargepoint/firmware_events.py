@@ -76,10 +76,26 @@ class FirmwareInstallationFailed:
     reason: str
 
 
-FirmwareEvent = (DiagnosticsUploading | DiagnosticsUploaded | DiagnosticsUploadFailed
-                 | FirmwareDownloading | FirmwareDownloaded | FirmwareDownloadFailed
-                 | FirmwareInstalling | FirmwareInstalled | FirmwareInstallationFailed)
-FIRMWARE_EVENTS = (DiagnosticsUploading, DiagnosticsUploaded, DiagnosticsUploadFailed,
-                   FirmwareDownloading, FirmwareDownloaded, FirmwareDownloadFailed,
-                   FirmwareInstalling, FirmwareInstalled, FirmwareInstallationFailed)
+FirmwareEvent = (
+    DiagnosticsUploading
+    | DiagnosticsUploaded
+    | DiagnosticsUploadFailed
+    | FirmwareDownloading
+    | FirmwareDownloaded
+    | FirmwareDownloadFailed
+    | FirmwareInstalling
+    | FirmwareInstalled
+    | FirmwareInstallationFailed
+)
+FIRMWARE_EVENTS = (
+    DiagnosticsUploading,
+    DiagnosticsUploaded,
+    DiagnosticsUploadFailed,
+    FirmwareDownloading,
+    FirmwareDownloaded,
+    FirmwareDownloadFailed,
+    FirmwareInstalling,
+    FirmwareInstalled,
+    FirmwareInstallationFailed,
+)
 """For `isinstance(event, FIRMWARE_EVENTS)` in the daemon's dispatch."""

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-from cpagent.chargepoint.connector import ChargePointErrorCode, ConnectorStatus
-from hw.events import DeviceFaulted, DeviceRecovered, MeterReadFailed, MeterSampled
-
-if TYPE_CHECKING:
-    from cpagent.chargepoint.charging import Charging
-    from cpagent.chargepoint.points import Point
-
-tx_log = logging.getLogger("cpagent.chargepoint.transactions")
 
 POWER_MARGIN = 1.5
 """A register may rise by at most this many times the connector's maximum power over the
@@ -97,31 +86,3 @@ def _implausible(
             f"(at most {most:.0f} Wh)"
         )
     return None
-
-
-def plausible(ch: Charging, p: Point, ev: MeterSampled, now: float) -> bool:
-    """Meter plausibility: a register that jumps more than the connector's maximum power
-    allows, or goes backwards, is a meter fault (PowerMeterFailure), never the floor for
-    later readings: one such reading is a warning (error code, status kept), several in a
-    row fault the connector (its transaction ends with the last plausible reading)."""
-    e = ch.cp.profiles.electrical
-    verdict, why = p.meter_check.check(
-        ev.sample.energy_wh, now, e.voltage_v * e.phases * e.max_current_a
-    )
-    c, source = p.connector, f"{ev.source}:plausibility"
-    if verdict is MeterVerdict.OK:
-        if c.error_code is ChargePointErrorCode.POWER_METER_FAILURE and not p.faults:
-            c.warn(ChargePointErrorCode.NO_ERROR, now)  # the glitch is over
-        return True
-    if verdict is MeterVerdict.RECOVERED:
-        tx_log.warning("connector %d: meter plausible again: %s", c.connector_id, why)
-        ch._fault(p, DeviceRecovered(source), now)
-        return True
-    tx_log.warning("connector %d: meter reading refused (%s): %s", c.connector_id, verdict, why)
-    if verdict is MeterVerdict.FAULTED:
-        ch._fault(p, DeviceFaulted(source, "PowerMeterFailure", why), now)
-    elif c.status is not ConnectorStatus.FAULTED:
-        c.warn(ChargePointErrorCode.POWER_METER_FAILURE, now, why[:50])
-    if ev.request is not None:  # the reading asked for is unusable: as if it failed
-        ch.readings.failed(p, MeterReadFailed(ev.source, ev.request, why), now)
-    return False

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.metering import (
     ReadingContext,
     meter_value,
-    meter_values_request,
     next_clock_aligned,
     next_periodic,
     sampled_values,
 )
 from cpagent.chargepoint.points import Point
+from cpagent.chargepoint.ports import Host
+from cpagent.chargepoint.smart_charging import Electrical
+from cpagent.chargepoint.store import Store
 from cpagent.chargepoint.tx_readings import add_stop_data
-
-if TYPE_CHECKING:
-    from cpagent.chargepoint.chargepoint import ChargePoint
 
 # The running transaction's register reading is persisted (for the PowerLoss stop after a
 # power cut, OCPP 1.6 §4.10 meterStop) whenever it is PERSIST_METER_S old or has grown by
@@ -40,14 +38,14 @@ class MeterReports:
     followed by one), not after the sample already due at the old interval.
     """
 
-    def __init__(self, cp: ChargePoint) -> None:
-        self.cp = cp
+    def __init__(self, host: Host, store: Store, electrical: Electrical) -> None:
+        self.host, self.store, self.electrical = host, store, electrical
         self.next_aligned: float | None = None  # wall seconds
         self._aligned_interval = 0
 
     def started(self, p: Point, now: float) -> None:
         if p.tx is not None:
-            interval = self.cp.settings.get_int("MeterValueSampleInterval")
+            interval = self.host.settings.get_int("MeterValueSampleInterval")
             p.tx.next_sample = next_periodic(now, now, interval)
             p.tx.sample_interval = interval
             p.persisted_at = now
@@ -57,19 +55,21 @@ class MeterReports:
         """Whether the latest reading should be persisted now (see PERSIST_METER_S/_WH)."""
         if p.tx is None or p.sample is None:
             return False
-        return (now - p.persisted_at >= PERSIST_METER_S
-                or p.sample.energy_wh - p.persisted_wh >= PERSIST_METER_WH)
+        return (
+            now - p.persisted_at >= PERSIST_METER_S
+            or p.sample.energy_wh - p.persisted_wh >= PERSIST_METER_WH
+        )
 
     def persist(self, p: Point, now: float) -> None:
         """Keep the latest register reading for a PowerLoss stop."""
         if p.tx is not None and p.sample is not None:
-            self.cp.store.record_meter(p.tx.local_id, p.sample.energy_wh, self.cp.wall(now))
+            self.store.record_meter(p.tx.local_id, p.sample.energy_wh, self.host.wall(now))
             p.persisted_at = now
             p.persisted_wh = p.sample.energy_wh
 
     def tick(self, points: Iterable[Point], now: float) -> None:
         points = list(points)
-        interval = self.cp.settings.get_int("MeterValueSampleInterval")
+        interval = self.host.settings.get_int("MeterValueSampleInterval")
         for p in points:
             if p.tx is not None and p.tx.sample_interval != interval:  # §9.1.17 changed
                 p.tx.sample_interval = interval
@@ -77,10 +77,10 @@ class MeterReports:
             if p.tx is not None and p.tx.next_sample is not None and now >= p.tx.next_sample:
                 self._sample(p, now, ReadingContext.SAMPLE_PERIODIC, now)
                 p.tx.next_sample = next_periodic(p.tx.start_mono, now, interval)
-        wall = self.cp.wall(now)
+        wall = self.host.wall(now)
         if wall is None:
             return
-        interval = self.cp.settings.get_int("ClockAlignedDataInterval")
+        interval = self.host.settings.get_int("ClockAlignedDataInterval")
         if interval != self._aligned_interval:  # changed by ChangeConfiguration: new grid
             self._aligned_interval = interval
             self.next_aligned = next_clock_aligned(wall, interval)
@@ -92,9 +92,10 @@ class MeterReports:
 
     def deadlines(self, points: Iterable[Point]) -> list[float]:
         """Monotonic times at which `tick` has work."""
-        times = [p.tx.next_sample for p in points
-                 if p.tx is not None and p.tx.next_sample is not None]
-        offset = self.cp.clock.offset_s
+        times = [
+            p.tx.next_sample for p in points if p.tx is not None and p.tx.next_sample is not None
+        ]
+        offset = self.host.clock_offset_s
         if offset is not None and self.next_aligned is not None:
             times.append(self.next_aligned - offset)
         return times
@@ -105,14 +106,16 @@ class MeterReports:
             return
         clock = context is ReadingContext.SAMPLE_CLOCK
         key = "MeterValuesAlignedData" if clock else "MeterValuesSampledData"
-        values = sampled_values(p.sample, self.cp.settings.get_list(key), context,
-                                self._offered_a(p))
-        wall = self.cp.wall(at)
+        values = sampled_values(
+            p.sample, self.host.settings.get_list(key), context, self._offered_a(p)
+        )
+        wall = self.host.wall(at)
         stamp = to_wire(wall) if wall is not None else None
         if p.tx is not None:
             stop_key = "StopTxnAlignedData" if clock else "StopTxnSampledData"
-            stop_values = sampled_values(p.sample, self.cp.settings.get_list(stop_key), context,
-                                         self._offered_a(p))
+            stop_values = sampled_values(
+                p.sample, self.host.settings.get_list(stop_key), context, self._offered_a(p)
+            )
             if stop_values:
                 add_stop_data(p.tx, {"timestamp": stamp, "sampledValue": stop_values}, at)
         if not values:
@@ -121,25 +124,26 @@ class MeterReports:
         cid = p.connector.connector_id
         if p.tx is not None:
             self.persist(p, now)
-            self.cp.store.enqueue("MeterValues", meter_values_request(cid, None, [mv]),
-                                  p.tx.local_id, self.cp.boot_id, at)
-        elif self.cp.online and wall is not None:
-            self.cp.request("MeterValues", meter_values_request(cid, None, [mv]))
+            self.host.meter_values(cid, None, [mv], local_tx=p.tx.local_id, mono=at)
+        elif self.host.online and wall is not None:
+            self.host.meter_values(cid, None, [mv])
 
     def _offered_a(self, p: Point) -> float:
         """Current.Offered: the smart-charging limit, else the most the charge point offers
         (without a profile Current.Offered was silently left out)."""
-        return p.limit_a if p.limit_a is not None else self.cp.profiles.electrical.max_current_a
+        return p.limit_a if p.limit_a is not None else self.electrical.max_current_a
 
     def trigger(self, points: dict[int, Point], cid: int | None, now: float) -> None:
         """TriggerMessage MeterValues (§5.17): the latest sample, context Trigger."""
         for c, p in points.items():
             if cid in (None, 0, c) and p.sample is not None and c:
-                values = sampled_values(p.sample, self.cp.settings.get_list(
-                    "MeterValuesSampledData"), ReadingContext.TRIGGER, self._offered_a(p))
-                wall = self.cp.wall(now)
+                values = sampled_values(
+                    p.sample,
+                    self.host.settings.get_list("MeterValuesSampledData"),
+                    ReadingContext.TRIGGER,
+                    self._offered_a(p),
+                )
+                wall = self.host.wall(now)
                 if values and wall is not None:
                     tx_id = p.tx.transaction_id if p.tx is not None else None
-                    self.cp.request("MeterValues", meter_values_request(
-                        c, tx_id, [meter_value(wall, values)]), triggered=True)
-
+                    self.host.meter_values(c, tx_id, [meter_value(wall, values)], triggered=True)

@@ -55,14 +55,16 @@ class ReadingContext(StrEnum):
 # smart-charging limit, not from the meter. Frequency goes without a unit: 1.6 has no
 # UnitOfMeasure for it, and §7.31 (edition 2) says a Frequency value is in Hertz; it is sent
 # only when the meter measures it (MeterSample.frequency_hz).
-SUPPORTED_MEASURANDS = frozenset({
-    Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
-    Measurand.POWER_ACTIVE_IMPORT,
-    Measurand.CURRENT_IMPORT,
-    Measurand.CURRENT_OFFERED,
-    Measurand.VOLTAGE,
-    Measurand.FREQUENCY,
-})
+SUPPORTED_MEASURANDS = frozenset(
+    {
+        Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
+        Measurand.POWER_ACTIVE_IMPORT,
+        Measurand.CURRENT_IMPORT,
+        Measurand.CURRENT_OFFERED,
+        Measurand.VOLTAGE,
+        Measurand.FREQUENCY,
+    }
+)
 
 _UNITS = {
     Measurand.ENERGY_ACTIVE_IMPORT_REGISTER: "Wh",
@@ -77,9 +79,15 @@ _VOLTAGE_PHASES = ("L1-N", "L2-N", "L3-N")  # phase-to-neutral, as the meter rep
 PHASED = {Measurand.CURRENT_IMPORT: _CURRENT_PHASES, Measurand.VOLTAGE: _VOLTAGE_PHASES}
 """Per-phase measurands and the phase labels they are reported with."""
 
-SELECTABLE = frozenset({str(m) for m in SUPPORTED_MEASURANDS} | {
-    f"{m}.{label}" for m, labels in PHASED.items() for ph in labels
-    for label in {ph, ph.split("-")[0]}})
+SELECTABLE = frozenset(
+    {str(m) for m in SUPPORTED_MEASURANDS}
+    | {
+        f"{m}.{label}"
+        for m, labels in PHASED.items()
+        for ph in labels
+        for label in {ph, ph.split("-")[0]}
+    }
+)
 """What the *SampledData / *AlignedData keys accept: a measurand, or a per-phase one with
 its phase (§9.1 MeterValuesSampledData: "combined with the optional phase; for instance:
 Voltage.L1"; L1 and L1-N both name the phase-to-neutral voltage)."""
@@ -118,10 +126,16 @@ def _fmt(x: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _value(measurand: Measurand, value: float, context: ReadingContext,
-           phase: str | None = None) -> dict[str, Any]:
-    sv: dict[str, Any] = {"value": _fmt(value), "context": str(context), "format": "Raw",
-                          "measurand": str(measurand), "location": "Outlet"}
+def _value(
+    measurand: Measurand, value: float, context: ReadingContext, phase: str | None = None
+) -> dict[str, Any]:
+    sv: dict[str, Any] = {
+        "value": _fmt(value),
+        "context": str(context),
+        "format": "Raw",
+        "measurand": str(measurand),
+        "location": "Outlet",
+    }
     if phase is not None:
         sv["phase"] = phase
     if measurand in _UNITS:
@@ -150,8 +164,11 @@ def sampled_values(
         m, only = parsed
         if only is not None:  # one phase of a per-phase measurand
             values = reading.current_a if m is Measurand.CURRENT_IMPORT else reading.voltage_v
-            out += [_value(m, x, context, p) for x, p in zip(values, PHASED[m], strict=False)
-                    if only in (p, p.split("-")[0])]
+            out += [
+                _value(m, x, context, p)
+                for x, p in zip(values, PHASED[m], strict=False)
+                if only in (p, p.split("-")[0])
+            ]
         elif m is Measurand.ENERGY_ACTIVE_IMPORT_REGISTER:
             out.append(_value(m, reading.energy_wh, context))
         elif m is Measurand.POWER_ACTIVE_IMPORT:
@@ -176,8 +193,9 @@ def meter_value(wall_s: float, sampled: list[dict[str, Any]]) -> dict[str, Any]:
     return {"timestamp": to_wire(wall_s), "sampledValue": sampled}
 
 
-def meter_values_request(connector_id: int, transaction_id: int | None,
-                         values: list[dict[str, Any]]) -> dict[str, Any]:
+def meter_values_request(
+    connector_id: int, transaction_id: int | None, values: list[dict[str, Any]]
+) -> dict[str, Any]:
     """MeterValues.req payload (§6.31); transactionId only when the values belong to one."""
     payload: dict[str, Any] = {"connectorId": connector_id}
     if transaction_id is not None:

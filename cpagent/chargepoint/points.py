@@ -51,6 +51,7 @@ class Point:
     connector: Connector
     plugged: bool = False
     relay: bool = False
+    pilot: str | None = None  # the EV's control pilot state letter (IEC 61851-1), if measured
     auth: tuple[str, str | None] | None = None  # (idTag, parentIdTag) allowed to start
     since: float = 0.0  # when Preparing began (ConnectionTimeOut)
     asking: str | None = None  # idTag in an Authorize.req

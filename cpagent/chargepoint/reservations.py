@@ -40,13 +40,20 @@ class Reservation:
 
     @classmethod
     def from_request(cls, payload: Mapping[str, Any]) -> Reservation:
-        return cls(int(payload["reservationId"]), int(payload["connectorId"]), payload["idTag"],
-                   from_wire(payload["expiryDate"]), payload.get("parentIdTag"))
+        return cls(
+            int(payload["reservationId"]),
+            int(payload["connectorId"]),
+            payload["idTag"],
+            from_wire(payload["expiryDate"]),
+            payload.get("parentIdTag"),
+        )
 
     def to_request(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "connectorId": self.connector_id, "expiryDate": to_wire(self.expiry_s),
-            "idTag": self.id_tag, "reservationId": self.reservation_id,
+            "connectorId": self.connector_id,
+            "expiryDate": to_wire(self.expiry_s),
+            "idTag": self.id_tag,
+            "reservationId": self.reservation_id,
         }
         if self.parent_id_tag is not None:
             out["parentIdTag"] = self.parent_id_tag
@@ -56,8 +63,11 @@ class Reservation:
         """The reserved idTag, or any idTag with the reservation's parentIdTag (§5.13)."""
         if id_tag.upper() == self.id_tag.upper():
             return True
-        return (self.parent_id_tag is not None and parent_id_tag is not None
-                and parent_id_tag.upper() == self.parent_id_tag.upper())
+        return (
+            self.parent_id_tag is not None
+            and parent_id_tag is not None
+            and parent_id_tag.upper() == self.parent_id_tag.upper()
+        )
 
 
 class Reservations:
@@ -71,8 +81,12 @@ class Reservations:
     other idTags may take a connector only while enough stay free (`blocks`).
     """
 
-    def __init__(self, connector_ids: Iterable[int], connector_zero_supported: bool,
-                 entries: Iterable[Reservation] = ()) -> None:
+    def __init__(
+        self,
+        connector_ids: Iterable[int],
+        connector_zero_supported: bool,
+        entries: Iterable[Reservation] = (),
+    ) -> None:
         self.connector_ids = frozenset(connector_ids)
         self.connector_zero_supported = connector_zero_supported
         self._by_id = {r.reservation_id: r for r in entries}
@@ -80,8 +94,9 @@ class Reservations:
     def __iter__(self) -> Iterator[Reservation]:
         return iter(list(self._by_id.values()))
 
-    def reserve(self, payload: Mapping[str, Any], statuses: Mapping[int, ConnectorStatus],
-                wall_s: float) -> tuple[ReservationStatus, Reservation | None]:
+    def reserve(
+        self, payload: Mapping[str, Any], statuses: Mapping[int, ConnectorStatus], wall_s: float
+    ) -> tuple[ReservationStatus, Reservation | None]:
         """ReserveNow.req -> (status, the reservation now in force if Accepted).
 
         `statuses` maps every connector id (and 0) to its current status. The same
@@ -103,8 +118,13 @@ class Reservations:
         self._by_id[new.reservation_id] = new
         return status, new
 
-    def _reserve_one(self, new: Reservation, old: Reservation | None, others: list[Reservation],
-                     statuses: Mapping[int, ConnectorStatus]) -> ReservationStatus:
+    def _reserve_one(
+        self,
+        new: Reservation,
+        old: Reservation | None,
+        others: list[Reservation],
+        statuses: Mapping[int, ConnectorStatus],
+    ) -> ReservationStatus:
         state = statuses.get(new.connector_id, ConnectorStatus.UNAVAILABLE)
         whole = statuses.get(0, ConnectorStatus.AVAILABLE)
         if whole in (ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE):
@@ -114,14 +134,17 @@ class Reservations:
         if state is ConnectorStatus.UNAVAILABLE:
             return ReservationStatus.UNAVAILABLE
         held_by_self = old is not None and old.connector_id == new.connector_id
-        if state in OCCUPIED or any(r.connector_id == new.connector_id for r in others) or (
-            state is ConnectorStatus.RESERVED and not held_by_self
+        if (
+            state in OCCUPIED
+            or any(r.connector_id == new.connector_id for r in others)
+            or (state is ConnectorStatus.RESERVED and not held_by_self)
         ):
             return ReservationStatus.OCCUPIED
         return ReservationStatus.ACCEPTED
 
-    def _reserve_any(self, new: Reservation, others: list[Reservation],
-                     statuses: Mapping[int, ConnectorStatus]) -> ReservationStatus:
+    def _reserve_any(
+        self, new: Reservation, others: list[Reservation], statuses: Mapping[int, ConnectorStatus]
+    ) -> ReservationStatus:
         if not self.connector_zero_supported:
             return ReservationStatus.REJECTED
         whole = statuses.get(0, ConnectorStatus.AVAILABLE)
@@ -139,8 +162,9 @@ class Reservations:
 
     def _free(self, statuses: Mapping[int, ConnectorStatus], zero: Iterable[Reservation]) -> int:
         """Available connectors not already promised to another connector-0 reservation."""
-        available = sum(1 for c in self.connector_ids
-                        if statuses.get(c) is ConnectorStatus.AVAILABLE)
+        available = sum(
+            1 for c in self.connector_ids if statuses.get(c) is ConnectorStatus.AVAILABLE
+        )
         return available - sum(1 for r in zero if r.connector_id == 0)
 
     def cancel(self, reservation_id: int) -> tuple[CancelReservationStatus, Reservation | None]:
@@ -154,28 +178,44 @@ class Reservations:
         """The reservation holding connector `connector_id` specifically, if any."""
         return next((r for r in self._by_id.values() if r.connector_id == connector_id), None)
 
-    def match(self, connector_id: int, id_tag: str, parent_id_tag: str | None
-              ) -> Reservation | None:
+    def match(
+        self, connector_id: int, id_tag: str, parent_id_tag: str | None
+    ) -> Reservation | None:
         """The reservation an idTag uses by starting on this connector (its own, else a
         connector-0 one), to quote as StartTransaction.reservationId."""
         own = self.on_connector(connector_id)
         if own is not None:
             return own if own.matches(id_tag, parent_id_tag) else None
-        return next((r for r in self._by_id.values()
-                     if r.connector_id == 0 and r.matches(id_tag, parent_id_tag)), None)
+        return next(
+            (
+                r
+                for r in self._by_id.values()
+                if r.connector_id == 0 and r.matches(id_tag, parent_id_tag)
+            ),
+            None,
+        )
 
-    def blocks(self, connector_id: int, id_tag: str, parent_id_tag: str | None,
-               statuses: Mapping[int, ConnectorStatus]) -> bool:
+    def blocks(
+        self,
+        connector_id: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        statuses: Mapping[int, ConnectorStatus],
+    ) -> bool:
         """Whether a reservation forbids this idTag to start on this connector."""
         own = self.on_connector(connector_id)
         if own is not None:
             return not own.matches(id_tag, parent_id_tag)
-        zero = [r for r in self._by_id.values()
-                if r.connector_id == 0 and not r.matches(id_tag, parent_id_tag)]
+        zero = [
+            r
+            for r in self._by_id.values()
+            if r.connector_id == 0 and not r.matches(id_tag, parent_id_tag)
+        ]
         if not zero:
             return False
-        if any(r.connector_id == 0 and r.matches(id_tag, parent_id_tag)
-               for r in self._by_id.values()):
+        if any(
+            r.connector_id == 0 and r.matches(id_tag, parent_id_tag) for r in self._by_id.values()
+        ):
             return False
         taking_free = statuses.get(connector_id) is ConnectorStatus.AVAILABLE
         return self._free(statuses, zero) - (1 if taking_free else 0) < 0
@@ -183,8 +223,10 @@ class Reservations:
     def wants_parent(self, connector_id: int) -> bool:
         """Whether a reservation that applies here names a parentIdTag (§5.13: then an unknown
         idTag's parent must be learnt, from Authorize.conf, before it is refused)."""
-        return any(r.parent_id_tag is not None and r.connector_id in (0, connector_id)
-                   for r in self._by_id.values())
+        return any(
+            r.parent_id_tag is not None and r.connector_id in (0, connector_id)
+            for r in self._by_id.values()
+        )
 
     def drop(self, connector_id: int) -> list[Reservation]:
         """Remove and return the reservations on a connector set Faulted or Unavailable

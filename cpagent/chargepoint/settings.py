@@ -89,8 +89,14 @@ LOCAL_LIST_MAX = 10000
 SEND_LOCAL_LIST_MAX = 1000
 
 
-def _key(name: str, t: ValueType, ro: bool, default: str,
-         profile: FeatureProfile = FeatureProfile.CORE, **kw: Any) -> KeySpec:
+def _key(
+    name: str,
+    t: ValueType,
+    ro: bool,
+    default: str,
+    profile: FeatureProfile = FeatureProfile.CORE,
+    **kw: Any,
+) -> KeySpec:
     return KeySpec(name, t, ro, default, profile, **kw)
 
 
@@ -118,11 +124,23 @@ KEYS: tuple[KeySpec, ...] = (
     # §9.1 MaxEnergyOnInvalidId (§3.5.4, errata 3.17): Wh a transaction may deliver in all
     # once StartTransaction.conf refused its idTag and StopTransactionOnInvalidId is false.
     _key("MaxEnergyOnInvalidId", N, False, "0", minimum=0, maximum=1_000_000),
-    _key("MeterValuesAlignedData", L, False, "Energy.Active.Import.Register",
-         members=_MEASURANDS, max_items=_MAX_MEASURANDS),
+    _key(
+        "MeterValuesAlignedData",
+        L,
+        False,
+        "Energy.Active.Import.Register",
+        members=_MEASURANDS,
+        max_items=_MAX_MEASURANDS,
+    ),
     _key("MeterValuesAlignedDataMaxLength", N, True, str(_MAX_MEASURANDS)),
-    _key("MeterValuesSampledData", L, False, "Energy.Active.Import.Register,Power.Active.Import",
-         members=_MEASURANDS, max_items=_MAX_MEASURANDS),
+    _key(
+        "MeterValuesSampledData",
+        L,
+        False,
+        "Energy.Active.Import.Register,Power.Active.Import",
+        members=_MEASURANDS,
+        max_items=_MAX_MEASURANDS,
+    ),
     _key("MeterValuesSampledDataMaxLength", N, True, str(_MAX_MEASURANDS)),
     _key("MeterValueSampleInterval", N, False, "60", minimum=0, maximum=DAY_S),
     _key("MinimumStatusDuration", N, False, "0", minimum=0, maximum=3600),
@@ -159,8 +177,12 @@ class Settings:
     that no longer validate fall back to the default.
     """
 
-    def __init__(self, profiles: Iterable[FeatureProfile], number_of_connectors: int,
-                 stored: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        profiles: Iterable[FeatureProfile],
+        number_of_connectors: int,
+        stored: Mapping[str, str] | None = None,
+    ) -> None:
         self.profiles = frozenset(profiles) | {FeatureProfile.CORE}
         order = list(FeatureProfile)
         listed = ",".join(p for p in order if p in self.profiles)
@@ -169,14 +191,21 @@ class Settings:
         self._values["SupportedFeatureProfiles"] = listed
         self._values["SupportedFeatureProfilesMaxLength"] = str(len(order))
         self.specs["SupportedFeatureProfilesMaxLength"] = _key(
-            "SupportedFeatureProfilesMaxLength", N, True, str(len(order)))
+            "SupportedFeatureProfilesMaxLength", N, True, str(len(order))
+        )
         self._values["NumberOfConnectors"] = str(number_of_connectors)
         rotation = ",".join(f"{i}.Unknown" for i in range(number_of_connectors + 1))
         self._values["ConnectorPhaseRotation"] = rotation
         self.specs["ConnectorPhaseRotation"] = _key(
-            "ConnectorPhaseRotation", L, False, rotation, max_items=number_of_connectors + 1,
-            members=frozenset(f"{i}.{r}" for i in range(number_of_connectors + 1)
-                              for r in _PHASE_ROTATIONS))
+            "ConnectorPhaseRotation",
+            L,
+            False,
+            rotation,
+            max_items=number_of_connectors + 1,
+            members=frozenset(
+                f"{i}.{r}" for i in range(number_of_connectors + 1) for r in _PHASE_ROTATIONS
+            ),
+        )
         self._values["ConnectorPhaseRotationMaxLength"] = str(number_of_connectors + 1)
         # key is a CiString50Type in ChangeConfiguration.req / GetConfiguration.req (§6.9,
         # §6.23, §7.17): matched case-insensitively, answered in the spelling of §9.
@@ -235,8 +264,11 @@ class Settings:
         """GetConfiguration.conf payload (§5.8): all keys when `keys` is empty or None."""
         wanted = list(keys or ())
         names = [self.canonical(n) or n for n in wanted] or list(self.specs)
-        known = [{"key": n, "readonly": self.specs[n].readonly, "value": self._values[n]}
-                 for n in dict.fromkeys(names) if n in self.specs]
+        known = [
+            {"key": n, "readonly": self.specs[n].readonly, "value": self._values[n]}
+            for n in dict.fromkeys(names)
+            if n in self.specs
+        ]
         unknown = [n[:50] for n in dict.fromkeys(names) if n not in self.specs]
         payload: dict[str, Any] = {}
         if known:

@@ -4,164 +4,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from cpagent.chargepoint.clock import from_wire, to_wire
+from cpagent.chargepoint.charging_profile import (
+    DAY_S,
+    DEFAULT_PHASES,
+    WEEK_S,
+    ClearStatus,
+    Electrical,
+    Kind,
+    Period,
+    Profile,
+    ProfileStatus,
+    Purpose,
+)
+from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.settings import MAX_PROFILES, MAX_SCHEDULE_PERIODS, MAX_STACK_LEVEL
 
-DAY_S = 86400
-WEEK_S = 7 * DAY_S
-DEFAULT_PHASES = 3  # ChargingSchedulePeriod.numberPhases default (§7.15)
-
-
-class Purpose(StrEnum):
-    CHARGE_POINT_MAX = "ChargePointMaxProfile"
-    TX_DEFAULT = "TxDefaultProfile"
-    TX = "TxProfile"
-
-
-class Kind(StrEnum):
-    ABSOLUTE = "Absolute"
-    RECURRING = "Recurring"
-    RELATIVE = "Relative"
-
-
-class ProfileStatus(StrEnum):
-    """SetChargingProfile.conf status (§7.12)."""
-
-    ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
-    NOT_SUPPORTED = "NotSupported"
-
-
-class ClearStatus(StrEnum):
-    """ClearChargingProfile.conf status (§7.9)."""
-
-    ACCEPTED = "Accepted"
-    UNKNOWN = "Unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    start_s: int
-    limit: float
-    phases: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """An installed charging profile; `raw` is csChargingProfiles as received (for storage)."""
-
-    connector_id: int
-    profile_id: int
-    stack_level: int
-    purpose: Purpose
-    kind: Kind
-    recurrency_s: int | None
-    valid_from: float | None
-    valid_to: float | None
-    transaction_id: int | None
-    unit: str  # "A" or "W"
-    start: float | None
-    duration_s: int | None
-    periods: tuple[Period, ...]
-    raw: dict[str, Any]
-
-    @classmethod
-    def parse(cls, connector_id: int, p: Mapping[str, Any]) -> Profile:
-        """Raises ValueError/KeyError on a profile that breaks §7.13's own rules."""
-        s = p["chargingSchedule"]
-        kind = Kind(p["chargingProfileKind"])
-        rec = p.get("recurrencyKind")
-        start = from_wire(s["startSchedule"]) if s.get("startSchedule") else None
-        if kind is Kind.RECURRING and (rec is None or start is None):
-            raise ValueError("Recurring needs recurrencyKind and startSchedule")
-        if kind is Kind.ABSOLUTE and start is None:
-            raise ValueError("Absolute needs startSchedule")
-        periods = tuple(Period(int(x["startPeriod"]), float(x["limit"]), x.get("numberPhases"))
-                        for x in s["chargingSchedulePeriod"])
-        if not periods or periods[0].start_s != 0 or any(
-                b.start_s <= a.start_s for a, b in zip(periods, periods[1:], strict=False)):
-            raise ValueError("periods must start at 0 and increase")
-        if any(x.limit < 0 for x in periods):
-            raise ValueError("negative limit")
-        return cls(
-            connector_id, int(p["chargingProfileId"]), int(p["stackLevel"]),
-            Purpose(p["chargingProfilePurpose"]), kind,
-            {"Daily": DAY_S, "Weekly": WEEK_S}[rec] if rec else None,
-            from_wire(p["validFrom"]) if p.get("validFrom") else None,
-            from_wire(p["validTo"]) if p.get("validTo") else None,
-            p.get("transactionId"), s["chargingRateUnit"], start, s.get("duration"), periods,
-            dict(p),
-        )
-
-    def schedule_start(self, t: float, tx_start: float | None) -> float | None:
-        """When the schedule running at wall time `t` began, or None if none runs."""
-        if self.kind is Kind.RELATIVE:
-            return tx_start  # relative to the transaction's start (§7.13)
-        if self.start is None:
-            return None
-        if self.kind is Kind.ABSOLUTE or self.recurrency_s is None:
-            return self.start if t >= self.start else None
-        if t < self.start:
-            return None
-        return self.start + math.floor((t - self.start) / self.recurrency_s) * self.recurrency_s
-
-    def period_at(self, t: float, tx_start: float | None) -> Period | None:
-        """The period in force at wall time `t`, or None (not valid, not started, or over)."""
-        if (self.valid_from is not None and t < self.valid_from) or (
-                self.valid_to is not None and t >= self.valid_to):
-            return None
-        start = self.schedule_start(t, tx_start)
-        if start is None or t < start:
-            return None
-        offset = t - start
-        if self.duration_s is not None and offset >= self.duration_s:
-            return None
-        current = None
-        for period in self.periods:
-            if period.start_s <= offset:
-                current = period
-        return current
-
-    def breakpoints(self, t0: float, t1: float, tx_start: float | None) -> Iterator[float]:
-        """Times in (t0, t1) where this profile's limit may change."""
-        yield from (x for x in (self.valid_from, self.valid_to) if x is not None)
-        base = self.schedule_start(t0, tx_start)
-        if base is None:
-            base = self.start if self.kind is not Kind.RELATIVE else tx_start
-        if base is None:
-            return
-        step = self.recurrency_s if self.kind is Kind.RECURRING else None
-        while base < t1:
-            yield base
-            yield from (base + p.start_s for p in self.periods)
-            if self.duration_s is not None:
-                yield base + self.duration_s
-            if step is None:
-                break
-            base += step
-
-
-@dataclass(frozen=True, slots=True)
-class Electrical:
-    """What converting between W and A needs: nominal phase voltage and phases wired, and
-    the connector's rating (what a composite schedule shows where nothing limits)."""
-
-    voltage_v: float = 230.0
-    phases: int = 1
-    max_current_a: float = 32.0
-
-    def to_amps(self, limit: float, unit: str, period_phases: int | None) -> float:
-        if unit == "A":
-            return limit
-        phases = min(self.phases, period_phases or DEFAULT_PHASES)
-        return limit / (self.voltage_v * phases)
-
-    def from_amps(self, amps: float, unit: str) -> float:
-        return amps if unit == "A" else amps * self.voltage_v * self.phases
+__all__ = [
+    "DAY_S",
+    "DEFAULT_PHASES",
+    "WEEK_S",
+    "ChargingProfiles",
+    "ClearStatus",
+    "Electrical",
+    "Kind",
+    "Period",
+    "Profile",
+    "ProfileStatus",
+    "Purpose",
+]
 
 
 class ChargingProfiles:
@@ -178,17 +50,22 @@ class ChargingProfiles:
     what one leaves unused going to the others.
     """
 
-    def __init__(self, connector_ids: Iterable[int], electrical: Electrical = Electrical(),
-                 installed: Iterable[Profile] = ()) -> None:
+    def __init__(
+        self,
+        connector_ids: Iterable[int],
+        electrical: Electrical | None = None,
+        installed: Iterable[Profile] = (),
+    ) -> None:
         self.connector_ids = frozenset(connector_ids)
-        self.electrical = electrical
+        self.electrical = electrical or Electrical()
         self._profiles: list[Profile] = list(installed)
 
     def __iter__(self) -> Iterator[Profile]:
         return iter(list(self._profiles))
 
-    def set(self, connector_id: int, raw: Mapping[str, Any],
-            active_tx: Mapping[int, int | None]) -> tuple[ProfileStatus, Profile | None]:
+    def set(
+        self, connector_id: int, raw: Mapping[str, Any], active_tx: Mapping[int, int | None]
+    ) -> tuple[ProfileStatus, Profile | None]:
         """SetChargingProfile.req (§5.16). `active_tx` maps connector -> transactionId of its
         running transaction (None while not yet known)."""
         try:
@@ -197,11 +74,15 @@ class ChargingProfiles:
             return ProfileStatus.REJECTED, None
         if not self._acceptable(p, active_tx):
             return ProfileStatus.REJECTED, None
-        kept = [q for q in self._profiles if not (
-            q.profile_id == p.profile_id
-            or (q.stack_level, q.purpose, q.connector_id)
-            == (p.stack_level, p.purpose, p.connector_id)
-        )]
+        kept = [
+            q
+            for q in self._profiles
+            if not (
+                q.profile_id == p.profile_id
+                or (q.stack_level, q.purpose, q.connector_id)
+                == (p.stack_level, p.purpose, p.connector_id)
+            )
+        ]
         if len(kept) >= MAX_PROFILES:
             return ProfileStatus.REJECTED, None
         self._profiles = [*kept, p]
@@ -226,14 +107,17 @@ class ChargingProfiles:
 
     def clear(self, payload: Mapping[str, Any]) -> tuple[ClearStatus, list[Profile]]:
         """ClearChargingProfile.req (§5.5): by id, else by every criterion given."""
+
         def hit(q: Profile) -> bool:
             if "id" in payload:
                 return q.profile_id == payload["id"]
-            return all((
-                payload.get("connectorId") in (None, q.connector_id),
-                payload.get("chargingProfilePurpose") in (None, q.purpose),
-                payload.get("stackLevel") in (None, q.stack_level),
-            ))
+            return all(
+                (
+                    payload.get("connectorId") in (None, q.connector_id),
+                    payload.get("chargingProfilePurpose") in (None, q.purpose),
+                    payload.get("stackLevel") in (None, q.stack_level),
+                )
+            )
 
         gone = [q for q in self._profiles if hit(q)]
         self._profiles = [q for q in self._profiles if not hit(q)]
@@ -241,43 +125,65 @@ class ChargingProfiles:
 
     def transaction_ended(self, connector_id: int) -> list[Profile]:
         """A TxProfile lives only as long as its transaction (§3.13.1)."""
-        gone = [q for q in self._profiles if q.purpose is Purpose.TX
-                and q.connector_id == connector_id]
+        gone = [
+            q for q in self._profiles if q.purpose is Purpose.TX and q.connector_id == connector_id
+        ]
         self._profiles = [q for q in self._profiles if q not in gone]
         return gone
 
-    def _winner(self, candidates: Iterable[Profile], t: float,
-                tx_start: float | None) -> float | None:
-        ranked = sorted(candidates, key=lambda q: (q.stack_level, q.connector_id != 0),
-                        reverse=True)
+    def _winner(
+        self, candidates: Iterable[Profile], t: float, tx_start: float | None
+    ) -> float | None:
+        ranked = sorted(
+            candidates, key=lambda q: (q.stack_level, q.connector_id != 0), reverse=True
+        )
         for q in ranked:
             period = q.period_at(t, tx_start)
             if period is not None:
                 return self.electrical.to_amps(period.limit, q.unit, period.phases)
         return None
 
-    def limit_a(self, connector_id: int, t: float, tx_start: float | None = None,
-                transaction_running: bool = False) -> float | None:
+    def limit_a(
+        self,
+        connector_id: int,
+        t: float,
+        tx_start: float | None = None,
+        transaction_running: bool = False,
+    ) -> float | None:
         """Limit in A per phase at wall time `t` (None: no profile limits it).
 
         `tx_start` is the wall time the connector's transaction began (Relative profiles).
         """
-        cp_max = self._winner((q for q in self._profiles
-                               if q.purpose is Purpose.CHARGE_POINT_MAX), t, None)
+        cp_max = self._winner(
+            (q for q in self._profiles if q.purpose is Purpose.CHARGE_POINT_MAX), t, None
+        )
         if connector_id == 0:
             return cp_max
         own: float | None = None
         if transaction_running:
-            own = self._winner((q for q in self._profiles if q.purpose is Purpose.TX
-                                and q.connector_id == connector_id), t, tx_start)
+            own = self._winner(
+                (
+                    q
+                    for q in self._profiles
+                    if q.purpose is Purpose.TX and q.connector_id == connector_id
+                ),
+                t,
+                tx_start,
+            )
         if own is None:
-            own = self._winner((q for q in self._profiles if q.purpose is Purpose.TX_DEFAULT
-                                and q.connector_id in (0, connector_id)), t, tx_start)
+            own = self._winner(
+                (
+                    q
+                    for q in self._profiles
+                    if q.purpose is Purpose.TX_DEFAULT and q.connector_id in (0, connector_id)
+                ),
+                t,
+                tx_start,
+            )
         limits = [x for x in (own, cp_max) if x is not None]
         return min(limits) if limits else None
 
-    def shares_a(self, t: float, running: Mapping[int, float | None]
-                 ) -> dict[int, float | None]:
+    def shares_a(self, t: float, running: Mapping[int, float | None]) -> dict[int, float | None]:
         """Limit in A per phase for each connector with a transaction at wall time `t`
         (`running` maps it to its transaction's start): its own TxProfile/TxDefaultProfile
         limit, with the ChargePointMaxProfile shared so that their sum stays within it."""
@@ -294,16 +200,26 @@ class ChargingProfiles:
             left -= share
         return out
 
-    def next_change(self, connector_id: int, t: float, horizon_s: float,
-                    tx_start: float | None = None) -> float | None:
+    def next_change(
+        self, connector_id: int, t: float, horizon_s: float, tx_start: float | None = None
+    ) -> float | None:
         """The first time in (t, t + horizon_s) at which the limit may change, or None."""
-        points = [b for q in self._profiles for b in q.breakpoints(t, t + horizon_s, tx_start)
-                  if t < b < t + horizon_s]
+        points = [
+            b
+            for q in self._profiles
+            for b in q.breakpoints(t, t + horizon_s, tx_start)
+            if t < b < t + horizon_s
+        ]
         return min(points, default=None)
 
-    def composite(self, payload: Mapping[str, Any], t: float, tx_start: float | None = None,
-                  transaction_running: bool = False,
-                  running: Mapping[int, float | None] | None = None) -> dict[str, Any]:
+    def composite(
+        self,
+        payload: Mapping[str, Any],
+        t: float,
+        tx_start: float | None = None,
+        transaction_running: bool = False,
+        running: Mapping[int, float | None] | None = None,
+    ) -> dict[str, Any]:
         """GetCompositeSchedule.conf payload (§5.7) for the window [t, t + duration).
 
         `running` (connector -> transaction start) lets a connector's share of the
@@ -313,9 +229,17 @@ class ChargingProfiles:
             return {"status": "Rejected"}
         unit = payload.get("chargingRateUnit") or "A"
         duration = int(payload["duration"])
-        points = sorted({t, *(b for q in self._profiles
-                              for b in q.breakpoints(t, t + duration, tx_start)
-                              if t < b < t + duration)})
+        points = sorted(
+            {
+                t,
+                *(
+                    b
+                    for q in self._profiles
+                    for b in q.breakpoints(t, t + duration, tx_start)
+                    if t < b < t + duration
+                ),
+            }
+        )
         periods: list[dict[str, Any]] = []
         for point in points:
             amps = self.limit_a(cid, point, tx_start, transaction_running)
@@ -327,12 +251,18 @@ class ChargingProfiles:
             start = int(round(point - t))
             if periods and periods[-1]["limit"] == limit:
                 continue
-            periods.append({"startPeriod": start, "limit": limit,
-                            "numberPhases": self.electrical.phases})
+            periods.append(
+                {"startPeriod": start, "limit": limit, "numberPhases": self.electrical.phases}
+            )
         # The periods count from scheduleStart (§6.22); chargingSchedule.startSchedule is
         # omitted in a GetCompositeSchedule.conf (errata 3.57).
         return {
-            "status": "Accepted", "connectorId": cid, "scheduleStart": to_wire(t),
-            "chargingSchedule": {"duration": duration, "chargingRateUnit": unit,
-                                 "chargingSchedulePeriod": periods},
+            "status": "Accepted",
+            "connectorId": cid,
+            "scheduleStart": to_wire(t),
+            "chargingSchedule": {
+                "duration": duration,
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": periods,
+            },
         }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from cpagent.chargepoint.store import QueuedMessage
 from cpagent.core import (
@@ -20,9 +22,6 @@ from cpagent.core import (
     schemas,
 )
 
-if TYPE_CHECKING:
-    from cpagent.chargepoint.chargepoint import ChargePoint
-
 _log = logging.getLogger(__name__)
 
 TX_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
@@ -33,6 +32,27 @@ the payload looks like, and the TxQueue checks the payloads itself."""
 NO_TRANSACTION_ID = -1
 """transactionId of the Stop and MeterValues of a transaction whose StartTransaction could not
 be delivered (OCPP 1.6 errata v4 3.18, §4.8), or whose answer carried no usable id."""
+
+
+class QueueStore(Protocol):
+    """The store's outbox table, as far as delivery needs it (cpagent.chargepoint.store)."""
+
+    def head(self) -> QueuedMessage | None: ...
+    def ack(self, seq: int, transaction_id: int | None = None) -> None: ...
+    def mark_attempt(self, seq: int, next_attempt: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """TransactionMessageAttempts / TransactionMessageRetryInterval (OCPP 1.6 §9.1)."""
+
+    attempts: int
+    interval_s: int
+
+
+Delivered = Callable[[QueuedMessage, "dict[str, Any] | None", float, "int | None"], None]
+"""Called once a queued message is done: its answer's payload (None: given up), the time, and
+for a StartTransaction the transactionId its transaction is known by from now on."""
 
 
 class TxQueue:
@@ -59,8 +79,20 @@ class TxQueue:
       attempts rule applies, a lenient one keeps the data).
     """
 
-    def __init__(self, cp: ChargePoint) -> None:
-        self.cp = cp
+    def __init__(
+        self,
+        store: QueueStore,
+        policy: Callable[[], RetryPolicy],
+        delivered: Delivered,
+        *,
+        ready: Callable[[], bool],
+        held: Callable[[], bool],
+    ) -> None:
+        """`ready`: the queue may be sent (the wall clock is known, so every message has its
+        time); `held`: wait a moment (a PowerLoss stop's meterStop is being read, <= 1 s)."""
+        self._store, self._policy, self._delivered_to = store, policy, delivered
+        self._ready, self._held = ready, held
+        self.inflight_seq: int | None = None  # the seq of the copy on the wire, if any
         self._retry_at: dict[int, float] = {}  # seq -> when it may be sent again
         self._copies: dict[int, int] = {}  # seq -> copies sent on this connection
         self._late: dict[str, int] = {}  # message id of a timed-out copy -> seq
@@ -71,7 +103,7 @@ class TxQueue:
     # -- what to send -------------------------------------------------------------------------
     def head(self) -> QueuedMessage | None:
         """The queue head with a transactionId wherever one belongs (-1 if none is known)."""
-        head = self.cp.store.head() if self.cp.clock.is_set else None
+        head = self._store.head() if self._ready() else None
         if (
             head is not None
             and head.local_tx is not None
@@ -84,7 +116,7 @@ class TxQueue:
         return head
 
     def due(self, now: float) -> QueuedMessage | None:
-        if self.cp.charging.readings.holds_queue():
+        if self._held():
             return None  # a PowerLoss stop's meterStop is being read (<= 1 s)
         head = self.head()
         if head is None or head.seq in self._parked or self._retry_at.get(head.seq, 0.0) > now:
@@ -92,8 +124,8 @@ class TxQueue:
         return head
 
     def deadline(self) -> float | None:
-        head = self.cp.store.head() if self.cp.clock.is_set else None
-        if head is None or head.seq in self._parked or self.cp.charging.readings.holds_queue():
+        head = self._store.head() if self._ready() else None
+        if head is None or head.seq in self._parked or self._held():
             return None
         return self._retry_at.get(head.seq, 0.0)
 
@@ -154,25 +186,21 @@ class TxQueue:
         seq = self._late.pop(frame.message_id, None)
         if seq is None:
             return False
-        head = self.cp.store.head()
+        head = self._store.head()
         if head is None or head.seq != seq:
             return False  # already completed by another copy's answer
         if not isinstance(frame, CallResult):  # a late CALLERROR: that attempt failed
-            if self._inflight_seq() != seq:
+            if self.inflight_seq != seq:
                 self._failed(head, f"late CALLERROR {frame}", now)
             return False
         _log.info(
             "%s (queued #%d) answered late, after the call timeout: delivered", head.action, seq
         )
-        if self._inflight_seq() == seq:
+        if self.inflight_seq == seq:
             self._done.add(seq)
         payload = frame.payload if isinstance(frame.payload, dict) else {}
         self._delivered(self.head() or head, payload, now)
         return True
-
-    def _inflight_seq(self) -> int | None:
-        inflight = self.cp.inflight_item()
-        return inflight.seq if isinstance(inflight, QueuedMessage) else None
 
     def _forget(self, seq: int) -> None:
         self._retry_at.pop(seq, None)
@@ -199,13 +227,13 @@ class TxQueue:
                 error,
                 json.dumps(payload)[:300],
             )
-        self.cp.store.ack(item.seq, tx_id)
+        self._store.ack(item.seq, tx_id)
         self._forget(item.seq)
-        self.cp.charging.queued_answered(item, payload, now, tx_id)
+        self._delivered_to(item, payload, now, tx_id)
 
     def _failed(self, item: QueuedMessage, failure: str, now: float) -> None:
         attempts = item.attempts + 1
-        if attempts >= self.cp.settings.get_int("TransactionMessageAttempts"):
+        if attempts >= self._policy().attempts:
             _log.warning(
                 "%s (queued #%d) dropped after %d attempts, the last: %s "
                 "(OCPP 1.6 §4.7, TransactionMessageAttempts): %s",
@@ -217,9 +245,9 @@ class TxQueue:
             )
             # §4.7: give up on it; a Start given up leaves transactionId -1 (errata 3.18)
             give_up_id = NO_TRANSACTION_ID if item.action == "StartTransaction" else None
-            self.cp.store.ack(item.seq, give_up_id)
+            self._store.ack(item.seq, give_up_id)
             self._forget(item.seq)
-            self.cp.charging.queued_answered(item, None, now, give_up_id)
+            self._delivered_to(item, None, now, give_up_id)
             return
         _log.info(
             "%s (queued #%d) attempt %d failed: %s; retrying",
@@ -228,15 +256,15 @@ class TxQueue:
             attempts,
             failure,
         )
-        retry = now + self.cp.settings.get_int("TransactionMessageRetryInterval") * attempts
-        self.cp.store.mark_attempt(item.seq, retry)
+        retry = now + self._policy().interval_s * attempts
+        self._store.mark_attempt(item.seq, retry)
         self._retry_at[item.seq] = retry
         self._timed_out.discard(item.seq)
 
     def _timeout(self, item: QueuedMessage, mid: str, now: float) -> None:
         self._late[mid] = item.seq
         copies = self._copies.get(item.seq, 1)
-        if copies >= self.cp.settings.get_int("TransactionMessageAttempts"):
+        if copies >= self._policy().attempts:
             self._parked.add(item.seq)
             _log.warning(
                 "%s (queued #%d) unanswered after %d copies on this connection; kept,"
@@ -246,7 +274,7 @@ class TxQueue:
                 copies,
             )
             return
-        retry = now + self.cp.settings.get_int("TransactionMessageRetryInterval") * copies
+        retry = now + self._policy().interval_s * copies
         _log.info(
             "%s (queued #%d) not answered in time; a late answer still counts, "
             "resent in %.0f s if none comes",

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import ReadMeter
 from cpagent.chargepoint.meter_check import BACKWARDS_SLACK_WH, POWER_MARGIN, SLACK_WH
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
 from cpagent.chargepoint.points import PendingRead, Point, StopIntent, Tx
-from cpagent.chargepoint.store import TransactionRecord
+from cpagent.chargepoint.ports import Host
+from cpagent.chargepoint.smart_charging import Electrical
+from cpagent.chargepoint.store import Store, TransactionRecord
 from hw.events import MeterReadFailed, MeterSampled
-
-if TYPE_CHECKING:
-    from cpagent.chargepoint.charging import Charging
 
 tx_log = logging.getLogger("cpagent.chargepoint.transactions")
 
@@ -39,13 +38,13 @@ def add_stop_data(tx: Tx, entry: dict[str, Any], mono: float) -> None:
     data.append({**entry, "_mono": mono})
 
 
-def _stamped(cp: Any, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _stamped(host: Host, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """transactionData for the wire: entries taken before the clock was known get their time
     now that it may be (else the store back-dates them with the Stop)."""
     out = []
     for entry in data:
         mv = {k: v for k, v in entry.items() if k != "_mono"}
-        if mv["timestamp"] is None and (wall := cp.wall(entry["_mono"])) is not None:
+        if mv["timestamp"] is None and (wall := host.wall(entry["_mono"])) is not None:
             mv["timestamp"] = to_wire(wall)
         out.append(mv)
     return out
@@ -69,14 +68,22 @@ class TxReadings:
     takes about 0.2 s on the wire.
     """
 
-    def __init__(self, charging: Charging) -> None:
-        self.ch = charging
-        self.cp = charging.cp
+    def __init__(
+        self,
+        host: Host,
+        store: Store,
+        electrical: Electrical,
+        points: Mapping[int, Point],
+        begin: Callable[[Point, Reading, float], None],
+    ) -> None:
+        """`points`: the model's connectors; `begin`: starts a transaction at a reading."""
+        self.host, self.store = host, store
+        self.electrical, self.points, self.begin = electrical, points, begin
         self._ids = itertools.count(1)
 
     def _ask(self, p: Point, now: float, stop: StopIntent | None = None) -> PendingRead:
         request = next(self._ids)
-        self.cp.command(ReadMeter(p.connector.connector_id, request))
+        self.host.command(ReadMeter(p.connector.connector_id, request))
         return PendingRead(request, now + READ_BOUND_S, stop)
 
     # -- requests -----------------------------------------------------------------------------
@@ -97,11 +104,11 @@ class TxReadings:
 
     def holds_queue(self) -> bool:
         """A PowerLoss stop waits for its boot reading: nothing from the queue goes yet."""
-        return any(r.power_loss is not None for p in self.ch.points.values() for r in p.closing)
+        return any(r.power_loss is not None for p in self.points.values() for r in p.closing)
 
     def pending(self) -> bool:
         """A stop still waits for its reading (its StopTransaction is not queued yet)."""
-        return any(p.closing for p in self.ch.points.values())
+        return any(p.closing for p in self.points.values())
 
     # -- answers ------------------------------------------------------------------------------
     def sampled(self, p: Point, ev: MeterSampled, now: float) -> None:
@@ -109,7 +116,7 @@ class TxReadings:
             self._answered(p, ev.request, ev.sample, now)
         elif p.reading is not None and p.reading.warned:
             p.reading = None  # the first reading after none at all: the relay is still open
-            self.ch.begin(p, ev.sample, now)
+            self.begin(p, ev.sample, now)
 
     def failed(self, p: Point, ev: MeterReadFailed, now: float) -> None:
         self._answered(p, ev.request, None, now)
@@ -120,7 +127,7 @@ class TxReadings:
                 self._start_anyway(p, now)
             else:
                 p.reading = None
-                self.ch.begin(p, sample, now)
+                self.begin(p, sample, now)
         for read in [r for r in p.closing if r.request == request]:
             p.closing.remove(read)
             self._finish(p, read, sample, now)
@@ -153,7 +160,7 @@ class TxReadings:
                 max(now - p.sample_at, 0.0),
             )
             p.reading = None
-            self.ch.begin(p, p.sample, now)
+            self.begin(p, p.sample, now)
         elif p.reading is not None:
             p.reading.warned = True
             tx_log.warning(
@@ -168,7 +175,7 @@ class TxReadings:
         cid = p.connector.connector_id
         if sample is None:
             return  # no reading: the last persisted value stands (already queued)
-        e = self.cp.profiles.electrical
+        e = self.electrical
         # what can have flowed since the last persist: PERSIST_METER_S plus a poll, at full
         # power (with the plausibility margin); more, or less than persisted, is not this
         # transaction's energy (a replaced meter, a long outage with the relay stuck closed)
@@ -183,7 +190,7 @@ class TxReadings:
             )
             return
         meter = round(max(sample.energy_wh, persisted))
-        self.cp.store.set_stop_meter(local_id, meter)
+        self.store.set_stop_meter(local_id, meter)
         tx_log.info(
             "connector %d: transaction local #%d ended by power loss: meterStop %d Wh "
             "read at start (last persisted %.0f Wh)",
@@ -213,31 +220,24 @@ class TxReadings:
         if sample is not None:
             meter = sample.energy_wh
         else:  # no reading this run at all: the last persisted one
-            recs = [r for r in self.cp.store.transactions() if r.local_id == tx.local_id]
+            recs = [r for r in self.store.transactions() if r.local_id == tx.local_id]
             meter = recs[0].last_meter_wh if recs else tx.meter_start_wh
             tx_log.warning(
                 "connector %d: no meter reading; meterStop from the last persisted register value",
                 cid,
             )
         meter_stop = round(meter)
-        wall = self.cp.wall(intent.at)
-        payload: dict[str, Any] = {
-            "meterStop": meter_stop,
-            "timestamp": None if wall is None else to_wire(wall),
-            "reason": intent.reason,
-        }
-        if intent.id_tag is not None:
-            payload["idTag"] = intent.id_tag
-        measurands = self.cp.settings.get_list("StopTxnSampledData")
+        wall = self.host.wall(intent.at)
+        stamp = None if wall is None else to_wire(wall)
+        measurands = self.host.settings.get_list("StopTxnSampledData")
         if measurands and sample is not None:
             end = sampled_values(sample, measurands, ReadingContext.TRANSACTION_END)
             if end:
-                add_stop_data(
-                    tx, {"timestamp": payload["timestamp"], "sampledValue": end}, intent.at
-                )
-        if tx.stop_data:
-            payload["transactionData"] = _stamped(self.cp, tx.stop_data)
-        self.cp.store.end_transaction(tx.local_id, payload, self.cp.boot_id, intent.at)
+                add_stop_data(tx, {"timestamp": stamp, "sampledValue": end}, intent.at)
+        data = _stamped(self.host, tx.stop_data) if tx.stop_data else None
+        self.host.transaction_ended(
+            tx.local_id, meter_stop, stamp, intent.reason, intent.id_tag, data, intent.at
+        )
         tx_log.info(
             "connector %d: transaction %s stopped (%s): %.3f kWh delivered, meterStop %d Wh",
             cid,

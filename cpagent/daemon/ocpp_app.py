@@ -222,8 +222,7 @@ class ChargepointApplication:
         restart or stop, OCPP 1.6 §7.28) and exit once their Stops are acknowledged."""
         for conn in self._ctx.hardware.connectors:
             conn.relay.de_energise()
-        for point in self._cp.charging.points.values():
-            self._cp.charging.stop(point, "Reboot", now)
+        self._cp.charging.stop_all("Reboot", now)
         self._exit = _PendingExit(reason, 0, now + min(STOP_BOUND_S, self._restart_bound_s))
         self._flush()
         return True

@@ -25,9 +25,16 @@ BOOT = {"chargePointVendor": "cpagent", "chargePointModel": "test-rig"}
 class Rig:
     """Time, frames and hardware events moved by hand; the CSMS answers from a script."""
 
-    def __init__(self, tmp_path: Path, *, config: dict[str, str] | None = None,
-                 boot_id: str = "boot-1", connectors: tuple[int, ...] = (1,),
-                 now: float = 1000.0, firmware_management: bool = False) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        config: dict[str, str] | None = None,
+        boot_id: str = "boot-1",
+        connectors: tuple[int, ...] = (1,),
+        now: float = 1000.0,
+        firmware_management: bool = False,
+    ) -> None:
         self.tmp_path = tmp_path
         self.now = now
         self.boot_id = boot_id
@@ -39,13 +46,18 @@ class Rig:
         if config:
             self.store.save_config(config)
         self.script: dict[str, Answer] = {
-            "BootNotification": lambda p: {"status": "Accepted", "currentTime": self.wall_text(),
-                                           "interval": 300},
+            "BootNotification": lambda p: {
+                "status": "Accepted",
+                "currentTime": self.wall_text(),
+                "interval": 300,
+            },
             "Heartbeat": lambda p: {"currentTime": self.wall_text()},
             "StatusNotification": lambda p: {},
             "Authorize": lambda p: {"idTagInfo": {"status": "Accepted"}},
-            "StartTransaction": lambda p: {"transactionId": next(self.tx_ids),
-                                           "idTagInfo": {"status": "Accepted"}},
+            "StartTransaction": lambda p: {
+                "transactionId": next(self.tx_ids),
+                "idTagInfo": {"status": "Accepted"},
+            },
             "StopTransaction": lambda p: {"idTagInfo": {"status": "Accepted"}},
             "MeterValues": lambda p: {},
             "DiagnosticsStatusNotification": lambda p: {},
@@ -62,9 +74,15 @@ class Rig:
         self.cp = self._make_cp()
 
     def _make_cp(self) -> ChargePoint:
-        cp = ChargePoint(store=self.store, boot_payload=BOOT, connector_ids=self.connectors,
-                         boot_id=self.boot_id, new_id=lambda: next(self.ids), now=self.now,
-                         firmware_management=self.firmware_management)
+        cp = ChargePoint(
+            store=self.store,
+            boot_payload=BOOT,
+            connector_ids=self.connectors,
+            boot_id=self.boot_id,
+            new_id=lambda: next(self.ids),
+            now=self.now,
+            firmware_management=self.firmware_management,
+        )
         self.cp = cp
         self._drain_commands()
         return cp
@@ -96,10 +114,20 @@ class Rig:
         self.commands += new
         for cmd in new:
             if isinstance(cmd, ReadMeter) and self.answer_reads:
-                self.cp.hw_event(MeterSampled(str(cmd.connector_id), MeterSample(
-                    self.now, self.registers[cmd.connector_id], self.powers[cmd.connector_id],
-                    (230.0,), (self.powers[cmd.connector_id] / 230.0,)),
-                    cmd.request), self.now)
+                self.cp.hw_event(
+                    MeterSampled(
+                        str(cmd.connector_id),
+                        MeterSample(
+                            self.now,
+                            self.registers[cmd.connector_id],
+                            self.powers[cmd.connector_id],
+                            (230.0,),
+                            (self.powers[cmd.connector_id] / 230.0,),
+                        ),
+                        cmd.request,
+                    ),
+                    self.now,
+                )
 
     def pump(self) -> None:
         for _ in range(1000):
@@ -164,8 +192,9 @@ class Rig:
         """The meter's register is `energy_wh` now; a periodic sample reports it."""
         self.registers[int(connector)] = energy_wh
         self.powers[int(connector)] = power_w
-        self.event(MeterSampled(connector, MeterSample(self.now, energy_wh, power_w, (230.0,),
-                                                        (30.0,))))
+        self.event(
+            MeterSampled(connector, MeterSample(self.now, energy_wh, power_w, (230.0,), (30.0,)))
+        )
 
     def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | OcppError:
         """The central system calls the charge point; returns the answer payload or error."""
@@ -196,8 +225,9 @@ class Rig:
         return [p for a, p, _ in self.received if a == action]
 
     def statuses(self, connector: int = 1) -> list[str]:
-        return [p["status"] for p in self.sent("StatusNotification")
-                if p["connectorId"] == connector]
+        return [
+            p["status"] for p in self.sent("StatusNotification") if p["connectorId"] == connector
+        ]
 
     def firmware(self, ev: FirmwareEvent) -> None:
         """The firmware worker reports a result."""

@@ -34,34 +34,84 @@ def req(version: int, kind: str, *items: tuple[str, dict[str, Any] | None]) -> d
     return payload
 
 
-@pytest.mark.parametrize(("steps", "final_tags", "final_version"), [
-    pytest.param([(req(3, "Full", ("A", OK), ("B", OK)), UpdateStatus.ACCEPTED)],
-                 {"A", "B"}, 3, id="full"),
-    pytest.param([(req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
-                  (req(4, "Differential", ("B", OK), ("A", None)), UpdateStatus.ACCEPTED)],
-                 {"B"}, 4, id="differential-adds-and-removes"),
-    pytest.param([(req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
-                  (req(3, "Differential", ("B", OK)), UpdateStatus.VERSION_MISMATCH)],
-                 {"A"}, 3, id="differential-same-version"),
-    pytest.param([(req(5, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
-                  (req(2, "Full", ("C", OK)), UpdateStatus.ACCEPTED)],
-                 {"C"}, 2, id="full-may-lower-version"),
-    pytest.param([(req(5, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
-                  (req(6, "Full"), UpdateStatus.ACCEPTED)], set(), 0, id="empty-full-clears"),
-    pytest.param([(req(1, "Full", *[(f"T{i}", OK) for i in range(1001)]), UpdateStatus.FAILED)],
-                 set(), 0, id="too-long"),
-
-    # §7.1: idTagInfo is required in a Full update; §6.41: idTags unique; errata 3.52:
-    # listVersion 0 and -1 mean "empty" and "not supported" in GetLocalListVersion
-    pytest.param([(req(2, "Full", ("A", OK), ("B", None)), UpdateStatus.FAILED)],
-                 set(), 0, id="full-entry-without-info"),
-    pytest.param([(req(2, "Full", ("A", OK), ("a", OK)), UpdateStatus.FAILED)],
-                 set(), 0, id="duplicate-idtag"),
-    pytest.param([(req(0, "Full", ("A", OK)), UpdateStatus.FAILED)], set(), 0, id="version-0"),
-    pytest.param([(req(-1, "Full"), UpdateStatus.FAILED)], set(), 0, id="version-minus-1"),
-    pytest.param([(req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
-                  (req(0, "Full"), UpdateStatus.ACCEPTED)], set(), 0, id="full-clear-version-0"),
-])
+@pytest.mark.parametrize(
+    ("steps", "final_tags", "final_version"),
+    [
+        pytest.param(
+            [(req(3, "Full", ("A", OK), ("B", OK)), UpdateStatus.ACCEPTED)],
+            {"A", "B"},
+            3,
+            id="full",
+        ),
+        pytest.param(
+            [
+                (req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
+                (req(4, "Differential", ("B", OK), ("A", None)), UpdateStatus.ACCEPTED),
+            ],
+            {"B"},
+            4,
+            id="differential-adds-and-removes",
+        ),
+        pytest.param(
+            [
+                (req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
+                (req(3, "Differential", ("B", OK)), UpdateStatus.VERSION_MISMATCH),
+            ],
+            {"A"},
+            3,
+            id="differential-same-version",
+        ),
+        pytest.param(
+            [
+                (req(5, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
+                (req(2, "Full", ("C", OK)), UpdateStatus.ACCEPTED),
+            ],
+            {"C"},
+            2,
+            id="full-may-lower-version",
+        ),
+        pytest.param(
+            [
+                (req(5, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
+                (req(6, "Full"), UpdateStatus.ACCEPTED),
+            ],
+            set(),
+            0,
+            id="empty-full-clears",
+        ),
+        pytest.param(
+            [(req(1, "Full", *[(f"T{i}", OK) for i in range(1001)]), UpdateStatus.FAILED)],
+            set(),
+            0,
+            id="too-long",
+        ),
+        # §7.1: idTagInfo is required in a Full update; §6.41: idTags unique; errata 3.52:
+        # listVersion 0 and -1 mean "empty" and "not supported" in GetLocalListVersion
+        pytest.param(
+            [(req(2, "Full", ("A", OK), ("B", None)), UpdateStatus.FAILED)],
+            set(),
+            0,
+            id="full-entry-without-info",
+        ),
+        pytest.param(
+            [(req(2, "Full", ("A", OK), ("a", OK)), UpdateStatus.FAILED)],
+            set(),
+            0,
+            id="duplicate-idtag",
+        ),
+        pytest.param([(req(0, "Full", ("A", OK)), UpdateStatus.FAILED)], set(), 0, id="version-0"),
+        pytest.param([(req(-1, "Full"), UpdateStatus.FAILED)], set(), 0, id="version-minus-1"),
+        pytest.param(
+            [
+                (req(3, "Full", ("A", OK)), UpdateStatus.ACCEPTED),
+                (req(0, "Full"), UpdateStatus.ACCEPTED),
+            ],
+            set(),
+            0,
+            id="full-clear-version-0",
+        ),
+    ],
+)
 def test_send_local_list(
     steps: list[tuple[dict[str, Any], UpdateStatus]], final_tags: set[str], final_version: int
 ) -> None:
@@ -105,40 +155,62 @@ def test_cache_evicts_invalid_before_oldest_valid() -> None:
 
 
 LIST = LocalList(1, [("LISTED", IdTagInfo(A.ACCEPTED)), ("BLOCKED", IdTagInfo(A.BLOCKED))])
-CACHE = AuthorizationCache(entries=[("CACHED", IdTagInfo(A.ACCEPTED)),
-                                    ("STALE", IdTagInfo(A.ACCEPTED, expiry_s=NOW - 60))])
+CACHE = AuthorizationCache(
+    entries=[("CACHED", IdTagInfo(A.ACCEPTED)), ("STALE", IdTagInfo(A.ACCEPTED, expiry_s=NOW - 60))]
+)
 PRE = AuthPolicy(local_pre_authorize=True)
 OFFLINE_UNKNOWN = AuthPolicy(allow_offline_tx_for_unknown_id=True)
 NO_LOCAL_OFFLINE = AuthPolicy(local_authorize_offline=False, allow_offline_tx_for_unknown_id=True)
 
 
-@pytest.mark.parametrize(("tag", "online", "policy", "verdict", "source", "status"), [
-    ("LISTED", True, AuthPolicy(), Verdict.ASK_CENTRAL, Source.NONE, None),
-    ("LISTED", True, PRE, Verdict.ACCEPT, Source.LOCAL_LIST, A.ACCEPTED),
-    ("CACHED", True, PRE, Verdict.ACCEPT, Source.CACHE, A.ACCEPTED),
-    ("STALE", True, PRE, Verdict.ASK_CENTRAL, Source.NONE, None),
-    ("BLOCKED", True, PRE, Verdict.ASK_CENTRAL, Source.NONE, None),
-    ("CACHED", True, AuthPolicy(local_pre_authorize=True, authorization_cache_enabled=False),
-     Verdict.ASK_CENTRAL, Source.NONE, None),
-    ("LISTED", False, AuthPolicy(), Verdict.ACCEPT, Source.LOCAL_LIST, A.ACCEPTED),
-    ("BLOCKED", False, AuthPolicy(), Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
-    ("STALE", False, AuthPolicy(), Verdict.REJECT, Source.CACHE, A.EXPIRED),
-    ("NOBODY", False, AuthPolicy(), Verdict.REJECT, Source.NONE, None),
-    ("NOBODY", False, OFFLINE_UNKNOWN, Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, A.ACCEPTED),
-    ("BLOCKED", False, OFFLINE_UNKNOWN, Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
-    ("LISTED", False, AuthPolicy(local_auth_list_enabled=False), Verdict.REJECT, Source.NONE,
-     None),
-    ("NOBODY", False, NO_LOCAL_OFFLINE, Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, A.ACCEPTED),
-    ("LISTED", False, AuthPolicy(local_authorize_offline=False), Verdict.REJECT, Source.NONE,
-     None),
-
-    # §3.5.4: a list entry that is not Accepted, or an expired one, "MUST be rejected" offline,
-    # whatever AllowOfflineTxForUnknownId says: it is not an unknown idTag
-    ("BLOCKED", False, NO_LOCAL_OFFLINE, Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
-    ("STALE", False, NO_LOCAL_OFFLINE, Verdict.REJECT, Source.CACHE, A.EXPIRED),
-])
-def test_decide(tag: str, online: bool, policy: AuthPolicy, verdict: Verdict, source: Source,
-                status: A | None) -> None:
+@pytest.mark.parametrize(
+    ("tag", "online", "policy", "verdict", "source", "status"),
+    [
+        ("LISTED", True, AuthPolicy(), Verdict.ASK_CENTRAL, Source.NONE, None),
+        ("LISTED", True, PRE, Verdict.ACCEPT, Source.LOCAL_LIST, A.ACCEPTED),
+        ("CACHED", True, PRE, Verdict.ACCEPT, Source.CACHE, A.ACCEPTED),
+        ("STALE", True, PRE, Verdict.ASK_CENTRAL, Source.NONE, None),
+        ("BLOCKED", True, PRE, Verdict.ASK_CENTRAL, Source.NONE, None),
+        (
+            "CACHED",
+            True,
+            AuthPolicy(local_pre_authorize=True, authorization_cache_enabled=False),
+            Verdict.ASK_CENTRAL,
+            Source.NONE,
+            None,
+        ),
+        ("LISTED", False, AuthPolicy(), Verdict.ACCEPT, Source.LOCAL_LIST, A.ACCEPTED),
+        ("BLOCKED", False, AuthPolicy(), Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
+        ("STALE", False, AuthPolicy(), Verdict.REJECT, Source.CACHE, A.EXPIRED),
+        ("NOBODY", False, AuthPolicy(), Verdict.REJECT, Source.NONE, None),
+        ("NOBODY", False, OFFLINE_UNKNOWN, Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, A.ACCEPTED),
+        ("BLOCKED", False, OFFLINE_UNKNOWN, Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
+        (
+            "LISTED",
+            False,
+            AuthPolicy(local_auth_list_enabled=False),
+            Verdict.REJECT,
+            Source.NONE,
+            None,
+        ),
+        ("NOBODY", False, NO_LOCAL_OFFLINE, Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, A.ACCEPTED),
+        (
+            "LISTED",
+            False,
+            AuthPolicy(local_authorize_offline=False),
+            Verdict.REJECT,
+            Source.NONE,
+            None,
+        ),
+        # §3.5.4: a list entry that is not Accepted, or an expired one, "MUST be rejected" offline,
+        # whatever AllowOfflineTxForUnknownId says: it is not an unknown idTag
+        ("BLOCKED", False, NO_LOCAL_OFFLINE, Verdict.REJECT, Source.LOCAL_LIST, A.BLOCKED),
+        ("STALE", False, NO_LOCAL_OFFLINE, Verdict.REJECT, Source.CACHE, A.EXPIRED),
+    ],
+)
+def test_decide(
+    tag: str, online: bool, policy: AuthPolicy, verdict: Verdict, source: Source, status: A | None
+) -> None:
     d = decide(tag, online, policy, LIST, CACHE, NOW)
     assert (d.verdict, d.source) == (verdict, source)
     assert (d.info.status if d.info else None) == status
@@ -153,14 +225,18 @@ def test_policy_from_settings() -> None:
     assert not AuthPolicy.from_settings(Settings(set(), 1)).local_auth_list_enabled
 
 
-@pytest.mark.parametrize(("start", "presented", "allowed"), [
-    (("card", None), ("CARD", None), True),
-    (("A", "GROUP"), ("B", "group"), True),
-    (("A", "GROUP"), ("B", "OTHER"), False),
-    (("A", None), ("B", None), False),
-])
-def test_may_stop(start: tuple[str, str | None], presented: tuple[str, str | None],
-                  allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("start", "presented", "allowed"),
+    [
+        (("card", None), ("CARD", None), True),
+        (("A", "GROUP"), ("B", "group"), True),
+        (("A", "GROUP"), ("B", "OTHER"), False),
+        (("A", None), ("B", None), False),
+    ],
+)
+def test_may_stop(
+    start: tuple[str, str | None], presented: tuple[str, str | None], allowed: bool
+) -> None:
     assert may_stop(*start, *presented) is allowed
 
 

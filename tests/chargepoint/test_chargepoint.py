@@ -45,17 +45,24 @@ def test_boot_first_then_status_of_every_connector(rig: Rig) -> None:
 
 @pytest.mark.parametrize("status", ["Pending", "Rejected"])
 def test_not_accepted_boot_is_retried_at_the_interval_and_nothing_else_goes(
-        rig: Rig, status: str) -> None:
-    rig.script["BootNotification"] = lambda p: {"status": status, "currentTime": rig.wall_text(),
-                                                "interval": 30}
+    rig: Rig, status: str
+) -> None:
+    rig.script["BootNotification"] = lambda p: {
+        "status": status,
+        "currentTime": rig.wall_text(),
+        "interval": 30,
+    }
     rig.connect()
     rig.advance(29)
     assert rig.actions() == ["BootNotification"]
     rig.advance(1)
     assert rig.actions() == ["BootNotification", "BootNotification"]
     rig.event(PlugChanged("1", True))  # the connector changes, but nothing may be sent yet
-    rig.script["BootNotification"] = lambda p: {"status": "Accepted",
-                                                "currentTime": rig.wall_text(), "interval": 60}
+    rig.script["BootNotification"] = lambda p: {
+        "status": "Accepted",
+        "currentTime": rig.wall_text(),
+        "interval": 60,
+    }
     rig.advance(30)
     assert rig.actions()[2] == "BootNotification" and "StatusNotification" in rig.actions()
     assert rig.statuses(1) == ["Preparing"]
@@ -122,7 +129,8 @@ def test_rejected_card_does_not_start(rig: Rig) -> None:
 def test_remote_start_and_stop(rig: Rig) -> None:
     online(rig)
     assert rig.call("RemoteStartTransaction", {"idTag": "APP", "connectorId": 1}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     assert rig.actions() == ["Authorize", "StatusNotification"]  # AuthorizeRemoteTxRequests
     rig.event(PlugChanged("1", True))
     tx = rig.sent("StartTransaction")[0]
@@ -144,22 +152,39 @@ def test_unplug_stops_with_ev_disconnected(rig: Rig) -> None:
 def test_invalid_id_on_start_stops_the_transaction(rig: Rig) -> None:
     online(rig)
     rig.cp.settings.change("LocalPreAuthorize", "true")
-    rig.cp.local_list.update({"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "OLD", "idTagInfo": {"status": "Accepted"}}]})
-    rig.script["StartTransaction"] = lambda p: {"transactionId": 7,
-                                                "idTagInfo": {"status": "Invalid"}}
+    rig.cp.charging.local_list.update(
+        {
+            "listVersion": 1,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "OLD", "idTagInfo": {"status": "Accepted"}}],
+        }
+    )
+    rig.script["StartTransaction"] = lambda p: {
+        "transactionId": 7,
+        "idTagInfo": {"status": "Invalid"},
+    }
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "OLD"))
     assert rig.actions().count("Authorize") == 0  # pre-authorized from the local list
     assert rig.sent("StopTransaction")[0] | {"timestamp": "x"} == {
-        "transactionId": 7, "meterStop": 0, "timestamp": "x", "reason": "DeAuthorized"}
+        "transactionId": 7,
+        "meterStop": 0,
+        "timestamp": "x",
+        "reason": "DeAuthorized",
+    }
     assert rig.hw_commands()[-1] == DeEnergiseRelay(1)
 
 
 def test_offline_session_is_replayed_in_order_with_original_times(rig: Rig) -> None:
     online(rig)
-    rig.call("SendLocalList", {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "LOCAL", "idTagInfo": {"status": "Accepted"}}]})
+    rig.call(
+        "SendLocalList",
+        {
+            "listVersion": 1,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "LOCAL", "idTagInfo": {"status": "Accepted"}}],
+        },
+    )
     rig.disconnect()
     rig.clear()
     rig.meter(500.0)
@@ -217,17 +242,23 @@ def test_transaction_message_retries_then_gives_up(
     assert len(rig.sent("StartTransaction")) == 3  # dropped after TransactionMessageAttempts
     assert rig.store.outbox() == []
     dropped = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert any("StartTransaction" in m and "dropped after 3 attempts" in m and "GenericError" in m
-               for m in dropped), dropped
+    assert any(
+        "StartTransaction" in m and "dropped after 3 attempts" in m and "GenericError" in m
+        for m in dropped
+    ), dropped
 
 
-@pytest.mark.parametrize(("register", "meter_stop"), [
-    (None, 2000),  # the meter does not answer at the restart: the last persisted value
-    (2_001.0, 2001),  # the register: the relay opened with the power, so it is the true end
-    (5.0, 2000),  # a register below the persisted one (meter replaced): not this energy
-])
+@pytest.mark.parametrize(
+    ("register", "meter_stop"),
+    [
+        (None, 2000),  # the meter does not answer at the restart: the last persisted value
+        (2_001.0, 2001),  # the register: the relay opened with the power, so it is the true end
+        (5.0, 2000),  # a register below the persisted one (meter replaced): not this energy
+    ],
+)
 def test_power_loss_stops_with_last_persisted_meter_and_never_twice(
-        rig: Rig, register: float | None, meter_stop: int) -> None:
+    rig: Rig, register: float | None, meter_stop: int
+) -> None:
     online(rig)
     rig.meter(2_000.0)
     rig.event(PlugChanged("1", True))
@@ -243,7 +274,10 @@ def test_power_loss_stops_with_last_persisted_meter_and_never_twice(
     rig.advance(1)  # the bound for the reading at start
     stop = rig.sent("StopTransaction")[0]
     assert (stop["reason"], stop["meterStop"], stop["transactionId"]) == (
-        "PowerLoss", meter_stop, 100)
+        "PowerLoss",
+        meter_stop,
+        100,
+    )
     rig.restart("boot-3")
     rig.clear()
     rig.connect()
@@ -254,12 +288,22 @@ def test_zero_amp_profile_suspends_with_relay_open(rig: Rig) -> None:
     online(rig)
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
-    profile = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
-               "chargingProfileKind": "Relative", "chargingSchedule": {
-                   "chargingRateUnit": "A", "chargingSchedulePeriod": [
-                       {"startPeriod": 0, "limit": 0.0}, {"startPeriod": 600, "limit": 16.0}]}}
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 0.0},
+                {"startPeriod": 600, "limit": 16.0},
+            ],
+        },
+    }
     assert rig.call("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     assert rig.commands[-2:] == [SetCurrentLimit(1, 0.0), DeEnergiseRelay(1)]
     assert rig.statuses(1)[-1] == "SuspendedEVSE"
     rig.advance(600)
@@ -272,8 +316,9 @@ def test_zero_amp_profile_suspends_with_relay_open(rig: Rig) -> None:
 def test_reservation_holds_the_connector(rig: Rig) -> None:
     online(rig)
     expiry = to_wire(WALL0 + rig.now + 600)
-    assert rig.call("ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "VIP",
-                                   "reservationId": 5}) == {"status": "Accepted"}
+    assert rig.call(
+        "ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "VIP", "reservationId": 5}
+    ) == {"status": "Accepted"}
     assert rig.statuses(1) == ["Reserved"]
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "OTHER"))
@@ -285,8 +330,15 @@ def test_reservation_holds_the_connector(rig: Rig) -> None:
 
 def test_reservation_expires(rig: Rig) -> None:
     online(rig)
-    rig.call("ReserveNow", {"connectorId": 1, "expiryDate": to_wire(WALL0 + rig.now + 60),
-                            "idTag": "VIP", "reservationId": 5})
+    rig.call(
+        "ReserveNow",
+        {
+            "connectorId": 1,
+            "expiryDate": to_wire(WALL0 + rig.now + 60),
+            "idTag": "VIP",
+            "reservationId": 5,
+        },
+    )
     rig.advance(60)
     assert rig.statuses(1) == ["Reserved", "Available"]
 
@@ -303,23 +355,41 @@ def test_fault_stops_and_recovery_returns(rig: Rig) -> None:
     assert rig.statuses(1)[-1] == "Finishing"
 
 
-@pytest.mark.parametrize(("action", "payload", "expected"), [
-    ("DataTransfer", {"vendorId": "acme"}, {"status": "UnknownVendorId"}),
-    ("UnlockConnector", {"connectorId": 1}, {"status": "NotSupported"}),
-    ("GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]}, {
-        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
-        "unknownKey": ["Nope"]}),
-    ("ChangeConfiguration", {"key": "NumberOfConnectors", "value": "4"}, {"status": "Rejected"}),
-    ("GetLocalListVersion", {}, {"listVersion": 0}),
-    ("ClearCache", {}, {"status": "Accepted"}),
-    ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}, {"status": "Accepted"}),
-    ("ChangeAvailability", {"connectorId": 7, "type": "Inoperative"}, {"status": "Rejected"}),
-    ("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"},
-     {"status": "NotImplemented"}),
-    ("ClearChargingProfile", {}, {"status": "Unknown"}),
-])
-def test_simple_requests(rig: Rig, action: str, payload: dict[str, Any],
-                         expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("action", "payload", "expected"),
+    [
+        ("DataTransfer", {"vendorId": "acme"}, {"status": "UnknownVendorId"}),
+        ("UnlockConnector", {"connectorId": 1}, {"status": "NotSupported"}),
+        (
+            "GetConfiguration",
+            {"key": ["HeartbeatInterval", "Nope"]},
+            {
+                "configurationKey": [
+                    {"key": "HeartbeatInterval", "readonly": False, "value": "300"}
+                ],
+                "unknownKey": ["Nope"],
+            },
+        ),
+        (
+            "ChangeConfiguration",
+            {"key": "NumberOfConnectors", "value": "4"},
+            {"status": "Rejected"},
+        ),
+        ("GetLocalListVersion", {}, {"listVersion": 0}),
+        ("ClearCache", {}, {"status": "Accepted"}),
+        ("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}, {"status": "Accepted"}),
+        ("ChangeAvailability", {"connectorId": 7, "type": "Inoperative"}, {"status": "Rejected"}),
+        (
+            "TriggerMessage",
+            {"requestedMessage": "FirmwareStatusNotification"},
+            {"status": "NotImplemented"},
+        ),
+        ("ClearChargingProfile", {}, {"status": "Unknown"}),
+    ],
+)
+def test_simple_requests(
+    rig: Rig, action: str, payload: dict[str, Any], expected: dict[str, Any]
+) -> None:
     online(rig)
     assert rig.call(action, payload) == expected
 
@@ -329,7 +399,8 @@ def test_firmware_profile_is_not_supported(rig: Rig) -> None:
     answer = rig.call("GetDiagnostics", {"location": "ftp://127.0.0.1/x"})
     assert isinstance(answer, NotSupported)
     [value] = rig.answer("GetConfiguration", {"key": ["SupportedFeatureProfiles"]})[
-        "configurationKey"]
+        "configurationKey"
+    ]
     assert value["value"] == "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger"
 
 
@@ -338,10 +409,12 @@ def test_change_availability_is_scheduled_during_a_transaction(rig: Rig) -> None
     rig.event(PlugChanged("1", True))
     rig.event(CardPresented("1", "CAFE01"))
     assert rig.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}) == {
-        "status": "Scheduled"}
+        "status": "Scheduled"
+    }
     rig.event(PlugChanged("1", False))
     assert rig.statuses(1)[-2:] == ["Available", "Unavailable"] or rig.statuses(1)[-1] == (
-        "Unavailable")
+        "Unavailable"
+    )
     rig.event(CardPresented("1", "CAFE01"))
     assert len(rig.sent("StartTransaction")) == 1
 
@@ -349,8 +422,9 @@ def test_change_availability_is_scheduled_during_a_transaction(rig: Rig) -> None
 def test_trigger_message_and_reset(rig: Rig) -> None:
     online(rig)
     rig.meter(42.0)
-    assert rig.call("TriggerMessage", {"requestedMessage": "StatusNotification",
-                                       "connectorId": 1}) == {"status": "Accepted"}
+    assert rig.call(
+        "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 1}
+    ) == {"status": "Accepted"}
     assert rig.statuses(1) == ["Available"]
     rig.call("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})
     assert rig.sent("MeterValues")[0]["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
@@ -369,8 +443,11 @@ def test_clock_aligned_values_land_exactly_on_the_boundary(rig: Rig) -> None:
     rig.meter(5_000.0)
     rig.clear()
     rig.advance(1800)
-    aligned = [mv for mv in rig.sent("MeterValues")
-               if mv["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock"]
+    aligned = [
+        mv
+        for mv in rig.sent("MeterValues")
+        if mv["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock"
+    ]
     stamps = [from_wire(mv["meterValue"][0]["timestamp"]) for mv in aligned]
     assert len(stamps) == 2 and all(s % 900 == 0 for s in stamps)
     assert all(mv["transactionId"] == 100 for mv in aligned)
@@ -394,12 +471,19 @@ def test_minimum_status_duration_hides_a_short_blip(rig: Rig) -> None:
 def test_configuration_and_local_list_survive_a_restart(rig: Rig) -> None:
     online(rig)
     rig.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"})
-    rig.call("SendLocalList", {"listVersion": 4, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "A", "idTagInfo": {"status": "Accepted"}}]})
+    rig.call(
+        "SendLocalList",
+        {
+            "listVersion": 4,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "A", "idTagInfo": {"status": "Accepted"}}],
+        },
+    )
     rig.restart("boot-2")
     online(rig)
     [key] = rig.answer("GetConfiguration", {"key": ["MeterValueSampleInterval"]})[
-        "configurationKey"]
+        "configurationKey"
+    ]
     assert key["value"] == "30"
     assert rig.call("GetLocalListVersion", {}) == {"listVersion": 4}
 
@@ -416,7 +500,7 @@ def test_inoperative_survives_a_restart(rig: Rig) -> None:
 
 def test_two_connectors_share_one_reader(tmp_path: Path) -> None:
     rig = Rig(tmp_path, connectors=(1, 2))
-    rig.cp.sources["reader"] = 0
+    rig.cp.charging.sources["reader"] = 0
     online(rig)
     rig.event(PlugChanged("2", True))
     rig.event(CardPresented("reader", "CAFE01"))  # goes to the connector waiting for a card
@@ -425,7 +509,10 @@ def test_two_connectors_share_one_reader(tmp_path: Path) -> None:
     rig.event(DeviceFaulted("reader", "ReaderFailure", "no frames"))
     warning = rig.sent("StatusNotification")[-1]
     assert (warning["connectorId"], warning["status"], warning["errorCode"]) == (
-        0, "Available", "ReaderFailure")
+        0,
+        "Available",
+        "ReaderFailure",
+    )
     assert rig.statuses(2)[-1] == "Charging"  # a reader fault does not stop charging
     rig.store.close()
 
@@ -433,13 +520,19 @@ def test_two_connectors_share_one_reader(tmp_path: Path) -> None:
 def test_remote_start_with_a_tx_profile(rig: Rig) -> None:
     online(rig)
     rig.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"})
-    profile = {"chargingProfileId": 3, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
-               "chargingProfileKind": "Relative", "chargingSchedule": {
-                   "chargingRateUnit": "A", "chargingSchedulePeriod": [
-                       {"startPeriod": 0, "limit": 10.0}]}}
-    assert rig.call("RemoteStartTransaction", {"idTag": "APP", "connectorId": 1,
-                                               "chargingProfile": profile}) == {
-        "status": "Accepted"}
+    profile = {
+        "chargingProfileId": 3,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
+        },
+    }
+    assert rig.call(
+        "RemoteStartTransaction", {"idTag": "APP", "connectorId": 1, "chargingProfile": profile}
+    ) == {"status": "Accepted"}
     assert rig.sent("Authorize") == []
     rig.event(PlugChanged("1", True))
     assert SetCurrentLimit(1, 10.0) in rig.commands

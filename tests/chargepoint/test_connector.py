@@ -22,24 +22,37 @@ E = ChargePointErrorCode
 
 # Every non-fault cell of the §4.9 table, by its spec name.
 SPEC_CELLS = {
-    "A2": (S.AVAILABLE, S.PREPARING), "A3": (S.AVAILABLE, S.CHARGING),
-    "A4": (S.AVAILABLE, S.SUSPENDED_EV), "A5": (S.AVAILABLE, S.SUSPENDED_EVSE),
-    "A7": (S.AVAILABLE, S.RESERVED), "A8": (S.AVAILABLE, S.UNAVAILABLE),
-    "B1": (S.PREPARING, S.AVAILABLE), "B3": (S.PREPARING, S.CHARGING),
-    "B4": (S.PREPARING, S.SUSPENDED_EV), "B5": (S.PREPARING, S.SUSPENDED_EVSE),
+    "A2": (S.AVAILABLE, S.PREPARING),
+    "A3": (S.AVAILABLE, S.CHARGING),
+    "A4": (S.AVAILABLE, S.SUSPENDED_EV),
+    "A5": (S.AVAILABLE, S.SUSPENDED_EVSE),
+    "A7": (S.AVAILABLE, S.RESERVED),
+    "A8": (S.AVAILABLE, S.UNAVAILABLE),
+    "B1": (S.PREPARING, S.AVAILABLE),
+    "B3": (S.PREPARING, S.CHARGING),
+    "B4": (S.PREPARING, S.SUSPENDED_EV),
+    "B5": (S.PREPARING, S.SUSPENDED_EVSE),
     "B6": (S.PREPARING, S.FINISHING),
-    "C1": (S.CHARGING, S.AVAILABLE), "C4": (S.CHARGING, S.SUSPENDED_EV),
-    "C5": (S.CHARGING, S.SUSPENDED_EVSE), "C6": (S.CHARGING, S.FINISHING),
+    "C1": (S.CHARGING, S.AVAILABLE),
+    "C4": (S.CHARGING, S.SUSPENDED_EV),
+    "C5": (S.CHARGING, S.SUSPENDED_EVSE),
+    "C6": (S.CHARGING, S.FINISHING),
     "C8": (S.CHARGING, S.UNAVAILABLE),
-    "D1": (S.SUSPENDED_EV, S.AVAILABLE), "D3": (S.SUSPENDED_EV, S.CHARGING),
-    "D5": (S.SUSPENDED_EV, S.SUSPENDED_EVSE), "D6": (S.SUSPENDED_EV, S.FINISHING),
+    "D1": (S.SUSPENDED_EV, S.AVAILABLE),
+    "D3": (S.SUSPENDED_EV, S.CHARGING),
+    "D5": (S.SUSPENDED_EV, S.SUSPENDED_EVSE),
+    "D6": (S.SUSPENDED_EV, S.FINISHING),
     "D8": (S.SUSPENDED_EV, S.UNAVAILABLE),
-    "E1": (S.SUSPENDED_EVSE, S.AVAILABLE), "E3": (S.SUSPENDED_EVSE, S.CHARGING),
-    "E4": (S.SUSPENDED_EVSE, S.SUSPENDED_EV), "E6": (S.SUSPENDED_EVSE, S.FINISHING),
+    "E1": (S.SUSPENDED_EVSE, S.AVAILABLE),
+    "E3": (S.SUSPENDED_EVSE, S.CHARGING),
+    "E4": (S.SUSPENDED_EVSE, S.SUSPENDED_EV),
+    "E6": (S.SUSPENDED_EVSE, S.FINISHING),
     "E8": (S.SUSPENDED_EVSE, S.UNAVAILABLE),
-    "F1": (S.FINISHING, S.AVAILABLE), "F2": (S.FINISHING, S.PREPARING),
+    "F1": (S.FINISHING, S.AVAILABLE),
+    "F2": (S.FINISHING, S.PREPARING),
     "F8": (S.FINISHING, S.UNAVAILABLE),
-    "G1": (S.RESERVED, S.AVAILABLE), "G2": (S.RESERVED, S.PREPARING),
+    "G1": (S.RESERVED, S.AVAILABLE),
+    "G2": (S.RESERVED, S.PREPARING),
     "G8": (S.RESERVED, S.UNAVAILABLE),
     "H1": (S.UNAVAILABLE, S.AVAILABLE),
 }
@@ -51,32 +64,38 @@ def test_table_is_exactly_the_spec_cells_plus_faults() -> None:
     assert all(TRANSITIONS[(s, T.FAULT)] is S.FAULTED for s in S)
 
 
-@pytest.mark.parametrize(("state", "trigger", "expected"), [
-    (S.AVAILABLE, T.USAGE_INITIATED, S.PREPARING),
-    (S.PREPARING, T.CHARGING, S.CHARGING),
-    (S.CHARGING, T.SUSPENDED_BY_EVSE, S.SUSPENDED_EVSE),
-    (S.SUSPENDED_EVSE, T.CHARGING, S.CHARGING),
-    (S.CHARGING, T.STOPPED_AWAITING_USER, S.FINISHING),
-    (S.FINISHING, T.SESSION_ENDED, S.AVAILABLE),
-    (S.RESERVED, T.USAGE_INITIATED, S.PREPARING),
-    (S.RESERVED, T.RESERVATION_ENDED, S.AVAILABLE),
-    (S.UNAVAILABLE, T.BECOME_AVAILABLE, S.AVAILABLE),
-])
+@pytest.mark.parametrize(
+    ("state", "trigger", "expected"),
+    [
+        (S.AVAILABLE, T.USAGE_INITIATED, S.PREPARING),
+        (S.PREPARING, T.CHARGING, S.CHARGING),
+        (S.CHARGING, T.SUSPENDED_BY_EVSE, S.SUSPENDED_EVSE),
+        (S.SUSPENDED_EVSE, T.CHARGING, S.CHARGING),
+        (S.CHARGING, T.STOPPED_AWAITING_USER, S.FINISHING),
+        (S.FINISHING, T.SESSION_ENDED, S.AVAILABLE),
+        (S.RESERVED, T.USAGE_INITIATED, S.PREPARING),
+        (S.RESERVED, T.RESERVATION_ENDED, S.AVAILABLE),
+        (S.UNAVAILABLE, T.BECOME_AVAILABLE, S.AVAILABLE),
+    ],
+)
 def test_legal_transitions(state: S, trigger: T, expected: S) -> None:
     c = Connector(1, status=state)
     assert c.apply(trigger, now=5.0) is expected
     assert c.status is expected
 
 
-@pytest.mark.parametrize(("state", "trigger"), [
-    (S.AVAILABLE, T.SESSION_ENDED),
-    (S.PREPARING, T.RESERVED),
-    (S.CHARGING, T.USAGE_INITIATED),
-    (S.UNAVAILABLE, T.USAGE_INITIATED),
-    (S.FINISHING, T.CHARGING),
-    (S.RESERVED, T.CHARGING),
-    (S.AVAILABLE, T.FAULT_CLEARED),
-])
+@pytest.mark.parametrize(
+    ("state", "trigger"),
+    [
+        (S.AVAILABLE, T.SESSION_ENDED),
+        (S.PREPARING, T.RESERVED),
+        (S.CHARGING, T.USAGE_INITIATED),
+        (S.UNAVAILABLE, T.USAGE_INITIATED),
+        (S.FINISHING, T.CHARGING),
+        (S.RESERVED, T.CHARGING),
+        (S.AVAILABLE, T.FAULT_CLEARED),
+    ],
+)
 def test_illegal_transition_names_state_and_trigger(state: S, trigger: T) -> None:
     c = Connector(2, status=state)
     with pytest.raises(IllegalTransition) as info:
@@ -101,10 +120,16 @@ def test_fault_needs_an_error_code() -> None:
         Connector(1, status=S.AVAILABLE).apply(T.FAULT, 0.0)
 
 
-@pytest.mark.parametrize(("trigger", "legal"), [
-    (T.BECOME_UNAVAILABLE, True), (T.FAULT, True), (T.USAGE_INITIATED, False),
-    (T.RESERVED, False), (T.CHARGING, False),
-])
+@pytest.mark.parametrize(
+    ("trigger", "legal"),
+    [
+        (T.BECOME_UNAVAILABLE, True),
+        (T.FAULT, True),
+        (T.USAGE_INITIATED, False),
+        (T.RESERVED, False),
+        (T.CHARGING, False),
+    ],
+)
 def test_connector_zero_knows_three_states(trigger: T, legal: bool) -> None:
     assert Connector(0, status=S.AVAILABLE).can_apply(trigger) is legal
 
@@ -117,16 +142,31 @@ def test_error_code_wire_strings_match_the_schema() -> None:
 
 
 # MinimumStatusDuration: (events as (time, trigger)), min duration, polls -> reported statuses.
-@pytest.mark.parametrize(("events", "min_s", "polls", "expected"), [
-    pytest.param([(0, T.USAGE_INITIATED)], 0, [0], [(S.PREPARING, 0)], id="immediate"),
-    pytest.param([(0, T.USAGE_INITIATED)], 5, [4.9, 5], [None, (S.PREPARING, 0)], id="held"),
-    pytest.param([(0, T.USAGE_INITIATED), (2, T.SESSION_ENDED)], 5, [3, 7, 8], [None, None, None],
-                 id="flip-back-never-sent"),
-    pytest.param([(0, T.USAGE_INITIATED), (2, T.CHARGING)], 5, [6, 7], [None, (S.CHARGING, 2)],
-                 id="only-the-stable-one"),
-])
+@pytest.mark.parametrize(
+    ("events", "min_s", "polls", "expected"),
+    [
+        pytest.param([(0, T.USAGE_INITIATED)], 0, [0], [(S.PREPARING, 0)], id="immediate"),
+        pytest.param([(0, T.USAGE_INITIATED)], 5, [4.9, 5], [None, (S.PREPARING, 0)], id="held"),
+        pytest.param(
+            [(0, T.USAGE_INITIATED), (2, T.SESSION_ENDED)],
+            5,
+            [3, 7, 8],
+            [None, None, None],
+            id="flip-back-never-sent",
+        ),
+        pytest.param(
+            [(0, T.USAGE_INITIATED), (2, T.CHARGING)],
+            5,
+            [6, 7],
+            [None, (S.CHARGING, 2)],
+            id="only-the-stable-one",
+        ),
+    ],
+)
 def test_minimum_status_duration(
-    events: list[tuple[float, T]], min_s: float, polls: list[float],
+    events: list[tuple[float, T]],
+    min_s: float,
+    polls: list[float],
     expected: list[tuple[S, float] | None],
 ) -> None:
     c = Connector(1, status=S.AVAILABLE)

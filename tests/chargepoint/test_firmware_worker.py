@@ -27,9 +27,13 @@ class Loop:
         self.rig = Rig(tmp, firmware_management=True)
         self.inbox: queue.Queue[object] = queue.Queue()
         (tmp / "cpagent.log").write_text("hello\n")
-        self.worker = FirmwareWorker(self.inbox.put, diagnostics_paths=[tmp / "cpagent.log"],
-                                     download_dir=tmp / "dl", install_command=install_command,
-                                     timeout_s=10.0)
+        self.worker = FirmwareWorker(
+            self.inbox.put,
+            diagnostics_paths=[tmp / "cpagent.log"],
+            download_dir=tmp / "dl",
+            install_command=install_command,
+            timeout_s=10.0,
+        )
         self.worker.start()
         self.rig.connect()
         self.rig.clear()
@@ -66,31 +70,49 @@ def loop_factory(tmp_path: Path) -> Iterator[list[Loop]]:
         lp.rig.store.close()
 
 
-@pytest.mark.parametrize(("install", "final", "restart"), [
-    ("copy", "Installed", True),
-    ("fail", "InstallationFailed", False),
-])
-def test_update_firmware_from_a_web_server(tmp_path: Path, web: HttpFiles,
-                                           loop_factory: list[Loop], install: str, final: str,
-                                           restart: bool) -> None:
-    command = [*COPY, "{file}", str(tmp_path / "flashed")] if install == "copy" else [
-        sys.executable, "-c", "raise SystemExit(2)"]
+@pytest.mark.parametrize(
+    ("install", "final", "restart"),
+    [
+        ("copy", "Installed", True),
+        ("fail", "InstallationFailed", False),
+    ],
+)
+def test_update_firmware_from_a_web_server(
+    tmp_path: Path,
+    web: HttpFiles,
+    loop_factory: list[Loop],
+    install: str,
+    final: str,
+    restart: bool,
+) -> None:
+    command = (
+        [*COPY, "{file}", str(tmp_path / "flashed")]
+        if install == "copy"
+        else [sys.executable, "-c", "raise SystemExit(2)"]
+    )
     lp = Loop(tmp_path, command)
     loop_factory.append(lp)
     web.served["/fw/v2.bin"] = b"new firmware"
-    lp.rig.answer("UpdateFirmware", {"location": web.url + "/fw/v2.bin",
-                                     "retrieveDate": to_wire(WALL0 + lp.rig.now + 60)})
+    lp.rig.answer(
+        "UpdateFirmware",
+        {"location": web.url + "/fw/v2.bin", "retrieveDate": to_wire(WALL0 + lp.rig.now + 60)},
+    )
     lp.rig.advance(60)  # retrieveDate reached on the injected clock
     lp.until("FirmwareStatusNotification", {"Installed", "InstallationFailed", "DownloadFailed"})
-    assert lp.sent("FirmwareStatusNotification") == ["Downloading", "Downloaded", "Installing",
-                                                     final]
+    assert lp.sent("FirmwareStatusNotification") == [
+        "Downloading",
+        "Downloaded",
+        "Installing",
+        final,
+    ]
     assert (RestartRequested("Hard") in lp.rig.commands) is restart
     if restart:
         assert (tmp_path / "flashed").read_bytes() == b"new firmware"
 
 
-def test_get_diagnostics_to_a_web_server(tmp_path: Path, web: HttpFiles,
-                                         loop_factory: list[Loop]) -> None:
+def test_get_diagnostics_to_a_web_server(
+    tmp_path: Path, web: HttpFiles, loop_factory: list[Loop]
+) -> None:
     lp = Loop(tmp_path, ["true"])
     loop_factory.append(lp)
     name = lp.rig.answer("GetDiagnostics", {"location": web.url + "/diag"})["fileName"]
@@ -99,12 +121,20 @@ def test_get_diagnostics_to_a_web_server(tmp_path: Path, web: HttpFiles,
     assert f"/diag/{name}" in web.received
 
 
-def test_download_failure_reaches_the_central_system(tmp_path: Path, web: HttpFiles,
-                                                     loop_factory: list[Loop]) -> None:
+def test_download_failure_reaches_the_central_system(
+    tmp_path: Path, web: HttpFiles, loop_factory: list[Loop]
+) -> None:
     lp = Loop(tmp_path, ["true"])
     loop_factory.append(lp)
-    lp.rig.answer("UpdateFirmware", {"location": web.url + "/nope.bin", "retries": 1,
-                                     "retryInterval": 0, "retrieveDate": lp.rig.wall_text()})
+    lp.rig.answer(
+        "UpdateFirmware",
+        {
+            "location": web.url + "/nope.bin",
+            "retries": 1,
+            "retryInterval": 0,
+            "retrieveDate": lp.rig.wall_text(),
+        },
+    )
     lp.until("FirmwareStatusNotification", {"DownloadFailed"})
     assert lp.sent("FirmwareStatusNotification") == ["Downloading", "DownloadFailed"]
     assert len(web.requests) == 2

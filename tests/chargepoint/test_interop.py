@@ -39,15 +39,18 @@ class Csms(CsmsSide):  # type: ignore[misc]
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     @on(Action.boot_notification)
-    def on_boot(self, charge_point_vendor: str, charge_point_model: str,
-             **kw: Any) -> call_result.BootNotification:
+    def on_boot(
+        self, charge_point_vendor: str, charge_point_model: str, **kw: Any
+    ) -> call_result.BootNotification:
         self.seen.append(("BootNotification", {"model": charge_point_model}))
-        return call_result.BootNotification(current_time=to_wire(1_764_460_800.0),
-                                            interval=300, status=RegistrationStatus.accepted)
+        return call_result.BootNotification(
+            current_time=to_wire(1_764_460_800.0), interval=300, status=RegistrationStatus.accepted
+        )
 
     @on(Action.status_notification)
-    def on_status(self, connector_id: int, error_code: str, status: str,
-               **kw: Any) -> call_result.StatusNotification:
+    def on_status(
+        self, connector_id: int, error_code: str, status: str, **kw: Any
+    ) -> call_result.StatusNotification:
         self.seen.append(("StatusNotification", {"connector": connector_id, "status": status}))
         return call_result.StatusNotification()
 
@@ -57,26 +60,34 @@ class Csms(CsmsSide):  # type: ignore[misc]
         return call_result.Authorize(id_tag_info={"status": "Accepted"})
 
     @on(Action.start_transaction)
-    def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
-              **kw: Any) -> call_result.StartTransaction:
+    def on_start(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kw: Any
+    ) -> call_result.StartTransaction:
         self.seen.append(("StartTransaction", {"meter_start": meter_start}))
-        return call_result.StartTransaction(transaction_id=77,
-                                            id_tag_info={"status": "Accepted"})
+        return call_result.StartTransaction(transaction_id=77, id_tag_info={"status": "Accepted"})
 
     @on(Action.meter_values)
-    def on_meter_values(self, connector_id: int, meter_value: list[Any],
-                     **kw: Any) -> call_result.MeterValues:
+    def on_meter_values(
+        self, connector_id: int, meter_value: list[Any], **kw: Any
+    ) -> call_result.MeterValues:
         self.seen.append(("MeterValues", {"transaction_id": kw.get("transaction_id")}))
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)
-    def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int,
-             **kw: Any) -> call_result.StopTransaction:
-        self.seen.append(("StopTransaction", {"transaction_id": transaction_id,
-                                              "meter_stop": meter_stop,
-                                              "reason": kw.get("reason")}))
+    def on_stop(
+        self, meter_stop: int, timestamp: str, transaction_id: int, **kw: Any
+    ) -> call_result.StopTransaction:
+        self.seen.append(
+            (
+                "StopTransaction",
+                {
+                    "transaction_id": transaction_id,
+                    "meter_stop": meter_stop,
+                    "reason": kw.get("reason"),
+                },
+            )
+        )
         return call_result.StopTransaction()
-
 
     @on(Action.firmware_status_notification)
     def on_firmware_status(self, status: str) -> call_result.FirmwareStatusNotification:
@@ -111,8 +122,14 @@ class MemoryLink:
             self.commands += new
             for cmd in new:
                 if isinstance(cmd, ReadMeter):
-                    self.cp.hw_event(MeterSampled("1", MeterSample(
-                        0, self.register_wh, 0.0, (230.0,), (0.0,)), cmd.request), self.clock())
+                    self.cp.hw_event(
+                        MeterSampled(
+                            "1",
+                            MeterSample(0, self.register_wh, 0.0, (230.0,), (0.0,)),
+                            cmd.request,
+                        ),
+                        self.clock(),
+                    )
         for text in self.cp.drain_frames():
             self.inbox.put_nowait(text)
 
@@ -130,9 +147,14 @@ async def _session(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], li
     loop = asyncio.get_running_loop()
     ids = (f"id{n}" for n in itertools.count())
     store = Store.open(tmp_path / "state.db")
-    cp = ChargePoint(store=store, boot_payload={"chargePointVendor": "cpagent",
-                                                "chargePointModel": "interop"},
-                     connector_ids=[1], boot_id="b1", new_id=lambda: next(ids), now=loop.time())
+    cp = ChargePoint(
+        store=store,
+        boot_payload={"chargePointVendor": "cpagent", "chargePointModel": "interop"},
+        connector_ids=[1],
+        boot_id="b1",
+        new_id=lambda: next(ids),
+        now=loop.time(),
+    )
     link = MemoryLink(cp, loop.time)
     csms = Csms("CP-1", link)
     server = asyncio.create_task(csms.start())
@@ -141,13 +163,20 @@ async def _session(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], li
         cp.connected(loop.time())
         link.flush()
         await _until(lambda: sum(a == "StatusNotification" for a, _ in csms.seen) == 2)
-        for ev in (MeterSampled("1", MeterSample(0, 1234.0, 0.0, (230.0,), (0.0,))),
-                   PlugChanged("1", True), CardPresented("1", "CAFE01")):
+        for ev in (
+            MeterSampled("1", MeterSample(0, 1234.0, 0.0, (230.0,), (0.0,))),
+            PlugChanged("1", True),
+            CardPresented("1", "CAFE01"),
+        ):
             cp.hw_event(ev, loop.time())
             link.flush()
         await _until(lambda: any(a == "StartTransaction" for a, _ in csms.seen))
-        await _until(lambda: cp.charging.points[1].tx is not None
-                     and cp.charging.points[1].tx.transaction_id == 77)
+        await _until(
+            lambda: (
+                cp.charging.points[1].tx is not None
+                and cp.charging.points[1].tx.transaction_id == 77
+            )
+        )
         answer = await csms.call(call.RemoteStopTransaction(transaction_id=77))
         assert answer.status == "Accepted"
         link.flush()
@@ -166,8 +195,10 @@ def test_full_session_with_the_public_ocpp_package(tmp_path: Path) -> None:
     actions = [a for a, _ in seen]
     assert actions[:1] == ["BootNotification"]
     assert ("StartTransaction", {"meter_start": 1234}) in seen
-    assert ("StopTransaction", {"transaction_id": 77, "meter_stop": 1234,
-                                "reason": "Remote"}) in seen
+    assert (
+        "StopTransaction",
+        {"transaction_id": 77, "meter_stop": 1234, "reason": "Remote"},
+    ) in seen
     assert EnergiseRelay(1) in commands
 
 
@@ -175,10 +206,15 @@ async def _firmware(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], l
     loop = asyncio.get_running_loop()
     ids = (f"id{n}" for n in itertools.count())
     store = Store.open(tmp_path / "state.db")
-    cp = ChargePoint(store=store, boot_payload={"chargePointVendor": "cpagent",
-                                                "chargePointModel": "interop"},
-                     connector_ids=[1], boot_id="b1", new_id=lambda: next(ids), now=loop.time(),
-                     firmware_management=True)
+    cp = ChargePoint(
+        store=store,
+        boot_payload={"chargePointVendor": "cpagent", "chargePointModel": "interop"},
+        connector_ids=[1],
+        boot_id="b1",
+        new_id=lambda: next(ids),
+        now=loop.time(),
+        firmware_management=True,
+    )
     link = MemoryLink(cp, loop.time)
     csms = Csms("CP-1", link)
     server = asyncio.create_task(csms.start())
@@ -188,16 +224,32 @@ async def _firmware(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], l
         await _until(lambda: cp.online)
         answer = await csms.call(call.GetDiagnostics(location="ftp://127.0.0.1/diag/"))
         file_name = answer.file_name
-        answer = await csms.call(call.UpdateFirmware(location="http://127.0.0.1/fw.bin",
-                                                     retrieve_date=to_wire(1_764_460_800.0)))
+        answer = await csms.call(
+            call.UpdateFirmware(
+                location="http://127.0.0.1/fw.bin", retrieve_date=to_wire(1_764_460_800.0)
+            )
+        )
         link.flush()
         jobs = cp.drain_jobs()
-        for ev in (DiagnosticsUploading(), DiagnosticsUploaded(), FirmwareDownloading(),
-                   FirmwareDownloaded("/tmp/fw.bin"), FirmwareInstalling(), FirmwareInstalled()):
+        for ev in (
+            DiagnosticsUploading(),
+            DiagnosticsUploaded(),
+            FirmwareDownloading(),
+            FirmwareDownloaded("/tmp/fw.bin"),
+            FirmwareInstalling(),
+            FirmwareInstalled(),
+        ):
             cp.firmware_event(ev, loop.time())
             link.flush()
-        await _until(lambda: sum(a.endswith("StatusNotification") and a != "StatusNotification"
-                                 for a, _ in csms.seen) == 6)
+        await _until(
+            lambda: (
+                sum(
+                    a.endswith("StatusNotification") and a != "StatusNotification"
+                    for a, _ in csms.seen
+                )
+                == 6
+            )
+        )
     finally:
         server.cancel()
         store.close()
@@ -207,9 +259,18 @@ async def _firmware(tmp_path: Path) -> tuple[list[tuple[str, dict[str, Any]]], l
 def test_firmware_management_with_the_public_ocpp_package(tmp_path: Path) -> None:
     seen, jobs, file_name = asyncio.run(_firmware(tmp_path))
     assert file_name.endswith(".tar.gz")
-    assert [type(j).__name__ for j in jobs] == ["UploadDiagnostics", "DownloadFirmware",
-                                                "InstallFirmware"]
+    assert [type(j).__name__ for j in jobs] == [
+        "UploadDiagnostics",
+        "DownloadFirmware",
+        "InstallFirmware",
+    ]
     assert [p["status"] for a, p in seen if a == "DiagnosticsStatusNotification"] == [
-        "Uploading", "Uploaded"]
+        "Uploading",
+        "Uploaded",
+    ]
     assert [p["status"] for a, p in seen if a == "FirmwareStatusNotification"] == [
-        "Downloading", "Downloaded", "Installing", "Installed"]
+        "Downloading",
+        "Downloaded",
+        "Installing",
+        "Installed",
+    ]

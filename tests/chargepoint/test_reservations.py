@@ -23,35 +23,44 @@ NOW = 1_764_460_800.0
 FREE = {0: S.AVAILABLE, 1: S.AVAILABLE, 2: S.AVAILABLE}
 
 
-def req(rid: int, cid: int, tag: str = "CARD", expiry: float = NOW + 600,
-        parent: str | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"connectorId": cid, "expiryDate": to_wire(expiry), "idTag": tag,
-                               "reservationId": rid}
+def req(
+    rid: int, cid: int, tag: str = "CARD", expiry: float = NOW + 600, parent: str | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "connectorId": cid,
+        "expiryDate": to_wire(expiry),
+        "idTag": tag,
+        "reservationId": rid,
+    }
     if parent:
         payload["parentIdTag"] = parent
     validate("ReserveNow", payload)
     return payload
 
 
-@pytest.mark.parametrize(("payload", "statuses", "zero_ok", "expected"), [
-    (req(1, 1), FREE, True, R.ACCEPTED),
-    (req(1, 1), FREE | {1: S.CHARGING}, True, R.OCCUPIED),
-    (req(1, 1), FREE | {1: S.FINISHING}, True, R.OCCUPIED),
-    (req(1, 1), FREE | {1: S.FAULTED}, True, R.FAULTED),
-    (req(1, 1), FREE | {1: S.UNAVAILABLE}, True, R.UNAVAILABLE),
-    (req(1, 3), FREE, True, R.REJECTED),  # no such connector
-    (req(1, 1, expiry=NOW - 1), FREE, True, R.REJECTED),
-    (req(1, 0), FREE, True, R.ACCEPTED),
-    (req(1, 0), FREE, False, R.REJECTED),  # ReserveConnectorZeroSupported false
-    (req(1, 0), {0: S.AVAILABLE, 1: S.CHARGING, 2: S.PREPARING}, True, R.OCCUPIED),
-    (req(1, 0), {0: S.AVAILABLE, 1: S.FAULTED, 2: S.FAULTED}, True, R.FAULTED),
-    (req(1, 0), {0: S.UNAVAILABLE, 1: S.AVAILABLE, 2: S.AVAILABLE}, True, R.UNAVAILABLE),
-    # §5.13: "the Charge Point or the connector" Faulted / Unavailable, for a given connector too
-    (req(1, 1), FREE | {0: S.FAULTED}, True, R.FAULTED),
-    (req(1, 1), FREE | {0: S.UNAVAILABLE}, True, R.UNAVAILABLE),
-])
-def test_reserve_now(payload: dict[str, Any], statuses: dict[int, S], zero_ok: bool,
-                     expected: R) -> None:
+@pytest.mark.parametrize(
+    ("payload", "statuses", "zero_ok", "expected"),
+    [
+        (req(1, 1), FREE, True, R.ACCEPTED),
+        (req(1, 1), FREE | {1: S.CHARGING}, True, R.OCCUPIED),
+        (req(1, 1), FREE | {1: S.FINISHING}, True, R.OCCUPIED),
+        (req(1, 1), FREE | {1: S.FAULTED}, True, R.FAULTED),
+        (req(1, 1), FREE | {1: S.UNAVAILABLE}, True, R.UNAVAILABLE),
+        (req(1, 3), FREE, True, R.REJECTED),  # no such connector
+        (req(1, 1, expiry=NOW - 1), FREE, True, R.REJECTED),
+        (req(1, 0), FREE, True, R.ACCEPTED),
+        (req(1, 0), FREE, False, R.REJECTED),  # ReserveConnectorZeroSupported false
+        (req(1, 0), {0: S.AVAILABLE, 1: S.CHARGING, 2: S.PREPARING}, True, R.OCCUPIED),
+        (req(1, 0), {0: S.AVAILABLE, 1: S.FAULTED, 2: S.FAULTED}, True, R.FAULTED),
+        (req(1, 0), {0: S.UNAVAILABLE, 1: S.AVAILABLE, 2: S.AVAILABLE}, True, R.UNAVAILABLE),
+        # §5.13: "the Charge Point or the connector" Faulted / Unavailable, for one connector too
+        (req(1, 1), FREE | {0: S.FAULTED}, True, R.FAULTED),
+        (req(1, 1), FREE | {0: S.UNAVAILABLE}, True, R.UNAVAILABLE),
+    ],
+)
+def test_reserve_now(
+    payload: dict[str, Any], statuses: dict[int, S], zero_ok: bool, expected: R
+) -> None:
     rs = Reservations([1, 2], connector_zero_supported=zero_ok)
     status, res = rs.reserve(payload, statuses, NOW)
     assert status is expected

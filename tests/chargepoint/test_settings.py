@@ -10,8 +10,7 @@ from .schemas import validate
 
 P = FeatureProfile
 C = ConfigurationStatus
-ALL_BUT_FIRMWARE = {P.LOCAL_AUTH_LIST_MANAGEMENT, P.RESERVATION, P.SMART_CHARGING,
-                    P.REMOTE_TRIGGER}
+ALL_BUT_FIRMWARE = {P.LOCAL_AUTH_LIST_MANAGEMENT, P.RESERVATION, P.SMART_CHARGING, P.REMOTE_TRIGGER}
 
 
 @pytest.fixture
@@ -19,26 +18,37 @@ def settings() -> Settings:
     return Settings(ALL_BUT_FIRMWARE, number_of_connectors=2)
 
 
-@pytest.mark.parametrize(("key", "value", "status", "stored"), [
-    ("HeartbeatInterval", "120", C.ACCEPTED, "120"),
-    ("HeartbeatInterval", " 0120 ", C.ACCEPTED, "120"),
-    ("HeartbeatInterval", "-1", C.REJECTED, "300"),
-    ("HeartbeatInterval", "ten", C.REJECTED, "300"),
-    ("HeartbeatInterval", "86401", C.REJECTED, "300"),
-    ("LocalPreAuthorize", "TRUE", C.ACCEPTED, "true"),
-    ("LocalPreAuthorize", "yes", C.REJECTED, "false"),
-    ("MeterValuesSampledData", "Voltage, Current.Import", C.ACCEPTED, "Voltage,Current.Import"),
-    ("MeterValuesSampledData", "Voltage,SoC", C.REJECTED,
-     "Energy.Active.Import.Register,Power.Active.Import"),
-    ("StopTxnSampledData", "", C.ACCEPTED, ""),
-    ("ConnectorPhaseRotation", "0.RST,1.RST,2.TSR", C.ACCEPTED, "0.RST,1.RST,2.TSR"),
-    ("ConnectorPhaseRotation", "3.RST", C.REJECTED, "0.Unknown,1.Unknown,2.Unknown"),
-    ("WebSocketPingInterval", "60", C.REBOOT_REQUIRED, "60"),
-    ("NumberOfConnectors", "5", C.REJECTED, "2"),
-    ("SupportedFeatureProfiles", "Core", C.REJECTED,
-     "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger"),
-    ("ChargeProfileMaxStackLevel", "99", C.REJECTED, "8"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "status", "stored"),
+    [
+        ("HeartbeatInterval", "120", C.ACCEPTED, "120"),
+        ("HeartbeatInterval", " 0120 ", C.ACCEPTED, "120"),
+        ("HeartbeatInterval", "-1", C.REJECTED, "300"),
+        ("HeartbeatInterval", "ten", C.REJECTED, "300"),
+        ("HeartbeatInterval", "86401", C.REJECTED, "300"),
+        ("LocalPreAuthorize", "TRUE", C.ACCEPTED, "true"),
+        ("LocalPreAuthorize", "yes", C.REJECTED, "false"),
+        ("MeterValuesSampledData", "Voltage, Current.Import", C.ACCEPTED, "Voltage,Current.Import"),
+        (
+            "MeterValuesSampledData",
+            "Voltage,SoC",
+            C.REJECTED,
+            "Energy.Active.Import.Register,Power.Active.Import",
+        ),
+        ("StopTxnSampledData", "", C.ACCEPTED, ""),
+        ("ConnectorPhaseRotation", "0.RST,1.RST,2.TSR", C.ACCEPTED, "0.RST,1.RST,2.TSR"),
+        ("ConnectorPhaseRotation", "3.RST", C.REJECTED, "0.Unknown,1.Unknown,2.Unknown"),
+        ("WebSocketPingInterval", "60", C.REBOOT_REQUIRED, "60"),
+        ("NumberOfConnectors", "5", C.REJECTED, "2"),
+        (
+            "SupportedFeatureProfiles",
+            "Core",
+            C.REJECTED,
+            "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
+        ),
+        ("ChargeProfileMaxStackLevel", "99", C.REJECTED, "8"),
+    ],
+)
 def test_change_configuration(
     settings: Settings, key: str, value: str, status: C, stored: str
 ) -> None:
@@ -62,13 +72,15 @@ def test_keys_match_case_insensitively(settings: Settings) -> None:
     assert settings.get_int("HeartbeatInterval") == 120
     assert settings.change("numberofconnectors", "5") is C.REJECTED  # still read-only
     assert settings.get_configuration(["HEARTBEATINTERVAL", "heartbeatinterval"]) == {
-        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "120"}]}
+        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "120"}]
+    }
 
 
 def test_max_energy_on_invalid_id_is_a_writable_integer(settings: Settings) -> None:
     """§9.1 MaxEnergyOnInvalidId: optional, RW, integer Wh."""
-    assert settings.get_configuration(["MaxEnergyOnInvalidId"]) == {"configurationKey": [
-        {"key": "MaxEnergyOnInvalidId", "readonly": False, "value": "0"}]}
+    assert settings.get_configuration(["MaxEnergyOnInvalidId"]) == {
+        "configurationKey": [{"key": "MaxEnergyOnInvalidId", "readonly": False, "value": "0"}]
+    }
     assert settings.change("MaxEnergyOnInvalidId", "500") is C.ACCEPTED
     assert settings.change("MaxEnergyOnInvalidId", "-1") is C.REJECTED
     assert settings.get_int("MaxEnergyOnInvalidId") == 500
@@ -79,8 +91,12 @@ def test_get_configuration_all_and_some(settings: Settings) -> None:
     validate("GetConfiguration", {})
     validate("GetConfiguration", everything, response=True)
     names = {k["key"] for k in everything["configurationKey"]}
-    assert {"HeartbeatInterval", "LocalAuthListEnabled", "ReserveConnectorZeroSupported",
-            "ChargeProfileMaxStackLevel"} <= names
+    assert {
+        "HeartbeatInterval",
+        "LocalAuthListEnabled",
+        "ReserveConnectorZeroSupported",
+        "ChargeProfileMaxStackLevel",
+    } <= names
     assert "unknownKey" not in everything
     assert len(names) <= settings.get_int("GetConfigurationMaxKeys")
     some = settings.get_configuration(["HeartbeatInterval", "Bogus", "NumberOfConnectors"])
@@ -94,12 +110,18 @@ def test_get_configuration_all_and_some(settings: Settings) -> None:
     }
 
 
-@pytest.mark.parametrize(("profiles", "reported", "absent"), [
-    (set(), "Core", "LocalAuthListEnabled"),
-    ({P.RESERVATION}, "Core,Reservation", "ChargeProfileMaxStackLevel"),
-    ({P.SMART_CHARGING, P.LOCAL_AUTH_LIST_MANAGEMENT},
-     "Core,LocalAuthListManagement,SmartCharging", "ReserveConnectorZeroSupported"),
-])
+@pytest.mark.parametrize(
+    ("profiles", "reported", "absent"),
+    [
+        (set(), "Core", "LocalAuthListEnabled"),
+        ({P.RESERVATION}, "Core,Reservation", "ChargeProfileMaxStackLevel"),
+        (
+            {P.SMART_CHARGING, P.LOCAL_AUTH_LIST_MANAGEMENT},
+            "Core,LocalAuthListManagement,SmartCharging",
+            "ReserveConnectorZeroSupported",
+        ),
+    ],
+)
 def test_supported_feature_profiles_derive_from_what_is_wired(
     profiles: set[P], reported: str, absent: str
 ) -> None:
@@ -109,10 +131,16 @@ def test_supported_feature_profiles_derive_from_what_is_wired(
 
 
 def test_stored_values_are_loaded_and_bad_or_readonly_ones_ignored() -> None:
-    s = Settings({P.SMART_CHARGING}, 1, stored={
-        "HeartbeatInterval": "90", "MeterValueSampleInterval": "-5",
-        "ChargeProfileMaxStackLevel": "1", "Gone": "x",
-    })
+    s = Settings(
+        {P.SMART_CHARGING},
+        1,
+        stored={
+            "HeartbeatInterval": "90",
+            "MeterValueSampleInterval": "-5",
+            "ChargeProfileMaxStackLevel": "1",
+            "Gone": "x",
+        },
+    )
     assert s.get_int("HeartbeatInterval") == 90
     assert s.get_int("MeterValueSampleInterval") == 60
     assert s.get_int("ChargeProfileMaxStackLevel") == 8
@@ -123,6 +151,8 @@ def test_stored_values_are_loaded_and_bad_or_readonly_ones_ignored() -> None:
 def test_typed_reads(settings: Settings) -> None:
     settings.change("MeterValuesAlignedData", "Energy.Active.Import.Register,Voltage")
     assert settings.get_list("MeterValuesAlignedData") == (
-        "Energy.Active.Import.Register", "Voltage")
+        "Energy.Active.Import.Register",
+        "Voltage",
+    )
     assert settings.get_list("StopTxnSampledData") == ()
     assert settings.get_bool("AuthorizeRemoteTxRequests") is True

@@ -21,19 +21,35 @@ NO_TX: dict[int, int | None] = {}
 TX1: dict[int, int | None] = {1: 42}
 
 
-def prof(pid: int, level: int, purpose: str, periods: list[tuple[int, float]], *,
-         kind: str = "Absolute", start: float | None = T0, unit: str = "A",
-         duration: int | None = None, recurrency: str | None = None, tx: int | None = None,
-         valid_to: float | None = None) -> dict[str, Any]:
-    sched: dict[str, Any] = {"chargingRateUnit": unit, "chargingSchedulePeriod": [
-        {"startPeriod": s, "limit": lim} for s, lim in periods]}
+def prof(
+    pid: int,
+    level: int,
+    purpose: str,
+    periods: list[tuple[int, float]],
+    *,
+    kind: str = "Absolute",
+    start: float | None = T0,
+    unit: str = "A",
+    duration: int | None = None,
+    recurrency: str | None = None,
+    tx: int | None = None,
+    valid_to: float | None = None,
+) -> dict[str, Any]:
+    sched: dict[str, Any] = {
+        "chargingRateUnit": unit,
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": lim} for s, lim in periods],
+    }
     if start is not None:
         sched["startSchedule"] = to_wire(start)
     if duration is not None:
         sched["duration"] = duration
-    p: dict[str, Any] = {"chargingProfileId": pid, "stackLevel": level,
-                         "chargingProfilePurpose": purpose, "chargingProfileKind": kind,
-                         "chargingSchedule": sched}
+    p: dict[str, Any] = {
+        "chargingProfileId": pid,
+        "stackLevel": level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": kind,
+        "chargingSchedule": sched,
+    }
     if recurrency:
         p["recurrencyKind"] = recurrency
     if tx is not None:
@@ -43,33 +59,51 @@ def prof(pid: int, level: int, purpose: str, periods: list[tuple[int, float]], *
     return p
 
 
-def install(cp: ChargingProfiles, cid: int, p: dict[str, Any],
-            active: dict[int, int | None] = NO_TX) -> ProfileStatus:
+def install(
+    cp: ChargingProfiles, cid: int, p: dict[str, Any], active: dict[int, int | None] = NO_TX
+) -> ProfileStatus:
     validate("SetChargingProfile", {"connectorId": cid, "csChargingProfiles": p})
     status, _ = cp.set(cid, p, active)
     validate("SetChargingProfile", {"status": status}, response=True)
     return status
 
 
-@pytest.mark.parametrize(("cid", "profile", "active", "expected"), [
-    (0, prof(1, 0, "ChargePointMaxProfile", [(0, 32)]), NO_TX, ProfileStatus.ACCEPTED),
-    (1, prof(1, 0, "ChargePointMaxProfile", [(0, 32)]), NO_TX, ProfileStatus.REJECTED),
-    (0, prof(1, 0, "TxDefaultProfile", [(0, 16)]), NO_TX, ProfileStatus.ACCEPTED),
-    (1, prof(1, 0, "TxProfile", [(0, 16)]), NO_TX, ProfileStatus.REJECTED),  # no transaction
-    (1, prof(1, 0, "TxProfile", [(0, 16)]), TX1, ProfileStatus.ACCEPTED),
-    (1, prof(1, 0, "TxProfile", [(0, 16)], tx=41), TX1, ProfileStatus.REJECTED),
-    (0, prof(1, 0, "TxProfile", [(0, 16)]), TX1, ProfileStatus.REJECTED),
-    (3, prof(1, 0, "TxDefaultProfile", [(0, 16)]), NO_TX, ProfileStatus.REJECTED),
-    (1, prof(1, 9, "TxDefaultProfile", [(0, 16)]), NO_TX, ProfileStatus.REJECTED),  # > max level
-    (1, prof(1, 0, "TxDefaultProfile", [(i * 60, 16) for i in range(25)]), NO_TX,
-     ProfileStatus.REJECTED),  # > ChargingScheduleMaxPeriods
-    (1, prof(1, 0, "TxDefaultProfile", [(10, 16)]), NO_TX, ProfileStatus.REJECTED),
-    (1, prof(1, 0, "TxDefaultProfile", [(0, 16)], start=None), NO_TX, ProfileStatus.REJECTED),
-    (1, prof(1, 0, "TxDefaultProfile", [(0, 16)], kind="Recurring"), NO_TX,
-     ProfileStatus.REJECTED),  # recurrencyKind missing
-])
-def test_set_charging_profile(cid: int, profile: dict[str, Any], active: dict[int, int | None],
-                              expected: ProfileStatus) -> None:
+@pytest.mark.parametrize(
+    ("cid", "profile", "active", "expected"),
+    [
+        (0, prof(1, 0, "ChargePointMaxProfile", [(0, 32)]), NO_TX, ProfileStatus.ACCEPTED),
+        (1, prof(1, 0, "ChargePointMaxProfile", [(0, 32)]), NO_TX, ProfileStatus.REJECTED),
+        (0, prof(1, 0, "TxDefaultProfile", [(0, 16)]), NO_TX, ProfileStatus.ACCEPTED),
+        (1, prof(1, 0, "TxProfile", [(0, 16)]), NO_TX, ProfileStatus.REJECTED),  # no transaction
+        (1, prof(1, 0, "TxProfile", [(0, 16)]), TX1, ProfileStatus.ACCEPTED),
+        (1, prof(1, 0, "TxProfile", [(0, 16)], tx=41), TX1, ProfileStatus.REJECTED),
+        (0, prof(1, 0, "TxProfile", [(0, 16)]), TX1, ProfileStatus.REJECTED),
+        (3, prof(1, 0, "TxDefaultProfile", [(0, 16)]), NO_TX, ProfileStatus.REJECTED),
+        (
+            1,
+            prof(1, 9, "TxDefaultProfile", [(0, 16)]),
+            NO_TX,
+            ProfileStatus.REJECTED,
+        ),  # > max level
+        (
+            1,
+            prof(1, 0, "TxDefaultProfile", [(i * 60, 16) for i in range(25)]),
+            NO_TX,
+            ProfileStatus.REJECTED,
+        ),  # > ChargingScheduleMaxPeriods
+        (1, prof(1, 0, "TxDefaultProfile", [(10, 16)]), NO_TX, ProfileStatus.REJECTED),
+        (1, prof(1, 0, "TxDefaultProfile", [(0, 16)], start=None), NO_TX, ProfileStatus.REJECTED),
+        (
+            1,
+            prof(1, 0, "TxDefaultProfile", [(0, 16)], kind="Recurring"),
+            NO_TX,
+            ProfileStatus.REJECTED,
+        ),  # recurrencyKind missing
+    ],
+)
+def test_set_charging_profile(
+    cid: int, profile: dict[str, Any], active: dict[int, int | None], expected: ProfileStatus
+) -> None:
     assert install(ChargingProfiles([1, 2]), cid, profile, active) is expected
 
 
@@ -97,21 +131,36 @@ def test_stacking_purposes_and_caps() -> None:
     assert cp.transaction_ended(1) and cp.limit_a(1, T0 + 10, transaction_running=True) == 10.0
 
 
-@pytest.mark.parametrize(("offset", "expected"), [
-    (0, 0.0), (6 * 3600 - 1, 0.0), (6 * 3600, 16.0), (86400 + 3600, 0.0),
-    (86400 * 5 + 7 * 3600, 16.0),
-])
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (0, 0.0),
+        (6 * 3600 - 1, 0.0),
+        (6 * 3600, 16.0),
+        (86400 + 3600, 0.0),
+        (86400 * 5 + 7 * 3600, 16.0),
+    ],
+)
 def test_daily_recurring_night_only(offset: int, expected: float) -> None:
     cp = ChargingProfiles([1])
-    install(cp, 1, prof(1, 0, "TxDefaultProfile", [(0, 0), (6 * 3600, 16)], kind="Recurring",
-                        recurrency="Daily"))
+    install(
+        cp,
+        1,
+        prof(
+            1, 0, "TxDefaultProfile", [(0, 0), (6 * 3600, 16)], kind="Recurring", recurrency="Daily"
+        ),
+    )
     assert cp.limit_a(1, T0 + offset) == expected  # 0 A = suspended (SuspendedEVSE)
 
 
 def test_relative_follows_transaction_start_and_watts_convert() -> None:
     cp = ChargingProfiles([1], Electrical(voltage_v=230.0, phases=1))
-    install(cp, 1, prof(1, 0, "TxProfile", [(0, 2300), (600, 4600)], kind="Relative", start=None,
-                        unit="W"), TX1)
+    install(
+        cp,
+        1,
+        prof(1, 0, "TxProfile", [(0, 2300), (600, 4600)], kind="Relative", start=None, unit="W"),
+        TX1,
+    )
     tx_start = T0 + 1000
     assert cp.limit_a(1, tx_start + 10, tx_start, transaction_running=True) == pytest.approx(10.0)
     assert cp.limit_a(1, tx_start + 600, tx_start, transaction_running=True) == pytest.approx(20.0)
@@ -124,17 +173,21 @@ def test_valid_to_ends_a_profile() -> None:
     assert cp.limit_a(1, T0 + 59) == 6.0 and cp.limit_a(1, T0 + 60) is None
 
 
-@pytest.mark.parametrize(("request_", "left", "status"), [
-    ({}, [], ClearStatus.ACCEPTED),
-    ({"id": 2}, [1, 3], ClearStatus.ACCEPTED),
-    ({"id": 9}, [1, 2, 3], ClearStatus.UNKNOWN),
-    ({"connectorId": 1}, [1, 3], ClearStatus.ACCEPTED),
-    ({"chargingProfilePurpose": "ChargePointMaxProfile"}, [1, 2], ClearStatus.ACCEPTED),
-    ({"connectorId": 0, "stackLevel": 5}, [1, 2, 3], ClearStatus.UNKNOWN),
-    ({"connectorId": 0, "stackLevel": 0}, [2], ClearStatus.ACCEPTED),
-])
-def test_clear_charging_profile(request_: dict[str, Any], left: list[int],
-                                status: ClearStatus) -> None:
+@pytest.mark.parametrize(
+    ("request_", "left", "status"),
+    [
+        ({}, [], ClearStatus.ACCEPTED),
+        ({"id": 2}, [1, 3], ClearStatus.ACCEPTED),
+        ({"id": 9}, [1, 2, 3], ClearStatus.UNKNOWN),
+        ({"connectorId": 1}, [1, 3], ClearStatus.ACCEPTED),
+        ({"chargingProfilePurpose": "ChargePointMaxProfile"}, [1, 2], ClearStatus.ACCEPTED),
+        ({"connectorId": 0, "stackLevel": 5}, [1, 2, 3], ClearStatus.UNKNOWN),
+        ({"connectorId": 0, "stackLevel": 0}, [2], ClearStatus.ACCEPTED),
+    ],
+)
+def test_clear_charging_profile(
+    request_: dict[str, Any], left: list[int], status: ClearStatus
+) -> None:
     cp = ChargingProfiles([1])
     install(cp, 0, prof(1, 0, "TxDefaultProfile", [(0, 16)]))
     install(cp, 1, prof(2, 1, "TxDefaultProfile", [(0, 10)]))
@@ -146,10 +199,13 @@ def test_clear_charging_profile(request_: dict[str, Any], left: list[int],
     assert sorted(p.profile_id for p in cp) == left
 
 
-@pytest.mark.parametrize(("unit", "expected"), [
-    ("A", [(0, 16.0), (1800, 10.0), (3600, 32.0)]),
-    ("W", [(0, 3680.0), (1800, 2300.0), (3600, 7360.0)]),
-])
+@pytest.mark.parametrize(
+    ("unit", "expected"),
+    [
+        ("A", [(0, 16.0), (1800, 10.0), (3600, 32.0)]),
+        ("W", [(0, 3680.0), (1800, 2300.0), (3600, 7360.0)]),
+    ],
+)
 def test_composite_schedule(unit: str, expected: list[tuple[int, float]]) -> None:
     cp = ChargingProfiles([1], Electrical(230.0, 1, max_current_a=32.0))
     install(cp, 1, prof(1, 0, "TxDefaultProfile", [(0, 16), (1800, 10)], duration=3600))
@@ -172,18 +228,24 @@ def test_odd_watt_limits_still_validate() -> None:
     cp = ChargingProfiles([1], Electrical(230.0, 3))
     install(cp, 1, prof(1, 0, "TxDefaultProfile", [(0, 7.3), (60, 11111)], unit="W"))
     for unit in ("A", "W"):
-        validate("GetCompositeSchedule",
-                 cp.composite({"connectorId": 1, "duration": 120, "chargingRateUnit": unit}, T0),
-                 response=True)
+        validate(
+            "GetCompositeSchedule",
+            cp.composite({"connectorId": 1, "duration": 120, "chargingRateUnit": unit}, T0),
+            response=True,
+        )
 
 
-@pytest.mark.parametrize(("own", "expected"), [
-    ({}, {1: 10.0, 2: 10.0}),  # nothing else limits: an equal share each
-    ({1: 6.0}, {1: 6.0, 2: 14.0}),  # what connector 1 cannot use goes to connector 2
-    ({1: 16.0, 2: 16.0}, {1: 10.0, 2: 10.0}),
-])
+@pytest.mark.parametrize(
+    ("own", "expected"),
+    [
+        ({}, {1: 10.0, 2: 10.0}),  # nothing else limits: an equal share each
+        ({1: 6.0}, {1: 6.0, 2: 14.0}),  # what connector 1 cannot use goes to connector 2
+        ({1: 16.0, 2: 16.0}, {1: 10.0, 2: 10.0}),
+    ],
+)
 def test_charge_point_max_is_shared_by_the_running_transactions(
-        own: dict[int, float], expected: dict[int, float]) -> None:
+    own: dict[int, float], expected: dict[int, float]
+) -> None:
     """§3.13.3: "The combined energy flow of all connectors SHALL NOT be greater than the limit
     set by ChargePointMaxProfile"."""
     cp = ChargingProfiles([1, 2])

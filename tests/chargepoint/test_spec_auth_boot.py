@@ -199,7 +199,7 @@ def test_a_timed_out_plugged_cable_is_not_started_by_the_next_card(tmp_path: Pat
     """Errata 3.20's case: two connectors, one reader; a cable left in after ConnectionTimeOut
     must not be started by another driver's card."""
     rig = Rig(tmp_path, connectors=(1, 2))
-    rig.cp.sources["reader"] = 0
+    rig.cp.charging.sources["reader"] = 0
     online(rig)
     rig.event(PlugChanged("1", True))
     rig.advance(60)
@@ -263,7 +263,7 @@ def test_an_id_in_the_local_list_is_never_cached_and_a_conflict_is_reported(rig:
     )
     rig.script["Authorize"] = lambda p: {"idTagInfo": {"status": "Blocked"}}
     rig.event(CardPresented("1", "LISTED"))
-    assert rig.cp.cache.get("LISTED") is None
+    assert rig.cp.charging.cache.get("LISTED") is None
     zero = [p for p in rig.sent("StatusNotification") if p["connectorId"] == 0]
     assert zero[-1]["errorCode"] == "LocalListConflict"
 
@@ -329,7 +329,7 @@ def test_reservation_ends_when_the_connector_goes_unavailable_or_faulted(
         rig.event(DeviceFaulted("1", "PowerSwitchFailure", "stuck"))
     else:
         rig.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
-    assert list(rig.cp.reservations) == []
+    assert list(rig.cp.charging.reservations) == []
     assert rig.call("CancelReservation", {"reservationId": 3}) == {"status": "Rejected"}
 
 

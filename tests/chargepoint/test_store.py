@@ -77,8 +77,11 @@ def test_transaction_queue_maps_ids_and_never_stops_twice(store: Store) -> None:
     stop = {"meterStop": 200, "timestamp": "t1", "reason": "Local"}
     store.end_transaction(local, stop)
     store.end_transaction(local, stop | {"meterStop": 300})  # ignored: already stopped
-    assert [m.action for m in store.outbox()] == ["StartTransaction", "MeterValues",
-                                                  "StopTransaction"]
+    assert [m.action for m in store.outbox()] == [
+        "StartTransaction",
+        "MeterValues",
+        "StopTransaction",
+    ]
     assert "transactionId" not in store.outbox()[1].payload  # not known yet
     head = store.head()
     assert head is not None
@@ -104,10 +107,15 @@ def test_running_transaction_survives_for_power_loss_stop(tmp_path: Path) -> Non
 
 
 def test_backdate_fills_missing_timestamps(store: Store) -> None:
-    store.begin_transaction(1, "T", 0.0, {"connectorId": 1, "timestamp": None},
-                            boot="boot-1", mono=50.0)
-    store.enqueue("MeterValues", {"connectorId": 1, "meterValue": [{"sampledValue": []}]},
-                  boot="boot-1", mono=60.0)
+    store.begin_transaction(
+        1, "T", 0.0, {"connectorId": 1, "timestamp": None}, boot="boot-1", mono=50.0
+    )
+    store.enqueue(
+        "MeterValues",
+        {"connectorId": 1, "meterValue": [{"sampledValue": []}]},
+        boot="boot-1",
+        mono=60.0,
+    )
     store.enqueue("MeterValues", {"connectorId": 1, "meterValue": []}, boot="boot-0", mono=1.0)
     assert store.backdate("boot-1", offset_s=1_764_460_800.0 - 50.0) == 2
     q = store.outbox()
@@ -132,8 +140,12 @@ WRITER = textwrap.dedent("""
 def test_sigkill_mid_writes_loses_no_committed_row(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     Store.open(path).close()
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
-                            text=True, cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     committed: list[int] = []
     try:
         assert proc.stdout is not None
@@ -171,4 +183,6 @@ def test_cache_entries_are_written_one_at_a_time(tmp_path: Path) -> None:
     store.close()
     reopened = Store.open(tmp_path / "db")
     assert [(t, i.status, i.expiry_s) for t, i in reopened.load_cache()] == [
-        ("A", AuthorizationStatus.ACCEPTED, 5.0), ("C", AuthorizationStatus.ACCEPTED, None)]
+        ("A", AuthorizationStatus.ACCEPTED, 5.0),
+        ("C", AuthorizationStatus.ACCEPTED, None),
+    ]

@@ -53,11 +53,22 @@ def test_a_short_pause_is_not_a_suspension(rig: Rig) -> None:
 
 
 def test_relay_open_is_not_suspended_ev(rig: Rig) -> None:
-    rig.answer("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Relative", "chargingSchedule": {
-            "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0,
-                                                                 "limit": 0}]}}})
+    rig.answer(
+        "SetChargingProfile",
+        {
+            "connectorId": 1,
+            "csChargingProfiles": {
+                "chargingProfileId": 1,
+                "stackLevel": 0,
+                "chargingProfilePurpose": "TxDefaultProfile",
+                "chargingProfileKind": "Relative",
+                "chargingSchedule": {
+                    "chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0}],
+                },
+            },
+        },
+    )
     rig.advance(1)
     assert rig.statuses(1) == ["SuspendedEVSE"]
     samples(rig, [0.0] * 10)

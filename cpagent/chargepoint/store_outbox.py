@@ -1,0 +1,231 @@
+"""The state store's transactions and their durable message queue (the outbox table)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cpagent.chargepoint.clock import to_wire
+from cpagent.chargepoint.store_db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """A transaction message waiting for its answer; `payload` has the real transactionId."""
+
+    seq: int
+    action: str
+    payload: dict[str, Any]
+    local_tx: int | None
+    attempts: int
+    next_attempt: float
+    boot: str | None = None
+    mono: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    """A transaction as persisted; `transaction_id` is None until StartTransaction.conf."""
+
+    local_id: int
+    connector_id: int
+    id_tag: str
+    meter_start_wh: float
+    transaction_id: int | None
+    last_meter_wh: float
+    last_meter_wall: float | None
+    stopped: bool
+
+
+class OutboxTables(Database):
+    """Transactions and the queue of their messages (Start/Stop/MeterValues), in order.
+
+    A transaction's begin and its StartTransaction.req are one commit, and so are its end and
+    its StopTransaction.req, so a power cut never leaves one without the other (§4.7)."""
+
+    def begin_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start_wh: float,
+        start_payload: Mapping[str, Any],
+        boot: str | None = None,
+        mono: float | None = None,
+    ) -> int:
+        """Record a new transaction and queue its StartTransaction.req in one commit."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO transactions (connector_id, id_tag, meter_start_wh, last_meter_wh)"
+                " VALUES (?, ?, ?, ?)",
+                (connector_id, id_tag, meter_start_wh, meter_start_wh),
+            )
+            local_id = int(cur.lastrowid or 0)
+            self._enqueue(db, "StartTransaction", start_payload, local_id, boot, mono)
+        return local_id
+
+    def record_meter(self, local_id: int, energy_wh: float, wall_s: float | None) -> None:
+        """The latest register reading, for a StopTransaction after a power cut."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE transactions SET last_meter_wh = ?, last_meter_wall = ? WHERE local_id = ?",
+                (energy_wh, wall_s, local_id),
+            )
+
+    def end_transaction(
+        self,
+        local_id: int,
+        stop_payload: Mapping[str, Any],
+        boot: str | None = None,
+        mono: float | None = None,
+    ) -> None:
+        """Mark the transaction stopped and queue its StopTransaction.req in one commit;
+        a second call for the same transaction is ignored (never two Stops)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE transactions SET stopped = 1, last_meter_wh = ?"
+                " WHERE local_id = ? AND stopped = 0",
+                (stop_payload["meterStop"], local_id),
+            )
+            if cur.rowcount == 1:
+                self._enqueue(db, "StopTransaction", stop_payload, local_id, boot, mono)
+
+    def set_stop_meter(self, local_id: int, meter_stop: int) -> None:
+        """Correct the meterStop of transaction `local_id`'s queued (not yet sent)
+        StopTransaction, e.g. a PowerLoss stop once the register could be read."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT seq, payload FROM outbox WHERE local_tx = ? AND action = 'StopTransaction'",
+                (local_id,),
+            ).fetchone()
+            if row is None:
+                return
+            body = json.loads(row[1])
+            body["meterStop"] = meter_stop
+            db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (json.dumps(body), row[0]))
+            db.execute(
+                "UPDATE transactions SET last_meter_wh = ? WHERE local_id = ?",
+                (meter_stop, local_id),
+            )
+
+    def transactions(self, include_stopped: bool = False) -> list[TransactionRecord]:
+        """Transactions still running (or, with include_stopped, also those whose Stop is
+        not yet acknowledged)."""
+        rows = self._db.execute(
+            "SELECT local_id, connector_id, id_tag, meter_start_wh, transaction_id,"
+            " last_meter_wh, last_meter_wall, stopped FROM transactions"
+            + ("" if include_stopped else " WHERE stopped = 0")
+            + " ORDER BY local_id"
+        )
+        return [
+            TransactionRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows
+        ]
+
+    def enqueue(
+        self,
+        action: str,
+        payload: Mapping[str, Any],
+        local_tx: int | None = None,
+        boot: str | None = None,
+        mono: float | None = None,
+    ) -> int:
+        """Queue a transaction-related message (e.g. MeterValues) durably, in order."""
+        with self._tx() as db:
+            return self._enqueue(db, action, payload, local_tx, boot, mono)
+
+    @staticmethod
+    def _enqueue(
+        db: sqlite3.Connection,
+        action: str,
+        payload: Mapping[str, Any],
+        local_tx: int | None,
+        boot: str | None,
+        mono: float | None,
+    ) -> int:
+        cur = db.execute(
+            "INSERT INTO outbox (action, payload, local_tx, boot, mono) VALUES (?, ?, ?, ?, ?)",
+            (action, json.dumps(payload), local_tx, boot, mono),
+        )
+        return int(cur.lastrowid or 0)
+
+    def outbox(self, limit: int | None = None) -> list[QueuedMessage]:
+        """Queued messages, oldest first (at most `limit`), with the real transactionId filled
+        in where known."""
+        rows = self._db.execute(
+            "SELECT o.seq, o.action, o.payload, o.local_tx, o.attempts, o.next_attempt, o.boot,"
+            " o.mono, t.transaction_id FROM outbox o LEFT JOIN transactions t"
+            " ON o.local_tx = t.local_id ORDER BY o.seq LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        out = []
+        for seq, action, payload, local_tx, attempts, nxt, boot, mono, tx_id in rows:
+            body = json.loads(payload)
+            if action != "StartTransaction" and tx_id is not None:
+                body["transactionId"] = tx_id
+            out.append(QueuedMessage(seq, action, body, local_tx, attempts, nxt, boot, mono))
+        return out
+
+    def head(self) -> QueuedMessage | None:
+        """The message to send next (the queue is sent strictly in order, one at a time)."""
+        queue = self.outbox(limit=1)
+        return queue[0] if queue else None
+
+    def queue_depth(self) -> int:
+        """How many messages wait in the outbox."""
+        (count,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        return int(count)
+
+    def mark_attempt(self, seq: int, next_attempt: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ? WHERE seq = ?",
+                (next_attempt, seq),
+            )
+
+    def ack(self, seq: int, transaction_id: int | None = None) -> None:
+        """The central system answered message `seq`: drop it, and for a StartTransaction
+        record the real transactionId it assigned, in the same commit."""
+        with self._tx() as db:
+            row = db.execute("SELECT action, local_tx FROM outbox WHERE seq = ?", (seq,)).fetchone()
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            if row is None:
+                return
+            action, local_tx = row
+            if action == "StartTransaction" and transaction_id is not None:
+                db.execute(
+                    "UPDATE transactions SET transaction_id = ? WHERE local_id = ?",
+                    (transaction_id, local_tx),
+                )
+            if action == "StopTransaction":
+                db.execute("DELETE FROM transactions WHERE local_id = ?", (local_tx,))
+
+    def backdate(self, boot: str, offset_s: float, others_at: float | None = None) -> int:
+        """Give messages queued before the clock was known their wall time: monotonic +
+        `offset_s` for this boot; `others_at` (if given) for those of earlier boots, whose
+        monotonic clock is gone. Returns how many were changed."""
+        rows = self._db.execute(
+            "SELECT seq, payload, mono, boot FROM outbox WHERE mono IS NOT NULL"
+        ).fetchall()
+        changed = 0
+        with self._tx() as db:
+            for seq, payload, mono, row_boot in rows:
+                if row_boot == boot:
+                    when = to_wire(mono + offset_s)
+                elif others_at is not None:
+                    when = to_wire(others_at)
+                else:
+                    continue
+                body = json.loads(payload)
+                if body.get("timestamp", "") is None:
+                    body["timestamp"] = when
+                for mv in body.get("meterValue", []) + body.get("transactionData", []):
+                    if mv.get("timestamp") is None:
+                        mv["timestamp"] = when
+                db.execute(
+                    "UPDATE outbox SET payload = ?, mono = NULL WHERE seq = ?",
+                    (json.dumps(body), seq),
+                )
+                changed += 1
+        return changed
