@@ -12,9 +12,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("cpagent", "hw")
-# The charger-model redesign owns this package and removes its cycles; until it lands, its
-# cycles are reported by their own (xfail) test so they cannot hide one elsewhere.
-REDESIGNED = "cpagent.chargepoint"
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -138,22 +135,8 @@ def import_cycles() -> list[list[str]]:
     return list(cycles(graph))
 
 
-def _inside(cycle: list[str], package: str) -> bool:
-    return all(m == package or m.startswith(package + ".") for m in cycle)
-
-
 def test_no_import_cycle_in_cpagent_or_hw() -> None:
-    found = [" -> ".join(c) for c in import_cycles() if not _inside(c, REDESIGNED)]
-    assert found == [], "import cycles:\n" + "\n".join(found)
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="cpagent/chargepoint's cycles go with the charger-model "
-    "redesign (model / outbox / adapter); remove this mark when it lands",
-)
-def test_no_import_cycle_in_the_chargepoint_package() -> None:
-    found = [" -> ".join(c) for c in import_cycles() if _inside(c, REDESIGNED)]
+    found = [" -> ".join(c) for c in import_cycles()]
     assert found == [], "import cycles:\n" + "\n".join(found)
 
 
