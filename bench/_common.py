@@ -35,6 +35,7 @@ Event = dict[str, Any]
 
 # -- the central system process -----------------------------------------------------------
 
+
 def _answer(action: str, payload: dict[str, Any], heartbeat_s: int, tx_ids: list[int]) -> Any:
     """A valid OCPP 1.6 CALLRESULT payload for `action` (§4, §6 of the 1.6 spec)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -71,8 +72,13 @@ def csms_main(port: int, heartbeat_s: int) -> None:
 
     async def handle(ws: ServerConnection) -> None:
         links.append(ws)
-        emit({"ev": "connected", "t": time.monotonic(),
-              "cp": ws.request.path.strip("/") if ws.request else ""})
+        emit(
+            {
+                "ev": "connected",
+                "t": time.monotonic(),
+                "cp": ws.request.path.strip("/") if ws.request else "",
+            }
+        )
         try:
             async for text in ws:
                 t = time.monotonic()
@@ -123,8 +129,9 @@ def csms_main(port: int, heartbeat_s: int) -> None:
                 asyncio.run_coroutine_threadsafe(send_call(cmd["action"], cmd["payload"]), loop)
             loop.call_soon_threadsafe(done.set)
 
-        async with serve(handle, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp1.6")],
-                         ping_interval=None):
+        async with serve(
+            handle, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp1.6")], ping_interval=None
+        ):
             emit({"ev": "listening"})
             threading.Thread(target=read_commands, daemon=True).start()
             await done.wait()
@@ -140,9 +147,22 @@ class CentralSystem:
         self.events: list[Event] = []
         self._cond = threading.Condition()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bench._common", "csms", "--port", str(port),
-             "--heartbeat", str(heartbeat_s)],
-            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            [
+                sys.executable,
+                "-m",
+                "bench._common",
+                "csms",
+                "--port",
+                str(port),
+                "--heartbeat",
+                str(heartbeat_s),
+            ],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.pid = self._proc.pid
         self._reader = threading.Thread(target=self._read, name="csms-reader", daemon=True)
         self._reader.start()
@@ -164,8 +184,9 @@ class CentralSystem:
         with self._cond:
             return len(self.events)
 
-    def wait(self, pred: Callable[[Event], bool], timeout: float, what: str,
-             start: int = 0) -> Event:
+    def wait(
+        self, pred: Callable[[Event], bool], timeout: float, what: str, start: int = 0
+    ) -> Event:
         """The first event at or after `start` matching `pred`; AssertionError after timeout."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -181,29 +202,41 @@ class CentralSystem:
                     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
                 self._cond.wait(left)
 
-    def wait_call(self, action: str, timeout: float, start: int = 0,
-                  **fields: Any) -> Event:
+    def wait_call(self, action: str, timeout: float, start: int = 0, **fields: Any) -> Event:
         """The first CALL `action` received at or after `start` whose payload has `fields`."""
+
         def match(e: Event) -> bool:
-            return (e["ev"] == "call" and e["action"] == action
-                    and all(e["payload"].get(k) == v for k, v in fields.items()))
+            return (
+                e["ev"] == "call"
+                and e["action"] == action
+                and all(e["payload"].get(k) == v for k, v in fields.items())
+            )
+
         return self.wait(match, timeout, f"{action} {fields}", start)
 
     def call(self, action: str, payload: dict[str, Any], timeout: float = 5.0) -> Event:
         """Send a CALL; return its "sent" event (with `t`, the instant before the write)."""
         start = self.mark()
         assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps({"cmd": "call", "action": action,
-                                           "payload": payload}) + "\n")
+        self._proc.stdin.write(
+            json.dumps({"cmd": "call", "action": action, "payload": payload}) + "\n"
+        )
         self._proc.stdin.flush()
-        return self.wait(lambda e: e["ev"] in ("sent", "error") and e.get("action", action)
-                         == action, timeout, f"{action} sent", start)
+        return self.wait(
+            lambda e: e["ev"] in ("sent", "error") and e.get("action", action) == action,
+            timeout,
+            f"{action} sent",
+            start,
+        )
 
     def call_result(self, action: str, payload: dict[str, Any], timeout: float = 5.0) -> Any:
         """Send a CALL and return the chargepoint's answer payload."""
         sent = self.call(action, payload, timeout)
-        got = self.wait(lambda e: e["ev"] == "result" and e["id"] == sent.get("id"), timeout,
-                        f"answer to {action}")
+        got = self.wait(
+            lambda e: e["ev"] == "result" and e["id"] == sent.get("id"),
+            timeout,
+            f"answer to {action}",
+        )
         return got["payload"][0]
 
     def stall(self, flood: int, timeout: float = 10.0) -> Event:
@@ -236,9 +269,18 @@ def free_port() -> int:
 
 # -- daemon configuration ------------------------------------------------------------------
 
-def write_config(directory: Path, url: str, *, chargepoint_id: str, poll_s: float,
-                 ping_s: float = 30.0, log_level: str = "INFO",
-                 state_dir: Path | None = None, pong_s: float = 10.0) -> Path:
+
+def write_config(
+    directory: Path,
+    url: str,
+    *,
+    chargepoint_id: str,
+    poll_s: float,
+    ping_s: float = 30.0,
+    log_level: str = "INFO",
+    state_dir: Path | None = None,
+    pong_s: float = 10.0,
+) -> Path:
     """A daemon config with one simulated connector (mock GPIO 17 relay, 27 plug, sim meter).
 
     The state (SQLite) goes to `state_dir`, by default `directory/state`.
@@ -246,18 +288,30 @@ def write_config(directory: Path, url: str, *, chargepoint_id: str, poll_s: floa
     from tests.support.sim_config import SimConnector, sim_config
 
     path = directory / "cpagent.toml"
-    path.write_text(sim_config(
-        cp_id=chargepoint_id, url=url, model="bench",
-        csms={"protocol": "ocpp1.6", "call_timeout_s": 10.0, "backoff_min_s": 0.2,
-              "backoff_max_s": 1.0, "ping_interval_s": ping_s,
-              "pong_timeout_s": pong_s},
-        state=state_dir if state_dir is not None else directory / "state",
-        socket="control.sock", log_level=log_level,
-        connectors=[SimConnector(17, 27, 16.0, poll_s)]))
+    path.write_text(
+        sim_config(
+            cp_id=chargepoint_id,
+            url=url,
+            model="bench",
+            csms={
+                "protocol": "ocpp1.6",
+                "call_timeout_s": 10.0,
+                "backoff_min_s": 0.2,
+                "backoff_max_s": 1.0,
+                "ping_interval_s": ping_s,
+                "pong_timeout_s": pong_s,
+            },
+            state=state_dir if state_dir is not None else directory / "state",
+            socket="control.sock",
+            log_level=log_level,
+            connectors=[SimConnector(17, 27, 16.0, poll_s)],
+        )
+    )
     return path
 
 
 # -- figures -------------------------------------------------------------------------------
+
 
 class MachineLoad:
     """CPU the whole machine spent between `__init__` and `others_pct()`, minus given PIDs.
@@ -290,7 +344,7 @@ def _process_cpu_s(pid: int) -> float:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
         return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -348,7 +402,7 @@ def proc_sample(pid: int) -> ProcSample:
     """Read /proc/PID (proc(5)); context switches are per thread, so every task is summed."""
     t = time.monotonic()
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; field 3 is fields[0]
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; field 3 is fields[0]
     ticks = os.sysconf("SC_CLK_TCK")
     cpu_s = (int(fields[11]) + int(fields[12])) / ticks  # utime (14), stime (15)
     status = _status_fields(Path(f"/proc/{pid}/status"))
@@ -359,13 +413,19 @@ def proc_sample(pid: int) -> ProcSample:
         except FileNotFoundError:
             continue  # the thread ended between listing and reading
         switches += fields_t["voluntary_ctxt_switches"] + fields_t["nonvoluntary_ctxt_switches"]
-    return ProcSample(t, cpu_s, status["VmHWM"], status["VmRSS"], status["Threads"],
-                      len(os.listdir(f"/proc/{pid}/fd")), switches)
+    return ProcSample(
+        t,
+        cpu_s,
+        status["VmHWM"],
+        status["VmRSS"],
+        status["Threads"],
+        len(os.listdir(f"/proc/{pid}/fd")),
+        switches,
+    )
 
 
 def _status_fields(path: Path) -> dict[str, int]:
-    wanted = ("VmHWM", "VmRSS", "Threads", "voluntary_ctxt_switches",
-              "nonvoluntary_ctxt_switches")
+    wanted = ("VmHWM", "VmRSS", "Threads", "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
     out: dict[str, int] = {}
     for line in path.read_text().splitlines():
         key, _, value = line.partition(":")
@@ -375,6 +435,7 @@ def _status_fields(path: Path) -> dict[str, int]:
 
 
 # -- the reference chargepoint on the public `ocpp` package ----------------------------------
+
 
 def reference_main(url: str, chargepoint_id: str, poll_s: float) -> None:
     """Boot, heartbeat at the interval the central system gives, read a SimMeter every poll_s."""
@@ -396,10 +457,14 @@ def reference_main(url: str, chargepoint_id: str, poll_s: float) -> None:
             cp = ChargePoint(chargepoint_id, ws)
             runner = asyncio.ensure_future(cp.start())
             poller = asyncio.ensure_future(poll(SimMeter()))
-            boot = await cp.call(call.BootNotification(charge_point_model="bench",
-                                                       charge_point_vendor="ocpp-reference"))
-            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError",
-                                                  status="Available"))
+            boot = await cp.call(
+                call.BootNotification(
+                    charge_point_model="bench", charge_point_vendor="ocpp-reference"
+                )
+            )
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Available")
+            )
             while True:
                 await asyncio.sleep(boot.interval)
                 await cp.call(call.Heartbeat())

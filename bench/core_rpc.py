@@ -80,14 +80,24 @@ def task_manager_pair(validate: bool, seconds: float, defaults: bool = False) ->
 
     if defaults:
         cp = TaskManager(sender=lambda text, _v: peer["cs"].received(text))
-        cs = TaskManager(sender=lambda text, _v: peer["cp"].received(text),
-                         call_handlers={"BootNotification": boot})
+        cs = TaskManager(
+            sender=lambda text, _v: peer["cp"].received(text),
+            call_handlers={"BootNotification": boot},
+        )
     else:
-        cp = TaskManager(lambda text, _v: peer["cs"].received(text), clock=time.monotonic,
-                         new_id=new_id, validate=validate)
-        cs = TaskManager(lambda text, _v: peer["cp"].received(text),
-                         {"BootNotification": boot}, clock=time.monotonic, new_id=new_id,
-                         validate=validate)
+        cp = TaskManager(
+            lambda text, _v: peer["cs"].received(text),
+            clock=time.monotonic,
+            new_id=new_id,
+            validate=validate,
+        )
+        cs = TaskManager(
+            lambda text, _v: peer["cp"].received(text),
+            {"BootNotification": boot},
+            clock=time.monotonic,
+            new_id=new_id,
+            validate=validate,
+        )
     peer.update(cp=cp, cs=cs)
     cp.connected("ocpp1.6")
     cs.connected("ocpp1.6")
@@ -121,8 +131,10 @@ def ocpp_package_pair(seconds: float) -> float:
         @on(Action.boot_notification)  # type: ignore[misc]
         def on_boot(self, **_: Any) -> Any:
             return call_result.BootNotification(
-                current_time=RESPONSE["currentTime"], interval=300,
-                status=RegistrationStatus.accepted)
+                current_time=RESPONSE["currentTime"],
+                interval=300,
+                status=RegistrationStatus.accepted,
+            )
 
     async def run() -> float:
         a: asyncio.Queue[str] = asyncio.Queue()
@@ -171,6 +183,7 @@ def main() -> None:
     for name in ("Session pair, validation on", "TaskManager pair, validation on"):
         label = f"ratio {name} / ocpp"
         print(f"  {label:<46} {figures[name] / ref:>10.1f} x")
+
 
 if __name__ == "__main__":
     main()

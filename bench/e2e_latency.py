@@ -117,13 +117,17 @@ def _status(cs: CentralSystem, status: str, start: int) -> None:
 
 START = "RemoteStartTransaction -> relay high"
 STOP = "unplug (pin low) -> StopTransaction"
-START_PARTS = ("  RemoteStart written -> Authorize in", "  Authorize in -> StartTransaction in",
-               "  StartTransaction in -> relay high")
+START_PARTS = (
+    "  RemoteStart written -> Authorize in",
+    "  Authorize in -> StartTransaction in",
+    "  StartTransaction in -> relay high",
+)
 RELAY_OPEN = "unplug (pin low) -> relay low"
 
 
-def run_cycles(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
-               warmup: int) -> dict[str, list[float]]:
+def run_cycles(
+    cs: CentralSystem, daemon: InProcessDaemon, cycles: int, warmup: int
+) -> dict[str, list[float]]:
     """`cycles` measured cycles after `warmup` unmeasured ones; latencies in seconds by path.
 
     The target paths are START and STOP; the others split START at the frames the central
@@ -146,8 +150,11 @@ def run_cycles(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
             time.sleep(0.001)
         relay_high = relay._last_change  # MockPin's own stamp of the change (see docstring)
         start_tx = cs.wait_call("StartTransaction", WAIT_S, mark)
-        authorize = [e for e in cs.events[mark:cs.mark()]
-                     if e["ev"] == "call" and e["action"] == "Authorize"]
+        authorize = [
+            e
+            for e in cs.events[mark : cs.mark()]
+            if e["ev"] == "call" and e["action"] == "Authorize"
+        ]
         time.sleep(SETTLE_S)
         mark = cs.mark()
         plug.drive_low()
@@ -159,8 +166,12 @@ def run_cycles(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
         relay_low = relay._last_change
         if n < warmup:
             continue
-        got = {START: relay_high - sent["t"], STOP: stop["t"] - unplugged,
-               START_PARTS[2]: relay_high - start_tx["t"], RELAY_OPEN: relay_low - unplugged}
+        got = {
+            START: relay_high - sent["t"],
+            STOP: stop["t"] - unplugged,
+            START_PARTS[2]: relay_high - start_tx["t"],
+            RELAY_OPEN: relay_low - unplugged,
+        }
         if authorize:
             got[START_PARTS[0]] = authorize[0]["t"] - sent["t"]
             got[START_PARTS[1]] = start_tx["t"] - authorize[0]["t"]
@@ -181,8 +192,9 @@ def _ask(control: Path, request: dict[str, Any]) -> dict[str, Any]:
     return ask(control, request)
 
 
-def run_wedged(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
-               control: Path) -> dict[str, list[float]]:
+def run_wedged(
+    cs: CentralSystem, daemon: InProcessDaemon, cycles: int, control: Path
+) -> dict[str, list[float]]:
     """`cycles` sessions each ended by an unplug while the central system does not read."""
     relay, plug = daemon.pin(RELAY_PIN), daemon.pin(PLUG_PIN)
     series: dict[str, list[float]] = {}
@@ -195,8 +207,10 @@ def run_wedged(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
         _status(cs, "Charging", mark)
         _until(lambda: relay.state, "relay pin high")
         stalled = cs.stall(WEDGE_FLOOD)
-        _until(lambda: _ask(control, {"cmd": "status"})["queue_depth"] == 0,
-               "the daemon through the flood")
+        _until(
+            lambda: _ask(control, {"cmd": "status"})["queue_depth"] == 0,
+            "the daemon through the flood",
+        )
         plug.drive_low()
         unplugged = plug._last_change
         _until(lambda: not relay.state, "relay pin low")
@@ -209,8 +223,11 @@ def run_wedged(cs: CentralSystem, daemon: InProcessDaemon, cycles: int,
         connected = cs.wait(_connected_after(stalled["t"]), 30.0, "the link replaced", mark)
         cs.wait_call("StopTransaction", WAIT_S, mark)  # from the outbox, on the new link
         _status(cs, "Available", mark)
-        got = {WEDGED_RELAY: relay_low - unplugged, WEDGED_STATUS: status_s,
-               WEDGED_REPLACED: connected["t"] - stalled["t"]}
+        got = {
+            WEDGED_RELAY: relay_low - unplugged,
+            WEDGED_STATUS: status_s,
+            WEDGED_REPLACED: connected["t"] - stalled["t"],
+        }
         for name, value in got.items():
             series.setdefault(name, []).append(value)
         time.sleep(SETTLE_S)
@@ -244,18 +261,19 @@ def daemon_cpu_s() -> dict[str, float]:
             stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
         except (FileNotFoundError, TypeError):
             continue  # ended meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         out[thread.name] = (int(fields[11]) + int(fields[12])) / ticks
     return out
 
 
-def _row(name: str, values: list[float], target: bool,
-         target_ms: float = TARGET_P99_MS) -> str:
+def _row(name: str, values: list[float], target: bool, target_ms: float = TARGET_P99_MS) -> str:
     ms = [v * 1000 for v in values]
     p99 = percentile(ms, 99)
     verdict = f"   p99 < {target_ms:g} ms: {'PASS' if p99 < target_ms else 'MISS'}"
-    return (f"{name:<40} {len(ms):>5} {statistics.median(ms):>7.2f} {percentile(ms, 90):>7.2f} "
-            f"{p99:>7.2f} {max(ms):>7.2f}{verdict if target else ''}")
+    return (
+        f"{name:<40} {len(ms):>5} {statistics.median(ms):>7.2f} {percentile(ms, 90):>7.2f} "
+        f"{p99:>7.2f} {max(ms):>7.2f}{verdict if target else ''}"
+    )
 
 
 def _fs_of(path: Path) -> str:
@@ -272,39 +290,66 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=500, help="measured cycles (default 500)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured cycles first")
-    parser.add_argument("--poll", type=float, default=3600.0,
-                        help="meter poll interval in s (default 3600: out of the window)")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=3600.0,
+        help="meter poll interval in s (default 3600: out of the window)",
+    )
     parser.add_argument("--log-level", default="INFO", help="daemon log level (to a file)")
-    parser.add_argument("--no-authorize-remote", dest="authorize_remote",
-                        action="store_false",
-                        help="AuthorizeRemoteTxRequests=false: no Authorize round trip before"
-                             " the start (default: true, the OCPP default)")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="put the SQLite state here (default: a temp dir on the root disk;"
-                             " e.g. /dev/shm to take the disk's fsync time out)")
-    parser.add_argument("--wedged", type=int, default=20,
-                        help="sessions ended by an unplug while the central system does not "
-                             "read (default 20; 0 skips them)")
+    parser.add_argument(
+        "--no-authorize-remote",
+        dest="authorize_remote",
+        action="store_false",
+        help="AuthorizeRemoteTxRequests=false: no Authorize round trip before"
+        " the start (default: true, the OCPP default)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="put the SQLite state here (default: a temp dir on the root disk;"
+        " e.g. /dev/shm to take the disk's fsync time out)",
+    )
+    parser.add_argument(
+        "--wedged",
+        type=int,
+        default=20,
+        help="sessions ended by an unplug while the central system does not "
+        "read (default 20; 0 skips them)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cpagent-e2e-") as tmp:
-        logging.basicConfig(filename=str(Path(tmp) / "daemon.log"), level=args.log_level,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            filename=str(Path(tmp) / "daemon.log"),
+            level=args.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         state_dir = None
         if args.state_dir is not None:
             state_dir = Path(tempfile.mkdtemp(prefix="cpagent-e2e-state-", dir=args.state_dir))
         cs = CentralSystem(free_port(), heartbeat_s=86400)
         daemon = None
         try:
-            config = write_config(Path(tmp), cs.url, chargepoint_id=CP_ID, poll_s=args.poll,
-                                  ping_s=3600.0, log_level=args.log_level,
-                                  state_dir=state_dir, pong_s=PONG_S)
+            config = write_config(
+                Path(tmp),
+                cs.url,
+                chargepoint_id=CP_ID,
+                poll_s=args.poll,
+                ping_s=3600.0,
+                log_level=args.log_level,
+                state_dir=state_dir,
+                pong_s=PONG_S,
+            )
             disk_before = commit_baseline(state_dir or Path(tmp))
             daemon = InProcessDaemon(config)
             cs.wait_call("BootNotification", WAIT_S)
             _status(cs, "Available", 0)
-            settings = {"MeterValueSampleInterval": "0",
-                        "AuthorizeRemoteTxRequests": str(args.authorize_remote).lower()}
+            settings = {
+                "MeterValueSampleInterval": "0",
+                "AuthorizeRemoteTxRequests": str(args.authorize_remote).lower(),
+            }
             for key, value in settings.items():
                 answer = cs.call_result("ChangeConfiguration", {"key": key, "value": value})
                 if answer.get("status") != "Accepted":
@@ -324,33 +369,45 @@ def main(argv: list[str] | None = None) -> int:
             if state_dir is not None:
                 shutil.rmtree(state_dir, ignore_errors=True)
         logging.shutdown()
-    print(f"cpagent e2e latency, loopback WebSocket, {args.cycles} cycles (+{args.warmup} "
-          f"warm-up) in {took:.1f} s; meter poll {args.poll:g} s; log level {args.log_level}; "
-          f"AuthorizeRemoteTxRequests {str(args.authorize_remote).lower()}; "
-          f"daemon exit code {code}")
-    print(f"state dir: {state_dir or 'temp dir on ' + _fs_of(Path(tempfile.gettempdir()))}; "
-          f"load average {load_average()} (2 cores)")
+    print(
+        f"cpagent e2e latency, loopback WebSocket, {args.cycles} cycles (+{args.warmup} "
+        f"warm-up) in {took:.1f} s; meter poll {args.poll:g} s; log level {args.log_level}; "
+        f"AuthorizeRemoteTxRequests {str(args.authorize_remote).lower()}; "
+        f"daemon exit code {code}"
+    )
+    print(
+        f"state dir: {state_dir or 'temp dir on ' + _fs_of(Path(tempfile.gettempdir()))}; "
+        f"load average {load_average()} (2 cores)"
+    )
     spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
     per_cycle = sum(spent.values()) / (args.cycles + args.warmup) * 1000
     owner = spent.get("owner", 0.0) / (args.cycles + args.warmup) * 1000
-    print(f"daemon CPU per cycle: {per_cycle:.2f} ms (owner thread {owner:.2f} ms; "
-          f"10 ms clock ticks, averaged)")
+    print(
+        f"daemon CPU per cycle: {per_cycle:.2f} ms (owner thread {owner:.2f} ms; "
+        f"10 ms clock ticks, averaged)"
+    )
     print(f"other processes used {others:.0f} % of one core during the cycles (out of 200 %)")
-    print(f"SQLite commit there (WAL, synchronous=FULL, like the store), before / after the "
-          f"cycles: p50 {disk_before[0]:.2f} / {disk_after[0]:.2f} ms, "
-          f"p99 {disk_before[1]:.2f} / {disk_after[1]:.2f} ms")
+    print(
+        f"SQLite commit there (WAL, synchronous=FULL, like the store), before / after the "
+        f"cycles: p50 {disk_before[0]:.2f} / {disk_after[0]:.2f} ms, "
+        f"p99 {disk_before[1]:.2f} / {disk_after[1]:.2f} ms"
+    )
     print(f"{'path (ms)':<40} {'n':>5} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}")
     for name in (START, *START_PARTS, RELAY_OPEN, STOP):
         if name in series:
             print(_row(name, series[name], name in (START, STOP)))
     if args.wedged:
-        print(f"central system not reading ({args.wedged} sessions; it stops reading after "
-              f"{WEDGE_FLOOD} GetConfiguration CALLs; pong_timeout_s {PONG_S:g}):")
+        print(
+            f"central system not reading ({args.wedged} sessions; it stops reading after "
+            f"{WEDGE_FLOOD} GetConfiguration CALLs; pong_timeout_s {PONG_S:g}):"
+        )
         print(_row(WEDGED_RELAY, wedged[WEDGED_RELAY], True, TARGET_WEDGED_P99_MS))
         print(_row(WEDGED_STATUS, wedged[WEDGED_STATUS], False))
         replaced = wedged[WEDGED_REPLACED]
-        print(f"{WEDGED_REPLACED:<40} {len(replaced):>5} p50 {statistics.median(replaced):.2f} s,"
-              f" max {max(replaced):.2f} s (bound: 1.5 x pong_timeout_s + reconnect)")
+        print(
+            f"{WEDGED_REPLACED:<40} {len(replaced):>5} p50 {statistics.median(replaced):.2f} s,"
+            f" max {max(replaced):.2f} s (bound: 1.5 x pong_timeout_s + reconnect)"
+        )
     return 0
 
 

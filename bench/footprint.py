@@ -74,8 +74,15 @@ class Footprint:
     others_pct: float  # CPU of every other process during the window, % of one core
 
 
-def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: Path,
-            env: dict[str, str], session: Path | None = None) -> Footprint:
+def measure(
+    name: str,
+    argv: list[str],
+    cs: CentralSystem,
+    seconds: float,
+    log: Path,
+    env: dict[str, str],
+    session: Path | None = None,
+) -> Footprint:
     """Spawn `argv`, wait for its boot, sample /proc over an idle window, stop it (SIGTERM).
 
     With `session` (the daemon's control socket), one charging session runs first.
@@ -83,8 +90,7 @@ def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: 
     mark = cs.mark()
     with log.open("w") as err:
         spawned = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
-                                env=env)
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, env=env)
         try:
             boot = cs.wait_call("BootNotification", WAIT_S, mark)
             cs.wait_call("StatusNotification", WAIT_S, mark)
@@ -99,8 +105,9 @@ def measure(name: str, argv: list[str], cs: CentralSystem, seconds: float, log: 
             time.sleep(seconds)
             last = proc_sample(proc.pid)
             others = load.others_pct()
-            beats = sum(1 for e in cs.events[window:]
-                        if e["ev"] == "call" and e["action"] == "Heartbeat")
+            beats = sum(
+                1 for e in cs.events[window:] if e["ev"] == "call" and e["action"] == "Heartbeat"
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -135,8 +142,15 @@ def _ctl(path: Path, request: dict[str, object]) -> None:
         raise RuntimeError(f"control socket refused {request}: {answer}")
 
 
-def _figures(name: str, boot_s: float, first: ProcSample, last: ProcSample, beats: int,
-             code: int | None, others_pct: float) -> Footprint:
+def _figures(
+    name: str,
+    boot_s: float,
+    first: ProcSample,
+    last: ProcSample,
+    beats: int,
+    code: int | None,
+    others_pct: float,
+) -> Footprint:
     dt = last.t - first.t
     return Footprint(
         name=name,
@@ -161,21 +175,46 @@ def _verdict(ok: bool) -> str:
 def report(cp: Footprint, ref: Footprint) -> list[str]:
     """The table: one row per figure, cpagent, reference, target and verdict."""
     rows = [
-        ("peak RSS (VmHWM), MiB", f"{cp.peak_rss_mib:.1f}", f"{ref.peak_rss_mib:.1f}",
-         f"<= {TARGET_RSS_MIB:g}", _verdict(cp.peak_rss_mib <= TARGET_RSS_MIB)),
+        (
+            "peak RSS (VmHWM), MiB",
+            f"{cp.peak_rss_mib:.1f}",
+            f"{ref.peak_rss_mib:.1f}",
+            f"<= {TARGET_RSS_MIB:g}",
+            _verdict(cp.peak_rss_mib <= TARGET_RSS_MIB),
+        ),
         ("RSS at the end, MiB", f"{cp.rss_mib:.1f}", f"{ref.rss_mib:.1f}", "", ""),
-        ("CPU, % of one core", f"{cp.cpu_pct:.2f}", f"{ref.cpu_pct:.2f}",
-         f"<= {TARGET_CPU_PCT:g}", _verdict(cp.cpu_pct <= TARGET_CPU_PCT)),
-        ("wake-ups (context switches) /s", f"{cp.wakeups_per_s:.1f}",
-         f"{ref.wakeups_per_s:.1f}", "", ""),
+        (
+            "CPU, % of one core",
+            f"{cp.cpu_pct:.2f}",
+            f"{ref.cpu_pct:.2f}",
+            f"<= {TARGET_CPU_PCT:g}",
+            _verdict(cp.cpu_pct <= TARGET_CPU_PCT),
+        ),
+        (
+            "wake-ups (context switches) /s",
+            f"{cp.wakeups_per_s:.1f}",
+            f"{ref.wakeups_per_s:.1f}",
+            "",
+            "",
+        ),
         ("threads", str(cp.threads), str(ref.threads), "", ""),
         ("open fds", str(cp.fds), str(ref.fds), "", ""),
-        ("start -> BootNotification received, s", f"{cp.boot_s:.3f}", f"{ref.boot_s:.3f}",
-         f"<= {TARGET_BOOT_S:g}", _verdict(cp.boot_s <= TARGET_BOOT_S)),
+        (
+            "start -> BootNotification received, s",
+            f"{cp.boot_s:.3f}",
+            f"{ref.boot_s:.3f}",
+            f"<= {TARGET_BOOT_S:g}",
+            _verdict(cp.boot_s <= TARGET_BOOT_S),
+        ),
         ("heartbeats in the window", str(cp.heartbeats), str(ref.heartbeats), "", ""),
         ("exit code after SIGTERM", str(cp.exit_code), str(ref.exit_code), "", ""),
-        ("other processes' CPU in the window, %", f"{cp.others_pct:.0f}",
-         f"{ref.others_pct:.0f}", "", ""),
+        (
+            "other processes' CPU in the window, %",
+            f"{cp.others_pct:.0f}",
+            f"{ref.others_pct:.0f}",
+            "",
+            "",
+        ),
     ]
     lines = [f"{'figure':<40} {'cpagent':>10} {'ocpp ref':>10} {'target':>8}  verdict"]
     lines += [f"{a:<40} {b:>10} {c:>10} {d:>8}  {e}" for a, b, c, d, e in rows]
@@ -186,16 +225,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="idle window (default 60)")
     parser.add_argument("--poll", type=float, default=1.0, help="meter poll, s (default 1)")
-    parser.add_argument("--heartbeat", type=int, default=10,
-                        help="heartbeat interval the central system gives, s (default 10)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for both subjects, e.g. MALLOC_ARENA_MAX=2")
-    parser.add_argument("--no-pth", action="store_true",
-                        help="start both subjects with `python3 -S` and site-packages on "
-                             "PYTHONPATH: no .pth start-up hooks of this machine's site-packages")
-    parser.add_argument("--session", action="store_true",
-                        help="cpagent runs one charging session (control socket plug, "
-                             "RemoteStart, unplug) before its idle window")
+    parser.add_argument(
+        "--heartbeat",
+        type=int,
+        default=10,
+        help="heartbeat interval the central system gives, s (default 10)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for both subjects, e.g. MALLOC_ARENA_MAX=2",
+    )
+    parser.add_argument(
+        "--no-pth",
+        action="store_true",
+        help="start both subjects with `python3 -S` and site-packages on "
+        "PYTHONPATH: no .pth start-up hooks of this machine's site-packages",
+    )
+    parser.add_argument(
+        "--session",
+        action="store_true",
+        help="cpagent runs one charging session (control socket plug, "
+        "RemoteStart, unplug) before its idle window",
+    )
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.update(item.split("=", 1) for item in args.env)
@@ -207,22 +261,47 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cpagent-footprint-") as tmp:
         cs = CentralSystem(free_port(), heartbeat_s=args.heartbeat)
         try:
-            config = write_config(Path(tmp), cs.url, chargepoint_id="BENCH-FOOT",
-                                  poll_s=args.poll, ping_s=30.0)
-            cp = measure("cpagent", [*python, "-m", "cpagent", "run", "--config", str(config)],
-                         cs, args.seconds, Path(tmp) / "cpagent.log", env,
-                         Path(tmp) / "control.sock" if args.session else None)
-            ref = measure("reference", [*python, "-m", "bench._common", "reference", "--url",
-                                        cs.url, "--id", "REFERENCE", "--poll", str(args.poll)],
-                          cs, args.seconds, Path(tmp) / "reference.log", env)
+            config = write_config(
+                Path(tmp), cs.url, chargepoint_id="BENCH-FOOT", poll_s=args.poll, ping_s=30.0
+            )
+            cp = measure(
+                "cpagent",
+                [*python, "-m", "cpagent", "run", "--config", str(config)],
+                cs,
+                args.seconds,
+                Path(tmp) / "cpagent.log",
+                env,
+                Path(tmp) / "control.sock" if args.session else None,
+            )
+            ref = measure(
+                "reference",
+                [
+                    *python,
+                    "-m",
+                    "bench._common",
+                    "reference",
+                    "--url",
+                    cs.url,
+                    "--id",
+                    "REFERENCE",
+                    "--poll",
+                    str(args.poll),
+                ],
+                cs,
+                args.seconds,
+                Path(tmp) / "reference.log",
+                env,
+            )
         finally:
             cs.close()
-    print(f"cpagent idle footprint: window {cp.window_s:.1f} s (reference {ref.window_s:.1f} s),"
-          f" meter poll {args.poll:g} s, heartbeat {args.heartbeat} s, python "
-          f"{sys.version.split()[0]}{' -S (no .pth hooks)' if args.no_pth else ''}; "
-          f"extra env {' '.join(args.env) or 'none'}; "
-          f"{'one session before the window' if args.session else 'no session (idle since boot)'}"
-          f"; load average {load_average()} (2 cores)")
+    print(
+        f"cpagent idle footprint: window {cp.window_s:.1f} s (reference {ref.window_s:.1f} s),"
+        f" meter poll {args.poll:g} s, heartbeat {args.heartbeat} s, python "
+        f"{sys.version.split()[0]}{' -S (no .pth hooks)' if args.no_pth else ''}; "
+        f"extra env {' '.join(args.env) or 'none'}; "
+        f"{'one session before the window' if args.session else 'no session (idle since boot)'}"
+        f"; load average {load_average()} (2 cores)"
+    )
     for line in report(cp, ref):
         print(line)
     return 0

@@ -28,8 +28,9 @@ def line_time_s(blocks: int, registers: int, baudrate: int) -> float:
 def run(model: str, max_registers: int, seconds: float, baudrate: int) -> dict[str, float]:
     with RtuMeterSimulator(model, baudrate=baudrate) as sim:
         sim.set(voltage_v=230.0, current_a=16.0, power_w=11040.0, energy_wh=1000.0)
-        meter = SdmMeter(model, sim.port, baudrate=baudrate, timeout=1.0, retries=1,
-                         max_registers=max_registers)
+        meter = SdmMeter(
+            model, sim.port, baudrate=baudrate, timeout=1.0, retries=1, max_registers=max_registers
+        )
         try:
             samples = 0
             start_requests = sim.requests
@@ -47,8 +48,8 @@ def run(model: str, max_registers: int, seconds: float, baudrate: int) -> dict[s
         "samples": samples,
         "requests_per_sample": requests / samples,
         "samples_per_s_pty": samples / elapsed,
-        "samples_per_s_line": 1.0 / line_time_s(len(blocks), sum(b.count for b in blocks),
-                                                baudrate),
+        "samples_per_s_line": 1.0
+        / line_time_s(len(blocks), sum(b.count for b in blocks), baudrate),
     }
 
 
@@ -61,17 +62,23 @@ def main() -> None:
     rows = []
     for model in ("SDM630", "SDM120"):
         for max_registers in (MAX_REGISTERS_PER_READ, 20, 2):
-            print(f"polling {model} max_registers={max_registers} for {args.seconds}s ...",
-                  flush=True)
-            rows.append((model, max_registers, run(model, max_registers, args.seconds,
-                                                   args.baudrate)))
+            print(
+                f"polling {model} max_registers={max_registers} for {args.seconds}s ...", flush=True
+            )
+            rows.append(
+                (model, max_registers, run(model, max_registers, args.seconds, args.baudrate))
+            )
     print()
-    print(f"{'model':8} {'max_regs':>8} {'samples':>8} {'req/sample':>10} "
-          f"{'samples/s (pty)':>16} {'samples/s (line est.)':>22}")
+    print(
+        f"{'model':8} {'max_regs':>8} {'samples':>8} {'req/sample':>10} "
+        f"{'samples/s (pty)':>16} {'samples/s (line est.)':>22}"
+    )
     for model, max_registers, fig in rows:
-        print(f"{model:8} {max_registers:8d} {int(fig['samples']):8d} "
-              f"{fig['requests_per_sample']:10.2f} {fig['samples_per_s_pty']:16.1f} "
-              f"{fig['samples_per_s_line']:22.1f}")
+        print(
+            f"{model:8} {max_registers:8d} {int(fig['samples']):8d} "
+            f"{fig['requests_per_sample']:10.2f} {fig['samples_per_s_pty']:16.1f} "
+            f"{fig['samples_per_s_line']:22.1f}"
+        )
     print(f"(pty has no baud-rate timing; line est. = {args.baudrate} baud 8N1 wire time)")
 
 

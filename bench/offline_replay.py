@@ -35,17 +35,31 @@ def persist(store: Store, messages: int) -> list[tuple[str, str]]:
         if len(queued) >= messages:
             return queued
         connector, energy, id_tag, started = tx % 2 + 1, 0.0, f"TAG{tx:06d}", to_wire(wall)
-        start = {"connectorId": connector, "idTag": id_tag, "meterStart": 0,
-                 "timestamp": started}
+        start = {"connectorId": connector, "idTag": id_tag, "meterStart": 0, "timestamp": started}
         local = store.begin_transaction(connector, id_tag, energy, start)
         queued.append(("StartTransaction", started))
         for _ in range(min(PER_TRANSACTION - 2, messages - len(queued) - 1)):
             wall += SAMPLE_S
             energy += 123.0
-            store.enqueue("MeterValues", {"connectorId": connector, "meterValue": [{
-                "timestamp": to_wire(wall), "sampledValue": [{
-                    "value": f"{energy:.1f}", "measurand": "Energy.Active.Import.Register",
-                    "unit": "Wh"}]}]}, local)
+            store.enqueue(
+                "MeterValues",
+                {
+                    "connectorId": connector,
+                    "meterValue": [
+                        {
+                            "timestamp": to_wire(wall),
+                            "sampledValue": [
+                                {
+                                    "value": f"{energy:.1f}",
+                                    "measurand": "Energy.Active.Import.Register",
+                                    "unit": "Wh",
+                                }
+                            ],
+                        }
+                    ],
+                },
+                local,
+            )
             store.record_meter(local, energy, wall)
             queued.append(("MeterValues", to_wire(wall)))
         wall += SAMPLE_S
@@ -78,8 +92,10 @@ class CentralSystem:
             self.arrived.append((event.action, _timestamp(event.action, event.payload)))
             if event.action == "StartTransaction":
                 self._current_tx = next(self._next_tx)
-                answer: dict[str, Any] = {"transactionId": self._current_tx,
-                                          "idTagInfo": {"status": "Accepted"}}
+                answer: dict[str, Any] = {
+                    "transactionId": self._current_tx,
+                    "idTagInfo": {"status": "Accepted"},
+                }
             else:
                 if event.payload.get("transactionId") != self._current_tx:
                     self.bad_tx_ids += 1
@@ -120,8 +136,12 @@ def db_bytes(path: Path) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--budget-s", type=float, default=120.0,
-                        help="stop replaying after this many seconds (default 120)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=120.0,
+        help="stop replaying after this many seconds (default 120)",
+    )
     parser.add_argument("--dir", default="/var/tmp", help="where the database goes (a disk)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="cpagent-replay-") as tmp:
@@ -138,17 +158,25 @@ def main() -> None:
         left = len(store.outbox())
         store.close()
     in_order = central.arrived == queued[:done]
-    print(f"persisted: {len(queued)} messages in {persist_s:.2f} s "
-          f"(one fsync'd commit each, {args.dir})")
-    print(f"replayed: {done} of {len(queued)} in {replay_s:.2f} s, {left} left in the queue"
-          + ("" if done == len(queued) else f" (budget of {args.budget_s:g} s reached)"))
-    print(f"order and original timestamps kept: {'yes' if in_order else 'NO'}; "
-          f"wrong transactionIds: {central.bad_tx_ids}")
+    print(
+        f"persisted: {len(queued)} messages in {persist_s:.2f} s "
+        f"(one fsync'd commit each, {args.dir})"
+    )
+    print(
+        f"replayed: {done} of {len(queued)} in {replay_s:.2f} s, {left} left in the queue"
+        + ("" if done == len(queued) else f" (budget of {args.budget_s:g} s reached)")
+    )
+    print(
+        f"order and original timestamps kept: {'yes' if in_order else 'NO'}; "
+        f"wrong transactionIds: {central.bad_tx_ids}"
+    )
     print(f"messages/s persisted: {len(queued) / persist_s:.0f}")
     print(f"messages/s replayed: {done / replay_s:.0f}")
     print(f"Store.head() with {len(queued)} queued: {head_ms:.1f} ms")
-    print(f"database size after persisting: {size / 1024 / 1024:.2f} MiB "
-          f"(+ {wal / 1024 / 1024:.2f} MiB write-ahead log)")
+    print(
+        f"database size after persisting: {size / 1024 / 1024:.2f} MiB "
+        f"(+ {wal / 1024 / 1024:.2f} MiB write-ahead log)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 # The benchmarks issue 8 asks for; listed even when a script does not exist (yet).
-EXPECTED = ("core_rpc", "e2e_latency", "footprint", "offline_replay", "transport_rtt",
-            "meter_poll")
+EXPECTED = ("core_rpc", "e2e_latency", "footprint", "offline_replay", "transport_rtt", "meter_poll")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +35,9 @@ def scripts(only: list[str]) -> list[str]:
     """Expected scripts first, then any other bench/*.py (not this one, not _helpers)."""
     if only:
         return only
-    found = sorted(p.stem for p in BENCH.glob("*.py")
-                   if p.stem != "report" and not p.stem.startswith("_"))
+    found = sorted(
+        p.stem for p in BENCH.glob("*.py") if p.stem != "report" and not p.stem.startswith("_")
+    )
     return list(EXPECTED) + [name for name in found if name not in EXPECTED]
 
 
@@ -63,13 +63,19 @@ def run(script: str, timeout_s: float, lines: int) -> Outcome:
         return Outcome(script, "missing", 0.0, ())
     start = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", f"bench.{script}"], cwd=REPO,
-                              capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-m", f"bench.{script}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
         partial = last_block(_text(exc.stdout), lines)
-        return Outcome(script, f"timed out after {timeout_s:g} s", time.monotonic() - start,
-                       partial)
+        return Outcome(
+            script, f"timed out after {timeout_s:g} s", time.monotonic() - start, partial
+        )
     except OSError as exc:
         return Outcome(script, f"could not start: {exc}", time.monotonic() - start, ())
     seconds = time.monotonic() - start
@@ -85,8 +91,11 @@ def table(outcomes: list[Outcome]) -> str:
     for outcome in outcomes:
         figures = outcome.figures or ("",)
         for n, figure in enumerate(figures):
-            cells = ((outcome.script, outcome.status, f"{outcome.seconds:.0f}") if n == 0
-                     else ("", "", ""))
+            cells = (
+                (outcome.script, outcome.status, f"{outcome.seconds:.0f}")
+                if n == 0
+                else ("", "", "")
+            )
             cell = "`" + figure.replace("|", "\\|").replace("`", "'") + "`" if figure else ""
             rows.append(f"| {' | '.join(cells)} | {cell} |")
     return "\n".join(rows)
@@ -94,19 +103,31 @@ def table(outcomes: list[Outcome]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout-s", type=float, default=300.0,
-                        help="bound per script (default 300)")
-    parser.add_argument("--lines", type=int, default=12,
-                        help="keep at most this many figure lines per script (default 12)")
-    parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
-                        help="run only these scripts (names without .py)")
+    parser.add_argument(
+        "--timeout-s", type=float, default=300.0, help="bound per script (default 300)"
+    )
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=12,
+        help="keep at most this many figure lines per script (default 12)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="run only these scripts (names without .py)",
+    )
     args = parser.parse_args(argv)
     outcomes = []
     for script in scripts(args.only):
         print(f"running bench.{script} ...", file=sys.stderr, flush=True)
         outcomes.append(run(script, args.timeout_s, args.lines))
-    print(f"cpagent benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"python {sys.version.split()[0]}")
+    print(
+        f"cpagent benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"python {sys.version.split()[0]}"
+    )
     print()
     print(table(outcomes))
     return 0

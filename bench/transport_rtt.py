@@ -34,8 +34,9 @@ from tests.support.mosquitto import Mosquitto
 Result = tuple[str, int, float, list[float]]  # name, round trips, seconds, latencies (s)
 
 
-def _core_over(make: Callable[[Callable[[object], None]], Transport], seconds: float,
-               name: str) -> Result:
+def _core_over(
+    make: Callable[[Callable[[object], None]], Transport], seconds: float, name: str
+) -> Result:
     """Heartbeats from a cpagent TaskManager over a transport made by `make(post)`."""
     up = threading.Event()
     ids = (f"b{n}" for n in itertools.count())
@@ -79,6 +80,7 @@ def _core_over(make: Callable[[Callable[[object], None]], Transport], seconds: f
 
 def _reference(url: str, seconds: float) -> Result:
     """Heartbeats from a chargepoint on the public `ocpp` package over `websockets`."""
+
     async def run() -> Result:
         async with connect(f"{url}/REF001", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
             cp = ChargePoint("REF001", ws)
@@ -92,8 +94,12 @@ def _reference(url: str, seconds: float) -> Result:
                 await cp.call(call.Heartbeat())
                 latencies.append(time.perf_counter() - sent)
             reader.cancel()
-            return "ocpp package + websockets (reference)", len(latencies), \
-                time.perf_counter() - start, latencies
+            return (
+                "ocpp package + websockets (reference)",
+                len(latencies),
+                time.perf_counter() - start,
+                latencies,
+            )
 
     return asyncio.run(run())
 
@@ -101,8 +107,10 @@ def _reference(url: str, seconds: float) -> Result:
 def _line(result: Result) -> str:
     name, count, elapsed, latencies = result
     cuts = statistics.quantiles(latencies, n=100)
-    return (f"{name:<44} {count / elapsed:8.0f} rt/s   p50 {cuts[49] * 1e3:6.2f} ms   "
-            f"p99 {cuts[98] * 1e3:6.2f} ms   (n={count})")
+    return (
+        f"{name:<44} {count / elapsed:8.0f} rt/s   p50 {cuts[49] * 1e3:6.2f} ms   "
+        f"p99 {cuts[98] * 1e3:6.2f} ms   (n={count})"
+    )
 
 
 def main() -> None:
@@ -111,18 +119,27 @@ def main() -> None:
     seconds = parser.parse_args().seconds
     results: list[Result] = []
     with CentralSystem() as central, tempfile.TemporaryDirectory() as tmp:
-        results.append(_core_over(
-            lambda post: WebSocketTransport(central.url, "WS001", post, ping_interval_s=0),
-            seconds, "cpagent core + WebSocketTransport"))
+        results.append(
+            _core_over(
+                lambda post: WebSocketTransport(central.url, "WS001", post, ping_interval_s=0),
+                seconds,
+                "cpagent core + WebSocketTransport",
+            )
+        )
         broker = Mosquitto(Path(tmp) / "mosquitto")
         broker.start()
-        bridge = Bridge(broker.host, broker.port, central.url, ping_interval_s=0,
-                        allow_unknown=True)
+        bridge = Bridge(
+            broker.host, broker.port, central.url, ping_interval_s=0, allow_unknown=True
+        )
         bridge.start()
         try:
-            results.append(_core_over(
-                lambda post: MqttTransport(broker.host, broker.port, "MQ001", post),
-                seconds, "cpagent core + MqttTransport via bridge"))
+            results.append(
+                _core_over(
+                    lambda post: MqttTransport(broker.host, broker.port, "MQ001", post),
+                    seconds,
+                    "cpagent core + MqttTransport via bridge",
+                )
+            )
         finally:
             bridge.stop()
             broker.stop()

@@ -52,11 +52,13 @@ class _Relay:
         self._bridge = bridge
         self._lock = threading.Lock()
         self._up = False
-        self._pending: collections.deque[str] = collections.deque(
-            maxlen=bridge.max_pending_frames)
+        self._pending: collections.deque[str] = collections.deque(maxlen=bridge.max_pending_frames)
         self.websocket = WebSocketTransport(
-            bridge.csms_url, chargepoint_id, self._on_event, **bridge.websocket_options(
-                chargepoint_id))
+            bridge.csms_url,
+            chargepoint_id,
+            self._on_event,
+            **bridge.websocket_options(chargepoint_id),
+        )
 
     def forward_up(self, text: str) -> None:
         """A frame from the chargepoint: to the CSMS now, or once the WebSocket is up."""
@@ -64,8 +66,10 @@ class _Relay:
             if self._up and self.websocket.send(text):
                 return
             if len(self._pending) == self._pending.maxlen:
-                log.warning("%s: central system unreachable; dropping the oldest queued frame",
-                            self.chargepoint_id)
+                log.warning(
+                    "%s: central system unreachable; dropping the oldest queued frame",
+                    self.chargepoint_id,
+                )
             self._pending.append(text)
 
     def _on_event(self, event: object) -> None:  # WebSocket runner thread
@@ -122,8 +126,10 @@ class Bridge:
         if not csms_url.startswith(("ws://", "wss://")):
             raise ValueError(f"csms url must start with ws:// or wss://, got {csms_url!r}")
         if credentials is None and not allow_unknown:
-            raise ValueError("no chargepoint credentials: give a credentials file, or allow "
-                             "unknown chargepoints (bench only)")
+            raise ValueError(
+                "no chargepoint credentials: give a credentials file, or allow "
+                "unknown chargepoints (bench only)"
+            )
         if max_chargepoints < 1:
             raise ValueError(f"max_chargepoints must be at least 1, not {max_chargepoints}")
         self.csms_url = csms_url
@@ -144,8 +150,13 @@ class Bridge:
         self._relays: dict[str, _Relay] = {}
         self._stoppers: list[threading.Thread] = []
         self._stopping = False
-        self._client = make_client(client_id, mqtt_login, reconnect_min_s=1, reconnect_max_s=30,
-                                   max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD)
+        self._client = make_client(
+            client_id,
+            mqtt_login,
+            reconnect_min_s=1,
+            reconnect_max_s=30,
+            max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD,
+        )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
@@ -170,25 +181,34 @@ class Bridge:
         else:
             profile = SecurityProfile.UNSECURED
         options: dict[str, Any] = {
-            "subprotocol": self._subprotocol, "security_profile": int(profile),
-            "password": entry.password, "ca_file": self._csms_ca_file,
+            "subprotocol": self._subprotocol,
+            "security_profile": int(profile),
+            "password": entry.password,
+            "ca_file": self._csms_ca_file,
             "cert_file": cert_file if profile == SecurityProfile.TLS_CLIENT_CERT else None,
             "key_file": key_file if profile == SecurityProfile.TLS_CLIENT_CERT else None,
             "ping_interval_s": self._ping_interval_s,
-            "max_frame_bytes": self._max_frame_bytes}
+            "max_frame_bytes": self._max_frame_bytes,
+        }
         if self._backoff is not None:
             options["backoff"] = self._backoff
         return options
 
     def start(self) -> None:
         if self._allow_unknown:
-            log.warning("bridge: relaying ANY chargepoint id, without credentials for unknown "
-                        "ones (bench mode): anyone who can publish on the broker can pose as "
-                        "a chargepoint")
+            log.warning(
+                "bridge: relaying ANY chargepoint id, without credentials for unknown "
+                "ones (bench mode): anyone who can publish on the broker can pose as "
+                "a chargepoint"
+            )
         host, port = self._address
-        self._client.connect_async(host, port, keepalive=30, clean_start=False,
-                                   properties=session_properties(
-                                       86400, self._max_frame_bytes + PACKET_OVERHEAD))
+        self._client.connect_async(
+            host,
+            port,
+            keepalive=30,
+            clean_start=False,
+            properties=session_properties(86400, self._max_frame_bytes + PACKET_OVERHEAD),
+        )
         self._client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -214,17 +234,18 @@ class Bridge:
 
     # -- paho callbacks (loop thread) ---------------------------------------------------
 
-    def _on_connect(self, client: paho.Client, _userdata: Any, _flags: Any,
-                    reason: ReasonCode, _properties: Any) -> None:
+    def _on_connect(
+        self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _properties: Any
+    ) -> None:
         if reason.is_failure:
             log.error("bridge: broker refused the connection: %s", reason)
             return
-        client.subscribe([(f"{self.topic_prefix}/+/up", QOS),
-                          (f"{self.topic_prefix}/+/state", QOS)])
+        client.subscribe(
+            [(f"{self.topic_prefix}/+/up", QOS), (f"{self.topic_prefix}/+/state", QOS)]
+        )
         log.info("bridge: connected to broker %s:%d", *self._address)
 
-    def _on_message(self, _client: paho.Client, _userdata: Any,
-                    message: paho.MQTTMessage) -> None:
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         rest = message.topic.removeprefix(self.topic_prefix + "/")
         chargepoint_id, _, kind = rest.rpartition("/")
         text = message.payload.decode("utf-8", errors="replace")
@@ -281,8 +302,14 @@ class Bridge:
         log.info("bridge: %s offline; closing its WebSocket", chargepoint_id)
 
 
-def run_bridge(mqtt_host: str, mqtt_port: int, csms_url: str, *,
-               stop: threading.Event | None = None, **options: Any) -> None:
+def run_bridge(
+    mqtt_host: str,
+    mqtt_port: int,
+    csms_url: str,
+    *,
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> None:
     """Run a Bridge until `stop` is set, SIGTERM or Ctrl-C; `options` as for `Bridge`."""
     stop = stop or threading.Event()
     bridge = Bridge(mqtt_host, mqtt_port, csms_url, **options)
@@ -312,38 +339,71 @@ def parse_host_port(text: str, default_port: int = 1883) -> tuple[str, int]:
 
 def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     """The `cpagent bridge` options."""
-    parser.add_argument("--mqtt", required=True, metavar="HOST:PORT",
-                        help="MQTT broker the chargepoints use (port defaults to 1883)")
-    parser.add_argument("--csms", required=True, metavar="URL",
-                        help="central system base url (ws:// or wss://); each chargepoint "
-                             "connects to URL/<chargepoint id>")
-    parser.add_argument("--topic-prefix", default="ocpp",
-                        help="MQTT topic prefix, as [mqtt] topic_prefix (default: ocpp)")
-    parser.add_argument("--protocol", default="ocpp1.6",
-                        choices=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],
-                        help="OCPP-J subprotocol offered to the central system")
+    parser.add_argument(
+        "--mqtt",
+        required=True,
+        metavar="HOST:PORT",
+        help="MQTT broker the chargepoints use (port defaults to 1883)",
+    )
+    parser.add_argument(
+        "--csms",
+        required=True,
+        metavar="URL",
+        help="central system base url (ws:// or wss://); each chargepoint "
+        "connects to URL/<chargepoint id>",
+    )
+    parser.add_argument(
+        "--topic-prefix",
+        default="ocpp",
+        help="MQTT topic prefix, as [mqtt] topic_prefix (default: ocpp)",
+    )
+    parser.add_argument(
+        "--protocol",
+        default="ocpp1.6",
+        choices=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],
+        help="OCPP-J subprotocol offered to the central system",
+    )
     parser.add_argument("--ca-file", help="CA certificate(s) to verify a wss:// central system")
-    parser.add_argument("--credentials", metavar="FILE",
-                        help="TOML file, mode 0600: [<chargepoint id>] password = ... and/or "
-                             "cert_file/key_file, what the bridge presents to the central "
-                             "system for each chargepoint; ids without an entry are refused")
-    parser.add_argument("--allow-unknown-chargepoints", action="store_true",
-                        help="bench only: relay any chargepoint id, without credentials for "
-                             "those not in --credentials")
-    parser.add_argument("--max-chargepoints", type=int, default=MAX_CHARGEPOINTS, metavar="N",
-                        help=f"relay at most N chargepoints at once (default {MAX_CHARGEPOINTS})")
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="TOML file, mode 0600: [<chargepoint id>] password = ... and/or "
+        "cert_file/key_file, what the bridge presents to the central "
+        "system for each chargepoint; ids without an entry are refused",
+    )
+    parser.add_argument(
+        "--allow-unknown-chargepoints",
+        action="store_true",
+        help="bench only: relay any chargepoint id, without credentials for "
+        "those not in --credentials",
+    )
+    parser.add_argument(
+        "--max-chargepoints",
+        type=int,
+        default=MAX_CHARGEPOINTS,
+        metavar="N",
+        help=f"relay at most N chargepoints at once (default {MAX_CHARGEPOINTS})",
+    )
     parser.add_argument("--mqtt-username", help="broker username (the ACL's bridge user)")
-    parser.add_argument("--mqtt-password-file", metavar="FILE",
-                        help="file (mode 0600) whose first line is the broker password")
+    parser.add_argument(
+        "--mqtt-password-file",
+        metavar="FILE",
+        help="file (mode 0600) whose first line is the broker password",
+    )
     parser.add_argument("--mqtt-tls", action="store_true", help="TLS >= 1.2 to the broker")
     parser.add_argument("--mqtt-ca-file", help="CA certificate(s) to verify the broker")
     parser.add_argument("--mqtt-cert-file", help="TLS client certificate for the broker")
     parser.add_argument("--mqtt-key-file", help="its private key (mode 0600)")
-    parser.add_argument("--max-frame-bytes", type=int, default=MAX_FRAME_BYTES, metavar="N",
-                        help="largest message taken from the central system (WebSocket close "
-                             "1009 beyond) or the broker (MQTT Maximum Packet Size, plus "
-                             f"{PACKET_OVERHEAD} for the packet's header); default "
-                             f"{MAX_FRAME_BYTES}")
+    parser.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=MAX_FRAME_BYTES,
+        metavar="N",
+        help="largest message taken from the central system (WebSocket close "
+        "1009 beyond) or the broker (MQTT Maximum Packet Size, plus "
+        f"{PACKET_OVERHEAD} for the packet's header); default "
+        f"{MAX_FRAME_BYTES}",
+    )
 
 
 def bridge_from_args(args: argparse.Namespace) -> int:
@@ -360,24 +420,37 @@ def bridge_from_args(args: argparse.Namespace) -> int:
         log.error("bridge: --max-frame-bytes: must be at least 1")
         return 2
     if args.max_chargepoints < 1 or (args.mqtt_cert_file is None) != (args.mqtt_key_file is None):
-        log.error("bridge: --max-chargepoints must be >= 1; --mqtt-cert-file and "
-                  "--mqtt-key-file go together")
+        log.error(
+            "bridge: --max-chargepoints must be >= 1; --mqtt-cert-file and "
+            "--mqtt-key-file go together"
+        )
         return 2
     try:
         credentials = load_credentials(args.credentials) if args.credentials else {}
-        password = (read_secret_file(args.mqtt_password_file) if args.mqtt_password_file
-                    else None)
+        password = read_secret_file(args.mqtt_password_file) if args.mqtt_password_file else None
     except CredentialsError as exc:
         log.error("bridge: %s", exc)
         return EX_CONFIG
-    run_bridge(host, port, args.csms, topic_prefix=args.topic_prefix,
-               subprotocol=args.protocol, csms_ca_file=args.ca_file, credentials=credentials,
-               allow_unknown=args.allow_unknown_chargepoints,
-               max_chargepoints=args.max_chargepoints, mqtt_login=BrokerLogin(
-                   username=args.mqtt_username, password=password, tls=args.mqtt_tls,
-                   ca_file=args.mqtt_ca_file, cert_file=args.mqtt_cert_file,
-                   key_file=args.mqtt_key_file),
-               max_frame_bytes=args.max_frame_bytes)
+    run_bridge(
+        host,
+        port,
+        args.csms,
+        topic_prefix=args.topic_prefix,
+        subprotocol=args.protocol,
+        csms_ca_file=args.ca_file,
+        credentials=credentials,
+        allow_unknown=args.allow_unknown_chargepoints,
+        max_chargepoints=args.max_chargepoints,
+        mqtt_login=BrokerLogin(
+            username=args.mqtt_username,
+            password=password,
+            tls=args.mqtt_tls,
+            ca_file=args.mqtt_ca_file,
+            cert_file=args.mqtt_cert_file,
+            key_file=args.mqtt_key_file,
+        ),
+        max_frame_bytes=args.max_frame_bytes,
+    )
     return 0
 
 
@@ -387,17 +460,17 @@ def register(subparsers: Any) -> None:
         "bridge",
         help="relay chargepoints on an MQTT broker to a WebSocket central system",
         description="For every chargepoint seen on the MQTT broker, open a WebSocket to the "
-                    "central system at URL/<chargepoint id> and relay OCPP frames both ways, "
-                    "mirroring online/offline. Runs until SIGTERM or Ctrl-C.",
+        "central system at URL/<chargepoint id> and relay OCPP frames both ways, "
+        "mirroring online/offline. Runs until SIGTERM or Ctrl-C.",
         epilog="exit codes: 0 stopped, 2 bad option, 78 unusable credentials or password "
-               "file\n\nexamples:\n"
-               "  cpagent bridge --mqtt 127.0.0.1:1883 --csms wss://csms.example/ocpp \\\n"
-               "      --credentials /etc/cpagent-bridge/credentials.toml --mqtt-tls \\\n"
-               "      --mqtt-username cpagent-bridge \\\n"
-               "      --mqtt-password-file /etc/cpagent-bridge/mqtt-password\n"
-               "  cpagent bridge --mqtt 127.0.0.1:1883 --csms ws://127.0.0.1:9000 "
-               "--allow-unknown-chargepoints   (bench)\n\n"
-               "credentials file (mode 0600):\n" + EXAMPLE,
+        "file\n\nexamples:\n"
+        "  cpagent bridge --mqtt 127.0.0.1:1883 --csms wss://csms.example/ocpp \\\n"
+        "      --credentials /etc/cpagent-bridge/credentials.toml --mqtt-tls \\\n"
+        "      --mqtt-username cpagent-bridge \\\n"
+        "      --mqtt-password-file /etc/cpagent-bridge/mqtt-password\n"
+        "  cpagent bridge --mqtt 127.0.0.1:1883 --csms ws://127.0.0.1:9000 "
+        "--allow-unknown-chargepoints   (bench)\n\n"
+        "credentials file (mode 0600):\n" + EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_bridge_arguments(parser)

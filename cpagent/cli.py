@@ -50,14 +50,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cpagent {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log at DEBUG level (same as --log-level DEBUG)")
-    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                        type=str.upper, help="log level (default: [log] level for run, "
-                        "else WARNING)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log at DEBUG level (same as --log-level DEBUG)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        help="log level (default: [log] level for run, else WARNING)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else [
-        *COMMAND_MODULES.values()]
+    modules = (
+        [COMMAND_MODULES[command]] if command in COMMAND_MODULES else [*COMMAND_MODULES.values()]
+    )
     for name in modules:
         register = getattr(_import_optional(name), "register", None)
         if register is not None:

@@ -71,7 +71,6 @@ class SimRelay(PostedFault, SwitchRule):
             self._closed = True
 
 
-
 class SimCurrentLimiter:
     """A CurrentLimiter that remembers the offered limit (None = no limit offered)."""
 

@@ -8,8 +8,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("cpagent", "hw")
 
@@ -25,11 +23,6 @@ def test_ruff_check_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the repository is reformatted with `ruff format` in "
-    "one commit at the end of the redesign; remove this mark then",
-)
 def test_ruff_format_is_clean() -> None:
     done = run("ruff", "format", "--check", ".")
     assert done.returncode == 0, done.stdout + done.stderr

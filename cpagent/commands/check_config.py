@@ -29,15 +29,24 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "check-config", help="validate a config file", description=__doc__, epilog=EPILOG,
+        "check-config",
+        help="validate a config file",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", nargs="?", help="the TOML configuration file")
-    parser.add_argument("--hardware", action="store_true",
-                        help="also check this machine: device paths and their access for the "
-                        "cpagent user, the pin factory, header pins and clashes, TLS files")
-    parser.add_argument("--reference", action="store_true",
-                        help="print the key reference (Markdown, docs/config.md) and exit")
+    parser.add_argument(
+        "--hardware",
+        action="store_true",
+        help="also check this machine: device paths and their access for the "
+        "cpagent user, the pin factory, header pins and clashes, TLS files",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="print the key reference (Markdown, docs/config.md) and exit",
+    )
     parser.set_defaults(func=functools.partial(run_guarded, _check), parser=parser)
 
 
@@ -61,6 +70,8 @@ def _check(args: argparse.Namespace) -> int:
         code = report_hardware(args.file, config)
         if code != EX_OK:
             return code
-    print(f"{args.file}: ok: chargepoint {config.chargepoint.id}, "
-          f"{len(config.connectors)} connector(s), CSMS {where} over {config.csms.transport}")
+    print(
+        f"{args.file}: ok: chargepoint {config.chargepoint.id}, "
+        f"{len(config.connectors)} connector(s), CSMS {where} over {config.csms.transport}"
+    )
     return EX_OK

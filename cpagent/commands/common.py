@@ -43,17 +43,29 @@ DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     """--config FILE, defaulting to the installed configuration."""
-    parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
-                        help=f"configuration file (default: {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=DEFAULT_CONFIG,
+        help=f"configuration file (default: {DEFAULT_CONFIG})",
+    )
 
 
 def add_socket_options(parser: argparse.ArgumentParser) -> None:
     """--socket / --config, accepted before or after a sub-subcommand (defaults suppressed)."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--socket", metavar="PATH", default=argparse.SUPPRESS,
-                       help=f"control socket of the daemon (default: {DEFAULT_SOCKET})")
-    group.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                       help="take the socket from [control] socket in this config file")
+    group.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help=f"control socket of the daemon (default: {DEFAULT_SOCKET})",
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="take the socket from [control] socket in this config file",
+    )
 
 
 def socket_path(args: argparse.Namespace) -> Path:

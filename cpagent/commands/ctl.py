@@ -30,8 +30,9 @@ examples:
 
 
 _connector = arguments.connector_id
-_watts = arguments.number(low=0, noun="a number of watts",
-                          out_of_range="watts must be a finite number >= 0, not {text!r}")
+_watts = arguments.number(
+    low=0, noun="a number of watts", out_of_range="watts must be a finite number >= 0, not {text!r}"
+)
 _id_tag = arguments.id_tag
 FAULT_CODES = tuple(code.value for code in FaultCode)
 _fault_code = arguments.one_of(FAULT_CODES)
@@ -39,43 +40,68 @@ CONNECTOR = ("connector", _connector, "connector number, 1-based")
 
 # action -> (help, [(argument name, type, help)], examples)
 ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
-    "plug": ("plug a cable into connector N (drives its mock plug input)", [CONNECTOR],
-             "needs [gpio] pin_factory = \"mock\" and the connector's plug_pin.\n\n"
-             "examples:\n  cpagent ctl --config config/bench.toml plug 1"),
-    "unplug": ("unplug the cable from connector N", [CONNECTOR],
-               "needs [gpio] pin_factory = \"mock\" and the connector's plug_pin.\n\n"
-               "examples:\n  cpagent ctl --config config/bench.toml unplug 1"),
-    "tap": ("present a card to the simulated reader",
-            [("id_tag", _id_tag, "the card's idTag (1-20 characters), e.g. 04A1B2C3D4")],
-            "needs [rfid] driver = \"sim\".\n\n"
-            "examples:\n  cpagent ctl --config config/bench.toml tap 04A1B2C3D4"),
-    "fault": ("make connector N's simulated meter fail with an OCPP error code",
-              [CONNECTOR, ("code", _fault_code,
-                           "OCPP 1.6 ChargePointErrorCode: " + ", ".join(FAULT_CODES))],
-              "needs the connector's meter driver = \"sim\"; reads fail until clear-fault.\n\n"
-              "examples:\n  cpagent ctl --config config/bench.toml fault 2 PowerMeterFailure"),
-    "clear-fault": ("end the injected fault on connector N", [CONNECTOR],
-                    "needs the connector's meter driver = \"sim\".\n\n"
-                    "examples:\n  cpagent ctl --config config/bench.toml clear-fault 2"),
-    "ev-load": ("set the power the simulated EV on connector N draws when the relay is closed",
-                [CONNECTOR, ("watts", _watts, "power in W (>= 0), e.g. 7400")],
-                "needs the connector's meter driver = \"sim\"; a current limit from the CSMS\n"
-                "caps it (SetChargingProfile).\n\n"
-                "examples:\n  cpagent ctl --config config/bench.toml ev-load 1 11000\n"
-                "  cpagent ctl --config config/bench.toml ev-load 1 0      (EV paused)"),
+    "plug": (
+        "plug a cable into connector N (drives its mock plug input)",
+        [CONNECTOR],
+        'needs [gpio] pin_factory = "mock" and the connector\'s plug_pin.\n\n'
+        "examples:\n  cpagent ctl --config config/bench.toml plug 1",
+    ),
+    "unplug": (
+        "unplug the cable from connector N",
+        [CONNECTOR],
+        'needs [gpio] pin_factory = "mock" and the connector\'s plug_pin.\n\n'
+        "examples:\n  cpagent ctl --config config/bench.toml unplug 1",
+    ),
+    "tap": (
+        "present a card to the simulated reader",
+        [("id_tag", _id_tag, "the card's idTag (1-20 characters), e.g. 04A1B2C3D4")],
+        'needs [rfid] driver = "sim".\n\n'
+        "examples:\n  cpagent ctl --config config/bench.toml tap 04A1B2C3D4",
+    ),
+    "fault": (
+        "make connector N's simulated meter fail with an OCPP error code",
+        [
+            CONNECTOR,
+            ("code", _fault_code, "OCPP 1.6 ChargePointErrorCode: " + ", ".join(FAULT_CODES)),
+        ],
+        'needs the connector\'s meter driver = "sim"; reads fail until clear-fault.\n\n'
+        "examples:\n  cpagent ctl --config config/bench.toml fault 2 PowerMeterFailure",
+    ),
+    "clear-fault": (
+        "end the injected fault on connector N",
+        [CONNECTOR],
+        'needs the connector\'s meter driver = "sim".\n\n'
+        "examples:\n  cpagent ctl --config config/bench.toml clear-fault 2",
+    ),
+    "ev-load": (
+        "set the power the simulated EV on connector N draws when the relay is closed",
+        [CONNECTOR, ("watts", _watts, "power in W (>= 0), e.g. 7400")],
+        'needs the connector\'s meter driver = "sim"; a current limit from the CSMS\n'
+        "caps it (SetChargingProfile).\n\n"
+        "examples:\n  cpagent ctl --config config/bench.toml ev-load 1 11000\n"
+        "  cpagent ctl --config config/bench.toml ev-load 1 0      (EV paused)",
+    ),
 }
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "ctl", help="bench commands to the running daemon", description=__doc__, epilog=EPILOG,
+        "ctl",
+        help="bench commands to the running daemon",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_socket_options(parser)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, (help_text, params, examples) in ACTIONS.items():
-        sub = actions.add_parser(name, help=help_text, description=help_text, epilog=examples,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = actions.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         for arg, kind, arg_help in params:
             sub.add_argument(arg, type=kind, help=arg_help)
         add_socket_options(sub)

@@ -30,13 +30,20 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "run", help="run the daemon in the foreground", description=__doc__, epilog=EPILOG,
+        "run",
+        help="run the daemon in the foreground",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_option(parser)
-    parser.add_argument("--app", choices=APPLICATIONS, default="chargepoint",
-                        help="chargepoint: the OCPP 1.6 chargepoint (default); bench: report "
-                        "hardware and link only, never close a relay (hardware bring-up)")
+    parser.add_argument(
+        "--app",
+        choices=APPLICATIONS,
+        default="chargepoint",
+        help="chargepoint: the OCPP 1.6 chargepoint (default); bench: report "
+        "hardware and link only, never close a relay (hardware bring-up)",
+    )
     parser.set_defaults(func=functools.partial(run_guarded, _run))
 
 

@@ -47,26 +47,50 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "status", help="show the running daemon's state", description=__doc__, epilog=EPILOG,
+        "status",
+        help="show the running daemon's state",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true",
-                        help="print the raw JSON answer (for scripts; relay state under 'relay')")
-    output.add_argument("--watch", "-w", action="store_true",
-                        help="live view, refreshed every --interval seconds, until Ctrl-C")
-    parser.add_argument("--interval", type=_interval, default=1.0, metavar="S",
-                        help="seconds between refreshes with --watch (default 1)")
-    parser.add_argument("--count", type=_count, default=None, metavar="N",
-                        help="with --watch: stop after N refreshes (default: until Ctrl-C)")
-    parser.add_argument("--show-tags", action="store_true",
-                        help="show card ids (idTags) in full instead of ****1234")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the raw JSON answer (for scripts; relay state under 'relay')",
+    )
+    output.add_argument(
+        "--watch",
+        "-w",
+        action="store_true",
+        help="live view, refreshed every --interval seconds, until Ctrl-C",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_interval,
+        default=1.0,
+        metavar="S",
+        help="seconds between refreshes with --watch (default 1)",
+    )
+    parser.add_argument(
+        "--count",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="with --watch: stop after N refreshes (default: until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--show-tags",
+        action="store_true",
+        help="show card ids (idTags) in full instead of ****1234",
+    )
     add_socket_options(parser)
     parser.set_defaults(func=functools.partial(run_guarded, _status))
 
 
-_interval = arguments.number(low=0.05, high=3600,
-                             out_of_range="must be between 0.05 and 3600 seconds")
+_interval = arguments.number(
+    low=0.05, high=3600, out_of_range="must be between 0.05 and 3600 seconds"
+)
 _count = arguments.integer(1)
 
 
@@ -113,8 +137,11 @@ def render(status: dict[str, Any]) -> str:
         relay = "closed (energised)" if conn.get("relay") else "open"
         plug = {True: "plugged", False: "unplugged", None: "no plug input"}[conn.get("plugged")]
         meter = conn.get("meter")
-        reading = (f"{meter['energy_wh'] / 1000:.3f} kWh, {meter['power_w']:.0f} W"
-                   if meter else "no meter reading yet")
+        reading = (
+            f"{meter['energy_wh'] / 1000:.3f} kWh, {meter['power_w']:.0f} W"
+            if meter
+            else "no meter reading yet"
+        )
         line = f"connector {conn.get('id')}: {conn.get('status', '?')}, relay {relay}, {plug}, "
         line += reading
         if conn.get("fault"):
@@ -147,8 +174,10 @@ def watch(args: argparse.Namespace, out: TextIO) -> int:
                 if exc.exit_code != EX_UNAVAILABLE or refreshes == 0:
                     raise
                 down_since = down_since or time.strftime("%H:%M:%S")
-                body = (f"cpagent: {exc} (since {down_since}; retrying every "
-                        f"{args.interval:g} s, Ctrl-C to quit)")
+                body = (
+                    f"cpagent: {exc} (since {down_since}; retrying every "
+                    f"{args.interval:g} s, Ctrl-C to quit)"
+                )
             else:
                 down_since = None
                 body = render_watch(answer, args.interval)

@@ -129,10 +129,20 @@ class RpcFrameworkError(OcppError):
 
 
 ALL_ERRORS: tuple[type[OcppError], ...] = (
-    NotImplemented_, NotSupported, InternalError, ProtocolError, SecurityError,
-    FormationViolation, FormatViolation, PropertyConstraintViolation,
-    OccurenceConstraintViolation, OccurrenceConstraintViolation, TypeConstraintViolation,
-    GenericError, MessageTypeNotSupported, RpcFrameworkError,
+    NotImplemented_,
+    NotSupported,
+    InternalError,
+    ProtocolError,
+    SecurityError,
+    FormationViolation,
+    FormatViolation,
+    PropertyConstraintViolation,
+    OccurenceConstraintViolation,
+    OccurrenceConstraintViolation,
+    TypeConstraintViolation,
+    GenericError,
+    MessageTypeNotSupported,
+    RpcFrameworkError,
 )
 _BY_CODE: dict[str, type[OcppError]] = {cls.code: cls for cls in ALL_ERRORS}
 

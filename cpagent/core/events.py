@@ -100,6 +100,13 @@ new_call_received = maker(CallReceived)
 new_call_answered = maker(CallAnswered)
 
 Event = (
-    CallReceived | SendReceived | CallAnswered | CallErrored | CallFailed | CallRejected
-    | UnexpectedResponse | ResultErrorReceived | BadFrame
+    CallReceived
+    | SendReceived
+    | CallAnswered
+    | CallErrored
+    | CallFailed
+    | CallRejected
+    | UnexpectedResponse
+    | ResultErrorReceived
+    | BadFrame
 )

@@ -115,8 +115,12 @@ def _no_default(obj: object) -> Any:
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _ascii_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 _make = json.encoder.c_make_encoder  # type: ignore[attr-defined]  # None without the C module
-_c_encode = None if _make is None else _make(
-    None, _no_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+_c_encode = (
+    None
+    if _make is None
+    else _make(
+        None, _no_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
 )
 
 
@@ -222,7 +226,9 @@ def decode(text: str | bytes, version: str) -> Frame:
         # OCPP-J 1.6 §4.1.3: an unknown Message Type Number is ignored, not answered.
         raise FrameError(f"unknown message type {mtype}", mid, mtype)
     raise FrameError(
-        f"unknown message type {mtype}", mid, mtype,
+        f"unknown message type {mtype}",
+        mid,
+        mtype,
         MessageTypeNotSupported(f"message type {mtype} is not supported in {version}"),
     )
 
@@ -243,17 +249,23 @@ def _out_of_range(text: str | bytes, version: str) -> NoReturn:
 def _decode_request(msg: list[Any], n: int, mid: str, mtype: int, version: str) -> Frame:
     if not mid or len(mid) > MAX_ID_LENGTH:
         raise FrameError(
-            "message id must be 1..36 characters", mid, mtype,
+            "message id must be 1..36 characters",
+            mid,
+            mtype,
             rpc_error(version, "message id must be 1 to 36 characters"),
         )
     if n != 4 or type(msg[2]) is not str:
         raise FrameError(
-            f"type {mtype} must be [{mtype}, id, action, {{payload}}]", mid, mtype,
+            f"type {mtype} must be [{mtype}, id, action, {{payload}}]",
+            mid,
+            mtype,
             rpc_error(version, "frame must be [type, id, action, payload]"),
         )
     if type(msg[3]) is not dict:
         raise FrameError(
-            "payload is not a JSON object", mid, mtype,
+            "payload is not a JSON object",
+            mid,
+            mtype,
             format_error(version, "payload must be a JSON object"),
         )
     if mtype == 2:

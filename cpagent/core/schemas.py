@@ -64,9 +64,7 @@ def actions(version: str) -> frozenset[str]:
     return found
 
 
-def validator(
-    version: str, action: str, direction: str, incoming: bool = False
-) -> Check | None:
+def validator(version: str, action: str, direction: str, incoming: bool = False) -> Check | None:
     """The compiled validator for one message, or None when the action has no schema.
 
     ``incoming``: the message comes from the peer, so date-times without an offset pass.
@@ -77,9 +75,7 @@ def validator(
         if action not in actions(version):  # never build a path from an unknown name
             return None
         suffix = "Response" if direction == RESPONSE else _REQUEST_SUFFIX[version]
-        text = (
-            _folder(version).joinpath(f"{action}{suffix}.json").read_text(encoding="utf-8")
-        )
+        text = _folder(version).joinpath(f"{action}{suffix}.json").read_text(encoding="utf-8")
         # use_default=False: validation must never insert default values into a payload.
         formats = _INCOMING_FORMATS if incoming else {}
         check = fastjsonschema.compile(json.loads(text), use_default=False, formats=formats)

@@ -153,8 +153,13 @@ class Session:
         self._orphans.update(self._incoming)
         self._incoming.clear()
         if self._inflight is not None:
-            self._finish(CallFailed(self._inflight.message_id, self._inflight.action,
-                                    ConnectionLost("connection lost with the CALL in flight")))
+            self._finish(
+                CallFailed(
+                    self._inflight.message_id,
+                    self._inflight.action,
+                    ConnectionLost("connection lost with the CALL in flight"),
+                )
+            )
 
     def _move(self, trigger: str) -> None:
         nxt = _TRANSITIONS.get((self._state, trigger))
@@ -274,7 +279,8 @@ class Session:
         if mid in self._incoming:
             # OCPP-J 1.6 §4.1.4 / 2.0.1 §4.1.4: ids are unique while a CALL is in progress.
             err: OcppError | None = (
-                ProtocolError("message id reused while in progress") if version == "ocpp1.6"
+                ProtocolError("message id reused while in progress")
+                if version == "ocpp1.6"
                 else rpc_error(version, "message id reused while in progress")
             )
         else:
@@ -304,8 +310,13 @@ class Session:
         if tell and version == Version.OCPP21:  # OCPP-J 2.1 §4.2.4: tell the peer
             rerr = CallResultError(inflight.message_id, err.code, err.description, err.details)
             self._out.append(Outgoing(rerr, encode(rerr)))
-        self._finish(CallFailed(inflight.message_id, inflight.action,
-                                InvalidResponse(f"{inflight.action} result rejected: {err}", err)))
+        self._finish(
+            CallFailed(
+                inflight.message_id,
+                inflight.action,
+                InvalidResponse(f"{inflight.action} result rejected: {err}", err),
+            )
+        )
 
     def _bad_frame(self, text: str, exc: FrameError, now: float) -> None:
         mid, mtype, err = exc.message_id, exc.message_type, exc.error
@@ -322,7 +333,11 @@ class Session:
 
     # -- helpers ------------------------------------------------------------------------
     def _incoming_error(
-        self, action: str, payload: dict[str, Any], version: str, direction: str = _REQ,
+        self,
+        action: str,
+        payload: dict[str, Any],
+        version: str,
+        direction: str = _REQ,
         incoming: bool = True,
     ) -> OcppError | None:
         """The schema error of a payload; ``incoming``: the peer's (lenient date-times)."""
@@ -378,11 +393,18 @@ class Session:
         while self._state == "up" and self._inflight is None and queue:
             call, text = queue.popleft()
             self._queued_ids.discard(call.message_id)
-            err = self._incoming_error(call.action, call.payload, self._version or "", _REQ,
-                                       False)
+            err = self._incoming_error(call.action, call.payload, self._version or "", _REQ, False)
             if err is not None:
-                self._events.append(CallFailed(call.message_id, call.action, InvalidPayload(
-                    f"{call.action} payload fails its schema: {err.code} {err.description}", err)))
+                self._events.append(
+                    CallFailed(
+                        call.message_id,
+                        call.action,
+                        InvalidPayload(
+                            f"{call.action} payload fails its schema: {err.code} {err.description}",
+                            err,
+                        ),
+                    )
+                )
                 continue
             self._inflight = call
             self._deadline = now + self._timeout

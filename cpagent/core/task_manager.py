@@ -138,8 +138,12 @@ class TaskManager:
         self._new_id = new_id if new_id is not None else _uuid4
         self._on_event = on_event
         self._on_error = on_error
-        self._session = Session(None, call_timeout=call_timeout, validate=validate,
-                                unvalidated_actions=unvalidated_actions)
+        self._session = Session(
+            None,
+            call_timeout=call_timeout,
+            validate=validate,
+            unvalidated_actions=unvalidated_actions,
+        )
         self._lock = threading.Lock()
         self._draining = False
         self._futures: dict[str, Future[Outcome]] = {}
@@ -181,8 +185,9 @@ class TaskManager:
         with self._lock:
             self._futures[message_id] = future
             try:
-                self._session.call(message_id, action, {} if payload is None else payload,
-                                   self._clock())
+                self._session.call(
+                    message_id, action, {} if payload is None else payload, self._clock()
+                )
             except BaseException:
                 del self._futures[message_id]
                 raise
@@ -406,8 +411,9 @@ class _Timer:
             if self._stopped or deadline is None or deadline == old:
                 return
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ocpp-call-timer",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="ocpp-call-timer", daemon=True
+                )
                 self._thread.start()
             elif old is None or deadline < old:
                 self._cond.notify()  # a later deadline is seen when the earlier wait ends

@@ -43,8 +43,10 @@ class BenchControls:
             return self._plug(conn, cmd == "plug")
         injectable = conn.meter
         if not isinstance(injectable, FaultInjectable):
-            raise CommandError(f"connector {conn.id}: meter is a real {conn.config.meter.driver}; "
-                               "faults and loads apply to driver = \"sim\" only")
+            raise CommandError(
+                f"connector {conn.id}: meter is a real {conn.config.meter.driver}; "
+                'faults and loads apply to driver = "sim" only'
+            )
         if cmd != "fault":
             self._real_relays_guard(cmd)
         if cmd == "fault":
@@ -57,8 +59,12 @@ class BenchControls:
             injectable.clear_fault()
             return {"connector": conn.id, "fault": None}
         watts = request.get("watts")
-        if (isinstance(watts, bool) or not isinstance(watts, int | float)
-                or not math.isfinite(watts) or watts < 0):  # JSON lines may carry NaN/Infinity
+        if (
+            isinstance(watts, bool)
+            or not isinstance(watts, int | float)
+            or not math.isfinite(watts)
+            or watts < 0
+        ):  # JSON lines may carry NaN/Infinity
             raise CommandError(f"watts must be a number >= 0, not {watts!r}")
         injectable.set_load_w(float(watts))
         return {"connector": conn.id, "ev_load_w": float(watts)}
@@ -68,7 +74,8 @@ class BenchControls:
             raise CommandError(
                 f"{cmd} refused: the relays are real GPIO, and a simulated {cmd} could close "
                 "one or change the energy billed; on a bench rig set [control] "
-                "allow_ctl_with_real_relays = true")
+                "allow_ctl_with_real_relays = true"
+            )
 
     def _connector(self, value: Any) -> ConnectorHardware:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -85,8 +92,10 @@ class BenchControls:
         if conn.config.plug_pin is None:
             raise CommandError(f"connector {conn.id} has no plug_pin configured")
         if not self._hw.simulated:
-            raise CommandError(f"connector {conn.id}: plug input is real GPIO; "
-                               "plug/unplug work with [gpio] pin_factory = \"mock\" only")
+            raise CommandError(
+                f"connector {conn.id}: plug input is real GPIO; "
+                'plug/unplug work with [gpio] pin_factory = "mock" only'
+            )
         drive_mock_pin(self._hw.pin_factory, conn.config.plug_pin, plugged)
         return {"connector": conn.id, "plugged": plugged}
 

@@ -98,15 +98,17 @@ class BenchApplication:
         for conn in self._ctx.hardware.connectors:
             view = self._views[conn.id]
             derived = "Faulted" if view.fault else "Preparing" if view.plugged else "Available"
-            connectors.append({
-                "id": conn.id,
-                "status": derived,  # derived locally: OCPP 1.6 §4.9 names, no CSMS involved
-                "relay": conn.relay.energised,
-                "plugged": view.plugged,
-                "fault": view.fault,
-                "meter": view.meter,
-                "transaction": None,
-            })
+            connectors.append(
+                {
+                    "id": conn.id,
+                    "status": derived,  # derived locally: OCPP 1.6 §4.9 names, no CSMS involved
+                    "relay": conn.relay.energised,
+                    "plugged": view.plugged,
+                    "fault": view.fault,
+                    "meter": view.meter,
+                    "transaction": None,
+                }
+            )
         return {
             "application": "bench",
             "chargepoint": self._ctx.config.chargepoint.id,

@@ -178,8 +178,7 @@ class ControlServer:
         now = time.monotonic()
         with self._lock:
             if len(self._idle_since) >= self._max_clients:
-                idle = [(since, c) for c, since in self._idle_since.items()
-                        if since is not None]
+                idle = [(since, c) for c, since in self._idle_since.items() if since is not None]
                 if not idle:
                     return False
                 _, oldest = min(idle, key=lambda pair: pair[0])
@@ -234,8 +233,11 @@ class ControlServer:
         if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
             return {"ok": False, "error": 'expected an object with a string "cmd"'}
         if request["cmd"] not in READ_COMMANDS and not may:
-            return {"ok": False, "error": f"{request['cmd']}: permission denied (acting "
-                    "commands need the daemon's user, root or [control] ctl_group)"}
+            return {
+                "ok": False,
+                "error": f"{request['cmd']}: permission denied (acting "
+                "commands need the daemon's user, root or [control] ctl_group)",
+            }
         event = ControlRequest(request)
         self._post(event)
         try:

@@ -11,8 +11,13 @@ from typing import TextIO
 from cpagent.redact import REDACTED, Redactor, mask_id_tags
 
 # sd-daemon(3) priority prefixes, read by journald from a service's stdout/stderr.
-PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-            logging.CRITICAL: 2}
+PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
 __all__ = ["REDACTED", "LineFormatter", "SecretFilter", "is_journal", "setup_logging"]
 
 

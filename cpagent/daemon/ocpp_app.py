@@ -47,9 +47,15 @@ log = logging.getLogger(__name__)
 
 EX_TEMPFAIL = 75  # sysexits.h: Reset.req accepted; non-zero so Restart=on-failure restarts us
 STOP_BOUND_S = 5.0  # on SIGTERM, how long StopTransactions may take to be acknowledged
-                    # (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
-HW_EVENTS = (PlugChanged, CardPresented, MeterSampled, MeterReadFailed, DeviceFaulted,
-             DeviceRecovered)
+# (below the runner's 10 s grace, and systemd's 90 s TimeoutStopSec)
+HW_EVENTS = (
+    PlugChanged,
+    CardPresented,
+    MeterSampled,
+    MeterReadFailed,
+    DeviceFaulted,
+    DeviceRecovered,
+)
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
 
@@ -98,8 +104,9 @@ class ChargepointApplication:
         config, hardware = ctx.config, ctx.hardware
         self._ctx = ctx
         self._bench = BenchControls(hardware)
-        self._store = Store.open(config.state.dir / DATABASE_FILE,
-                                 chargepoint_id=config.chargepoint.id)
+        self._store = Store.open(
+            config.state.dir / DATABASE_FILE, chargepoint_id=config.chargepoint.id
+        )
         _apply_stored_ping_interval(self._store, ctx.transport)
         sources = {conn.source: conn.id for conn in hardware.connectors}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
@@ -168,8 +175,9 @@ class ChargepointApplication:
     def next_deadline(self) -> float | None:
         deadline = self._cp.next_deadline()
         if self._exit is not None:
-            deadline = min(deadline, self._exit.latest) if deadline is not None else (
-                self._exit.latest)
+            deadline = (
+                min(deadline, self._exit.latest) if deadline is not None else (self._exit.latest)
+            )
         if self._store.fault is not None:
             retry = self._store.retry_at
             deadline = retry if deadline is None else min(deadline, retry)
@@ -191,18 +199,24 @@ class ChargepointApplication:
         for conn in self._ctx.hardware.connectors:
             point = points[conn.id]
             tx = point.tx
-            connectors.append({
-                "id": conn.id,
-                "status": point.connector.status.value,
-                "relay": conn.relay.energised,
-                "plugged": point.plugged,
-                "fault": ", ".join(sorted(point.faults)) or None,
-                "meter": _reading(point.sample),
-                "limit_a": point.limit_a,
-                "transaction": None if tx is None else {
-                    "id": tx.transaction_id, "id_tag": tx.id_tag, "local_id": tx.local_id,
-                },
-            })
+            connectors.append(
+                {
+                    "id": conn.id,
+                    "status": point.connector.status.value,
+                    "relay": conn.relay.energised,
+                    "plugged": point.plugged,
+                    "fault": ", ".join(sorted(point.faults)) or None,
+                    "meter": _reading(point.sample),
+                    "limit_a": point.limit_a,
+                    "transaction": None
+                    if tx is None
+                    else {
+                        "id": tx.transaction_id,
+                        "id_tag": tx.id_tag,
+                        "local_id": tx.local_id,
+                    },
+                }
+            )
         return {
             "application": "chargepoint",
             "chargepoint": self._ctx.config.chargepoint.id,
@@ -257,8 +271,9 @@ class ChargepointApplication:
         self._store.retry_at = now + RETRY_DISK_S
         detail = f"state store: {self._store.fault or 'write failed'}"
         for conn in self._ctx.hardware.connectors:
-            fault = DeviceFaulted(_store_source(conn.id), "OtherError", detail,
-                                  vendor_code=STORE_VENDOR_ERROR)
+            fault = DeviceFaulted(
+                _store_source(conn.id), "OtherError", detail, vendor_code=STORE_VENDOR_ERROR
+            )
             try:
                 self._cp.hw_event(fault, now)
             except StoreWriteError:  # memory failing too: the relays are open already
@@ -315,8 +330,11 @@ class ChargepointApplication:
             return
         if self._cp.charging.readings.pending():
             return  # a Stop waits for its final meter reading (<= 1 s, then it is queued)
-        if (self._connection == "connected" and self._store.queue_depth()
-                and self._clock() < pending.latest):
+        if (
+            self._connection == "connected"
+            and self._store.queue_depth()
+            and self._clock() < pending.latest
+        ):
             return
         self._exit = None
         log.warning("%s: exiting", pending.reason)
@@ -331,8 +349,9 @@ class ChargepointApplication:
     def _apply(self, command: Command) -> None:
         if isinstance(command, RestartRequested):
             if self._exit is None:
-                self._exit = _PendingExit(f"Reset {command.kind}", EX_TEMPFAIL,
-                                          self._clock() + self._restart_bound_s)
+                self._exit = _PendingExit(
+                    f"Reset {command.kind}", EX_TEMPFAIL, self._clock() + self._restart_bound_s
+                )
             return
         conn = self._ctx.hardware.connector(command.connector_id)
         if isinstance(command, ReadMeter):
@@ -346,8 +365,9 @@ class ChargepointApplication:
             conn.relay.de_energise()
         elif isinstance(command, SetCurrentLimit):
             if conn.limiter is None:
-                log.info("%s: limit %s A not applied (no current limiter)", conn.source,
-                         command.amps)
+                log.info(
+                    "%s: limit %s A not applied (no current limiter)", conn.source, command.amps
+                )
             else:
                 conn.limiter.set_limit_a(command.amps)
 
@@ -394,5 +414,9 @@ def _firmware_worker(config: Config, post: Callable[[object], None]) -> Firmware
 def _reading(sample: Any) -> dict[str, Any] | None:
     if sample is None:
         return None
-    return {"energy_wh": sample.energy_wh, "power_w": sample.power_w,
-            "voltage_v": list(sample.voltage_v), "current_a": list(sample.current_a)}
+    return {
+        "energy_wh": sample.energy_wh,
+        "power_w": sample.power_w,
+        "voltage_v": list(sample.voltage_v),
+        "current_a": list(sample.current_a),
+    }

@@ -70,8 +70,12 @@ def run_daemon(
     hardware = transport = control = None
     lock = StateLock(config.state.dir)
     try:
-        log.info("cpagent %s starting: %s, %d connector(s)", __version__, config.path,
-                 len(config.connectors))
+        log.info(
+            "cpagent %s starting: %s, %d connector(s)",
+            __version__,
+            config.path,
+            len(config.connectors),
+        )
         _prepare_state_dir(config.state.dir)
         _lock_state_dir(lock)  # before any device, the store or power-loss recovery
         _check_store(config)
@@ -80,8 +84,9 @@ def run_daemon(
             guard.add(conn.source, conn.relay)
         guard.de_energise_all()  # contactors open from the very start
         transport = _build(wiring.build_transport, config, inbox.post)
-        owner = _Owner(build_app, AppContext(config, hardware, transport, inbox.post),
-                       inbox, notifier, guard)
+        owner = _Owner(
+            build_app, AppContext(config, hardware, transport, inbox.post), inbox, notifier, guard
+        )
         stop_asked: list[float] = []
         signalled: list[int] = []
 
@@ -99,8 +104,9 @@ def run_daemon(
             owner.built.wait()
             if owner.exit_code is not None:
                 return owner.exit_code  # the application could not be built
-            control = ControlServer(config.control.socket, inbox.post,
-                                    ctl_group=config.control.ctl_group)
+            control = ControlServer(
+                config.control.socket, inbox.post, ctl_group=config.control.ctl_group
+            )
             try:
                 control.start()
             except ControlServerError as exc:
@@ -217,8 +223,7 @@ def _install_signals(handler: Any) -> Callable[[], None]:
 def _abort(guard: RelayGuard, signum: int) -> None:
     """SIGABRT (the systemd watchdog: the owner loop hangs): open the relays from here, then
     die by the signal as systemd expects (core dump, restart)."""
-    log.critical("%s: owner loop presumed hung; opening every relay and aborting",
-                 name_of(signum))
+    log.critical("%s: owner loop presumed hung; opening every relay and aborting", name_of(signum))
     guard.de_energise_all()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
@@ -228,11 +233,9 @@ def _lock_state_dir(lock: StateLock) -> None:
     try:
         lock.acquire()
     except StateDirBusy as exc:
-        raise StartupError(f"{exc}; refusing to start a second daemon on it",
-                           EX_OSERR) from None
+        raise StartupError(f"{exc}; refusing to start a second daemon on it", EX_OSERR) from None
     except OSError as exc:
-        raise StartupError(f"state lock {lock.path}: {exc.strerror or exc}",
-                           EX_CANTCREAT) from None
+        raise StartupError(f"state lock {lock.path}: {exc.strerror or exc}", EX_CANTCREAT) from None
 
 
 def _check_store(config: Config) -> None:
@@ -245,8 +248,9 @@ def _check_store(config: Config) -> None:
     except StoreOpenError as exc:
         if exc.reason in TRANSIENT_STORE_ERRORS:  # space may come back: let systemd retry
             raise StartupError(str(exc), EX_IOERR) from None
-        raise StartupError(f"{exc}; see: cpagent store check --config {config.path}",
-                           EX_DATAERR) from None
+        raise StartupError(
+            f"{exc}; see: cpagent store check --config {config.path}", EX_DATAERR
+        ) from None
 
 
 def _worker_died_hook(inbox: Inbox, previous: Any) -> Any:
@@ -284,5 +288,13 @@ def _close(action: Callable[[], object], what: str) -> None:
         log.exception("stopping %s failed", what)
 
 
-__all__ = ["EX_CONFIG", "EX_DATAERR", "EX_OK", "EX_OSERR", "EX_SOFTWARE", "EX_UNAVAILABLE",
-           "StartupError", "run_daemon"]
+__all__ = [
+    "EX_CONFIG",
+    "EX_DATAERR",
+    "EX_OK",
+    "EX_OSERR",
+    "EX_SOFTWARE",
+    "EX_UNAVAILABLE",
+    "StartupError",
+    "run_daemon",
+]

@@ -103,12 +103,18 @@ def safe_off(config: Config, *, daemon_wait_s: float = DAEMON_STOP_WAIT_S) -> Sa
     for index, conn in enumerate(config.connectors, start=1):
         if conn.relay_pin is None:
             continue  # the EVSE controller switches the contactor
-        where = (f"connector{index} relay (GPIO{conn.relay_pin}, "
-                 f"{'active-high' if conn.relay_active_high else 'active-low'})")
+        where = (
+            f"connector{index} relay (GPIO{conn.relay_pin}, "
+            f"{'active-high' if conn.relay_active_high else 'active-low'})"
+        )
         try:
             # gpiozero drives the line inactive when the device is made (initial_value=False)
-            relay = GpioRelay(conn.relay_pin, active_high=conn.relay_active_high,
-                              pin_factory=factory, source=f"connector{index}")
+            relay = GpioRelay(
+                conn.relay_pin,
+                active_high=conn.relay_active_high,
+                pin_factory=factory,
+                source=f"connector{index}",
+            )
             relay.close()
         except (HardwareError, OSError) as exc:
             lines.append(f"{where}: NOT de-energised: {exc}")
@@ -146,8 +152,10 @@ def _stop_live_daemon(config: Config, wait_s: float) -> list[str]:
                     os.kill(exc.pid, signal.SIGTERM)
                     asked = exc.pid
                 except OSError as kill_exc:
-                    return [f"{exc}; could not ask it to stop: {kill_exc.strerror}; "
-                            "de-energising anyway"]
+                    return [
+                        f"{exc}; could not ask it to stop: {kill_exc.strerror}; "
+                        "de-energising anyway"
+                    ]
             if time.monotonic() > deadline:
                 return [f"{exc}; it did not stop within {wait_s:.0f} s; de-energising anyway"]
             time.sleep(0.05)  # poll interval of a bounded wait for the other process
@@ -155,10 +163,14 @@ def _stop_live_daemon(config: Config, wait_s: float) -> list[str]:
         except FileNotFoundError:
             return []  # no state dir (never started here): nothing holds it
         except OSError as exc:
-            return [f"state lock {lock.path}: {exc.strerror or exc}; cannot tell whether a "
-                    "daemon runs; de-energising anyway"]
+            return [
+                f"state lock {lock.path}: {exc.strerror or exc}; cannot tell whether a "
+                "daemon runs; de-energising anyway"
+            ]
         lock.release()
         if asked is not None:
-            return [f"cpagent pid {asked} was running on {config.state.dir}: asked it to stop "
-                    "(SIGTERM) first; it has"]
+            return [
+                f"cpagent pid {asked} was running on {config.state.dir}: asked it to stop "
+                "(SIGTERM) first; it has"
+            ]
         return []

@@ -26,18 +26,25 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 
     name = config.gpio.pin_factory
     factory = pin_factory(config)
-    hardware = Hardware(pin_factory=factory, simulated=name == "mock",
-                        ctl_on_real_relays=config.control.allow_ctl_with_real_relays)
+    hardware = Hardware(
+        pin_factory=factory,
+        simulated=name == "mock",
+        ctl_on_real_relays=config.control.allow_ctl_with_real_relays,
+    )
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
             if conf.relay_pin is None:  # the config allows it with [connector.evse]
                 raise ConfigurationError(
                     f"connector[{index}]: this version does not drive EVSE controllers yet; "
-                    "set relay_pin")
+                    "set relay_pin"
+                )
             if conf.evse is not None:
-                log.warning("connector[%d].evse: not driven by this version yet (the relay "
-                            "and plug pins are used)", index)
+                log.warning(
+                    "connector[%d].evse: not driven by this version yet (the relay "
+                    "and plug pins are used)",
+                    index,
+                )
             relay = GpioRelay(
                 conf.relay_pin,
                 active_high=conf.relay_active_high,
@@ -52,8 +59,12 @@ def build_hardware(config: Config, post: Post) -> Hardware:
             hardware.connectors.append(conn)
             if conf.plug_pin is not None:
                 conn.plug = GpioPlug(
-                    conf.plug_pin, post=post, source=source, pin_factory=factory,
-                    active_low=conf.plug_active_low, pull=conf.plug_pull,
+                    conf.plug_pin,
+                    post=post,
+                    source=source,
+                    pin_factory=factory,
+                    active_low=conf.plug_active_low,
+                    pull=conf.plug_pull,
                 )
             conn.meter, conn.limiter = _build_meter(conf, relay)
             conn.poller = MeterPoller(
@@ -148,8 +159,9 @@ def _mqtt(config: Config, post: Post) -> Transport:
 
     csms, mqtt = config.csms, config.mqtt
     assert mqtt is not None  # the config requires [mqtt] for the mqtt transport
-    log.info("CSMS over MQTT broker %s:%d, topic prefix %s", mqtt.host, mqtt.port,
-             mqtt.topic_prefix)
+    log.info(
+        "CSMS over MQTT broker %s:%d, topic prefix %s", mqtt.host, mqtt.port, mqtt.topic_prefix
+    )
     return MqttTransport(
         mqtt.host,
         mqtt.port,

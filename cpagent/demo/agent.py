@@ -23,12 +23,23 @@ LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
 SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; leave room
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "chargepoint": {"id": "DEMO-1", "vendor": "cpagent", "model": "demo",
-                    "serial_number": "demo-0001", "firmware_version": cpagent.__version__},
+    "chargepoint": {
+        "id": "DEMO-1",
+        "vendor": "cpagent",
+        "model": "demo",
+        "serial_number": "demo-0001",
+        "firmware_version": cpagent.__version__,
+    },
     "gpio": {"pin_factory": "mock"},
     "log": {"level": "INFO"},
-    "connector": [{"relay_pin": 17, "plug_pin": 27, "max_current_a": 32.0,
-                   "meter": {"driver": "sim", "poll_interval_s": 0.5}}],
+    "connector": [
+        {
+            "relay_pin": 17,
+            "plug_pin": 27,
+            "max_current_a": 32.0,
+            "meter": {"driver": "sim", "poll_interval_s": 0.5},
+        }
+    ],
     "rfid": {"driver": "sim"},
 }
 
@@ -44,8 +55,14 @@ class DemoError(Exception):
 def demo_config(base: dict[str, Any], csms_url: str, workdir: Path) -> dict[str, Any]:
     """`base` (raw TOML tables) pointed at our CSMS, with state and socket in `workdir`."""
     data = {key: value for key, value in base.items() if key not in ("csms", "mqtt")}
-    data["csms"] = {"url": csms_url, "protocol": "ocpp1.6", "transport": "websocket",
-                    "call_timeout_s": 10.0, "backoff_min_s": 0.2, "backoff_max_s": 1.0}
+    data["csms"] = {
+        "url": csms_url,
+        "protocol": "ocpp1.6",
+        "transport": "websocket",
+        "call_timeout_s": 10.0,
+        "backoff_min_s": 0.2,
+        "backoff_max_s": 1.0,
+    }
     data["state"] = {"dir": str(workdir / "state")}
     data["control"] = {"socket": str(workdir / "control.sock")}
     return data
@@ -121,8 +138,11 @@ def _value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("nan" if value != value else
-                                                         ("inf" if value > 0 else "-inf"))
+        return (
+            repr(value)
+            if math.isfinite(value)
+            else ("nan" if value != value else ("inf" if value > 0 else "-inf"))
+        )
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
@@ -154,7 +174,10 @@ class AgentProcess:
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "cpagent", "run", "--config", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
 
     @property

@@ -41,39 +41,81 @@ examples:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo", help="play a charging session on simulated hardware (try this first)",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "demo",
+        help="play a charging session on simulated hardware (try this first)",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE",
-                        help="your own bench config (mock GPIO, sim meters and reader); its "
-                        "[csms], [state] and [control] are replaced (default: built-in)")
-    parser.add_argument("--connector", type=_positive_int, default=1, metavar="N",
-                        help="connector to charge on (default 1)")
-    parser.add_argument("--id-tag", type=_id_tag, default="04A1B2C3D4", metavar="ID",
-                        help="card to tap (default 04A1B2C3D4)")
-    parser.add_argument("--ev-load", type=_watts, default=7400.0, metavar="WATTS",
-                        help="power the simulated EV draws (default 7400)")
-    parser.add_argument("--step-timeout", type=_seconds, default=10.0, metavar="S",
-                        help="longest wait for any one step (default 10)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="your own bench config (mock GPIO, sim meters and reader); its "
+        "[csms], [state] and [control] are replaced (default: built-in)",
+    )
+    parser.add_argument(
+        "--connector",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="connector to charge on (default 1)",
+    )
+    parser.add_argument(
+        "--id-tag",
+        type=_id_tag,
+        default="04A1B2C3D4",
+        metavar="ID",
+        help="card to tap (default 04A1B2C3D4)",
+    )
+    parser.add_argument(
+        "--ev-load",
+        type=_watts,
+        default=7400.0,
+        metavar="WATTS",
+        help="power the simulated EV draws (default 7400)",
+    )
+    parser.add_argument(
+        "--step-timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="longest wait for any one step (default 10)",
+    )
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--quiet", "-q", action="store_true",
-                        help="print only the final result line")
-    output.add_argument("--json", action="store_true",
-                        help="timeline as JSON lines on stdout (kind: step/frame/hardware/"
-                        "info/result)")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour the timeline (auto: on a terminal without NO_COLOR)")
-    parser.add_argument("--keep-running", action="store_true",
-                        help="after the session, keep the CSMS and agent running until Ctrl-C")
+    output.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the final result line"
+    )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="timeline as JSON lines on stdout (kind: step/frame/hardware/info/result)",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the timeline (auto: on a terminal without NO_COLOR)",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the session, keep the CSMS and agent running until Ctrl-C",
+    )
     parser.set_defaults(func=run)
 
 
 _positive_int = arguments.connector_id
 _id_tag = arguments.id_tag
-_watts = arguments.number(low=0, high=1e6, low_open=True, high_open=True,
-                          out_of_range="must be more than 0 and less than 1000000 W")
-_seconds = arguments.number(low=0, high=600, low_open=True,
-                            out_of_range="must be more than 0 and at most 600 s")
+_watts = arguments.number(
+    low=0,
+    high=1e6,
+    low_open=True,
+    high_open=True,
+    out_of_range="must be more than 0 and less than 1000000 W",
+)
+_seconds = arguments.number(
+    low=0, high=600, low_open=True, out_of_range="must be more than 0 and at most 600 s"
+)
 
 
 class Interrupted(Exception):
@@ -83,6 +125,7 @@ class Interrupted(Exception):
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
     """SIGTERM/SIGHUP become an exception, so the `finally` that stops the agent runs."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         raise Interrupted(signal.Signals(signum).name)
 
@@ -147,22 +190,28 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
     if args.connector > len(connectors):
         raise DemoError(f"--connector {args.connector}: the config has {len(connectors)}", 78)
     if connectors[args.connector - 1].get("plug_pin") is None:
-        raise DemoError(f"connector[{args.connector}].plug_pin is not set (the demo plugs a "
-                        "cable in)", 78)
+        raise DemoError(
+            f"connector[{args.connector}].plug_pin is not set (the demo plugs a cable in)", 78
+        )
     cp_id = str(base["chargepoint"]["id"])
-    settings = SessionSettings(chargepoint_id=cp_id, connector=args.connector,
-                               id_tag=args.id_tag, load_w=args.ev_load,
-                               step_timeout_s=args.step_timeout)
+    settings = SessionSettings(
+        chargepoint_id=cp_id,
+        connector=args.connector,
+        id_tag=args.id_tag,
+        load_w=args.ev_load,
+        step_timeout_s=args.step_timeout,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="cpagent-demo-"))
     if len(str(workdir / "control.sock").encode()) > SOCKET_PATH_MAX:  # a long $TMPDIR
         shutil.rmtree(workdir, ignore_errors=True)
         workdir = Path(tempfile.mkdtemp(prefix="cpagent-demo-", dir="/tmp"))
     csms = CentralSystem(
-        port=0, settings=HandlerSettings.with_id_tags([args.id_tag]), call_timeout=10.0,
+        port=0,
+        settings=HandlerSettings.with_id_tags([args.id_tag]),
+        call_timeout=10.0,
         observer=lambda rec: timeline.frame(rec.direction == Direction.RECEIVED, rec.text),
     )
-    agent = AgentProcess(workdir / "cpagent.toml", workdir / "agent.log",
-                         workdir / "control.sock")
+    agent = AgentProcess(workdir / "cpagent.toml", workdir / "agent.log", workdir / "control.sock")
     monitor = HardwareMonitor(agent, timeline, args.connector)
     session = ChargingSession(csms, agent, timeline, settings, monitor)
     try:
@@ -199,10 +248,13 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
             raise DemoError(f"step 10/10: the agent exited with code {code}: {agent.last_line()}")
         timeline.hardware("agent stopped (exit 0); every relay open", relay=False)
         energy = transaction.get("energyWh")
-        timeline.result(True, f"cpagent demo: ok: transaction {transaction['transactionId']} on "
-                        f"connector {args.connector} delivered {energy} Wh "
-                        f"({transaction['stopReason']}), relay open; "
-                        f"{time.monotonic() - started:.1f} s")
+        timeline.result(
+            True,
+            f"cpagent demo: ok: transaction {transaction['transactionId']} on "
+            f"connector {args.connector} delivered {energy} Wh "
+            f"({transaction['stopReason']}), relay open; "
+            f"{time.monotonic() - started:.1f} s",
+        )
         return EX_OK
     finally:
         _clean_up(monitor, agent, csms, workdir)
@@ -210,8 +262,12 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
 
 def _clean_up(monitor: Any, agent: Any, csms: Any, workdir: Path) -> None:
     """Stop everything even if Ctrl-C is pressed again meanwhile (then the agent is killed)."""
-    for action in (monitor.stop, agent.stop, csms.stop,
-                   lambda: shutil.rmtree(workdir, ignore_errors=True)):
+    for action in (
+        monitor.stop,
+        agent.stop,
+        csms.stop,
+        lambda: shutil.rmtree(workdir, ignore_errors=True),
+    ):
         while True:
             try:
                 action()
@@ -227,8 +283,9 @@ def _keep_running(timeline: Any, agent: Any, url: str) -> None:
     with contextlib.suppress(KeyboardInterrupt):  # from here on, Ctrl-C means "go on"
         timeline.info(f"still running: CSMS {url}, agent socket {sock}")
         timeline.info(f"try: cpagent status --watch --socket {sock}")
-        timeline.info(f"     cpagent ctl --socket {sock} plug 1 ; cpagent ctl --socket {sock} "
-                      "tap 04A1B2C3D4")
+        timeline.info(
+            f"     cpagent ctl --socket {sock} plug 1 ; cpagent ctl --socket {sock} tap 04A1B2C3D4"
+        )
         timeline.info("Ctrl-C to stop")
         while agent.exit_code() is None:
             pause.wait(0.5)  # Ctrl-C interrupts this; the agent got SIGINT too

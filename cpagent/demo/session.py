@@ -82,22 +82,30 @@ class HardwareMonitor:
     def _compare(self, conn: JsonObject) -> None:
         relay = bool(conn.get("relay"))
         if self._last.get("relay", False) != relay:
-            self._timeline.hardware(f"relay {'closed' if relay else 'open'} on connector "
-                                    f"{self._connector}", relay=relay)
+            self._timeline.hardware(
+                f"relay {'closed' if relay else 'open'} on connector {self._connector}", relay=relay
+            )
         meter = conn.get("meter") or {}
         power = round(float(meter.get("power_w", 0.0)))
         if self._last.get("power_w", 0) != power:
             energy = float(meter.get("energy_wh", 0.0))
-            self._timeline.hardware(f"meter reads {power} W, {energy:.1f} Wh", power_w=power,
-                                    energy_wh=round(energy, 3))
+            self._timeline.hardware(
+                f"meter reads {power} W, {energy:.1f} Wh", power_w=power, energy_wh=round(energy, 3)
+            )
         self._last = {"relay": relay, "power_w": power}
 
 
 class ChargingSession:
     """Plays the ten steps against a started `CentralSystem` and a not yet started agent."""
 
-    def __init__(self, csms: CentralSystem, agent: AgentProcess, timeline: Timeline,
-                 settings: SessionSettings, monitor: HardwareMonitor) -> None:
+    def __init__(
+        self,
+        csms: CentralSystem,
+        agent: AgentProcess,
+        timeline: Timeline,
+        settings: SessionSettings,
+        monitor: HardwareMonitor,
+    ) -> None:
         self._csms, self._agent, self._tl, self._s = csms, agent, timeline, settings
         self._monitor = monitor
         self._step = 0
@@ -122,15 +130,20 @@ class ChargingSession:
         self._agent.start()
         self._tl.info(f"agent pid {self._agent.pid}, log {self._agent.log_path}")
         self._wait_csms("the BootNotification", lambda v: _booted(v, cp))
-        status = self._wait_agent("registration Accepted",
-                                  lambda st: st.get("registration") == "Accepted")
+        status = self._wait_agent(
+            "registration Accepted", lambda st: st.get("registration") == "Accepted"
+        )
         self._monitor.start()
-        self._tl.info(f"agent reports CSMS {status.get('connection')}, "
-                      f"registration {status.get('registration')}")
+        self._tl.info(
+            f"agent reports CSMS {status.get('connection')}, "
+            f"registration {status.get('registration')}"
+        )
 
         self.next_step()
-        answer = self._call("ChangeConfiguration", {"key": "MeterValueSampleInterval",
-                                                    "value": str(s.sample_interval_s)})
+        answer = self._call(
+            "ChangeConfiguration",
+            {"key": "MeterValueSampleInterval", "value": str(s.sample_interval_s)},
+        )
         if answer.get("status") != "Accepted":
             raise DemoError(f"ChangeConfiguration answered {answer.get('status')}")
 
@@ -141,8 +154,10 @@ class ChargingSession:
         self.next_step()
         self._agent.ctl({"cmd": "plug", "connector": s.connector})
         self._tl.hardware(f"plug connector {s.connector}")
-        self._wait_csms("StatusNotification Preparing",
-                        lambda v: _connector_status(v, cp, s.connector) == "Preparing")
+        self._wait_csms(
+            "StatusNotification Preparing",
+            lambda v: _connector_status(v, cp, s.connector) == "Preparing",
+        )
 
         self.next_step()
         self._agent.ctl({"cmd": "tap", "id_tag": s.id_tag})
@@ -153,22 +168,28 @@ class ChargingSession:
         self._wait_agent("the relay to close", lambda st: _relay(st, s.connector) is True)
 
         self.next_step()
-        self._wait_csms(f"{s.meter_values} MeterValues with rising energy",
-                        lambda v: _rising(v, tx["transactionId"], s.meter_values))
+        self._wait_csms(
+            f"{s.meter_values} MeterValues with rising energy",
+            lambda v: _rising(v, tx["transactionId"], s.meter_values),
+        )
 
         self.next_step()
         answer = self._call("RemoteStopTransaction", {"transactionId": tx["transactionId"]})
         if answer.get("status") != "Accepted":
             raise DemoError(f"RemoteStopTransaction answered {answer.get('status')}")
         view = self._wait_csms("StopTransaction", lambda v: _stopped(v, tx["transactionId"]))
-        self._wait_agent("the relay open and the meter at 0 W", lambda st: (
-            _relay(st, s.connector) is False and _power(st, s.connector) == 0))
+        self._wait_agent(
+            "the relay open and the meter at 0 W",
+            lambda st: _relay(st, s.connector) is False and _power(st, s.connector) == 0,
+        )
 
         self.next_step()
         self._agent.ctl({"cmd": "unplug", "connector": s.connector})
         self._tl.hardware(f"unplug connector {s.connector}")
-        self._wait_csms("StatusNotification Available",
-                        lambda v: _connector_status(v, cp, s.connector) == "Available")
+        self._wait_csms(
+            "StatusNotification Available",
+            lambda v: _connector_status(v, cp, s.connector) == "Available",
+        )
         self._wait_agent("every relay open, cable out", _all_open_unplugged)
         return next(t for t in view["transactions"] if t["transactionId"] == tx["transactionId"])
 
@@ -176,8 +197,9 @@ class ChargingSession:
     def _call(self, action: str, payload: JsonObject) -> JsonObject:
         self._agent.require_running()
         try:
-            return self._csms.call(self._s.chargepoint_id, action, payload,
-                                   timeout=self._s.step_timeout_s)
+            return self._csms.call(
+                self._s.chargepoint_id, action, payload, timeout=self._s.step_timeout_s
+            )
         except (NotConnected, CallTimedOut, CallErrorReceived, BadCall) as exc:
             raise DemoError(f"{action}: {type(exc).__name__}: {exc}") from None
 
@@ -212,8 +234,10 @@ class ChargingSession:
                 if predicate(status):
                     return status
             if time.monotonic() >= deadline:
-                raise DemoError(f"gave up after {self._s.step_timeout_s:g} s waiting for the "
-                                f"agent to report {what}")
+                raise DemoError(
+                    f"gave up after {self._s.step_timeout_s:g} s waiting for the "
+                    f"agent to report {what}"
+                )
             pause.wait(POLL_S)
 
 
@@ -234,13 +258,17 @@ def _connector_status(view: JsonObject, cp: str, connector: int) -> str | None:
 
 
 def _active(view: JsonObject, cp: str) -> JsonObject | None:
-    return next((t for t in view["transactions"]
-                 if t["chargepointId"] == cp and t["status"] == "Active"), None)
+    return next(
+        (t for t in view["transactions"] if t["chargepointId"] == cp and t["status"] == "Active"),
+        None,
+    )
 
 
 def _stopped(view: JsonObject, transaction_id: int) -> bool:
-    return any(t["transactionId"] == transaction_id and t["status"] == "Stopped"
-               for t in view["transactions"])
+    return any(
+        t["transactionId"] == transaction_id and t["status"] == "Stopped"
+        for t in view["transactions"]
+    )
 
 
 def energy_readings_wh(transaction: JsonObject) -> list[float]:

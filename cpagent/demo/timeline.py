@@ -102,12 +102,18 @@ class Timeline:
         return self._clock() - self._start
 
     def step(self, number: int, title: str) -> None:
-        self._emit(Kind.STEP, f"[{number}/{self._steps}] {title}", Style.STEP,
-                   {"step": number, "of": self._steps, "title": title}, indent=False)
+        self._emit(
+            Kind.STEP,
+            f"[{number}/{self._steps}] {title}",
+            Style.STEP,
+            {"step": number, "of": self._steps, "title": title},
+            indent=False,
+        )
 
     def hardware(self, text: str, **fields: Any) -> None:
-        self._emit(Kind.HARDWARE, f"{'hw':<{self._pad}}{text}", Style.HARDWARE,
-                   {"text": text, **fields})
+        self._emit(
+            Kind.HARDWARE, f"{'hw':<{self._pad}}{text}", Style.HARDWARE, {"text": text, **fields}
+        )
 
     def info(self, text: str) -> None:
         self._emit(Kind.INFO, f"{'':<{self._pad}}{text}", Style.DIM, {"text": text})
@@ -127,22 +133,38 @@ class Timeline:
         arrow = self._arrows.up if from_chargepoint else self._arrows.down
         style = Style.UP if from_chargepoint else Style.DOWN
         line = f"{arrow:<{self._pad}}{action}" + (f"  {summary}" if summary else "")
-        self._emit(Kind.FRAME, line, style, {
-            "direction": "CP->CSMS" if from_chargepoint else "CSMS->CP",
-            "action": action, "summary": summary, "frame": text,
-        })
+        self._emit(
+            Kind.FRAME,
+            line,
+            style,
+            {
+                "direction": "CP->CSMS" if from_chargepoint else "CSMS->CP",
+                "action": action,
+                "summary": summary,
+                "frame": text,
+            },
+        )
 
     def result(self, ok: bool, text: str) -> None:
         with self._lock:
             if self._mode == "json":
-                self._write(json.dumps({"t": round(self.elapsed(), 3), "kind": str(Kind.RESULT),
-                                        "ok": ok, "text": text}))
+                self._write(
+                    json.dumps(
+                        {
+                            "t": round(self.elapsed(), 3),
+                            "kind": str(Kind.RESULT),
+                            "ok": ok,
+                            "text": text,
+                        }
+                    )
+                )
             else:
                 self._write(self._paint(text, Style.OK if ok else Style.FAIL))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _emit(self, kind: Kind, line: str, style: Style, fields: dict[str, Any],
-              indent: bool = True) -> None:
+    def _emit(
+        self, kind: Kind, line: str, style: Style, fields: dict[str, Any], indent: bool = True
+    ) -> None:
         with self._lock:
             elapsed = self.elapsed()
             if self._mode == "quiet":
@@ -205,8 +227,19 @@ def summarise(action: str, payload: Any) -> str:
     parts: list[str] = []
     if "connectorId" in payload:
         parts.append(f"connector {payload['connectorId']}")
-    for key in ("status", "errorCode", "idTag", "transactionId", "meterStart", "meterStop",
-                "reason", "key", "value", "interval", "type"):
+    for key in (
+        "status",
+        "errorCode",
+        "idTag",
+        "transactionId",
+        "meterStart",
+        "meterStop",
+        "reason",
+        "key",
+        "value",
+        "interval",
+        "type",
+    ):
         if key in payload and not (key == "errorCode" and payload[key] == "NoError"):
             value = payload[key]
             parts.append(str(value) if key in ("status", "reason") else f"{key}={value}")
@@ -227,8 +260,9 @@ def _meter_values(payload: dict[str, Any]) -> str:
             if not isinstance(sampled, dict):
                 continue
             measurand = sampled.get("measurand", "Energy.Active.Import.Register")
-            label = {"Energy.Active.Import.Register": "energy",
-                     "Power.Active.Import": "power"}.get(measurand, measurand)
+            label = {"Energy.Active.Import.Register": "energy", "Power.Active.Import": "power"}.get(
+                measurand, measurand
+            )
             parts.append(f"{label} {sampled.get('value')} {sampled.get('unit', 'Wh')}")
     return " ".join(parts)
 

@@ -25,13 +25,20 @@ SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx", ".crt"})  # TLS mat
 # The state database holds card ids, transactions and central-system settings: never shipped,
 # nor its WAL/SHM/journal, nor editor and package-manager backups of config files.
 STATE_FILE = re.compile(r"\.(?:db|sqlite3?)(?:-wal|-shm|-journal)?$", re.IGNORECASE)
-BACKUP_FILE = re.compile(r"(?:~|\.bak|\.orig|\.old|\.sw[a-p]|\.dpkg-(?:old|dist|new)|"
-                         r"\.rpm(?:save|new|orig)|\.save)$|^#.*#$", re.IGNORECASE)
+BACKUP_FILE = re.compile(
+    r"(?:~|\.bak|\.orig|\.old|\.sw[a-p]|\.dpkg-(?:old|dist|new)|"
+    r"\.rpm(?:save|new|orig)|\.save)$|^#.*#$",
+    re.IGNORECASE,
+)
 MARKER = "<redacted>"
 _REDACTOR = Redactor(marker=MARKER)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_TAG_QUERIES = ("SELECT id_tag, parent FROM local_list", "SELECT id_tag, parent FROM auth_cache",
-                "SELECT id_tag, parent FROM reservations", "SELECT id_tag, NULL FROM transactions")
+_TAG_QUERIES = (
+    "SELECT id_tag, parent FROM local_list",
+    "SELECT id_tag, parent FROM auth_cache",
+    "SELECT id_tag, parent FROM reservations",
+    "SELECT id_tag, NULL FROM transactions",
+)
 
 
 def redact(text: str) -> str:
@@ -69,8 +76,9 @@ def _is_table_array(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _emit_table(table: dict[str, Any], path: list[str], lines: list[str],
-                header: str | None = None) -> None:
+def _emit_table(
+    table: dict[str, Any], path: list[str], lines: list[str], header: str | None = None
+) -> None:
     if header is not None:
         lines += ["", header]
     nested = {}
@@ -148,8 +156,9 @@ def journal_argv(unit: str, start_wall: float | None, stop_wall: float | None) -
 def _journal(argv: list[str], limit: int, timeout_s: float) -> tuple[bytes | None, str | None]:
     """(output tail, None) or (None, why not): the journal is where a systemd unit logs."""
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout_s, check=False)
+        done = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"journal: {argv[0]}: {exc}"
     if done.returncode != 0:
@@ -192,11 +201,18 @@ def _leave_out(f: Path, config: Path | None) -> str | None:
     return None
 
 
-def build_bundle(paths: Iterable[str | Path], dest: Path, *, config_path: str | Path | None = None,
-                 start_wall: float | None = None, stop_wall: float | None = None,
-                 journal_unit: str | None = None, timeout_s: float = 30.0,
-                 max_file_bytes: int = MAX_FILE_BYTES, state_dir: str | Path | None = None
-                 ) -> Path:
+def build_bundle(
+    paths: Iterable[str | Path],
+    dest: Path,
+    *,
+    config_path: str | Path | None = None,
+    start_wall: float | None = None,
+    stop_wall: float | None = None,
+    journal_unit: str | None = None,
+    timeout_s: float = 30.0,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    state_dir: str | Path | None = None,
+) -> Path:
     """Write `dest` (.tar.gz): each file under `paths` (directories walked), the last
     `max_file_bytes` of each, a redacted copy of `config_path`, and MANIFEST.txt saying what was
     left out and why. Files last modified before `start_wall` are skipped (they hold nothing from
@@ -251,8 +267,9 @@ def build_bundle(paths: Iterable[str | Path], dest: Path, *, config_path: str | 
             except OSError as exc:
                 notes.append(f"config unreadable: {config}: {exc.strerror}")
         if journal_unit is not None:
-            journal, why = _journal(journal_argv(journal_unit, start_wall, stop_wall),
-                                    max_file_bytes, timeout_s)
+            journal, why = _journal(
+                journal_argv(journal_unit, start_wall, stop_wall), max_file_bytes, timeout_s
+            )
             scrubbed = _scrub(journal, tags) if journal is not None else None
             if scrubbed is not None:
                 _add_bytes(tar, "journal.txt", scrubbed, now)

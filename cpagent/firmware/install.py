@@ -23,8 +23,9 @@ def run_install(template: Sequence[str], file: str, *, timeout_s: float) -> tupl
     `detail` is for the log: the exit status and the last line of its output."""
     argv = install_argv(template, file)
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout_s, check=False)
+        done = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired:
         return False, f"{argv[0]}: killed after {timeout_s:g} s"
     except OSError as exc:
@@ -32,4 +33,5 @@ def run_install(template: Sequence[str], file: str, *, timeout_s: float) -> tupl
     output = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
     last = output[-1][:200] if output else ""
     return done.returncode == 0, f"{argv[0]}: exit {done.returncode}" + (
-        f": {last}" if last else "")
+        f": {last}" if last else ""
+    )

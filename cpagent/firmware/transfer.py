@@ -43,8 +43,9 @@ def redact_url(url: str) -> str:
 def _check(url: str) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in SCHEMES:
-        raise TransferError(f"unsupported URL scheme {scheme!r} in {redact_url(url)}",
-                            permanent=True)
+        raise TransferError(
+            f"unsupported URL scheme {scheme!r} in {redact_url(url)}", permanent=True
+        )
     return scheme
 
 
@@ -108,8 +109,9 @@ class _FTP(ftplib.FTP):
             self._deadline.watch(self.sock)
         return welcome
 
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None
-                     ) -> tuple[socket.socket, int | None]:
+    def ntransfercmd(
+        self, cmd: str, rest: int | str | None = None
+    ) -> tuple[socket.socket, int | None]:
         conn, size = super().ntransfercmd(cmd, rest)
         self._deadline.watch(conn)
         return conn, size
@@ -122,8 +124,7 @@ def _ftp(url: str, timeout_s: float, deadline: Deadline) -> tuple[ftplib.FTP, st
     ftp = _FTP(deadline, timeout_s)
     ftp.connect(parts.hostname or "", parts.port or 21)
     try:
-        ftp.login(unquote(parts.username or "anonymous"),
-                  unquote(parts.password or "anonymous@"))
+        ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or "anonymous@"))
         ftp.set_pasv(True)
     except BaseException:
         ftp.close()
@@ -131,8 +132,9 @@ def _ftp(url: str, timeout_s: float, deadline: Deadline) -> tuple[ftplib.FTP, st
     return ftp, unquote(parts.path.removeprefix("/"))
 
 
-def _http_request(url: str, method: str, data: BinaryIO | None = None,
-                  headers: dict[str, str] | None = None) -> urllib.request.Request:
+def _http_request(
+    url: str, method: str, data: BinaryIO | None = None, headers: dict[str, str] | None = None
+) -> urllib.request.Request:
     """A request without userinfo in the URL: user:password becomes Basic authorization."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -149,10 +151,12 @@ def _http_request(url: str, method: str, data: BinaryIO | None = None,
 
 def _watched(base: type[http.client.HTTPConnection], deadline: Deadline) -> Any:
     """`base` whose socket, once connected, is watched by `deadline`."""
+
     class Watched(base):  # type: ignore[valid-type,misc]
         def connect(self) -> None:
             super().connect()
             deadline.watch(self.sock)
+
     return Watched
 
 
@@ -181,8 +185,14 @@ def _open(req: urllib.request.Request, timeout_s: float, deadline: Deadline) -> 
     return opener.open(req, timeout=timeout_s)
 
 
-def upload(location: str, path: Path, file_name: str, *, timeout_s: float = 60.0,
-           deadline_s: float = DEADLINE_S) -> None:
+def upload(
+    location: str,
+    path: Path,
+    file_name: str,
+    *,
+    timeout_s: float = 60.0,
+    deadline_s: float = DEADLINE_S,
+) -> None:
     """Store `path` as `file_name` in the directory `location` names (OCPP 1.6 §5.8), within
     `deadline_s` in all.
 
@@ -205,8 +215,12 @@ def upload(location: str, path: Path, file_name: str, *, timeout_s: float = 60.0
             target = location.rstrip("/") + "/" + quote(file_name)
             size = path.stat().st_size
             with path.open("rb") as fh:
-                req = _http_request(target, "PUT", fh, {"Content-Type": "application/gzip",
-                                                        "Content-Length": str(size)})
+                req = _http_request(
+                    target,
+                    "PUT",
+                    fh,
+                    {"Content-Type": "application/gzip", "Content-Length": str(size)},
+                )
                 with _open(req, timeout_s, deadline) as resp:
                     resp.read()
         except urllib.error.HTTPError as exc:
@@ -218,8 +232,9 @@ def upload(location: str, path: Path, file_name: str, *, timeout_s: float = 60.0
 
 
 def _late(what: str, location: str, deadline: Deadline) -> TransferError:
-    return TransferError(f"{what} {redact_url(location)}: not done within "
-                         f"{deadline.seconds:g} s (total deadline)")
+    return TransferError(
+        f"{what} {redact_url(location)}: not done within {deadline.seconds:g} s (total deadline)"
+    )
 
 
 def _target_name(location: str) -> str:
@@ -231,8 +246,9 @@ def _target_name(location: str) -> str:
 class _Sink:
     """Writes a download to `out`, refusing to pass `max_bytes` or the file system's room."""
 
-    def __init__(self, location: str, out: BinaryIO, max_bytes: int, room: int,
-                 reserve_bytes: int) -> None:
+    def __init__(
+        self, location: str, out: BinaryIO, max_bytes: int, room: int, reserve_bytes: int
+    ) -> None:
         self.location, self.out = location, out
         self.max_bytes, self.room, self.reserve_bytes = max_bytes, room, reserve_bytes
         self.written = 0
@@ -254,7 +270,9 @@ class _Sink:
         if size > self.room:
             raise TransferError(
                 f"{url}: {what} would leave less than {self.reserve_bytes // MB} MiB free on "
-                f"the file system ({self.room + self.reserve_bytes} bytes free)", permanent=True)
+                f"the file system ({self.room + self.reserve_bytes} bytes free)",
+                permanent=True,
+            )
 
 
 def free_room(directory: Path, reserve_bytes: int) -> int:
@@ -262,8 +280,15 @@ def free_room(directory: Path, reserve_bytes: int) -> int:
     return max(0, shutil.disk_usage(directory).free - reserve_bytes)
 
 
-def download(location: str, dest_dir: Path, *, max_bytes: int, timeout_s: float = 60.0,
-             deadline_s: float = DEADLINE_S, reserve_bytes: int = RESERVE_BYTES) -> Path:
+def download(
+    location: str,
+    dest_dir: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float = 60.0,
+    deadline_s: float = DEADLINE_S,
+    reserve_bytes: int = RESERVE_BYTES,
+) -> Path:
     """Fetch `location` into `dest_dir` (streamed to disk, at most `max_bytes`, within
     `deadline_s` in all, leaving `reserve_bytes` free on the file system); the file is named
     after the URL's last path segment and appears only when complete.

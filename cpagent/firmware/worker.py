@@ -56,11 +56,20 @@ class FirmwareWorker:
     §4.5).
     """
 
-    def __init__(self, post: Callable[[object], None], *, diagnostics_paths: Sequence[str | Path],
-                 download_dir: str | Path, install_command: Sequence[str], timeout_s: float,
-                 config_path: str | Path | None = None, journal_unit: str | None = None,
-                 max_download_bytes: int = MAX_DOWNLOAD_BYTES, deadline_s: float = DEADLINE_S,
-                 reserve_bytes: int = RESERVE_BYTES) -> None:
+    def __init__(
+        self,
+        post: Callable[[object], None],
+        *,
+        diagnostics_paths: Sequence[str | Path],
+        download_dir: str | Path,
+        install_command: Sequence[str],
+        timeout_s: float,
+        config_path: str | Path | None = None,
+        journal_unit: str | None = None,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        deadline_s: float = DEADLINE_S,
+        reserve_bytes: int = RESERVE_BYTES,
+    ) -> None:
         self._post = post
         self.diagnostics_paths = list(diagnostics_paths)
         self.download_dir = Path(download_dir)
@@ -110,23 +119,45 @@ class FirmwareWorker:
         if isinstance(job, UploadDiagnostics):
             self._post(DiagnosticsUploading())
             with tempfile.TemporaryDirectory(prefix="cpagent-diag-") as tmp:
-                bundle = build_bundle(self.diagnostics_paths, Path(tmp) / job.file_name,
-                                      config_path=self.config_path, start_wall=job.start_wall,
-                                      stop_wall=job.stop_wall, journal_unit=self.journal_unit,
-                                      timeout_s=self.timeout_s)
-                error = self._attempts(job.retries, job.retry_interval_s, lambda: upload(
-                    job.location, bundle, job.file_name, timeout_s=self.timeout_s,
-                    deadline_s=self.deadline_s))
+                bundle = build_bundle(
+                    self.diagnostics_paths,
+                    Path(tmp) / job.file_name,
+                    config_path=self.config_path,
+                    start_wall=job.start_wall,
+                    stop_wall=job.stop_wall,
+                    journal_unit=self.journal_unit,
+                    timeout_s=self.timeout_s,
+                )
+                error = self._attempts(
+                    job.retries,
+                    job.retry_interval_s,
+                    lambda: upload(
+                        job.location,
+                        bundle,
+                        job.file_name,
+                        timeout_s=self.timeout_s,
+                        deadline_s=self.deadline_s,
+                    ),
+                )
             self._post(DiagnosticsUploadFailed(error) if error else DiagnosticsUploaded())
         elif isinstance(job, DownloadFirmware):
             self._post(FirmwareDownloading())
             got: list[Path] = []
-            error = self._attempts(job.retries, job.retry_interval_s, lambda: got.append(
-                download(job.location, self.download_dir, max_bytes=self.max_download_bytes,
-                         timeout_s=self.timeout_s, deadline_s=self.deadline_s,
-                         reserve_bytes=self.reserve_bytes)))
-            self._post(FirmwareDownloadFailed(error) if error else FirmwareDownloaded(
-                str(got[0])))
+            error = self._attempts(
+                job.retries,
+                job.retry_interval_s,
+                lambda: got.append(
+                    download(
+                        job.location,
+                        self.download_dir,
+                        max_bytes=self.max_download_bytes,
+                        timeout_s=self.timeout_s,
+                        deadline_s=self.deadline_s,
+                        reserve_bytes=self.reserve_bytes,
+                    )
+                ),
+            )
+            self._post(FirmwareDownloadFailed(error) if error else FirmwareDownloaded(str(got[0])))
         else:
             self._post(FirmwareInstalling())
             ok, detail = run_install(self.install_command, job.path, timeout_s=self.timeout_s)
@@ -134,8 +165,7 @@ class FirmwareWorker:
             Path(job.path).unlink(missing_ok=True)  # the image is not kept (SD card space)
             self._post(FirmwareInstalled() if ok else FirmwareInstallationFailed(detail))
 
-    def _attempts(self, retries: int, interval_s: int, attempt: Callable[[], object]
-                  ) -> str | None:
+    def _attempts(self, retries: int, interval_s: int, attempt: Callable[[], object]) -> str | None:
         """Run `attempt` until it succeeds, at most 1 + retries times: None, or the last error."""
         error = "no attempt"
         for n in range(1 + max(0, retries)):

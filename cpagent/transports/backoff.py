@@ -63,9 +63,7 @@ def _check_fraction(fraction: float) -> float:
 class Backoff:
     """Attempt counter over a `BackoffPolicy`; `random` is injected for tests."""
 
-    def __init__(
-        self, policy: BackoffPolicy, random: Callable[[], float] = _random.random
-    ) -> None:
+    def __init__(self, policy: BackoffPolicy, random: Callable[[], float] = _random.random) -> None:
         self.policy = policy
         self._random = random
         self._attempt = 0

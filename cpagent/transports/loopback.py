@@ -49,8 +49,7 @@ class LoopbackLink:
     # -- used by the ends, under self._lock ------------------------------------------------
 
     def _update(self, reason: str) -> None:
-        up = (len(self._ends) == 2 and not self._cut
-              and all(end._running for end in self._ends))
+        up = len(self._ends) == 2 and not self._cut and all(end._running for end in self._ends)
         if up == self._up:
             return
         self._up = up

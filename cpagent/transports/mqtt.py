@@ -29,11 +29,13 @@ QOS = 1  # at least once: OCPP-J answers carry the CALL's id, so a duplicate is 
 PACKET_OVERHEAD = 64 * 1024  # PUBLISH fixed header, topic and properties around one frame
 MAX_QUEUED_MESSAGES = 1024  # unacknowledged publishes before send() says False (see send)
 
+
 class LinkState(StrEnum):
     """Retained payloads of the `state` (chargepoint) and `csms` (bridge) topics."""
 
     ONLINE = "online"
     OFFLINE = "offline"
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:
@@ -50,13 +52,14 @@ class Topics:
         base = f"{topic_prefix.rstrip('/')}/{chargepoint_id}"
         return cls(f"{base}/up", f"{base}/down", f"{base}/state", f"{base}/csms")
 
+
 def check_topic_level(name: str) -> None:
     """Refuse a chargepoint id that cannot be one MQTT topic level (MQTT 5 §4.7)."""
     if not name or any(c in name for c in "/+#\0"):
         raise ValueError(f"chargepoint id {name!r} cannot be an MQTT topic level")
 
-def session_properties(session_expiry_s: int, max_packet_bytes: int | None = None
-                       ) -> Properties:
+
+def session_properties(session_expiry_s: int, max_packet_bytes: int | None = None) -> Properties:
     """CONNECT properties asking the broker to keep our session (MQTT 5 §3.1.2.11.2) and,
     with `max_packet_bytes`, never to send us a larger packet (§3.1.2.11.4: the broker drops
     such a message for us instead)."""
@@ -65,6 +68,7 @@ def session_properties(session_expiry_s: int, max_packet_bytes: int | None = Non
     if max_packet_bytes is not None:
         properties.MaximumPacketSize = max_packet_bytes
     return properties
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerLogin:
@@ -82,7 +86,6 @@ class BrokerLogin:
 ANONYMOUS = BrokerLogin()  # no credentials, no TLS (a bench broker on loopback)
 
 
-
 class _CappedClient(paho.Client):
     """paho's client, refusing an incoming packet larger than `max_packet_bytes` once its
     length is known, before its payload is read (paho reads packets whole, without a limit):
@@ -95,18 +98,26 @@ class _CappedClient(paho.Client):
         packet = self._in_packet
         cap = self.max_packet_bytes
         if cap is not None and packet["have_remaining"] and packet["remaining_length"] > cap:
-            log.warning("broker sent a packet of %d bytes, more than %d: disconnecting",
-                        packet["remaining_length"], cap)
+            log.warning(
+                "broker sent a packet of %d bytes, more than %d: disconnecting",
+                packet["remaining_length"],
+                cap,
+            )
             raise OSError(f"incoming packet larger than {cap} bytes")
         return super()._sock_recv(bufsize)
 
 
-def make_client(client_id: str, login: BrokerLogin, *, reconnect_min_s: int,
-                reconnect_max_s: int, max_packet_bytes: int | None = None) -> paho.Client:
+def make_client(
+    client_id: str,
+    login: BrokerLogin,
+    *,
+    reconnect_min_s: int,
+    reconnect_max_s: int,
+    max_packet_bytes: int | None = None,
+) -> paho.Client:
     """A paho MQTT 5 client with credentials, TLS 1.2+, bounded reconnect delays and, with
     `max_packet_bytes`, a bound on incoming packets."""
-    client = _CappedClient(CallbackAPIVersion.VERSION2, client_id=client_id,
-                           protocol=paho.MQTTv5)
+    client = _CappedClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
     client.max_packet_bytes = max_packet_bytes
     if login.username is not None:
         client.username_pw_set(login.username, login.password)
@@ -124,6 +135,7 @@ def _no_delay(_client: paho.Client, _userdata: Any, sock: Any) -> None:
     the peer's delayed ACK (~40 ms per hop on Linux); OCPP frames are small and latency-bound."""
     with contextlib.suppress(OSError, AttributeError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
 
 class MqttTransport:
     """A chargepoint's MQTT link: frames up on `up`, down from `down`, QoS 1.
@@ -170,9 +182,12 @@ class MqttTransport:
         self._session_expiry_s = session_expiry_s
         self._require_csms = require_csms_online
         self._client = make_client(
-            client_id or f"cpagent-{chargepoint_id}", login,
-            reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s,
-            max_packet_bytes=max_packet_bytes)
+            client_id or f"cpagent-{chargepoint_id}",
+            login,
+            reconnect_min_s=reconnect_min_s,
+            reconnect_max_s=reconnect_max_s,
+            max_packet_bytes=max_packet_bytes,
+        )
         self._max_packet_bytes = max_packet_bytes
         # publish() never touches the socket (paho's loop thread writes); this bounds what
         # piles up in memory while the broker does not take it.
@@ -194,9 +209,13 @@ class MqttTransport:
             raise RuntimeError("MqttTransport already started")
         self._started = True
         host, port = self._address
-        self._client.connect_async(host, port, keepalive=self._keepalive_s, clean_start=False,
-                                   properties=session_properties(self._session_expiry_s,
-                                                                 self._max_packet_bytes))
+        self._client.connect_async(
+            host,
+            port,
+            keepalive=self._keepalive_s,
+            clean_start=False,
+            properties=session_properties(self._session_expiry_s, self._max_packet_bytes),
+        )
         self._client.loop_start()
 
     def send(self, text: str) -> bool:
@@ -214,8 +233,7 @@ class MqttTransport:
             return
         self._started = False
         if self._connected:
-            info = self._client.publish(self.topics.state, LinkState.OFFLINE, qos=QOS,
-                                        retain=True)
+            info = self._client.publish(self.topics.state, LinkState.OFFLINE, qos=QOS, retain=True)
             # If the connection is lost meanwhile, the will says the same.
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout / 2)
@@ -225,8 +243,9 @@ class MqttTransport:
 
     # -- paho callbacks (loop thread) ---------------------------------------------------
 
-    def _on_connect(self, client: paho.Client, _userdata: Any, flags: Any, reason: ReasonCode,
-                    _properties: Any) -> None:
+    def _on_connect(
+        self, client: paho.Client, _userdata: Any, flags: Any, reason: ReasonCode, _properties: Any
+    ) -> None:
         if reason.is_failure:
             log.error("%s: broker refused the connection: %s", self.chargepoint_id, reason)
             self._post(TransportDown(f"broker refused the connection: {reason}"))
@@ -234,26 +253,37 @@ class MqttTransport:
         # Our own topics only. A retained frame on `down` is never wanted (anyone who could
         # publish there once would replay it at every start): ask the broker not to send one
         # (MQTT 5 §3.8.3.1 Retain Handling 2) and drop any that still comes (_on_message).
-        client.subscribe(self.topics.down, options=SubscribeOptions(
-            qos=QOS, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND))
+        client.subscribe(
+            self.topics.down,
+            options=SubscribeOptions(qos=QOS, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND),
+        )
         if self._require_csms:
             client.subscribe(self.topics.csms, qos=QOS)
         client.publish(self.topics.state, LinkState.ONLINE, qos=QOS, retain=True)
-        log.info("%s: connected to broker %s:%d (session present: %s)", self.chargepoint_id,
-                 *self._address, flags.session_present)
+        log.info(
+            "%s: connected to broker %s:%d (session present: %s)",
+            self.chargepoint_id,
+            *self._address,
+            flags.session_present,
+        )
         self._set_link(connected=True, reason="")
 
     def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
         host, port = self._address
         self._post(TransportDown(f"cannot connect to broker {host}:{port}"))
 
-    def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any,
-                       reason: ReasonCode, _properties: Any) -> None:
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason: ReasonCode,
+        _properties: Any,
+    ) -> None:
         self._csms_online = False  # unknown until the retained `csms` arrives again
         self._set_link(connected=False, reason=f"broker connection lost: {reason}")
 
-    def _on_message(self, _client: paho.Client, _userdata: Any,
-                    message: paho.MQTTMessage) -> None:
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         text = message.payload.decode("utf-8", errors="replace")
         if message.topic == self.topics.down:
             self._on_down(text, retained=bool(message.retain))
@@ -268,11 +298,18 @@ class MqttTransport:
         publisher racing the bridge) has no OCPP session to go to: OCPP-J 1.6 §4.1.4 answers
         belong to the connection their CALL came on, so it is dropped, not queued."""
         if retained:
-            log.warning("%s: ignored a retained frame on %s (the bridge never retains; "
-                        "clear it on the broker)", self.chargepoint_id, self.topics.down)
+            log.warning(
+                "%s: ignored a retained frame on %s (the bridge never retains; "
+                "clear it on the broker)",
+                self.chargepoint_id,
+                self.topics.down,
+            )
         elif not self._up:
-            log.warning("%s: dropped a frame on %s that arrived before the link was up",
-                        self.chargepoint_id, self.topics.down)
+            log.warning(
+                "%s: dropped a frame on %s that arrived before the link was up",
+                self.chargepoint_id,
+                self.topics.down,
+            )
         else:
             self._post(FrameReceived(text))
 
@@ -284,5 +321,6 @@ class MqttTransport:
             return
         self._up = up
         self._post(TransportUp(self.subprotocol) if up else TransportDown(reason))
+
 
 ClientFactory = Callable[..., paho.Client]

@@ -144,8 +144,9 @@ class WebSocketTransport:
         if writer.put(wsc.ABNF.OPCODE_TEXT, data):
             return True
         if ws is not None and not writer.closed:  # full, not merely ending
-            self._kill(ws, f"{writer.queued()} frames waiting to be sent "
-                           "(central system not reading)")
+            self._kill(
+                ws, f"{writer.queued()} frames waiting to be sent (central system not reading)"
+            )
         return False
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -182,12 +183,17 @@ class WebSocketTransport:
                 if failed.auth:
                     delay = self._backoff.next_auth_delay_s()
                     # One clear line per refusal; the backoff keeps them rare. No password.
-                    log.error("%s: %s; check the chargepoint id and password; retrying in %.0f s",
-                              self.chargepoint_id, failed.reason, delay)
+                    log.error(
+                        "%s: %s; check the chargepoint id and password; retrying in %.0f s",
+                        self.chargepoint_id,
+                        failed.reason,
+                        delay,
+                    )
                 else:
                     delay = self._backoff.next_delay_s()
-                    log.warning("%s: %s; retrying in %.1f s", self.chargepoint_id,
-                                failed.reason, delay)
+                    log.warning(
+                        "%s: %s; retrying in %.1f s", self.chargepoint_id, failed.reason, delay
+                    )
                 self._stop.wait(delay)
                 continue
             up_at = time.monotonic()
@@ -199,15 +205,17 @@ class WebSocketTransport:
                 # link waits until it has taken in the end of this one (bounded: the owner
                 # never blocks on the network, so this is milliseconds; stop() ends it).
                 latest = time.monotonic() + OWNER_TAKES_DOWN_S
-                while not (down.taken.wait(0.05) or self._stop.is_set()
-                           or time.monotonic() > latest):
+                while not (
+                    down.taken.wait(0.05) or self._stop.is_set() or time.monotonic() > latest
+                ):
                     pass
             self._backoff.link_ended(time.monotonic() - up_at)
             if self._stop.is_set():
                 break
             delay = self._backoff.next_delay_s()
-            log.warning("%s: link down (%s); reconnecting in %.1f s",
-                        self.chargepoint_id, reason, delay)
+            log.warning(
+                "%s: link down (%s); reconnecting in %.1f s", self.chargepoint_id, reason, delay
+            )
             self._stop.wait(delay)
 
     def _connect(self) -> wsc.WebSocket:
@@ -229,14 +237,16 @@ class WebSocketTransport:
             token = base64.b64encode(f"{self.chargepoint_id}:{self._password}".encode())
             header.append(f"Authorization: Basic {token.decode()}")
         try:
-            ws.connect(self.url, header=header, timeout=self._connect_timeout_s,
-                       suppress_origin=True)
+            ws.connect(
+                self.url, header=header, timeout=self._connect_timeout_s, suppress_origin=True
+            )
         except wsc.WebSocketBadStatusException as exc:
             abort(ws)
             status = exc.status_code
             if status in (401, 403):
-                raise _AttemptFailed(f"central system refused our credentials (HTTP {status})",
-                                     auth=True) from exc
+                raise _AttemptFailed(
+                    f"central system refused our credentials (HTTP {status})", auth=True
+                ) from exc
             raise _AttemptFailed(f"central system answered HTTP {status}") from exc
         except ssl.SSLCertVerificationError as exc:
             abort(ws)
@@ -244,14 +254,16 @@ class WebSocketTransport:
         except (wsc.WebSocketException, OSError) as exc:
             abort(ws)
             raise _AttemptFailed(
-                f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
+                f"cannot connect to {self.url}: {exc or type(exc).__name__}"
+            ) from exc
         chosen = (ws.getheaders() or {}).get("sec-websocket-protocol")
         if chosen != self.subprotocol:
             # OCPP-J 1.6 §3.1.2: the server must select the subprotocol we offered.
             close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
             picked = "no subprotocol" if chosen is None else f"subprotocol {chosen!r}"
             raise _AttemptFailed(
-                f"central system selected {picked}; we offered {self.subprotocol!r}")
+                f"central system selected {picked}; we offered {self.subprotocol!r}"
+            )
         ws.settimeout(None)  # reads block; the keep-alive thread detects dead links
         return ws
 
@@ -260,12 +272,17 @@ class WebSocketTransport:
         self._kill_reason = None
         self._heard.clear()
         cap_incoming(ws, self.max_frame_bytes)
-        writer = FrameWriter(ws, f"ws-send-{self.chargepoint_id}",
-                             lambda reason: self._kill(ws, reason))
+        writer = FrameWriter(
+            ws, f"ws-send-{self.chargepoint_id}", lambda reason: self._kill(ws, reason)
+        )
         writer.start()
         link_done = threading.Event()
-        watcher = threading.Thread(target=self._watch, args=(ws, writer, link_done),
-                                   name=f"ws-watch-{self.chargepoint_id}", daemon=True)
+        watcher = threading.Thread(
+            target=self._watch,
+            args=(ws, writer, link_done),
+            name=f"ws-watch-{self.chargepoint_id}",
+            daemon=True,
+        )
         watcher.start()
         with self._lock:
             self._writer = writer
@@ -300,8 +317,9 @@ class WebSocketTransport:
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
             except MessageTooBig as exc:
-                log.warning("%s: refused a message from the central system: %s",
-                            self.chargepoint_id, exc)
+                log.warning(
+                    "%s: refused a message from the central system: %s", self.chargepoint_id, exc
+                )
                 writer.close(STATUS_MESSAGE_TOO_BIG, b"message too big")
                 if writer.join(min(1.0, self.pong_timeout_s)):
                     linger(ws, min(1.0, self.pong_timeout_s))
@@ -320,8 +338,7 @@ class WebSocketTransport:
                 # OCPP-J 1.6 §4.1: messages are text frames; binary ones carry nothing for us.
                 log.warning("%s: ignored a binary frame", self.chargepoint_id)
 
-    def _watch(self, ws: wsc.WebSocket, writer: FrameWriter, link_done: threading.Event
-               ) -> None:
+    def _watch(self, ws: wsc.WebSocket, writer: FrameWriter, link_done: threading.Event) -> None:
         """Ping every ping_interval_s and abort the link when no pong (or frame) follows within
         pong_timeout_s, or when one frame stays blocked in the socket for pong_timeout_s."""
         clock, bound = time.monotonic, self.pong_timeout_s
@@ -332,8 +349,9 @@ class WebSocketTransport:
             now = clock()
             blocked = writer.busy_for(now)
             if blocked >= bound:
-                self._kill(ws, f"a frame stayed unsent for {bound:g} s "
-                               "(central system not reading)")
+                self._kill(
+                    ws, f"a frame stayed unsent for {bound:g} s (central system not reading)"
+                )
                 return
             if pong_due is not None and (now >= pong_due or self._heard.is_set()):
                 if not self._heard.is_set():
@@ -347,14 +365,23 @@ class WebSocketTransport:
                 pong_due, next_ping = now + bound, now + interval
             # Wake for the next ping or pong deadline, and often enough that a frame which
             # starts blocking now is noticed by 1.5 x the bound.
-            wake = min(next_ping, pong_due if pong_due is not None else float("inf"),
-                       now - blocked + bound if blocked else now + bound / 2)
+            wake = min(
+                next_ping,
+                pong_due if pong_due is not None else float("inf"),
+                now - blocked + bound if blocked else now + bound / 2,
+            )
             if link_done.wait(max(0.0, wake - clock())):
                 return
 
 
-def _check_settings(url: str, profile: SecurityProfile, subprotocol: str,
-                    password: str | None, cert_file: str | None, key_file: str | None) -> None:
+def _check_settings(
+    url: str,
+    profile: SecurityProfile,
+    subprotocol: str,
+    password: str | None,
+    cert_file: str | None,
+    key_file: str | None,
+) -> None:
     """Refuse settings that cannot work (bad local use raises, DESIGN)."""
     if subprotocol not in SUBPROTOCOLS:
         raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}, got {subprotocol!r}")

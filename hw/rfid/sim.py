@@ -34,4 +34,3 @@ class SimCardReader(PostedFault):
                 return False
         self._post(CardPresented(self._source, id_tag.upper()))
         return True
-

@@ -10,15 +10,30 @@ from cpagent.core.errors import error_class, error_from_wire
 CODES = {
     # OCPP-J 1.6 §4.2.3
     "ocpp1.6": {
-        "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
-        "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
-        "TypeConstraintViolation", "GenericError",
+        "NotImplemented",
+        "NotSupported",
+        "InternalError",
+        "ProtocolError",
+        "SecurityError",
+        "FormationViolation",
+        "PropertyConstraintViolation",
+        "OccurenceConstraintViolation",
+        "TypeConstraintViolation",
+        "GenericError",
     },
     # OCPP-J 2.0.1 §4.3 (2.1 keeps the same table)
     "ocpp2.0.1": {
-        "FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
-        "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
-        "PropertyConstraintViolation", "ProtocolError", "RpcFrameworkError", "SecurityError",
+        "FormatViolation",
+        "GenericError",
+        "InternalError",
+        "MessageTypeNotSupported",
+        "NotImplemented",
+        "NotSupported",
+        "OccurrenceConstraintViolation",
+        "PropertyConstraintViolation",
+        "ProtocolError",
+        "RpcFrameworkError",
+        "SecurityError",
         "TypeConstraintViolation",
     },
 }
@@ -42,10 +57,15 @@ def test_every_code_has_its_own_class(version: str, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "version"),
-    [("FormatViolation", "ocpp1.6"), ("FormationViolation", "ocpp2.0.1"),
-     ("OccurenceConstraintViolation", "ocpp2.1"), ("OccurrenceConstraintViolation", "ocpp1.6"),
-     ("RpcFrameworkError", "ocpp1.6"), ("MessageTypeNotSupported", "ocpp1.6"),
-     ("Nope", "ocpp2.0.1")],
+    [
+        ("FormatViolation", "ocpp1.6"),
+        ("FormationViolation", "ocpp2.0.1"),
+        ("OccurenceConstraintViolation", "ocpp2.1"),
+        ("OccurrenceConstraintViolation", "ocpp1.6"),
+        ("RpcFrameworkError", "ocpp1.6"),
+        ("MessageTypeNotSupported", "ocpp1.6"),
+        ("Nope", "ocpp2.0.1"),
+    ],
 )
 def test_codes_outside_a_version_are_refused(code: str, version: str) -> None:
     with pytest.raises(ValueError, match=f"not an OCPP error code of {version}"):

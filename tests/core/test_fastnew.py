@@ -16,15 +16,18 @@ class One:
     a: int
 
 
-@pytest.mark.parametrize(("cls", "values"), [
-    (One, (1,)),
-    (CallResult, ("1", {"a": 1})),
-    (Outgoing, (CallResult("1", {}), '[3,"1",{}]')),
-    (Call, ("1", "Heartbeat", {})),
-    (CallReceived, ("1", "Heartbeat", {})),
-    (CallAnswered, ("1", "Heartbeat", {"x": [1]})),
-    (CallError, ("1", "InternalError", "why", {})),  # 4 fields: the plain constructor
-])
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (One, (1,)),
+        (CallResult, ("1", {"a": 1})),
+        (Outgoing, (CallResult("1", {}), '[3,"1",{}]')),
+        (Call, ("1", "Heartbeat", {})),
+        (CallReceived, ("1", "Heartbeat", {})),
+        (CallAnswered, ("1", "Heartbeat", {"x": [1]})),
+        (CallError, ("1", "InternalError", "why", {})),  # 4 fields: the plain constructor
+    ],
+)
 def test_made_objects_equal_normal_ones_and_stay_frozen(
     cls: type, values: tuple[object, ...]
 ) -> None:

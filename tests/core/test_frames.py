@@ -90,7 +90,7 @@ BAD = [
     ('[2.0,"x","A",{}]', "x", "rpc"),
     ('[null,"x"]', "x", "rpc"),
     ('[2,1,"A",{}]', None, None),
-    ('[2]', None, None),
+    ("[2]", None, None),
     ('[2,"x","A",[]]', "x", "format"),
     ('[2,"x","A",null]', "x", "format"),
     ('[2,"x",5,{}]', "x", "rpc"),
@@ -141,7 +141,8 @@ def test_unknown_message_types_per_version(version: str, text: str, code: str | 
 
 
 @pytest.mark.parametrize(
-    "text", ['[5,"x","c","d"]', '[6,"x","A",[]]', '[6,"x",1,{}]'],
+    "text",
+    ['[5,"x","c","d"]', '[6,"x","A",[]]', '[6,"x",1,{}]'],
 )
 def test_malformed_21_frames(text: str) -> None:
     with pytest.raises(FrameError):
@@ -149,7 +150,10 @@ def test_malformed_21_frames(text: str) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
@@ -170,8 +174,10 @@ frames = st.one_of(
 def test_encode_decode_round_trip(frame: Any) -> None:
     text = encode(frame)
     assert decode(text, "ocpp2.1") == frame
-    assert json.loads(text)[0] == {Call: 2, CallResult: 3, CallError: 4,
-                                   CallResultError: 5, Send: 6}[type(frame)]
+    assert (
+        json.loads(text)[0]
+        == {Call: 2, CallResult: 3, CallError: 4, CallResultError: 5, Send: 6}[type(frame)]
+    )
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -185,15 +191,18 @@ def test_a_lone_surrogate_id_is_answered_in_text_utf8_can_carry(version: str) ->
     assert encode(CallResult("ü", {})) == '[3,"ü",{}]'  # valid UTF-8 stays unescaped
 
 
-@pytest.mark.parametrize(("text", "mid", "mtype", "code"), [
-    ('[2,"a","X",{"v":1e999}]', "a", 2, "PropertyConstraintViolation"),
-    ('[2,"a","X",{"v":[-1e999]}]', "a", 2, "PropertyConstraintViolation"),
-    ('[3,"a",{"v":1e999}]', "a", 3, None),
-    ('["2","a","X",{"v":1e999}]', "a", None, None),
-    ('[2,"a","X",{"v":1e999}', None, None, None),  # also broken JSON
-    ('{"v":1e999}', None, None, None),
-    ("1e999", None, None, None),
-])
+@pytest.mark.parametrize(
+    ("text", "mid", "mtype", "code"),
+    [
+        ('[2,"a","X",{"v":1e999}]', "a", 2, "PropertyConstraintViolation"),
+        ('[2,"a","X",{"v":[-1e999]}]', "a", 2, "PropertyConstraintViolation"),
+        ('[3,"a",{"v":1e999}]', "a", 3, None),
+        ('["2","a","X",{"v":1e999}]', "a", None, None),
+        ('[2,"a","X",{"v":1e999}', None, None, None),  # also broken JSON
+        ('{"v":1e999}', None, None, None),
+        ("1e999", None, None, None),
+    ],
+)
 def test_numbers_beyond_float_range_never_reach_the_application(
     text: str, mid: str | None, mtype: int | None, code: str | None
 ) -> None:
@@ -203,4 +212,5 @@ def test_numbers_beyond_float_range_never_reach_the_application(
     assert (exc.message_id, exc.message_type) == (mid, mtype)
     assert (exc.error.code if exc.error else None) == code
     assert decode('[3,"a",{"v":1.5e3,"w":-0.25}]', "ocpp1.6") == CallResult(
-        "a", {"v": 1500.0, "w": -0.25})
+        "a", {"v": 1500.0, "w": -0.25}
+    )

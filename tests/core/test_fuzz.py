@@ -94,7 +94,7 @@ def mutate(rng: random.Random, text: str) -> str:
         if numbers and rng.random() < 0.5:  # out-of-range numbers: inf, or past the int limit
             hit = rng.choice(numbers)
             huge = rng.choice(["1e999", "-1e999", "9" * 5000])
-            return text[: hit.start()] + huge + text[hit.end():]
+            return text[: hit.start()] + huge + text[hit.end() :]
         return text[: rng.randrange(len(text) + 1)]
     if choice < 9:  # structural damage to a well-formed frame
         msg = json.loads(text)
@@ -131,8 +131,13 @@ def handlers() -> dict[str, Any]:
         r.call_result({"status": "Accepted"})
         r.call_result({"status": "Accepted"})
 
-    return {"Heartbeat": heartbeat, "BootNotification": boot, "Authorize": crash,
-            "DataTransfer": invalid, "Reset": twice}
+    return {
+        "Heartbeat": heartbeat,
+        "BootNotification": boot,
+        "Authorize": crash,
+        "DataTransfer": invalid,
+        "Reset": twice,
+    }
 
 
 def run(version: str, frames: int, seed: int) -> int:
@@ -140,8 +145,13 @@ def run(version: str, frames: int, seed: int) -> int:
     sent: list[str] = []
     errors: list[BaseException] = []
     ids = itertools.count()
-    manager = TaskManager(lambda text, _v: sent.append(text), handlers(), clock=lambda: 0.0,
-                          new_id=lambda: f"own{next(ids)}", on_error=errors.append)
+    manager = TaskManager(
+        lambda text, _v: sent.append(text),
+        handlers(),
+        clock=lambda: 0.0,
+        new_id=lambda: f"own{next(ids)}",
+        on_error=errors.append,
+    )
     manager.connected(version)
     templates = seeds(version)
     calls = 0
@@ -171,9 +181,7 @@ def run(version: str, frames: int, seed: int) -> int:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_fuzzed_frames_never_escape_and_calls_get_one_answer(
-    version: str, long_form: bool
-) -> None:
+def test_fuzzed_frames_never_escape_and_calls_get_one_answer(version: str, long_form: bool) -> None:
     frames = FRAMES * (10 if long_form else 1) // len(VERSIONS) + 1
     calls = run(version, frames, seed=VERSIONS.index(version))
     assert calls > frames // 5  # the mix really contains many readable CALLs

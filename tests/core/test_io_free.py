@@ -11,9 +11,31 @@ CORE = Path(__file__).resolve().parents[2] / "cpagent" / "core"
 MODULES = sorted(CORE.glob("*.py"))
 
 FORBIDDEN = {
-    "socket", "ssl", "select", "selectors", "asyncio", "threading", "multiprocessing",
-    "subprocess", "time", "datetime", "os", "sys", "random", "secrets", "uuid", "signal",
-    "logging", "http", "urllib", "io", "shutil", "tempfile", "pathlib", "sqlite3", "_thread",
+    "socket",
+    "ssl",
+    "select",
+    "selectors",
+    "asyncio",
+    "threading",
+    "multiprocessing",
+    "subprocess",
+    "time",
+    "datetime",
+    "os",
+    "sys",
+    "random",
+    "secrets",
+    "uuid",
+    "signal",
+    "logging",
+    "http",
+    "urllib",
+    "io",
+    "shutil",
+    "tempfile",
+    "pathlib",
+    "sqlite3",
+    "_thread",
 }
 # The facade needs one lock because handlers may answer from other threads, and, built
 # without a clock (the seed's API), its defaults: monotonic time, uuid ids, a timer thread.

@@ -31,14 +31,19 @@ def test_validators_are_compiled_once_and_accept_valid_payloads(version: str) ->
     check = schemas.validator(version, "BootNotification", schemas.REQUEST)
     assert check is not None
     assert schemas.validator(version, "BootNotification", schemas.REQUEST) is check
-    assert schemas.check_payload(version, "BootNotification", schemas.REQUEST,
-                                 BOOT_REQUEST[version]) is None
-    assert schemas.check_payload(version, "BootNotification", schemas.RESPONSE,
-                                 BOOT_RESPONSE) is None
+    assert (
+        schemas.check_payload(version, "BootNotification", schemas.REQUEST, BOOT_REQUEST[version])
+        is None
+    )
+    assert (
+        schemas.check_payload(version, "BootNotification", schemas.RESPONSE, BOOT_RESPONSE) is None
+    )
 
 
-@pytest.mark.parametrize("action", ["__class__", "valueOf", "../v201/BootNotification",
-                                    "BootNotificationResponse", "", "Nope"])
+@pytest.mark.parametrize(
+    "action",
+    ["__class__", "valueOf", "../v201/BootNotification", "BootNotificationResponse", "", "Nope"],
+)
 def test_unknown_action_names_never_reach_the_file_system(action: str) -> None:
     assert schemas.validator("ocpp1.6", action, schemas.REQUEST) is None
     assert schemas.check_payload("ocpp1.6", action, schemas.REQUEST, {"x": 1}) is None
@@ -51,12 +56,15 @@ def test_validation_never_inserts_defaults() -> None:
     assert payload == before
 
 
-@pytest.mark.parametrize(("payload", "code"), [
-    ({"idTag": 5}, "TypeConstraintViolation"),
-    ({}, "OccurenceConstraintViolation"),
-    ({"idTag": "x" * 21}, "PropertyConstraintViolation"),
-    ({"idTag": "x", "more": 1}, "FormationViolation"),
-])
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"idTag": 5}, "TypeConstraintViolation"),
+        ({}, "OccurenceConstraintViolation"),
+        ({"idTag": "x" * 21}, "PropertyConstraintViolation"),
+        ({"idTag": "x", "more": 1}, "FormationViolation"),
+    ],
+)
 def test_schema_failures_map_to_16_codes(payload: dict[str, object], code: str) -> None:
     err = schemas.check_payload("ocpp1.6", "Authorize", schemas.REQUEST, payload)
     assert err is not None and err.code == code
@@ -67,17 +75,24 @@ def test_enum_and_date_time_format_are_property_violations() -> None:
     bad_time = {**BOOT_RESPONSE, "currentTime": "yesterday"}
     for payload in (bad_enum, bad_time):
         for incoming in (False, True):  # what we send and what the peer sent
-            err = schemas.check_payload("ocpp2.0.1", "BootNotification", schemas.RESPONSE,
-                                        payload, incoming)
+            err = schemas.check_payload(
+                "ocpp2.0.1", "BootNotification", schemas.RESPONSE, payload, incoming
+            )
             assert err is not None and err.code == "PropertyConstraintViolation"
 
 
 def test_an_infinite_number_in_a_multiple_of_field_is_a_property_violation() -> None:
     period: dict[str, float] = {"startPeriod": 0, "limit": float("inf")}
-    profile = {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute", "chargingSchedule": {
-            "chargingRateUnit": "A", "chargingSchedulePeriod": [period]}}}
+    profile = {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 7,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [period]},
+        },
+    }
     err = schemas.check_payload("ocpp1.6", "SetChargingProfile", schemas.REQUEST, profile)
     assert err is not None and err.code == "PropertyConstraintViolation"
     period["limit"] = 6.1

@@ -117,8 +117,10 @@ def test_one_call_in_flight_others_queue_in_order() -> None:
     s.receive(json.dumps([4, "m1", "InternalError", "boom", {}]), 2.0)
     assert sent(s) == [[2, "m2", "Heartbeat", {}]]
     events = s.drain_events()
-    assert events == [CallAnswered("m0", "Heartbeat", HEARTBEAT_RESPONSE),
-                      CallErrored("m1", "Heartbeat", InternalError("boom"))]
+    assert events == [
+        CallAnswered("m0", "Heartbeat", HEARTBEAT_RESPONSE),
+        CallErrored("m1", "Heartbeat", InternalError("boom")),
+    ]
 
 
 def test_call_timeout_fails_the_call_and_moves_the_queue() -> None:
@@ -196,10 +198,14 @@ def test_a_second_answer_is_a_clear_local_error() -> None:
     assert sent(s) == [[3, "in1", HEARTBEAT_RESPONSE]]
 
 
-@pytest.mark.parametrize(("version", "code"), [
-    ("ocpp1.6", "ProtocolError"), ("ocpp2.0.1", "RpcFrameworkError"),
-    ("ocpp2.1", "RpcFrameworkError"),
-])
+@pytest.mark.parametrize(
+    ("version", "code"),
+    [
+        ("ocpp1.6", "ProtocolError"),
+        ("ocpp2.0.1", "RpcFrameworkError"),
+        ("ocpp2.1", "RpcFrameworkError"),
+    ],
+)
 def test_reused_incoming_id_while_in_progress(version: str, code: str) -> None:
     s = connected(version)
     s.receive('[2,"dup","Heartbeat",{}]', 0.0)
@@ -236,18 +242,21 @@ def test_outgoing_id_reuse_and_bad_arguments_raise() -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize(("text", "answer"), [
-    ("garbage", None),
-    ('{"a":1}', None),
-    ("[]", None),
-    ('[2,7,"Heartbeat",{}]', None),
-    ('["2","x","Heartbeat",{}]', "rpc"),
-    ('[2,"x","Heartbeat",[]]', "format"),
-    ('[2,"x","Heartbeat"]', "rpc"),
-    ('[2,"' + "i" * 37 + '","Heartbeat",{}]', "rpc"),
-    ('[3,"x",1]', None),
-    ('[4,"x"]', None),
-])
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("garbage", None),
+        ('{"a":1}', None),
+        ("[]", None),
+        ('[2,7,"Heartbeat",{}]', None),
+        ('["2","x","Heartbeat",{}]', "rpc"),
+        ('[2,"x","Heartbeat",[]]', "format"),
+        ('[2,"x","Heartbeat"]', "rpc"),
+        ('[2,"' + "i" * 37 + '","Heartbeat",{}]', "rpc"),
+        ('[3,"x",1]', None),
+        ('[4,"x"]', None),
+    ],
+)
 def test_bad_input_is_answered_or_reported_never_raised(
     version: str, text: str, answer: str | None
 ) -> None:
@@ -265,16 +274,23 @@ def test_bad_input_is_answered_or_reported_never_raised(
         assert frames[0][1] == json.loads(text)[1]
 
 
-@pytest.mark.parametrize(("version", "answered"), [
-    ("ocpp1.6", False), ("ocpp2.0.1", True), ("ocpp2.1", True),
-])
+@pytest.mark.parametrize(
+    ("version", "answered"),
+    [
+        ("ocpp1.6", False),
+        ("ocpp2.0.1", True),
+        ("ocpp2.1", True),
+    ],
+)
 def test_unknown_message_type(version: str, answered: bool) -> None:
     s = connected(version)
     s.receive('[9,"x","Heartbeat",{}]', 0.0)
     frames = sent(s)
-    assert frames == ([[4, "x", "MessageTypeNotSupported",
-                        "message type 9 is not supported in " + version, {}]]
-                      if answered else [])
+    assert frames == (
+        [[4, "x", "MessageTypeNotSupported", "message type 9 is not supported in " + version, {}]]
+        if answered
+        else []
+    )
 
 
 def _station(**fields: Any) -> dict[str, Any]:
@@ -282,14 +298,26 @@ def _station(**fields: Any) -> dict[str, Any]:
 
 
 SCHEMA_FAULTS = [
-    ({"chargePointVendor": 5, "chargePointModel": "m"}, _station(vendorName=5),
-     "TypeConstraintViolation"),
-    ({"chargePointVendor": "v"}, {"chargingStation": {"model": "m", "vendorName": "v"}},
-     "occurrence"),
-    ({"chargePointVendor": "v" * 21, "chargePointModel": "m"}, _station(vendorName="v" * 51),
-     "PropertyConstraintViolation"),
-    ({"chargePointVendor": "v", "chargePointModel": "m", "extra": 1}, {**_station(), "extra": 1},
-     "format"),
+    (
+        {"chargePointVendor": 5, "chargePointModel": "m"},
+        _station(vendorName=5),
+        "TypeConstraintViolation",
+    ),
+    (
+        {"chargePointVendor": "v"},
+        {"chargingStation": {"model": "m", "vendorName": "v"}},
+        "occurrence",
+    ),
+    (
+        {"chargePointVendor": "v" * 21, "chargePointModel": "m"},
+        _station(vendorName="v" * 51),
+        "PropertyConstraintViolation",
+    ),
+    (
+        {"chargePointVendor": "v", "chargePointModel": "m", "extra": 1},
+        {**_station(), "extra": 1},
+        "format",
+    ),
 ]
 
 
@@ -308,8 +336,10 @@ def test_schema_failures_get_the_matching_error_code(
     assert isinstance(event, CallRejected) and event.error.code == code
 
 
-@pytest.mark.parametrize("action", ["valueOf", "__class__", "__proto__", "constructor",
-                                    "../../etc/passwd", "toString", ""])
+@pytest.mark.parametrize(
+    "action",
+    ["valueOf", "__class__", "__proto__", "constructor", "../../etc/passwd", "toString", ""],
+)
 def test_odd_action_names_are_just_unknown_actions(action: str) -> None:
     s = connected()
     s.receive(json.dumps([2, "q", action, {}]), 0.0)
@@ -352,11 +382,14 @@ def test_invalid_answer_raises_and_leaves_the_call_answerable() -> None:
     assert sent(s) == [[4, "h", "InternalError", "sorry", {"k": 1}]]
 
 
-@pytest.mark.parametrize(("version", "error"), [
-    ("ocpp1.6", FormatViolation("x")),
-    ("ocpp2.0.1", FormationViolation("x")),
-    ("ocpp2.1", ValueError("not an OCPP error")),
-])
+@pytest.mark.parametrize(
+    ("version", "error"),
+    [
+        ("ocpp1.6", FormatViolation("x")),
+        ("ocpp2.0.1", FormationViolation("x")),
+        ("ocpp2.1", ValueError("not an OCPP error")),
+    ],
+)
 def test_answer_error_refuses_codes_foreign_to_the_version(version: str, error: Any) -> None:
     s = connected(version)
     s.receive('[2,"h","Heartbeat",{}]', 0.0)
@@ -374,9 +407,14 @@ def test_received_callerror_is_typed_and_unknown_codes_become_generic() -> None:
     assert s.drain_events() == [UnexpectedResponse(CallError("zzz", "InternalError", "", {}))]
 
 
-@pytest.mark.parametrize(("version", "tells_peer"), [
-    ("ocpp1.6", False), ("ocpp2.0.1", False), ("ocpp2.1", True),
-])
+@pytest.mark.parametrize(
+    ("version", "tells_peer"),
+    [
+        ("ocpp1.6", False),
+        ("ocpp2.0.1", False),
+        ("ocpp2.1", True),
+    ],
+)
 def test_invalid_callresult_fails_the_call(version: str, tells_peer: bool) -> None:
     s = connected(version)
     s.call("a", "Heartbeat", {}, 0.0)
@@ -387,8 +425,9 @@ def test_invalid_callresult_fails_the_call(version: str, tells_peer: bool) -> No
     assert event.error.error is not None
     assert event.error.error.code == "TypeConstraintViolation"
     frames = sent(s)
-    assert frames == ([[5, "a", "TypeConstraintViolation", "data.currentTime: type", {}]]
-                      if tells_peer else [])
+    assert frames == (
+        [[5, "a", "TypeConstraintViolation", "data.currentTime: type", {}]] if tells_peer else []
+    )
 
 
 @pytest.mark.parametrize(("text", "result_error"), [('[3,"a",[]]', True), ('[4,"a"]', False)])
@@ -407,14 +446,15 @@ def test_malformed_answer_ends_the_call_now(text: str, result_error: bool) -> No
 
 def test_ocpp21_send_both_ways() -> None:
     pair = Pair("ocpp2.1")
-    payload = {"requestId": 1, "tbc": False, "seqNo": 0,
-               "generatedAt": "2026-11-30T00:00:00Z"}
+    payload = {"requestId": 1, "tbc": False, "seqNo": 0, "generatedAt": "2026-11-30T00:00:00Z"}
     pair.cp.send("s1", "NotifyCustomerInformation", {**payload, "data": "x"}, pair.now)
     _, cs_events = pair.flush()
-    assert cs_events == [SendReceived("s1", "NotifyCustomerInformation",
-                                      {**payload, "data": "x"})]
-    assert pair.wire == ['[6,"s1","NotifyCustomerInformation",' + json.dumps(
-        {**payload, "data": "x"}, separators=(",", ":")) + "]"]
+    assert cs_events == [SendReceived("s1", "NotifyCustomerInformation", {**payload, "data": "x"})]
+    assert pair.wire == [
+        '[6,"s1","NotifyCustomerInformation",'
+        + json.dumps({**payload, "data": "x"}, separators=(",", ":"))
+        + "]"
+    ]
     with pytest.raises(InvalidPayload):
         pair.cp.send("s2", "NotifyCustomerInformation", {}, pair.now)
     # An invalid SEND from the peer is reported but never answered (OCPP-J 2.1 §4.2.5).
@@ -473,10 +513,13 @@ def test_fail_call_ends_only_the_call_in_flight() -> None:
 
 def test_hostile_numbers_and_ids_are_answered_never_raised() -> None:
     s = connected()
-    s.receive('[2,"p1","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{'
-              '"chargingProfileId":7,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",'
-              '"chargingProfileKind":"Absolute","chargingSchedule":{"chargingRateUnit":"A",'
-              '"chargingSchedulePeriod":[{"startPeriod":0,"limit":1e999}]}}}]', 0.0)
+    s.receive(
+        '[2,"p1","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{'
+        '"chargingProfileId":7,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",'
+        '"chargingProfileKind":"Absolute","chargingSchedule":{"chargingRateUnit":"A",'
+        '"chargingSchedulePeriod":[{"startPeriod":0,"limit":1e999}]}}}]',
+        0.0,
+    )
     s.receive('[2,"a\\ud800","Reset",{"type":"Soft"}]', 0.0)
     s.answer("a\ud800", {"status": "Accepted"}, 0.0)
     first, second = s.drain_frames()

@@ -136,13 +136,16 @@ def test_many_threads_calling_at_once_all_get_their_answers() -> None:
     assert all(f.result(WAIT).ok for f in results)
 
 
-@pytest.mark.parametrize(("action", "code"), [
-    ("Heartbeat", "NotSupported"),  # a 1.6 action nobody handles
-    ("FlyToTheMoon", "NotImplemented"),
-    ("valueOf", "NotImplemented"),
-    ("__class__", "NotImplemented"),
-    ("__init__", "NotImplemented"),
-])
+@pytest.mark.parametrize(
+    ("action", "code"),
+    [
+        ("Heartbeat", "NotSupported"),  # a 1.6 action nobody handles
+        ("FlyToTheMoon", "NotImplemented"),
+        ("valueOf", "NotImplemented"),
+        ("__class__", "NotImplemented"),
+        ("__init__", "NotImplemented"),
+    ],
+)
 def test_unhandled_actions(action: str, code: str) -> None:
     cp, _, _, _, _ = pair({}, validate=False)
     outcome = cp.send_call(action, {}).result(WAIT)
@@ -159,8 +162,11 @@ def test_handler_exception_becomes_internal_error_without_its_text() -> None:
 
     cp, _, _, to_cp, _ = pair({"Heartbeat": crash}, on_error=seen.append)
     outcome = cp.send_call("Heartbeat", {}).result(WAIT)
-    assert outcome == Outcome(False, {"code": "InternalError", "description": "handler failed",
-                                      "details": {}}, InternalError("handler failed"))
+    assert outcome == Outcome(
+        False,
+        {"code": "InternalError", "description": "handler failed", "details": {}},
+        InternalError("handler failed"),
+    )
     assert "secret" not in to_cp.frames[0][0]
     assert [str(e) for e in seen] == ["secret path /etc/shadow"]
 
@@ -278,8 +284,9 @@ def test_failing_sender_fails_the_call_once_and_never_resends(failure: str) -> N
 
 def test_failing_sender_for_an_answer_is_reported() -> None:
     errors: list[BaseException] = []
-    cp, cs, _, to_cp, _ = pair({"Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE)},
-                               on_error=errors.append)
+    cp, cs, _, to_cp, _ = pair(
+        {"Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE)}, on_error=errors.append
+    )
     to_cp.fail = OSError("gone")
     future = cp.send_call("Heartbeat", {})
     assert not future.done()
@@ -288,8 +295,12 @@ def test_failing_sender_for_an_answer_is_reported() -> None:
 
 def test_hooks_run_before_and_after_every_stage() -> None:
     log: list[tuple[str, str, str]] = []
-    cp, cs, _, _, _ = pair({"Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE),
-                            "Reset": lambda _p, r: r.call_error("NotSupported")})
+    cp, cs, _, _, _ = pair(
+        {
+            "Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE),
+            "Reset": lambda _p, r: r.call_error("NotSupported"),
+        }
+    )
     for stage in Stage:
         cs.before(stage, lambda st, subj: log.append(("before", st, type(subj).__name__)))
         cs.after(stage, lambda st, subj: log.append(("after", st, type(subj).__name__)))
@@ -306,16 +317,19 @@ def test_hooks_run_before_and_after_every_stage() -> None:
     assert log[4:6] == [("before", "result_sent", "Outgoing"), ("after", "result_sent", "Outgoing")]
     assert log[10:12] == [("before", "error_sent", "Outgoing"), ("after", "error_sent", "Outgoing")]
     # The in-process peer answers inside the sender, so the answer is received in between.
-    assert log[12:] == [("before", "call_sent", "Outgoing"),
-                        ("before", "message_received", "str"),
-                        ("after", "message_received", "str"),
-                        ("after", "call_sent", "Outgoing")]
+    assert log[12:] == [
+        ("before", "call_sent", "Outgoing"),
+        ("before", "message_received", "str"),
+        ("after", "message_received", "str"),
+        ("after", "call_sent", "Outgoing"),
+    ]
 
 
 def test_a_failing_hook_is_reported_and_changes_nothing() -> None:
     errors: list[BaseException] = []
-    cp, cs, _, _, _ = pair({"Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE)},
-                           on_error=errors.append)
+    cp, cs, _, _, _ = pair(
+        {"Heartbeat": lambda _p, r: r.call_result(HEARTBEAT_RESPONSE)}, on_error=errors.append
+    )
 
     def broken(_stage: Stage, _subject: object) -> None:
         raise KeyError("hook bug")
@@ -333,8 +347,14 @@ def test_on_event_sees_bad_frames_and_a_broken_error_reporter_is_contained() -> 
         raise RuntimeError("reporter bug")
 
     clock, wire = Clock(), Wire()
-    cs = TaskManager(wire, {"Heartbeat": lambda _p, _r: 1 / 0}, clock=clock, new_id=ids("x"),
-                     on_event=events.append, on_error=bad_reporter)
+    cs = TaskManager(
+        wire,
+        {"Heartbeat": lambda _p, _r: 1 / 0},
+        clock=clock,
+        new_id=ids("x"),
+        on_event=events.append,
+        on_error=bad_reporter,
+    )
     cs.connected("ocpp2.0.1")
     cs.received("not json")
     cs.received('[2,"h","Heartbeat",{}]')
@@ -360,8 +380,13 @@ def test_ocpp21_send_messages_both_ways() -> None:
     received: list[dict[str, Any]] = []
     clock, to_cs, to_cp = Clock(), Wire(), Wire()
     cp = TaskManager(to_cs, clock=clock, new_id=ids("cp"), validate=False)
-    cs = TaskManager(to_cp, clock=clock, new_id=ids("cs"), validate=False,
-                     send_handlers={"Ping": received.append, "Crash": lambda _p: 1 / 0})
+    cs = TaskManager(
+        to_cp,
+        clock=clock,
+        new_id=ids("cs"),
+        validate=False,
+        send_handlers={"Ping": received.append, "Crash": lambda _p: 1 / 0},
+    )
     to_cs.peer, to_cp.peer = cs, cp
     cp.connected("ocpp2.1")
     cs.connected("ocpp2.1")
@@ -412,8 +437,9 @@ def test_a_sender_raising_base_exception_releases_the_drain() -> None:
 
 def test_an_answer_after_the_connection_dropped_is_discarded_quietly() -> None:
     kept: list[Responder] = []
-    cp, cs, _, to_cp, _ = pair({"Heartbeat": lambda _p, r: kept.append(r),
-                                "Reset": lambda _p, r: kept.append(r)})
+    cp, cs, _, to_cp, _ = pair(
+        {"Heartbeat": lambda _p, r: kept.append(r), "Reset": lambda _p, r: kept.append(r)}
+    )
     first = cp.send_call("Heartbeat", {})
     cs.disconnected()
     cp.disconnected()
@@ -512,7 +538,10 @@ def test_the_catch_all_handler_serves_every_action_without_its_own() -> None:
     assert cp.send_call("BootNotification", BOOT_REQUEST["ocpp1.6"]).result(WAIT).ok
     outcome = cp.send_call("Heartbeat").result(WAIT)
     assert (outcome.ok, outcome.payload["code"], outcome.payload["description"]) == (
-        False, "NotImplemented", "Heartbeat isn't supported yet")
+        False,
+        "NotImplemented",
+        "Heartbeat isn't supported yet",
+    )
     cp.close()
 
 

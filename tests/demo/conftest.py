@@ -23,7 +23,6 @@ from tests.support.sim_config import sim_config
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def cli_env() -> dict[str, str]:
     """The environment for `python -m cpagent` children: this checkout first on the path."""
     env = dict(os.environ)
@@ -33,20 +32,31 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 60.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m cpagent ARGS` as a user runs it (`env`: extra variables); text output."""
     return subprocess.run(
-        [sys.executable, "-m", "cpagent", *args], capture_output=True, text=True,
-        timeout=timeout, env={**cli_env(), **(env or {})}, cwd=ROOT, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "cpagent", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**cli_env(), **(env or {})},
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
     )
 
 
 def start_cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     """`python -m cpagent ARGS` in the background, stdout as a text pipe."""
-    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
-                               "text": True, "env": cli_env(), "cwd": ROOT,
-                               "stdin": subprocess.DEVNULL}
+    options: dict[str, Any] = {
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "text": True,
+        "env": cli_env(),
+        "cwd": ROOT,
+        "stdin": subprocess.DEVNULL,
+    }
     options.update(kwargs)
     return subprocess.Popen([sys.executable, "-m", "cpagent", *args], **options)
 
@@ -139,10 +149,17 @@ class Daemon:
             return None
 
 
-def write_bench(tmp_path: Path, url: str | None = None, cp_id: str = "TEST-1",
-                edit: Callable[[str], str] | None = None) -> Path:
-    text = sim_config(cp_id=cp_id, url=url or f"ws://127.0.0.1:{closed_port()}/ocpp",
-                      csms={"backoff_min_s": 0.1, "backoff_max_s": 0.5})
+def write_bench(
+    tmp_path: Path,
+    url: str | None = None,
+    cp_id: str = "TEST-1",
+    edit: Callable[[str], str] | None = None,
+) -> Path:
+    text = sim_config(
+        cp_id=cp_id,
+        url=url or f"ws://127.0.0.1:{closed_port()}/ocpp",
+        csms={"backoff_min_s": 0.1, "backoff_max_s": 0.5},
+    )
     path = tmp_path / "bench.toml"
     path.write_text(edit(text) if edit else text)
     path.chmod(0o600)
@@ -154,7 +171,11 @@ def start_daemon(config: Path) -> Daemon:
     with open(config.parent / "daemon.log", "w") as log:  # a file: a pipe could fill up
         proc = subprocess.Popen(
             [sys.executable, "-m", "cpagent", "run", "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=cli_env(),
+            cwd=ROOT,
             stdin=subprocess.DEVNULL,
         )
     daemon = Daemon(proc, config, config.parent / "ctl.sock")

@@ -16,8 +16,9 @@ from .conftest import Daemon, run_cli, start_daemon, stop, wait_until, write_ben
 
 @pytest.fixture
 def csms() -> Iterator[CentralSystem]:
-    with CentralSystem(port=0, settings=HandlerSettings.with_id_tags(["ABC123"]),
-                       call_timeout=10.0) as central:
+    with CentralSystem(
+        port=0, settings=HandlerSettings.with_id_tags(["ABC123"]), call_timeout=10.0
+    ) as central:
         yield central
 
 
@@ -46,7 +47,8 @@ def test_remote_start_from_the_central_system_closes_the_relay(
     csms: CentralSystem, agent: Daemon
 ) -> None:
     assert csms.wait_for(
-        lambda v: any(c["id"] == "CP-E2E" and c["boot"] for c in v["chargepoints"]), 15)
+        lambda v: any(c["id"] == "CP-E2E" and c["boot"] for c in v["chargepoints"]), 15
+    )
     assert run_cli("ctl", "--socket", str(agent.socket), "plug", "1").returncode == 0
     answer = csms.call("CP-E2E", "RemoteStartTransaction", {"idTag": "ABC123", "connectorId": 1})
     assert answer == {"status": "Accepted"}
@@ -66,14 +68,24 @@ def test_remote_start_for_an_unknown_card_leaves_the_relay_open(
     csms: CentralSystem, agent: Daemon
 ) -> None:
     assert csms.wait_for(
-        lambda v: any(c["id"] == "CP-E2E" and c["boot"] for c in v["chargepoints"]), 15)
+        lambda v: any(c["id"] == "CP-E2E" and c["boot"] for c in v["chargepoints"]), 15
+    )
     assert run_cli("ctl", "--socket", str(agent.socket), "plug", "1").returncode == 0
     answer = csms.call("CP-E2E", "RemoteStartTransaction", {"idTag": "NOPE", "connectorId": 1})
     assert answer == {"status": "Accepted"}  # §5.11: accepted, then Authorize says Invalid
-    assert csms.wait_for(lambda v: any(
-        json.loads(f["text"])[2:3] == ["Authorize"] for f in v["frames"]
-        if f["direction"] == "received"), 10)
-    assert csms.wait_for(lambda v: any(
-        json.loads(f["text"])[0] == 3 and "Invalid" in f["text"] for f in v["frames"]), 10)
+    assert csms.wait_for(
+        lambda v: any(
+            json.loads(f["text"])[2:3] == ["Authorize"]
+            for f in v["frames"]
+            if f["direction"] == "received"
+        ),
+        10,
+    )
+    assert csms.wait_for(
+        lambda v: any(
+            json.loads(f["text"])[0] == 3 and "Invalid" in f["text"] for f in v["frames"]
+        ),
+        10,
+    )
     assert _relay(agent, 1) is False
     assert csms.snapshot("CP-E2E")["transactions"] == []

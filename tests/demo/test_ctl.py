@@ -61,7 +61,8 @@ def test_no_daemon_exits_69() -> None:
     result = run_cli("ctl", "--socket", "/nonexistent/ctl.sock", "plug", "1")
     assert result.returncode == 69
     assert result.stderr == (
-        "cpagent: cpagent is not running (no control socket at /nonexistent/ctl.sock)\n")
+        "cpagent: cpagent is not running (no control socket at /nonexistent/ctl.sock)\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +73,15 @@ def real_devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     meter_tty, reader_tty = os.ttyname(fds[1]), os.ttyname(fds[3])
 
     def edit(text: str) -> str:
-        text = text.replace('[connector.meter]\ndriver = "sim"',
-                            f'[connector.meter]\ndriver = "sdm630"\nport = "{meter_tty}"', 1)
+        text = text.replace(
+            '[connector.meter]\ndriver = "sim"',
+            f'[connector.meter]\ndriver = "sdm630"\nport = "{meter_tty}"',
+            1,
+        )
         text = text.replace("plug_pin = 23\n", "")
-        return text.replace('[rfid]\ndriver = "sim"', f'[rfid]\ndriver = "rdm6300"\n'
-                            f'port = "{reader_tty}"')
+        return text.replace(
+            '[rfid]\ndriver = "sim"', f'[rfid]\ndriver = "rdm6300"\nport = "{reader_tty}"'
+        )
 
     running = start_daemon(write_bench(tmp_path_factory.mktemp("real"), edit=edit))
     try:
@@ -90,8 +95,10 @@ def real_devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
-        (["ev-load", "1", "100"], "connector 1: meter is a real sdm630; faults and loads apply "
-                                  'to driver = "sim" only'),
+        (
+            ["ev-load", "1", "100"],
+            'connector 1: meter is a real sdm630; faults and loads apply to driver = "sim" only',
+        ),
         (["fault", "1", "PowerMeterFailure"], "connector 1: meter is a real sdm630"),
         (["clear-fault", "1"], "connector 1: meter is a real sdm630"),
         (["tap", "04A1B2C3D4"], 'the card reader is real; tap needs [rfid] driver = "sim"'),

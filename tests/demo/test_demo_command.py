@@ -98,8 +98,17 @@ def test_json_timeline_is_one_object_per_line_with_every_step() -> None:
     assert [r["step"] for r in records if r["kind"] == "step"] == list(range(1, 11))
     frames = [r for r in records if r["kind"] == "frame"]
     actions = [r["action"] for r in frames if r["direction"] == "CP->CSMS"]
-    _in_order(actions, ["BootNotification", "Authorize", "StartTransaction", "MeterValues",
-                        "RemoteStopTransaction.conf", "StopTransaction"])
+    _in_order(
+        actions,
+        [
+            "BootNotification",
+            "Authorize",
+            "StartTransaction",
+            "MeterValues",
+            "RemoteStopTransaction.conf",
+            "StopTransaction",
+        ],
+    )
     relays = [r["relay"] for r in records if r["kind"] == "hardware" and "relay" in r]
     assert relays[:2] == [True, False] and relays[-1] is False
     assert records[-1]["kind"] == "result" and records[-1]["ok"] is True
@@ -108,9 +117,17 @@ def test_json_timeline_is_one_object_per_line_with_every_step() -> None:
 def test_own_config_other_connector_and_card_quietly_behind_a_proxy() -> None:
     # A CI runner's proxy variables (pointing nowhere here) must not catch loopback traffic.
     proxy = f"http://127.0.0.1:{closed_port()}"
-    result = run_cli("demo", "--config", "config/bench.toml", "--connector", "2",
-                     "--id-tag", "CAFE0001", "--quiet",
-                     env={"http_proxy": proxy, "HTTP_PROXY": proxy, "https_proxy": proxy})
+    result = run_cli(
+        "demo",
+        "--config",
+        "config/bench.toml",
+        "--connector",
+        "2",
+        "--id-tag",
+        "CAFE0001",
+        "--quiet",
+        env={"http_proxy": proxy, "HTTP_PROXY": proxy, "https_proxy": proxy},
+    )
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     assert line.startswith("cpagent demo: ok: transaction 1 on connector 2 delivered")
@@ -131,8 +148,10 @@ def _unknown_key(tmp_path: Path) -> str:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--config", "config/cpagent.toml"], "the demo needs simulated hardware: "
-                                              "gpio.pin_factory is 'lgpio'"),
+        (
+            ["--config", "config/cpagent.toml"],
+            "the demo needs simulated hardware: gpio.pin_factory is 'lgpio'",
+        ),
         (["--config", "/nonexistent/cpagent.toml"], "/nonexistent/cpagent.toml: cannot read"),
         (["--config", _bad_toml], "broken.toml"),
         (["--config", _unknown_key], "bogus"),
@@ -161,8 +180,12 @@ def test_a_step_that_times_out_fails_clearly_and_stops_the_agent() -> None:
 
 @pytest.mark.parametrize(
     ("sig", "whole_group", "times"),
-    [(signal.SIGTERM, False, 1), (signal.SIGINT, True, 1), (signal.SIGHUP, False, 1),
-     (signal.SIGTERM, False, 3)],  # an impatient user: the agent is killed, still gone
+    [
+        (signal.SIGTERM, False, 1),
+        (signal.SIGINT, True, 1),
+        (signal.SIGHUP, False, 1),
+        (signal.SIGTERM, False, 3),
+    ],  # an impatient user: the agent is killed, still gone
 )
 def test_a_signal_mid_session_stops_the_agent_too(
     sig: signal.Signals, whole_group: bool, times: int

@@ -17,7 +17,7 @@ from .conftest import ROOT
 @pytest.mark.parametrize(
     "data",
     [
-        {"a": 1, "b": 2.5, "c": True, "d": "x\"y\\z\n", "e": [1, 2], "f": "ünï"},
+        {"a": 1, "b": 2.5, "c": True, "d": 'x"y\\z\n', "e": [1, 2], "f": "ünï"},
         {"t": {"k": "v", "inner": {"n": -3}}},
         {"arr": [{"x": 1, "sub": {"y": 2}}, {"x": 3}]},
         {"odd key": 1, "float": 1e20},
@@ -47,6 +47,9 @@ def test_real_hardware_config_is_refused_with_every_reason() -> None:
         read_base(str(ROOT / "config" / "cpagent.toml"))
     assert error.value.exit_code == 78
     message = str(error.value)
-    for reason in ("gpio.pin_factory is 'lgpio'", "connector[1].meter.driver is 'sdm630'",
-                   "rfid.driver is 'rdm6300'"):
+    for reason in (
+        "gpio.pin_factory is 'lgpio'",
+        "connector[1].meter.driver is 'sdm630'",
+        "rfid.driver is 'rdm6300'",
+    ):
         assert reason in message

@@ -20,14 +20,19 @@ CLEAR_HOME = "\x1b[H\x1b[2J"
 
 
 def test_watch_into_a_pipe_prints_one_block_per_refresh(daemon: Daemon) -> None:
-    result = run_cli("status", "--watch", "--interval", "0.1", "--count", "2",
-                     "--socket", str(daemon.socket))
+    result = run_cli(
+        "status", "--watch", "--interval", "0.1", "--count", "2", "--socket", str(daemon.socket)
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("cpagent TEST-1 (chargepoint)") == 2, result.stdout
     assert "\nlast error: CSMS link" in result.stdout and "\n\ncpagent TEST-1" in result.stdout
     assert CLEAR_HOME not in result.stdout
-    for needle in ("CSMS: disconnected", "conn status", "transaction messages waiting",
-                   "last error: CSMS link"):
+    for needle in (
+        "CSMS: disconnected",
+        "conn status",
+        "transaction messages waiting",
+        "last error: CSMS link",
+    ):
         assert needle in result.stdout, result.stdout
     rows = [line for line in result.stdout.splitlines() if line[:2] in ("1 ", "2 ")]
     assert len(rows) == 4 and all("open" in row and "out" in row for row in rows), rows
@@ -51,9 +56,23 @@ def test_watch_on_a_terminal_clears_and_redraws(daemon: Daemon) -> None:
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cpagent", "status", "--watch", "--interval", "0.1",
-             "--count", "2", "--socket", str(daemon.socket)],
-            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=cli_env(),
+            [
+                sys.executable,
+                "-m",
+                "cpagent",
+                "status",
+                "--watch",
+                "--interval",
+                "0.1",
+                "--count",
+                "2",
+                "--socket",
+                str(daemon.socket),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env=cli_env(),
             cwd=ROOT,
         )
         os.close(slave)
@@ -84,7 +103,8 @@ def test_watch_without_a_daemon_exits_69_with_one_line(tmp_path: object) -> None
     assert result.returncode == 69
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "cpagent: cpagent is not running (no control socket at /nonexistent/ctl.sock)"]
+        "cpagent: cpagent is not running (no control socket at /nonexistent/ctl.sock)"
+    ]
 
 
 def test_a_daemon_going_away_is_shown_and_the_view_keeps_trying(daemon: Daemon) -> None:
@@ -104,45 +124,93 @@ def test_a_daemon_going_away_is_shown_and_the_view_keeps_trying(daemon: Daemon) 
 
 
 CHARGING = {
-    "ok": True, "application": "chargepoint", "chargepoint": "CP-9", "connection": "connected",
-    "subprotocol": "ocpp1.6", "registration": "Accepted", "queue_depth": 0,
-    "queued_messages": 2, "last_card": "ABC", "last_error": None,
+    "ok": True,
+    "application": "chargepoint",
+    "chargepoint": "CP-9",
+    "connection": "connected",
+    "subprotocol": "ocpp1.6",
+    "registration": "Accepted",
+    "queue_depth": 0,
+    "queued_messages": 2,
+    "last_card": "ABC",
+    "last_error": None,
     "connectors": [
-        {"id": 1, "status": "Charging", "relay": True, "plugged": True, "fault": None,
-         "limit_a": 10.0, "transaction": {"id": 42, "id_tag": "ABC", "local_id": "x"},
-         "meter": {"energy_wh": 1234.56, "power_w": 2300.4}},
-        {"id": 2, "status": "Faulted", "relay": False, "plugged": None,
-         "fault": "PowerMeterFailure", "limit_a": None, "transaction": None, "meter": None},
+        {
+            "id": 1,
+            "status": "Charging",
+            "relay": True,
+            "plugged": True,
+            "fault": None,
+            "limit_a": 10.0,
+            "transaction": {"id": 42, "id_tag": "ABC", "local_id": "x"},
+            "meter": {"energy_wh": 1234.56, "power_w": 2300.4},
+        },
+        {
+            "id": 2,
+            "status": "Faulted",
+            "relay": False,
+            "plugged": None,
+            "fault": "PowerMeterFailure",
+            "limit_a": None,
+            "transaction": None,
+            "meter": None,
+        },
     ],
 }
-BENCH_APP = {"ok": True, "application": "bench", "chargepoint": "B-1",
-             "connection": "disconnected", "subprotocol": None, "queue_depth": 3,
-             "last_error": "CSMS link: refused",
-             "connectors": [{"id": 1, "status": "Available", "relay": False, "plugged": False,
-                             "fault": None, "transaction": None,
-                             "meter": {"energy_wh": 0.0, "power_w": 0.0}}]}
+BENCH_APP = {
+    "ok": True,
+    "application": "bench",
+    "chargepoint": "B-1",
+    "connection": "disconnected",
+    "subprotocol": None,
+    "queue_depth": 3,
+    "last_error": "CSMS link: refused",
+    "connectors": [
+        {
+            "id": 1,
+            "status": "Available",
+            "relay": False,
+            "plugged": False,
+            "fault": None,
+            "transaction": None,
+            "meter": {"energy_wh": 0.0, "power_w": 0.0},
+        }
+    ],
+}
 
 
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (CHARGING, ["cpagent CP-9 (chargepoint)", "CSMS: connected (ocpp1.6), registration "
-                    "Accepted",
-                    "1    Charging       closed in         2300     1234.6     10.0  42 for ABC",
-                    "2    Faulted        open   -             -          -        -  -  "
-                    "FAULT PowerMeterFailure",
-                    "queue depth 0, transaction messages waiting for the CSMS 2, last card ABC",
-                    "last error: -"]),
-        (BENCH_APP, ["cpagent B-1 (bench)", "CSMS: disconnected",
-                     "1    Available      open   out           0        0.0        -  -",
-                     "queue depth 3", "last error: CSMS link: refused"]),
+        (
+            CHARGING,
+            [
+                "cpagent CP-9 (chargepoint)",
+                "CSMS: connected (ocpp1.6), registration Accepted",
+                "1    Charging       closed in         2300     1234.6     10.0  42 for ABC",
+                "2    Faulted        open   -             -          -        -  -  "
+                "FAULT PowerMeterFailure",
+                "queue depth 0, transaction messages waiting for the CSMS 2, last card ABC",
+                "last error: -",
+            ],
+        ),
+        (
+            BENCH_APP,
+            [
+                "cpagent B-1 (bench)",
+                "CSMS: disconnected",
+                "1    Available      open   out           0        0.0        -  -",
+                "queue depth 3",
+                "last error: CSMS link: refused",
+            ],
+        ),
         ({"ok": True}, ["cpagent ? (?)", "CSMS: ?", "queue depth -", "last error: -"]),
     ],
 )
-def test_the_view_shows_each_fact_in_its_place(
-    status: dict[str, Any], expected: list[str]
-) -> None:
+def test_the_view_shows_each_fact_in_its_place(status: dict[str, Any], expected: list[str]) -> None:
     lines = render_watch(status, 1.0).splitlines()
     for want in expected:
         assert any(line.rstrip() == want.rstrip() or line.startswith(want) for line in lines), (
-            want, lines)
+            want,
+            lines,
+        )

@@ -15,28 +15,60 @@ from cpagent.demo.timeline import Timeline, summarise, wants_colour
     ("action", "payload", "summary"),
     [
         ("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}, "v/m"),
-        ("BootNotification.conf", {"status": "Accepted", "interval": 300,
-                                   "currentTime": "2026-11-30T00:00:00Z"},
-         "Accepted interval=300"),
-        ("StatusNotification", {"connectorId": 1, "status": "Preparing",
-                                "errorCode": "NoError"}, "connector 1 Preparing"),
-        ("StatusNotification", {"connectorId": 2, "status": "Faulted",
-                                "errorCode": "PowerMeterFailure"},
-         "connector 2 Faulted errorCode=PowerMeterFailure"),
+        (
+            "BootNotification.conf",
+            {"status": "Accepted", "interval": 300, "currentTime": "2026-11-30T00:00:00Z"},
+            "Accepted interval=300",
+        ),
+        (
+            "StatusNotification",
+            {"connectorId": 1, "status": "Preparing", "errorCode": "NoError"},
+            "connector 1 Preparing",
+        ),
+        (
+            "StatusNotification",
+            {"connectorId": 2, "status": "Faulted", "errorCode": "PowerMeterFailure"},
+            "connector 2 Faulted errorCode=PowerMeterFailure",
+        ),
         ("Authorize", {"idTag": "ABC"}, "idTag=ABC"),
         ("Authorize.conf", {"idTagInfo": {"status": "Invalid"}}, "Invalid"),
-        ("StartTransaction.conf", {"transactionId": 7, "idTagInfo": {"status": "Accepted"}},
-         "transactionId=7 Accepted"),
-        ("StopTransaction", {"transactionId": 7, "meterStop": 12, "reason": "Remote",
-                             "timestamp": "t"}, "transactionId=7 meterStop=12 Remote"),
+        (
+            "StartTransaction.conf",
+            {"transactionId": 7, "idTagInfo": {"status": "Accepted"}},
+            "transactionId=7 Accepted",
+        ),
+        (
+            "StopTransaction",
+            {"transactionId": 7, "meterStop": 12, "reason": "Remote", "timestamp": "t"},
+            "transactionId=7 meterStop=12 Remote",
+        ),
         ("StopTransaction.conf", {}, ""),
-        ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"},
-         "key=MeterValueSampleInterval value=1"),
-        ("MeterValues", {"connectorId": 1, "transactionId": 3, "meterValue": [
-            {"timestamp": "t", "sampledValue": [
-                {"value": "12.5", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"}]}]},
-         "connector 1 tx 3 energy 12.5 Wh power 7400 W"),
+        (
+            "ChangeConfiguration",
+            {"key": "MeterValueSampleInterval", "value": "1"},
+            "key=MeterValueSampleInterval value=1",
+        ),
+        (
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": 3,
+                "meterValue": [
+                    {
+                        "timestamp": "t",
+                        "sampledValue": [
+                            {
+                                "value": "12.5",
+                                "measurand": "Energy.Active.Import.Register",
+                                "unit": "Wh",
+                            },
+                            {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+                        ],
+                    }
+                ],
+            },
+            "connector 1 tx 3 energy 12.5 Wh power 7400 W",
+        ),
         ("Heartbeat", {}, ""),
         ("DataTransfer", {"vendorId": "x"}, '{"vendorId": "x"}'),
     ],
@@ -47,8 +79,9 @@ def test_summaries_show_the_fields_people_look_for(
     assert summarise(action, payload) == summary
 
 
-def _timeline(mode: str = "text", stream: io.StringIO | None = None,
-              colour: bool = False) -> tuple[Timeline, io.StringIO]:
+def _timeline(
+    mode: str = "text", stream: io.StringIO | None = None, colour: bool = False
+) -> tuple[Timeline, io.StringIO]:
     out = stream or io.StringIO()
     ticks = iter(float(i) for i in range(1000))
     return Timeline(out, mode=mode, colour=colour, steps=3, clock=lambda: next(ticks)), out

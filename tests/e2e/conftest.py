@@ -36,11 +36,11 @@ def daemon(tmp_path: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
     yield from _daemon(tmp_path, csms)
 
 
-def _daemon(workdir: Path, csms: StrictCentralSystem, extra: str = "",
-            connectors: int = 1) -> Iterator[Daemon]:
+def _daemon(
+    workdir: Path, csms: StrictCentralSystem, extra: str = "", connectors: int = 1
+) -> Iterator[Daemon]:
     sock_dir = Path(tempfile.mkdtemp(prefix="cpe2e-"))  # sun_path is 107 bytes at most
-    process = Daemon(workdir, sock_dir / "ctl.sock", csms.url, extra=extra,
-                     connectors=connectors)
+    process = Daemon(workdir, sock_dir / "ctl.sock", csms.url, extra=extra, connectors=connectors)
     try:
         yield process
     finally:
@@ -49,8 +49,9 @@ def _daemon(workdir: Path, csms: StrictCentralSystem, extra: str = "",
 
 
 @pytest.fixture(scope="module")
-def _shared_pair(tmp_path_factory: pytest.TempPathFactory,
-                 ) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
+def _shared_pair(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
     central = StrictCentralSystem(heartbeat_interval=300)
     central.start()
     try:
@@ -62,8 +63,9 @@ def _shared_pair(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-def shared(_shared_pair: tuple[Daemon, StrictCentralSystem],
-           ) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
+def shared(
+    _shared_pair: tuple[Daemon, StrictCentralSystem],
+) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
     """One booted daemon and its central system shared by a module's tests that leave no
     state behind (queries, answers); each test still fails on a refused frame or a dead
     daemon."""
@@ -78,8 +80,10 @@ def boot(daemon: Daemon, csms: StrictCentralSystem, **keys: str) -> None:
     """Start the daemon, wait until it is Accepted and Available, then set `keys`
     (plus FAST_KEYS) by ChangeConfiguration."""
     daemon.start()
-    daemon.wait(lambda s: s["registration"] == "Accepted" and s["connection"] == "connected",
-                what="BootNotification Accepted")
+    daemon.wait(
+        lambda s: s["registration"] == "Accepted" and s["connection"] == "connected",
+        what="BootNotification Accepted",
+    )
     csms.wait_status(1, "Available")
     configure(csms, **{**FAST_KEYS, **keys})
 

@@ -44,16 +44,19 @@ class Frame:
 class StrictChargePoint(RecordingChargePoint):
     """Records every CALL the `ocpp` package refuses before answering it with a CALLERROR."""
 
-    def __init__(self, cp_id: str, connection: ServerConnection,
-                 central: StrictCentralSystem) -> None:
+    def __init__(
+        self, cp_id: str, connection: ServerConnection, central: StrictCentralSystem
+    ) -> None:
         super().__init__(cp_id, connection, central)
         self._strict = central
 
     @on(Action.boot_notification)
     def on_boot(self, **_: Any) -> call_result.BootNotification:
         return call_result.BootNotification(
-            current_time=self._strict.now(), interval=self._strict.heartbeat_interval,
-            status=RegistrationStatus(self._strict.boot_status))
+            current_time=self._strict.now(),
+            interval=self._strict.heartbeat_interval,
+            status=RegistrationStatus(self._strict.boot_status),
+        )
 
     @on(Action.heartbeat)
     def on_heartbeat(self) -> call_result.Heartbeat:
@@ -129,22 +132,32 @@ class StrictCentralSystem(CentralSystem):
         """Payloads of the CALLs of one action received, in order."""
         return [f.payload for f in self.decoded(chargepoint_id) if f.action == action]
 
-    def wait_call(self, action: str, predicate: Any = lambda _p: True, timeout: float = 10.0,
-                  count: int = 1) -> dict[str, Any]:
+    def wait_call(
+        self, action: str, predicate: Any = lambda _p: True, timeout: float = 10.0, count: int = 1
+    ) -> dict[str, Any]:
         """Wait until `count` CALLs of `action` matching `predicate` arrived; the last one."""
+
         def matching() -> list[dict[str, Any]]:
             return [p for p in self.calls(action) if predicate(p)]
 
-        wait_until(lambda: len(matching()) >= count, timeout,
-                   f"{count} x {action} (got {self.actions()[-12:]})")
+        wait_until(
+            lambda: len(matching()) >= count,
+            timeout,
+            f"{count} x {action} (got {self.actions()[-12:]})",
+        )
         return matching()[count - 1]
 
     def statuses(self, connector_id: int) -> list[str]:
         """Statuses reported for one connector, in order."""
-        return [p["status"] for p in self.calls("StatusNotification")
-                if p["connectorId"] == connector_id]
+        return [
+            p["status"]
+            for p in self.calls("StatusNotification")
+            if p["connectorId"] == connector_id
+        ]
 
     def wait_status(self, connector_id: int, status: str, timeout: float = 10.0) -> None:
-        wait_until(lambda: self.statuses(connector_id)[-1:] == [status], timeout,
-                   f"connector {connector_id} reported {status} "
-                   f"(reports: {self.statuses(connector_id)})")
+        wait_until(
+            lambda: self.statuses(connector_id)[-1:] == [status],
+            timeout,
+            f"connector {connector_id} reported {status} (reports: {self.statuses(connector_id)})",
+        )

@@ -14,6 +14,7 @@ RESTART_EXIT = 75  # docs/foundation.md: the CSMS's Reset was accepted (systemd 
 
 CONNECTORS = (SimConnector(17, 27, 16.0, 0.2), SimConnector(22, 23, 32.0, 0.2))
 
+
 class Daemon(DaemonProcess):
     """`python3 -m cpagent run --config FILE` with mock GPIO, a sim meter and a sim reader.
 
@@ -21,16 +22,38 @@ class Daemon(DaemonProcess):
     every run is appended to `log_path` and quoted when a wait times out.
     """
 
-    def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
-                 csms_extra: str = "", extra: str = "", connectors: int = 1) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        socket_path: Path,
+        csms_url: str,
+        csms_extra: str = "",
+        extra: str = "",
+        connectors: int = 1,
+    ) -> None:
         """`csms_extra`: more `[csms]` lines (password, TLS files); `extra`: more sections."""
-        super().__init__(workdir, socket_path, sim_config(
-            cp_id=CHARGEPOINT_ID, url=csms_url, model="e2e",
-            identity={"serial_number": "e2e-0001", "firmware_version": "0.1.0"},
-            csms={"call_timeout_s": 5.0, "backoff_min_s": 0.1, "backoff_max_s": 0.5,
-                  "ping_interval_s": 30.0},
-            csms_extra=csms_extra, state=workdir / "state", socket=socket_path,
-            log_level="DEBUG", connectors=CONNECTORS[:connectors], extra=extra))
+        super().__init__(
+            workdir,
+            socket_path,
+            sim_config(
+                cp_id=CHARGEPOINT_ID,
+                url=csms_url,
+                model="e2e",
+                identity={"serial_number": "e2e-0001", "firmware_version": "0.1.0"},
+                csms={
+                    "call_timeout_s": 5.0,
+                    "backoff_min_s": 0.1,
+                    "backoff_max_s": 0.5,
+                    "ping_interval_s": 30.0,
+                },
+                csms_extra=csms_extra,
+                state=workdir / "state",
+                socket=socket_path,
+                log_level="DEBUG",
+                connectors=CONNECTORS[:connectors],
+                extra=extra,
+            ),
+        )
 
     def start(self) -> Daemon:
         self.launch()
@@ -39,5 +62,11 @@ class Daemon(DaemonProcess):
 
 def cli(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
     """Run `python3 -m cpagent ARGS...` from the checkout; its completed process."""
-    return subprocess.run([sys.executable, "-m", "cpagent", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cpagent", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -20,8 +20,7 @@ def _charging(daemon: Daemon, csms: StrictCentralSystem, id_tag: str = "CARD-B")
     csms.wait_status(1, "Charging")
 
 
-def test_unplugging_stops_with_ev_disconnected(daemon: Daemon,
-                                               csms: StrictCentralSystem) -> None:
+def test_unplugging_stops_with_ev_disconnected(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     _charging(daemon, csms)
     daemon.do("unplug", connector=1)
@@ -31,30 +30,31 @@ def test_unplugging_stops_with_ev_disconnected(daemon: Daemon,
     csms.wait_status(1, "Available")
 
 
-def test_an_invalid_id_on_start_transaction_stops_it(daemon: Daemon,
-                                                     csms: StrictCentralSystem) -> None:
+def test_an_invalid_id_on_start_transaction_stops_it(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, AuthorizeRemoteTxRequests="false")
     csms.set_valid_id_tags({"SOMEONE"})  # the remote start's tag is refused at Start
-    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="STOLEN",
-                                                                   connector_id=1))
+    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="STOLEN", connector_id=1))
     assert answer.status == "Accepted"
     daemon.do("plug", connector=1)
     start = csms.wait_call("StartTransaction")
     assert start["idTag"] == "STOLEN" and not csms.calls("Authorize")
     stop = csms.wait_call("StopTransaction")  # StopTransactionOnInvalidId (default true)
     assert (stop["reason"], stop["transactionId"]) == ("DeAuthorized", 1)
-    daemon.wait_connector(lambda c: c["relay"] is False and c["transaction"] is None,
-                          what="relay open")
+    daemon.wait_connector(
+        lambda c: c["relay"] is False and c["transaction"] is None, what="relay open"
+    )
 
 
 def test_an_invalid_id_with_stop_on_invalid_id_false_only_stops_energy(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     """§3.5.4 / §4.8 (errata 3.17): StopTransactionOnInvalidId false: the relay opens
     (SuspendedEVSE), the transaction stays open until the driver ends it."""
     boot(daemon, csms, AuthorizeRemoteTxRequests="false", StopTransactionOnInvalidId="false")
     csms.set_valid_id_tags({"SOMEONE"})
-    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="STOLEN",
-                                                                   connector_id=1))
+    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="STOLEN", connector_id=1))
     assert answer.status == "Accepted"
     daemon.do("plug", connector=1)
     csms.wait_call("StartTransaction")
@@ -65,8 +65,7 @@ def test_an_invalid_id_with_stop_on_invalid_id_false_only_stops_energy(
     assert csms.wait_call("StopTransaction")["reason"] == "Remote"
 
 
-def test_a_meter_fault_stops_charging_and_clears(daemon: Daemon,
-                                                 csms: StrictCentralSystem) -> None:
+def test_a_meter_fault_stops_charging_and_clears(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     _charging(daemon, csms)
     daemon.do("fault", connector=1, code="PowerMeterFailure")
@@ -83,9 +82,9 @@ def test_a_meter_fault_stops_charging_and_clears(daemon: Daemon,
 
 
 @pytest.mark.parametrize("refusal", ["Rejected", "Pending"])
-def test_nothing_but_boot_notification_until_accepted(daemon: Daemon,
-                                                      csms: StrictCentralSystem,
-                                                      refusal: str) -> None:
+def test_nothing_but_boot_notification_until_accepted(
+    daemon: Daemon, csms: StrictCentralSystem, refusal: str
+) -> None:
     csms.boot_status, csms.heartbeat_interval = refusal, 1  # retry after 1 s
     daemon.start()
     csms.wait_call("BootNotification", count=2, timeout=6)
@@ -100,8 +99,9 @@ def test_nothing_but_boot_notification_until_accepted(daemon: Daemon,
     csms.wait_status(1, "Preparing")
 
 
-def test_clock_aligned_meter_values_fall_on_the_boundary(daemon: Daemon,
-                                                         csms: StrictCentralSystem) -> None:
+def test_clock_aligned_meter_values_fall_on_the_boundary(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, MeterValueSampleInterval="0")
     _charging(daemon, csms)
     configure(csms, ClockAlignedDataInterval="1")
@@ -115,21 +115,26 @@ def test_clock_aligned_meter_values_fall_on_the_boundary(daemon: Daemon,
 
 
 def test_stop_transaction_carries_the_configured_transaction_data(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, StopTxnSampledData="Energy.Active.Import.Register")
     _charging(daemon, csms)
     daemon.do("tap", id_tag="CARD-B")
     stop = csms.wait_call("StopTransaction")
-    contexts = {v.get("context") for mv in stop["transactionData"]
-                for v in mv["sampledValue"]}
+    contexts = {v.get("context") for mv in stop["transactionData"] for v in mv["sampledValue"]}
     assert "Transaction.End" in contexts
-    ends = [float(v["value"]) for mv in stop["transactionData"] for v in mv["sampledValue"]
-            if v.get("context") == "Transaction.End"]
+    ends = [
+        float(v["value"])
+        for mv in stop["transactionData"]
+        for v in mv["sampledValue"]
+        if v.get("context") == "Transaction.End"
+    ]
     assert ends and abs(ends[-1] - stop["meterStop"]) < 1.0
 
 
 def test_minimum_status_duration_hides_short_lived_statuses(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, MinimumStatusDuration="1")
     reports = len(csms.statuses(1))
     daemon.do("plug", connector=1)
@@ -140,8 +145,9 @@ def test_minimum_status_duration_hides_short_lived_statuses(
     assert csms.statuses(1)[reports:] == ["Preparing"]
 
 
-def test_timestamps_follow_the_central_system_clock(daemon: Daemon,
-                                                    csms: StrictCentralSystem) -> None:
+def test_timestamps_follow_the_central_system_clock(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     csms.clock_offset_s = 3 * 3600.0  # the CSMS is three hours ahead of this machine
     boot(daemon, csms)
     before = datetime.now(UTC) + timedelta(hours=3)
@@ -152,13 +158,21 @@ def test_timestamps_follow_the_central_system_clock(daemon: Daemon,
     assert before - slack <= start <= after + slack
 
 
-def test_sampled_measurands_carry_their_units(daemon: Daemon,
-                                              csms: StrictCentralSystem) -> None:
-    wanted = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
-              "Voltage": "V", "Current.Import": "A", "Current.Offered": "A"}
+def test_sampled_measurands_carry_their_units(daemon: Daemon, csms: StrictCentralSystem) -> None:
+    wanted = {
+        "Energy.Active.Import.Register": "Wh",
+        "Power.Active.Import": "W",
+        "Voltage": "V",
+        "Current.Import": "A",
+        "Current.Offered": "A",
+    }
     boot(daemon, csms, MeterValuesSampledData=",".join(wanted))
-    refused = csms.call(CHARGEPOINT_ID, call.ChangeConfiguration(
-        key="MeterValuesSampledData", value="Energy.Active.Import.Register,SoC"))
+    refused = csms.call(
+        CHARGEPOINT_ID,
+        call.ChangeConfiguration(
+            key="MeterValuesSampledData", value="Energy.Active.Import.Register,SoC"
+        ),
+    )
     assert refused.status == "Rejected"  # the simulated meter has no state of charge
     _charging(daemon, csms)
     payload = csms.wait_call("MeterValues", lambda p: p.get("transactionId") == 1)

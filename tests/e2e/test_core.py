@@ -21,14 +21,17 @@ def _charging(daemon: Daemon, csms: StrictCentralSystem, id_tag: str = "CARD-A")
     csms.wait_status(1, "Charging")
 
 
-@pytest.mark.parametrize(("key", "value", "answer"), [
-    ("HeartbeatInterval", "240", "Accepted"),
-    ("HeartbeatInterval", "-1", "Rejected"),            # out of bounds
-    ("HeartbeatInterval", "soon", "Rejected"),          # not an integer
-    ("NumberOfConnectors", "4", "Rejected"),            # readonly (§9.1)
-    ("WebSocketPingInterval", "20", "RebootRequired"),
-    ("NoSuchKey", "1", "NotSupported"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "answer"),
+    [
+        ("HeartbeatInterval", "240", "Accepted"),
+        ("HeartbeatInterval", "-1", "Rejected"),  # out of bounds
+        ("HeartbeatInterval", "soon", "Rejected"),  # not an integer
+        ("NumberOfConnectors", "4", "Rejected"),  # readonly (§9.1)
+        ("WebSocketPingInterval", "20", "RebootRequired"),
+        ("NoSuchKey", "1", "NotSupported"),
+    ],
+)
 def test_change_configuration(shared: Shared, key: str, value: str, answer: str) -> None:
     _, csms = shared
     before = csms.call(CHARGEPOINT_ID, call.GetConfiguration(key=[key]))
@@ -46,27 +49,38 @@ def test_get_configuration_without_keys_lists_every_key(shared: Shared) -> None:
     result = csms.call(CHARGEPOINT_ID, call.GetConfiguration())
     keys = {entry["key"]: entry for entry in result.configuration_key}
     assert not result.unknown_key
-    assert keys["NumberOfConnectors"] == {"key": "NumberOfConnectors", "readonly": True,
-                                          "value": "1"}
+    assert keys["NumberOfConnectors"] == {
+        "key": "NumberOfConnectors",
+        "readonly": True,
+        "value": "1",
+    }
     assert keys["SupportedFeatureProfiles"]["readonly"] is True
     assert set(keys["SupportedFeatureProfiles"]["value"].split(",")) >= {
-        "Core", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger"}
+        "Core",
+        "LocalAuthListManagement",
+        "Reservation",
+        "SmartCharging",
+        "RemoteTrigger",
+    }
     assert keys["MeterValueSampleInterval"]["value"] == "1"  # set by the fixture, persisted
     assert all(isinstance(entry["readonly"], bool) for entry in keys.values())
 
 
 def test_get_configuration_with_keys_names_the_unknown_ones(shared: Shared) -> None:
     _, csms = shared
-    result = csms.call(CHARGEPOINT_ID, call.GetConfiguration(
-        key=["ConnectionTimeOut", "LightIntensity", "NoSuchKey"]))
+    result = csms.call(
+        CHARGEPOINT_ID,
+        call.GetConfiguration(key=["ConnectionTimeOut", "LightIntensity", "NoSuchKey"]),
+    )
     assert [entry["key"] for entry in result.configuration_key] == ["ConnectionTimeOut"]
     assert sorted(result.unknown_key) == ["LightIntensity", "NoSuchKey"]
 
 
 def test_data_transfer_answers_unknown_vendor(shared: Shared) -> None:
     _, csms = shared
-    result = csms.call(CHARGEPOINT_ID, call.DataTransfer(vendor_id="com.example",
-                                                         message_id="ping", data="{}"))
+    result = csms.call(
+        CHARGEPOINT_ID, call.DataTransfer(vendor_id="com.example", message_id="ping", data="{}")
+    )
     assert result.status == "UnknownVendorId"
 
 
@@ -88,11 +102,11 @@ def test_heartbeat_at_the_configured_interval(shared: Shared) -> None:
 
 
 @pytest.mark.parametrize("connector_id", [0, 1])
-def test_change_availability(daemon: Daemon, csms: StrictCentralSystem,
-                             connector_id: int) -> None:
+def test_change_availability(daemon: Daemon, csms: StrictCentralSystem, connector_id: int) -> None:
     boot(daemon, csms)
-    result = csms.call(CHARGEPOINT_ID, call.ChangeAvailability(connector_id=connector_id,
-                                                               type="Inoperative"))
+    result = csms.call(
+        CHARGEPOINT_ID, call.ChangeAvailability(connector_id=connector_id, type="Inoperative")
+    )
     assert result.status == "Accepted"
     csms.wait_status(1, "Unavailable")
     daemon.wait_connector(lambda c: c["status"] == "Unavailable", what="Unavailable")
@@ -101,18 +115,19 @@ def test_change_availability(daemon: Daemon, csms: StrictCentralSystem,
     # an unavailable connector starts nothing; wait until the tap was seen, then look
     daemon.wait(lambda s: s["last_card"] == "CARD-A", what="the tap to arrive")
     assert daemon.connector()["relay"] is False and not csms.calls("StartTransaction")
-    result = csms.call(CHARGEPOINT_ID, call.ChangeAvailability(connector_id=connector_id,
-                                                               type="Operative"))
+    result = csms.call(
+        CHARGEPOINT_ID, call.ChangeAvailability(connector_id=connector_id, type="Operative")
+    )
     assert result.status == "Accepted"
     csms.wait_status(1, "Preparing")  # plugged while unavailable
 
 
 def test_change_availability_during_a_transaction_is_scheduled(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms)
     _charging(daemon, csms)
-    result = csms.call(CHARGEPOINT_ID, call.ChangeAvailability(connector_id=1,
-                                                               type="Inoperative"))
+    result = csms.call(CHARGEPOINT_ID, call.ChangeAvailability(connector_id=1, type="Inoperative"))
     assert result.status == "Scheduled"
     assert daemon.connector()["relay"] is True  # the running transaction is not interrupted
     daemon.do("tap", id_tag="CARD-A")
@@ -124,8 +139,9 @@ def test_change_availability_during_a_transaction_is_scheduled(
     assert csms.statuses(1)[-3:] == ["Charging", "Finishing", "Unavailable"]
 
 
-def test_clear_cache_forgets_cached_authorizations(daemon: Daemon,
-                                                   csms: StrictCentralSystem) -> None:
+def test_clear_cache_forgets_cached_authorizations(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, LocalPreAuthorize="true")
 
     def session(starts: int) -> None:
@@ -147,16 +163,16 @@ def test_clear_cache_forgets_cached_authorizations(daemon: Daemon,
 
 
 @pytest.mark.parametrize(("kind", "reason"), [("Soft", "SoftReset"), ("Hard", "HardReset")])
-def test_reset_stops_the_transaction_and_restarts(daemon: Daemon, csms: StrictCentralSystem,
-                                                  kind: str, reason: str) -> None:
+def test_reset_stops_the_transaction_and_restarts(
+    daemon: Daemon, csms: StrictCentralSystem, kind: str, reason: str
+) -> None:
     boot(daemon, csms)
     _charging(daemon, csms)
     assert csms.call(CHARGEPOINT_ID, call.Reset(type=kind)).status == "Accepted"
     assert daemon.wait_exit() == RESTART_EXIT
     stop = csms.wait_call("StopTransaction")
     assert (stop["transactionId"], stop["reason"]) == (1, reason)
-    contactor = [line for line in daemon.log_path.read_text().splitlines()
-                 if "contactor" in line]
+    contactor = [line for line in daemon.log_path.read_text().splitlines() if "contactor" in line]
     assert contactor[-1].endswith("connector1: opening contactor")
 
     # what systemd would do: start it again; relays open, connector available, nothing resent
@@ -172,17 +188,24 @@ def test_reset_stops_the_transaction_and_restarts(daemon: Daemon, csms: StrictCe
     assert kept.configuration_key[0]["value"] == "1"  # configuration survives the restart
 
 
-@pytest.mark.parametrize(("action", "payload", "code"), [
-    ("FooBar", {}, "NotImplemented"),
-    ("BootNotification", {"chargePointVendor": "x", "chargePointModel": "y"},
-     "NotImplemented"),                                       # a CP -> CS action
-    ("RemoteStartTransaction", {}, "OccurenceConstraintViolation"),  # 1.6's own spelling
-    ("Reset", {"type": "Medium"}, "PropertyConstraintViolation"),
-    ("ChangeConfiguration", {"key": 5, "value": "1"}, "TypeConstraintViolation"),
-    ("GetConfiguration", {"extra": 1}, "FormationViolation"),
-])
+@pytest.mark.parametrize(
+    ("action", "payload", "code"),
+    [
+        ("FooBar", {}, "NotImplemented"),
+        (
+            "BootNotification",
+            {"chargePointVendor": "x", "chargePointModel": "y"},
+            "NotImplemented",
+        ),  # a CP -> CS action
+        ("RemoteStartTransaction", {}, "OccurenceConstraintViolation"),  # 1.6's own spelling
+        ("Reset", {"type": "Medium"}, "PropertyConstraintViolation"),
+        ("ChangeConfiguration", {"key": 5, "value": "1"}, "TypeConstraintViolation"),
+        ("GetConfiguration", {"extra": 1}, "FormationViolation"),
+    ],
+)
 def test_bad_requests_are_answered_with_the_right_call_error(
-        shared: Shared, action: str, payload: dict[str, object], code: str) -> None:
+    shared: Shared, action: str, payload: dict[str, object], code: str
+) -> None:
     """OCPP-J 1.6 §4.2.3: the error code names what is wrong; the daemon carries on."""
     daemon, csms = shared
     with pytest.raises(OCPPError) as raised:

@@ -35,12 +35,17 @@ def _now() -> str:
 
 
 # -- off by default ---------------------------------------------------------------------------
-@pytest.mark.parametrize("request_payload", [
-    call.GetDiagnostics(location="ftp://127.0.0.1:1/diag"),
-    call.UpdateFirmware(location="http://127.0.0.1:1/fw.bin", retrieve_date=_now()),
-], ids=["GetDiagnostics", "UpdateFirmware"])
+@pytest.mark.parametrize(
+    "request_payload",
+    [
+        call.GetDiagnostics(location="ftp://127.0.0.1:1/diag"),
+        call.UpdateFirmware(location="http://127.0.0.1:1/fw.bin", retrieve_date=_now()),
+    ],
+    ids=["GetDiagnostics", "UpdateFirmware"],
+)
 def test_without_an_install_command_firmware_requests_are_not_supported(
-        shared: Shared, request_payload: object) -> None:
+    shared: Shared, request_payload: object
+) -> None:
     _, csms = shared
     with pytest.raises(NotSupportedError):
         csms.call(CHARGEPOINT_ID, request_payload, suppress=False)
@@ -64,8 +69,10 @@ def fw_daemon(tmp_path: Path, csms: StrictCentralSystem, installed: Path) -> Ite
     log = tmp_path / "app.log"
     log.write_text(f"something happened: {MARKER}\n")
     command = [sys.executable, "-c", COPY, "{file}", str(installed)]
-    extra = (f"\n[firmware]\ninstall_command = {json.dumps(command)}\ntimeout_s = 10.0\n"
-             f"\n[diagnostics]\npaths = [{json.dumps(str(log))}]\n")
+    extra = (
+        f"\n[firmware]\ninstall_command = {json.dumps(command)}\ntimeout_s = 10.0\n"
+        f"\n[diagnostics]\npaths = [{json.dumps(str(log))}]\n"
+    )
     (tmp_path / "daemon").mkdir()
     yield from _daemon(tmp_path / "daemon", csms, extra)
 
@@ -82,26 +89,32 @@ def _statuses(csms: StrictCentralSystem, action: str) -> list[str]:
 
 def _bundle_text(blob: bytes) -> str:
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-        return "".join(tar.extractfile(m).read().decode(errors="replace")  # type: ignore[union-attr]
-                       for m in tar.getmembers() if m.isfile())
+        return "".join(
+            tar.extractfile(m).read().decode(errors="replace")  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        )
 
 
-def test_the_profile_is_offered_with_an_install_command(fw_daemon: Daemon,
-                                                        csms: StrictCentralSystem) -> None:
+def test_the_profile_is_offered_with_an_install_command(
+    fw_daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(fw_daemon, csms)
     result = csms.call(CHARGEPOINT_ID, call.GetConfiguration(key=["SupportedFeatureProfiles"]))
     assert "FirmwareManagement" in result.configuration_key[0]["value"].split(",")
-    for requested, action in [("DiagnosticsStatusNotification", "DiagnosticsStatusNotification"),
-                              ("FirmwareStatusNotification", "FirmwareStatusNotification")]:
+    for requested, action in [
+        ("DiagnosticsStatusNotification", "DiagnosticsStatusNotification"),
+        ("FirmwareStatusNotification", "FirmwareStatusNotification"),
+    ]:
         answer = csms.call(CHARGEPOINT_ID, call.TriggerMessage(requested_message=requested))
         assert answer.status == "Accepted"
         assert csms.wait_call(action) == {"status": "Idle"}  # §4.4/§4.5: Idle on a trigger
 
 
 @pytest.mark.parametrize("scheme", ["http", "ftp"])
-def test_get_diagnostics_uploads_a_bundle(fw_daemon: Daemon, csms: StrictCentralSystem,
-                                          files: HttpFiles, tmp_path: Path,
-                                          scheme: str) -> None:
+def test_get_diagnostics_uploads_a_bundle(
+    fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles, tmp_path: Path, scheme: str
+) -> None:
     boot(fw_daemon, csms)
     ftp_root = tmp_path / "ftp"
     ftp_root.mkdir()
@@ -109,8 +122,11 @@ def test_get_diagnostics_uploads_a_bundle(fw_daemon: Daemon, csms: StrictCentral
         location = files.url + "/uploads" if scheme == "http" else site.url + "/"
         answer = csms.call(CHARGEPOINT_ID, call.GetDiagnostics(location=location))
         assert answer.file_name and answer.file_name.endswith(".tar.gz")
-        csms.wait_call("DiagnosticsStatusNotification",
-                       lambda p: p["status"] in ("Uploaded", "UploadFailed"), timeout=15)
+        csms.wait_call(
+            "DiagnosticsStatusNotification",
+            lambda p: p["status"] in ("Uploaded", "UploadFailed"),
+            timeout=15,
+        )
         assert _statuses(csms, "DiagnosticsStatusNotification") == ["Uploading", "Uploaded"]
         if scheme == "http":
             blob = files.received[f"/uploads/{answer.file_name}"]
@@ -120,16 +136,22 @@ def test_get_diagnostics_uploads_a_bundle(fw_daemon: Daemon, csms: StrictCentral
 
 
 def test_update_firmware_downloads_installs_and_restarts(
-        fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles,
-        installed: Path) -> None:
+    fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles, installed: Path
+) -> None:
     boot(fw_daemon, csms)
     files.served["/fw/cpagent-0.2.bin"] = IMAGE
-    answer = csms.call(CHARGEPOINT_ID, call.UpdateFirmware(
-        location=files.url + "/fw/cpagent-0.2.bin", retrieve_date=_now()))
+    answer = csms.call(
+        CHARGEPOINT_ID,
+        call.UpdateFirmware(location=files.url + "/fw/cpagent-0.2.bin", retrieve_date=_now()),
+    )
     assert answer is not None  # UpdateFirmware.conf is empty
     assert fw_daemon.wait_exit(timeout=20) == RESTART_EXIT  # Installed -> restart (§5.19)
     assert _statuses(csms, "FirmwareStatusNotification") == [
-        "Downloading", "Downloaded", "Installing", "Installed"]
+        "Downloading",
+        "Downloaded",
+        "Installing",
+        "Installed",
+    ]
     assert installed.read_bytes() == IMAGE
     fw_daemon.start()  # what systemd does
     fw_daemon.wait(lambda s: s["registration"] == "Accepted", what="boot after the update")
@@ -137,17 +159,17 @@ def test_update_firmware_downloads_installs_and_restarts(
 
 
 def test_installation_waits_for_the_running_transaction(
-        fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles,
-        installed: Path) -> None:
+    fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles, installed: Path
+) -> None:
     boot(fw_daemon, csms)
     fw_daemon.do("plug", connector=1)
     fw_daemon.do("tap", id_tag="CARD-F")
     fw_daemon.wait_connector(lambda c: c["relay"] is True, what="charging")
     files.served["/fw.bin"] = IMAGE
-    csms.call(CHARGEPOINT_ID, call.UpdateFirmware(location=files.url + "/fw.bin",
-                                                  retrieve_date=_now()))
-    csms.wait_call("FirmwareStatusNotification", lambda p: p["status"] == "Downloaded",
-                   timeout=15)
+    csms.call(
+        CHARGEPOINT_ID, call.UpdateFirmware(location=files.url + "/fw.bin", retrieve_date=_now())
+    )
+    csms.wait_call("FirmwareStatusNotification", lambda p: p["status"] == "Downloaded", timeout=15)
     assert fw_daemon.connector()["relay"] is True  # §5.19: not installed under a transaction
     assert not installed.exists()
     fw_daemon.do("tap", id_tag="CARD-F")
@@ -159,13 +181,16 @@ def test_installation_waits_for_the_running_transaction(
 
 
 def test_a_failed_download_is_reported_and_nothing_installed(
-        fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles,
-        installed: Path) -> None:
+    fw_daemon: Daemon, csms: StrictCentralSystem, files: HttpFiles, installed: Path
+) -> None:
     boot(fw_daemon, csms)
-    csms.call(CHARGEPOINT_ID, call.UpdateFirmware(location=files.url + "/missing.bin",
-                                                  retrieve_date=_now(), retries=0))
-    csms.wait_call("FirmwareStatusNotification", lambda p: p["status"] == "DownloadFailed",
-                   timeout=15)
+    csms.call(
+        CHARGEPOINT_ID,
+        call.UpdateFirmware(location=files.url + "/missing.bin", retrieve_date=_now(), retries=0),
+    )
+    csms.wait_call(
+        "FirmwareStatusNotification", lambda p: p["status"] == "DownloadFailed", timeout=15
+    )
     assert _statuses(csms, "FirmwareStatusNotification") == ["Downloading", "DownloadFailed"]
     assert not installed.exists()
     fw_daemon.do("plug", connector=1)  # still a working charger

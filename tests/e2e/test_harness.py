@@ -30,22 +30,26 @@ def raw(strict: StrictCentralSystem) -> Iterator[ClientConnection]:
         yield client
 
 
-@pytest.mark.parametrize("payload", [
-    {"chargePointVendor": "cpagent"},                                  # model missing
-    {"chargePointVendor": "cpagent", "chargePointModel": "x" * 21},    # CiString20 too long
-    {"chargePointVendor": "cpagent", "chargePointModel": "m", "extra": 1},  # not allowed
-])
-def test_an_invalid_call_is_recorded_and_refused(strict: StrictCentralSystem,
-                                                 raw: ClientConnection,
-                                                 payload: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"chargePointVendor": "cpagent"},  # model missing
+        {"chargePointVendor": "cpagent", "chargePointModel": "x" * 21},  # CiString20 too long
+        {"chargePointVendor": "cpagent", "chargePointModel": "m", "extra": 1},  # not allowed
+    ],
+)
+def test_an_invalid_call_is_recorded_and_refused(
+    strict: StrictCentralSystem, raw: ClientConnection, payload: dict[str, object]
+) -> None:
     raw.send(json.dumps([2, "id-1", "BootNotification", payload]))
     answer = json.loads(raw.recv(timeout=5))
     assert answer[0] == 4 and answer[1] == "id-1"  # CALLERROR
     assert [v.chargepoint_id for v in strict.violations] == ["RAW-1"]
 
 
-def test_an_invalid_call_result_makes_the_call_raise(strict: StrictCentralSystem,
-                                                     raw: ClientConnection) -> None:
+def test_an_invalid_call_result_makes_the_call_raise(
+    strict: StrictCentralSystem, raw: ClientConnection
+) -> None:
     strict.wait_connected("RAW-1")
     outcome: list[BaseException | object] = []
     caller = threading.Thread(target=lambda: outcome.append(_call(strict)))
@@ -54,8 +58,9 @@ def test_an_invalid_call_result_makes_the_call_raise(strict: StrictCentralSystem
     assert request[2] == "GetLocalListVersion"
     raw.send(json.dumps([3, request[1], {"listVersion": "two"}]))  # must be an integer
     caller.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], (ValidationError,
-                                                         FormatViolationError, OCPPError))
+    assert len(outcome) == 1 and isinstance(
+        outcome[0], (ValidationError, FormatViolationError, OCPPError)
+    )
 
 
 def _call(strict: StrictCentralSystem) -> BaseException | object:

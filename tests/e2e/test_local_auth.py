@@ -15,8 +15,9 @@ from tests.support.net import wait_until
 
 
 def _entry(id_tag: str, status: str | None = None) -> dict[str, object]:
-    return {"idTag": id_tag} if status is None else {"idTag": id_tag,
-                                                     "idTagInfo": {"status": status}}
+    return (
+        {"idTag": id_tag} if status is None else {"idTag": id_tag, "idTagInfo": {"status": status}}
+    )
 
 
 def _last_card_is(id_tag: str) -> Callable[[dict[str, Any]], bool]:
@@ -28,24 +29,41 @@ def _version(csms: StrictCentralSystem) -> int:
     return version
 
 
-def test_local_list_versions_and_an_offline_tap(daemon: Daemon,
-                                                csms: StrictCentralSystem) -> None:
+def test_local_list_versions_and_an_offline_tap(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     expired = {"idTag": "LOCAL-E", "idTagInfo": {"status": "Accepted", "expiryDate": yesterday}}
     assert _version(csms) == 0  # no list yet (§5.10: 0 = none installed)
-    answer = csms.call(CHARGEPOINT_ID, call.SendLocalList(
-        list_version=1, update_type="Full",
-        local_authorization_list=[_entry("LOCAL-A", "Accepted"),
-                                  _entry("LOCAL-B", "Blocked"), expired]))
+    answer = csms.call(
+        CHARGEPOINT_ID,
+        call.SendLocalList(
+            list_version=1,
+            update_type="Full",
+            local_authorization_list=[
+                _entry("LOCAL-A", "Accepted"),
+                _entry("LOCAL-B", "Blocked"),
+                expired,
+            ],
+        ),
+    )
     assert answer.status == "Accepted" and _version(csms) == 1
-    answer = csms.call(CHARGEPOINT_ID, call.SendLocalList(
-        list_version=2, update_type="Differential",
-        local_authorization_list=[_entry("LOCAL-C", "Accepted"), _entry("LOCAL-A")]))
+    answer = csms.call(
+        CHARGEPOINT_ID,
+        call.SendLocalList(
+            list_version=2,
+            update_type="Differential",
+            local_authorization_list=[_entry("LOCAL-C", "Accepted"), _entry("LOCAL-A")],
+        ),
+    )
     assert answer.status == "Accepted" and _version(csms) == 2
-    answer = csms.call(CHARGEPOINT_ID, call.SendLocalList(
-        list_version=2, update_type="Differential",
-        local_authorization_list=[_entry("LOCAL-D", "Accepted")]))
+    answer = csms.call(
+        CHARGEPOINT_ID,
+        call.SendLocalList(
+            list_version=2,
+            update_type="Differential",
+            local_authorization_list=[_entry("LOCAL-D", "Accepted")],
+        ),
+    )
     assert answer.status == "VersionMismatch" and _version(csms) == 2
 
     csms.stop()  # the central system goes away

@@ -26,12 +26,14 @@ def _persisted_meter_wh(daemon: Daemon) -> float:
 
 
 @pytest.mark.parametrize("acknowledged", [True, False], ids=["online", "started-offline"])
-def test_kill_9_mid_transaction(daemon: Daemon, csms: StrictCentralSystem,
-                                acknowledged: bool) -> None:
+def test_kill_9_mid_transaction(
+    daemon: Daemon, csms: StrictCentralSystem, acknowledged: bool
+) -> None:
     boot(daemon, csms)
     if not acknowledged:  # the StartTransaction will still be queued at the kill
-        csms.call(CHARGEPOINT_ID, call.ChangeConfiguration(key="AllowOfflineTxForUnknownId",
-                                                           value="true"))
+        csms.call(
+            CHARGEPOINT_ID, call.ChangeConfiguration(key="AllowOfflineTxForUnknownId", value="true")
+        )
         csms.stop()
         daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
     daemon.do("plug", connector=1)
@@ -66,18 +68,22 @@ def test_kill_9_mid_transaction(daemon: Daemon, csms: StrictCentralSystem,
     assert stop["meterStop"] >= start["meterStart"]
     assert daemon.connector()["relay"] is False
     if not acknowledged:  # queued before the kill, replayed in order after the restart
-        actions = [a for a in csms.actions() if a in ("StartTransaction", "MeterValues",
-                                                       "StopTransaction")]
+        actions = [
+            a for a in csms.actions() if a in ("StartTransaction", "MeterValues", "StopTransaction")
+        ]
         assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction"
 
 
-def test_kill_9_after_an_offline_stop_sends_that_stop_only(daemon: Daemon,
-                                                           csms: StrictCentralSystem) -> None:
+def test_kill_9_after_an_offline_stop_sends_that_stop_only(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms)
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-K")
-    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
-                          what="transaction 1 acknowledged")
+    daemon.wait_connector(
+        lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+        what="transaction 1 acknowledged",
+    )
     csms.stop()
     daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
     daemon.do("tap", id_tag="CARD-K")
@@ -99,8 +105,10 @@ def test_sigterm_mid_transaction(daemon: Daemon, csms: StrictCentralSystem) -> N
     boot(daemon, csms)
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-K")
-    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
-                          what="transaction 1 acknowledged")
+    daemon.wait_connector(
+        lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+        what="transaction 1 acknowledged",
+    )
     assert daemon.process is not None
     daemon.process.terminate()
     assert daemon.wait_exit() == 0
@@ -109,21 +117,26 @@ def test_sigterm_mid_transaction(daemon: Daemon, csms: StrictCentralSystem) -> N
     run = daemon.log_path.read_text().split("==== start ====")[-1]
     assert run.rfind("opening contactor") > run.rfind("closing contactor")
     daemon.start()
-    daemon.wait(lambda s: s["connection"] == "connected" and s["queued_messages"] == 0,
-                what="reconnected with nothing queued")
+    daemon.wait(
+        lambda s: s["connection"] == "connected" and s["queued_messages"] == 0,
+        what="reconnected with nothing queued",
+    )
     assert daemon.status()["connectors"][0]["relay"] is False
     assert len(csms.calls("StopTransaction")) == 1
 
 
-def test_sigterm_while_offline_leaves_the_stop_queued(daemon: Daemon,
-                                                      csms: StrictCentralSystem) -> None:
+def test_sigterm_while_offline_leaves_the_stop_queued(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     """No central system to acknowledge: the Stop (Reboot) stays queued, goes out once
     after the restart, and there is no PowerLoss Stop besides it."""
     boot(daemon, csms)
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-L")
-    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
-                          what="transaction 1 acknowledged")
+    daemon.wait_connector(
+        lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+        what="transaction 1 acknowledged",
+    )
     csms.stop()
     daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
     assert daemon.process is not None
@@ -137,23 +150,53 @@ def test_sigterm_while_offline_leaves_the_stop_queued(daemon: Daemon,
     assert len(csms.calls("StopTransaction")) == 1
 
 
-def test_central_system_settings_survive_kill_9(daemon: Daemon,
-                                                csms: StrictCentralSystem) -> None:
+def test_central_system_settings_survive_kill_9(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    assert csms.call(CHARGEPOINT_ID, call.SendLocalList(
-        list_version=5, update_type="Full",
-        local_authorization_list=[{"idTag": "KEPT", "idTagInfo": {"status": "Accepted"}}],
-    )).status == "Accepted"
-    assert csms.call(CHARGEPOINT_ID, call.SetChargingProfile(connector_id=1, cs_charging_profiles={
-        "chargingProfileId": 9, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute", "chargingSchedule": {
-            "chargingRateUnit": "A", "startSchedule": an_hour_ago,
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8.0}]}})).status == "Accepted"
-    assert csms.call(CHARGEPOINT_ID, call.ReserveNow(
-        connector_id=1, expiry_date=in_an_hour, id_tag="KEPT", reservation_id=11,
-    )).status == "Accepted"
+    assert (
+        csms.call(
+            CHARGEPOINT_ID,
+            call.SendLocalList(
+                list_version=5,
+                update_type="Full",
+                local_authorization_list=[{"idTag": "KEPT", "idTagInfo": {"status": "Accepted"}}],
+            ),
+        ).status
+        == "Accepted"
+    )
+    assert (
+        csms.call(
+            CHARGEPOINT_ID,
+            call.SetChargingProfile(
+                connector_id=1,
+                cs_charging_profiles={
+                    "chargingProfileId": 9,
+                    "stackLevel": 0,
+                    "chargingProfilePurpose": "TxDefaultProfile",
+                    "chargingProfileKind": "Absolute",
+                    "chargingSchedule": {
+                        "chargingRateUnit": "A",
+                        "startSchedule": an_hour_ago,
+                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8.0}],
+                    },
+                },
+            ),
+        ).status
+        == "Accepted"
+    )
+    assert (
+        csms.call(
+            CHARGEPOINT_ID,
+            call.ReserveNow(
+                connector_id=1,
+                expiry_date=in_an_hour,
+                id_tag="KEPT",
+                reservation_id=11,
+            ),
+        ).status
+        == "Accepted"
+    )
     csms.wait_status(1, "Reserved")
 
     daemon.kill9()
@@ -163,8 +206,12 @@ def test_central_system_settings_survive_kill_9(daemon: Daemon,
     schedule = csms.call(CHARGEPOINT_ID, call.GetCompositeSchedule(connector_id=1, duration=60))
     assert float(schedule.charging_schedule["charging_schedule_period"][0]["limit"]) == 8.0
     csms.wait_status(1, "Reserved")  # reported again after the new boot
-    assert csms.call(CHARGEPOINT_ID, call.ChangeAvailability(
-        connector_id=1, type="Inoperative")).status == "Accepted"
+    assert (
+        csms.call(
+            CHARGEPOINT_ID, call.ChangeAvailability(connector_id=1, type="Inoperative")
+        ).status
+        == "Accepted"
+    )
     csms.wait_status(1, "Unavailable")
 
     daemon.kill9()

@@ -16,16 +16,26 @@ def _in(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
-def _reserve(csms: StrictCentralSystem, reservation_id: int, id_tag: str = "RES-TAG",
-             connector_id: int = 1, seconds: float = 3600) -> str:
-    status: str = csms.call(CHARGEPOINT_ID, call.ReserveNow(
-        connector_id=connector_id, expiry_date=_in(seconds), id_tag=id_tag,
-        reservation_id=reservation_id)).status
+def _reserve(
+    csms: StrictCentralSystem,
+    reservation_id: int,
+    id_tag: str = "RES-TAG",
+    connector_id: int = 1,
+    seconds: float = 3600,
+) -> str:
+    status: str = csms.call(
+        CHARGEPOINT_ID,
+        call.ReserveNow(
+            connector_id=connector_id,
+            expiry_date=_in(seconds),
+            id_tag=id_tag,
+            reservation_id=reservation_id,
+        ),
+    ).status
     return status
 
 
-def test_a_reservation_is_used_by_its_tag_only(daemon: Daemon,
-                                               csms: StrictCentralSystem) -> None:
+def test_a_reservation_is_used_by_its_tag_only(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     assert _reserve(csms, 7) == "Accepted"
     csms.wait_status(1, "Reserved")
@@ -41,16 +51,21 @@ def test_a_reservation_is_used_by_its_tag_only(daemon: Daemon,
     daemon.wait_connector(lambda c: c["relay"] is True, what="relay closed")
     # the reservation was consumed: cancelling it now finds nothing
     assert csms.call(CHARGEPOINT_ID, call.CancelReservation(reservation_id=7)).status == (
-        "Rejected")
+        "Rejected"
+    )
 
 
-@pytest.mark.parametrize(("connector_id", "plugged", "answer"), [
-    (1, True, "Occupied"),     # §5.13: a connector in use cannot be reserved
-    (0, False, "Accepted"),    # ReserveConnectorZeroSupported = true
-    (2, False, "Rejected"),    # no such connector
-])
-def test_reserve_now_answers(shared: tuple[Daemon, StrictCentralSystem], connector_id: int,
-                             plugged: bool, answer: str) -> None:
+@pytest.mark.parametrize(
+    ("connector_id", "plugged", "answer"),
+    [
+        (1, True, "Occupied"),  # §5.13: a connector in use cannot be reserved
+        (0, False, "Accepted"),  # ReserveConnectorZeroSupported = true
+        (2, False, "Rejected"),  # no such connector
+    ],
+)
+def test_reserve_now_answers(
+    shared: tuple[Daemon, StrictCentralSystem], connector_id: int, plugged: bool, answer: str
+) -> None:
     daemon, csms = shared
     if plugged:
         daemon.do("plug", connector=1)
@@ -64,16 +79,17 @@ def test_reserve_now_answers(shared: tuple[Daemon, StrictCentralSystem], connect
             csms.wait_status(1, "Available")
 
 
-def test_cancel_reservation_frees_the_connector(daemon: Daemon,
-                                                csms: StrictCentralSystem) -> None:
+def test_cancel_reservation_frees_the_connector(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     assert _reserve(csms, 3) == "Accepted"
     csms.wait_status(1, "Reserved")
     assert csms.call(CHARGEPOINT_ID, call.CancelReservation(reservation_id=3)).status == (
-        "Accepted")
+        "Accepted"
+    )
     csms.wait_status(1, "Available")
     assert csms.call(CHARGEPOINT_ID, call.CancelReservation(reservation_id=3)).status == (
-        "Rejected")
+        "Rejected"
+    )
 
 
 def test_a_reservation_expires(daemon: Daemon, csms: StrictCentralSystem) -> None:
@@ -83,4 +99,5 @@ def test_a_reservation_expires(daemon: Daemon, csms: StrictCentralSystem) -> Non
     csms.wait_status(1, "Available", timeout=6)
     daemon.wait_connector(lambda c: c["status"] == "Available", what="Available")
     assert csms.call(CHARGEPOINT_ID, call.CancelReservation(reservation_id=4)).status == (
-        "Rejected")
+        "Rejected"
+    )

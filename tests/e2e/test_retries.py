@@ -8,13 +8,17 @@ from tests.e2e.daemon import Daemon
 
 
 def test_a_refused_start_transaction_is_retried_with_the_same_payload(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, TransactionMessageAttempts="3", MeterValueSampleInterval="0")
     csms.fail_next("StartTransaction", 1)
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-R")
-    daemon.wait_connector(lambda c: c["transaction"] and c["transaction"]["id"] == 1,
-                          timeout=15, what="StartTransaction accepted at the second attempt")
+    daemon.wait_connector(
+        lambda c: c["transaction"] and c["transaction"]["id"] == 1,
+        timeout=15,
+        what="StartTransaction accepted at the second attempt",
+    )
     starts = csms.calls("StartTransaction")
     assert len(starts) == 2 and starts[0] == starts[1]  # the original timestamp is kept
     daemon.do("tap", id_tag="CARD-R")
@@ -23,7 +27,8 @@ def test_a_refused_start_transaction_is_retried_with_the_same_payload(
 
 
 def test_a_message_is_dropped_after_the_configured_attempts(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, TransactionMessageAttempts="2")
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-R")

@@ -18,8 +18,9 @@ from tests.support.net import wait_until
 
 
 @contextmanager
-def _pair(workdir: Path, csms_extra: str, **central: Any) -> Iterator[tuple[Daemon,
-                                                                           StrictCentralSystem]]:
+def _pair(
+    workdir: Path, csms_extra: str, **central: Any
+) -> Iterator[tuple[Daemon, StrictCentralSystem]]:
     csms = StrictCentralSystem(**central)
     csms.start()
     sock_dir = Path(tempfile.mkdtemp(prefix="cpe2e-"))
@@ -43,21 +44,27 @@ def test_basic_auth_with_the_right_password_boots(tmp_path: Path, tls: bool) -> 
     pki = make_pki(tmp_path, CHARGEPOINT_ID)
     extra = 'password = "s3cret-Pa55"\n' + (f'ca_file = "{pki.ca_file}"\n' if tls else "")
     context = pki.server_context() if tls else None
-    with _pair(tmp_path, extra, passwords={CHARGEPOINT_ID: "s3cret-Pa55"},
-               ssl_context=context) as (daemon, csms):
+    with _pair(tmp_path, extra, passwords={CHARGEPOINT_ID: "s3cret-Pa55"}, ssl_context=context) as (
+        daemon,
+        csms,
+    ):
         _accepted(daemon)
         assert csms.auth_failures == 0
         assert "s3cret-Pa55" not in daemon.log_path.read_text()  # SecretFilter, DEBUG logs
 
 
 def test_a_wrong_password_never_gets_in(tmp_path: Path) -> None:
-    with _pair(tmp_path, 'password = "wrong-password"\n',
-               passwords={CHARGEPOINT_ID: "s3cret-Pa55"}) as (daemon, csms):
+    with _pair(
+        tmp_path, 'password = "wrong-password"\n', passwords={CHARGEPOINT_ID: "s3cret-Pa55"}
+    ) as (daemon, csms):
         wait_until(lambda: csms.auth_failures >= 1, 10, "the refused handshake")
         # docs/transports.md: after a 401 the next try waits auth_failure_s (minutes), so a
         # wrong password does not hammer the central system
-        wait_until(lambda: "refused our credentials (HTTP 401)" in daemon.log_path.read_text(),
-                   5, "the one-line explanation in the log")
+        wait_until(
+            lambda: "refused our credentials (HTTP 401)" in daemon.log_path.read_text(),
+            5,
+            "the one-line explanation in the log",
+        )
         status = daemon.status()
         assert status["connection"] == "disconnected" and status["registration"] != "Accepted"
         assert not csms.actions() and csms.auth_failures == 1
@@ -66,8 +73,12 @@ def test_a_wrong_password_never_gets_in(tmp_path: Path) -> None:
 
 def test_profile_3_client_certificate(tmp_path: Path) -> None:
     pki = make_pki(tmp_path, CHARGEPOINT_ID)
-    extra = (f'ca_file = "{pki.ca_file}"\ncert_file = "{pki.client_cert_file}"\n'
-             f'key_file = "{pki.client_key_file}"\n')
+    extra = (
+        f'ca_file = "{pki.ca_file}"\ncert_file = "{pki.client_cert_file}"\n'
+        f'key_file = "{pki.client_key_file}"\n'
+    )
     with _pair(tmp_path, extra, ssl_context=pki.server_context(require_client_cert=True)) as (
-            daemon, _):
+        daemon,
+        _,
+    ):
         _accepted(daemon)

@@ -28,12 +28,15 @@ def _status_json(daemon: Daemon) -> dict[str, Any]:
 def test_a_full_session_by_card(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
     boot_req = csms.calls("BootNotification")[0]
-    assert boot_req == {"chargePointVendor": "cpagent", "chargePointModel": "e2e",
-                        "chargePointSerialNumber": "e2e-0001", "firmwareVersion": "0.1.0"}
+    assert boot_req == {
+        "chargePointVendor": "cpagent",
+        "chargePointModel": "e2e",
+        "chargePointSerialNumber": "e2e-0001",
+        "firmwareVersion": "0.1.0",
+    }
     assert {0, 1} <= {p["connectorId"] for p in csms.calls("StatusNotification")}
     status = _status_json(daemon)
-    assert (status["registration"], status["connectors"][0]["status"]) == ("Accepted",
-                                                                           "Available")
+    assert (status["registration"], status["connectors"][0]["status"]) == ("Accepted", "Available")
 
     _ctl(daemon, "plug", "1")
     csms.wait_status(1, "Preparing")
@@ -50,17 +53,23 @@ def test_a_full_session_by_card(daemon: Daemon, csms: StrictCentralSystem) -> No
     # MeterValues for this transaction, energy rising (MeterValueSampleInterval = 1 s)
     values = csms.wait_call("MeterValues", count=2)
     assert values["transactionId"] == 1 and values["connectorId"] == 1
-    energies = [float(v["value"]) for p in csms.calls("MeterValues") for mv in p["meterValue"]
-                for v in mv["sampledValue"]
-                if v.get("measurand") == "Energy.Active.Import.Register"]
+    energies = [
+        float(v["value"])
+        for p in csms.calls("MeterValues")
+        for mv in p["meterValue"]
+        for v in mv["sampledValue"]
+        if v.get("measurand") == "Energy.Active.Import.Register"
+    ]
     assert energies == sorted(energies) and energies[-1] > start["meterStart"]
 
     _ctl(daemon, "tap", "CARD-A")
     stop = csms.wait_call("StopTransaction")
     assert (stop["transactionId"], stop["reason"], stop["idTag"]) == (1, "Local", "CARD-A")
     assert stop["meterStop"] >= start["meterStart"]
-    daemon.wait_connector(lambda c: c["relay"] is False and c["transaction"] is None,
-                          what="relay open, transaction over")
+    daemon.wait_connector(
+        lambda c: c["relay"] is False and c["transaction"] is None,
+        what="relay open, transaction over",
+    )
     csms.wait_status(1, "Finishing")
     _ctl(daemon, "unplug", "1")
     csms.wait_status(1, "Available")
@@ -72,8 +81,9 @@ def test_a_full_session_by_card(daemon: Daemon, csms: StrictCentralSystem) -> No
 
 def test_a_remote_session(daemon: Daemon, csms: StrictCentralSystem) -> None:
     boot(daemon, csms)
-    answer = csms.call(CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="REMOTE-1",
-                                                                   connector_id=1))
+    answer = csms.call(
+        CHARGEPOINT_ID, call.RemoteStartTransaction(id_tag="REMOTE-1", connector_id=1)
+    )
     assert answer.status == "Accepted"
     csms.wait_status(1, "Preparing")
     assert daemon.connector()["relay"] is False  # authorized but not plugged: relay stays open
@@ -91,8 +101,10 @@ def test_a_remote_session(daemon: Daemon, csms: StrictCentralSystem) -> None:
     stop = csms.wait_call("StopTransaction")
     assert (stop["transactionId"], stop["reason"]) == (transaction_id, "Remote")
     assert stop["meterStop"] >= start["meterStart"]
-    daemon.wait_connector(lambda c: c["relay"] is False and c["transaction"] is None,
-                          what="relay open after RemoteStop")
+    daemon.wait_connector(
+        lambda c: c["relay"] is False and c["transaction"] is None,
+        what="relay open after RemoteStop",
+    )
     answer = csms.call(CHARGEPOINT_ID, call.RemoteStopTransaction(transaction_id=transaction_id))
     assert answer.status == "Rejected"  # no such transaction any more
     daemon.do("unplug", connector=1)
@@ -101,7 +113,8 @@ def test_a_remote_session(daemon: Daemon, csms: StrictCentralSystem) -> None:
 
 
 def test_tap_first_then_plug_within_the_connection_timeout(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms)
     daemon.do("tap", id_tag="CARD-T")
     csms.wait_status(1, "Preparing")
@@ -113,7 +126,8 @@ def test_tap_first_then_plug_within_the_connection_timeout(
 
 
 def test_no_plug_within_the_connection_timeout_ends_the_session(
-        daemon: Daemon, csms: StrictCentralSystem) -> None:
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
     boot(daemon, csms, ConnectionTimeOut="1")
     daemon.do("tap", id_tag="CARD-T")
     csms.wait_status(1, "Preparing")

@@ -31,8 +31,14 @@ from .servers import FtpSite, HttpFiles, ftp_server, http_server
 
 IMAGE = bytes(range(256)) * 4000  # ~1 MB
 COPY = [sys.executable, "-c", "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"]
-TERMINAL = (DiagnosticsUploaded, DiagnosticsUploadFailed, FirmwareDownloaded,
-            FirmwareDownloadFailed, FirmwareInstalled, FirmwareInstallationFailed)
+TERMINAL = (
+    DiagnosticsUploaded,
+    DiagnosticsUploadFailed,
+    FirmwareDownloaded,
+    FirmwareDownloadFailed,
+    FirmwareInstalled,
+    FirmwareInstallationFailed,
+)
 
 
 class Harness:
@@ -44,12 +50,17 @@ class Harness:
         (logs / "cpagent.log").write_text("boot ok\ncharging started\n")
         (logs / "client.key").write_text("-----BEGIN PRIVATE KEY-----\n")
         self.config = tmp / "cpagent.toml"
-        self.config.write_text('[csms]\nurl = "wss://csms.example/ocpp"\npassword = "hunter2"\n'
-                               '[mqtt]\nurl = "mqtt://cp:hunter3@broker"\n')
+        self.config.write_text(
+            '[csms]\nurl = "wss://csms.example/ocpp"\npassword = "hunter2"\n'
+            '[mqtt]\nurl = "mqtt://cp:hunter3@broker"\n'
+        )
         args: dict[str, object] = {
             "diagnostics_paths": [logs, self.config, tmp / "absent.log"],
-            "download_dir": tmp / "download", "config_path": self.config,
-            "install_command": [*COPY, "{file}", str(tmp / "installed.bin")], "timeout_s": 10.0}
+            "download_dir": tmp / "download",
+            "config_path": self.config,
+            "install_command": [*COPY, "{file}", str(tmp / "installed.bin")],
+            "timeout_s": 10.0,
+        }
         args.update(kw)
         self.worker = FirmwareWorker(self.events.put, **args)  # type: ignore[arg-type]
         self.worker.start()
@@ -86,14 +97,18 @@ def ftp(tmp_path: Path) -> Iterator[FtpSite]:
 
 def members(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()  # type: ignore[union-attr]
-                if m.isfile()}
+        return {
+            m.name: tar.extractfile(m).read()
+            for m in tar.getmembers()  # type: ignore[union-attr]
+            if m.isfile()
+        }
 
 
 def check_bundle(data: bytes) -> None:
     files = members(data)
-    assert any(n.endswith("/logs/cpagent.log") and b"charging started" in v
-               for n, v in files.items())
+    assert any(
+        n.endswith("/logs/cpagent.log") and b"charging started" in v for n, v in files.items()
+    )
     assert b"hunter2" not in b"".join(files.values())  # the secret is in no member
     assert b"hunter3" not in b"".join(files.values())
     assert not any(n.endswith(("cpagent.toml", "client.key")) for n in files)
@@ -186,13 +201,22 @@ def test_unsupported_scheme_fails_at_once(h: Harness) -> None:
     assert isinstance(got[-1], FirmwareDownloadFailed) and "scheme" in got[-1].reason
 
 
-@pytest.mark.parametrize(("command", "reason"), [
-    ([sys.executable, "-c", "import sys; sys.exit(3)", "{file}"], "exit 3"),
-    ([sys.executable, "-c", "import sys; print('bad signature', file=sys.stderr); sys.exit(1)"],
-     "bad signature"),
-    (["/nonexistent/installer", "{file}"], "/nonexistent/installer"),
-    ([sys.executable, "-c", "import time; time.sleep(60)"], "killed after"),
-])
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ([sys.executable, "-c", "import sys; sys.exit(3)", "{file}"], "exit 3"),
+        (
+            [
+                sys.executable,
+                "-c",
+                "import sys; print('bad signature', file=sys.stderr); sys.exit(1)",
+            ],
+            "bad signature",
+        ),
+        (["/nonexistent/installer", "{file}"], "/nonexistent/installer"),
+        ([sys.executable, "-c", "import time; time.sleep(60)"], "killed after"),
+    ],
+)
 def test_install_failures(tmp_path: Path, command: list[str], reason: str) -> None:
     h = Harness(tmp_path, install_command=command, timeout_s=1.0)
     try:
@@ -210,8 +234,9 @@ def test_no_shell_is_involved(tmp_path: Path) -> None:
     record = tmp_path / "argv.txt"
     dump = "import sys; open(sys.argv[1], 'w').write(repr(sys.argv[2:]))"
     hostile = [f"; touch {marker}", f"$(touch {marker})", "`id`"]
-    h = Harness(tmp_path, install_command=[sys.executable, "-c", dump, str(record), "{file}",
-                                           *hostile])
+    h = Harness(
+        tmp_path, install_command=[sys.executable, "-c", dump, str(record), "{file}", *hostile]
+    )
     try:
         image = tmp_path / "fw bin;$(id)"
         image.write_bytes(b"payload")
@@ -230,13 +255,21 @@ def test_stop_abandons_a_retry_wait(h: Harness, web: HttpFiles) -> None:
     assert thread is not None and not thread.is_alive()
 
 
-@pytest.mark.parametrize(("script", "member", "note"), [
-    ('#!/bin/sh\necho "$@"\necho "mqtt://cp:hunter4@broker down"\n', True, None),
-    ("#!/bin/sh\nexit 1\n", False, "journal: journalctl exit 1"),
-])
-def test_the_unit_journal_goes_in_for_the_window(tmp_path: Path, web: HttpFiles,
-                                                 monkeypatch: pytest.MonkeyPatch, script: str,
-                                                 member: bool, note: str | None) -> None:
+@pytest.mark.parametrize(
+    ("script", "member", "note"),
+    [
+        ('#!/bin/sh\necho "$@"\necho "mqtt://cp:hunter4@broker down"\n', True, None),
+        ("#!/bin/sh\nexit 1\n", False, "journal: journalctl exit 1"),
+    ],
+)
+def test_the_unit_journal_goes_in_for_the_window(
+    tmp_path: Path,
+    web: HttpFiles,
+    monkeypatch: pytest.MonkeyPatch,
+    script: str,
+    member: bool,
+    note: str | None,
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "journalctl"  # a stand-in journalctl: the real one needs a systemd journal
@@ -271,8 +304,8 @@ def tls_site(tmp_path: Path) -> Iterator[tuple[HttpFiles, Path]]:
 
 @pytest.mark.parametrize("trusted", [True, False])
 def test_https_is_verified_against_the_system_trust_store(
-        h: Harness, tls_site: tuple[HttpFiles, Path], monkeypatch: pytest.MonkeyPatch,
-        trusted: bool) -> None:
+    h: Harness, tls_site: tuple[HttpFiles, Path], monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
     site, ca_file = tls_site
     if trusted:  # OpenSSL's default verify paths honour SSL_CERT_FILE: "the system store"
         monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))

@@ -14,8 +14,13 @@ from tests.support.sim_config import sim_config
 
 def bench_text(port: int) -> str:
     """Two simulated connectors on mock pins 17/27 and 22/23, the CSMS at `port`."""
-    return sim_config(cp_id="TEST-1", url=f"ws://127.0.0.1:{port}/ocpp",
-                      csms={"backoff_min_s": 0.2, "backoff_max_s": 1.0}, log_level="DEBUG")
+    return sim_config(
+        cp_id="TEST-1",
+        url=f"ws://127.0.0.1:{port}/ocpp",
+        csms={"backoff_min_s": 0.2, "backoff_max_s": 1.0},
+        log_level="DEBUG",
+    )
+
 
 def closed_port() -> int:
     """A loopback port nothing listens on (the CSMS is absent in these tests)."""

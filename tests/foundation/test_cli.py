@@ -19,7 +19,11 @@ from .test_notify import FakeManager
 
 REPO = Path(__file__).resolve().parents[2]
 HELP_COMMANDS = [
-    [], ["run"], ["check-config"], ["status"], ["ctl"],
+    [],
+    ["run"],
+    ["check-config"],
+    ["status"],
+    ["ctl"],
     *[["ctl", action] for action in ("plug", "unplug", "tap", "fault", "clear-fault", "ev-load")],
 ]
 
@@ -42,8 +46,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [[], ["frobnicate"], ["ctl"], ["ctl", "plug"], ["ctl", "plug", "zero"],
-             ["ctl", "plug", "0"], ["--log-level", "LOUD", "status"]],
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["ctl"],
+        ["ctl", "plug"],
+        ["ctl", "plug", "zero"],
+        ["ctl", "plug", "0"],
+        ["--log-level", "LOUD", "status"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -56,8 +68,9 @@ def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ws://127.0.0.1:9000/ocpp/BENCH-1" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [["check-config", "{}"], ["run", "--config", "{}"],
-                                     ["status", "--config", "{}"]])
+@pytest.mark.parametrize(
+    "command", [["check-config", "{}"], ["run", "--config", "{}"], ["status", "--config", "{}"]]
+)
 def test_bad_config_exits_78_with_one_line_per_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
@@ -71,8 +84,16 @@ def test_bad_config_exits_78_with_one_line_per_problem(
     assert err[-1] == f"cpagent: {bad}: 4 error(s)"
 
 
-@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["ctl", "plug", "1"],
-                                     ["ctl", "tap", "AB"], ["ctl", "plug", "1", "--socket", "{}"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["ctl", "plug", "1"],
+        ["ctl", "tap", "AB"],
+        ["ctl", "plug", "1", "--socket", "{}"],
+    ],
+)
 def test_no_daemon_is_one_line_and_exit_69(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
@@ -98,12 +119,21 @@ def daemon_process(
 ) -> Iterator[tuple[subprocess.Popen[str], FakeManager]]:
     """`python -m cpagent run` as systemd would start it: NOTIFY_SOCKET and a 0.2 s watchdog."""
     manager = FakeManager(str(tmp_path / "notify.sock"))
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
-           "WATCHDOG_USEC": "400000", "JOURNAL_STREAM": "0:0", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+        "WATCHDOG_USEC": "400000",
+        "JOURNAL_STREAM": "0:0",
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cpagent", "run", "--config", str(bench_config), "--app", app],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     yield proc, manager
     if proc.poll() is None:
@@ -113,8 +143,13 @@ def daemon_process(
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cpagent", *argv], capture_output=True,
-                          text=True, timeout=30, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "cpagent", *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+    )
 
 
 STOP_LINES = {
@@ -165,18 +200,37 @@ def test_real_daemon_status_ctl_and_stop_signal(
 def test_status_for_people() -> None:
     from cpagent.commands.status import render
 
-    text = render({
-        "chargepoint": "CP1", "connection": "connected", "subprotocol": "ocpp1.6",
-        "registration": "Accepted", "queue_depth": 0, "queued_messages": 2,
-        "last_error": "connector2: PowerMeterFailure: timeout",
-        "connectors": [
-            {"id": 1, "status": "Charging", "relay": True, "plugged": True, "fault": None,
-             "meter": {"energy_wh": 1234.5, "power_w": 7360.0},
-             "transaction": {"id": 17, "id_tag": "AABBCCDDEE"}},
-            {"id": 2, "status": "Faulted", "relay": False, "plugged": None,
-             "fault": "PowerMeterFailure", "meter": None, "transaction": None},
-        ],
-    })
+    text = render(
+        {
+            "chargepoint": "CP1",
+            "connection": "connected",
+            "subprotocol": "ocpp1.6",
+            "registration": "Accepted",
+            "queue_depth": 0,
+            "queued_messages": 2,
+            "last_error": "connector2: PowerMeterFailure: timeout",
+            "connectors": [
+                {
+                    "id": 1,
+                    "status": "Charging",
+                    "relay": True,
+                    "plugged": True,
+                    "fault": None,
+                    "meter": {"energy_wh": 1234.5, "power_w": 7360.0},
+                    "transaction": {"id": 17, "id_tag": "AABBCCDDEE"},
+                },
+                {
+                    "id": 2,
+                    "status": "Faulted",
+                    "relay": False,
+                    "plugged": None,
+                    "fault": "PowerMeterFailure",
+                    "meter": None,
+                    "transaction": None,
+                },
+            ],
+        }
+    )
     assert text.splitlines() == [
         "chargepoint CP1: CSMS connected (ocpp1.6), registration Accepted",
         "connector 1: Charging, relay closed (energised), plugged, 1.234 kWh, 7360 W, "

@@ -76,8 +76,10 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
 
 
 def test_firmware_lists_are_read_and_paths_resolved(tmp_path: Path) -> None:
-    text = MINIMAL + '[firmware]\ninstall_command = ["install-fw", "{file}"]\n' \
+    text = (
+        MINIMAL + '[firmware]\ninstall_command = ["install-fw", "{file}"]\n'
         '[diagnostics]\npaths = ["logs", "/var/log/syslog"]\n'
+    )
     config = load_config(write(tmp_path, text))
     assert config.firmware.install_command == ("install-fw", "{file}")
     assert config.diagnostics.paths == (tmp_path / "logs", Path("/var/log/syslog"))
@@ -93,46 +95,94 @@ def test_values_are_frozen(tmp_path: Path) -> None:
 CASES = [
     ("unknown section", "[bogus]\n", "bogus: unknown section"),
     ("unknown key", '[rfid]\ncolour = "red"\n', "rfid.colour: unknown key (known: driver, port"),
-    ("misspelt key", "[[connector]]\nrelay_pn = 5\n",
-     "connector[2].relay_pn: unknown key (did you mean relay_pin?)"),
+    (
+        "misspelt key",
+        "[[connector]]\nrelay_pn = 5\n",
+        "connector[2].relay_pn: unknown key (did you mean relay_pin?)",
+    ),
     ("misspelt section", '[csm]\nurl = "ws://x"\n', "csm: unknown section (did you mean [csms]?)"),
-    ("wrong type", '[mqtt]\nhost = "h"\nport = "1883"\n',
-     "mqtt.port: must be an integer, not a string"),
-    ("bool is not an int", "[[connector]]\nrelay_pin = true\n",
-     "connector[2].relay_pin: must be an integer, not a boolean"),
-    ("missing key", "[[connector]]\nplug_pin = 5\n",
-     "connector[2].relay_pin: missing required key"),
-    ("bad choice", '[[connector]]\nrelay_pin = 5\n[connector.meter]\ndriver = "abb"\n',
-     "connector[2].meter.driver: must be one of " + ", ".join(METER_DRIVERS)),
-    ("pin twice", "[[connector]]\nrelay_pin = 17\n",
-     "connector[2].relay_pin: pin 17 already used by connector[1].relay_pin"),
-    ("pin out of range", "[[connector]]\nrelay_pin = 99\n",
-     "connector[2].relay_pin: must be a BCM"),
-    ("meter needs port", '[[connector]]\nrelay_pin = 5\n[connector.meter]\ndriver = "sdm120"\n',
-     "connector[2].meter.port: required for driver sdm120"),
-    ("modbus unit", '[[connector]]\nrelay_pin = 5\n[connector.meter]\nunit = 300\n',
-     "connector[2].meter.unit: must be a Modbus address"),
-    ("baudrate", '[[connector]]\nrelay_pin = 5\n[connector.meter]\nbaudrate = 1234\n',
-     "connector[2].meter.baudrate: must be one of"),
+    (
+        "wrong type",
+        '[mqtt]\nhost = "h"\nport = "1883"\n',
+        "mqtt.port: must be an integer, not a string",
+    ),
+    (
+        "bool is not an int",
+        "[[connector]]\nrelay_pin = true\n",
+        "connector[2].relay_pin: must be an integer, not a boolean",
+    ),
+    (
+        "missing key",
+        "[[connector]]\nplug_pin = 5\n",
+        "connector[2].relay_pin: missing required key",
+    ),
+    (
+        "bad choice",
+        '[[connector]]\nrelay_pin = 5\n[connector.meter]\ndriver = "abb"\n',
+        "connector[2].meter.driver: must be one of " + ", ".join(METER_DRIVERS),
+    ),
+    (
+        "pin twice",
+        "[[connector]]\nrelay_pin = 17\n",
+        "connector[2].relay_pin: pin 17 already used by connector[1].relay_pin",
+    ),
+    (
+        "pin out of range",
+        "[[connector]]\nrelay_pin = 99\n",
+        "connector[2].relay_pin: must be a BCM",
+    ),
+    (
+        "meter needs port",
+        '[[connector]]\nrelay_pin = 5\n[connector.meter]\ndriver = "sdm120"\n',
+        "connector[2].meter.port: required for driver sdm120",
+    ),
+    (
+        "modbus unit",
+        "[[connector]]\nrelay_pin = 5\n[connector.meter]\nunit = 300\n",
+        "connector[2].meter.unit: must be a Modbus address",
+    ),
+    (
+        "baudrate",
+        "[[connector]]\nrelay_pin = 5\n[connector.meter]\nbaudrate = 1234\n",
+        "connector[2].meter.baudrate: must be one of",
+    ),
     ("rfid port", '[rfid]\ndriver = "rdm6300"\n', "rfid.port: required for driver rdm6300"),
     ("pn532 port", '[rfid]\ndriver = "pn532"\n', "rfid.port: required for driver pn532"),
-    ("pn532 baudrate", '[rfid]\ndriver = "pn532"\nport = "/dev/serial0"\nbaudrate = 1234\n',
-     "rfid.baudrate: must be one of"),
-    ("rdm6300 baudrate", '[rfid]\ndriver = "rdm6300"\nport = "/dev/serial0"\nbaudrate = 115200\n',
-     "rfid.baudrate: only for driver pn532"),
+    (
+        "pn532 baudrate",
+        '[rfid]\ndriver = "pn532"\nport = "/dev/serial0"\nbaudrate = 1234\n',
+        "rfid.baudrate: must be one of",
+    ),
+    (
+        "rdm6300 baudrate",
+        '[rfid]\ndriver = "rdm6300"\nport = "/dev/serial0"\nbaudrate = 115200\n',
+        "rfid.baudrate: only for driver pn532",
+    ),
     ("mqtt needed", '[gpio]\npin_factory = "mock"\n', None),
     ("empty string", '[gpio]\npin_factory = ""\n', "gpio.pin_factory: must not be empty"),
     ("log level", '[log]\nlevel = "LOUD"\n', "log.level: must be one of DEBUG"),
     ("section not a table", 'log = "x"\n', "log: must be a table, not a string"),
-    ("negative current", "[[connector]]\nrelay_pin = 5\nmax_current_a = -1\n",
-     "connector[2].max_current_a: must be greater than 0"),
+    (
+        "negative current",
+        "[[connector]]\nrelay_pin = 5\nmax_current_a = -1\n",
+        "connector[2].max_current_a: must be greater than 0",
+    ),
     ("missing ca file", None, "csms.ca_file: no such file"),
-    ("list item type", '[firmware]\ninstall_command = ["ls", 3]\n',
-     "firmware.install_command[2]: must be a string, not an integer"),
-    ("list expected", '[diagnostics]\npaths = "/var/log"\n',
-     "diagnostics.paths: must be an array, not a string"),
-    ("firmware timeout", "[firmware]\ntimeout_s = 0\n",
-     "firmware.timeout_s: must be greater than 0"),
+    (
+        "list item type",
+        '[firmware]\ninstall_command = ["ls", 3]\n',
+        "firmware.install_command[2]: must be a string, not an integer",
+    ),
+    (
+        "list expected",
+        '[diagnostics]\npaths = "/var/log"\n',
+        "diagnostics.paths: must be an array, not a string",
+    ),
+    (
+        "firmware timeout",
+        "[firmware]\ntimeout_s = 0\n",
+        "firmware.timeout_s: must be greater than 0",
+    ),
 ]
 
 
@@ -172,7 +222,9 @@ def test_csms_checks(tmp_path: Path, csms: str, expected: str) -> None:
 
 
 def test_all_problems_are_reported_not_just_the_first(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, """\
+    found = problems_of(
+        tmp_path,
+        """\
         [chargepoint]
         id = "CP 1"
         vendor = 3
@@ -184,7 +236,8 @@ def test_all_problems_are_reported_not_just_the_first(tmp_path: Path) -> None:
         plug_pin = 17
         [connector.meter]
         driver = "nope"
-        """)
+        """,
+    )
     assert [p.split(":")[0] for p in found] == [
         "chargepoint.vendor",
         "chargepoint.model",
@@ -237,8 +290,9 @@ def test_password_in_world_readable_file_warns(tmp_path: Path, mode: int, warned
     text = MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\n')
     config = load_config(write(tmp_path, text, mode))
     messages = [str(p) for p in config.warnings if "world-readable" in str(p)]
-    assert (messages == ["warning: csms.password: secret in a world-readable file (chmod o-r)"]) \
-        is warned
+    assert (
+        messages == ["warning: csms.password: secret in a world-readable file (chmod o-r)"]
+    ) is warned
 
 
 def test_url_ending_in_the_id_warns(tmp_path: Path) -> None:
@@ -302,9 +356,13 @@ def test_values_nested_too_deeply(tmp_path: Path, text: str) -> None:
 
 @pytest.mark.parametrize("key", ["dir", "port"])
 def test_a_nul_in_a_path_or_port(tmp_path: Path, key: str) -> None:
-    table = '[state]\ndir = "a\\u0000b"\n' if key == "dir" else (
-        '[[connector]]\nrelay_pin = 5\n[connector.meter]\n'
-        'driver = "sdm630"\nport = "/dev/a\\u0000"\n'
+    table = (
+        '[state]\ndir = "a\\u0000b"\n'
+        if key == "dir"
+        else (
+            "[[connector]]\nrelay_pin = 5\n[connector.meter]\n"
+            'driver = "sdm630"\nport = "/dev/a\\u0000"\n'
+        )
     )
     found = problems_of(tmp_path, MINIMAL + table)
     where = "state.dir" if key == "dir" else "connector[2].meter.port"
@@ -312,7 +370,8 @@ def test_a_nul_in_a_path_or_port(tmp_path: Path, key: str) -> None:
 
 
 MQTT = MINIMAL.replace('url = "ws://127.0.0.1:9000/ocpp"\n', 'transport = "mqtt"\n') + (
-    '[mqtt]\nhost = "127.0.0.1"\n')
+    '[mqtt]\nhost = "127.0.0.1"\n'
+)
 
 
 def warnings_of(path: Path) -> list[str]:
@@ -322,15 +381,24 @@ def warnings_of(path: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "mode", "expected"),
     [
-        (MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\n'), 0o600,
-         "csms.password: sent in clear over ws://"),
+        (
+            MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\n'),
+            0o600,
+            "csms.password: sent in clear over ws://",
+        ),
         (MINIMAL, 0o620, "writable by group or others"),
         (MINIMAL, 0o602, "writable by group or others"),
-        (MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP1"\npassword = "p"\n'),
-         0o600, "mqtt.password: sent in clear without mqtt.tls"),
+        (
+            MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP1"\npassword = "p"\n'),
+            0o600,
+            "mqtt.password: sent in clear without mqtt.tls",
+        ),
         (MQTT, 0o600, "mqtt.username: none and no client certificate"),
-        (MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP2"\n'), 0o600,
-         "mqtt.username: is not the chargepoint id"),
+        (
+            MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP2"\n'),
+            0o600,
+            "mqtt.username: is not the chargepoint id",
+        ),
     ],
 )
 def test_security_warnings(tmp_path: Path, text: str, mode: int, expected: str) -> None:
@@ -342,23 +410,28 @@ def test_a_tls_key_readable_by_others_warns(tmp_path: Path, key_mode: int, warne
     for name in ("ca.pem", "client.pem", "client.key"):
         (tmp_path / name).write_text("x")
     (tmp_path / "client.key").chmod(key_mode)
-    text = MINIMAL.replace('url = "ws://127.0.0.1:9000/ocpp"\n', 'url = "wss://h/ocpp"\n'
-                           'cert_file = "client.pem"\nkey_file = "client.key"\n')
+    text = MINIMAL.replace(
+        'url = "ws://127.0.0.1:9000/ocpp"\n',
+        'url = "wss://h/ocpp"\ncert_file = "client.pem"\nkey_file = "client.key"\n',
+    )
     found = [w for w in warnings_of(write(tmp_path, text)) if "readable by every user" in w]
     assert bool(found) is warned, found
 
 
 def test_a_safe_config_has_no_security_warning(tmp_path: Path) -> None:
-    text = MQTT.replace('host = "127.0.0.1"\n', 'host = "h"\nusername = "CP1"\n'
-                        'password = "p"\ntls = true\n')
+    text = MQTT.replace(
+        'host = "127.0.0.1"\n', 'host = "h"\nusername = "CP1"\npassword = "p"\ntls = true\n'
+    )
     assert warnings_of(write(tmp_path, text, 0o640)) == []
 
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ('cert_file = "nope.pem"\nkey_file = "nope.key"\ntls = true\n',
-         "mqtt.cert_file: no such file"),
+        (
+            'cert_file = "nope.pem"\nkey_file = "nope.key"\ntls = true\n',
+            "mqtt.cert_file: no such file",
+        ),
         ('password = "p"\n', "mqtt.username: missing: mqtt.password is set"),
     ],
 )
@@ -368,14 +441,17 @@ def test_mqtt_tls_and_credential_checks(tmp_path: Path, extra: str, expected: st
 
 
 def test_check_config_prints_the_security_warnings_and_exits_0(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cpagent.cli import main
 
     for name in ("client.pem", "client.key"):
         (tmp_path / name).write_text("x")
     (tmp_path / "client.key").chmod(0o644)
-    text = MINIMAL.replace("[csms]\n", '[csms]\npassword = "hunter2"\ncert_file = "client.pem"\n'
-                           'key_file = "client.key"\n')
+    text = MINIMAL.replace(
+        "[csms]\n",
+        '[csms]\npassword = "hunter2"\ncert_file = "client.pem"\nkey_file = "client.key"\n',
+    )
     path = write(tmp_path, text, 0o664)
     assert main(["check-config", str(path)]) == 0
     err = capsys.readouterr().err

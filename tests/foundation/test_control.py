@@ -50,7 +50,10 @@ def lines(path: Path, *payloads: bytes) -> list[dict[str, object]]:
 
 def test_status_round_trip(served: Path) -> None:
     assert request(served, {"cmd": "status"}) == {
-        "ok": True, "connection": "disconnected", "connectors": [], "queue_depth": 0,
+        "ok": True,
+        "connection": "disconnected",
+        "connectors": [],
+        "queue_depth": 0,
     }
 
 

@@ -134,11 +134,14 @@ def test_bench_commands_drive_the_simulated_hardware(daemon: Running) -> None:
     daemon.ask(cmd="tap", id_tag="04a1b2c3d4")
     wait_until(lambda: daemon.ask(cmd="status")["last_card"] == "04A1B2C3D4", what="card seen")
     daemon.ask(cmd="fault", connector=1, code="PowerMeterFailure")
-    wait_until(lambda: daemon.ask(cmd="status")["connectors"][0]["status"] == "Faulted",
-               what="meter fault seen")
+    wait_until(
+        lambda: daemon.ask(cmd="status")["connectors"][0]["status"] == "Faulted",
+        what="meter fault seen",
+    )
     daemon.ask(cmd="clear-fault", connector=1)
-    wait_until(lambda: daemon.ask(cmd="status")["connectors"][0]["fault"] is None,
-               what="meter recovered")
+    wait_until(
+        lambda: daemon.ask(cmd="status")["connectors"][0]["fault"] is None, what="meter recovered"
+    )
     assert daemon.ask(cmd="ev-load", connector=1, watts=3680)["ev_load_w"] == 3680.0
 
 

@@ -87,10 +87,18 @@ def test_events_reach_the_app_in_order_and_shutdown_ends_the_loop() -> None:
     ("wind_down", "events", "handled", "stops"),
     [
         (False, [StopRequested("SIGTERM"), "after"], [], ["SIGTERM"]),  # stops at once
-        (True, [StopRequested("SIGTERM"), "more", ShutdownRequested("wound down")],
-         ["more"], ["SIGTERM"]),  # the app winds down, then asks to stop
-        (True, [StopRequested("SIGTERM"), "more", StopRequested("SIGINT"), "after"],
-         ["more"], ["SIGTERM"]),  # a second signal does not wait
+        (
+            True,
+            [StopRequested("SIGTERM"), "more", ShutdownRequested("wound down")],
+            ["more"],
+            ["SIGTERM"],
+        ),  # the app winds down, then asks to stop
+        (
+            True,
+            [StopRequested("SIGTERM"), "more", StopRequested("SIGINT"), "after"],
+            ["more"],
+            ["SIGTERM"],
+        ),  # a second signal does not wait
     ],
     ids=["app-stops-now", "app-winds-down", "second-signal"],
 )
@@ -169,8 +177,10 @@ def wait_fired(source: Source) -> None:
     ("request_", "answer"),
     [
         # queue_depth 1: the ShutdownRequested posted behind the request is still waiting
-        ({"cmd": "status"}, {"ok": True, "connection": "disconnected", "connectors": [],
-                             "queue_depth": 1}),
+        (
+            {"cmd": "status"},
+            {"ok": True, "connection": "disconnected", "connectors": [], "queue_depth": 1},
+        ),
         ({"cmd": "plug", "connector": 1}, {"ok": True, "did": "plug"}),
         ({"cmd": "refuse"}, {"ok": False, "error": "no thanks"}),
     ],

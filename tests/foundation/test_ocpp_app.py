@@ -80,16 +80,20 @@ def daemon(bench_config: Path, csms: CentralSystem) -> Iterator[Daemon]:
 def test_boot_card_and_plug_start_a_transaction_and_sigterm_opens_the_relay(
     daemon: Daemon,
 ) -> None:
-    wait_until(lambda: daemon.ask(cmd="status")["registration"] == "Accepted",
-               what="BootNotification accepted")
+    wait_until(
+        lambda: daemon.ask(cmd="status")["registration"] == "Accepted",
+        what="BootNotification accepted",
+    )
     assert daemon.ask(cmd="status")["connection"] == "connected"
     assert daemon.connector(0)["relay"] is False
 
     daemon.ask(cmd="plug", connector=1)
     wait_until(lambda: daemon.connector(0)["status"] == "Preparing", what="Preparing")
     daemon.ask(cmd="tap", id_tag="AABBCCDDEE")
-    wait_until(lambda: (daemon.connector(0)["transaction"] or {}).get("id") is not None,
-               what="transaction id from the CSMS")
+    wait_until(
+        lambda: (daemon.connector(0)["transaction"] or {}).get("id") is not None,
+        what="transaction id from the CSMS",
+    )
     wait_until(lambda: daemon.connector(0)["relay"], what="relay closed")
     assert daemon.connector(0)["status"] == "Charging"
     pins = daemon.contexts[0].hardware.pin_factory
@@ -101,7 +105,9 @@ def test_boot_card_and_plug_start_a_transaction_and_sigterm_opens_the_relay(
 
 
 def test_reset_from_the_csms_restarts_with_exit_75(daemon: Daemon, csms: CentralSystem) -> None:
-    wait_until(lambda: daemon.ask(cmd="status")["registration"] == "Accepted",
-               what="BootNotification accepted")
+    wait_until(
+        lambda: daemon.ask(cmd="status")["registration"] == "Accepted",
+        what="BootNotification accepted",
+    )
     assert csms.call("TEST-1", "Reset", {"type": "Soft"}, timeout=10) == {"status": "Accepted"}
     assert daemon.wait_exit() == 75

@@ -42,7 +42,10 @@ print("energised pin 17 =", factory.pin(17).state, flush=True)
 def test_atexit_opens_the_relay(ending: str, exit_code: int) -> None:
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(SCRIPT.format(ending=ending))],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert result.returncode == exit_code, result.stderr
     assert result.stdout.splitlines() == ["energised pin 17 = True", "at exit pin 17 = False"]

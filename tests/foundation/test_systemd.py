@@ -96,8 +96,12 @@ def _verify(unit: Path) -> str:
 
 def security_score(unit: Path) -> float:
     """The overall exposure `systemd-analyze security --offline=yes` gives `unit` (0-10)."""
-    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     found = re.search(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)", result.stdout)
     assert found, result.stdout + result.stderr
     return float(found.group(1))

@@ -75,8 +75,9 @@ def test_real_sdm630_meter_is_wired_from_config(
         assert isinstance(event, MeterSampled) and event.source == "connector1"
         assert event.sample.energy_wh == pytest.approx(12_345.0)
         with pytest.raises(CommandError, match="meter is a real sdm630"):
-            BenchControls(hardware).handle({"cmd": "fault", "connector": 1,
-                                            "code": "PowerMeterFailure"})
+            BenchControls(hardware).handle(
+                {"cmd": "fault", "connector": 1, "code": "PowerMeterFailure"}
+            )
     finally:
         hardware.close()
 
@@ -116,8 +117,9 @@ def test_websocket_ping_interval_set_by_the_csms_applies_at_the_next_start(
 
 
 def test_pong_timeout_comes_from_config(bench_config: Path) -> None:
-    bench_config.write_text(bench_config.read_text().replace(
-        "[csms]\n", "[csms]\npong_timeout_s = 2.5\n"))
+    bench_config.write_text(
+        bench_config.read_text().replace("[csms]\n", "[csms]\npong_timeout_s = 2.5\n")
+    )
     transport = build_transport(load_config(bench_config), lambda event: None)
     assert isinstance(transport, WebSocketTransport)
     assert transport.pong_timeout_s == 2.5
@@ -125,8 +127,9 @@ def test_pong_timeout_comes_from_config(bench_config: Path) -> None:
 
 def test_mqtt_transport_from_config(bench_config: Path) -> None:
     text = bench_config.read_text().replace("[csms]\n", '[csms]\ntransport = "mqtt"\n')
-    bench_config.write_text(text + '\n[mqtt]\nhost = "127.0.0.1"\nport = 1884\n'
-                            'topic_prefix = "bench"\n')
+    bench_config.write_text(
+        text + '\n[mqtt]\nhost = "127.0.0.1"\nport = 1884\ntopic_prefix = "bench"\n'
+    )
     transport = build_transport(load_config(bench_config), lambda event: None)
     assert isinstance(transport, MqttTransport)
     assert transport.chargepoint_id == "TEST-1"
@@ -141,21 +144,32 @@ REAL_RELAY_CASES = [
 
 @pytest.mark.parametrize(("command", "refusal"), REAL_RELAY_CASES)
 def test_simulated_inputs_cannot_drive_real_relays(
-        built: Built, command: dict[str, object], refusal: str) -> None:
+    built: Built, command: dict[str, object], refusal: str
+) -> None:
     # a real relay with a simulated reader / meter: `ctl tap` must not start charging
     hardware, _ = built
-    real = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors,
-                    reader=hardware.reader)
+    real = Hardware(
+        hardware.pin_factory,
+        simulated=False,
+        connectors=hardware.connectors,
+        reader=hardware.reader,
+    )
     with pytest.raises(CommandError, match=refusal):
         BenchControls(real).handle(command)
 
 
 @pytest.mark.parametrize(("command", "refusal"), REAL_RELAY_CASES)
 def test_the_bench_flag_lets_simulated_inputs_drive_real_relays(
-        built: Built, command: dict[str, object], refusal: str) -> None:
+    built: Built, command: dict[str, object], refusal: str
+) -> None:
     hardware, _ = built
-    rig = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors,
-                   reader=hardware.reader, ctl_on_real_relays=True)
+    rig = Hardware(
+        hardware.pin_factory,
+        simulated=False,
+        connectors=hardware.connectors,
+        reader=hardware.reader,
+        ctl_on_real_relays=True,
+    )
     assert hardware.reader is not None
     hardware.reader.start()  # stopped by the fixture's close()
     assert BenchControls(rig).handle(command)
@@ -164,14 +178,18 @@ def test_the_bench_flag_lets_simulated_inputs_drive_real_relays(
 def test_a_simulated_fault_is_allowed_with_real_relays(built: Built) -> None:
     hardware, _ = built  # a fault only ever opens a relay
     real = Hardware(hardware.pin_factory, simulated=False, connectors=hardware.connectors)
-    answer = BenchControls(real).handle({"cmd": "fault", "connector": 1,
-                                         "code": "PowerMeterFailure"})
+    answer = BenchControls(real).handle(
+        {"cmd": "fault", "connector": 1, "code": "PowerMeterFailure"}
+    )
     assert answer == {"connector": 1, "fault": "PowerMeterFailure"}
 
 
 def test_the_bench_flag_comes_from_the_config(bench_config: Path) -> None:
-    bench_config.write_text(bench_config.read_text().replace(
-        "[control]\n", "[control]\nallow_ctl_with_real_relays = true\n"))
+    bench_config.write_text(
+        bench_config.read_text().replace(
+            "[control]\n", "[control]\nallow_ctl_with_real_relays = true\n"
+        )
+    )
     hardware = build_hardware(load_config(bench_config), lambda _e: None)
     try:
         assert hardware.ctl_on_real_relays is True

@@ -48,8 +48,13 @@ def test_relay_close_de_energises_first_and_is_idempotent(factory):
 
 def test_feedback_agreeing_raises_no_fault(factory, events, clock):
     relay = GpioRelay(
-        17, pin_factory=factory, post=events.post, source="c1", feedback_pin=27,
-        settle_s=0.5, clock=clock,
+        17,
+        pin_factory=factory,
+        post=events.post,
+        source="c1",
+        feedback_pin=27,
+        settle_s=0.5,
+        clock=clock,
     )
     relay.energise()
     drive_mock_pin(factory, 27, True)
@@ -65,8 +70,13 @@ def test_feedback_agreeing_raises_no_fault(factory, events, clock):
 
 def test_feedback_mismatch_faults_once_after_settle_then_recovers(factory, events, clock):
     relay = GpioRelay(
-        17, pin_factory=factory, post=events.post, source="c1", feedback_pin=27,
-        settle_s=0.5, clock=clock,
+        17,
+        pin_factory=factory,
+        post=events.post,
+        source="c1",
+        feedback_pin=27,
+        settle_s=0.5,
+        clock=clock,
     )
     relay.energise()
     assert relay.check() is True  # within the settle time: not judged yet
@@ -74,8 +84,9 @@ def test_feedback_mismatch_faults_once_after_settle_then_recovers(factory, event
     assert relay.check() is False
     assert relay.check() is False
     assert events.of(DeviceFaulted) == [
-        DeviceFaulted("c1", "PowerSwitchFailure",
-                      "contactor feedback disagrees: relay commanded closed")
+        DeviceFaulted(
+            "c1", "PowerSwitchFailure", "contactor feedback disagrees: relay commanded closed"
+        )
     ]
     drive_mock_pin(factory, 27, True)  # contact finally closes: the edge re-checks
     assert events.of(DeviceRecovered) == [DeviceRecovered("c1")]
@@ -116,8 +127,15 @@ def test_plug_posts_changes_only(factory, events):
 
 def test_plug_active_low_with_pull_up(factory, events):
     factory.pin(22).drive_high()  # pulled up: nothing plugged
-    plug = GpioPlug(22, post=events.post, source="c1", pin_factory=factory, pull="up",
-                    active_low=True, bounce_time=None)
+    plug = GpioPlug(
+        22,
+        post=events.post,
+        source="c1",
+        pin_factory=factory,
+        pull="up",
+        active_low=True,
+        bounce_time=None,
+    )
     assert plug.plugged is False
     drive_mock_pin(factory, 22, False)
     assert events.of(PlugChanged) == [PlugChanged("c1", True)]
@@ -141,18 +159,28 @@ def test_drive_mock_pin_refuses_non_mock_factories():
         drive_mock_pin(NotMock(), 5, True)
 
 
-@pytest.mark.parametrize(("pull", "active_low", "idle_high"), [
-    ("up", True, True),  # contact to GND, pull-up: the docs' wiring
-    ("up", False, True),  # an inverting sensor on a pulled-up line
-    ("down", False, False),
-    ("down", True, False),
-    ("none", True, True),
-    ("none", False, False),
-])
+@pytest.mark.parametrize(
+    ("pull", "active_low", "idle_high"),
+    [
+        ("up", True, True),  # contact to GND, pull-up: the docs' wiring
+        ("up", False, True),  # an inverting sensor on a pulled-up line
+        ("down", False, False),
+        ("down", True, False),
+        ("none", True, True),
+        ("none", False, False),
+    ],
+)
 def test_plug_polarity_and_pull(factory, events, pull, active_low, idle_high):
     factory.pin(22).drive_high() if idle_high else factory.pin(22).drive_low()
-    plug = GpioPlug(22, post=events.post, source="c1", pin_factory=factory, pull=pull,
-                    active_low=active_low, bounce_time=None)
+    plug = GpioPlug(
+        22,
+        post=events.post,
+        source="c1",
+        pin_factory=factory,
+        pull=pull,
+        active_low=active_low,
+        bounce_time=None,
+    )
     active_at_idle = idle_high != active_low
     assert plug.plugged is active_at_idle
     drive_mock_pin(factory, 22, not idle_high)
@@ -171,8 +199,15 @@ def test_an_unknown_pull_is_a_configuration_error(factory, events):
 def test_feedback_wired_to_gnd_with_pull_up_reads_closed_when_low(factory, events, clock):
     """The documented wiring: auxiliary contact from the input to GND, internal pull-up."""
     relay = GpioRelay(
-        17, pin_factory=factory, post=events.post, source="c1", feedback_pin=27,
-        feedback_active_low=True, feedback_pull="up", settle_s=0.5, clock=clock,
+        17,
+        pin_factory=factory,
+        post=events.post,
+        source="c1",
+        feedback_pin=27,
+        feedback_active_low=True,
+        feedback_pull="up",
+        settle_s=0.5,
+        clock=clock,
     )
     assert factory.pin(27).pull == "up"
     assert relay.feedback_closed is False  # pulled high: contact open

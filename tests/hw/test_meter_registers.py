@@ -71,8 +71,11 @@ def _words_for(regmap, values):
 
 def test_decode_sample_scales_kwh_to_wh_and_fills_phases():
     values = {
-        Measurand.VOLTAGE: 230.0, Measurand.CURRENT: 10.0, Measurand.POWER: 2300.0,
-        Measurand.FREQUENCY: 50.0, Measurand.ENERGY_IMPORT: 1.5,
+        Measurand.VOLTAGE: 230.0,
+        Measurand.CURRENT: 10.0,
+        Measurand.POWER: 2300.0,
+        Measurand.FREQUENCY: 50.0,
+        Measurand.ENERGY_IMPORT: 1.5,
     }
     (block,) = plan_blocks(SDM120.registers)
     sample = decode_sample(SDM120, [(block, _words_for(SDM120, values))], timestamp=7.0)

@@ -108,8 +108,9 @@ def test_poller_reports_fault_once_then_recovers(sim, meter, events, outage):
         else:
             sim.start()
         sim.set(energy_wh=1500.0)
-        assert events.wait_for(lambda seen: isinstance(seen[-1], MeterSampled)
-                               and seen[-1].sample.energy_wh == 1500.0)
+        assert events.wait_for(
+            lambda seen: isinstance(seen[-1], MeterSampled) and seen[-1].sample.energy_wh == 1500.0
+        )
     finally:
         assert poller.stop(timeout=5.0)
     kinds = [type(e).__name__ for e in events.seen]
@@ -132,14 +133,16 @@ def test_read_now_is_one_request_answered_by_a_tagged_sample(sim, meter, events)
         before = sim.requests
         sim.set(energy_wh=1002.5)
         poller.read_now(7)
-        assert events.wait_for(lambda seen: any(
-            isinstance(e, MeterSampled) and e.request == 7 for e in seen))
+        assert events.wait_for(
+            lambda seen: any(isinstance(e, MeterSampled) and e.request == 7 for e in seen)
+        )
         [answer] = [e for e in events.seen if isinstance(e, MeterSampled) and e.request == 7]
         assert answer.sample.energy_wh == pytest.approx(1002.5)
         assert sim.requests - before == meter.requests_per_sample == 1
         sim.link.unplug()
         poller.read_now(8)
-        assert events.wait_for(lambda seen: any(
-            isinstance(e, MeterReadFailed) and e.request == 8 for e in seen))
+        assert events.wait_for(
+            lambda seen: any(isinstance(e, MeterReadFailed) and e.request == 8 for e in seen)
+        )
     finally:
         assert poller.stop(timeout=5.0)

@@ -53,8 +53,13 @@ def uart(tmp_path) -> Iterator[FakeUart]:
 @pytest.fixture
 def reader(uart, events, clock) -> Iterator[Rdm6300Reader]:
     rdm = Rdm6300Reader(
-        str(uart.link), post=events.post, source="rfid", gap_s=1.0, backoff_s=0.02,
-        backoff_max_s=0.1, clock=clock,
+        str(uart.link),
+        post=events.post,
+        source="rfid",
+        gap_s=1.0,
+        backoff_s=0.02,
+        backoff_max_s=0.1,
+        clock=clock,
     )
     rdm.start()
     assert rdm.opened.wait(5)

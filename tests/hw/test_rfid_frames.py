@@ -27,13 +27,26 @@ def test_hand_checked_frame():
     ("stream", "tags", "ok", "bad", "dropped"),
     [
         pytest.param(frame("0F002A3B4C"), ["0F002A3B4C"], 1, 0, 0, id="good"),
-        pytest.param(frame("0f002a3b4c"), ["0F002A3B4C"], 1, 0, 0,
-                     id="lowercase-becomes-uppercase"),
+        pytest.param(
+            frame("0f002a3b4c"), ["0F002A3B4C"], 1, 0, 0, id="lowercase-becomes-uppercase"
+        ),
         pytest.param(frame("0F002A3B4C", checksum=0x00), [], 0, 1, 13, id="bad-checksum"),
-        pytest.param(frame("0F002A3B4C")[:9] + frame("1122334455"), ["1122334455"], 1, 1, 8,
-                     id="truncated-then-good"),
-        pytest.param(b"\xff\x00noise\r\n" + frame("1122334455") + b"zz", ["1122334455"], 1, 0,
-                     11, id="noise-around"),
+        pytest.param(
+            frame("0F002A3B4C")[:9] + frame("1122334455"),
+            ["1122334455"],
+            1,
+            1,
+            8,
+            id="truncated-then-good",
+        ),
+        pytest.param(
+            b"\xff\x00noise\r\n" + frame("1122334455") + b"zz",
+            ["1122334455"],
+            1,
+            0,
+            11,
+            id="noise-around",
+        ),
         pytest.param(b"\x02GGGGGGGGGGGG\x03", [], 0, 1, 13, id="not-hex"),
         pytest.param(frame("1122334455")[:-1] + b"X", [], 0, 1, 13, id="no-etx"),
         pytest.param(frame("1122334455") * 3, ["1122334455"] * 3, 3, 0, 0, id="repeated"),
@@ -57,8 +70,9 @@ def test_frames_split_across_reads_byte_by_byte():
     ("sightings", "reported"),
     [
         pytest.param([("A", 0.0), ("A", 0.1), ("A", 0.2)], [True, False, False], id="held"),
-        pytest.param([("A", 0.0), ("A", 0.5), ("A", 1.2)], [True, False, False],
-                     id="held-longer-than-gap"),
+        pytest.param(
+            [("A", 0.0), ("A", 0.5), ("A", 1.2)], [True, False, False], id="held-longer-than-gap"
+        ),
         pytest.param([("A", 0.0), ("A", 1.5)], [True, True], id="taken-away-and-back"),
         pytest.param([("A", 0.0), ("B", 0.1), ("A", 0.2)], [True, True, False], id="two-cards"),
     ],

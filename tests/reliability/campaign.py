@@ -28,13 +28,13 @@ CALL, CALLRESULT = 2, 3
 TRANSACTION_MESSAGES = ("StartTransaction", "MeterValues", "StopTransaction")
 
 
-
 # -- the central system ---------------------------------------------------------------------
 class GatedChargePoint(RecordingChargePoint):
     """Holds a CALL of a held action until released or the link closes; records answers."""
 
-    def __init__(self, cp_id: str, connection: ServerConnection,
-                 central: GatedCentralSystem) -> None:
+    def __init__(
+        self, cp_id: str, connection: ServerConnection, central: GatedCentralSystem
+    ) -> None:
         super().__init__(cp_id, connection, central)
         self._gated = central
 
@@ -106,14 +106,23 @@ class GatedCentralSystem(CentralSystem):
                 out.append(Call(message[1], message[2], message[3], answers.get(message[1])))
         return out
 
-    def wait_call(self, action: str, predicate: Callable[[dict[str, Any]], object],
-                  timeout: float = 10.0, what: str = "") -> Call:
+    def wait_call(
+        self,
+        action: str,
+        predicate: Callable[[dict[str, Any]], object],
+        timeout: float = 10.0,
+        what: str = "",
+    ) -> Call:
         """Wait until a CALL of `action` whose payload matches arrived; the first such."""
+
         def found() -> Call | None:
             return next((c for c in self.calls(action) if predicate(c.payload)), None)
 
-        wait_until(lambda: found() is not None, timeout,
-                   what or f"{action} (last calls {[c.action for c in self.calls()][-8:]})")
+        wait_until(
+            lambda: found() is not None,
+            timeout,
+            what or f"{action} (last calls {[c.action for c in self.calls()][-8:]})",
+        )
         call = found()
         assert call is not None
         return call
@@ -144,15 +153,29 @@ class Daemon(DaemonProcess):
 
     wait_timeout_s = 15.0
 
-    def __init__(self, workdir: Path, socket_path: Path, csms_url: str,
-                 log_level: str = "INFO") -> None:
-        super().__init__(workdir, socket_path, sim_config(
-            cp_id=CHARGEPOINT_ID, url=csms_url, model="campaign",
-            identity={"serial_number": "campaign-0001", "firmware_version": "0.1.0"},
-            csms={"call_timeout_s": 10.0, "backoff_min_s": 0.05, "backoff_max_s": 0.3,
-                  "ping_interval_s": 30.0},
-            state=workdir / "state", socket=socket_path, log_level=log_level,
-            connectors=[SimConnector(17, 27, 16.0, 0.2)]))
+    def __init__(
+        self, workdir: Path, socket_path: Path, csms_url: str, log_level: str = "INFO"
+    ) -> None:
+        super().__init__(
+            workdir,
+            socket_path,
+            sim_config(
+                cp_id=CHARGEPOINT_ID,
+                url=csms_url,
+                model="campaign",
+                identity={"serial_number": "campaign-0001", "firmware_version": "0.1.0"},
+                csms={
+                    "call_timeout_s": 10.0,
+                    "backoff_min_s": 0.05,
+                    "backoff_max_s": 0.3,
+                    "ping_interval_s": 30.0,
+                },
+                state=workdir / "state",
+                socket=socket_path,
+                log_level=log_level,
+                connectors=[SimConnector(17, 27, 16.0, 0.2)],
+            ),
+        )
         self.starts = 0
 
     def start(self) -> dict[str, Any]:
@@ -181,14 +204,22 @@ class Daemon(DaemonProcess):
 
     def wait_settled(self, timeout: float = 20.0) -> dict[str, Any]:
         """Connected, Accepted, nothing queued: every transaction message acknowledged."""
-        return self.wait(lambda s: s["connection"] == "connected"
-                         and s["registration"] == "Accepted" and s["queued_messages"] == 0,
-                         timeout, "registration Accepted and the queue drained")
+        return self.wait(
+            lambda s: (
+                s["connection"] == "connected"
+                and s["registration"] == "Accepted"
+                and s["queued_messages"] == 0
+            ),
+            timeout,
+            "registration Accepted and the queue drained",
+        )
 
 
 @contextlib.contextmanager
-def running_pair(workdir: Path, log_level: str = "INFO",
-                 ) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
+def running_pair(
+    workdir: Path,
+    log_level: str = "INFO",
+) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
     """A started gated central system and a daemon (not started) pointed at it; both are
     torn down (the daemon SIGTERM then SIGKILL) whatever happened."""
     central = GatedCentralSystem(heartbeat_interval=300)
@@ -219,10 +250,16 @@ def send_local_list(central: GatedCentralSystem, id_tags: list[str]) -> None:
     """A Full local authorization list holding `id_tags`, all Accepted (§5.15)."""
     from ocpp.v16 import call
 
-    answer = central.call(CHARGEPOINT_ID, call.SendLocalList(
-        list_version=1, update_type="Full",
-        local_authorization_list=[{"idTag": tag, "idTagInfo": {"status": "Accepted"}}
-                                  for tag in id_tags]))
+    answer = central.call(
+        CHARGEPOINT_ID,
+        call.SendLocalList(
+            list_version=1,
+            update_type="Full",
+            local_authorization_list=[
+                {"idTag": tag, "idTagInfo": {"status": "Accepted"}} for tag in id_tags
+            ],
+        ),
+    )
     assert answer.status == "Accepted", f"SendLocalList: {answer}"
 
 
@@ -231,14 +268,14 @@ def send_local_list(central: GatedCentralSystem, id_tags: list[str]) -> None:
 class Audit:
     """What the central system's record says about the sessions of a campaign."""
 
-    sessions: int                    # sessions with an acknowledged StartTransaction
-    lost_starts: tuple[str, ...]     # charged locally, no StartTransaction acknowledged
-    lost_stops: tuple[str, ...]      # acknowledged Start, no acknowledged Stop for its id
-    duplicates: dict[str, int]       # per action: identical CALL payloads beyond the first
+    sessions: int  # sessions with an acknowledged StartTransaction
+    lost_starts: tuple[str, ...]  # charged locally, no StartTransaction acknowledged
+    lost_stops: tuple[str, ...]  # acknowledged Start, no acknowledged Stop for its id
+    duplicates: dict[str, int]  # per action: identical CALL payloads beyond the first
     meter_violations: tuple[str, ...]  # meterStop < meterStart, or < a sampled register
-    stray_stops: tuple[int, ...]     # Stops for an id no acknowledged Start was given
+    stray_stops: tuple[int, ...]  # Stops for an id no acknowledged Start was given
     time_violations: tuple[str, ...]  # a sample or Stop stamped before its Start, a Stop
-                                      # before a sample of its transaction
+    # before a sample of its transaction
 
 
 def _key(payload: dict[str, Any]) -> str:
@@ -271,11 +308,13 @@ def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
         if tid not in starts:
             continue
         if stop < starts[tid]["meterStart"]:
-            violations.append(f"transaction {tid}: meterStop {stop} < meterStart "
-                              f"{starts[tid]['meterStart']}")
+            violations.append(
+                f"transaction {tid}: meterStop {stop} < meterStart {starts[tid]['meterStart']}"
+            )
         if stop < sampled.get(tid, 0.0) - 0.5:  # meterStop is in whole Wh
-            violations.append(f"transaction {tid}: meterStop {stop} < sampled register "
-                              f"{sampled[tid]}")
+            violations.append(
+                f"transaction {tid}: meterStop {stop} < sampled register {sampled[tid]}"
+            )
     return Audit(
         sessions=len(final),
         time_violations=_time_violations(starts, central.calls("MeterValues"), stops),
@@ -283,8 +322,9 @@ def audit(central: GatedCentralSystem, charged_tags: set[str]) -> Audit:
         lost_stops=tuple(sorted(tag for tag, tid in final.values() if not acked_stops.get(tid))),
         duplicates=duplicates,
         meter_violations=tuple(violations),
-        stray_stops=tuple(sorted({s.payload.get("transactionId", -1) for s in stops}
-                                 - set(starts))),
+        stray_stops=tuple(
+            sorted({s.payload.get("transactionId", -1) for s in stops} - set(starts))
+        ),
     )
 
 
@@ -292,8 +332,9 @@ def _stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _time_violations(starts: dict[int, dict[str, Any]], samples: list[Call],
-                     stops: list[Call]) -> tuple[str, ...]:
+def _time_violations(
+    starts: dict[int, dict[str, Any]], samples: list[Call], stops: list[Call]
+) -> tuple[str, ...]:
     """Within each transaction: Start <= every sample <= Stop, by their own timestamps."""
     latest: dict[int, datetime] = {}
     out = []
@@ -321,7 +362,8 @@ def _energy_sampled(calls: list[Call]) -> dict[int, float]:
         for value in c.payload.get("meterValue", []):
             for sv in value["sampledValue"]:
                 if sv.get("measurand", "Energy.Active.Import.Register") == (
-                        "Energy.Active.Import.Register"):
+                    "Energy.Active.Import.Register"
+                ):
                     wh = float(sv["value"]) * (1000.0 if sv.get("unit") == "kWh" else 1.0)
                     tid = c.payload.get("transactionId", -1)
                     out[tid] = max(out.get(tid, 0.0), wh)

@@ -36,14 +36,24 @@ class Link:
         """Complete the opening handshake (RFC 6455 §4.2.2), selecting `subprotocol` (None:
         no Sec-WebSocket-Protocol header at all)."""
         request = self.read_request()
-        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key:"))
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-        self.conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
-                          + (b"" if subprotocol is None else
-                             b"Sec-WebSocket-Protocol: " + subprotocol.encode() + b"\r\n")
-                          + b"\r\n")
+        self.conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept
+            + b"\r\n"
+            + (
+                b""
+                if subprotocol is None
+                else b"Sec-WebSocket-Protocol: " + subprotocol.encode() + b"\r\n"
+            )
+            + b"\r\n"
+        )
 
     def send_frame(self, opcode: int, payload: bytes, fin: bool = True) -> None:
         self.conn.sendall(frame(opcode, payload, fin))

@@ -9,51 +9,123 @@ from typing import Any
 # Valid OCPP 1.6 CALLs a central system sends to a chargepoint (OCPP 1.6 §5), with the
 # answer a well-behaved chargepoint gives. The mutations below start from these.
 CSMS_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "RemoteStartTransaction": ({"connectorId": 1, "idTag": "04A1B2C3D4"},
-                               {"status": "Accepted"}),
+    "RemoteStartTransaction": ({"connectorId": 1, "idTag": "04A1B2C3D4"}, {"status": "Accepted"}),
     "RemoteStopTransaction": ({"transactionId": 42}, {"status": "Accepted"}),
-    "ChangeConfiguration": ({"key": "HeartbeatInterval", "value": "300"},
-                            {"status": "Accepted"}),
+    "ChangeConfiguration": ({"key": "HeartbeatInterval", "value": "300"}, {"status": "Accepted"}),
     "GetConfiguration": ({"key": ["HeartbeatInterval"]}, {"configurationKey": []}),
     "Reset": ({"type": "Soft"}, {"status": "Accepted"}),
     "UnlockConnector": ({"connectorId": 1}, {"status": "Unlocked"}),
     "ChangeAvailability": ({"connectorId": 0, "type": "Inoperative"}, {"status": "Accepted"}),
-    "TriggerMessage": ({"requestedMessage": "StatusNotification", "connectorId": 1},
-                       {"status": "Accepted"}),
-    "DataTransfer": ({"vendorId": "cpagent", "messageId": "x", "data": "y"},
-                     {"status": "Accepted"}),
-    "SetChargingProfile": ({"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 7, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": "Absolute", "chargingSchedule": {
-            "chargingRateUnit": "A", "startSchedule": "2026-11-30T00:00:00Z",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}}},
-        {"status": "Accepted"}),
-    "ReserveNow": ({"connectorId": 1, "expiryDate": "2026-11-30T01:00:00Z",
-                    "idTag": "04A1B2C3D4", "reservationId": 3}, {"status": "Accepted"}),
-    "SendLocalList": ({"listVersion": 2, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "04A1B2C3D4", "idTagInfo": {"status": "Accepted"}}]},
-        {"status": "Accepted"}),
+    "TriggerMessage": (
+        {"requestedMessage": "StatusNotification", "connectorId": 1},
+        {"status": "Accepted"},
+    ),
+    "DataTransfer": (
+        {"vendorId": "cpagent", "messageId": "x", "data": "y"},
+        {"status": "Accepted"},
+    ),
+    "SetChargingProfile": (
+        {
+            "connectorId": 1,
+            "csChargingProfiles": {
+                "chargingProfileId": 7,
+                "stackLevel": 0,
+                "chargingProfilePurpose": "TxDefaultProfile",
+                "chargingProfileKind": "Absolute",
+                "chargingSchedule": {
+                    "chargingRateUnit": "A",
+                    "startSchedule": "2026-11-30T00:00:00Z",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+                },
+            },
+        },
+        {"status": "Accepted"},
+    ),
+    "ReserveNow": (
+        {
+            "connectorId": 1,
+            "expiryDate": "2026-11-30T01:00:00Z",
+            "idTag": "04A1B2C3D4",
+            "reservationId": 3,
+        },
+        {"status": "Accepted"},
+    ),
+    "SendLocalList": (
+        {
+            "listVersion": 2,
+            "updateType": "Full",
+            "localAuthorizationList": [
+                {"idTag": "04A1B2C3D4", "idTagInfo": {"status": "Accepted"}}
+            ],
+        },
+        {"status": "Accepted"},
+    ),
 }
 # Chargepoint -> central system (OCPP 1.6 §4), answered by the central system side.
 CP_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "Heartbeat": ({}, {"currentTime": "2026-11-30T00:00:00Z"}),
     "Authorize": ({"idTag": "04A1B2C3D4"}, {"idTagInfo": {"status": "Accepted"}}),
-    "StatusNotification": ({"connectorId": 1, "errorCode": "NoError", "status": "Available"},
-                           {}),
+    "StatusNotification": ({"connectorId": 1, "errorCode": "NoError", "status": "Available"}, {}),
 }
 
 # Replacement values that break types, ranges and parsers in different ways.
 _HOSTILE_VALUES: tuple[Any, ...] = (
-    None, True, -1, 0, 2**31, 10**30, -(10**30), 1e308, -0.0, 3.5, "", "x" * 5000, "\x00",
-    "ü" * 36, "\ud800", "\udfff", [], {}, [[[[[]]]]], {"": {"": {}}}, "2026-13-45T99:99:99Z",
+    None,
+    True,
+    -1,
+    0,
+    2**31,
+    10**30,
+    -(10**30),
+    1e308,
+    -0.0,
+    3.5,
+    "",
+    "x" * 5000,
+    "\x00",
+    "ü" * 36,
+    "\ud800",
+    "\udfff",
+    [],
+    {},
+    [[[[[]]]]],
+    {"": {"": {}}},
+    "2026-13-45T99:99:99Z",
 )
 # Ids around the 36-character limit (OCPP-J 1.6 §4.1.4), multi-byte, control and surrogates.
 _HOSTILE_IDS: tuple[Any, ...] = (
-    "", "i" * 35, "i" * 36, "i" * 37, "ü" * 36, "ü" * 37, "\x00", " ", "\u2028", "\ud800",
-    "a\udc00b", 7, 7.5, None, [], {}, True, "é" * 36,
+    "",
+    "i" * 35,
+    "i" * 36,
+    "i" * 37,
+    "ü" * 36,
+    "ü" * 37,
+    "\x00",
+    " ",
+    "\u2028",
+    "\ud800",
+    "a\udc00b",
+    7,
+    7.5,
+    None,
+    [],
+    {},
+    True,
+    "é" * 36,
 )
-_LITERALS = ("NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1" * 5000, "1" * 4300,
-             "0.0000000000000000000000000000001", "-0", "1E+400", "1.5e-400")
+_LITERALS = (
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-1e999",
+    "1" * 5000,
+    "1" * 4300,
+    "0.0000000000000000000000000000001",
+    "-0",
+    "1E+400",
+    "1.5e-400",
+)
 _SPICE = ("\ufeff", "\x00", "\ud800", "\udc00", "\u2028", "\\", '"', ",", "]", "}", " ")
 
 
@@ -154,8 +226,7 @@ def textual(rng: random.Random, text: str) -> str:
     return text[:pos] + rng.choice(_SPICE) + text[pos:]
 
 
-def hostile_text(rng: random.Random, message_id: str, action: str,
-                 payload: dict[str, Any]) -> str:
+def hostile_text(rng: random.Random, message_id: str, action: str, payload: dict[str, Any]) -> str:
     """One hostile variant of the valid CALL ``[2, message_id, action, payload]``."""
     kind = rng.randrange(10)
     if kind < 4:
@@ -163,9 +234,25 @@ def hostile_text(rng: random.Random, message_id: str, action: str,
     elif kind == 4:
         body = json.dumps(frame(rng.choice(_HOSTILE_IDS), action, payload))
     elif kind == 5:
-        body = json.dumps(frame(message_id, rng.choice(
-            ("", "valueOf", "__proto__", "constructor", "__class__", "x" * 1000, "\ud800",
-             action.lower(), action + " ")), payload))
+        body = json.dumps(
+            frame(
+                message_id,
+                rng.choice(
+                    (
+                        "",
+                        "valueOf",
+                        "__proto__",
+                        "constructor",
+                        "__class__",
+                        "x" * 1000,
+                        "\ud800",
+                        action.lower(),
+                        action + " ",
+                    )
+                ),
+                payload,
+            )
+        )
     elif kind == 6:  # wrong message type or arity
         msg: list[Any] = frame(message_id, action, payload)
         msg[0] = rng.choice((0, 1, 3, 4, 5, 6, 7, -2, 2**64, 2.0, "2", None, True))

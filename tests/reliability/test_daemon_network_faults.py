@@ -28,18 +28,18 @@ from tests.support.proxy import LinkMode, TcpProxy
 TAG = "NETFAULT-1"
 FAST_KEYS = {"MeterValueSampleInterval": "1", "TransactionMessageRetryInterval": "1"}
 PING_INTERVAL_S = 0.5  # [csms] ping_interval_s
-PONG_TIMEOUT_S = 1.0   # [csms] pong_timeout_s
-AT_ONCE_S = 2.0        # a relay opens "at once": well inside any call or pong timeout
-DETECT_S = 10.0        # ping interval + pong timeout + slack on a loaded 2-core box
+PONG_TIMEOUT_S = 1.0  # [csms] pong_timeout_s
+AT_ONCE_S = 2.0  # a relay opens "at once": well inside any call or pong timeout
+DETECT_S = 10.0  # ping interval + pong timeout + slack on a loaded 2-core box
 
 
 class Fault(StrEnum):
     """What happens to the link while the daemon charges."""
 
     HALF_OPEN = "half-open"  # TCP stays up, nothing passes either way
-    CUT = "cut"              # every connection reset; reconnecting works at once
-    DOWN = "down"            # every connection reset; no new one gets through until healed
-    SLOW = "slow"            # the StopTransaction answer comes later than call_timeout_s
+    CUT = "cut"  # every connection reset; reconnecting works at once
+    DOWN = "down"  # every connection reset; no new one gets through until healed
+    SLOW = "slow"  # the StopTransaction answer comes later than call_timeout_s
 
 
 class Stop(StrEnum):
@@ -93,12 +93,17 @@ def rig_for(tmp_path: Path) -> Iterator[Callable[[Case], Rig]]:
         daemon = Daemon(tmp_path, sock_dir / "ctl.sock", f"ws://127.0.0.1:{link.port}")
         made.append((daemon, central, link, sock_dir))
         config = daemon.config_path.read_text()
-        config = config.replace("ping_interval_s = 30.0", f"ping_interval_s = {PING_INTERVAL_S}\n"
-                                f"pong_timeout_s = {PONG_TIMEOUT_S}")
+        config = config.replace(
+            "ping_interval_s = 30.0",
+            f"ping_interval_s = {PING_INTERVAL_S}\npong_timeout_s = {PONG_TIMEOUT_S}",
+        )
         config = config.replace("call_timeout_s = 10.0", f"call_timeout_s = {case.call_timeout_s}")
         daemon.config_path.write_text(config)
-        boot(daemon, central, **{**FAST_KEYS,
-                                  "TransactionMessageRetryInterval": str(case.retry_interval_s)})
+        boot(
+            daemon,
+            central,
+            **{**FAST_KEYS, "TransactionMessageRetryInterval": str(case.retry_interval_s)},
+        )
         return Rig(daemon, central, link)
 
     yield make
@@ -112,7 +117,8 @@ def rig_for(tmp_path: Path) -> Iterator[Callable[[Case], Rig]]:
 
 def _alive(daemon: Daemon) -> None:
     assert daemon.process is not None and daemon.process.poll() is None, (
-        f"daemon exited\n{daemon.log_tail()}")
+        f"daemon exited\n{daemon.log_tail()}"
+    )
 
 
 def _relay(status: dict[str, Any]) -> bool:
@@ -124,10 +130,16 @@ def _boots(central: GatedCentralSystem) -> int:
     return len(central.calls("BootNotification"))
 
 
-def _watch(daemon: Daemon, until: Callable[[dict[str, Any]], object], relay: bool,
-           timeout: float, what: str) -> dict[str, Any]:
+def _watch(
+    daemon: Daemon,
+    until: Callable[[dict[str, Any]], object],
+    relay: bool,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
     """Wait for `until(status)`; at every status seen on the way the daemon is alive and the
     relay is `relay` (Daemon.wait fails if the process exits)."""
+
     def check(status: dict[str, Any]) -> object:
         assert _relay(status) is relay, f"relay {_relay(status)} while waiting for {what}"
         return until(status)
@@ -141,7 +153,8 @@ def _charge(rig: Rig) -> int:
     rig.daemon.do("tap", id_tag=TAG)
     connector = rig.daemon.wait_connector(
         lambda c: c["relay"] is True and c["transaction"] and c["transaction"]["id"] is not None,
-        what="charging with an acknowledged Start")
+        what="charging with an acknowledged Start",
+    )
     tid: int = connector["transaction"]["id"]
     return tid
 
@@ -152,8 +165,11 @@ def _stop(rig: Rig, how: Stop) -> None:
         rig.daemon.do("tap", id_tag=TAG)
     else:
         rig.daemon.do("unplug", connector=1)
-    rig.daemon.wait_connector(lambda c: c["relay"] is False and c["transaction"] is None,
-                              AT_ONCE_S, f"relay open at once after {how}")
+    rig.daemon.wait_connector(
+        lambda c: c["relay"] is False and c["transaction"] is None,
+        AT_ONCE_S,
+        f"relay open at once after {how}",
+    )
 
 
 def _fault(rig: Rig, case: Case) -> None:
@@ -163,27 +179,42 @@ def _fault(rig: Rig, case: Case) -> None:
         link.mode = LinkMode.BLACKHOLE
         if case.during:  # the daemon does not know yet: the Stop goes into the void
             _stop(rig, case.stop)
-        _watch(daemon, lambda s: s["connection"] != "connected", not case.during, DETECT_S,
-               "the half-open link detected (no pong)")
+        _watch(
+            daemon,
+            lambda s: s["connection"] != "connected",
+            not case.during,
+            DETECT_S,
+            "the half-open link detected (no pong)",
+        )
     elif case.fault is Fault.CUT:
         link.cut()
     elif case.fault is Fault.DOWN:
         link.mode = LinkMode.DOWN
         link.cut()
         _watch(daemon, lambda s: s["connection"] != "connected", True, 10.0, "link down")
-        _watch(daemon, lambda s: s["queued_messages"] >= 1, True, 10.0,
-               "MeterValues queued while offline")
+        _watch(
+            daemon,
+            lambda s: s["queued_messages"] >= 1,
+            True,
+            10.0,
+            "MeterValues queued while offline",
+        )
         status = daemon.do("status")
         assert status["connectors"][0]["transaction"] is not None, (
-            "a lost link alone does not stop a transaction (OCPP 1.6 §4.8)")
+            "a lost link alone does not stop a transaction (OCPP 1.6 §4.8)"
+        )
         _stop(rig, case.stop)
     elif case.fault is Fault.SLOW:
         rig.central.hold("StopTransaction")
         _stop(rig, case.stop)
         assert not [c for c in rig.central.calls("StopTransaction") if c.answer is not None], (
-            "the relay opened before any Stop was acknowledged")
-        wait_until(lambda: "not answered in time" in rig.daemon.log_path.read_text(), 10.0,
-                   "the Stop timed out on the live link (logged at INFO)")
+            "the relay opened before any Stop was acknowledged"
+        )
+        wait_until(
+            lambda: "not answered in time" in rig.daemon.log_path.read_text(),
+            10.0,
+            "the Stop timed out on the live link (logged at INFO)",
+        )
         assert _stop_attempts(rig.daemon) == 0, "a timeout is not a failed attempt (§4.7)"
         rig.central.release()  # the late answer goes out before the resend is due
 
@@ -192,8 +223,9 @@ def _stop_attempts(daemon: Daemon) -> int:
     """Failed attempts the daemon recorded for its queued StopTransaction (0 if none)."""
     path = daemon.workdir / "state" / DATABASE_FILE
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        row = db.execute("SELECT max(attempts) FROM outbox WHERE action = 'StopTransaction'"
-                         ).fetchone()
+        row = db.execute(
+            "SELECT max(attempts) FROM outbox WHERE action = 'StopTransaction'"
+        ).fetchone()
     return int(row[0] or 0)
 
 
@@ -204,10 +236,12 @@ def _heal(rig: Rig, case: Case) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.fault}-{c.stop}"
-                         f"-{'during' if c.during else 'after'}")
-def test_daemon_survives_network_fault_while_charging(rig_for: Callable[[Case], Rig],
-                                                      case: Case) -> None:
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: f"{c.fault}-{c.stop}-{'during' if c.during else 'after'}"
+)
+def test_daemon_survives_network_fault_while_charging(
+    rig_for: Callable[[Case], Rig], case: Case
+) -> None:
     rig = rig_for(case)
     daemon, central = rig.daemon, rig.central
     tid = _charge(rig)
@@ -219,11 +253,24 @@ def test_daemon_survives_network_fault_while_charging(rig_for: Callable[[Case], 
 
     stopped = case.during
     if case.fault is not Fault.SLOW:
-        _watch(daemon, lambda _s: _boots(central) > boots, not stopped, DETECT_S,
-               "a BootNotification on the new connection (§4.2)")
-    settled = _watch(daemon, lambda s: s["connection"] == "connected"
-                     and s["registration"] == "Accepted" and s["queued_messages"] == 0,
-                     not stopped, DETECT_S, "reconnected, Accepted, queue delivered")
+        _watch(
+            daemon,
+            lambda _s: _boots(central) > boots,
+            not stopped,
+            DETECT_S,
+            "a BootNotification on the new connection (§4.2)",
+        )
+    settled = _watch(
+        daemon,
+        lambda s: (
+            s["connection"] == "connected"
+            and s["registration"] == "Accepted"
+            and s["queued_messages"] == 0
+        ),
+        not stopped,
+        DETECT_S,
+        "reconnected, Accepted, queue delivered",
+    )
     if case.fault is Fault.SLOW:
         assert _boots(central) == boots, "a late answer does not cost the link"
     if not stopped:

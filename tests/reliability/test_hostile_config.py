@@ -25,17 +25,63 @@ EX_CONFIG = 78
 KEY_PATH = re.compile(r"([^\s:][^:\n]*)?")
 
 HOSTILE_VALUES = (
-    "-1", "0", "65536", "9" * 40, "-9" * 20, "1e999", "inf", "-inf", "nan", "1.5", "true",
-    '""', '"\\u0000"', '"\\u0001"', '"' + "x" * 10_000 + '"', "[]", "[[1]]", "{}",
+    "-1",
+    "0",
+    "65536",
+    "9" * 40,
+    "-9" * 20,
+    "1e999",
+    "inf",
+    "-inf",
+    "nan",
+    "1.5",
+    "true",
+    '""',
+    '"\\u0000"',
+    '"\\u0001"',
+    '"' + "x" * 10_000 + '"',
+    "[]",
+    "[[1]]",
+    "{}",
     "{ a = { b = 1 } }",
-    "1979-05-27T07:32:00Z", "07:32:00", "1979-05-27", '"../../../../etc/passwd"', '"~"',
-    '"ws://"', '"wss://127.0.0.1:1/x"', '"mqtt"', '"sdm630"', '"rdm6300"', '"/dev/null"',
-    "'''multi\nline'''", '"\\ud800"', "0x11", "0o21", "0b1", "+17", "1_7",
+    "1979-05-27T07:32:00Z",
+    "07:32:00",
+    "1979-05-27",
+    '"../../../../etc/passwd"',
+    '"~"',
+    '"ws://"',
+    '"wss://127.0.0.1:1/x"',
+    '"mqtt"',
+    '"sdm630"',
+    '"rdm6300"',
+    '"/dev/null"',
+    "'''multi\nline'''",
+    '"\\ud800"',
+    "0x11",
+    "0o21",
+    "0b1",
+    "+17",
+    "1_7",
 )
 HOSTILE_LINES = (
-    "[[csms]]", "[connector]", "[[chargepoint]]", "[mqtt]", "[connector.meter]", "[rfid.x]",
-    "[[connector]]", "x = 1", '"" = 1', "a.b.c = 1", "relay_pin = 17", "[state]", "=",
-    "[", "\ufeff[log]", "port = \"/dev/ttyS0\"", "driver = \"rdm6300\"", "\x00",
+    "[[csms]]",
+    "[connector]",
+    "[[chargepoint]]",
+    "[mqtt]",
+    "[connector.meter]",
+    "[rfid.x]",
+    "[[connector]]",
+    "x = 1",
+    '"" = 1',
+    "a.b.c = 1",
+    "relay_pin = 17",
+    "[state]",
+    "=",
+    "[",
+    "\ufeff[log]",
+    'port = "/dev/ttyS0"',
+    'driver = "rdm6300"',
+    "\x00",
 )
 
 Op = tuple[int, int, int]  # (kind, line index, choice index)
@@ -106,7 +152,7 @@ def assert_verdict(path: Path, code: int, out: str, err: str) -> None:
     assert len(errors) == int(count.group(1)), err  # one line per problem
     for line in problems:
         assert line.startswith(prefix), line
-        key_path, _, message = line[len(prefix):].removeprefix("warning: ").partition(": ")
+        key_path, _, message = line[len(prefix) :].removeprefix("warning: ").partition(": ")
         assert KEY_PATH.fullmatch(key_path) and message, line
 
 
@@ -123,16 +169,21 @@ def test_the_bench_config_itself_passes(workdir: Path) -> None:
     assert_verdict(path, code, out, err)
 
 
-OPS = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 200), st.integers(0, 100)),
-               min_size=1, max_size=6)
+OPS = st.lists(
+    st.tuples(st.integers(0, 5), st.integers(0, 200), st.integers(0, 100)), min_size=1, max_size=6
+)
 
 
 def test_mutated_configs_get_a_verdict_never_a_traceback(workdir: Path, long_form: bool) -> None:
     path = workdir / "mutated.toml"
     examples = 3000 if long_form else 300
 
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(ops=OPS)
     def one(ops: list[Op]) -> None:
         path.write_text(apply(BENCH_LINES, ops))
@@ -141,12 +192,31 @@ def test_mutated_configs_get_a_verdict_never_a_traceback(workdir: Path, long_for
     one()
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"\xff\xfe\x00[", b"\xef\xbb\xbf" + "\n".join(BENCH_LINES).encode(), b"\x00" * 64,
-    b"[" * 10_000, b"a = " + b"[" * 100, b"[chargepoint]\nid = 1\n" * 500,
-    "\n".join(BENCH_LINES).encode()[:-40], b"[[connector]]\n" * 5000,
-], ids=["empty", "utf16", "bom", "nuls", "deep-tables", "nested-array", "repeated", "truncated",
-        "many-connectors"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\xff\xfe\x00[",
+        b"\xef\xbb\xbf" + "\n".join(BENCH_LINES).encode(),
+        b"\x00" * 64,
+        b"[" * 10_000,
+        b"a = " + b"[" * 100,
+        b"[chargepoint]\nid = 1\n" * 500,
+        "\n".join(BENCH_LINES).encode()[:-40],
+        b"[[connector]]\n" * 5000,
+    ],
+    ids=[
+        "empty",
+        "utf16",
+        "bom",
+        "nuls",
+        "deep-tables",
+        "nested-array",
+        "repeated",
+        "truncated",
+        "many-connectors",
+    ],
+)
 def test_hostile_files_get_a_verdict(workdir: Path, content: bytes) -> None:
     path = workdir / "hostile.toml"
     path.write_bytes(content)
@@ -158,13 +228,21 @@ def test_unreadable_and_missing_files_get_a_verdict(workdir: Path) -> None:
         assert_verdict(path, *check_config(path))
 
 
-@pytest.mark.parametrize("content", [b"a = [[[", b"\xff\xfe[x]\n", b"[csms]\nurl=1"],
-                         ids=["open-arrays", "utf16", "wrong-type"])
+@pytest.mark.parametrize(
+    "content",
+    [b"a = [[[", b"\xff\xfe[x]\n", b"[csms]\nurl=1"],
+    ids=["open-arrays", "utf16", "wrong-type"],
+)
 def test_the_real_command_exits_78_without_a_traceback(workdir: Path, content: bytes) -> None:
     path = workdir / "process.toml"
     path.write_bytes(content)
-    done = subprocess.run([sys.executable, "-m", "cpagent", "check-config", str(path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "cpagent", "check-config", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert_verdict(path, done.returncode, done.stdout, done.stderr)
 
 
@@ -176,9 +254,11 @@ def test_a_key_with_a_newline_is_still_one_line(workdir: Path) -> None:
     assert_verdict(path, *check_config(path))
 
 
-@pytest.mark.parametrize("content", [
-    b"a = " + b"[" * 10_000, b"a = " + b"{b = " * 5000 + b"1" + b"}" * 5000],
-                         ids=["deep-array", "deep-inline-table"])
+@pytest.mark.parametrize(
+    "content",
+    [b"a = " + b"[" * 10_000, b"a = " + b"{b = " * 5000 + b"1" + b"}" * 5000],
+    ids=["deep-array", "deep-inline-table"],
+)
 def test_deeply_nested_values_get_a_verdict(workdir: Path, content: bytes) -> None:
     path = workdir / "deep.toml"
     path.write_bytes(content)

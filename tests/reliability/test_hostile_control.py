@@ -85,13 +85,19 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     with log.open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "cpagent", "run", "--config", str(config)],
-            cwd=REPO, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=err,
+            stderr=err,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     running = Daemon(process, directory / "ctl.sock", log)
     try:
-        wait_until(lambda: _answers(running.socket) or process.poll() is not None, 20.0,
-                   "the daemon's control socket")
+        wait_until(
+            lambda: _answers(running.socket) or process.poll() is not None,
+            20.0,
+            "the daemon's control socket",
+        )
         assert process.poll() is None, running.log_text()
         yield running
     finally:
@@ -121,8 +127,9 @@ def still_serving(daemon: Daemon, log_before: int) -> None:
 
 def error_answers(raw: bytes) -> list[dict[str, Any]]:
     answers = [json.loads(line) for line in raw.splitlines()]
-    assert answers and all(isinstance(a, dict) and a.get("ok") is False and a.get("error")
-                            for a in answers), raw[:500]
+    assert answers and all(
+        isinstance(a, dict) and a.get("ok") is False and a.get("error") for a in answers
+    ), raw[:500]
     return answers
 
 
@@ -187,8 +194,11 @@ def test_oversized_line_is_refused_and_the_connection_closed(daemon: Daemon, siz
     still_serving(daemon, before)
 
 
-@pytest.mark.parametrize("payload", [b'{"cmd":"sta', b"x" * MIB, b"", bytes(range(256))],
-                         ids=["half-line", "mib-without-newline", "nothing", "binary"])
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"cmd":"sta', b"x" * MIB, b"", bytes(range(256))],
+    ids=["half-line", "mib-without-newline", "nothing", "binary"],
+)
 def test_half_line_then_disconnect_leaves_it_serving(daemon: Daemon, payload: bytes) -> None:
     before = len(daemon.log_text())
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -30,7 +30,7 @@ class Uart:
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.master, view):]
+            view = view[os.write(self.master, view) :]
 
     def close(self) -> None:
         for fd in (self.master, self.slave):
@@ -57,8 +57,15 @@ class Clock:
 @pytest.fixture
 def rig() -> Iterator[tuple[Uart, Rdm6300Reader, EventRecorder, Clock]]:
     uart, events, clock = Uart(), EventRecorder(), Clock()
-    reader = Rdm6300Reader(uart.path, post=events.post, source="rfid", gap_s=1.0,
-                           backoff_s=0.02, backoff_max_s=0.1, clock=clock)
+    reader = Rdm6300Reader(
+        uart.path,
+        post=events.post,
+        source="rfid",
+        gap_s=1.0,
+        backoff_s=0.02,
+        backoff_max_s=0.1,
+        clock=clock,
+    )
     reader.start()
     try:
         assert reader.opened.wait(5.0)
@@ -91,8 +98,9 @@ def tag_is(tag: str) -> Callable[[CardPresented], bool]:
     return lambda event: event.id_tag == tag
 
 
-def test_cards_in_noise_are_reported_once_each(rig: tuple[Uart, Rdm6300Reader, EventRecorder,
-                                                          Clock]) -> None:
+def test_cards_in_noise_are_reported_once_each(
+    rig: tuple[Uart, Rdm6300Reader, EventRecorder, Clock],
+) -> None:
     uart, reader, events, clock = rig
     rng = random.Random(8)
     for tag in CARDS:
@@ -114,12 +122,13 @@ def test_cards_in_noise_are_reported_once_each(rig: tuple[Uart, Rdm6300Reader, E
 
 
 def test_a_flood_of_noise_does_not_hide_the_next_card(
-        rig: tuple[Uart, Rdm6300Reader, EventRecorder, Clock]) -> None:
+    rig: tuple[Uart, Rdm6300Reader, EventRecorder, Clock],
+) -> None:
     uart, reader, events, _clock = rig
     rng = random.Random(80)
     flood = noise(rng, 256 * 1024)
     for chunk in range(0, len(flood), 4096):
-        uart.write(flood[chunk:chunk + 4096])
+        uart.write(flood[chunk : chunk + 4096])
     uart.write(bytes([STX]) + encode_frame(CARDS[5]))  # a dangling STX right before it
     card = events.wait_for(CardPresented, timeout=10.0)
     assert card.id_tag == CARDS[5]
@@ -127,8 +136,7 @@ def test_a_flood_of_noise_does_not_hide_the_next_card(
     assert reader.opened.is_set() and events.of(DeviceFaulted) == []
 
 
-def test_only_noise_reports_no_card(rig: tuple[Uart, Rdm6300Reader, EventRecorder,
-                                               Clock]) -> None:
+def test_only_noise_reports_no_card(rig: tuple[Uart, Rdm6300Reader, EventRecorder, Clock]) -> None:
     uart, reader, events, _clock = rig
     rng = random.Random(800)
     for _ in range(50):

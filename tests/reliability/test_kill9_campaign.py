@@ -86,8 +86,10 @@ class Campaign:
         if kill is Kill.REPLAY:
             self._replay_then_kill(tag)
             return
-        daemon.wait_connector(lambda c: c["transaction"]["id"] is not None,
-                              what=f"{tag}: StartTransaction acknowledged")
+        daemon.wait_connector(
+            lambda c: c["transaction"]["id"] is not None,
+            what=f"{tag}: StartTransaction acknowledged",
+        )
         daemon.wait_samples(self.rng.randint(1, 4))
         if kill is Kill.STOP:
             central.hold("StopTransaction")
@@ -113,7 +115,8 @@ class Campaign:
             central.start()  # the CSMS returns before the daemon does
         first = daemon.start()["connectors"][0]
         assert first["relay"] is False and first["transaction"] is None, (
-            f"first status after the restart: {first}")
+            f"first status after the restart: {first}"
+        )
         run = daemon.last_run_log()  # a fresh mock pin is low anyway: check the daemon acted
         opened, online = run.find("connector1: opening contactor"), run.find("connected to CSMS")
         assert opened >= 0 and (online == -1 or opened < online), "relay opened before online"
@@ -187,13 +190,17 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
     kills = sum(campaign.kills.values())
     duplicates = sum(found.duplicates.values())
     rows: list[tuple[str, object]] = [
-        ("seed", seed), ("sessions planned", sessions),
+        ("seed", seed),
+        ("sessions planned", sessions),
         ("  + sessions in a restarted run without a wall clock", campaign.clockless),
         ("sessions that charged (relay closed)", len(campaign.charged)),
         ("sessions with an acknowledged StartTransaction", found.sessions),
         ("kills (SIGKILL)", kills),
-        *[(f"  kills {kind.value}", campaign.kills[kind]) for kind in Kill
-          if kind is not Kill.NONE],
+        *[
+            (f"  kills {kind.value}", campaign.kills[kind])
+            for kind in Kill
+            if kind is not Kill.NONE
+        ],
         ("restarts with the relay open before going online", campaign.restarts_checked),
         ("lost StartTransaction", len(found.lost_starts)),
         ("lost StopTransaction", len(found.lost_stops)),
@@ -214,8 +221,7 @@ def test_kill9_campaign(pair: tuple[Daemon, GatedCentralSystem], long_form: bool
     assert found.sessions == len(campaign.charged)
 
 
-def _record(central: GatedCentralSystem, frames: list[tuple[str, str, dict, dict | None]]
-            ) -> None:
+def _record(central: GatedCentralSystem, frames: list[tuple[str, str, dict, dict | None]]) -> None:
     """Put CALLs (id, action, payload, answer or None) into a central system's record."""
     for unique_id, action, payload, answer in frames:
         central.record(Received("X", json.dumps([2, unique_id, action, payload])))
@@ -225,45 +231,123 @@ def _record(central: GatedCentralSystem, frames: list[tuple[str, str, dict, dict
 
 START = {"connectorId": 1, "idTag": "A", "meterStart": 10, "timestamp": "2026-11-30T00:00:00Z"}
 STOP = {"transactionId": 1, "meterStop": 20, "timestamp": "2026-11-30T00:01:00Z"}
-SAMPLE = {"connectorId": 1, "transactionId": 1, "meterValue": [
-    {"timestamp": "2026-11-30T00:00:30Z", "sampledValue": [
-        {"value": "25", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}
+SAMPLE = {
+    "connectorId": 1,
+    "transactionId": 1,
+    "meterValue": [
+        {
+            "timestamp": "2026-11-30T00:00:30Z",
+            "sampledValue": [
+                {"value": "25", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+            ],
+        }
+    ],
+}
 
 
-@pytest.mark.parametrize(("frames", "field", "expected"), [
-    ([("s", "StartTransaction", START, {"transactionId": 1}),
-      ("e", "StopTransaction", STOP, {})], "lost_stops", ()),
-    ([("s", "StartTransaction", START, {"transactionId": 1})], "lost_stops", ("A",)),
-    ([("s", "StartTransaction", START, {"transactionId": 1}),
-      ("e", "StopTransaction", STOP, None)], "lost_stops", ("A",)),
-    ([("s", "StartTransaction", START, None)], "lost_starts", ("A",)),
-    ([("s", "StartTransaction", START, None), ("t", "StartTransaction", START,
-                                                {"transactionId": 2}),
-      ("e", "StopTransaction", {**STOP, "transactionId": 2}, {})], "lost_stops", ()),
-    ([("s", "StartTransaction", START, {"transactionId": 1}),
-      ("e", "StopTransaction", {**STOP, "transactionId": 7}, {})], "stray_stops", (7,)),
-    ([("s", "StartTransaction", START, {"transactionId": 1}),
-      ("e", "StopTransaction", {**STOP, "meterStop": 9}, {})], "meter_violations",
-     ("transaction 1: meterStop 9 < meterStart 10",)),
-    ([("s", "StartTransaction", START, {"transactionId": 1}),
-      ("m", "MeterValues", SAMPLE, {}), ("e", "StopTransaction", STOP, {})], "meter_violations",
-     ("transaction 1: meterStop 20 < sampled register 25.0",)),
-    ([("s", "StartTransaction", START, {"transactionId": 1}),
-      ("e", "StopTransaction", {**STOP, "timestamp": "2026-11-29T23:59:59Z"}, {})],
-     "time_violations", ("transaction 1: Stop at 2026-11-29 23:59:59+00:00 before its Start "
-                         "or a sample",)),
-    ([("s", "StartTransaction", START, {"transactionId": 1}), ("m", "MeterValues", SAMPLE, {}),
-      ("e", "StopTransaction", {**STOP, "timestamp": "2026-11-30T00:00:10Z"}, {})],
-     "time_violations", ("transaction 1: Stop at 2026-11-30 00:00:10+00:00 before its Start "
-                         "or a sample",)),
-    ([("s", "StartTransaction", {**START, "timestamp": "2026-11-30T00:00:31Z"},
-       {"transactionId": 1}), ("m", "MeterValues", SAMPLE, {})], "time_violations",
-     ("transaction 1: sample at 2026-11-30 00:00:30+00:00 before its Start",)),
-], ids=["complete", "no-stop", "stop-unanswered", "start-unanswered", "resent-start",
-        "stray-stop", "meter-backwards", "stop-below-a-sample", "stop-before-start",
-        "stop-before-a-sample", "sample-before-start"])
+@pytest.mark.parametrize(
+    ("frames", "field", "expected"),
+    [
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("e", "StopTransaction", STOP, {}),
+            ],
+            "lost_stops",
+            (),
+        ),
+        ([("s", "StartTransaction", START, {"transactionId": 1})], "lost_stops", ("A",)),
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("e", "StopTransaction", STOP, None),
+            ],
+            "lost_stops",
+            ("A",),
+        ),
+        ([("s", "StartTransaction", START, None)], "lost_starts", ("A",)),
+        (
+            [
+                ("s", "StartTransaction", START, None),
+                ("t", "StartTransaction", START, {"transactionId": 2}),
+                ("e", "StopTransaction", {**STOP, "transactionId": 2}, {}),
+            ],
+            "lost_stops",
+            (),
+        ),
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("e", "StopTransaction", {**STOP, "transactionId": 7}, {}),
+            ],
+            "stray_stops",
+            (7,),
+        ),
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("e", "StopTransaction", {**STOP, "meterStop": 9}, {}),
+            ],
+            "meter_violations",
+            ("transaction 1: meterStop 9 < meterStart 10",),
+        ),
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("m", "MeterValues", SAMPLE, {}),
+                ("e", "StopTransaction", STOP, {}),
+            ],
+            "meter_violations",
+            ("transaction 1: meterStop 20 < sampled register 25.0",),
+        ),
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("e", "StopTransaction", {**STOP, "timestamp": "2026-11-29T23:59:59Z"}, {}),
+            ],
+            "time_violations",
+            ("transaction 1: Stop at 2026-11-29 23:59:59+00:00 before its Start or a sample",),
+        ),
+        (
+            [
+                ("s", "StartTransaction", START, {"transactionId": 1}),
+                ("m", "MeterValues", SAMPLE, {}),
+                ("e", "StopTransaction", {**STOP, "timestamp": "2026-11-30T00:00:10Z"}, {}),
+            ],
+            "time_violations",
+            ("transaction 1: Stop at 2026-11-30 00:00:10+00:00 before its Start or a sample",),
+        ),
+        (
+            [
+                (
+                    "s",
+                    "StartTransaction",
+                    {**START, "timestamp": "2026-11-30T00:00:31Z"},
+                    {"transactionId": 1},
+                ),
+                ("m", "MeterValues", SAMPLE, {}),
+            ],
+            "time_violations",
+            ("transaction 1: sample at 2026-11-30 00:00:30+00:00 before its Start",),
+        ),
+    ],
+    ids=[
+        "complete",
+        "no-stop",
+        "stop-unanswered",
+        "start-unanswered",
+        "resent-start",
+        "stray-stop",
+        "meter-backwards",
+        "stop-below-a-sample",
+        "stop-before-start",
+        "stop-before-a-sample",
+        "sample-before-start",
+    ],
+)
 def test_the_audit_finds_what_a_campaign_must_not_do(
-        frames: list[tuple[str, str, dict, dict | None]], field: str, expected: object) -> None:
+    frames: list[tuple[str, str, dict, dict | None]], field: str, expected: object
+) -> None:
     central = GatedCentralSystem()
     try:
         _record(central, frames)
@@ -275,11 +359,20 @@ def test_the_audit_finds_what_a_campaign_must_not_do(
 def test_the_audit_counts_duplicates_per_action() -> None:
     central = GatedCentralSystem()
     try:
-        _record(central, [("s", "StartTransaction", START, None),
-                          ("t", "StartTransaction", START, {"transactionId": 1}),
-                          ("e", "StopTransaction", STOP, None), ("f", "StopTransaction", STOP, {}),
-                          ("g", "StopTransaction", STOP, {})])
+        _record(
+            central,
+            [
+                ("s", "StartTransaction", START, None),
+                ("t", "StartTransaction", START, {"transactionId": 1}),
+                ("e", "StopTransaction", STOP, None),
+                ("f", "StopTransaction", STOP, {}),
+                ("g", "StopTransaction", STOP, {}),
+            ],
+        )
         assert audit(central, {"A"}).duplicates == {
-            "StartTransaction": 1, "MeterValues": 0, "StopTransaction": 2}
+            "StartTransaction": 1,
+            "MeterValues": 0,
+            "StopTransaction": 2,
+        }
     finally:
         central.close()

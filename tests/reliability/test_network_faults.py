@@ -40,8 +40,11 @@ def transport(crashes: list[threading.ExceptHookArgs]) -> Iterator[Started]:
 
     def start(url: str, **options: object) -> tuple[WebSocketTransport, EventRecorder]:
         events = EventRecorder()
-        settings: dict[str, object] = {"connect_timeout_s": 0.5, "backoff": FAST,
-                                       "ping_interval_s": 0}
+        settings: dict[str, object] = {
+            "connect_timeout_s": 0.5,
+            "backoff": FAST,
+            "ping_interval_s": 0,
+        }
         ws = WebSocketTransport(url, CP_ID, events.post, **{**settings, **options})  # type: ignore[arg-type]
         ws.start()
         running.append(ws)
@@ -50,8 +53,11 @@ def transport(crashes: list[threading.ExceptHookArgs]) -> Iterator[Started]:
     yield start
     for ws in running:
         ws.stop(timeout=5.0)
-    wait_until(lambda: not [t for t in threading.enumerate() if t.name.startswith("ws-")], 10.0,
-               "the transport's threads to end")
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith("ws-")],
+        10.0,
+        "the transport's threads to end",
+    )
     assert crashes == []
 
 
@@ -64,6 +70,7 @@ def ups(events: EventRecorder) -> int:
 
 
 # -- servers ----------------------------------------------------------------------------------
+
 
 def never_handshakes(link: Link) -> None:
     link.read_request()
@@ -88,6 +95,7 @@ def sends(payload: bytes) -> Callable[[Link], None]:
         link.handshake()
         link.send_frame(TEXT, payload)
         link.hold()
+
     return behaviour
 
 
@@ -101,6 +109,7 @@ def answers(raw: bytes) -> Callable[[Link], None]:
         link.read_request()
         link.conn.sendall(raw)
         link.hold()
+
     return behaviour
 
 
@@ -109,35 +118,49 @@ def upgrades_then_sends(raw: bytes, subprotocol: str | None = "ocpp1.6") -> Call
         link.handshake(subprotocol)
         link.conn.sendall(raw)
         link.hold()
+
     return behaviour
 
 
-BAD_ACCEPT = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Accept: AAAA\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+BAD_ACCEPT = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: AAAA\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+)
 # (server, what the TransportDown reason starts with): RFC 6455 violations and refusals.
 VIOLATIONS = {
-    "http-200": (answers(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-                 "central system answered HTTP 200"),
+    "http-200": (
+        answers(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        "central system answered HTTP 200",
+    ),
     "not-http": (answers(b"\x00\xffgarbage\r\n\r\n"), "cannot connect"),
     "bad-accept-key": (answers(BAD_ACCEPT), "cannot connect"),  # RFC 6455 §4.1
-    "no-subprotocol": (upgrades_then_sends(b"", None),
-                       "central system selected no subprotocol"),  # OCPP-J 1.6 §3.1.2
+    "no-subprotocol": (
+        upgrades_then_sends(b"", None),
+        "central system selected no subprotocol",
+    ),  # OCPP-J 1.6 §3.1.2
     "empty-subprotocol": (upgrades_then_sends(b"", ""), "central system selected subprotocol ''"),
-    "other-subprotocol": (upgrades_then_sends(b"", "ocpp2.0.1"),
-                          "central system selected subprotocol 'ocpp2.0.1'"),
+    "other-subprotocol": (
+        upgrades_then_sends(b"", "ocpp2.0.1"),
+        "central system selected subprotocol 'ocpp2.0.1'",
+    ),
     "continuation-first": (upgrades_then_sends(frame(0x0, b"abc")), "connection lost"),  # §5.4
     "reserved-opcode": (upgrades_then_sends(frame(0x3, b"x")), "connection lost"),  # §5.2
     "rsv-bits": (upgrades_then_sends(bytes([0xC1, 1]) + b"x"), "connection lost"),  # §5.2
-    "ping-over-125": (upgrades_then_sends(bytes([0x89, 126]) + struct.pack(">H", 200)
-                                          + b"p" * 200), "connection lost"),  # §5.5
+    "ping-over-125": (
+        upgrades_then_sends(bytes([0x89, 126]) + struct.pack(">H", 200) + b"p" * 200),
+        "connection lost",
+    ),  # §5.5
     "fragmented-ping": (upgrades_then_sends(bytes([0x09, 1]) + b"p"), "connection lost"),
     "close-1-byte": (upgrades_then_sends(frame(CLOSE, b"\x03")), "connection lost"),  # §5.5.1
-    "close-code-999": (upgrades_then_sends(frame(CLOSE, struct.pack(">H", 999))),
-                       "connection lost"),  # §7.4
+    "close-code-999": (
+        upgrades_then_sends(frame(CLOSE, struct.pack(">H", 999))),
+        "connection lost",
+    ),  # §7.4
 }
 
 
 # -- tests ------------------------------------------------------------------------------------
+
 
 def test_server_that_never_completes_the_handshake(transport: Started) -> None:
     with HostileServer(never_handshakes) as server:
@@ -179,9 +202,11 @@ def test_a_one_megabyte_frame_is_delivered_whole(transport: Started) -> None:
         assert ws.send('[3,"big",{"status":"Accepted"}]')
 
 
-@pytest.mark.parametrize("payload", [b'[2,"1","Heartbeat",{"x":"\xff\xfe"}]', b"\xc3\x28",
-                                     b"\xed\xa0\x80"], ids=["ff-fe", "bad-continuation",
-                                                            "encoded-surrogate"])
+@pytest.mark.parametrize(
+    "payload",
+    [b'[2,"1","Heartbeat",{"x":"\xff\xfe"}]', b"\xc3\x28", b"\xed\xa0\x80"],
+    ids=["ff-fe", "bad-continuation", "encoded-surrogate"],
+)
 def test_invalid_utf8_in_a_text_frame_fails_the_link(transport: Started, payload: bytes) -> None:
     """RFC 6455 §8.1: invalid UTF-8 in a text frame fails the connection; we reconnect."""
     with HostileServer(sends(payload)) as server:
@@ -226,7 +251,8 @@ def test_send_of_unencodable_text_returns_false(transport: Started) -> None:
 
 @pytest.mark.parametrize(("server", "reason"), VIOLATIONS.values(), ids=VIOLATIONS.keys())
 def test_protocol_violations_fail_the_link_and_it_reconnects(
-        transport: Started, server: Callable[[Link], None], reason: str) -> None:
+    transport: Started, server: Callable[[Link], None], reason: str
+) -> None:
     with HostileServer(server) as hostile:
         _ws, events = transport(hostile.url)
         events.wait_for(TransportDown, count=2, timeout=10.0)
@@ -245,8 +271,7 @@ def test_a_frame_declaring_exabytes_is_refused_at_its_header(transport: Started)
         assert events.of(FrameReceived) == []
 
 
-def test_an_answer_later_than_the_call_timeout_does_not_break_the_link(
-        transport: Started) -> None:
+def test_an_answer_later_than_the_call_timeout_does_not_break_the_link(transport: Started) -> None:
     """The server answers our first CALL only after the core gave up on it (OCPP-J 1.6 §4.1.1
     one CALL in flight): the late answer is an UnexpectedResponse, the next CALL works."""
     release = threading.Event()

@@ -38,7 +38,7 @@ class Outage:
     went: datetime
     back: datetime
     first_call: int  # index in the CSMS's CALLs of the first one after the reconnection
-    queued: int      # transaction messages queued when the CSMS came back
+    queued: int  # transaction messages queued when the CSMS came back
 
 
 @pytest.fixture
@@ -49,8 +49,9 @@ def pair(tmp_path: Path) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
 
 def _time(call: Call) -> datetime:
     payload = call.payload
-    stamp = payload["timestamp"] if "timestamp" in payload else (
-        payload["meterValue"][0]["timestamp"])
+    stamp = (
+        payload["timestamp"] if "timestamp" in payload else (payload["meterValue"][0]["timestamp"])
+    )
     return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
@@ -63,8 +64,9 @@ def _charge(daemon: Daemon, tag: str, samples: int) -> None:
 
 def _stop(daemon: Daemon, tag: str) -> None:
     daemon.do("tap", id_tag=tag)
-    daemon.wait_connector(lambda c: c["transaction"] is None and c["relay"] is False,
-                          what=f"{tag} stopped")
+    daemon.wait_connector(
+        lambda c: c["transaction"] is None and c["relay"] is False, what=f"{tag} stopped"
+    )
     daemon.do("unplug", connector=1)
 
 
@@ -93,37 +95,44 @@ def _one_outage(daemon: Daemon, central: GatedCentralSystem, cycle: int) -> Outa
 @pytest.mark.timeout(900)  # the long form: 15 outages
 @pytest.mark.parametrize("outages", [1, 3])
 def test_outage_replay_is_once_in_order_with_original_times(
-        pair: tuple[Daemon, GatedCentralSystem], long_form: bool, outages: int) -> None:
+    pair: tuple[Daemon, GatedCentralSystem], long_form: bool, outages: int
+) -> None:
     daemon, central = pair
     outages = outages * 5 if long_form else outages
     boot(daemon, central, **FAST_KEYS)
-    send_local_list(central, [f"{kind}-{i}" for i in range(outages)
-                              for kind in ("ACROSS", "INSIDE")])
+    send_local_list(
+        central, [f"{kind}-{i}" for i in range(outages) for kind in ("ACROSS", "INSIDE")]
+    )
     seen = [_one_outage(daemon, central, i) for i in range(outages)]
 
     calls = central.calls()
     for n, outage in enumerate(seen):
         end = seen[n + 1].first_call if n + 1 < len(seen) else len(calls)
-        after = [c for c in calls[outage.first_call:end] if c.action in TRANSACTION_MESSAGES]
-        replay = after[:outage.queued]
+        after = [c for c in calls[outage.first_call : end] if c.action in TRANSACTION_MESSAGES]
+        replay = after[: outage.queued]
         assert [c.action for c in replay].count("StopTransaction") == 2, (
-            f"outage {n}: both stops replayed: {[c.action for c in after]}")
+            f"outage {n}: both stops replayed: {[c.action for c in after]}"
+        )
         assert [c for c in after if _time(c) < outage.back] == replay, (
-            "the queued messages go first, and are all the outage produced")
+            "the queued messages go first, and are all the outage produced"
+        )
         times = [_time(c) for c in replay]
         assert times == sorted(times), f"outage {n}: replayed in the order they happened"
         assert all(t < outage.back for t in times), (
-            f"outage {n}: original timestamps, all before the reconnection: {times}")
+            f"outage {n}: original timestamps, all before the reconnection: {times}"
+        )
         assert all(c.answer is not None for c in replay), "each acknowledged"
         start = next(c for c in replay if c.action == "StartTransaction")
         assert start.payload["idTag"] == f"INSIDE-{n}"
         tid = start.answer["transactionId"] if start.answer else None
-        later = [c.payload["transactionId"] for c in replay[replay.index(start) + 1:]]
+        later = [c.payload["transactionId"] for c in replay[replay.index(start) + 1 :]]
         assert later and later == [tid] * len(later), (
-            "the offline transaction's messages carry the id its StartTransaction got")
-        made_offline = replay[replay.index(start) - 1:]  # the first stop, then the session
+            "the offline transaction's messages carry the id its StartTransaction got"
+        )
+        made_offline = replay[replay.index(start) - 1 :]  # the first stop, then the session
         assert all(_time(c) >= outage.went - SLACK for c in made_offline), (
-            f"outage {n}: stamped when they happened, during the outage")
+            f"outage {n}: stamped when they happened, during the outage"
+        )
         assert not [c for c in central.calls("Authorize") if c.payload["idTag"] == f"INSIDE-{n}"]
 
     per_tx: dict[Any, list[datetime]] = {}
@@ -135,20 +144,24 @@ def test_outage_replay_is_once_in_order_with_original_times(
     assert found.lost_starts == found.lost_stops == found.stray_stops == (), found
     assert found.duplicates == dict.fromkeys(TRANSACTION_MESSAGES, 0), "every message once"
     assert found.meter_violations == () and found.time_violations == ()
-    report = table([
-        ("outages", outages), ("sessions", found.sessions),
-        ("messages replayed", sum(o.queued for o in seen)),
-        ("longest outage, s", round(max((o.back - o.went).total_seconds() for o in seen), 2)),
-        ("duplicates", sum(found.duplicates.values())),
-        ("lost Start/Stop", len(found.lost_starts) + len(found.lost_stops)),
-    ])
+    report = table(
+        [
+            ("outages", outages),
+            ("sessions", found.sessions),
+            ("messages replayed", sum(o.queued for o in seen)),
+            ("longest outage, s", round(max((o.back - o.went).total_seconds() for o in seen), 2)),
+            ("duplicates", sum(found.duplicates.values())),
+            ("lost Start/Stop", len(found.lost_starts) + len(found.lost_stops)),
+        ]
+    )
     print("\n" + report)
     with REPORT.open("a") as out:
         out.write(report + "\n")
 
 
 def test_restarts_inside_one_outage_keep_original_times_in_order(
-        pair: tuple[Daemon, GatedCentralSystem]) -> None:
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
     """A restart during an outage leaves the daemon without a wall clock (it learns it from
     the central system); what it queues then is stamped once the clock is known again,
     even when another restart came in between (e.g. two power flickers in one outage)."""
@@ -174,12 +187,14 @@ def test_restarts_inside_one_outage_keep_original_times_in_order(
     times = [_time(c) for c in replay]
     assert times == sorted(times), f"in the order they happened: {times}"
     assert all(went - SLACK <= t < back for t in times), (
-        f"stamped during the outage, not at the reconnection ({back}): {times}")
+        f"stamped during the outage, not at the reconnection ({back}): {times}"
+    )
     assert replay[-1].payload["reason"] == "PowerLoss"
 
 
 def test_messages_of_an_earlier_os_boot_are_stamped_no_later_than_this_run_began(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """After a real power cut the monotonic clock of the run that queued a message without a
     wall clock is gone; its stamp must still not fall after this run's own PowerLoss stop
     (a transaction ending before it started). Driven on the sans-I/O ChargePoint: one OS
@@ -189,17 +204,34 @@ def test_messages_of_an_earlier_os_boot_are_stamped_no_later_than_this_run_began
         start = {"connectorId": 1, "idTag": "OLD", "meterStart": 0, "timestamp": None}
         store.begin_transaction(1, "OLD", 0.0, start, boot="earlier-os-boot", mono=5.0)
         ids = (f"m{i}" for i in range(100))
-        cp = ChargePoint(store=store, boot_payload={"chargePointVendor": "v",
-                                                    "chargePointModel": "m"},
-                         connector_ids=[1], boot_id="this-os-boot", new_id=lambda: next(ids),
-                         now=100.0)  # the power-loss rule queues the Stop, without a clock
+        cp = ChargePoint(
+            store=store,
+            boot_payload={"chargePointVendor": "v", "chargePointModel": "m"},
+            connector_ids=[1],
+            boot_id="this-os-boot",
+            new_id=lambda: next(ids),
+            now=100.0,
+        )  # the power-loss rule queues the Stop, without a clock
         cp.connected(101.0)
         boot_call = json.loads(cp.drain_frames()[0])
-        cp.receive(json.dumps([3, boot_call[1], {
-            "status": "Accepted", "currentTime": "2026-11-30T12:00:30.000Z", "interval": 300}]),
-            130.0)  # the clock: mono 130 is 12:00:30, so this run began at 12:00:00
+        cp.receive(
+            json.dumps(
+                [
+                    3,
+                    boot_call[1],
+                    {
+                        "status": "Accepted",
+                        "currentTime": "2026-11-30T12:00:30.000Z",
+                        "interval": 300,
+                    },
+                ]
+            ),
+            130.0,
+        )  # the clock: mono 130 is 12:00:30, so this run began at 12:00:00
         stamps = {m.action: m.payload["timestamp"] for m in store.outbox()}
     finally:
         store.close()
-    assert stamps == {"StartTransaction": "2026-11-30T12:00:00.000Z",
-                      "StopTransaction": "2026-11-30T12:00:00.000Z"}
+    assert stamps == {
+        "StartTransaction": "2026-11-30T12:00:00.000Z",
+        "StopTransaction": "2026-11-30T12:00:00.000Z",
+    }

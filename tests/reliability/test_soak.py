@@ -35,15 +35,18 @@ def _quiet_sample(daemon: Daemon, reads: int = 5) -> ProcSample:
     """The low-water marks over a few reads: a control-socket client thread (ours, asking
     `status`) may still be winding down at any one read."""
     samples = [daemon.proc() for _ in range(reads)]
-    return ProcSample(min(s.rss_kb for s in samples), min(s.threads for s in samples),
-                      min(s.fds for s in samples))
+    return ProcSample(
+        min(s.rss_kb for s in samples), min(s.threads for s in samples), min(s.fds for s in samples)
+    )
 
 
 def _session(daemon: Daemon, tag: str) -> None:
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag=tag)
-    daemon.wait_connector(lambda c: c["relay"] is True and c["transaction"]["id"] is not None,
-                          what=f"{tag} charging, Start acknowledged")
+    daemon.wait_connector(
+        lambda c: c["relay"] is True and c["transaction"]["id"] is not None,
+        what=f"{tag} charging, Start acknowledged",
+    )
     daemon.wait_samples(2)
     daemon.do("tap", id_tag=tag)
     daemon.wait_connector(lambda c: c["transaction"] is None, what=f"{tag} stopped")
@@ -52,8 +55,9 @@ def _session(daemon: Daemon, tag: str) -> None:
 
 
 @pytest.mark.timeout(LONG_S + 600)  # the suite's 300 s cap is for the short forms
-def test_soak_sessions_back_to_back(pair: tuple[Daemon, GatedCentralSystem],
-                                    long_form: bool) -> None:
+def test_soak_sessions_back_to_back(
+    pair: tuple[Daemon, GatedCentralSystem], long_form: bool
+) -> None:
     daemon, central = pair
     duration = LONG_S if long_form else SHORT_S
     warm_up = min(duration / 3, 300.0)
@@ -68,18 +72,24 @@ def test_soak_sessions_back_to_back(pair: tuple[Daemon, GatedCentralSystem],
 
     warm = [s for t, s in timeline if t <= warm_up][-3:]  # the end of the warm-up
     steady = [s for t, s in timeline if t > warm_up]
-    tail = steady[-max(3, len(steady) // 4):]
+    tail = steady[-max(3, len(steady) // 4) :]
     rss = [s.rss_kb for s in steady]
     rows: list[tuple[str, object]] = [
-        ("duration, s", round(elapsed)), ("warm-up, s", round(warm_up)),
-        ("sessions", len(tags)), ("samples after warm-up", len(steady)),
+        ("duration, s", round(elapsed)),
+        ("warm-up, s", round(warm_up)),
+        ("sessions", len(tags)),
+        ("samples after warm-up", len(steady)),
         ("RSS at start, MiB", round(timeline[0][1].rss_kb / 1024, 1)),
         ("RSS after warm-up, min..max MiB", f"{min(rss) / 1024:.1f}..{max(rss) / 1024:.1f}"),
         ("RSS spread after warm-up, KiB", max(rss) - min(rss)),
-        ("threads end of warm-up -> end", f"{min(s.threads for s in warm)} -> "
-                                          f"{min(s.threads for s in tail)}"),
-        ("open fds end of warm-up -> end", f"{min(s.fds for s in warm)} -> "
-                                           f"{min(s.fds for s in tail)}"),
+        (
+            "threads end of warm-up -> end",
+            f"{min(s.threads for s in warm)} -> {min(s.threads for s in tail)}",
+        ),
+        (
+            "open fds end of warm-up -> end",
+            f"{min(s.fds for s in warm)} -> {min(s.fds for s in tail)}",
+        ),
     ]
     report = table(rows)
     print("\n" + report)

@@ -94,8 +94,10 @@ class RecordingChargePoint(ChargePoint):  # type: ignore[misc]
     @on(Action.boot_notification)
     def on_boot(self, **_: Any) -> call_result.BootNotification:
         return call_result.BootNotification(
-            current_time=_now(), interval=self.central.heartbeat_interval,
-            status=RegistrationStatus(self.central.boot_status))
+            current_time=_now(),
+            interval=self.central.heartbeat_interval,
+            status=RegistrationStatus(self.central.boot_status),
+        )
 
     @on(Action.heartbeat)
     def on_heartbeat(self) -> call_result.Heartbeat:
@@ -114,7 +116,8 @@ class RecordingChargePoint(ChargePoint):  # type: ignore[misc]
         self.central.last_transaction_id += 1
         return call_result.StartTransaction(
             transaction_id=self.central.last_transaction_id,
-            id_tag_info={"status": self.central.authorize(id_tag)})
+            id_tag_info={"status": self.central.authorize(id_tag)},
+        )
 
     @on(Action.stop_transaction)
     def on_stop(self, **_: Any) -> call_result.StopTransaction:
@@ -178,8 +181,9 @@ class CentralSystem:
         self.auth_failures = 0
         self._chargepoints: dict[str, RecordingChargePoint] = {}
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="central-system",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="central-system", daemon=True
+        )
         self._thread.start()
         self._server: Server | None = None
 
@@ -226,8 +230,11 @@ class CentralSystem:
     def frames(self, chargepoint_id: str | None = None) -> list[str]:
         """Texts received, optionally from one chargepoint only."""
         with self._lock:
-            return [r.text for r in self.received
-                    if chargepoint_id is None or r.chargepoint_id == chargepoint_id]
+            return [
+                r.text
+                for r in self.received
+                if chargepoint_id is None or r.chargepoint_id == chargepoint_id
+            ]
 
     def actions(self, chargepoint_id: str | None = None) -> list[str]:
         """Actions of the CALLs received, in order."""
@@ -241,27 +248,30 @@ class CentralSystem:
         return out
 
     def wait_connected(self, chargepoint_id: str, timeout: float = 5.0) -> None:
-        wait_until(lambda: chargepoint_id in self.connected_ids, timeout,
-                   f"{chargepoint_id} to connect")
+        wait_until(
+            lambda: chargepoint_id in self.connected_ids, timeout, f"{chargepoint_id} to connect"
+        )
 
-    def call(self, chargepoint_id: str, payload: Any, timeout: float = 10.0,
-             suppress: bool = False) -> Any:
+    def call(
+        self, chargepoint_id: str, payload: Any, timeout: float = 10.0, suppress: bool = False
+    ) -> Any:
         """Send a CALL (an `ocpp.v16.call.*` payload) to a connected chargepoint; its result."""
         with self._lock:
             cp = self._chargepoints[chargepoint_id]
-        future = asyncio.run_coroutine_threadsafe(cp.call(payload, suppress=suppress),
-                                                  self._loop)
+        future = asyncio.run_coroutine_threadsafe(cp.call(payload, suppress=suppress), self._loop)
         return future.result(timeout)
 
-    def call_unchecked(self, chargepoint_id: str, action: str, payload: dict[str, Any],
-                       timeout: float = 10.0) -> Any:
+    def call_unchecked(
+        self, chargepoint_id: str, action: str, payload: dict[str, Any], timeout: float = 10.0
+    ) -> Any:
         """Send a CALL of any action and payload, skipping the `ocpp` package's own schema
         checks (to see how the chargepoint answers bad requests); raises on a CALLERROR."""
         kind = make_dataclass(action, [(key, Any) for key in payload])
         with self._lock:
             cp = self._chargepoints[chargepoint_id]
         future = asyncio.run_coroutine_threadsafe(
-            cp.call(kind(**payload), suppress=False, skip_schema_validation=True), self._loop)
+            cp.call(kind(**payload), suppress=False, skip_schema_validation=True), self._loop
+        )
         return future.result(timeout)
 
     def call_soon(self, callback: Callable[[], object]) -> None:
@@ -299,9 +309,16 @@ class CentralSystem:
         if self._select is not None:
             select = self._select
             kwargs["select_subprotocol"] = lambda _conn, offered: select(list(offered))
-        return await serve(self._handle, self.host, self.port, subprotocols=self._subprotocols,
-                           ssl=self._ssl, process_request=self._check_request,
-                           ping_interval=None, **kwargs)
+        return await serve(
+            self._handle,
+            self.host,
+            self.port,
+            subprotocols=self._subprotocols,
+            ssl=self._ssl,
+            process_request=self._check_request,
+            ping_interval=None,
+            **kwargs,
+        )
 
     async def _stop(self, server: Server) -> None:
         server.close(close_connections=True)

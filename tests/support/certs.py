@@ -27,7 +27,6 @@ class Pki:
             context.verify_mode = ssl.CERT_REQUIRED
         return context
 
-
     def write_server_files(self, directory: Path) -> tuple[str, str]:
         """Write a server certificate chain and key for localhost/127.0.0.1; their paths."""
         server = self.ca.issue_cert("localhost", "127.0.0.1")

@@ -45,8 +45,11 @@ class DaemonProcess:
             log.write(b"==== start ====\n")
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cpagent", "run", "--config", str(self.config_path)],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         return self.wait(lambda _s: True, what="the control socket to answer")
 
     @property
@@ -66,7 +69,8 @@ class DaemonProcess:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(
-                f"daemon still running after {timeout} s\n{self.log_tail()}") from None
+                f"daemon still running after {timeout} s\n{self.log_tail()}"
+            ) from None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not go; safe to call twice (teardown)."""
@@ -111,16 +115,19 @@ class DaemonProcess:
         found: dict[str, Any] = self.status()["connectors"][connector_id - 1]
         return found
 
-    def wait(self, predicate: Predicate, timeout: float | None = None,
-             what: str = "") -> dict[str, Any]:
+    def wait(
+        self, predicate: Predicate, timeout: float | None = None, what: str = ""
+    ) -> dict[str, Any]:
         """Poll `status` until `predicate(status)` holds; the status that satisfied it."""
         timeout = self.wait_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
         last: object = "(no answer)"
         while True:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.process.returncode}) while waiting "
-                                     f"for {what}\n{self.log_tail()}")
+                raise AssertionError(
+                    f"daemon exited ({self.process.returncode}) while waiting "
+                    f"for {what}\n{self.log_tail()}"
+                )
             try:
                 status = self.ask(cmd="status")
             except (OSError, ValueError) as exc:
@@ -130,12 +137,20 @@ class DaemonProcess:
                 if status.get("ok") and predicate(status):
                     return status
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; "
-                                     f"last status {last}\n{self.log_tail()}")
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {what}; "
+                    f"last status {last}\n{self.log_tail()}"
+                )
             time.sleep(0.02)  # poll interval of a condition wait, not a wait in itself
 
-    def wait_connector(self, predicate: Predicate, timeout: float | None = None,
-                       what: str = "", *, connector_id: int = 1) -> dict[str, Any]:
+    def wait_connector(
+        self,
+        predicate: Predicate,
+        timeout: float | None = None,
+        what: str = "",
+        *,
+        connector_id: int = 1,
+    ) -> dict[str, Any]:
         status = self.wait(lambda s: predicate(s["connectors"][connector_id - 1]), timeout, what)
         found: dict[str, Any] = status["connectors"][connector_id - 1]
         return found

@@ -23,13 +23,20 @@ class Mosquitto:
     goes to `directory/mosquitto.log`.
     """
 
-    def __init__(self, directory: Path, port: int | None = None,
-                 passwords: dict[str, str] | None = None,
-                 tls_files: tuple[str, str, str] | None = None, acl: str | None = None,
-                 extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        passwords: dict[str, str] | None = None,
+        tls_files: tuple[str, str, str] | None = None,
+        acl: str | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         if not Path(MOSQUITTO).exists():
-            raise RuntimeError(f"{MOSQUITTO} not found: install Debian's mosquitto package "
-                               "(apt-get install mosquitto); the MQTT tests need a real broker")
+            raise RuntimeError(
+                f"{MOSQUITTO} not found: install Debian's mosquitto package "
+                "(apt-get install mosquitto); the MQTT tests need a real broker"
+            )
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -61,8 +68,11 @@ class Mosquitto:
             password_file = self.directory / "passwd"
             password_file.write_text("")
             for user, password in self._passwords.items():
-                subprocess.run(["mosquitto_passwd", "-b", str(password_file), user, password],
-                               check=True, capture_output=True)
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(password_file), user, password],
+                    check=True,
+                    capture_output=True,
+                )
             lines += ["allow_anonymous false", f"password_file {password_file}"]
         else:
             lines.append("allow_anonymous true")
@@ -80,8 +90,9 @@ class Mosquitto:
             raise RuntimeError("mosquitto already running")
         config = self._write_config()
         log = self.log_file.open("ab")
-        self._process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=log,
-                                         stderr=subprocess.STDOUT)
+        self._process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while not port_open(self.port):

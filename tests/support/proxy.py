@@ -14,9 +14,9 @@ from tests.support.net import free_port
 class LinkMode(StrEnum):
     """What the proxy does with traffic."""
 
-    PASS = "pass"            # forwards both ways
+    PASS = "pass"  # forwards both ways
     BLACKHOLE = "blackhole"  # connections stay open, every byte is dropped (dead NAT, cable)
-    DOWN = "down"            # new connections are accepted and closed at once (no route)
+    DOWN = "down"  # new connections are accepted and closed at once (no route)
 
 
 class TcpProxy:

@@ -30,12 +30,21 @@ class EventRecorder:
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
 
-    def wait_for(self, kind: type[E], predicate: Callable[[E], Any] = lambda _e: True,
-                 timeout: float = 5.0, count: int = 1) -> E:
+    def wait_for(
+        self,
+        kind: type[E],
+        predicate: Callable[[E], Any] = lambda _e: True,
+        timeout: float = 5.0,
+        count: int = 1,
+    ) -> E:
         """Wait until `count` events of `kind` matching `predicate` were posted; the last."""
+
         def matching() -> list[E]:
             return [e for e in self.of(kind) if predicate(e)]
 
-        wait_until(lambda: len(matching()) >= count, timeout,
-                   f"{count} x {kind.__name__} (got {self.events})")
+        wait_until(
+            lambda: len(matching()) >= count,
+            timeout,
+            f"{count} x {kind.__name__} (got {self.events})",
+        )
         return matching()[count - 1]

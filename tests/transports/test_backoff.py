@@ -6,8 +6,9 @@ import pytest
 
 from cpagent.transports.backoff import Backoff, BackoffPolicy
 
-POLICY = BackoffPolicy(initial_s=1.0, max_s=60.0, multiplier=2.0, stable_after_s=30.0,
-                       auth_failure_s=300.0)
+POLICY = BackoffPolicy(
+    initial_s=1.0, max_s=60.0, multiplier=2.0, stable_after_s=30.0, auth_failure_s=300.0
+)
 
 
 @pytest.mark.parametrize(

@@ -139,8 +139,7 @@ def test_the_bridge_works_within_the_acl(acl_broker: Mosquitto) -> None:
             central.url,
             backoff=FAST,
             ping_interval_s=0,
-            mqtt_login=BrokerLogin(username="cpagent-bridge",
-                                   password=PASSWORDS["cpagent-bridge"]),
+            mqtt_login=BrokerLogin(username="cpagent-bridge", password=PASSWORDS["cpagent-bridge"]),
             credentials={"CP1": ChargepointCredentials(password="csms-cp1")},
         )
         bridge.start()

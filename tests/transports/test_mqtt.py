@@ -31,8 +31,9 @@ def transports() -> Iterator[list[MqttTransport]]:
 def make(made: list[MqttTransport], port: int, post: Any, **kwargs: Any) -> MqttTransport:
     kwargs.setdefault("require_csms_online", False)
     kwargs.setdefault("keepalive_s", 2)
-    transport = MqttTransport("127.0.0.1", port, "CP001", post, reconnect_min_s=1,
-                              reconnect_max_s=1, **kwargs)
+    transport = MqttTransport(
+        "127.0.0.1", port, "CP001", post, reconnect_min_s=1, reconnect_max_s=1, **kwargs
+    )
     made.append(transport)
     transport.start()
     return transport
@@ -45,7 +46,9 @@ def peer(mosquitto: Mosquitto) -> Iterator[MqttPeer]:
 
 
 def test_frames_flow_both_ways_and_state_is_online(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
     transports: list[MqttTransport],
 ) -> None:
     transport = make(transports, mosquitto.port, recorder.post)
@@ -57,8 +60,9 @@ def test_frames_flow_both_ways_and_state_is_online(
     assert recorder.wait_for(FrameReceived).text == '[3,"1",{"currentTime":"2026-11-30T00:00:00Z"}]'
 
 
-def test_clean_stop_leaves_a_retained_offline(mosquitto: Mosquitto, recorder: EventRecorder,
-                                              transports: list[MqttTransport]) -> None:
+def test_clean_stop_leaves_a_retained_offline(
+    mosquitto: Mosquitto, recorder: EventRecorder, transports: list[MqttTransport]
+) -> None:
     transport = make(transports, mosquitto.port, recorder.post)
     recorder.wait_for(TransportUp)
     transport.stop()
@@ -69,7 +73,9 @@ def test_clean_stop_leaves_a_retained_offline(mosquitto: Mosquitto, recorder: Ev
 
 
 def test_last_will_says_offline_when_the_link_dies(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
     transports: list[MqttTransport],
 ) -> None:
     with TcpProxy(mosquitto.port) as proxy:
@@ -82,8 +88,9 @@ def test_last_will_says_offline_when_the_link_dies(
         wait_until(lambda: peer.texts(T.state)[-1] == "online")
 
 
-def test_broker_down_at_start_up_is_survived(tmp_path: Path, recorder: EventRecorder,
-                                             transports: list[MqttTransport]) -> None:
+def test_broker_down_at_start_up_is_survived(
+    tmp_path: Path, recorder: EventRecorder, transports: list[MqttTransport]
+) -> None:
     broker = Mosquitto(tmp_path / "late-broker", port=free_port())
     make(transports, broker.port, recorder.post)
     assert "cannot connect to broker" in recorder.wait_for(TransportDown).reason
@@ -95,7 +102,9 @@ def test_broker_down_at_start_up_is_survived(tmp_path: Path, recorder: EventReco
 
 
 def test_frame_in_flight_during_broker_restart_is_delivered_after_reconnect(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
     transports: list[MqttTransport],
 ) -> None:
     with TcpProxy(mosquitto.port) as proxy:
@@ -110,7 +119,9 @@ def test_frame_in_flight_during_broker_restart_is_delivered_after_reconnect(
 
 
 def test_frames_for_an_absent_chargepoint_wait_in_its_session_across_a_broker_restart(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
     transports: list[MqttTransport],
 ) -> None:
     first = make(transports, mosquitto.port, EventRecorder().post)
@@ -123,7 +134,9 @@ def test_frames_for_an_absent_chargepoint_wait_in_its_session_across_a_broker_re
 
 
 def test_link_is_up_only_while_the_bridge_reports_the_central_system_online(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
     transports: list[MqttTransport],
 ) -> None:
     transport = make(transports, mosquitto.port, recorder.post, require_csms_online=True)
@@ -138,13 +151,22 @@ def test_link_is_up_only_while_the_bridge_reports_the_central_system_online(
 
 
 @pytest.mark.parametrize(("password", "up"), [("right", True), ("wrong", False)])
-def test_broker_credentials(tmp_path: Path, password: str, up: bool, recorder: EventRecorder,
-                            transports: list[MqttTransport]) -> None:
+def test_broker_credentials(
+    tmp_path: Path,
+    password: str,
+    up: bool,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
+) -> None:
     broker = Mosquitto(tmp_path / "auth-broker", passwords={"cp": "right"})
     broker.start()
     try:
-        make(transports, broker.port, recorder.post,
-             login=BrokerLogin(username="cp", password=password))
+        make(
+            transports,
+            broker.port,
+            recorder.post,
+            login=BrokerLogin(username="cp", password=password),
+        )
         if up:
             recorder.wait_for(TransportUp)
         else:
@@ -163,14 +185,18 @@ def test_ids_that_cannot_be_a_topic_level_are_refused(chargepoint_id: str) -> No
 
 @pytest.mark.parametrize("trusted", [True, False])
 def test_tls_broker_is_used_only_when_its_certificate_verifies(
-    tmp_path: Path, trusted: bool, recorder: EventRecorder, transports: list[MqttTransport],
+    tmp_path: Path,
+    trusted: bool,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
 ) -> None:
     pki = make_pki(tmp_path)
     stranger_dir = tmp_path / "stranger"
     stranger_dir.mkdir()
     ca_file = pki.ca_file if trusted else make_pki(stranger_dir).ca_file
-    broker = Mosquitto(tmp_path / "tls-broker",
-                       tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)))
+    broker = Mosquitto(
+        tmp_path / "tls-broker", tls_files=(pki.ca_file, *pki.write_server_files(tmp_path))
+    )
     broker.start()
     try:
         make(transports, broker.port, recorder.post, login=BrokerLogin(tls=True, ca_file=ca_file))
@@ -185,8 +211,11 @@ def test_tls_broker_is_used_only_when_its_certificate_verifies(
 
 
 def test_a_frame_before_the_link_is_up_is_dropped_with_a_warning(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
-    transports: list[MqttTransport], caplog: pytest.LogCaptureFixture,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Before the fix it was posted before TransportUp and the OCPP session raised
     # NotConnected; the persistent session replayed it at every start.
@@ -202,7 +231,9 @@ def test_a_frame_before_the_link_is_up_is_dropped_with_a_warning(
 
 
 def test_a_retained_frame_on_down_is_never_acted_on(
-    mosquitto: Mosquitto, peer: MqttPeer, recorder: EventRecorder,
+    mosquitto: Mosquitto,
+    peer: MqttPeer,
+    recorder: EventRecorder,
     transports: list[MqttTransport],
 ) -> None:
     peer.publish(T.down, '[2,"r1","RemoteStartTransaction",{"idTag":"STRANGER"}]', retain=True)
@@ -214,22 +245,43 @@ def test_a_retained_frame_on_down_is_never_acted_on(
 
 
 def test_a_tls_client_certificate_gets_in_where_the_broker_requires_one(
-    tmp_path: Path, recorder: EventRecorder, transports: list[MqttTransport],
+    tmp_path: Path,
+    recorder: EventRecorder,
+    transports: list[MqttTransport],
 ) -> None:
     pki = make_pki(tmp_path)
-    broker = Mosquitto(tmp_path / "mtls-broker", extra=("require_certificate true",),
-                       tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)))
+    broker = Mosquitto(
+        tmp_path / "mtls-broker",
+        extra=("require_certificate true",),
+        tls_files=(pki.ca_file, *pki.write_server_files(tmp_path)),
+    )
     broker.start()
     try:
-        make(transports, broker.port, recorder.post, login=BrokerLogin(
-            tls=True, ca_file=pki.ca_file, cert_file=pki.client_cert_file,
-            key_file=pki.client_key_file))
+        make(
+            transports,
+            broker.port,
+            recorder.post,
+            login=BrokerLogin(
+                tls=True,
+                ca_file=pki.ca_file,
+                cert_file=pki.client_cert_file,
+                key_file=pki.client_key_file,
+            ),
+        )
         recorder.wait_for(TransportUp)
         stranger = EventRecorder()
-        make(transports, broker.port, stranger.post,
-             login=BrokerLogin(tls=True, ca_file=pki.ca_file), client_id="no-certificate")
-        wait_until(lambda: broker.log_file.read_text().count("did not return a certificate") >= 2,
-                   10, "the broker refusing the certificate-less client twice")
+        make(
+            transports,
+            broker.port,
+            stranger.post,
+            login=BrokerLogin(tls=True, ca_file=pki.ca_file),
+            client_id="no-certificate",
+        )
+        wait_until(
+            lambda: broker.log_file.read_text().count("did not return a certificate") >= 2,
+            10,
+            "the broker refusing the certificate-less client twice",
+        )
         assert stranger.of(TransportUp) == []
     finally:
         for transport in transports:

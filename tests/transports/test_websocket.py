@@ -22,8 +22,9 @@ from tests.support.proxy import TcpProxy
 from tests.support.recorder import EventRecorder
 
 FAST = BackoffPolicy(initial_s=0.01, max_s=0.05, stable_after_s=1.0, auth_failure_s=60.0)
-BOOT = json.dumps([2, "boot-1", "BootNotification",
-                   {"chargePointVendor": "cpagent", "chargePointModel": "test"}])
+BOOT = json.dumps(
+    [2, "boot-1", "BootNotification", {"chargePointVendor": "cpagent", "chargePointModel": "test"}]
+)
 
 
 @pytest.fixture
@@ -44,8 +45,9 @@ def make(made: list[WebSocketTransport], url: str, post: Any, **kwargs: Any) -> 
     return transport
 
 
-def test_frames_flow_both_ways(central_system: CentralSystem, recorder: EventRecorder,
-                               transports: list[WebSocketTransport]) -> None:
+def test_frames_flow_both_ways(
+    central_system: CentralSystem, recorder: EventRecorder, transports: list[WebSocketTransport]
+) -> None:
     transport = make(transports, central_system.url, recorder.post)
     assert recorder.wait_for(TransportUp) == TransportUp("ocpp1.6")
     assert transport.send(BOOT)
@@ -55,8 +57,11 @@ def test_frames_flow_both_ways(central_system: CentralSystem, recorder: EventRec
 
     # A CALL from the central system arrives as a frame; our CALLRESULT completes it.
     results: list[Any] = []
-    caller = threading.Thread(target=lambda: results.append(central_system.call(
-        "CP001", call.RemoteStartTransaction(id_tag="TAG1", connector_id=1))))
+    caller = threading.Thread(
+        target=lambda: results.append(
+            central_system.call("CP001", call.RemoteStartTransaction(id_tag="TAG1", connector_id=1))
+        )
+    )
     caller.start()
     frame = json.loads(recorder.wait_for(FrameReceived, count=2).text)
     assert frame[0] == 2 and frame[2] == "RemoteStartTransaction"
@@ -65,8 +70,9 @@ def test_frames_flow_both_ways(central_system: CentralSystem, recorder: EventRec
     assert results and results[0].status == "Accepted"
 
 
-def test_send_is_refused_while_not_connected(recorder: EventRecorder,
-                                             transports: list[WebSocketTransport]) -> None:
+def test_send_is_refused_while_not_connected(
+    recorder: EventRecorder, transports: list[WebSocketTransport]
+) -> None:
     central = CentralSystem()  # never started: connection refused
     try:
         transport = make(transports, central.url, recorder.post)
@@ -77,9 +83,9 @@ def test_send_is_refused_while_not_connected(recorder: EventRecorder,
         central.close()
 
 
-def test_reconnects_after_server_restart(central_system: CentralSystem,
-                                         recorder: EventRecorder,
-                                         transports: list[WebSocketTransport]) -> None:
+def test_reconnects_after_server_restart(
+    central_system: CentralSystem, recorder: EventRecorder, transports: list[WebSocketTransport]
+) -> None:
     transport = make(transports, central_system.url, recorder.post)
     recorder.wait_for(TransportUp)
     central_system.stop()
@@ -90,12 +96,18 @@ def test_reconnects_after_server_restart(central_system: CentralSystem,
     wait_until(lambda: central_system.actions("CP001") == ["BootNotification"])
 
 
-def test_half_open_link_is_detected_and_replaced(central_system: CentralSystem,
-                                                 recorder: EventRecorder,
-                                                 transports: list[WebSocketTransport]) -> None:
+def test_half_open_link_is_detected_and_replaced(
+    central_system: CentralSystem, recorder: EventRecorder, transports: list[WebSocketTransport]
+) -> None:
     with TcpProxy(central_system.port) as proxy:
-        make(transports, f"ws://127.0.0.1:{proxy.port}", recorder.post,
-             ping_interval_s=0.1, pong_timeout_s=0.3, connect_timeout_s=0.5)
+        make(
+            transports,
+            f"ws://127.0.0.1:{proxy.port}",
+            recorder.post,
+            ping_interval_s=0.1,
+            pong_timeout_s=0.3,
+            connect_timeout_s=0.5,
+        )
         recorder.wait_for(TransportUp)
         proxy.blackhole = True  # the server stops answering pings; TCP stays "up"
         assert "no pong" in recorder.wait_for(TransportDown).reason
@@ -108,7 +120,9 @@ def test_half_open_link_is_detected_and_replaced(central_system: CentralSystem,
     [(None, "selected no subprotocol"), ("ocpp2.0.1", "selected subprotocol 'ocpp2.0.1'")],
 )
 def test_server_picking_no_or_another_subprotocol_is_refused(
-    chosen: str | None, reason: str, recorder: EventRecorder,
+    chosen: str | None,
+    reason: str,
+    recorder: EventRecorder,
     transports: list[WebSocketTransport],
 ) -> None:
     def select(_offered: Sequence[str]) -> str | None:
@@ -130,8 +144,9 @@ def test_newer_subprotocols_are_offered_and_accepted(
         assert recorder.wait_for(TransportUp) == TransportUp(subprotocol)
 
 
-def test_basic_auth_with_the_right_password_connects(recorder: EventRecorder,
-                                                     transports: list[WebSocketTransport]) -> None:
+def test_basic_auth_with_the_right_password_connects(
+    recorder: EventRecorder, transports: list[WebSocketTransport]
+) -> None:
     with CentralSystem(passwords={"CP001": "s3cret-pass"}) as cs:
         make(transports, cs.url, recorder.post, security_profile=1, password="s3cret-pass")
         recorder.wait_for(TransportUp)
@@ -139,13 +154,15 @@ def test_basic_auth_with_the_right_password_connects(recorder: EventRecorder,
 
 
 def test_wrong_password_backs_off_long_and_never_logs_the_password(
-    recorder: EventRecorder, transports: list[WebSocketTransport],
+    recorder: EventRecorder,
+    transports: list[WebSocketTransport],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with CentralSystem(passwords={"CP001": "s3cret-pass"}) as cs:
-        transport = make(transports, cs.url, recorder.post, security_profile=1,
-                         password="wrong-pass")
+        transport = make(
+            transports, cs.url, recorder.post, security_profile=1, password="wrong-pass"
+        )
         assert "HTTP 401" in recorder.wait_for(TransportDown).reason
         wait_until(lambda: "retrying in" in caplog.text)
         transport.stop(2.0)  # prompt even in the middle of the long wait
@@ -167,7 +184,10 @@ def tls_cs(pki: Pki, request: pytest.FixtureRequest) -> Iterator[CentralSystem]:
 
 @pytest.mark.parametrize("tls_cs", [2, 3], indirect=True)
 def test_tls_profiles_connect_with_a_trusted_server(
-    tls_cs: CentralSystem, pki: Pki, request: pytest.FixtureRequest, recorder: EventRecorder,
+    tls_cs: CentralSystem,
+    pki: Pki,
+    request: pytest.FixtureRequest,
+    recorder: EventRecorder,
     transports: list[WebSocketTransport],
 ) -> None:
     profile = request.node.callspec.params["tls_cs"]
@@ -184,14 +204,22 @@ def test_tls_profiles_connect_with_a_trusted_server(
 
 @pytest.mark.parametrize("tls_cs", [2], indirect=True)
 def test_server_certificate_from_an_unknown_ca_is_never_accepted(
-    tls_cs: CentralSystem, tmp_path: Path, recorder: EventRecorder,
+    tls_cs: CentralSystem,
+    tmp_path: Path,
+    recorder: EventRecorder,
     transports: list[WebSocketTransport],
 ) -> None:
     other = tmp_path / "other"
     other.mkdir()
     stranger = make_pki(other)
-    make(transports, tls_cs.url, recorder.post, security_profile=2, password="s3cret-pass",
-         ca_file=stranger.ca_file)
+    make(
+        transports,
+        tls_cs.url,
+        recorder.post,
+        security_profile=2,
+        password="s3cret-pass",
+        ca_file=stranger.ca_file,
+    )
     down = recorder.wait_for(TransportDown, count=2)
     assert "certificate rejected" in down.reason
     assert recorder.of(TransportUp) == [] and tls_cs.handshakes == 0
@@ -199,14 +227,24 @@ def test_server_certificate_from_an_unknown_ca_is_never_accepted(
 
 @pytest.mark.parametrize("tls_cs", [3], indirect=True)
 def test_profile_3_server_refuses_a_chargepoint_without_its_certificate(
-    tls_cs: CentralSystem, tmp_path: Path, pki: Pki, recorder: EventRecorder,
+    tls_cs: CentralSystem,
+    tmp_path: Path,
+    pki: Pki,
+    recorder: EventRecorder,
     transports: list[WebSocketTransport],
 ) -> None:
     other = tmp_path / "other"
     other.mkdir()
     stranger = make_pki(other)  # client certificate signed by a CA the server does not know
-    make(transports, tls_cs.url, recorder.post, security_profile=3, ca_file=pki.ca_file,
-         cert_file=stranger.client_cert_file, key_file=stranger.client_key_file)
+    make(
+        transports,
+        tls_cs.url,
+        recorder.post,
+        security_profile=3,
+        ca_file=pki.ca_file,
+        cert_file=stranger.client_cert_file,
+        key_file=stranger.client_key_file,
+    )
     recorder.wait_for(TransportDown, count=2)
     assert recorder.of(TransportUp) == []
 
@@ -222,8 +260,9 @@ def test_profile_3_server_refuses_a_chargepoint_without_its_certificate(
         ("wss://x", {"security_profile": 3}, "cert_file"),
     ],
 )
-def test_settings_that_cannot_work_are_refused(url: str, kwargs: dict[str, Any],
-                                               message: str) -> None:
+def test_settings_that_cannot_work_are_refused(
+    url: str, kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         WebSocketTransport(url, "CP001", lambda _e: None, **kwargs)
 
