@@ -12,6 +12,7 @@ from ocpp.v16 import call
 from tests.e2e.conftest import boot
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
+from tests.support.net import wait_until
 
 
 def _persisted_meter_wh(daemon: Daemon) -> float:
@@ -88,6 +89,11 @@ def test_kill_9_after_an_offline_stop_sends_that_stop_only(
     daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
     daemon.do("tap", id_tag="CARD-K")
     daemon.wait_connector(lambda c: c["transaction"] is None, what="stopped offline")
+    # the StopTransaction is queued once meterStop is read (<= 1 s after the relay opened;
+    # a crash inside that window ends the transaction as PowerLoss instead)
+    wait_until(
+        lambda: " stopped (Local)" in daemon.log_path.read_text(), 5, "the StopTransaction queued"
+    )
     daemon.kill9()  # the StopTransaction is only in the store's queue
 
     csms.start()
