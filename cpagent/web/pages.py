@@ -24,6 +24,7 @@ table{border-collapse:collapse;margin:.6em 0} th,td{border:1px solid #ccc;paddin
 text-align:left;vertical-align:top} th{background:#eee} td.num{text-align:right}
 .down{color:#b03a2e;font-weight:bold} .up{color:#1e8449;font-weight:bold}
 .session{background:#fff;border:1px solid #ddd;margin:.8em 0;padding:.5em}
+.session table{font-size:.9em;margin-top:0} .session td{white-space:nowrap}
 .pages a,.pages span{margin-right:.8em} .muted{color:#777}
 """
 
@@ -111,10 +112,11 @@ def sessions_page(
     pages = max(1, -(-total // per_page))
     nav = _pager(page, pages, since)
     first = (page - 1) * per_page + 1
+    noun = "session" if total == 1 else "sessions"
     summary = (
-        f"{total} sessions, showing {first}-{first + len(sessions) - 1}"
+        f"{total} {noun}, showing {first}-{first + len(sessions) - 1}"
         if sessions
-        else f"{total} sessions; none on page {page}"
+        else f"{total} {noun}; none on page {page}"
     )
     blocks = [_session(s) for s in sessions]
     since_note = f" since {escape(since)}" if since else ""

@@ -98,10 +98,12 @@ def session_plot(
         f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title or "power and energy over time")}">'
     )
-    if not samples:
+    if not samples:  # a short box with words: nothing to scale
         return (
-            f'{head}<text class="empty" x="{WIDTH / 2:.0f}" y="{HEIGHT / 2:.0f}" '
-            f'text-anchor="middle">no meter samples</text></svg>'
+            f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="28" '
+            f'viewBox="0 0 {WIDTH} 28" role="img" aria-label="{escape(title or "no samples")}">'
+            f'<text class="empty" x="{LEFT}" y="18" font-family="sans-serif" font-size="12" '
+            f'fill="#777">no meter samples</text></svg>'
         )
     origin = samples[0].energy_wh if energy_start_wh is None else energy_start_wh
     energy_kwh = [max(s.energy_wh - origin, 0.0) / 1000 for s in samples]
