@@ -12,6 +12,7 @@ its answer with a deadline). A source that raises gives 503, not a crash.
 from __future__ import annotations
 
 import logging
+import selectors
 import socket
 import threading
 from http import HTTPStatus
@@ -163,6 +164,7 @@ class WebServer:
         self._max_threads, self._timeout_s = max_threads, timeout_s
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -195,8 +197,9 @@ class WebServer:
                 f"web listen {self.listen.host}:{self.listen.port}: cannot "
                 f"listen there: {exc.strerror or exc}"
             ) from exc
+        self._wake = socket.socketpair()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.5,), name="web", daemon=True
+            target=_serve, args=(self._server, self._wake[0]), name="web", daemon=True
         )
         self._thread.start()
         log.info("web page on %s%s", self.url, " (password required)" if self._password else "")
@@ -205,7 +208,25 @@ class WebServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
+        if self._wake is not None:
+            self._wake[1].send(b"x")  # ends _serve's wait at once
         if self._thread is not None:
             self._thread.join(timeout=5)
+        server.server_close()
+        if self._wake is not None:
+            for end in self._wake:
+                end.close()
+            self._wake = None
+
+
+def _serve(server: _Server, wake: socket.socket) -> None:
+    """Accept until `wake` is readable. Unlike serve_forever's 0.5 s poll this sleeps in one
+    select with no timeout, so an idle page adds no wake-ups to the daemon."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.socket, selectors.EVENT_READ)
+        selector.register(wake, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is wake:
+                    return
+                server.handle_request()  # readable: accepts without waiting

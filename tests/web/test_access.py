@@ -135,3 +135,24 @@ def test_a_failing_status_source_is_503_not_a_crash() -> None:
         assert code == 503
         assert b"did not answer" in body
         assert _get(web.url + "sessions")[0] == 200  # the other source still works
+
+
+def test_a_stalled_client_cannot_hold_the_page_hostage() -> None:
+    """One handler thread, a client that connects and sends nothing: it is dropped after
+    timeout_s and the next browser is served (no timing assert: the read just completes)."""
+    with serving(max_threads=1, timeout_s=0.5) as web:
+        host, port = web.address
+        with socket.create_connection((host, port), timeout=5) as stalled:
+            code, body = _get(web.url + "api/status")
+            assert code == 200 and b"CP-TEST-1" in body
+            assert stalled.recv(100) == b""  # the server closed the stalled connection
+
+
+def test_stop_ends_the_listener_and_frees_the_port() -> None:
+    with serving() as web:
+        host, port = web.address
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((host, port))  # would raise EADDRINUSE if the listener were still open
+    with pytest.raises(OSError):
+        socket.create_connection((host, port), timeout=2).close()
