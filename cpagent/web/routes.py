@@ -63,6 +63,10 @@ class Routes:
         except Exception as exc:  # the daemon's source failed or timed out: say so, not 500
             log.warning("web: status source failed: %s", exc)
             raise Unavailable(str(exc) or type(exc).__name__) from exc
+        if not isinstance(answer, dict) or answer.get("ok") is False:
+            # the control path's refusal ({"ok": false, "error": ...}) is no status to show
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise Unavailable(str(error or "no status answer"))
         return masked(answer)  # type: ignore[no-any-return]
 
     def _status_or_none(self) -> dict[str, Any] | None:

@@ -156,3 +156,11 @@ def test_stop_ends_the_listener_and_frees_the_port() -> None:
         again.bind((host, port))  # would raise EADDRINUSE if the listener were still open
     with pytest.raises(OSError):
         socket.create_connection((host, port), timeout=2).close()
+
+
+def test_a_refused_status_answer_is_503_with_its_reason() -> None:
+    refused = {"ok": False, "error": "daemon did not answer in time (busy or stopping)"}
+    with serving(status=lambda: refused) as web:
+        code, body = _get(web.url)
+        assert code == 503 and b"busy or stopping" in body
+        assert _get(web.url + "api/status")[0] == 503
