@@ -164,3 +164,25 @@ def test_a_refused_status_answer_is_503_with_its_reason() -> None:
         code, body = _get(web.url)
         assert code == 503 and b"busy or stopping" in body
         assert _get(web.url + "api/status")[0] == 503
+
+
+def test_serves_on_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.fail("this machine has no IPv6 stack; the ::1 listener cannot be checked")
+    with serving(listen="[::1]:0") as web:
+        assert web.url.startswith("http://[::1]:")
+        code, body = _get(web.url + "api/status")
+    assert code == 200 and b"CP-TEST-1" in body
+
+
+def test_head_gives_the_headers_without_a_body() -> None:
+    with serving() as web:
+        host, port = web.address
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request("HEAD", "/sessions")
+        reply = conn.getresponse()
+        assert reply.status == 200
+        assert int(reply.getheader("Content-Length", "0")) > 1000
+        assert reply.read() == b""
+        assert "default-src 'none'" in reply.getheader("Content-Security-Policy", "")
+        conn.close()

@@ -28,7 +28,10 @@ class _Cells(HTMLParser):
 
     def __init__(self, row_class: str) -> None:
         super().__init__()
-        self.row_class, self.rows, self._row, self._cell = row_class, [], None, None
+        self.row_class = row_class
+        self.rows: list[list[str]] = []
+        self._row: list[str] | None = None
+        self._cell: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "tr" and (self.row_class in (dict(attrs).get("class") or "").split()):
