@@ -4,13 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
-    echo "install.sh: installing Debian's mosquitto (MQTT broker used by the tests)"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto
-fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+UPDATED=""
+
+# need PACKAGE WHY COMMAND...: install Debian's PACKAGE unless one of the commands exists
+need() {
+    local package=$1 why=$2
+    shift 2
+    for command in "$@"; do
+        command -v "$command" >/dev/null 2>&1 && return 0
+    done
+    echo "install.sh: installing Debian's $package ($why)"
+    if [ -z "$UPDATED" ]; then
+        $SUDO apt-get update -qq
+        UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$package"
+}
+
+need mosquitto "MQTT broker used by the tests" mosquitto /usr/sbin/mosquitto
+need chromium "headless browser for the web page test" chromium chromium-browser
 
 python3 -m pip install -q -e '.[test]'
 

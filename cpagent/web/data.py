@@ -1,0 +1,83 @@
+"""What the page reads from the daemon's answers: card ids masked, absent values as None.
+
+The web server never touches chargepoint state: it calls the two sources the daemon hands
+it (`StatusSource`, `SessionsSource`) from its own handler threads, and everything it shows
+goes through `masked()` first, so a card id (OCPP 1.6 §7.28 IdToken) never leaves the
+machine in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cpagent.redact import ID_TAG_KEYS, mask_id_tag
+
+StatusSource = Callable[[], dict[str, Any]]
+"""The daemon's `status` answer (as the control socket's `status` command returns it)."""
+
+SessionsSource = Callable[[int, int, datetime | None], tuple[int, list[dict[str, Any]]]]
+"""(offset, limit, since) -> (total matching, that page of finished sessions, newest first)."""
+
+_TAG_FIELDS = frozenset(ID_TAG_KEYS) | {"last_card"}
+
+
+def masked(value: Any) -> Any:
+    """`value` (a JSON-like tree) with every card id field masked to its last 4 characters."""
+    if isinstance(value, dict):
+        return {
+            k: (mask_id_tag(v) if k in _TAG_FIELDS and isinstance(v, str) else masked(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    return value
+
+
+def number(value: Any) -> float | None:
+    """A finite number from the answer, or None (absent, null, text, bool, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if value == value and abs(value) != float("inf") else None
+
+
+def connector_view(conn: dict[str, Any]) -> dict[str, Any]:
+    """The facts the page and /metrics show for one connector, None where the daemon has none.
+
+    Offered current is what the EVSE offers on the control pilot (`offered_a`), the pilot
+    its IEC 61851-1 state (`pilot`); the limit is the charging limit in force (`limit_a`)."""
+    raw_meter, raw_tx = conn.get("meter"), conn.get("transaction")
+    meter: dict[str, Any] = raw_meter if isinstance(raw_meter, dict) else {}
+    tx: dict[str, Any] | None = raw_tx if isinstance(raw_tx, dict) else None
+    return {
+        "id": conn.get("id"),
+        "status": conn.get("status"),
+        "power_w": number(meter.get("power_w")),
+        "energy_wh": number(meter.get("energy_wh")),
+        "offered_a": number(conn.get("offered_a")),
+        "limit_a": number(conn.get("limit_a")),
+        "pilot": conn.get("pilot"),
+        "relay": conn.get("relay") if isinstance(conn.get("relay"), bool) else None,
+        "plugged": conn.get("plugged") if isinstance(conn.get("plugged"), bool) else None,
+        "fault": conn.get("fault"),
+        "transaction_id": None if tx is None else tx.get("id"),
+        "id_tag": None if tx is None else tx.get("id_tag"),
+    }
+
+
+def registration_words(value: Any) -> str:
+    """OCPP 1.6 §7.38 RegistrationStatus in words for people."""
+    return {
+        None: "not registered yet",
+        "None": "not registered yet",
+        "": "not registered yet",
+        "Accepted": "accepted",
+        "Pending": "pending (the central system will retry)",
+        "Rejected": "rejected by the central system",
+    }.get(value, str(value))
+
+
+def queue_depth(status: dict[str, Any]) -> float | None:
+    """Transaction messages waiting for the central system (the durable outbox)."""
+    return number(status.get("queued_messages"))

@@ -1,0 +1,161 @@
+"""The two HTML pages: the live connector view (`/`) and the session history (`/sessions`).
+
+Plain HTML and CSS, no script and nothing fetched from elsewhere, so the page works offline
+on the charger's LAN; `/` reloads itself with a meta refresh. Every value that comes from
+the daemon is HTML-escaped here, card ids arrive masked (see data.masked), and an absent
+value shows as "-".
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from cpagent.web.data import connector_view, number, queue_depth, registration_words
+from cpagent.web.plot import session_plot
+from cpagent.web.timefmt import shown
+
+DASH = "-"
+STYLE = """
+body{font-family:sans-serif;margin:1.2em;color:#222;background:#fafafa}
+h1{font-size:1.3em;margin:0 0 .4em} nav a{margin-right:1em}
+table{border-collapse:collapse;margin:.6em 0} th,td{border:1px solid #ccc;padding:.25em .6em;
+text-align:left;vertical-align:top} th{background:#eee} td.num{text-align:right}
+.down{color:#b03a2e;font-weight:bold} .up{color:#1e8449;font-weight:bold}
+.session{background:#fff;border:1px solid #ddd;margin:.8em 0;padding:.5em}
+.session table{font-size:.9em;margin-top:0} .session td{white-space:nowrap}
+.pages a,.pages span{margin-right:.8em} .muted{color:#777}
+"""
+
+
+def _text(value: Any) -> str:
+    return DASH if value is None or value == "" else escape(str(value))
+
+
+def _fixed(value: Any, scale: float, digits: int) -> str:
+    n = number(value)
+    return DASH if n is None else f"{n / scale:.{digits}f}"
+
+
+def _page(title: str, body: str, refresh_s: int | None = None) -> str:
+    refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s else ""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{refresh}'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f'<nav><a href="/">live</a><a href="/sessions">sessions</a>'
+        f'<a href="/api/status">status JSON</a><a href="/metrics">metrics</a></nav>'
+        f"{body}</body></html>"
+    )
+
+
+def live_page(status: dict[str, Any], refresh_s: int) -> str:
+    """`/`: connection, registration and one row per connector."""
+    point = status.get("chargepoint")
+    connected = status.get("connection") == "connected"
+    link = escape(str(status.get("connection") or "unknown"))
+    if status.get("subprotocol"):
+        link += f" ({escape(str(status['subprotocol']))})"
+    facts = [("central system", f'<span class="{"up" if connected else "down"}">{link}</span>')]
+    if status.get("application") != "bench":
+        facts.append(("registration", escape(registration_words(status.get("registration")))))
+    facts.append(("queued transaction messages", _fixed(queue_depth(status), 1, 0)))
+    store = status.get("store")
+    if isinstance(store, dict):
+        facts.append(
+            (
+                "state database",
+                "ok"
+                if store.get("ok")
+                else f'<span class="down">{_text(store.get("error"))}</span>',
+            )
+        )
+    facts.append(("last error", _text(status.get("last_error"))))
+    facts.append(("last card", _text(status.get("last_card"))))
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
+    head = (
+        "<tr><th>connector</th><th>status</th><th>power (W)</th><th>energy (kWh)</th>"
+        "<th>offered (A)</th><th>limit (A)</th><th>pilot</th><th>relay</th><th>plug</th>"
+        "<th>transaction</th><th>card</th><th>fault</th></tr>"
+    )
+    lines = []
+    for conn in status.get("connectors", []):
+        if not isinstance(conn, dict):
+            continue
+        v = connector_view(conn)
+        relay = {True: "closed", False: "open", None: DASH}[v["relay"]]
+        plug = {True: "plugged", False: "unplugged", None: DASH}[v["plugged"]]
+        lines.append(
+            f'<tr class="connector" data-connector="{_text(v["id"])}">'
+            f'<td>{_text(v["id"])}</td><td class="status">{_text(v["status"])}</td>'
+            f'<td class="num power">{_fixed(v["power_w"], 1, 0)}</td>'
+            f'<td class="num energy">{_fixed(v["energy_wh"], 1000, 3)}</td>'
+            f'<td class="num">{_fixed(v["offered_a"], 1, 1)}</td>'
+            f'<td class="num">{_fixed(v["limit_a"], 1, 1)}</td>'
+            f"<td>{_text(v['pilot'])}</td><td>{relay}</td><td>{plug}</td>"
+            f"<td>{_text(v['transaction_id'])}</td><td>{_text(v['id_tag'])}</td>"
+            f"<td>{_text(v['fault'])}</td></tr>"
+        )
+    body = (
+        f"<h1>Chargepoint {_text(point)}</h1><table>{rows}</table>"
+        f'<table class="connectors">{head}{"".join(lines)}</table>'
+        f'<p class="muted">Refreshes every {refresh_s} s. Energy is the meter register.</p>'
+    )
+    return _page(f"cpagent {point or ''}", body, refresh_s)
+
+
+def sessions_page(
+    total: int, page: int, per_page: int, sessions: list[dict[str, Any]], since: str | None
+) -> str:
+    """`/sessions?page=N`: one page of finished sessions, each with its plot."""
+    pages = max(1, -(-total // per_page))
+    nav = _pager(page, pages, since)
+    first = (page - 1) * per_page + 1
+    noun = "session" if total == 1 else "sessions"
+    summary = (
+        f"{total} {noun}, showing {first}-{first + len(sessions) - 1}"
+        if sessions
+        else f"{total} {noun}; none on page {page}"
+    )
+    blocks = [_session(s) for s in sessions]
+    since_note = f" since {escape(since)}" if since else ""
+    body = f"<h1>Sessions{since_note}</h1><p>{summary}</p>{nav}{''.join(blocks)}{nav}"
+    return _page("cpagent sessions", body)
+
+
+def _pager(page: int, pages: int, since: str | None) -> str:
+    def link(n: int, label: str) -> str:
+        query = {"page": n, **({"since": since} if since else {})}
+        return f'<a href="/sessions?{escape(urlencode(query))}">{label}</a>'
+
+    parts = [f"<span>page {page} of {pages}</span>"]
+    if page > 1:
+        parts.insert(0, link(1, "first") + link(page - 1, "previous"))
+    if page < pages:
+        parts.append(link(page + 1, "next") + link(pages, "last"))
+    return f'<p class="pages">{"".join(parts)}</p>'
+
+
+def _session(s: dict[str, Any]) -> str:
+    acked = s.get("acknowledged")
+    ack = "yes" if acked is True else "not yet" if acked is False else DASH
+    facts = (
+        f"<tr><th>session</th><th>connector</th><th>card</th><th>start</th><th>stop</th>"
+        f"<th>meter start (Wh)</th><th>meter stop (Wh)</th><th>energy (kWh)</th>"
+        f"<th>stop reason</th><th>acknowledged</th></tr>"
+        f'<tr class="session-row" data-session="{_text(s.get("id"))}">'
+        f"<td>{_text(s.get('id'))}</td><td>{_text(s.get('connector'))}</td>"
+        f"<td>{_text(s.get('id_tag'))}</td><td>{escape(shown(s.get('start')))}</td>"
+        f"<td>{escape(shown(s.get('stop')))}</td>"
+        f'<td class="num">{_fixed(s.get("meter_start_wh"), 1, 0)}</td>'
+        f'<td class="num">{_fixed(s.get("meter_stop_wh"), 1, 0)}</td>'
+        f'<td class="num">{_fixed(s.get("energy_wh"), 1000, 3)}</td>'
+        f"<td>{_text(s.get('stop_reason'))}</td><td>{ack}</td></tr>"
+    )
+    raw = s.get("samples")
+    samples: list[Any] = list(raw) if isinstance(raw, list | tuple) else []
+    plot = session_plot(
+        samples, number(s.get("meter_start_wh")), title=f"session {s.get('id')}: power and energy"
+    )
+    return f'<div class="session"><table>{facts}</table>{plot}</div>'
