@@ -9,9 +9,9 @@
 #
 # Why this module may read the clock and start a thread (the only one in the core): built with
 # no clock, as the seed's OCPPTaskManager({sender, callHandlers}) is, the facade must time out
-# calls by itself. It then uses time.monotonic and one daemon thread (_Timer) that calls tick()
-# at the Session's next deadline; the Session itself stays clock-free. With an injected clock
-# the caller drives tick() (tests, or an owner loop that already waits on deadlines).
+# calls by itself. It then uses time.monotonic and one daemon thread (call_timer.CallTimer)
+# that calls tick() at the Session's next deadline; the Session itself stays clock-free. With
+# an injected clock the caller drives tick() (tests, or an owner loop that waits on deadlines).
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from cpagent.core import schemas
+from cpagent.core.call_timer import CallTimer
 from cpagent.core.errors import (
     AlreadyAnswered,
     InternalError,
@@ -151,9 +152,9 @@ class TaskManager:
         self._after: dict[Stage, list[Hook]] = {stage: [] for stage in Stage}
         self.hooks = _Hooks(self)
         """The seed's ``device.hooks.before/after(stage, fn)``; same as ``before``/``after``."""
-        self._timer: _Timer | None = None
+        self._timer: CallTimer | None = None
         if timer or (timer is None and clock is None):
-            self._timer = _Timer(weakref.ref(self), self._clock)
+            self._timer = CallTimer(weakref.ref(self), self._clock)
             weakref.finalize(self, self._timer.stop)  # the thread ends with the manager
 
     # -- the seed's API -----------------------------------------------------------------
@@ -389,60 +390,3 @@ class _Hooks:
     def __init__(self, manager: TaskManager) -> None:
         self.before = manager.before
         self.after = manager.after
-
-
-class _Timer:
-    """One daemon thread calling the manager's ``tick()`` at the Session's next deadline."""
-
-    def __init__(self, manager: weakref.ref[TaskManager], clock: Callable[[], float]) -> None:
-        self._manager = manager  # weak: an abandoned manager is collected, its thread ends
-        self._clock = clock
-        # re-entrant: the garbage collector may run the manager's finalizer (stop) on this
-        # very thread while it holds the condition
-        self._cond = threading.Condition(threading.RLock())
-        self._deadline: float | None = None
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, deadline: float | None) -> None:
-        """The Session's next deadline changed (or not); wake the thread if it is earlier."""
-        with self._cond:
-            old, self._deadline = self._deadline, deadline
-            if self._stopped or deadline is None or deadline == old:
-                return
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="ocpp-call-timer", daemon=True
-                )
-                self._thread.start()
-            elif old is None or deadline < old:
-                self._cond.notify()  # a later deadline is seen when the earlier wait ends
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    if self._stopped:
-                        return
-                    deadline = self._deadline
-                    if deadline is None:
-                        self._cond.wait()
-                        continue
-                    left = deadline - self._clock()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                self._deadline = None  # the tick's drain schedules the next one
-            manager = self._manager()
-            if manager is None:
-                return
-            try:
-                manager.tick()
-            except Exception as exc:  # a sender/handler failure is reported, never kills us
-                manager._report(exc)
-            del manager

@@ -11,7 +11,8 @@ import threading
 from datetime import datetime
 from typing import Any, TextIO
 
-from cpagent.bridge import Bridge, parse_host_port
+from cpagent.bridge import Bridge
+from cpagent.commands.bridge import parse_host_port
 from cpagent.csms.control import (
     DEFAULT_CONTROL_PORT,
     LOOPBACK,

@@ -67,7 +67,7 @@ class Routes:
             # the control path's refusal ({"ok": false, "error": ...}) is no status to show
             error = answer.get("error") if isinstance(answer, dict) else None
             raise Unavailable(str(error or "no status answer"))
-        return masked(answer)  # type: ignore[no-any-return]
+        return masked(answer)
 
     def _status_or_none(self) -> dict[str, Any] | None:
         try:
@@ -87,7 +87,7 @@ class Routes:
         except Exception as exc:
             log.warning("web: sessions source failed: %s", exc)
             raise Unavailable(str(exc) or type(exc).__name__) from exc
-        return int(total), masked(list(rows))  # type: ignore[no-any-return]
+        return int(total), masked(list(rows))
 
     def _sessions_page(self, params: dict[str, list[str]]) -> Reply:
         page = _int(params, "page", 1, 1, 10**9)

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from ocpp.v16 import call
 
-from cpagent.bridge import Bridge, add_bridge_arguments, parse_host_port, run_bridge
+from cpagent.bridge import Bridge, run_bridge
 from cpagent.bridge_credentials import ChargepointCredentials
+from cpagent.commands.bridge import add_bridge_arguments, parse_host_port
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.mqtt import MqttTransport

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from cpagent.bridge import Bridge, add_bridge_arguments, bridge_from_args
+from cpagent.bridge import Bridge
 from cpagent.bridge_credentials import (
     ChargepointCredentials,
     CredentialsError,
     load_credentials,
     read_secret_file,
 )
+from cpagent.commands.bridge import add_bridge_arguments, bridge_from_args
 from cpagent.transports.backoff import BackoffPolicy
 from cpagent.transports.events import FrameReceived, TransportUp
 from cpagent.transports.mqtt import BrokerLogin, MqttTransport, Topics
