@@ -195,3 +195,36 @@ def test_an_evse_connector_needs_no_relay_pin_and_its_sim_ev_draws_only_what_is_
         assert conn.meter.read().power_w == 0.0
     finally:
         hardware.close()
+
+
+def test_safe_off_zeroes_an_evse_din_board_left_offering_current(tmp_path: Path) -> None:
+    from cpagent.daemon.safety import safe_off
+    from hw.evse.evse_din_sim import EvseDinTwin
+    from hw.rtu_twin import RtuBusSimulator
+
+    board = EvseDinTwin(unit=2)  # powered up with register 2000's factory 32 A in 1000
+    with RtuBusSimulator([board]) as bus:
+        config = load(
+            tmp_path,
+            f'[[connector]]\n[connector.evse]\ndriver = "evse-din"\nport = "{bus.port}"\n'
+            "unit = 2\n",
+        )
+        assert board.configured_a == 32
+        report = safe_off(config, daemon_wait_s=0.0)
+        assert board.configured_a == 0
+    assert report.failed == ()
+    assert "connector1 EVSE controller (evse-din): 0 A offered" in report.lines
+
+
+def test_safe_off_names_an_evse_board_it_cannot_reach(tmp_path: Path) -> None:
+    from cpagent.daemon.safety import safe_off
+
+    config = load(
+        tmp_path,
+        '[[connector]]\n[connector.evse]\ndriver = "evse-din"\nport = "/dev/cpagent-none"\n',
+    )
+    report = safe_off(config, daemon_wait_s=0.0)
+    assert report.failed == ("connector1.evse",)
+    assert any(
+        line.startswith("connector1 EVSE controller (evse-din): NOT") for line in report.lines
+    )
