@@ -56,6 +56,10 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     feedback_active_low=conf.relay_feedback_active_low,
                     feedback_pull=conf.relay_feedback_pull,
                 )
+            elif conf.evse is not None and conf.evse.driver == "pwm":
+                raise ConfigurationError(
+                    f"connector[{index}]: a pwm pilot switches no contactor: set relay_pin"
+                )
             elif evse is not None:  # the controller switches the contactor
                 relay = ControllerContactor(evse)
             else:  # the config allows no relay_pin only with [connector.evse]
