@@ -21,6 +21,7 @@ from hw.interfaces import (
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
 
+    from cpagent.daemon.evse_writer import EvseWriter
     from hw.evse.poller import EvsePoller
     from hw.meters.poller import MeterPoller
     from hw.modbus_bus import BusRegistry
@@ -41,6 +42,7 @@ class ConnectorHardware:
     limiter: CurrentLimiter | None = None  # None: nothing can offer the EV a current limit
     evse: EvseController | None = None  # [connector.evse]: the control pilot's controller
     evse_poller: EvsePoller | None = None
+    evse_writer: EvseWriter | None = None  # writes the offered current off the owner thread
 
     @property
     def source(self) -> str:
@@ -74,6 +76,8 @@ class Hardware:
         for conn in self.connectors:
             if conn.poller is not None:
                 conn.poller.start()
+            if conn.evse_writer is not None:
+                conn.evse_writer.start()
             if conn.evse_poller is not None:
                 conn.evse_poller.start()
         if self.reader is not None:
@@ -82,6 +86,9 @@ class Hardware:
     def close(self, timeout: float = 5.0) -> None:
         """Stop threads and release devices; relays are closed (de-energised) first."""
         for conn in self.connectors:
+            writer = conn.evse_writer
+            if writer is not None:
+                _quietly(functools.partial(writer.stop, timeout), f"{conn.source} EVSE writer")
             _quietly(conn.relay.close, f"{conn.source} relay")
             if conn.evse is not None:  # 0 A: the EV stops drawing, the controller opens
                 _quietly(conn.evse.close, f"{conn.source} EVSE controller")
@@ -112,8 +119,9 @@ class ControllerContactor:
     makes the EV stop drawing and the controller open. The exit paths (RelayGuard) call it.
     """
 
-    def __init__(self, evse: EvseController) -> None:
+    def __init__(self, evse: EvseController, writer: EvseWriter | None = None) -> None:
         self._evse = evse
+        self._writer = writer
         self._energised = False
 
     @property
@@ -125,7 +133,10 @@ class ControllerContactor:
 
     def de_energise(self) -> None:
         self._energised = False
-        self._evse.set_current_a(0.0)
+        if self._writer is not None:
+            self._writer.zero_now()  # drops a pending offer: 0 A is the last word
+        else:
+            self._evse.set_current_a(0.0)
 
     def close(self) -> None:
         self._energised = False

@@ -384,6 +384,9 @@ class ChargepointApplication:
             if conn.evse is None:
                 return
             log.info("%s: offering %g A (control pilot)", conn.source, command.amps)
+            if conn.evse_writer is not None:  # the bus write waits off the owner thread
+                conn.evse_writer.offer(command.amps)
+                return
             try:
                 conn.evse.set_current_a(command.amps)
             except (EvseError, ValueError) as exc:  # unreachable: the driver retries each read

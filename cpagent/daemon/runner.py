@@ -84,7 +84,8 @@ def run_daemon(
         for conn in hardware.connectors:
             guard.add(conn.source, conn.relay)
             if conn.evse is not None and not isinstance(conn.relay, ControllerContactor):
-                guard.add(f"{conn.source} EVSE controller", ControllerContactor(conn.evse))
+                contactor = ControllerContactor(conn.evse, conn.evse_writer)
+                guard.add(f"{conn.source} EVSE controller", contactor)
         guard.de_energise_all()  # contactors open from the very start
         transport = _build(wiring.build_transport, config, inbox.post)
         owner = _Owner(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.daemon.context import APPLICATIONS, AppContext
 from cpagent.daemon.evse_wiring import RatedDraw, VehicleDraw, build_evse
+from cpagent.daemon.evse_writer import EvseWriter
 from cpagent.daemon.hardware import ConnectorHardware, ControllerContactor, Hardware, pin_factory
 from cpagent.daemon.loop import Application
 from cpagent.transports.base import Transport
@@ -44,6 +45,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
             evse = build_evse(conf, hardware.buses, factory) if conf.evse is not None else None
+            writer: EvseWriter | None = None
             relay: RelayOutput
             if conf.relay_pin is not None:
                 relay = GpioRelay(
@@ -61,12 +63,14 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     f"connector[{index}]: a pwm pilot switches no contactor: set relay_pin"
                 )
             elif evse is not None:  # the controller switches the contactor
-                relay = ControllerContactor(evse)
+                writer = EvseWriter(evse, source)
+                relay = ControllerContactor(evse, writer)
             else:  # the config allows no relay_pin only with [connector.evse]
                 raise ConfigurationError(f"connector[{index}]: set relay_pin or [connector.evse]")
             conn = ConnectorHardware(index, conf, relay, evse=evse)
             hardware.connectors.append(conn)
             if evse is not None:
+                conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
                 conn.evse_poller = EvsePoller(evse, post=post, source=source)
                 if conf.plug_pin is not None:
                     log.warning(
