@@ -49,21 +49,6 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
     return EvseDin(evse.port, unit=evse.unit, max_current_a=conf.max_current_a, bus=bus)
 
 
-class RatedDraw:
-    """What a simulated meter's EV may draw without an EVSE controller: the smart-charging
-    limit the simulated limiter holds, never more than the connector's `max_current_a` (a
-    real EV obeys the pilot's offer, which never exceeds the rating)."""
-
-    def __init__(self, limiter: Any, max_current_a: float) -> None:
-        self._limiter = limiter
-        self._max_current_a = max_current_a
-
-    @property
-    def limit_a(self) -> float | None:
-        limit: float | None = self._limiter.limit_a
-        return self._max_current_a if limit is None else min(limit, self._max_current_a)
-
-
 class VehicleDraw:
     """What the simulated meter's EV may draw: the simulated vehicle's current (A), which
     never exceeds what the pilot offers (`hw.evse.sim.SimVehicle.draw_a`)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.daemon.context import APPLICATIONS, AppContext
-from cpagent.daemon.evse_wiring import RatedDraw, VehicleDraw, build_evse
+from cpagent.daemon.evse_wiring import VehicleDraw, build_evse
 from cpagent.daemon.evse_writer import EvseWriter
 from cpagent.daemon.hardware import ConnectorHardware, ControllerContactor, Hardware, pin_factory
 from cpagent.daemon.loop import Application
@@ -113,7 +113,7 @@ def _build_meter(
         if isinstance(evse, SimEvse):
             return SimMeter(None, limiter=VehicleDraw(evse.vehicle)), None
         limiter = SimCurrentLimiter()
-        return SimMeter(relay, limiter=RatedDraw(limiter, conf.max_current_a)), limiter
+        return SimMeter(relay, limiter=limiter), limiter
     from hw.meters.sdm import SdmMeter
     from hw.modbus_bus import BusSettings
 

@@ -228,17 +228,3 @@ def test_safe_off_names_an_evse_board_it_cannot_reach(tmp_path: Path) -> None:
     assert any(
         line.startswith("connector1 EVSE controller (evse-din): NOT") for line in report.lines
     )
-
-
-def test_the_bench_ev_never_draws_more_than_the_connector_rating(tmp_path: Path) -> None:
-    config = load(tmp_path, "[[connector]]\nrelay_pin = 17\nmax_current_a = 16.0\n")
-    hardware = build_hardware(config, lambda event: None)
-    try:
-        conn = hardware.connector(1)
-        assert conn.meter is not None and conn.limiter is not None
-        conn.relay.energise()
-        assert conn.meter.read().current_a == (16.0,)  # its load is 7400 W: 32 A
-        conn.limiter.set_limit_a(10.0)
-        assert conn.meter.read().current_a == (10.0,)
-    finally:
-        hardware.close()
