@@ -43,6 +43,7 @@ class ConnectorView:
     relay_closed: bool
     pilot: str | None  # the EV's control pilot state (IEC 61851-1 A..F), None: not measured
     limit_a: float | None  # the current offered (smart charging), None: no limit
+    offered_current_a: float | None  # what the EVSE controller offers; None: no controller
     transaction_id: int | None  # None: no transaction, or its id is not known yet
     in_transaction: bool
     energy_wh: float | None  # the latest register reading
@@ -95,6 +96,7 @@ class ChargerState:
                 p.relay,
                 p.pilot,
                 p.limit_a,
+                p.offered_a if p.pilot is not None else None,
                 p.tx.transaction_id if p.tx is not None else None,
                 p.tx is not None,
                 p.sample.energy_wh if p.sample is not None else None,

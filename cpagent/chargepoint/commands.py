@@ -28,6 +28,15 @@ class SetCurrentLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class SetOfferedCurrent:
+    """Offer `amps` per phase through the connector's EVSE controller's control pilot
+    (IEC 61851-1 Annex A): 0 = no PWM, the EV may not draw; otherwise 6 A or more."""
+
+    connector_id: int
+    amps: float
+
+
+@dataclass(frozen=True, slots=True)
 class RestartRequested:
     """Reset.req was accepted and every transaction is stopped: restart the daemon.
 
@@ -45,7 +54,14 @@ class ReadMeter:
     request: int
 
 
-Command = EnergiseRelay | DeEnergiseRelay | SetCurrentLimit | RestartRequested | ReadMeter
+Command = (
+    EnergiseRelay
+    | DeEnergiseRelay
+    | SetCurrentLimit
+    | SetOfferedCurrent
+    | RestartRequested
+    | ReadMeter
+)
 
 
 # Firmware Management jobs (OCPP 1.6 §5.8, §5.19) go to a worker thread (cpagent.firmware), not

@@ -61,6 +61,7 @@ class Point:
     persisted_at: float = float("-inf")
     persisted_wh: float = float("-inf")  # the register reading persisted last
     limit_a: float | None = None
+    offered_a: float = 0.0  # what the EVSE controller was told to offer (pilot connectors)
     unavailable_later: bool = False
     remote_profile: dict[str, Any] | None = None
     faults: set[str] = field(default_factory=set)

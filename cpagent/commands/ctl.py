@@ -9,7 +9,7 @@ from typing import Any
 
 from cpagent.commands import arguments
 from cpagent.commands.common import EX_OK, add_socket_options, ask, run_guarded
-from hw.events import FaultCode
+from hw.events import EvseFault, FaultCode
 
 EPILOG = """\
 These act on simulated hardware ([gpio] pin_factory = "mock", meter/rfid driver "sim");
@@ -26,6 +26,8 @@ examples:
   cpagent ctl fault 2 PowerMeterFailure
   cpagent ctl clear-fault 2
   cpagent ctl ev-load 1 11000
+  cpagent ctl ev 1 charge
+  cpagent ctl ev 1 fault ResidualCurrent
 """
 
 
@@ -36,14 +38,20 @@ _watts = arguments.number(
 _id_tag = arguments.id_tag
 FAULT_CODES = tuple(code.value for code in FaultCode)
 _fault_code = arguments.one_of(FAULT_CODES)
+EV_ACTIONS = ("charge", "stop", "fault", "clear")
+EVSE_FAULTS = tuple(fault.value for fault in EvseFault)
+_ev_action = arguments.one_of(EV_ACTIONS)
+_evse_fault = arguments.one_of(EVSE_FAULTS)
+OPTIONAL = frozenset({"code"})  # positional arguments that may be left out (ev ... fault CODE)
 CONNECTOR = ("connector", _connector, "connector number, 1-based")
 
 # action -> (help, [(argument name, type, help)], examples)
 ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
     "plug": (
-        "plug a cable into connector N (drives its mock plug input)",
+        "plug a cable into connector N (its mock plug input, or the simulated EV)",
         [CONNECTOR],
-        'needs [gpio] pin_factory = "mock" and the connector\'s plug_pin.\n\n'
+        'needs [gpio] pin_factory = "mock" and the connector\'s plug_pin, or\n'
+        '[connector.evse] driver = "sim" (the EV shows pilot state B).\n\n'
         "examples:\n  cpagent ctl --config config/bench.toml plug 1",
     ),
     "unplug": (
@@ -72,6 +80,20 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
         [CONNECTOR],
         'needs the connector\'s meter driver = "sim".\n\n'
         "examples:\n  cpagent ctl --config config/bench.toml clear-fault 2",
+    ),
+    "ev": (
+        "drive the simulated EV on connector N: charge (S2 closed), stop, fault CODE, clear",
+        [
+            CONNECTOR,
+            ("what", _ev_action, "charge | stop | fault | clear"),
+            ("code", _evse_fault, "with fault: the controller's fault, " + ", ".join(EVSE_FAULTS)),
+        ],
+        'needs [connector.evse] driver = "sim". charge: the EV closes S2 and goes to pilot\n'
+        "state C once the EVSE offers >= 6 A, and draws what is offered (never more); stop:\n"
+        "back to B; fault: the controller reports CODE and offers 0 A until clear.\n\n"
+        "examples:\n  cpagent ctl --config config/bench.toml ev 1 charge\n"
+        "  cpagent ctl --config config/bench.toml ev 1 fault ResidualCurrent\n"
+        "  cpagent ctl --config config/bench.toml ev 1 clear",
     ),
     "ev-load": (
         "set the power the simulated EV on connector N draws when the relay is closed",
@@ -103,7 +125,8 @@ def register(subparsers: Any) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         for arg, kind, arg_help in params:
-            sub.add_argument(arg, type=kind, help=arg_help)
+            more: dict[str, Any] = {"nargs": "?"} if arg in OPTIONAL else {}
+            sub.add_argument(arg, type=kind, help=arg_help, **more)
         add_socket_options(sub)
     parser.set_defaults(func=functools.partial(run_guarded, _ctl))
 

@@ -144,6 +144,8 @@ def render(status: dict[str, Any]) -> str:
         )
         line = f"connector {conn.get('id')}: {conn.get('status', '?')}, relay {relay}, {plug}, "
         line += reading
+        if conn.get("pilot") is not None:  # an EVSE controller (IEC 61851-1 pilot state)
+            line += f", pilot {conn['pilot']}, offering {conn.get('offered_current_a') or 0:g} A"
         if conn.get("fault"):
             line += f", fault {conn['fault']}"
         tx = conn.get("transaction")

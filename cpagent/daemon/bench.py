@@ -1,7 +1,8 @@
 """Bench commands (`cpagent ctl ...`) acting on simulated hardware; refused on real hardware.
 
 Rule (README, "Security"): a command acts only on a device that is simulated (plug/unplug:
-mock GPIO; tap: the simulated reader; fault, clear-fault, ev-load: the simulated meter).
+mock GPIO or the simulated EVSE; tap: the simulated reader; fault, clear-fault, ev-load: the
+simulated meter; ev: the simulated EV and EVSE of `[connector.evse] driver = "sim"`).
 Those that can lead to closing a relay or change the energy billed - tap, clear-fault,
 ev-load - also need the relays to be simulated (mock GPIO), unless `[control]
 allow_ctl_with_real_relays = true` says this is a bench rig wired to real contactors.
@@ -10,15 +11,20 @@ allow_ctl_with_real_relays = true` says this is a bench rig wired to real contac
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cpagent.daemon.hardware import ConnectorHardware, Hardware
 from cpagent.daemon.loop import CommandError
-from hw.events import FaultCode
+from hw.events import EvseFault, FaultCode
 from hw.interfaces import FaultInjectable
 
-COMMANDS = ("plug", "unplug", "tap", "fault", "clear-fault", "ev-load")
+if TYPE_CHECKING:
+    from hw.evse.sim import SimEvse
+
+COMMANDS = ("plug", "unplug", "tap", "fault", "clear-fault", "ev-load", "ev")
 FAULT_CODES = tuple(code.value for code in FaultCode)
+EVSE_FAULTS = tuple(fault.value for fault in EvseFault)
+EV_ACTIONS = ("charge", "stop", "fault", "clear")
 
 
 class BenchControls:
@@ -39,7 +45,11 @@ class BenchControls:
         if cmd not in COMMANDS:
             raise CommandError(f"unknown command {cmd!r}; known: status, {', '.join(COMMANDS)}")
         conn = self._connector(request.get("connector"))
+        if cmd == "ev":
+            return self._ev(conn, request.get("what"), request.get("code"))
         if cmd in ("plug", "unplug"):
+            if _sim_evse(conn) is not None:
+                return self._ev(conn, cmd, None)
             return self._plug(conn, cmd == "plug")
         injectable = conn.meter
         if not isinstance(injectable, FaultInjectable):
@@ -99,6 +109,32 @@ class BenchControls:
         drive_mock_pin(self._hw.pin_factory, conn.config.plug_pin, plugged)
         return {"connector": conn.id, "plugged": plugged}
 
+    def _ev(self, conn: ConnectorHardware, what: Any, code: Any) -> dict[str, Any]:
+        """The simulated EV and EVSE (`[connector.evse] driver = "sim"`): plug, charge (S2
+        closed: state C once >= 6 A is offered), stop (state B), fault CODE, clear."""
+        evse = _sim_evse(conn)
+        if evse is None:
+            raise CommandError(f'connector {conn.id}: ev needs [connector.evse] driver = "sim"')
+        if what == "plug":
+            evse.plug()
+        elif what == "unplug":
+            evse.unplug()
+        elif what == "charge" or what == "stop":
+            if what == "charge" and conn.config.relay_pin is not None:
+                self._real_relays_guard("ev charge")  # state C may follow a closed relay
+            evse.request_charge(what == "charge")
+        elif what == "fault":
+            if code not in EVSE_FAULTS:
+                raise CommandError(f"code must be one of {', '.join(EVSE_FAULTS)}, not {code!r}")
+            evse.inject_fault(code)
+        elif what == "clear":
+            evse.clear_fault()
+        else:
+            raise CommandError(f"ev action must be one of {', '.join(EV_ACTIONS)}, not {what!r}")
+        if conn.evse_poller is not None:
+            conn.evse_poller.poke()  # the owner hears of it at once, not at the next poll
+        return {"connector": conn.id, "ev": what, "pilot": evse.vehicle.pilot.value}
+
     def _tap(self, id_tag: Any) -> dict[str, Any]:
         if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= 20:
             # OCPP 1.6 §7.28 IdToken is CiString20Type
@@ -113,3 +149,9 @@ class BenchControls:
         if tap(id_tag) is False:
             raise CommandError("the simulated card reader is faulted or stopped")
         return {"id_tag": id_tag}
+
+
+def _sim_evse(conn: ConnectorHardware) -> SimEvse | None:
+    from hw.evse.sim import SimEvse
+
+    return conn.evse if isinstance(conn.evse, SimEvse) else None

@@ -9,12 +9,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cpagent.config import Config, ConnectorConfig
-from hw.interfaces import CardReader, CurrentLimiter, EnergyMeter, PlugInput, RelayOutput
+from hw.interfaces import (
+    CardReader,
+    CurrentLimiter,
+    EnergyMeter,
+    EvseController,
+    PlugInput,
+    RelayOutput,
+)
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
 
+    from cpagent.daemon.evse_writer import EvseWriter
+    from hw.evse.poller import EvsePoller
     from hw.meters.poller import MeterPoller
+    from hw.modbus_bus import BusRegistry
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +40,9 @@ class ConnectorHardware:
     meter: EnergyMeter | None = None
     poller: MeterPoller | None = None
     limiter: CurrentLimiter | None = None  # None: nothing can offer the EV a current limit
+    evse: EvseController | None = None  # [connector.evse]: the control pilot's controller
+    evse_poller: EvsePoller | None = None
+    evse_writer: EvseWriter | None = None  # writes the offered current off the owner thread
 
     @property
     def source(self) -> str:
@@ -50,6 +63,7 @@ class Hardware:
     reader: CardReader | None = None
     # [control] allow_ctl_with_real_relays: simulated inputs may drive real relays (a bench)
     ctl_on_real_relays: bool = False
+    buses: BusRegistry | None = None  # one Modbus client per serial port (meters and EVSEs)
 
     def connector(self, connector_id: int) -> ConnectorHardware:
         for conn in self.connectors:
@@ -62,13 +76,22 @@ class Hardware:
         for conn in self.connectors:
             if conn.poller is not None:
                 conn.poller.start()
+            if conn.evse_writer is not None:
+                conn.evse_writer.start()
+            if conn.evse_poller is not None:
+                conn.evse_poller.start()
         if self.reader is not None:
             self.reader.start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop threads and release devices; relays are closed (de-energised) first."""
         for conn in self.connectors:
+            writer = conn.evse_writer
+            if writer is not None:
+                _quietly(functools.partial(writer.stop, timeout), f"{conn.source} EVSE writer")
             _quietly(conn.relay.close, f"{conn.source} relay")
+            if conn.evse is not None:  # 0 A: the EV stops drawing, the controller opens
+                _quietly(conn.evse.close, f"{conn.source} EVSE controller")
         reader = self.reader
         if reader is not None:
             _quietly(lambda: reader.stop(timeout), "card reader")
@@ -80,6 +103,44 @@ class Hardware:
                 _quietly(conn.meter.close, f"{conn.source} meter")
             if conn.plug is not None:
                 _quietly(conn.plug.close, f"{conn.source} plug input")
+            evse_poller = conn.evse_poller
+            if evse_poller is not None:
+                _quietly(functools.partial(evse_poller.stop, timeout), f"{conn.source} EVSE poller")
+        buses = self.buses
+        if buses is not None:
+            _quietly(buses.close, "Modbus buses")
+
+
+class ControllerContactor:
+    """The RelayOutput of a connector whose EVSE controller switches the contactor itself.
+
+    The controller closes it while it offers a current and the EV is in state C/D (IEC
+    61851-1 Annex A), so `energise` only records the wish; `de_energise` offers 0 A, which
+    makes the EV stop drawing and the controller open. The exit paths (RelayGuard) call it.
+    """
+
+    def __init__(self, evse: EvseController, writer: EvseWriter | None = None) -> None:
+        self._evse = evse
+        self._writer = writer
+        self._energised = False
+
+    @property
+    def energised(self) -> bool:
+        return self._energised
+
+    def energise(self) -> None:
+        self._energised = True
+
+    def de_energise(self) -> None:
+        self._energised = False
+        if self._writer is not None:
+            self._writer.zero_now()  # drops a pending offer: 0 A is the last word
+        else:
+            self._evse.set_current_a(0.0)
+
+    def close(self) -> None:
+        self._energised = False
+        self._evse.close()
 
 
 def pin_factory(config: Config) -> Factory | None:

@@ -18,6 +18,7 @@ from cpagent.chargepoint.commands import (
     ReadMeter,
     RestartRequested,
     SetCurrentLimit,
+    SetOfferedCurrent,
 )
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.smart_charging import Electrical
@@ -33,12 +34,14 @@ from cpagent.redact import mask_id_tag
 from cpagent.transports.base import Transport
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from cpagent.transports.websocket import WebSocketTransport
+from hw.errors import EvseError
 from hw.events import (
     CardPresented,
     DeviceFaulted,
     DeviceRecovered,
     MeterReadFailed,
     MeterSampled,
+    PilotChanged,
     PlugChanged,
 )
 from hw.meters.registers import register_map
@@ -55,6 +58,7 @@ HW_EVENTS = (
     MeterReadFailed,
     DeviceFaulted,
     DeviceRecovered,
+    PilotChanged,
 )
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
@@ -159,7 +163,9 @@ class ChargepointApplication:
             self._cp.receive(event.text, now)
         elif isinstance(event, HW_EVENTS):
             self._note(event)
-            if isinstance(event, PlugChanged) and not event.plugged:
+            if (isinstance(event, PlugChanged) and not event.plugged) or (
+                isinstance(event, PilotChanged) and event.pilot == "A"
+            ):
                 # No cable, no power: open at once, before the chargepoint commits the
                 # transaction's end to disk (it asks for the same, idempotently).
                 self._open_relay_of(event.source)
@@ -208,6 +214,8 @@ class ChargepointApplication:
                     "fault": ", ".join(sorted(point.faults)) or None,
                     "meter": _reading(point.sample),
                     "limit_a": point.limit_a,
+                    "pilot": point.pilot,
+                    "offered_current_a": None if conn.evse is None else conn.evse.offered_current_a,
                     "transaction": None
                     if tx is None
                     else {
@@ -301,6 +309,8 @@ class ChargepointApplication:
             log.info("%s recovered", event.source)
         elif isinstance(event, PlugChanged):
             log.info("%s: %s", event.source, "plugged" if event.plugged else "unplugged")
+        elif isinstance(event, PilotChanged):
+            log.info("%s: pilot %s -> %s", event.source, event.previous, event.pilot)
 
     def _flush(self) -> None:
         """Commands to the hardware first (a contactor opens before any frame is written),
@@ -370,6 +380,17 @@ class ChargepointApplication:
                 )
             else:
                 conn.limiter.set_limit_a(command.amps)
+        elif isinstance(command, SetOfferedCurrent):
+            if conn.evse is None:
+                return
+            log.info("%s: offering %g A (control pilot)", conn.source, command.amps)
+            if conn.evse_writer is not None:  # the bus write waits off the owner thread
+                conn.evse_writer.offer(command.amps)
+                return
+            try:
+                conn.evse.set_current_a(command.amps)
+            except (EvseError, ValueError) as exc:  # unreachable: the driver retries each read
+                log.error("%s: offering %g A failed: %s", conn.source, command.amps, exc)
 
 
 STORE_VENDOR_ERROR = "StateStoreWrite"  # vendorErrorCode of a store write fault (CiString50)

@@ -20,6 +20,7 @@ from cpagent.daemon import wiring
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.control import ControlServer, ControlServerError
 from cpagent.daemon.events import ShutdownRequested, StopRequested, WorkerDied
+from cpagent.daemon.hardware import ControllerContactor
 from cpagent.daemon.loop import EX_OK, EX_SOFTWARE, Application, Inbox, OwnerLoop
 from cpagent.daemon.notify import Notifier
 from cpagent.daemon.safety import RelayGuard
@@ -82,6 +83,9 @@ def run_daemon(
         hardware = _build(wiring.build_hardware, config, inbox.post)
         for conn in hardware.connectors:
             guard.add(conn.source, conn.relay)
+            if conn.evse is not None and not isinstance(conn.relay, ControllerContactor):
+                contactor = ControllerContactor(conn.evse, conn.evse_writer)
+                guard.add(f"{conn.source} EVSE controller", contactor)
         guard.de_energise_all()  # contactors open from the very start
         transport = _build(wiring.build_transport, config, inbox.post)
         owner = _Owner(

@@ -126,16 +126,45 @@ def safe_off(config: Config, *, daemon_wait_s: float = DAEMON_STOP_WAIT_S) -> Sa
 
 
 def _zero_evse_controllers(config: Config) -> tuple[list[str], list[str]]:
-    """Offer 0 A on every EVSE controller (IEC 61851-1: no PWM, the car stops drawing).
+    """Offer 0 A on every EVSE controller (IEC 61851-1: no PWM, the car stops drawing and the
+    controller opens its contactor): EVSE-DIN / EVSE-WB holding register 1000 = 0, OpenEVSE
+    RAPI sleep, the PWM pilot off. Neither board is known to fall back to 0 A on its own
+    when the host stops talking (OpenEVSE only with `$SY` heartbeat supervision armed), so
+    this is the guard after a death that ran no code of ours. Never raises for a device."""
+    from cpagent.daemon.evse_wiring import build_evse
+    from hw.modbus_bus import BusRegistry
 
-    TODO(hw): no EVSE controller driver is configurable yet ([connector] has no evse table).
-    When one is added, write 0 A here through its driver: EVSE-DIN / EVSE-WB holding
-    register 1000 = 0; OpenEVSE RAPI `$FS` (sleep). Neither controller is known to fall back
-    to 0 A on its own when the host stops talking (OpenEVSE only with `$SY` heartbeat
-    supervision armed), so this hook is the guard.
-    """
-    del config
-    return [], []
+    lines: list[str] = []
+    failed: list[str] = []
+    wanted = [(i, c) for i, c in enumerate(config.connectors, start=1) if c.evse is not None]
+    if not wanted:
+        return lines, failed
+    buses = BusRegistry()
+    try:
+        factory = pin_factory(config)
+        for index, conn in wanted:
+            assert conn.evse is not None
+            where = f"connector{index} EVSE controller ({conn.evse.driver})"
+            if conn.evse.driver == "sim":
+                lines.append(f"{where}: simulated, nothing to zero")
+                continue
+            try:
+                evse = build_evse(conn, buses, factory)
+                try:
+                    evse.set_current_a(0.0)
+                finally:
+                    evse.close()
+            except (HardwareError, OSError, ValueError) as exc:
+                lines.append(f"{where}: NOT set to 0 A: {exc}")
+                failed.append(f"connector{index}.evse")
+            else:
+                lines.append(f"{where}: 0 A offered")
+    except HardwareError as exc:
+        lines.append(f"EVSE controllers: {exc}")
+        failed.append("evse")
+    finally:
+        buses.close()
+    return lines, failed
 
 
 def _stop_live_daemon(config: Config, wait_s: float) -> list[str]:

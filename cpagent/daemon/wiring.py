@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.daemon.context import APPLICATIONS, AppContext
-from cpagent.daemon.hardware import ConnectorHardware, Hardware, pin_factory
+from cpagent.daemon.evse_wiring import VehicleDraw, build_evse
+from cpagent.daemon.evse_writer import EvseWriter
+from cpagent.daemon.hardware import ConnectorHardware, ControllerContactor, Hardware, pin_factory
 from cpagent.daemon.loop import Application
 from cpagent.transports.base import Transport
 from hw.errors import ConfigurationError
 from hw.interfaces import CardReader, CurrentLimiter, EnergyMeter, RelayOutput
+
+if TYPE_CHECKING:
+    from hw.modbus_bus import BusRegistry
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +26,9 @@ Post = Callable[[object], None]
 
 def build_hardware(config: Config, post: Post) -> Hardware:
     """Build every driver; relays start de-energised. Raises hw.errors.HardwareError."""
+    from hw.evse.poller import EvsePoller
     from hw.meters.poller import MeterPoller
+    from hw.modbus_bus import BusRegistry
     from hw.plug import GpioPlug
     from hw.relay import GpioRelay
 
@@ -30,34 +38,47 @@ def build_hardware(config: Config, post: Post) -> Hardware:
         pin_factory=factory,
         simulated=name == "mock",
         ctl_on_real_relays=config.control.allow_ctl_with_real_relays,
+        buses=BusRegistry(),
     )
+    assert hardware.buses is not None
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
-            if conf.relay_pin is None:  # the config allows it with [connector.evse]
+            evse = build_evse(conf, hardware.buses, factory) if conf.evse is not None else None
+            writer: EvseWriter | None = None
+            relay: RelayOutput
+            if conf.relay_pin is not None:
+                relay = GpioRelay(
+                    conf.relay_pin,
+                    active_high=conf.relay_active_high,
+                    pin_factory=factory,
+                    post=post,
+                    source=source,
+                    feedback_pin=conf.relay_feedback_pin,
+                    feedback_active_low=conf.relay_feedback_active_low,
+                    feedback_pull=conf.relay_feedback_pull,
+                )
+            elif conf.evse is not None and conf.evse.driver == "pwm":
                 raise ConfigurationError(
-                    f"connector[{index}]: this version does not drive EVSE controllers yet; "
-                    "set relay_pin"
+                    f"connector[{index}]: a pwm pilot switches no contactor: set relay_pin"
                 )
-            if conf.evse is not None:
-                log.warning(
-                    "connector[%d].evse: not driven by this version yet (the relay "
-                    "and plug pins are used)",
-                    index,
-                )
-            relay = GpioRelay(
-                conf.relay_pin,
-                active_high=conf.relay_active_high,
-                pin_factory=factory,
-                post=post,
-                source=source,
-                feedback_pin=conf.relay_feedback_pin,
-                feedback_active_low=conf.relay_feedback_active_low,
-                feedback_pull=conf.relay_feedback_pull,
-            )
-            conn = ConnectorHardware(index, conf, relay)
+            elif evse is not None:  # the controller switches the contactor
+                writer = EvseWriter(evse, source)
+                relay = ControllerContactor(evse, writer)
+            else:  # the config allows no relay_pin only with [connector.evse]
+                raise ConfigurationError(f"connector[{index}]: set relay_pin or [connector.evse]")
+            conn = ConnectorHardware(index, conf, relay, evse=evse)
             hardware.connectors.append(conn)
-            if conf.plug_pin is not None:
+            if evse is not None:
+                conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
+                conn.evse_poller = EvsePoller(evse, post=post, source=source)
+                if conf.plug_pin is not None:
+                    log.warning(
+                        "connector[%d]: plug_pin is not read: with [connector.evse] the "
+                        "control pilot tells whether a vehicle is connected",
+                        index,
+                    )
+            elif conf.plug_pin is not None:
                 conn.plug = GpioPlug(
                     conf.plug_pin,
                     post=post,
@@ -66,7 +87,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     active_low=conf.plug_active_low,
                     pull=conf.plug_pull,
                 )
-            conn.meter, conn.limiter = _build_meter(conf, relay)
+            conn.meter, conn.limiter = _build_meter(conf, relay, evse, hardware.buses)
             conn.poller = MeterPoller(
                 conn.meter, post=post, source=source, interval_s=conf.meter.poll_interval_s
             )
@@ -78,24 +99,32 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 
 
 def _build_meter(
-    conf: ConnectorConfig, relay: RelayOutput
+    conf: ConnectorConfig, relay: RelayOutput, evse: object, buses: BusRegistry
 ) -> tuple[EnergyMeter, CurrentLimiter | None]:
-    """The meter, and for a simulated one a simulated limiter its EV obeys.
-
-    TODO(hw): a real CurrentLimiter (PWM control pilot) does not exist yet, so real
-    connectors get None and current limits are logged, not applied.
+    """The meter, and for a simulated one what caps its EV's draw: the simulated vehicle
+    behind a simulated EVSE (it draws what the pilot offers, never more), else a simulated
+    current limiter (smart-charging limits). A real meter takes its port's shared bus.
     """
     if conf.meter.driver == "sim":
+        from hw.evse.sim import SimEvse
         from hw.meters.sim import SimMeter
         from hw.sim import SimCurrentLimiter
 
+        if isinstance(evse, SimEvse):
+            return SimMeter(None, limiter=VehicleDraw(evse.vehicle)), None
         limiter = SimCurrentLimiter()
         return SimMeter(relay, limiter=limiter), limiter
     from hw.meters.sdm import SdmMeter
+    from hw.modbus_bus import BusSettings
 
     assert conf.meter.port is not None  # config guarantees a port for real meters
+    bus = buses.bus(conf.meter.port, settings=BusSettings(conf.meter.baudrate))
     meter = SdmMeter(
-        conf.meter.driver, conf.meter.port, unit=conf.meter.unit, baudrate=conf.meter.baudrate
+        conf.meter.driver,
+        conf.meter.port,
+        unit=conf.meter.unit,
+        baudrate=conf.meter.baudrate,
+        bus=bus,
     )
     return meter, None
 

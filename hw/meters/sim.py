@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
 
 from hw.errors import MeterError
 from hw.events import FaultCode, MeterSample
 from hw.interfaces import Clock, RelayOutput
-from hw.sim import SimCurrentLimiter
+
+
+class CurrentCap(Protocol):
+    """Anything with the current (A) the simulated EV may draw now (None: no cap): a
+    SimCurrentLimiter, or a simulated vehicle behind an EVSE's pilot."""
+
+    @property
+    def limit_a(self) -> float | None: ...
 
 
 class SimMeter:
@@ -29,7 +37,7 @@ class SimMeter:
         voltage_v: float = 230.0,
         frequency_hz: float = 50.0,
         energy_wh: float = 0.0,
-        limiter: SimCurrentLimiter | None = None,
+        limiter: CurrentCap | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         if phases not in (1, 3):

@@ -79,9 +79,9 @@ def test_snapshot_shows_each_connector(rig: Rig) -> None:
     assert not views[0].in_transaction and views[0].status is ConnectorStatus.AVAILABLE
 
 
-def test_the_pilot_state_is_recorded_and_changes_nothing_else(rig: Rig) -> None:
-    rig.event(PilotChanged("1", "B", "A"))
+def test_a_pilot_state_of_a_vehicle_prepares_the_connector(rig: Rig) -> None:
+    rig.event(PilotChanged("1", "B", "A"))  # IEC 61851-1 B: vehicle connected (§4.9 A2)
     views = {v.connector_id: v for v in rig.cp.charging.snapshot()}
     assert views[1].pilot == "B" and views[0].pilot is None
-    assert views[1].status is ConnectorStatus.AVAILABLE and not views[1].relay_closed
-    assert rig.sent("StatusNotification") == [] and rig.hw_commands() == []
+    assert views[1].status is ConnectorStatus.PREPARING and not views[1].relay_closed
+    assert rig.hw_commands() == []  # nothing offered before a transaction

@@ -45,6 +45,8 @@ def test_ctl_help_lists_every_action(capsys: pytest.CaptureFixture[str]) -> None
         (["tap", "X" * 21], "argument id_tag: an idTag is 1-20 printable characters"),
         (["fault", "1", "Melted"], "argument code: 'Melted' is not one of PowerMeterFailure"),
         (["clear-fault"], "the following arguments are required: connector"),
+        (["ev", "1", "fly"], "argument what: 'fly' is not one of charge"),
+        (["ev", "1", "fault", "Melted"], "argument code: 'Melted' is not one of ResidualCurrent"),
         (["launch"], "invalid choice: 'launch'"),
     ],
 )
@@ -104,6 +106,7 @@ def real_devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         (["tap", "04A1B2C3D4"], 'the card reader is real; tap needs [rfid] driver = "sim"'),
         (["plug", "2"], "connector 2 has no plug_pin configured"),
         (["plug", "3"], "no connector 3 (this chargepoint has 1-2)"),
+        (["ev", "1", "charge"], 'connector 1: ev needs [connector.evse] driver = "sim"'),
     ],
 )
 def test_real_or_missing_hardware_is_refused_in_one_line(

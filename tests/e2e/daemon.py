@@ -30,8 +30,10 @@ class Daemon(DaemonProcess):
         csms_extra: str = "",
         extra: str = "",
         connectors: int = 1,
+        layout: tuple[SimConnector, ...] = CONNECTORS,
     ) -> None:
-        """`csms_extra`: more `[csms]` lines (password, TLS files); `extra`: more sections."""
+        """`csms_extra`: more `[csms]` lines (password, TLS files); `extra`: more sections;
+        `layout`: the connectors to take the first `connectors` of."""
         super().__init__(
             workdir,
             socket_path,
@@ -50,7 +52,7 @@ class Daemon(DaemonProcess):
                 state=workdir / "state",
                 socket=socket_path,
                 log_level="DEBUG",
-                connectors=CONNECTORS[:connectors],
+                connectors=layout[:connectors],
                 extra=extra,
             ),
         )

@@ -241,3 +241,23 @@ def test_status_for_people() -> None:
         "transaction messages waiting for the CSMS: 2",
         "queue depth: 0",
     ]
+
+
+def test_status_for_people_shows_the_pilot_and_the_current_offered() -> None:
+    from cpagent.commands.status import render
+
+    conn = {
+        "id": 1,
+        "status": "SuspendedEV",
+        "relay": True,
+        "plugged": True,
+        "pilot": "B",
+        "offered_current_a": 16.0,
+        "meter": None,
+        "transaction": None,
+    }
+    line = render({"chargepoint": "CP1", "connectors": [conn]}).splitlines()[1]
+    assert line == (
+        "connector 1: SuspendedEV, relay closed (energised), plugged, no meter reading yet, "
+        "pilot B, offering 16 A"
+    )

@@ -9,7 +9,6 @@ import pytest
 
 from cpagent.config import Config, ConfigError, load_config
 from cpagent.daemon.wiring import build_hardware
-from hw.errors import ConfigurationError
 
 HEAD = """\
 [chargepoint]
@@ -176,9 +175,56 @@ def test_the_card_reader_cannot_take_the_evse_port(tmp_path: Path) -> None:
     assert found == ["rfid.port: port /dev/ttyACM0 already used by connector[1].evse"]
 
 
-def test_the_daemon_refuses_an_evse_without_a_relay_pin_until_it_drives_one(
+def test_an_evse_connector_needs_no_relay_pin_and_its_sim_ev_draws_only_what_is_offered(
     tmp_path: Path,
 ) -> None:
-    config = load(tmp_path, '[[connector]]\n[connector.evse]\ndriver = "sim"\n')
-    with pytest.raises(ConfigurationError, match=r"connector\[1\]: .*set relay_pin"):
-        build_hardware(config, lambda event: None)
+    config = load(
+        tmp_path, '[[connector]]\nmax_current_a = 16.0\n[connector.evse]\ndriver = "sim"\n'
+    )
+    hardware = build_hardware(config, lambda event: None)
+    try:
+        conn = hardware.connector(1)
+        assert conn.evse is not None and conn.evse_poller is not None and conn.plug is None
+        assert conn.meter is not None
+        conn.evse.plug()  # type: ignore[attr-defined]  # the SimEvse's handle on its EV
+        assert conn.meter.read().power_w == 0.0  # nothing offered: state B, no draw
+        conn.evse.set_current_a(16.0)
+        assert conn.meter.read().current_a == (16.0,)  # the EV wants 32 A, 16 A is offered
+        conn.relay.de_energise()  # the exit paths: the controller offers 0 A
+        assert conn.evse.offered_current_a == 0.0
+        assert conn.meter.read().power_w == 0.0
+    finally:
+        hardware.close()
+
+
+def test_safe_off_zeroes_an_evse_din_board_left_offering_current(tmp_path: Path) -> None:
+    from cpagent.daemon.safety import safe_off
+    from hw.evse.evse_din_sim import EvseDinTwin
+    from hw.rtu_twin import RtuBusSimulator
+
+    board = EvseDinTwin(unit=2)  # powered up with register 2000's factory 32 A in 1000
+    with RtuBusSimulator([board]) as bus:
+        config = load(
+            tmp_path,
+            f'[[connector]]\n[connector.evse]\ndriver = "evse-din"\nport = "{bus.port}"\n'
+            "unit = 2\n",
+        )
+        assert board.configured_a == 32
+        report = safe_off(config, daemon_wait_s=0.0)
+        assert board.configured_a == 0
+    assert report.failed == ()
+    assert "connector1 EVSE controller (evse-din): 0 A offered" in report.lines
+
+
+def test_safe_off_names_an_evse_board_it_cannot_reach(tmp_path: Path) -> None:
+    from cpagent.daemon.safety import safe_off
+
+    config = load(
+        tmp_path,
+        '[[connector]]\n[connector.evse]\ndriver = "evse-din"\nport = "/dev/cpagent-none"\n',
+    )
+    report = safe_off(config, daemon_wait_s=0.0)
+    assert report.failed == ("connector1.evse",)
+    assert any(
+        line.startswith("connector1 EVSE controller (evse-din): NOT") for line in report.lines
+    )

@@ -15,12 +15,14 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class SimConnector:
-    """One `[[connector]]` on mock pins with a simulated meter."""
+    """One `[[connector]]` on mock pins with a simulated meter; `evse` adds a
+    `[connector.evse]` with that driver (then the pins may be None: left out)."""
 
-    relay_pin: int
-    plug_pin: int
+    relay_pin: int | None
+    plug_pin: int | None
     max_current_a: float | None = None  # None: the key is left out (the default, 16.0)
     poll_interval_s: float = 0.1
+    evse: str | None = None
 
 
 TWO_CONNECTORS = (SimConnector(17, 27), SimConnector(22, 23))
@@ -60,11 +62,15 @@ def sim_config(
 
 
 def _connector(conn: SimConnector) -> str:
-    keys: dict[str, object] = {"relay_pin": conn.relay_pin, "plug_pin": conn.plug_pin}
+    pins = {"relay_pin": conn.relay_pin, "plug_pin": conn.plug_pin}
+    keys: dict[str, object] = {k: v for k, v in pins.items() if v is not None}
     if conn.max_current_a is not None:
         keys["max_current_a"] = conn.max_current_a
-    return _table("[connector]", keys) + _table(
-        "connector.meter", {"driver": "sim", "poll_interval_s": conn.poll_interval_s}
+    evse = _table("connector.evse", {"driver": conn.evse}) if conn.evse is not None else ""
+    return (
+        _table("[connector]", keys)
+        + _table("connector.meter", {"driver": "sim", "poll_interval_s": conn.poll_interval_s})
+        + evse
     )
 
 
