@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cpagent.chargepoint.chargepoint import ChargePoint
@@ -23,17 +22,19 @@ from cpagent.chargepoint.commands import (
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.chargepoint.store import DATABASE_FILE, RETRY_DISK_S, Store, StoreWriteError
-from cpagent.config import Config
 from cpagent.core import schemas
 from cpagent.daemon import memory
+from cpagent.daemon.app_setup import (
+    apply_stored_ping_interval,
+    boot_payload,
+    firmware_worker,
+    os_boot_id,
+)
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
-from cpagent.firmware.worker import FirmwareWorker
 from cpagent.redact import mask_id_tag
-from cpagent.transports.base import Transport
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
-from cpagent.transports.websocket import WebSocketTransport
 from hw.errors import EvseError
 from hw.events import (
     CardPresented,
@@ -61,38 +62,6 @@ HW_EVENTS = (
     PilotChanged,
 )
 READER_SOURCE = "rfid"  # wiring's label for the card reader; 0 = the whole charge point
-OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
-
-
-def os_boot_id(path: Path = OS_BOOT_ID) -> str:
-    """The kernel's boot id (a fresh random id where there is none). Monotonic time
-    (CLOCK_MONOTONIC) runs on across our own restarts within one OS boot, so what an earlier
-    run queued without a wall clock is stamped exactly once the clock is known
-    (`Store.backdate`), not at the reconnection, after a later run's messages."""
-    try:
-        return path.read_text().strip() or uuid.uuid4().hex
-    except OSError:
-        return uuid.uuid4().hex
-
-
-def _apply_stored_ping_interval(store: Store, transport: Transport) -> None:
-    """WebSocketPingInterval as the central system last set it, else `[csms] ping_interval_s`.
-    Its change answers RebootRequired (OCPP 1.6 §9.1.39), so it applies here, at the next
-    start, before the runner starts the transport; 0 turns pings off."""
-    stored = store.load_config().get("WebSocketPingInterval")
-    if stored is not None and stored.isdigit() and isinstance(transport, WebSocketTransport):
-        transport.ping_interval_s = float(stored)
-
-
-def boot_payload(config: Config) -> dict[str, str]:
-    """BootNotification.req fields from [chargepoint] (OCPP 1.6 §4.2)."""
-    cp = config.chargepoint
-    payload = {"chargePointVendor": cp.vendor, "chargePointModel": cp.model}
-    if cp.serial_number is not None:
-        payload["chargePointSerialNumber"] = cp.serial_number
-    if cp.firmware_version is not None:
-        payload["firmwareVersion"] = cp.firmware_version
-    return payload
 
 
 class ChargepointApplication:
@@ -111,7 +80,7 @@ class ChargepointApplication:
         self._store = Store.open(
             config.state.dir / DATABASE_FILE, chargepoint_id=config.chargepoint.id
         )
-        _apply_stored_ping_interval(self._store, ctx.transport)
+        apply_stored_ping_interval(self._store, ctx.transport)
         sources = {conn.source: conn.id for conn in hardware.connectors}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
@@ -120,7 +89,7 @@ class ChargepointApplication:
             phases=max((register_map(driver).phases for driver in drivers), default=1),
             max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
         )
-        self._firmware = _firmware_worker(config, ctx.post)
+        self._firmware = firmware_worker(config, ctx.post)
         self._cp = ChargePoint(
             store=self._store,
             boot_payload=boot_payload(config),
@@ -408,28 +377,6 @@ class _PendingExit:
     reason: str
     exit_code: int
     latest: float
-
-
-def _firmware_worker(config: Config, post: Callable[[object], None]) -> FirmwareWorker | None:
-    """The worker behind the Firmware Management profile; None (profile off) without an
-    install command."""
-    firmware = config.firmware
-    if not firmware.install_command:
-        return None
-    worker = FirmwareWorker(
-        post,
-        diagnostics_paths=list(config.diagnostics.paths),
-        download_dir=firmware.download_dir or config.state.dir / "firmware",
-        install_command=list(firmware.install_command),
-        timeout_s=firmware.timeout_s,
-        config_path=config.path,  # only a redacted copy is uploaded
-        journal_unit=config.diagnostics.journal_unit,
-        max_download_bytes=firmware.max_download_mb * 1024 * 1024,
-        deadline_s=firmware.transfer_deadline_s,
-        reserve_bytes=firmware.reserve_mb * 1024 * 1024,
-    )
-    worker.start()
-    return worker
 
 
 def _reading(sample: Any) -> dict[str, Any] | None:
