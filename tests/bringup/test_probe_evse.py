@@ -191,3 +191,20 @@ def test_test_pilot_refuses_while_the_daemon_runs(cli, board, write_config, tmp_
     assert result.code == 75
     assert f"(pid {daemon.pid}) holds the devices" in result.err
     assert twin.writes == []
+
+
+def test_test_pilot_reads_the_controller_from_the_config(cli, board, vehicle, write_config):
+    bus, _ = board
+    vehicle.plug()
+    config = write_config(f"""
+        [[connector]]
+        max_current_a = 16.0
+        [connector.evse]
+        driver = "evse-din"
+        port = "{bus.port}"
+        unit = 2
+    """)
+    result = cli("test", "pilot", "1", "10", "--config", str(config), "--hold", "0")
+    assert result.code == 0, result.err
+    assert "connector 1: offering 10 A" in result.out
+    assert "back to 0 A" in result.out
