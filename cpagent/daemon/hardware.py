@@ -46,8 +46,14 @@ class ConnectorHardware:
 
     @property
     def source(self) -> str:
-        """The `source` label this connector's drivers put in their events."""
+        """The `source` label this connector's relay, plug and meter put in their events."""
         return f"connector{self.id}"
+
+    @property
+    def evse_source(self) -> str:
+        """The EVSE controller's own label: its faults and the meter's are kept apart, so
+        one device recovering never clears another's fault (OCPP 1.6 §4.9, Faulted)."""
+        return f"connector{self.id}:evse"
 
 
 @dataclass(slots=True)

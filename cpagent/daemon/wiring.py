@@ -71,7 +71,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
             hardware.connectors.append(conn)
             if evse is not None:
                 conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
-                conn.evse_poller = EvsePoller(evse, post=post, source=source)
+                conn.evse_poller = EvsePoller(evse, post=post, source=conn.evse_source)
                 if conf.plug_pin is not None:
                     log.warning(
                         "connector[%d]: plug_pin is not read: with [connector.evse] the "

@@ -15,6 +15,7 @@ from ocpp.v16 import call
 from tests.e2e.conftest import boot
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
+from tests.support.net import wait_until
 from tests.support.sim_config import SimConnector
 
 EVSE_CONNECTOR = SimConnector(None, None, 16.0, 0.2, evse="sim")  # no relay, no plug pin
@@ -120,3 +121,30 @@ def test_a_residual_current_trip_faults_with_ground_failure_and_ends_the_transac
     csms.wait_status(1, "Finishing")  # back from Faulted; the cable is still in (I6)
     daemon.do("unplug", connector=1)
     csms.wait_status(1, "Available")
+
+
+def test_the_meter_recovering_does_not_clear_a_residual_current_fault(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
+    """Each device has its own fault (OCPP 1.6 §4.9 I-row: Faulted until every fault is
+    gone): a meter that recovers must not end the controller's residual-current trip."""
+    boot(daemon, csms)
+    daemon.do("plug", connector=1)
+    daemon.do("ev", connector=1, what="fault", code="ResidualCurrent")
+    csms.wait_status(1, "Faulted")
+    daemon.do("fault", connector=1, code="PowerMeterFailure")
+    wait_until(
+        lambda: "faulted: PowerMeterFailure" in daemon.log_path.read_text(),
+        5,
+        "the meter's fault seen",
+    )
+    daemon.do("clear-fault", connector=1)
+    wait_until(
+        lambda: daemon.log_path.read_text().count("connector1 recovered") >= 1,
+        5,
+        "the meter's recovery handled",
+    )
+    assert daemon.connector()["status"] == "Faulted"
+    assert _last_status(csms)["status"] == "Faulted"
+    daemon.do("ev", connector=1, what="clear")
+    csms.wait_status(1, "Preparing")
