@@ -121,7 +121,7 @@ class SdmMeter:
             for block in self._blocks:
                 reads.append((block, self._read_block(block)))
             sample = decode_sample(self.regmap, reads, self._clock())
-            return self._monotonic(sample)
+            return self._count_regression(sample)
 
     def _read_block(self, block: Block) -> list[int]:
         self.requests += 1
@@ -131,7 +131,7 @@ class SdmMeter:
             self.failures += 1
             raise MeterError(f"{self.regmap.model} unit {self._unit}: {exc}") from exc
 
-    def _monotonic(self, sample: MeterSample) -> MeterSample:
+    def _count_regression(self, sample: MeterSample) -> MeterSample:
         last = self._last_energy_wh
         if last is not None and sample.energy_wh < last:
             self.energy_regressions += 1
