@@ -338,9 +338,9 @@ class Charging(ChargerState):
             return
         if not p.plugged:
             return
-        if p.pilot is not None:  # an EVSE controller: offer min(max, limit), status by pilot
+        if p.pilot is not None:  # an EVSE controller: offer min(rating, limit), status by pilot
             refused = p.deauthorized and p.energy_cap_wh is None  # C5, as below
-            most = self.profiles.electrical.max_current_a
+            most = self.profiles.electrical.rating_a(cid)  # this connector's max_current_a
             self._offer(p, 0.0 if refused else min(most, most if limit is None else limit))
             self.relay(p, p.offered_a > 0)
             self._pilot_status(p, now)
