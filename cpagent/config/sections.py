@@ -238,7 +238,10 @@ class EvseConfig:
         maximum=7,
     )
     poll_interval_s: float = key(
-        1.0, "seconds between reads of the pilot state and faults", **POSITIVE
+        1.0,
+        "seconds between reads of the pilot state and faults (a plug-in or a fault is seen "
+        "up to this late)",
+        **POSITIVE,
     )
 
 

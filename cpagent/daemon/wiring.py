@@ -71,7 +71,12 @@ def build_hardware(config: Config, post: Post) -> Hardware:
             hardware.connectors.append(conn)
             if evse is not None:
                 conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
-                conn.evse_poller = EvsePoller(evse, post=post, source=conn.evse_source)
+                conn.evse_poller = EvsePoller(
+                    evse,
+                    post=post,
+                    source=conn.evse_source,
+                    interval_s=conf.evse.poll_interval_s if conf.evse is not None else 1.0,
+                )
                 if conf.plug_pin is not None:
                     log.warning(
                         "connector[%d]: plug_pin is not read: with [connector.evse] the "
