@@ -70,9 +70,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ev-load",
         type=_watts,
-        default=7400.0,
+        default=7360.0,
         metavar="WATTS",
-        help="power the simulated EV draws (default 7400)",
+        help="power the simulated EV asks for (default 7360: 32 A x 230 V); it draws at most "
+        "the connector's max_current_a x 230 V x phases",
     )
     parser.add_argument(
         "--step-timeout",

@@ -29,7 +29,7 @@ SESSION_ORDER = [
     "BootNotification.conf  Accepted",
     "ChangeConfiguration  key=MeterValueSampleInterval value=1",
     "ChangeConfiguration.conf  Accepted",
-    "hw       ev-load 7400 W on connector 1",
+    "hw       ev-load 7360 W on connector 1",
     "[5/10] plug a cable into connector 1",
     "StatusNotification  connector 1 Preparing",
     "[6/10] card tap 04A1B2C3D4",
