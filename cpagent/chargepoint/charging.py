@@ -8,12 +8,13 @@ from cpagent.chargepoint import cards
 from cpagent.chargepoint.authorization import IdTagInfo
 from cpagent.chargepoint.charger import ChargerState
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.commands import DeEnergiseRelay, SetCurrentLimit, SetOfferedCurrent
+from cpagent.chargepoint.commands import DeEnergiseRelay, SetCurrentLimit
 from cpagent.chargepoint.connector import ChargePointErrorCode, ConnectorStatus, Trigger
 from cpagent.chargepoint.ev_activity import ev_activity
 from cpagent.chargepoint.meter_check import MeterVerdict
 from cpagent.chargepoint.meter_reports import MeterReports
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
+from cpagent.chargepoint.pilot_offer import VEHICLE_PRESENT, current_to_offer, offer, pilot_trigger
 from cpagent.chargepoint.points import Point, StopIntent, Tx
 from cpagent.chargepoint.ports import Host
 from cpagent.chargepoint.smart_charging import Electrical
@@ -33,11 +34,6 @@ from hw.events import (
 S = ConnectorStatus
 T = Trigger
 WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
-# IEC 61851-1 Annex A (Table A.3): B = vehicle connected, C/D = vehicle ready and charging
-# (D: with ventilation). A = no vehicle; E/F are faults the controller reports (DeviceFaulted).
-VEHICLE_PRESENT = frozenset({"B", "C", "D"})
-DRAWING = frozenset({"C", "D"})
-MIN_OFFER_A = 6.0  # IEC 61851-1 Table A.8: a pilot cannot offer less; below it, 0 (no PWM)
 
 
 class Charging(ChargerState):
@@ -129,36 +125,15 @@ class Charging(ChargerState):
         B/C/D plugged; during a transaction B is SuspendedEV, C/D Charging (OCPP 1.6 §4.9)."""
         p.pilot = pilot
         if pilot == "A" and p.plugged:
-            self._offer(p, 0.0)  # no vehicle: nothing offered until the next transaction
+            offer(self.host, p, 0.0)  # no vehicle: nothing offered until the next transaction
             self._plug(p, False, now)
         elif pilot in VEHICLE_PRESENT and not p.plugged:
             self._plug(p, True, now)
         self._pilot_status(p, now)
 
     def _pilot_status(self, p: Point, now: float) -> None:
-        """A transaction's status from what is offered and the pilot: 0 A offered is
-        SuspendedEVSE (§4.9 B5/C5/D5), state B SuspendedEV (B4/C4/E4), C/D Charging (B3/D3/E3).
-        """
-        if p.tx is None or not p.plugged or p.connector.status is S.FAULTED:
-            return
-        if p.connector.status not in (S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE):
-            return
-        if p.offered_a == 0:
-            trigger = T.SUSPENDED_BY_EVSE
-        elif p.pilot in DRAWING:
-            trigger = T.CHARGING
-        else:
-            trigger = T.SUSPENDED_BY_EV
-        self.move(p, trigger, now)
-
-    def _offer(self, p: Point, amps: float) -> None:
-        """Tell the EVSE controller what to offer (a pilot connector only; below 6 A: 0)."""
-        if p.pilot is None:
-            return
-        amps = 0.0 if amps < MIN_OFFER_A else amps
-        if amps != p.offered_a:
-            p.offered_a = amps
-            self.host.command(SetOfferedCurrent(p.connector.connector_id, amps))
+        if (trigger := pilot_trigger(p)) is not None:
+            self.move(p, trigger, now)
 
     def _fault(self, p: Point, ev: DeviceFaulted | DeviceRecovered, now: float) -> None:
         c = p.connector
@@ -172,7 +147,7 @@ class Charging(ChargerState):
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self.relay(p, False)
-            self._offer(p, 0.0)
+            offer(self.host, p, 0.0)
             c.apply(
                 T.FAULT,
                 now,
@@ -302,7 +277,7 @@ class Charging(ChargerState):
         tx = p.tx
         if tx is None:
             return
-        self._offer(p, 0.0)  # the EV stops drawing (no PWM) before the contactor opens
+        offer(self.host, p, 0.0)  # the EV stops drawing (no PWM) before the contactor opens
         self.relay(p, False)  # first: the final reading is taken with the relay open
         self.readings.want_stop(p, StopIntent(tx, reason, id_tag, now), now)
         p.tx = None
@@ -338,10 +313,10 @@ class Charging(ChargerState):
             return
         if not p.plugged:
             return
-        if p.pilot is not None:  # an EVSE controller: offer min(max, limit), status by pilot
+        if p.pilot is not None:  # an EVSE controller: offer min(rating, limit), status by pilot
             refused = p.deauthorized and p.energy_cap_wh is None  # C5, as below
-            most = self.profiles.electrical.max_current_a
-            self._offer(p, 0.0 if refused else min(most, most if limit is None else limit))
+            rating = self.profiles.electrical.rating_a(cid)  # this connector's max_current_a
+            offer(self.host, p, current_to_offer(rating, limit, refused))
             self.relay(p, p.offered_a > 0)
             self._pilot_status(p, now)
             return

@@ -98,8 +98,9 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
     "ev-load": (
         "set the power the simulated EV on connector N draws when the relay is closed",
         [CONNECTOR, ("watts", _watts, "power in W (>= 0), e.g. 7400")],
-        'needs the connector\'s meter driver = "sim"; a current limit from the CSMS\n'
-        "caps it (SetChargingProfile).\n\n"
+        'needs the connector\'s meter driver = "sim". Like a real EV it draws at most\n'
+        "max_current_a x 230 V x [connector.meter] phases, less under a current limit\n"
+        "from the CSMS (SetChargingProfile).\n\n"
         "examples:\n  cpagent ctl --config config/bench.toml ev-load 1 11000\n"
         "  cpagent ctl --config config/bench.toml ev-load 1 0      (EV paused)",
     ),

@@ -189,6 +189,13 @@ class MeterConfig:
         "seconds between reads (a transaction's start and stop read the meter at once)",
         **POSITIVE,
     )
+    phases: int = key(
+        1,
+        "phases the simulated EV draws on (its power is at most `max_current_a` x 230 V x "
+        "phases); a real meter's phases come from its model",
+        choices=(1, 3),
+        only_for=("sim",),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +236,12 @@ class EvseConfig:
         only_for=("pwm",),
         minimum=0,
         maximum=7,
+    )
+    poll_interval_s: float = key(
+        1.0,
+        "seconds between reads of the pilot state and faults (a plug-in or a fault is seen "
+        "up to this late)",
+        **POSITIVE,
     )
 
 

@@ -33,6 +33,7 @@ from cpagent.daemon.app_setup import (
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
+from cpagent.daemon.hardware import ConnectorHardware
 from cpagent.redact import mask_id_tag
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.errors import EvseError
@@ -85,11 +86,7 @@ class ChargepointApplication:
         sources |= {conn.evse_source: conn.id for conn in hardware.connectors}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
-        drivers = {conn.config.meter.driver for conn in hardware.connectors} - {"sim"}
-        electrical = Electrical(  # the sim meter measures one phase
-            phases=max((register_map(driver).phases for driver in drivers), default=1),
-            max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
-        )
+        electrical = _electrical(hardware.connectors)
         self._firmware = firmware_worker(config, ctx.post)
         self._cp = ChargePoint(
             store=self._store,
@@ -378,6 +375,23 @@ class _PendingExit:
     reason: str
     exit_code: int
     latest: float
+
+
+def _electrical(connectors: list[ConnectorHardware]) -> Electrical:
+    """Phases wired (a real meter's model says, a simulated one its `phases`) and each
+    connector's rating, `max_current_a`: the most the model offers it (IEC 61851-1)."""
+    phases = [
+        c.config.meter.phases
+        if c.config.meter.driver == "sim"
+        else register_map(c.config.meter.driver).phases
+        for c in connectors
+    ]
+    ratings = {c.id: c.config.max_current_a for c in connectors}
+    return Electrical(
+        phases=max(phases, default=1),
+        max_current_a=max(ratings.values(), default=16.0),
+        ratings=ratings,
+    )
 
 
 def _reading(sample: Any) -> dict[str, Any] | None:

@@ -71,7 +71,12 @@ def build_hardware(config: Config, post: Post) -> Hardware:
             hardware.connectors.append(conn)
             if evse is not None:
                 conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
-                conn.evse_poller = EvsePoller(evse, post=post, source=conn.evse_source)
+                conn.evse_poller = EvsePoller(
+                    evse,
+                    post=post,
+                    source=conn.evse_source,
+                    interval_s=conf.evse.poll_interval_s if conf.evse is not None else 1.0,
+                )
                 if conf.plug_pin is not None:
                     log.warning(
                         "connector[%d]: plug_pin is not read: with [connector.evse] the "
@@ -101,19 +106,22 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 def _build_meter(
     conf: ConnectorConfig, relay: RelayOutput, evse: object, buses: BusRegistry
 ) -> tuple[EnergyMeter, CurrentLimiter | None]:
-    """The meter, and for a simulated one what caps its EV's draw: the simulated vehicle
-    behind a simulated EVSE (it draws what the pilot offers, never more), else a simulated
-    current limiter (smart-charging limits). A real meter takes its port's shared bus.
+    """The meter, and for a simulated one what caps its EV's draw besides the connector's
+    rating: the simulated vehicle behind a simulated EVSE (it draws what the pilot offers,
+    never more), else a simulated current limiter (smart-charging limits). A real meter
+    takes its port's shared bus.
     """
     if conf.meter.driver == "sim":
         from hw.evse.sim import SimEvse
         from hw.meters.sim import SimMeter
         from hw.sim import SimCurrentLimiter
 
+        phases, most = conf.meter.phases, conf.max_current_a
         if isinstance(evse, SimEvse):
-            return SimMeter(None, limiter=VehicleDraw(evse.vehicle)), None
+            draw = VehicleDraw(evse.vehicle)
+            return SimMeter(None, limiter=draw, phases=phases, max_current_a=most), None
         limiter = SimCurrentLimiter()
-        return SimMeter(relay, limiter=limiter), limiter
+        return SimMeter(relay, limiter=limiter, phases=phases, max_current_a=most), limiter
     from hw.meters.sdm import SdmMeter
     from hw.modbus_bus import BusSettings
 
