@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
+from cpagent.daemon.link_status import Started
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
 
@@ -29,6 +31,7 @@ class BenchApplication:
     """An `Application` (cpagent.daemon.loop) that reports and simulates, but never charges."""
 
     def __init__(self, ctx: AppContext) -> None:
+        self._started = Started(time.time(), time.monotonic())
         self._ctx = ctx
         self._bench = BenchControls(ctx.hardware)
         self._connection = "disconnected"
@@ -111,6 +114,7 @@ class BenchApplication:
             )
         return {
             "application": "bench",
+            **self._started.facts(time.monotonic()),
             "chargepoint": self._ctx.config.chargepoint.id,
             "connection": self._connection,
             "subprotocol": self._subprotocol,
