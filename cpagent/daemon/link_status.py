@@ -83,7 +83,7 @@ def _tls_hint(detail: str) -> str:
         return "the certificate names another host: use that host name in [csms] url"
     if "expired" in detail or "not yet valid" in detail:
         return "the certificate is out of date, or this board's clock is wrong: check the time"
-    if "alert" in detail:  # the server refused *our* certificate
+    if "alert" in detail or "client certificate" in detail:  # the server refused ours
         return "the central system refused our client certificate: check [csms] cert_file"
     return (
         "the central system's certificate is not signed by a CA we trust: set [csms] ca_file "

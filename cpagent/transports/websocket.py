@@ -261,9 +261,15 @@ class WebSocketTransport:
             ) from exc
         except (wsc.WebSocketException, OSError) as exc:
             abort(ws)
-            raise _AttemptFailed(
-                f"cannot connect to {self.url}: {exc or type(exc).__name__}", connect_cause(exc)
-            ) from exc
+            reason, cause = f"cannot connect to {self.url}: {exc or type(exc).__name__}", None
+            if self.profile is SecurityProfile.TLS_CLIENT_CERT and isinstance(
+                exc, wsc.WebSocketConnectionClosedException | ConnectionResetError
+            ):
+                # TLS 1.3 (RFC 8446 §4.4.2.4): the server checks our certificate after the
+                # client has finished; a refusal shows here as the server hanging up.
+                reason += " (the central system may have refused our client certificate)"
+                cause = LinkCause.TLS
+            raise _AttemptFailed(reason, cause or connect_cause(exc)) from exc
         chosen = (ws.getheaders() or {}).get("sec-websocket-protocol")
         if chosen != self.subprotocol:
             # OCPP-J 1.6 §3.1.2: the server must select the subprotocol we offered.
