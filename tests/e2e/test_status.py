@@ -268,3 +268,17 @@ def test_per_phase_values_from_an_sdm630(
     finally:
         daemon.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_a_meter_fault_shows_as_last_error_until_the_meter_recovers(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
+    boot(daemon, csms)
+    daemon.do("fault", connector=1, code="PowerMeterFailure")
+    faulted = daemon.wait(lambda s: s["last_error"], what="the meter fault")
+    assert "PowerMeterFailure" in faulted["last_error"]
+    daemon.do("clear-fault", connector=1)
+    healed = daemon.wait_connector(lambda c: c["status"] == "Available", what="meter back")
+    assert healed["fault"] is None
+    assert daemon.status()["last_error"] is None  # the condition is gone, so is the error
+    assert [e["source"] for e in faulted["errors_active"]] == ["connector1"]
