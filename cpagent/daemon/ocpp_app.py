@@ -115,7 +115,7 @@ class ChargepointApplication:
         self._restart_bound_s = config.csms.call_timeout_s
         self._validators_seen = 0
         self._exit: _PendingExit | None = None  # Reset or signal: exit once Stops are acked
-        self._link = LinkStatus(config.csms.transport, config.csms.protocol)
+        self._link = LinkStatus(config.csms.transport, config.csms.protocol, since=wall())
         self._problems = Problems()  # what `last_error` shows until its cause is gone
         self._last_card: str | None = None
         self._flush()

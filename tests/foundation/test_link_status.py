@@ -116,3 +116,10 @@ def test_a_repeated_error_keeps_its_first_since_and_its_latest_words() -> None:
     assert problems.as_list() == [
         {"source": "csms", "error": "CSMS link: HTTP 404", "since": rfc3339(T0)}
     ]
+
+
+def test_a_link_never_up_is_down_since_the_start() -> None:
+    link = LinkStatus(since=T0)
+    link.went_down(TransportDown("refused", LinkCause.REFUSED, retry_in_s=1.0), T0 + 3)
+    assert link.as_dict()["since"] == rfc3339(T0)
+    assert link.reconnects == 0
