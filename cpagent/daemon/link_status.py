@@ -168,10 +168,6 @@ class Problems:
     def clear(self, key: str) -> None:
         self.active.pop(key, None)
 
-    def clear_all(self, prefix: str) -> None:
-        for key in [k for k in self.active if k.startswith(prefix)]:
-            del self.active[key]
-
     @property
     def last(self) -> str | None:
         return next(reversed(self.active.values()))[0] if self.active else None
