@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.config import Config, ConnectorConfig
 from hw.interfaces import (
     CardReader,
@@ -17,6 +18,7 @@ from hw.interfaces import (
     PlugInput,
     RelayOutput,
 )
+from hw.meters.registers import register_map
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
@@ -167,3 +169,20 @@ def _quietly(action: Callable[[], object], what: str) -> None:
         action()
     except Exception as exc:
         log.error("closing %s failed: %s", what, exc)
+
+
+def connector_electrical(connectors: list[ConnectorHardware]) -> Electrical:
+    """Phases wired (a real meter's model says, a simulated one its `phases`) and each
+    connector's rating, `max_current_a`: the most the model offers it (IEC 61851-1)."""
+    phases = [
+        c.config.meter.phases
+        if c.config.meter.driver == "sim"
+        else register_map(c.config.meter.driver).phases
+        for c in connectors
+    ]
+    ratings = {c.id: c.config.max_current_a for c in connectors}
+    return Electrical(
+        phases=max(phases, default=1),
+        max_current_a=max(ratings.values(), default=16.0),
+        ratings=ratings,
+    )
