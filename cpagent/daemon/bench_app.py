@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(slots=True)
 class _ConnectorView:
     plugged: bool | None = None
-    fault: str | None = None
+    faults: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> code
     meter: dict[str, Any] | None = None
+
+    @property
+    def fault(self) -> str | None:
+        """The newest fault in force: one device recovering leaves the others' faults."""
+        return next(reversed(self.faults.values()), None)
 
 
 class BenchApplication:
@@ -40,7 +45,7 @@ class BenchApplication:
         for conn in ctx.hardware.connectors:
             if conn.plug is not None:
                 self._views[conn.id].plugged = conn.plug.plugged
-        self._sources = {c.source: c.id for c in ctx.hardware.connectors}
+        self._sources = {s: c.id for c in ctx.hardware.connectors for s in c.sources}
 
     def on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
@@ -77,11 +82,12 @@ class BenchApplication:
         elif isinstance(event, MeterSampled):
             view.meter = dataclasses.asdict(event.sample)
         elif isinstance(event, DeviceFaulted):
-            view.fault = event.code
+            view.faults.pop(event.source, None)
+            view.faults[event.source] = event.code
             self._last_error = f"{event.source}: {event.code}: {event.detail}"
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
         else:
-            view.fault = None
+            view.faults.pop(event.source, None)
             log.info("%s recovered", event.source)
 
     def next_deadline(self) -> float | None:

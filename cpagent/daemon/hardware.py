@@ -46,14 +46,30 @@ class ConnectorHardware:
 
     @property
     def source(self) -> str:
-        """The `source` label this connector's relay, plug and meter put in their events."""
+        """The `source` label of this connector's plug events, and its name in log lines."""
         return f"connector{self.id}"
+
+    # Each device that can fault has its own label, so one device recovering never clears
+    # another's fault (OCPP 1.6 §4.9: Faulted while any fault is in force).
+    @property
+    def relay_source(self) -> str:
+        """The relay's label (its feedback faults: PowerSwitchFailure)."""
+        return device_source(self.id, "relay")
+
+    @property
+    def meter_source(self) -> str:
+        """The meter's label (its readings, read failures and faults)."""
+        return device_source(self.id, "meter")
 
     @property
     def evse_source(self) -> str:
-        """The EVSE controller's own label: its faults and the meter's are kept apart, so
-        one device recovering never clears another's fault (OCPP 1.6 §4.9, Faulted)."""
-        return f"connector{self.id}:evse"
+        """The EVSE controller's label (pilot changes and its faults)."""
+        return device_source(self.id, "evse")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every label this connector's devices put in their events."""
+        return (self.source, self.relay_source, self.meter_source, self.evse_source)
 
 
 @dataclass(slots=True)
@@ -147,6 +163,11 @@ class ControllerContactor:
     def close(self) -> None:
         self._energised = False
         self._evse.close()
+
+
+def device_source(connector_id: int, device: str) -> str:
+    """The `source` label of one device of a connector: `connector1:meter`."""
+    return f"connector{connector_id}:{device}"
 
 
 def pin_factory(config: Config) -> Factory | None:

@@ -10,7 +10,13 @@ from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.daemon.context import APPLICATIONS, AppContext
 from cpagent.daemon.evse_wiring import VehicleDraw, build_evse
 from cpagent.daemon.evse_writer import EvseWriter
-from cpagent.daemon.hardware import ConnectorHardware, ControllerContactor, Hardware, pin_factory
+from cpagent.daemon.hardware import (
+    ConnectorHardware,
+    ControllerContactor,
+    Hardware,
+    device_source,
+    pin_factory,
+)
 from cpagent.daemon.loop import Application
 from cpagent.transports.base import Transport
 from hw.errors import ConfigurationError
@@ -53,7 +59,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     active_high=conf.relay_active_high,
                     pin_factory=factory,
                     post=post,
-                    source=source,
+                    source=device_source(index, "relay"),
                     feedback_pin=conf.relay_feedback_pin,
                     feedback_active_low=conf.relay_feedback_active_low,
                     feedback_pull=conf.relay_feedback_pull,
@@ -89,7 +95,10 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                 )
             conn.meter, conn.limiter = _build_meter(conf, relay, evse, hardware.buses)
             conn.poller = MeterPoller(
-                conn.meter, post=post, source=source, interval_s=conf.meter.poll_interval_s
+                conn.meter,
+                post=post,
+                source=conn.meter_source,
+                interval_s=conf.meter.poll_interval_s,
             )
         hardware.reader = _build_reader(config, post)
     except BaseException:

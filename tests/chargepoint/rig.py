@@ -34,8 +34,10 @@ class Rig:
         connectors: tuple[int, ...] = (1,),
         now: float = 1000.0,
         firmware_management: bool = False,
+        sources: dict[str, int] | None = None,
     ) -> None:
         self.tmp_path = tmp_path
+        self.sources = sources  # hw event labels -> connector (None: "1" -> 1, ...)
         self.now = now
         self.boot_id = boot_id
         self.connectors = connectors
@@ -82,6 +84,7 @@ class Rig:
             new_id=lambda: next(self.ids),
             now=self.now,
             firmware_management=self.firmware_management,
+            sources=self.sources,
         )
         self.cp = cp
         self._drain_commands()
