@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gpiozero.pins import Factory
 
     from cpagent.daemon.evse_writer import EvseWriter
+    from hw.evse.pilot_sim import SimPilotCircuit
     from hw.evse.poller import EvsePoller
     from hw.meters.poller import MeterPoller
     from hw.modbus_bus import BusRegistry
@@ -43,6 +44,7 @@ class ConnectorHardware:
     evse: EvseController | None = None  # [connector.evse]: the control pilot's controller
     evse_poller: EvsePoller | None = None
     evse_writer: EvseWriter | None = None  # writes the offered current off the owner thread
+    pilot_circuit: SimPilotCircuit | None = None  # a pwm pilot's simulated EV (mock pins)
 
     @property
     def source(self) -> str:

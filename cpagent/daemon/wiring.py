@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.daemon.context import APPLICATIONS, AppContext
-from cpagent.daemon.evse_wiring import VehicleDraw, build_evse
+from cpagent.daemon.evse_wiring import VehicleDraw, build_evse, build_pilot_circuit
 from cpagent.daemon.evse_writer import EvseWriter
 from cpagent.daemon.hardware import (
     ConnectorHardware,
@@ -50,6 +50,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
+            circuit = build_pilot_circuit(conf, factory)  # before the pilot that reads it
             evse = build_evse(conf, hardware.buses, factory) if conf.evse is not None else None
             writer: EvseWriter | None = None
             relay: RelayOutput
@@ -73,7 +74,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                 relay = ControllerContactor(evse, writer)
             else:  # the config allows no relay_pin only with [connector.evse]
                 raise ConfigurationError(f"connector[{index}]: set relay_pin or [connector.evse]")
-            conn = ConnectorHardware(index, conf, relay, evse=evse)
+            conn = ConnectorHardware(index, conf, relay, evse=evse, pilot_circuit=circuit)
             hardware.connectors.append(conn)
             if evse is not None:
                 conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
@@ -93,7 +94,8 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     active_low=conf.plug_active_low,
                     pull=conf.plug_pull,
                 )
-            conn.meter, conn.limiter = _build_meter(conf, relay, evse, hardware.buses)
+            vehicle = circuit.vehicle if circuit is not None else None
+            conn.meter, conn.limiter = _build_meter(conf, relay, evse, hardware.buses, vehicle)
             conn.poller = MeterPoller(
                 conn.meter,
                 post=post,
@@ -108,11 +110,16 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 
 
 def _build_meter(
-    conf: ConnectorConfig, relay: RelayOutput, evse: object, buses: BusRegistry
+    conf: ConnectorConfig,
+    relay: RelayOutput,
+    evse: object,
+    buses: BusRegistry,
+    vehicle: object = None,
 ) -> tuple[EnergyMeter, CurrentLimiter | None]:
     """The meter, and for a simulated one what caps its EV's draw: the simulated vehicle
-    behind a simulated EVSE (it draws what the pilot offers, never more), else a simulated
-    current limiter (smart-charging limits). A real meter takes its port's shared bus.
+    behind a simulated EVSE or a mock-pin pwm pilot (`vehicle`; it draws what the pilot
+    offers, never more), else a simulated current limiter (smart-charging limits). A real
+    meter takes its port's shared bus.
     """
     if conf.meter.driver == "sim":
         from hw.evse.sim import SimEvse
@@ -121,6 +128,8 @@ def _build_meter(
 
         if isinstance(evse, SimEvse):
             return SimMeter(None, limiter=VehicleDraw(evse.vehicle)), None
+        if vehicle is not None:  # the pwm pilot's EV, behind the connector's own relay
+            return SimMeter(relay, limiter=VehicleDraw(vehicle)), None
         limiter = SimCurrentLimiter()
         return SimMeter(relay, limiter=limiter), limiter
     from hw.meters.sdm import SdmMeter
