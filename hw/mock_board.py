@@ -72,6 +72,11 @@ class LatchedMockPin(MockPWMPin):
                 self._state = level  # the line still holds what the last process left
             factory.record(self.info.name, bool(self._state))
 
+    def _set_frequency(self, value: float | None) -> None:
+        if value is None and self._frequency is None:
+            return  # a plain output being released keeps its level (MockPWMPin drops it)
+        super()._set_frequency(value)
+
     def _change_state(self, value: bool) -> bool:
         changed = bool(super()._change_state(value))
         if changed and self._function == "output":

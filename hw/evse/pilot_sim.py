@@ -1,5 +1,4 @@
-"""A mock MCP3008 on gpiozero's mock SPI bus showing a simulated pilot level, and the
-simulated EV on the end of a mock-board PWM pilot (tests and the bench)."""
+"""A simulated EV behind a mock-pin PWM pilot, read through a mock MCP3008 (tests, bench)."""
 
 from __future__ import annotations
 
