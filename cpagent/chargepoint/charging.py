@@ -11,6 +11,7 @@ from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import DeEnergiseRelay, SetCurrentLimit
 from cpagent.chargepoint.connector import ChargePointErrorCode, ConnectorStatus, Trigger
 from cpagent.chargepoint.ev_activity import ev_activity
+from cpagent.chargepoint.faults import report_fault
 from cpagent.chargepoint.meter_check import MeterVerdict
 from cpagent.chargepoint.meter_reports import MeterReports
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
@@ -142,23 +143,20 @@ class Charging(ChargerState):
             if ev.code in WARNINGS:
                 c.warn(code, now, ev.detail[:50] or None)
                 return
-            p.faults.add(ev.source)
+            p.faults.add(ev)
             self.drop_reservations(p.connector.connector_id, now)  # §5.13 (3): Faulted
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self.relay(p, False)
             offer(self.host, p, 0.0)
-            c.apply(
-                T.FAULT,
-                now,
-                code,
-                info=ev.detail[:50] or None,
-                vendor_error_code=ev.vendor_code[:50] or None,
-            )
+            report_fault(c, ev, now)
         else:
             p.faults.discard(ev.source)
-            if c.status is S.FAULTED and not p.faults:
+            left = p.faults.in_force()
+            if c.status is S.FAULTED and left is None:
                 c.apply(T.FAULT_CLEARED, now)
+            elif c.status is S.FAULTED and left is not None:
+                report_fault(c, left, now, unless_reported=True)  # the one in force (§7.6)
             elif c.error_code is not ChargePointErrorCode.NO_ERROR and c.status is not S.FAULTED:
                 c.warn(ChargePointErrorCode.NO_ERROR, now)
 

@@ -51,7 +51,7 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
         "plug a cable into connector N (its mock plug input, or the simulated EV)",
         [CONNECTOR],
         'needs [gpio] pin_factory = "mock" and the connector\'s plug_pin, or\n'
-        '[connector.evse] driver = "sim" (the EV shows pilot state B).\n\n'
+        '[connector.evse] driver = "sim", or "pwm" on mock pins (the EV shows pilot state B).\n\n'
         "examples:\n  cpagent ctl --config config/bench.toml plug 1",
     ),
     "unplug": (
@@ -88,7 +88,8 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
             ("what", _ev_action, "charge | stop | fault | clear"),
             ("code", _evse_fault, "with fault: the controller's fault, " + ", ".join(EVSE_FAULTS)),
         ],
-        'needs [connector.evse] driver = "sim". charge: the EV closes S2 and goes to pilot\n'
+        'needs [connector.evse] driver = "sim", or "pwm" with [gpio] pin_factory = "mock"\n'
+        "(its faults: PilotShort, PilotFault). charge: the EV closes S2 and goes to pilot\n"
         "state C once the EVSE offers >= 6 A, and draws what is offered (never more); stop:\n"
         "back to B; fault: the controller reports CODE and offers 0 A until clear.\n\n"
         "examples:\n  cpagent ctl --config config/bench.toml ev 1 charge\n"

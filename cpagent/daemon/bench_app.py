@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(slots=True)
 class _ConnectorView:
     plugged: bool | None = None
-    fault: str | None = None
+    faults: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> code
     meter: dict[str, Any] | None = None
+
+    @property
+    def fault(self) -> str | None:
+        """The newest fault in force: one device recovering leaves the others' faults."""
+        return next(reversed(self.faults.values()), None)
 
 
 class BenchApplication:
@@ -44,7 +49,7 @@ class BenchApplication:
         for conn in ctx.hardware.connectors:
             if conn.plug is not None:
                 self._views[conn.id].plugged = conn.plug.plugged
-        self._sources = {c.source: c.id for c in ctx.hardware.connectors}
+        self._sources = {s: c.id for c in ctx.hardware.connectors for s in c.sources}
 
     def on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
@@ -84,11 +89,12 @@ class BenchApplication:
         elif isinstance(event, MeterSampled):
             view.meter = dataclasses.asdict(event.sample)
         elif isinstance(event, DeviceFaulted):
-            view.fault = event.code
+            view.faults.pop(event.source, None)
+            view.faults[event.source] = event.code
             self._fault(event)
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
         else:
-            view.fault = None
+            view.faults.pop(event.source, None)
             self._problems.clear(event.source)
             log.info("%s recovered", event.source)
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gpiozero.pins import Factory
 
     from cpagent.daemon.evse_writer import EvseWriter
+    from hw.evse.pilot_sim import SimPilotCircuit
     from hw.evse.poller import EvsePoller
     from hw.meters.poller import MeterPoller
     from hw.modbus_bus import BusRegistry
@@ -45,17 +46,34 @@ class ConnectorHardware:
     evse: EvseController | None = None  # [connector.evse]: the control pilot's controller
     evse_poller: EvsePoller | None = None
     evse_writer: EvseWriter | None = None  # writes the offered current off the owner thread
+    pilot_circuit: SimPilotCircuit | None = None  # a pwm pilot's simulated EV (mock pins)
 
     @property
     def source(self) -> str:
-        """The `source` label this connector's relay, plug and meter put in their events."""
+        """The `source` label of this connector's plug events, and its name in log lines."""
         return f"connector{self.id}"
+
+    # Each device that can fault has its own label, so one device recovering never clears
+    # another's fault (OCPP 1.6 §4.9: Faulted while any fault is in force).
+    @property
+    def relay_source(self) -> str:
+        """The relay's label (its feedback faults: PowerSwitchFailure)."""
+        return device_source(self.id, "relay")
+
+    @property
+    def meter_source(self) -> str:
+        """The meter's label (its readings, read failures and faults)."""
+        return device_source(self.id, "meter")
 
     @property
     def evse_source(self) -> str:
-        """The EVSE controller's own label: its faults and the meter's are kept apart, so
-        one device recovering never clears another's fault (OCPP 1.6 §4.9, Faulted)."""
-        return f"connector{self.id}:evse"
+        """The EVSE controller's label (pilot changes and its faults)."""
+        return device_source(self.id, "evse")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every label this connector's devices put in their events."""
+        return (self.source, self.relay_source, self.meter_source, self.evse_source)
 
 
 @dataclass(slots=True)
@@ -149,6 +167,11 @@ class ControllerContactor:
     def close(self) -> None:
         self._energised = False
         self._evse.close()
+
+
+def device_source(connector_id: int, device: str) -> str:
+    """The `source` label of one device of a connector: `connector1:meter`."""
+    return f"connector{connector_id}:{device}"
 
 
 def pin_factory(config: Config) -> Factory | None:

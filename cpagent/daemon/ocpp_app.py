@@ -87,8 +87,7 @@ class ChargepointApplication:
             config.state.dir / DATABASE_FILE, chargepoint_id=config.chargepoint.id
         )
         apply_stored_ping_interval(self._store, ctx.transport)
-        sources = {conn.source: conn.id for conn in hardware.connectors}
-        sources |= {conn.evse_source: conn.id for conn in hardware.connectors}
+        sources = {label: conn.id for conn in hardware.connectors for label in conn.sources}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
         electrical = connector_electrical(hardware.connectors)
@@ -331,7 +330,7 @@ class ChargepointApplication:
 
     def _open_relay_of(self, source: str) -> None:
         for conn in self._ctx.hardware.connectors:
-            if source in (conn.source, conn.evse_source) and conn.relay.energised:
+            if source in conn.sources and conn.relay.energised:
                 log.info("%s: opening contactor (unplugged)", conn.source)
                 conn.relay.de_energise()
 

@@ -36,9 +36,11 @@ class Rig:
         now: float = 1000.0,
         firmware_management: bool = False,
         electrical: Electrical | None = None,
+        sources: dict[str, int] | None = None,
     ) -> None:
         self.tmp_path = tmp_path
         self.electrical = electrical
+        self.sources = sources  # hw event labels -> connector (None: "1" -> 1, ...)
         self.now = now
         self.boot_id = boot_id
         self.connectors = connectors
@@ -86,6 +88,7 @@ class Rig:
             now=self.now,
             firmware_management=self.firmware_management,
             electrical=self.electrical,
+            sources=self.sources,
         )
         self.cp = cp
         self._drain_commands()

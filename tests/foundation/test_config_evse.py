@@ -273,3 +273,22 @@ def test_safe_off_names_an_evse_board_it_cannot_reach(tmp_path: Path) -> None:
     assert any(
         line.startswith("connector1 EVSE controller (evse-din): NOT") for line in report.lines
     )
+
+
+def test_safe_off_stops_a_pwm_pilot_on_the_mock_board(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench board (mock pins) builds the pwm pilot too, so safe-off reaches it: 100 %
+    (nothing offered), then the pin released."""
+    from gpiozero import Device
+
+    from cpagent.daemon.safety import safe_off
+
+    monkeypatch.setattr(Device, "pin_factory", None)  # a daemon's process: none chosen yet
+    config = load(
+        tmp_path,
+        '[[connector]]\nrelay_pin = 17\n[connector.evse]\ndriver = "pwm"\npwm_pin = 18\n',
+    )
+    report = safe_off(config, daemon_wait_s=0.0)
+    assert report.failed == ()
+    assert "connector1 EVSE controller (pwm): 0 A offered" in report.lines
