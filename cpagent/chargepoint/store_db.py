@@ -77,6 +77,20 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE seq = NEW.seq;
     END;
     """,
+    # v4: the session history (cpagent.chargepoint.store_history). A transaction keeps its
+    # start time (POSIX seconds; NULL until the clock is known) and its sample count and
+    # thinning stride; a finished one gets a `history` row, its samples stay.
+    """
+    ALTER TABLE transactions ADD COLUMN start_s REAL;
+    ALTER TABLE transactions ADD COLUMN samples_seen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transactions ADD COLUMN samples_stride INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE history (local_id INTEGER PRIMARY KEY, transaction_id INTEGER,
+        connector_id INTEGER NOT NULL, id_tag TEXT NOT NULL, start_s REAL, stop_s REAL,
+        meter_start_wh REAL NOT NULL, meter_stop_wh REAL NOT NULL, stop_reason TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE history_samples (local_id INTEGER NOT NULL, n INTEGER NOT NULL, time REAL,
+        power_w REAL, energy_wh REAL, seq INTEGER, PRIMARY KEY (local_id, n)) WITHOUT ROWID;
+    """,
 )
 
 
