@@ -142,7 +142,7 @@ class StateConfig:
     history_max_sessions: int = key(
         10000,
         "at most this many finished sessions are kept (the oldest go first); each keeps at "
-        "most 1000 meter samples (thinned evenly), about 45 bytes each on disk",
+        "most 1000 meter samples (thinned evenly), about 30 bytes each on disk",
         minimum=1,
         maximum=100000,
     )
