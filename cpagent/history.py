@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,8 @@ class SessionHistory:
                 for row in chunk:
                     yield _session(row[:10], row[10] if samples else None)
         finally:
-            cursor.close()
+            with suppress(sqlite3.ProgrammingError):  # closed with the connection already
+                cursor.close()
 
 
 def _posix(since: datetime | None) -> float | None:
