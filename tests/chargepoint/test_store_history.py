@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +230,56 @@ def test_a_transaction_running_across_the_upgrade_is_recorded(tmp_path: Path) ->
     [row] = history(new)
     assert (row["start_s"], row["stop_s"], row["meter_stop_wh"]) == (None, T0, 20.0)
     new.close()
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from cpagent.chargepoint.clock import to_wire
+    from cpagent.chargepoint.store import Store
+    s = Store.open(sys.argv[1])
+    i = 0
+    while True:
+        local = s.begin_transaction(1, f"T{i}", 0.0, {"timestamp": to_wire(1.7e9 + i)})
+        value = {"timestamp": to_wire(1.7e9 + i), "sampledValue": [{"value": "5"}]}
+        s.enqueue("MeterValues", {"meterValue": [value]}, local)
+        stop = {"meterStop": 9, "timestamp": to_wire(1.7e9 + i), "reason": "Local"}
+        s.end_transaction(local, stop)
+        print(local, flush=True)
+        i += 1
+""")
+
+
+def test_sigkill_mid_sessions_leaves_every_queued_stop_with_its_history(tmp_path: Path) -> None:
+    """kill -9 at any point: a Stop in the queue has its history row and its sample, and a
+    history row has its Stop (the same commits)."""
+    path = tmp_path / "state.db"
+    Store.open(path).close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    finished: list[int] = []
+    try:
+        assert proc.stdout is not None
+        while len(finished) < 60:
+            line = proc.stdout.readline()
+            assert line, "writer died early"
+            finished.append(int(line))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    s = Store.open(path)
+    try:
+        stops = {m.local_tx for m in s.outbox() if m.action == "StopTransaction"}
+        rows = {r["local_id"] for r in history(s)}
+        assert set(finished) <= rows and rows == stops
+        assert all(len(samples(s, i)) == 1 for i in rows)
+    finally:
+        s.close()
