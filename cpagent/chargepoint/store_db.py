@@ -78,12 +78,10 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     """,
     # v4: the session history (cpagent.chargepoint.store_history). A transaction keeps its
-    # start time (POSIX seconds; NULL until the clock is known) and its sample count and
-    # thinning stride; a finished one gets a `history` row, its samples stay.
+    # start time (POSIX seconds; NULL until the clock is known); a finished one gets a
+    # `history` row; its samples are recorded as they are sent.
     """
     ALTER TABLE transactions ADD COLUMN start_s REAL;
-    ALTER TABLE transactions ADD COLUMN samples_seen INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE transactions ADD COLUMN samples_stride INTEGER NOT NULL DEFAULT 1;
     CREATE TABLE history (local_id INTEGER PRIMARY KEY, transaction_id INTEGER,
         connector_id INTEGER NOT NULL, id_tag TEXT NOT NULL, start_s REAL, stop_s REAL,
         meter_start_wh REAL NOT NULL, meter_stop_wh REAL NOT NULL, stop_reason TEXT NOT NULL,

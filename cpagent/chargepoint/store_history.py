@@ -67,13 +67,18 @@ class HistoryTables(Database):
         energy_wh: float | None,
         seq: int,
     ) -> None:
-        row = db.execute(
-            "SELECT samples_seen, samples_stride FROM transactions WHERE local_id = ?",
+        # The session's sample count and stride come from its rows (index seeks), so a
+        # sample costs the outbox commit one page more (the history_samples leaf), no more.
+        (last,) = db.execute(
+            "SELECT MAX(n) FROM history_samples WHERE local_id = ?", (local_id,)
+        ).fetchone()
+        n = 0 if last is None else int(last) + 1
+        # kept: n = 0, stride, 2 x stride, ... and the latest, so the first after 0 is the stride
+        first = db.execute(
+            "SELECT n FROM history_samples WHERE local_id = ? AND n > 0 ORDER BY n LIMIT 1",
             (local_id,),
         ).fetchone()
-        if row is None:
-            return  # not a transaction of this store (or already acknowledged and gone)
-        n, stride = int(row[0]), int(row[1])
+        stride = 1 if first is None else int(first[0])
         if n and (n - 1) % stride:  # the previous latest was kept only as the latest
             db.execute(
                 "DELETE FROM history_samples WHERE local_id = ? AND n = ?", (local_id, n - 1)
@@ -84,15 +89,10 @@ class HistoryTables(Database):
             (local_id, n, time_s, power_w, energy_wh, None if time_s is not None else seq),
         )
         if n // stride + 1 >= MAX_SAMPLES:  # the bound, counting the latest: thin evenly
-            stride *= 2
             db.execute(
                 "DELETE FROM history_samples WHERE local_id = ? AND n % ? != 0 AND n != ?",
-                (local_id, stride, n),
+                (local_id, stride * 2, n),
             )
-        db.execute(
-            "UPDATE transactions SET samples_seen = ?, samples_stride = ? WHERE local_id = ?",
-            (n + 1, stride, local_id),
-        )
 
     def _record_session(
         self, db: sqlite3.Connection, local_id: int, stop: Mapping[str, Any], seq: int
