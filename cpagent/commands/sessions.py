@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import io
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from cpagent.commands.common import EX_OK, CliError, add_config_option, load_or_
 
 EX_USAGE = 64  # sysexits.h: a bad --since
 EX_NOINPUT = 66  # sysexits.h: no state database, or one without history
+EX_TEMPFAIL = 75  # sysexits.h: the database changed under the reader; run it again
 
 CSV_COLUMNS = (
     "local_id",
@@ -49,6 +52,9 @@ id is the central system's transactionId (-1: its StartTransaction was never del
 the central system knows the session by its Stop only); acknowledged: the central system
 answered its StopTransaction. --since takes a date or a date-time in UTC
 (2026-11-01, 2026-11-01T08:00); a session counts from its start.
+
+exit status: 0 done, 64 bad --since, 66 no state database (or one without history),
+75 the database changed while it was read (a daemon started): run it again, 78 bad config
 
 examples:
   cpagent sessions --config /etc/cpagent/cpagent.toml
@@ -108,7 +114,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         history = SessionHistory(config.state.dir / DATABASE_FILE)
     except HistoryUnavailable as exc:
         raise CliError(str(exc), EX_NOINPUT) from None
-    out = sys.stdout if out is None else out
+    if out is None:
+        out = sys.stdout
+        if (args.csv or args.json) and isinstance(out, io.TextIOWrapper):
+            out.reconfigure(encoding="utf-8")  # whatever the locale says (RFC 4180 leaves it)
     try:
         with history:
             if args.csv:
@@ -122,6 +131,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+    except sqlite3.DatabaseError as exc:  # read as immutable, and a daemon started meanwhile
+        raise CliError(
+            f"{history.path}: changed while it was read ({exc}); run it again", EX_TEMPFAIL
+        ) from None
     return EX_OK
 
 

@@ -194,3 +194,19 @@ def test_a_reader_that_stops_early_ends_it_quietly(config: Path) -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0
     assert err == b""
+
+
+def test_csv_is_utf_8_whatever_the_locale(config: Path) -> None:
+    store = Store.open(config.parent / "state" / "cpagent.db")
+    local = store.begin_transaction(1, "KARTE-Ä1", 0.0, {"timestamp": to_wire(T0)})
+    store.end_transaction(local, {"meterStop": 5, "timestamp": to_wire(T0 + 1), "reason": "Local"})
+    store.close()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "latin-1", "LC_ALL": "C"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cpagent", "sessions", "--csv", "--config", str(config)],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert ",KARTE-Ä1,".encode() in done.stdout
