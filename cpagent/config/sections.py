@@ -132,6 +132,20 @@ class StateConfig:
         Path("/var/lib/cpagent"),
         "holds `cpagent.db`, its backup and `cpagent.lock`; created, must be writable before READY",
     )
+    history_days: int = key(
+        365,
+        "finished sessions (`cpagent sessions`) are kept this many days, counted back from "
+        "the newest session's end; older ones and their meter samples are deleted",
+        minimum=1,
+        maximum=36500,
+    )
+    history_max_sessions: int = key(
+        10000,
+        "at most this many finished sessions are kept (the oldest go first); each keeps at "
+        "most 1000 meter samples (thinned evenly), about 30 bytes each on disk",
+        minimum=1,
+        maximum=100000,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from cpagent.chargepoint.commands import (
 )
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
 from cpagent.chargepoint.store import DATABASE_FILE, RETRY_DISK_S, Store, StoreWriteError
+from cpagent.chargepoint.store_history import Retention
 from cpagent.core import schemas
 from cpagent.daemon import memory
 from cpagent.daemon.app_setup import (
@@ -85,6 +86,9 @@ class ChargepointApplication:
         self._bench = BenchControls(hardware)
         self._store = Store.open(
             config.state.dir / DATABASE_FILE, chargepoint_id=config.chargepoint.id
+        )
+        self._store.retention = Retention(
+            config.state.history_days, config.state.history_max_sessions
         )
         apply_stored_ping_interval(self._store, ctx.transport)
         sources = {label: conn.id for conn in hardware.connectors for label in conn.sources}
