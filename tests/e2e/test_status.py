@@ -281,4 +281,4 @@ def test_a_meter_fault_shows_as_last_error_until_the_meter_recovers(
     healed = daemon.wait_connector(lambda c: c["status"] == "Available", what="meter back")
     assert healed["fault"] is None
     assert daemon.status()["last_error"] is None  # the condition is gone, so is the error
-    assert [e["source"] for e in faulted["errors_active"]] == ["connector1"]
+    assert [e["source"] for e in faulted["errors_active"]] == ["connector1:meter"]
