@@ -52,7 +52,10 @@ class HistoryTables(Database):
         """Keep the energy register and power of each MeterValue sent for `local_id` in the
         message queued as `seq` (a missing time waits for the back-dating of `seq`)."""
         for value in values:
-            energy, power = _reading(value.get("sampledValue", []))
+            if not isinstance(value, Mapping):  # not ours to judge: the queue keeps it as it is
+                continue
+            sampled = value.get("sampledValue")
+            energy, power = _reading(sampled if isinstance(sampled, list) else [])
             if energy is None and power is None:
                 continue
             stamp = value.get("timestamp")
@@ -201,6 +204,8 @@ def _reading(values: Iterable[Mapping[str, Any]]) -> tuple[float | None, float |
     totals: dict[str, float] = {}
     phases: dict[str, float] = {}
     for sv in values:
+        if not isinstance(sv, Mapping):
+            continue
         measurand = sv.get("measurand", ENERGY)
         if measurand not in (ENERGY, POWER):
             continue
