@@ -194,8 +194,7 @@ class WebServer:
             )
         except OSError as exc:
             raise WebConfigError(
-                f"web listen {self.listen.host}:{self.listen.port}: cannot "
-                f"listen there: {exc.strerror or exc}"
+                f"web listen {self.listen}: cannot listen there: {exc.strerror or exc}"
             ) from exc
         self._wake = socket.socketpair()
         self._thread = threading.Thread(
