@@ -96,7 +96,7 @@ def metrics_text(status: dict[str, Any] | None) -> str:
         ),
         (
             "cpagent_connector_offered_current_amperes",
-            "offered_a",
+            "offered_current_a",
             "gauge",
             "Current offered to the vehicle on the control pilot (A).",
         ),

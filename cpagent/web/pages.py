@@ -38,6 +38,11 @@ def _fixed(value: Any, scale: float, digits: int) -> str:
     return DASH if n is None else f"{n / scale:.{digits}f}"
 
 
+def _per_phase(values: list[float | None], digits: int) -> str:
+    """L1 / L2 / L3 as the meter gives them; "-" when it gives none."""
+    return " / ".join(_fixed(v, 1, digits) for v in values) or DASH
+
+
 def _page(title: str, body: str, refresh_s: int | None = None) -> str:
     refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s else ""
     return (
@@ -76,7 +81,8 @@ def live_page(status: dict[str, Any], refresh_s: int) -> str:
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
     head = (
         "<tr><th>connector</th><th>status</th><th>power (W)</th><th>energy (kWh)</th>"
-        "<th>offered (A)</th><th>limit (A)</th><th>pilot</th><th>relay</th><th>plug</th>"
+        "<th>voltage (V)</th><th>current (A)</th><th>offered (A)</th><th>limit (A)</th>"
+        "<th>pilot</th><th>relay</th><th>plug</th>"
         "<th>transaction</th><th>card</th><th>fault</th></tr>"
     )
     lines = []
@@ -91,7 +97,9 @@ def live_page(status: dict[str, Any], refresh_s: int) -> str:
             f'<td>{_text(v["id"])}</td><td class="status">{_text(v["status"])}</td>'
             f'<td class="num power">{_fixed(v["power_w"], 1, 0)}</td>'
             f'<td class="num energy">{_fixed(v["energy_wh"], 1000, 3)}</td>'
-            f'<td class="num">{_fixed(v["offered_a"], 1, 1)}</td>'
+            f'<td class="num">{_per_phase(v["voltage_v"], 0)}</td>'
+            f'<td class="num">{_per_phase(v["current_a"], 1)}</td>'
+            f'<td class="num">{_fixed(v["offered_current_a"], 1, 1)}</td>'
             f'<td class="num">{_fixed(v["limit_a"], 1, 1)}</td>'
             f"<td>{_text(v['pilot'])}</td><td>{relay}</td><td>{plug}</td>"
             f"<td>{_text(v['transaction_id'])}</td><td>{_text(v['id_tag'])}</td>"

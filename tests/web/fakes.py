@@ -37,7 +37,7 @@ def status(**over: Any) -> dict[str, Any]:
                     "current_a": [32.0],
                 },
                 "limit_a": 32.0,
-                "offered_a": 16.0,
+                "offered_current_a": 16.0,
                 "pilot": "C",
                 "transaction": {"id": 42, "id_tag": TAG, "local_id": 1},
             },

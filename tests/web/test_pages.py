@@ -63,14 +63,24 @@ def test_live_page_has_one_row_per_connector_with_dashes_for_absent_values() -> 
         code, html = _get(web.url)
     assert code == 200
     rows = _rows(html, "connector")
-    assert [r[:8] for r in rows] == [
-        ["1", "Charging", "7360", "123.456", "16.0", "32.0", "C", "closed"],
-        ["2", "Available", "-", "-", "-", "-", "-", "open"],
+    assert [r[:10] for r in rows] == [
+        ["1", "Charging", "7360", "123.456", "230", "32.0", "16.0", "32.0", "C", "closed"],
+        ["2", "Available", "-", "-", "-", "-", "-", "-", "-", "open"],
     ]
-    assert rows[0][9:11] == ["42", "****C3D4"]
+    assert rows[0][11:13] == ["42", "****C3D4"]
     assert "accepted" in html and "ocpp1.6" in html
     assert '<meta http-equiv="refresh"' in html
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org', "")
+
+
+def test_three_phase_volts_and_amps_are_shown_per_phase() -> None:
+    answer = status()
+    answer["connectors"][0]["meter"].update(
+        voltage_v=[230.4, 231.0, 229.6], current_a=[16.04, 15.9, 0.0]
+    )
+    with serving(status=lambda: answer) as web:
+        row = _rows(_get(web.url)[1], "connector")[0]
+    assert row[4:6] == ["230 / 231 / 230", "16.0 / 15.9 / 0.0"]
 
 
 @pytest.mark.parametrize(

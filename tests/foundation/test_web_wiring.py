@@ -1,0 +1,117 @@
+"""The daemon's side of the web page: status through the owner inbox with a deadline, the
+page's code loaded only when configured, and a port in use never stopping the charger."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cpagent.config import load_config
+from cpagent.daemon.events import ShutdownRequested
+from cpagent.daemon.loop import Inbox, OwnerLoop
+from cpagent.daemon.web_wiring import OwnerStatus, start_web
+from tests.foundation.test_config import MINIMAL, write
+from tests.foundation.test_loop import Clock, RecordingApp
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def owner() -> Iterator[tuple[Inbox, RecordingApp, threading.Thread]]:
+    """A real owner loop on its own thread over a recording application."""
+    inbox = Inbox()
+    app = RecordingApp(Clock())
+    loop = OwnerLoop(app, inbox=inbox)
+    thread = threading.Thread(target=loop.run, name="owner")
+    thread.start()
+    try:
+        yield inbox, app, thread
+    finally:
+        inbox.post(ShutdownRequested("test over"))
+        thread.join(5)
+
+
+def test_the_status_source_is_answered_by_the_owner_thread(
+    owner: tuple[Inbox, RecordingApp, threading.Thread],
+) -> None:
+    inbox, app, thread = owner
+    answered_on: list[str] = []
+    plain = app.status
+
+    def status() -> dict[str, object]:
+        answered_on.append(threading.current_thread().name)
+        return plain()
+
+    app.status = status  # type: ignore[method-assign]
+    answer = OwnerStatus(inbox.post)()
+    assert answer == {"ok": True, "connection": "disconnected", "connectors": [], "queue_depth": 0}
+    assert answered_on == ["owner"]
+
+
+def test_a_busy_owner_is_a_timeout_and_the_request_is_withdrawn() -> None:
+    inbox = Inbox()  # nobody reads it: the owner thread is busy elsewhere
+    source = OwnerStatus(inbox.post, timeout_s=0.05)
+    began = time.monotonic()
+    with pytest.raises(TimeoutError, match="no status answer within 0.05 s"):
+        source()
+    assert time.monotonic() - began < 2.0
+    request = inbox.get(0)
+    assert request is not None and request.reply.cancelled()  # type: ignore[attr-defined]
+
+
+def test_without_web_the_daemon_does_not_load_the_page() -> None:
+    """Idle memory: the daemon's modules and a config without [web] leave cpagent.web and
+    http.server out of the process."""
+    code = (
+        "import sys, cpagent.daemon.runner, cpagent.daemon.ocpp_app, cpagent.commands.run\n"
+        "print(sorted(m for m in ('cpagent.web', 'http.server') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout.replace("'", '"')) == []
+
+
+def test_no_web_section_starts_nothing(tmp_path: Path) -> None:
+    assert start_web(load_config(write(tmp_path, MINIMAL)), Inbox().post) is None
+
+
+def test_the_page_serves_the_owner_status(
+    tmp_path: Path, owner: tuple[Inbox, RecordingApp, threading.Thread]
+) -> None:
+    inbox, _, _ = owner
+    config = load_config(write(tmp_path, MINIMAL + '[web]\nlisten = "127.0.0.1:0"\n'))
+    page = start_web(config, inbox.post)
+    assert page is not None
+    try:
+        url = page.url + "api/status"  # type: ignore[attr-defined]
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            assert json.load(reply)["connection"] == "disconnected"
+    finally:
+        page.stop()
+
+
+def test_a_port_in_use_is_an_error_in_the_log_and_the_charger_runs_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        text = MINIMAL + f'[web]\nlisten = "127.0.0.1:{port}"\n'
+        with caplog.at_level(logging.ERROR, logger="cpagent.daemon.web_wiring"):
+            assert start_web(load_config(write(tmp_path, text)), Inbox().post) is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, errors
+    assert f"web listen 127.0.0.1:{port}: cannot listen there" in errors[0]
+    assert "the web page is off, charging goes on" in errors[0]
