@@ -216,6 +216,7 @@ class WebServer:
             for end in self._wake:
                 end.close()
             self._wake = None
+        log.info("web page on %s stopped", self.listen)
 
 
 def _serve(server: _Server, wake: socket.socket) -> None:

@@ -17,11 +17,17 @@ from pathlib import Path
 import pytest
 
 from cpagent.config import load_config
+from cpagent.daemon.client import request
+from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
 from cpagent.daemon.loop import Inbox, OwnerLoop
+from cpagent.daemon.runner import run_daemon
 from cpagent.daemon.web_wiring import OwnerStatus, start_web
+from tests.foundation.conftest import wait_until
 from tests.foundation.test_config import MINIMAL, write
+from tests.foundation.test_daemon import ProbeApp
 from tests.foundation.test_loop import Clock, RecordingApp
+from tests.support.net import port_open
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -115,3 +121,45 @@ def test_a_port_in_use_is_an_error_in_the_log_and_the_charger_runs_on(
     assert len(errors) == 1, errors
     assert f"web listen 127.0.0.1:{port}: cannot listen there" in errors[0]
     assert "the web page is off, charging goes on" in errors[0]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize(
+    ("how", "exit_code"), [("shutdown", 0), ("crash", 70), ("kill-worker", 70)]
+)
+def test_the_page_stops_on_every_exit_path(
+    bench_config: Path, caplog: pytest.LogCaptureFixture, how: str, exit_code: int
+) -> None:
+    """run_daemon in this process: once it returns, however the daemon ended, nothing
+    listens on the page's port any more."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bench_config.write_text(bench_config.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
+    config = load_config(bench_config)
+    apps: list[ProbeApp] = []
+
+    def build(ctx: AppContext) -> ProbeApp:
+        apps.append(ProbeApp(ctx))
+        return apps[-1]
+
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(run_daemon(config, build_app=build)))
+    caplog.set_level(logging.INFO, logger="cpagent.web.server")
+    thread.start()
+    try:
+        wait_until(lambda: port_open(port), what="the page listening")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as reply:
+            assert json.load(reply)["application"] == "bench"
+        if how == "shutdown":
+            apps[0].ctx.post(ShutdownRequested("test"))
+        else:
+            request(config.control.socket, {"cmd": how})
+        thread.join(20)
+        assert not thread.is_alive() and result == [exit_code]
+        assert not port_open(port)
+        assert f"web page on 127.0.0.1:{port} stopped" in caplog.messages
+    finally:
+        if thread.is_alive() and apps:
+            apps[0].ctx.post(ShutdownRequested("test teardown"))
+        thread.join(20)

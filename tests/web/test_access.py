@@ -137,6 +137,18 @@ def test_a_failing_status_source_is_503_not_a_crash() -> None:
         assert _get(web.url + "sessions")[0] == 200  # the other source still works
 
 
+def test_a_failing_history_is_503_saying_so_and_the_live_view_still_works() -> None:
+    def broken(*_: object) -> tuple[int, list[dict[str, object]]]:
+        raise OSError("unable to open database file")
+
+    with serving(sessions=broken) as web:
+        for route in ("sessions", "api/sessions"):
+            code, body = _get(web.url + route)
+            assert code == 503, route
+            assert body == b"the session history cannot be read: unable to open database file\n"
+        assert _get(web.url)[0] == 200
+
+
 def test_a_stalled_client_cannot_hold_the_page_hostage() -> None:
     """One handler thread, a client that connects and sends nothing: it is dropped after
     timeout_s and the next browser is served (no timing assert: the read just completes)."""
