@@ -48,7 +48,8 @@ def connector_view(conn: dict[str, Any]) -> dict[str, Any]:
     Offered current is what the EVSE controller offers on the control pilot
     (`offered_current_a`, None without a controller), the pilot its IEC 61851-1 state
     (`pilot`); the limit is the charging limit in force (`limit_a`). Volts and amps are per
-    phase (L1, L2, L3) as the meter gives them (a single-phase meter: one value)."""
+    phase (L1, L2, L3) as the meter gives them (a single-phase meter: one value). The session
+    energy is what the running transaction delivered so far (register minus meterStart)."""
     raw_meter, raw_tx = conn.get("meter"), conn.get("transaction")
     meter: dict[str, Any] = raw_meter if isinstance(raw_meter, dict) else {}
     tx: dict[str, Any] | None = raw_tx if isinstance(raw_tx, dict) else None
@@ -66,6 +67,7 @@ def connector_view(conn: dict[str, Any]) -> dict[str, Any]:
         "voltage_v": phases(meter.get("voltage_v")),
         "current_a": phases(meter.get("current_a")),
         "transaction_id": None if tx is None else tx.get("id"),
+        "session_wh": None if tx is None else number(tx.get("energy_wh")),
         "id_tag": None if tx is None else tx.get("id_tag"),
     }
 
