@@ -55,6 +55,9 @@ class Routes:
             return 400, TEXT, f"bad request: {exc}\n".encode()
         except Unavailable as exc:
             return 503, TEXT, f"{exc}\n".encode()
+        except Exception:  # a bug or an answer of a shape we never saw: say so, keep serving
+            log.exception("web: %s failed", path)
+            return 500, TEXT, b"internal error; see the daemon's log\n"
         return 404, TEXT, f"no such page; try {', '.join(ROUTES)}\n".encode()
 
     def _status(self) -> dict[str, Any]:
