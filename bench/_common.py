@@ -280,10 +280,13 @@ def write_config(
     log_level: str = "INFO",
     state_dir: Path | None = None,
     pong_s: float = 10.0,
+    max_current_a: float = 16.0,
+    phases: int | None = None,
 ) -> Path:
     """A daemon config with one simulated connector (mock GPIO 17 relay, 27 plug, sim meter).
 
-    The state (SQLite) goes to `state_dir`, by default `directory/state`.
+    The state (SQLite) goes to `state_dir`, by default `directory/state`. The simulated EV
+    draws at most `max_current_a` x 230 V x `phases` (None: the default, 1).
     """
     from tests.support.sim_config import SimConnector, sim_config
 
@@ -304,7 +307,7 @@ def write_config(
             state=state_dir if state_dir is not None else directory / "state",
             socket="control.sock",
             log_level=log_level,
-            connectors=[SimConnector(17, 27, 16.0, poll_s)],
+            connectors=[SimConnector(17, 27, max_current_a, poll_s, phases=phases)],
         )
     )
     return path

@@ -54,8 +54,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="cpagent-writes-", dir=args.dir) as tmp:
         work = Path(tmp)
         central = CentralSystem(free_port())
-        config = write_config(
-            work, central.url, chargepoint_id="BENCH-W", poll_s=POLL_S, log_level="WARNING"
+        config = write_config(  # 3 x 32 A: up to 22 kW drawn (the sim EV keeps to it)
+            work,
+            central.url,
+            chargepoint_id="BENCH-W",
+            poll_s=POLL_S,
+            log_level="WARNING",
+            max_current_a=32.0,
+            phases=3,
         )
         daemon = subprocess.Popen(
             [sys.executable, "-m", "cpagent", "run", "--config", str(config)],

@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "ctl": "cpagent.commands.ctl",
     "safe-off": "cpagent.commands.safe_off",
     "store": "cpagent.commands.store",
+    "sessions": "cpagent.commands.sessions",
     "bridge": "cpagent.commands.bridge",
     "firmware-install": "cpagent.commands.firmware_install",
     "csms": "cpagent.csms.cli",

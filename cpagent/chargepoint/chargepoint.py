@@ -196,6 +196,11 @@ class ChargePoint(messages16.Notifications16):
     def clock_offset_s(self) -> float | None:
         return self.clock.offset_s
 
+    @property
+    def next_boot_at(self) -> float:
+        """Monotonic time of the next BootNotification while not Accepted (§4.2)."""
+        return self._boot_at
+
     def command(self, cmd: Command) -> None:
         self._commands.append(cmd)
 

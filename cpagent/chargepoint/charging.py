@@ -8,12 +8,14 @@ from cpagent.chargepoint import cards
 from cpagent.chargepoint.authorization import IdTagInfo
 from cpagent.chargepoint.charger import ChargerState
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.commands import DeEnergiseRelay, SetCurrentLimit, SetOfferedCurrent
+from cpagent.chargepoint.commands import DeEnergiseRelay, SetCurrentLimit
 from cpagent.chargepoint.connector import ChargePointErrorCode, ConnectorStatus, Trigger
 from cpagent.chargepoint.ev_activity import ev_activity
+from cpagent.chargepoint.faults import report_fault
 from cpagent.chargepoint.meter_check import MeterVerdict
 from cpagent.chargepoint.meter_reports import MeterReports
 from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
+from cpagent.chargepoint.pilot_offer import VEHICLE_PRESENT, current_to_offer, offer, pilot_trigger
 from cpagent.chargepoint.points import Point, StopIntent, Tx
 from cpagent.chargepoint.ports import Host
 from cpagent.chargepoint.smart_charging import Electrical
@@ -33,11 +35,6 @@ from hw.events import (
 S = ConnectorStatus
 T = Trigger
 WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})  # charging still possible (§4.9 note)
-# IEC 61851-1 Annex A (Table A.3): B = vehicle connected, C/D = vehicle ready and charging
-# (D: with ventilation). A = no vehicle; E/F are faults the controller reports (DeviceFaulted).
-VEHICLE_PRESENT = frozenset({"B", "C", "D"})
-DRAWING = frozenset({"C", "D"})
-MIN_OFFER_A = 6.0  # IEC 61851-1 Table A.8: a pilot cannot offer less; below it, 0 (no PWM)
 
 
 class Charging(ChargerState):
@@ -129,36 +126,15 @@ class Charging(ChargerState):
         B/C/D plugged; during a transaction B is SuspendedEV, C/D Charging (OCPP 1.6 §4.9)."""
         p.pilot = pilot
         if pilot == "A" and p.plugged:
-            self._offer(p, 0.0)  # no vehicle: nothing offered until the next transaction
+            offer(self.host, p, 0.0)  # no vehicle: nothing offered until the next transaction
             self._plug(p, False, now)
         elif pilot in VEHICLE_PRESENT and not p.plugged:
             self._plug(p, True, now)
         self._pilot_status(p, now)
 
     def _pilot_status(self, p: Point, now: float) -> None:
-        """A transaction's status from what is offered and the pilot: 0 A offered is
-        SuspendedEVSE (§4.9 B5/C5/D5), state B SuspendedEV (B4/C4/E4), C/D Charging (B3/D3/E3).
-        """
-        if p.tx is None or not p.plugged or p.connector.status is S.FAULTED:
-            return
-        if p.connector.status not in (S.PREPARING, S.CHARGING, S.SUSPENDED_EV, S.SUSPENDED_EVSE):
-            return
-        if p.offered_a == 0:
-            trigger = T.SUSPENDED_BY_EVSE
-        elif p.pilot in DRAWING:
-            trigger = T.CHARGING
-        else:
-            trigger = T.SUSPENDED_BY_EV
-        self.move(p, trigger, now)
-
-    def _offer(self, p: Point, amps: float) -> None:
-        """Tell the EVSE controller what to offer (a pilot connector only; below 6 A: 0)."""
-        if p.pilot is None:
-            return
-        amps = 0.0 if amps < MIN_OFFER_A else amps
-        if amps != p.offered_a:
-            p.offered_a = amps
-            self.host.command(SetOfferedCurrent(p.connector.connector_id, amps))
+        if (trigger := pilot_trigger(p)) is not None:
+            self.move(p, trigger, now)
 
     def _fault(self, p: Point, ev: DeviceFaulted | DeviceRecovered, now: float) -> None:
         c = p.connector
@@ -167,23 +143,20 @@ class Charging(ChargerState):
             if ev.code in WARNINGS:
                 c.warn(code, now, ev.detail[:50] or None)
                 return
-            p.faults.add(ev.source)
+            p.faults.add(ev)
             self.drop_reservations(p.connector.connector_id, now)  # §5.13 (3): Faulted
             if p.tx is not None:
                 self.stop(p, "Other", now)
             self.relay(p, False)
-            self._offer(p, 0.0)
-            c.apply(
-                T.FAULT,
-                now,
-                code,
-                info=ev.detail[:50] or None,
-                vendor_error_code=ev.vendor_code[:50] or None,
-            )
+            offer(self.host, p, 0.0)
+            report_fault(c, ev, now)
         else:
             p.faults.discard(ev.source)
-            if c.status is S.FAULTED and not p.faults:
+            left = p.faults.in_force()
+            if c.status is S.FAULTED and left is None:
                 c.apply(T.FAULT_CLEARED, now)
+            elif c.status is S.FAULTED and left is not None:
+                report_fault(c, left, now, unless_reported=True)  # the one in force (§7.6)
             elif c.error_code is not ChargePointErrorCode.NO_ERROR and c.status is not S.FAULTED:
                 c.warn(ChargePointErrorCode.NO_ERROR, now)
 
@@ -302,7 +275,7 @@ class Charging(ChargerState):
         tx = p.tx
         if tx is None:
             return
-        self._offer(p, 0.0)  # the EV stops drawing (no PWM) before the contactor opens
+        offer(self.host, p, 0.0)  # the EV stops drawing (no PWM) before the contactor opens
         self.relay(p, False)  # first: the final reading is taken with the relay open
         self.readings.want_stop(p, StopIntent(tx, reason, id_tag, now), now)
         p.tx = None
@@ -338,10 +311,10 @@ class Charging(ChargerState):
             return
         if not p.plugged:
             return
-        if p.pilot is not None:  # an EVSE controller: offer min(max, limit), status by pilot
+        if p.pilot is not None:  # an EVSE controller: offer min(rating, limit), status by pilot
             refused = p.deauthorized and p.energy_cap_wh is None  # C5, as below
-            most = self.profiles.electrical.max_current_a
-            self._offer(p, 0.0 if refused else min(most, most if limit is None else limit))
+            rating = self.profiles.electrical.rating_a(cid)  # this connector's max_current_a
+            offer(self.host, p, current_to_offer(rating, limit, refused))
             self.relay(p, p.offered_a > 0)
             self._pilot_status(p, now)
             return

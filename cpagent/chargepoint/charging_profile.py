@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -160,11 +160,18 @@ class Profile:
 @dataclass(frozen=True, slots=True)
 class Electrical:
     """What converting between W and A needs: nominal phase voltage and phases wired, and
-    the connector's rating (what a composite schedule shows where nothing limits)."""
+    the connectors' ratings (what is offered, and what a composite schedule shows, where
+    nothing limits): `ratings` maps a connector to its own, `max_current_a` is the highest
+    (and the rating of a connector not in `ratings`)."""
 
     voltage_v: float = 230.0
     phases: int = 1
     max_current_a: float = 32.0
+    ratings: Mapping[int, float] = field(default_factory=dict)
+
+    def rating_a(self, connector_id: int) -> float:
+        """The most current connector `connector_id` may offer (its `max_current_a`)."""
+        return self.ratings.get(connector_id, self.max_current_a)
 
     def to_amps(self, limit: float, unit: str, period_phases: int | None) -> float:
         if unit == "A":

@@ -129,9 +129,10 @@ class MeterReports:
             self.host.meter_values(cid, None, [mv])
 
     def _offered_a(self, p: Point) -> float:
-        """Current.Offered: the smart-charging limit, else the most the charge point offers
-        (without a profile Current.Offered was silently left out)."""
-        return p.limit_a if p.limit_a is not None else self.electrical.max_current_a
+        """Current.Offered: the smart-charging limit, else the connector's rating (without a
+        profile Current.Offered was silently left out)."""
+        rating = self.electrical.rating_a(p.connector.connector_id)
+        return rating if p.limit_a is None else min(p.limit_a, rating)
 
     def trigger(self, points: dict[int, Point], cid: int | None, now: float) -> None:
         """TriggerMessage MeterValues (§5.17): the latest sample, context Trigger."""

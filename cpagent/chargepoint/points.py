@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cpagent.chargepoint.connector import Connector
+from cpagent.chargepoint.faults import Faults
 from cpagent.chargepoint.meter_check import MeterCheck
 from cpagent.chargepoint.metering import Reading
 
@@ -64,7 +65,7 @@ class Point:
     offered_a: float = 0.0  # what the EVSE controller was told to offer (pilot connectors)
     unavailable_later: bool = False
     remote_profile: dict[str, Any] | None = None
-    faults: set[str] = field(default_factory=set)
+    faults: Faults = field(default_factory=Faults)  # by source: relay, meter, EVSE, store
     low_since: float | None = None  # first sample below the SuspendedEV power threshold
     deauthorized: bool = False  # StartTransaction.conf refused the idTag, tx kept (§3.5.4)
     energy_cap_wh: float | None = None  # register value up to which it may still charge then

@@ -186,12 +186,14 @@ class ChargingProfiles:
     def shares_a(self, t: float, running: Mapping[int, float | None]) -> dict[int, float | None]:
         """Limit in A per phase for each connector with a transaction at wall time `t`
         (`running` maps it to its transaction's start): its own TxProfile/TxDefaultProfile
-        limit, with the ChargePointMaxProfile shared so that their sum stays within it."""
+        limit, with the ChargePointMaxProfile shared so that their sum stays within it (§3.13.3)."""
         cap = self.limit_a(0, t)
         own = {c: self.limit_a(c, t, start, True) for c, start in running.items()}
         if cap is None or len(own) < 2:
             return own
-        wants = {c: cap if x is None else min(x, cap) for c, x in own.items()}
+        # a connector never wants more than its rating: what it cannot use goes to the others
+        rating = self.electrical.rating_a
+        wants = {c: min(rating(c), cap if x is None else x, cap) for c, x in own.items()}
         out: dict[int, float | None] = {}
         left = cap
         for n, c in enumerate(sorted(wants, key=lambda c: (wants[c], c))):
@@ -245,8 +247,9 @@ class ChargingProfiles:
             amps = self.limit_a(cid, point, tx_start, transaction_running)
             if running and cid in running:
                 amps = self.shares_a(point, running).get(cid)
-            if amps is None or amps > self.electrical.max_current_a:
-                amps = self.electrical.max_current_a  # a schedule cannot say "unlimited"
+            rating = self.electrical.rating_a(cid)
+            if amps is None or amps > rating:
+                amps = rating  # a schedule cannot say "unlimited"
             limit = math.floor(self.electrical.from_amps(amps, unit) * 10 + 1e-6) / 10
             start = int(round(point - t))
             if periods and periods[-1]["limit"] == limit:

@@ -77,6 +77,18 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE seq = NEW.seq;
     END;
     """,
+    # v4: the session history (cpagent.chargepoint.store_history). A transaction keeps its
+    # start time (POSIX seconds; NULL until the clock is known); a finished one gets a
+    # `history` row; its samples are recorded as they are sent.
+    """
+    ALTER TABLE transactions ADD COLUMN start_s REAL;
+    CREATE TABLE history (local_id INTEGER PRIMARY KEY, transaction_id INTEGER,
+        connector_id INTEGER NOT NULL, id_tag TEXT NOT NULL, start_s REAL, stop_s REAL,
+        meter_start_wh REAL NOT NULL, meter_stop_wh REAL NOT NULL, stop_reason TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE history_samples (local_id INTEGER NOT NULL, n INTEGER NOT NULL, time REAL,
+        power_w REAL, energy_wh REAL, seq INTEGER, PRIMARY KEY (local_id, n)) WITHOUT ROWID;
+    """,
 )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.store_db import Database
+from cpagent.chargepoint.store_history import HistoryTables, _seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +40,12 @@ class TransactionRecord:
     stopped: bool
 
 
-class OutboxTables(Database):
+class OutboxTables(HistoryTables):
     """Transactions and the queue of their messages (Start/Stop/MeterValues), in order.
 
     A transaction's begin and its StartTransaction.req are one commit, and so are its end and
-    its StopTransaction.req, so a power cut never leaves one without the other (§4.7)."""
+    its StopTransaction.req (with its history row), so a power cut never leaves one without
+    the other (§4.7)."""
 
     def begin_transaction(
         self,
@@ -58,9 +59,15 @@ class OutboxTables(Database):
         """Record a new transaction and queue its StartTransaction.req in one commit."""
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO transactions (connector_id, id_tag, meter_start_wh, last_meter_wh)"
-                " VALUES (?, ?, ?, ?)",
-                (connector_id, id_tag, meter_start_wh, meter_start_wh),
+                "INSERT INTO transactions (connector_id, id_tag, meter_start_wh, last_meter_wh,"
+                " start_s) VALUES (?, ?, ?, ?, ?)",
+                (
+                    connector_id,
+                    id_tag,
+                    meter_start_wh,
+                    meter_start_wh,
+                    _seconds(start_payload.get("timestamp")),
+                ),
             )
             local_id = int(cur.lastrowid or 0)
             self._enqueue(db, "StartTransaction", start_payload, local_id, boot, mono)
@@ -81,8 +88,9 @@ class OutboxTables(Database):
         boot: str | None = None,
         mono: float | None = None,
     ) -> None:
-        """Mark the transaction stopped and queue its StopTransaction.req in one commit;
-        a second call for the same transaction is ignored (never two Stops)."""
+        """Mark the transaction stopped, queue its StopTransaction.req and record it in the
+        history, in one commit; a second call for the same transaction is ignored (never two
+        Stops)."""
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE transactions SET stopped = 1, last_meter_wh = ?"
@@ -90,7 +98,8 @@ class OutboxTables(Database):
                 (stop_payload["meterStop"], local_id),
             )
             if cur.rowcount == 1:
-                self._enqueue(db, "StopTransaction", stop_payload, local_id, boot, mono)
+                seq = self._enqueue(db, "StopTransaction", stop_payload, local_id, boot, mono)
+                self._record_session(db, local_id, stop_payload, seq)
 
     def set_stop_meter(self, local_id: int, meter_stop: int) -> None:
         """Correct the meterStop of transaction `local_id`'s queued (not yet sent)
@@ -105,10 +114,10 @@ class OutboxTables(Database):
             body = json.loads(row[1])
             body["meterStop"] = meter_stop
             db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (json.dumps(body), row[0]))
-            db.execute(
-                "UPDATE transactions SET last_meter_wh = ? WHERE local_id = ?",
-                (meter_stop, local_id),
-            )
+            for table, column in (("transactions", "last_meter_wh"), ("history", "meter_stop_wh")):
+                db.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE local_id = ?", (meter_stop, local_id)
+                )
 
     def transactions(self, include_stopped: bool = False) -> list[TransactionRecord]:
         """Transactions still running (or, with include_stopped, also those whose Stop is
@@ -131,9 +140,13 @@ class OutboxTables(Database):
         boot: str | None = None,
         mono: float | None = None,
     ) -> int:
-        """Queue a transaction-related message (e.g. MeterValues) durably, in order."""
+        """Queue a transaction-related message (e.g. MeterValues) durably, in order; a
+        transaction's MeterValues also go into its history samples, in the same commit."""
         with self._tx() as db:
-            return self._enqueue(db, action, payload, local_tx, boot, mono)
+            seq = self._enqueue(db, action, payload, local_tx, boot, mono)
+            if action == "MeterValues" and local_tx is not None:
+                self._record_samples(db, local_tx, payload.get("meterValue", []), seq)
+            return seq
 
     @staticmethod
     def _enqueue(
@@ -184,9 +197,11 @@ class OutboxTables(Database):
                 (next_attempt, seq),
             )
 
-    def ack(self, seq: int, transaction_id: int | None = None) -> None:
-        """The central system answered message `seq`: drop it, and for a StartTransaction
-        record the real transactionId it assigned, in the same commit."""
+    def ack(self, seq: int, transaction_id: int | None = None, delivered: bool = True) -> None:
+        """The central system answered message `seq` (`delivered`; False: given up after
+        TransactionMessageAttempts): drop it, and for a StartTransaction record the real
+        transactionId it assigned, for a StopTransaction that the history's session was
+        acknowledged, in the same commit."""
         with self._tx() as db:
             row = db.execute("SELECT action, local_tx FROM outbox WHERE seq = ?", (seq,)).fetchone()
             db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
@@ -200,23 +215,26 @@ class OutboxTables(Database):
                 )
             if action == "StopTransaction":
                 db.execute("DELETE FROM transactions WHERE local_id = ?", (local_tx,))
+            if local_tx is not None:
+                self._history_ack(db, action, local_tx, transaction_id, delivered)
 
     def backdate(self, boot: str, offset_s: float, others_at: float | None = None) -> int:
         """Give messages queued before the clock was known their wall time: monotonic +
         `offset_s` for this boot; `others_at` (if given) for those of earlier boots, whose
         monotonic clock is gone. Returns how many were changed."""
         rows = self._db.execute(
-            "SELECT seq, payload, mono, boot FROM outbox WHERE mono IS NOT NULL"
+            "SELECT seq, payload, mono, boot, action, local_tx FROM outbox WHERE mono IS NOT NULL"
         ).fetchall()
         changed = 0
         with self._tx() as db:
-            for seq, payload, mono, row_boot in rows:
+            for seq, payload, mono, row_boot, action, local_tx in rows:
                 if row_boot == boot:
-                    when = to_wire(mono + offset_s)
+                    when_s = mono + offset_s
                 elif others_at is not None:
-                    when = to_wire(others_at)
+                    when_s = others_at
                 else:
                     continue
+                when = to_wire(when_s)
                 body = json.loads(payload)
                 if body.get("timestamp", "") is None:
                     body["timestamp"] = when
@@ -227,5 +245,7 @@ class OutboxTables(Database):
                     "UPDATE outbox SET payload = ?, mono = NULL WHERE seq = ?",
                     (json.dumps(body), seq),
                 )
+                if local_tx is not None:
+                    self._history_backdate(db, action, local_tx, seq, when_s)
                 changed += 1
         return changed

@@ -38,7 +38,7 @@ class QueueStore(Protocol):
     """The store's outbox table, as far as delivery needs it (cpagent.chargepoint.store)."""
 
     def head(self) -> QueuedMessage | None: ...
-    def ack(self, seq: int, transaction_id: int | None = None) -> None: ...
+    def ack(self, seq: int, transaction_id: int | None = None, delivered: bool = True) -> None: ...
     def mark_attempt(self, seq: int, next_attempt: float) -> None: ...
 
 
@@ -245,7 +245,7 @@ class TxQueue:
             )
             # §4.7: give up on it; a Start given up leaves transactionId -1 (errata 3.18)
             give_up_id = NO_TRANSACTION_ID if item.action == "StartTransaction" else None
-            self._store.ack(item.seq, give_up_id)
+            self._store.ack(item.seq, give_up_id, delivered=False)  # not acknowledged
             self._forget(item.seq)
             self._delivered_to(item, None, now, give_up_id)
             return

@@ -51,7 +51,7 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
         "plug a cable into connector N (its mock plug input, or the simulated EV)",
         [CONNECTOR],
         'needs [gpio] pin_factory = "mock" and the connector\'s plug_pin, or\n'
-        '[connector.evse] driver = "sim" (the EV shows pilot state B).\n\n'
+        '[connector.evse] driver = "sim", or "pwm" on mock pins (the EV shows pilot state B).\n\n'
         "examples:\n  cpagent ctl --config config/bench.toml plug 1",
     ),
     "unplug": (
@@ -88,7 +88,8 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
             ("what", _ev_action, "charge | stop | fault | clear"),
             ("code", _evse_fault, "with fault: the controller's fault, " + ", ".join(EVSE_FAULTS)),
         ],
-        'needs [connector.evse] driver = "sim". charge: the EV closes S2 and goes to pilot\n'
+        'needs [connector.evse] driver = "sim", or "pwm" with [gpio] pin_factory = "mock"\n'
+        "(its faults: PilotShort, PilotFault). charge: the EV closes S2 and goes to pilot\n"
         "state C once the EVSE offers >= 6 A, and draws what is offered (never more); stop:\n"
         "back to B; fault: the controller reports CODE and offers 0 A until clear.\n\n"
         "examples:\n  cpagent ctl --config config/bench.toml ev 1 charge\n"
@@ -98,8 +99,9 @@ ACTIONS: dict[str, tuple[str, list[tuple[str, Any, str]], str]] = {
     "ev-load": (
         "set the power the simulated EV on connector N draws when the relay is closed",
         [CONNECTOR, ("watts", _watts, "power in W (>= 0), e.g. 7400")],
-        'needs the connector\'s meter driver = "sim"; a current limit from the CSMS\n'
-        "caps it (SetChargingProfile).\n\n"
+        'needs the connector\'s meter driver = "sim". Like a real EV it draws at most\n'
+        "max_current_a x 230 V x [connector.meter] phases, less under a current limit\n"
+        "from the CSMS (SetChargingProfile).\n\n"
         "examples:\n  cpagent ctl --config config/bench.toml ev-load 1 11000\n"
         "  cpagent ctl --config config/bench.toml ev-load 1 0      (EV paused)",
     ),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from cpagent.commands import arguments
@@ -19,13 +21,25 @@ from cpagent.commands.common import (
     ask,
     run_guarded,
 )
+from cpagent.commands.status_view import render as render
+from cpagent.commands.status_view import render_watch as render_watch
+from cpagent.daemon.client import DEFAULT_SOCKET
 from cpagent.redact import mask_id_tag
 
 CLEAR_HOME = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
+BENCH_SOCKET = Path(".bench") / "control.sock"  # where config/bench.toml puts it
+BENCH_CONFIG = Path("config") / "bench.toml"
 
 EPILOG = """\
 The socket is --socket PATH, else [control] socket from --config FILE, else
-/run/cpagent/control.sock. Exits 69 when no daemon answers.
+/run/cpagent/control.sock. Exits 69 when no daemon answers; with neither option given
+and a bench daemon's socket (.bench/control.sock) in this directory or above, it says
+which --config to use.
+
+Times are UTC, with how long ago (or how soon) in brackets; --json gives them as RFC 3339
+(2026-12-02T01:30:00Z). When the link to the central system is down, the view says why,
+when the next attempt is, and a hint (wrong password, untrusted certificate, wrong URL
+path, a server that doesn't speak OCPP 1.6 there, nothing listening, DNS).
 
 Card ids (idTags) are shown as their last 4 characters (****C3D4), in --json too, unless
 --show-tags is given: they identify people and end up in screenshots and tickets.
@@ -97,12 +111,40 @@ _count = arguments.integer(1)
 def _status(args: argparse.Namespace) -> int:
     if args.watch:
         return watch(args, sys.stdout)
-    answer = _shown(ask(args, {"cmd": "status"}), args)
+    answer = _shown(ask_status(args), args)
     if args.json:
         print(json.dumps(answer, indent=2, sort_keys=True))
     else:
         print(render(answer))
     return EX_OK
+
+
+def ask_status(args: argparse.Namespace) -> dict[str, Any]:
+    """The daemon's status answer; when no daemon is at the default socket but a bench
+    daemon's socket is near, the error says how to reach that one (exit code unchanged)."""
+    try:
+        return ask(args, {"cmd": "status"})
+    except CliError as exc:
+        explicit = getattr(args, "socket", None) or getattr(args, "config", None)
+        found = None if explicit else bench_socket_near(Path.cwd())
+        if exc.exit_code != EX_UNAVAILABLE or "not running" not in str(exc) or found is None:
+            raise
+        config = found.parent.parent / BENCH_CONFIG
+        option = f"--config {os.path.relpath(config)}" if config.is_file() else f"--socket {found}"
+        raise CliError(
+            f"no daemon at {DEFAULT_SOCKET}; a bench daemon's socket is at {found}: "
+            f"run `cpagent status {option}`",
+            EX_UNAVAILABLE,
+        ) from None
+
+
+def bench_socket_near(start: Path) -> Path | None:
+    """`.bench/control.sock` in `start` or the nearest of its parents, if there is one."""
+    for folder in (start, *start.parents):
+        candidate = folder / BENCH_SOCKET
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def mask_tags(status: dict[str, Any]) -> dict[str, Any]:
@@ -125,43 +167,6 @@ def _shown(status: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     return status if getattr(args, "show_tags", False) else mask_tags(status)
 
 
-def render(status: dict[str, Any]) -> str:
-    """The status answer for people, one line per fact."""
-    link = status.get("connection", "?")
-    if status.get("subprotocol"):
-        link += f" ({status['subprotocol']})"
-    if status.get("registration"):
-        link += f", registration {status['registration']}"
-    lines = [f"chargepoint {status.get('chargepoint', '?')}: CSMS {link}"]
-    for conn in status.get("connectors", []):
-        relay = "closed (energised)" if conn.get("relay") else "open"
-        plug = {True: "plugged", False: "unplugged", None: "no plug input"}[conn.get("plugged")]
-        meter = conn.get("meter")
-        reading = (
-            f"{meter['energy_wh'] / 1000:.3f} kWh, {meter['power_w']:.0f} W"
-            if meter
-            else "no meter reading yet"
-        )
-        line = f"connector {conn.get('id')}: {conn.get('status', '?')}, relay {relay}, {plug}, "
-        line += reading
-        if conn.get("pilot") is not None:  # an EVSE controller (IEC 61851-1 pilot state)
-            line += f", pilot {conn['pilot']}, offering {conn.get('offered_current_a') or 0:g} A"
-        if conn.get("fault"):
-            line += f", fault {conn['fault']}"
-        tx = conn.get("transaction")
-        if isinstance(tx, dict):
-            line += f", transaction {tx.get('id') or '(id pending)'} for {tx.get('id_tag')}"
-        elif tx is not None:
-            line += f", transaction {tx}"
-        lines.append(line)
-    if status.get("last_error"):
-        lines.append(f"last error: {status['last_error']}")
-    if "queued_messages" in status:
-        lines.append(f"transaction messages waiting for the CSMS: {status['queued_messages']}")
-    lines.append(f"queue depth: {status.get('queue_depth', '?')}")
-    return "\n".join(lines)
-
-
 def watch(args: argparse.Namespace, out: TextIO) -> int:
     """Redraw the live view until Ctrl-C or `args.count` refreshes; see EPILOG for exits."""
     tty = bool(getattr(out, "isatty", None) and out.isatty())
@@ -171,7 +176,7 @@ def watch(args: argparse.Namespace, out: TextIO) -> int:
     try:
         while True:
             try:
-                answer = _shown(ask(args, {"cmd": "status"}), args)
+                answer = _shown(ask_status(args), args)
             except CliError as exc:
                 if exc.exit_code != EX_UNAVAILABLE or refreshes == 0:
                     raise
@@ -202,52 +207,3 @@ def _draw(out: TextIO, body: str, tty: bool, first: bool) -> None:
     else:
         out.write(("" if first else "\n") + body + "\n")
     out.flush()
-
-
-def render_watch(status: dict[str, Any], interval: float) -> str:
-    """The live view: link, one table row per connector, queue and last error."""
-    link = status.get("connection", "?")
-    if status.get("subprotocol"):
-        link += f" ({status['subprotocol']})"
-    if status.get("registration"):
-        link += f", registration {status['registration']}"
-    lines = [
-        f"cpagent {status.get('chargepoint', '?')} ({status.get('application', '?')})  "
-        f"{time.strftime('%H:%M:%S')}  every {interval:g} s, Ctrl-C to quit",
-        f"CSMS: {link}",
-        "",
-        f"{'conn':<5}{'status':<15}{'relay':<7}{'plug':<6}{'power W':>9}{'energy Wh':>11}"
-        f"{'limit A':>9}  transaction",
-    ]
-    for conn in status.get("connectors", []):
-        meter = conn.get("meter") or {}
-        plugged = {True: "in", False: "out"}.get(conn.get("plugged"), "-")
-        limit = conn.get("limit_a")
-        lines.append(
-            f"{conn.get('id', '?')!s:<5}{conn.get('status', '?')!s:<15}"
-            f"{'closed' if conn.get('relay') else 'open':<7}{plugged:<6}"
-            f"{_number(meter.get('power_w'), 0):>9}{_number(meter.get('energy_wh'), 1):>11}"
-            f"{_number(limit, 1):>9}  {_transaction(conn.get('transaction'))}"
-            + (f"  FAULT {conn['fault']}" if conn.get("fault") else "")
-        )
-    lines.append("")
-    queue = f"queue depth {status.get('queue_depth', '-')}"
-    if "queued_messages" in status:
-        queue += f", transaction messages waiting for the CSMS {status['queued_messages']}"
-    if status.get("last_card"):
-        queue += f", last card {status['last_card']}"
-    lines.append(queue)
-    lines.append(f"last error: {status.get('last_error') or '-'}")
-    return "\n".join(lines)
-
-
-def _number(value: Any, digits: int) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return f"{value:.{digits}f}"
-
-
-def _transaction(tx: Any) -> str:
-    if isinstance(tx, dict):
-        return f"{tx.get('id') or '(id pending)'} for {tx.get('id_tag')}"
-    return "-" if tx is None else str(tx)

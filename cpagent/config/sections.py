@@ -132,6 +132,20 @@ class StateConfig:
         Path("/var/lib/cpagent"),
         "holds `cpagent.db`, its backup and `cpagent.lock`; created, must be writable before READY",
     )
+    history_days: int = key(
+        365,
+        "finished sessions (`cpagent sessions`) are kept this many days, counted back from "
+        "the newest session's end; older ones and their meter samples are deleted",
+        minimum=1,
+        maximum=36500,
+    )
+    history_max_sessions: int = key(
+        10000,
+        "at most this many finished sessions are kept (the oldest go first); each keeps at "
+        "most 1000 meter samples (thinned evenly), about 30 bytes each on disk",
+        minimum=1,
+        maximum=100000,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +203,13 @@ class MeterConfig:
         "seconds between reads (a transaction's start and stop read the meter at once)",
         **POSITIVE,
     )
+    phases: int = key(
+        1,
+        "phases the simulated EV draws on (its power is at most `max_current_a` x 230 V x "
+        "phases); a real meter's phases come from its model",
+        choices=(1, 3),
+        only_for=("sim",),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +250,12 @@ class EvseConfig:
         only_for=("pwm",),
         minimum=0,
         maximum=7,
+    )
+    poll_interval_s: float = key(
+        1.0,
+        "seconds between reads of the pilot state and faults (a plug-in or a fault is seen "
+        "up to this late)",
+        **POSITIVE,
     )
 
 

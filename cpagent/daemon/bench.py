@@ -19,6 +19,7 @@ from hw.events import EvseFault, FaultCode
 from hw.interfaces import FaultInjectable
 
 if TYPE_CHECKING:
+    from hw.evse.pilot_sim import SimPilotCircuit
     from hw.evse.sim import SimEvse
 
 COMMANDS = ("plug", "unplug", "tap", "fault", "clear-fault", "ev-load", "ev")
@@ -110,11 +111,15 @@ class BenchControls:
         return {"connector": conn.id, "plugged": plugged}
 
     def _ev(self, conn: ConnectorHardware, what: Any, code: Any) -> dict[str, Any]:
-        """The simulated EV and EVSE (`[connector.evse] driver = "sim"`): plug, charge (S2
-        closed: state C once >= 6 A is offered), stop (state B), fault CODE, clear."""
+        """The simulated EV and EVSE (`[connector.evse] driver = "sim"`, or `"pwm"` on mock
+        pins): plug, charge (S2 closed: state C once >= 6 A is offered), stop (state B),
+        fault CODE, clear."""
         evse = _sim_evse(conn)
         if evse is None:
-            raise CommandError(f'connector {conn.id}: ev needs [connector.evse] driver = "sim"')
+            raise CommandError(
+                f'connector {conn.id}: ev needs [connector.evse] driver = "sim" '
+                '(or "pwm" with [gpio] pin_factory = "mock")'
+            )
         if what == "plug":
             evse.plug()
         elif what == "unplug":
@@ -126,7 +131,10 @@ class BenchControls:
         elif what == "fault":
             if code not in EVSE_FAULTS:
                 raise CommandError(f"code must be one of {', '.join(EVSE_FAULTS)}, not {code!r}")
-            evse.inject_fault(code)
+            try:
+                evse.inject_fault(code)
+            except ValueError as exc:  # a pwm pilot circuit shows pilot faults only
+                raise CommandError(f"connector {conn.id}: {exc}") from None
         elif what == "clear":
             evse.clear_fault()
         else:
@@ -151,7 +159,8 @@ class BenchControls:
         return {"id_tag": id_tag}
 
 
-def _sim_evse(conn: ConnectorHardware) -> SimEvse | None:
+def _sim_evse(conn: ConnectorHardware) -> SimEvse | SimPilotCircuit | None:
+    """The simulated EV of a connector: a sim EVSE's, or a mock-pin pwm pilot's."""
     from hw.evse.sim import SimEvse
 
-    return conn.evse if isinstance(conn.evse, SimEvse) else None
+    return conn.evse if isinstance(conn.evse, SimEvse) else conn.pilot_circuit

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
-from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.daemon.link_status import CSMS_ERROR, LinkStatus, Problems, Started
+from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
 
 log = logging.getLogger(__name__)
@@ -21,38 +23,48 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(slots=True)
 class _ConnectorView:
     plugged: bool | None = None
-    fault: str | None = None
+    faults: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> code
     meter: dict[str, Any] | None = None
+
+    @property
+    def fault(self) -> str | None:
+        """The newest fault in force: one device recovering leaves the others' faults."""
+        return next(reversed(self.faults.values()), None)
 
 
 class BenchApplication:
     """An `Application` (cpagent.daemon.loop) that reports and simulates, but never charges."""
 
     def __init__(self, ctx: AppContext) -> None:
+        self._started = Started(time.time(), time.monotonic())
         self._ctx = ctx
         self._bench = BenchControls(ctx.hardware)
-        self._connection = "disconnected"
-        self._subprotocol: str | None = None
-        self._last_error: str | None = None
+        self._link = LinkStatus(
+            ctx.config.csms.transport, ctx.config.csms.protocol, since=time.time()
+        )
+        self._problems = Problems()  # `last_error`: the newest one whose cause still holds
         self._last_card: str | None = None
         self._frames_received = 0
         self._views = {c.id: _ConnectorView() for c in ctx.hardware.connectors}
         for conn in ctx.hardware.connectors:
             if conn.plug is not None:
                 self._views[conn.id].plugged = conn.plug.plugged
-        self._sources = {c.source: c.id for c in ctx.hardware.connectors}
+        self._sources = {s: c.id for c in ctx.hardware.connectors for s in c.sources}
 
     def on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
-            self._connection, self._subprotocol = "connected", event.subprotocol
+            self._link.up(event.subprotocol, time.time())
+            self._problems.clear(CSMS_ERROR)
             log.info("connected to CSMS (%s)", event.subprotocol)
         elif isinstance(event, TransportDown):
-            if self._connection == "connected":  # the transport logs each failed attempt
+            if self._link.connected:  # the transport logs each failed attempt
                 log.warning("CSMS link down: %s", event.reason)
-            self._connection, self._subprotocol = "disconnected", None
-            self._last_error = f"CSMS link: {event.reason}"
+            self._link.went_down(event, time.time())
+            if event.cause is not LinkCause.STOPPED:
+                self._problems.raise_(CSMS_ERROR, f"CSMS link: {event.reason}", time.time())
         elif isinstance(event, FrameReceived):
             self._frames_received += 1
+            self._link.last_received = time.time()
             log.debug("frame received (not handled by the bench application): %s", event.text)
         elif isinstance(event, CardPresented):
             self._last_card = event.id_tag
@@ -68,7 +80,7 @@ class BenchApplication:
         view = self._views.get(self._sources.get(event.source, -1))
         if view is None:
             if isinstance(event, DeviceFaulted):
-                self._last_error = f"{event.source}: {event.code}: {event.detail}"
+                self._fault(event)
                 log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
             return
         if isinstance(event, PlugChanged):
@@ -77,12 +89,18 @@ class BenchApplication:
         elif isinstance(event, MeterSampled):
             view.meter = dataclasses.asdict(event.sample)
         elif isinstance(event, DeviceFaulted):
-            view.fault = event.code
-            self._last_error = f"{event.source}: {event.code}: {event.detail}"
+            view.faults.pop(event.source, None)
+            view.faults[event.source] = event.code
+            self._fault(event)
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
         else:
-            view.fault = None
+            view.faults.pop(event.source, None)
+            self._problems.clear(event.source)
             log.info("%s recovered", event.source)
+
+    def _fault(self, event: DeviceFaulted) -> None:
+        message = f"{event.source}: {event.code}: {event.detail}"
+        self._problems.raise_(event.source, message, time.time())
 
     def next_deadline(self) -> float | None:
         return None
@@ -111,12 +129,17 @@ class BenchApplication:
             )
         return {
             "application": "bench",
+            **self._started.facts(time.monotonic()),
             "chargepoint": self._ctx.config.chargepoint.id,
-            "connection": self._connection,
-            "subprotocol": self._subprotocol,
+            "connection": "connected" if self._link.connected else "disconnected",
+            "subprotocol": self._link.subprotocol,
+            "link": self._link.as_dict(),
+            "reconnects": self._link.reconnects,
             "connectors": connectors,
             "last_card": self._last_card,
-            "last_error": self._last_error,
+            "last_error": self._problems.last,
+            "errors_active": self._problems.as_list(),
+            "errors": self._problems.count,
             "frames_received": self._frames_received,
         }
 

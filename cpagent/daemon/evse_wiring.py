@@ -8,6 +8,7 @@ from cpagent.config import ConnectorConfig
 from hw.interfaces import EvseController
 
 if TYPE_CHECKING:
+    from hw.evse.pilot_sim import SimPilotCircuit
     from hw.modbus_bus import BusRegistry
 
 EVSE_DIN_BAUD = 9600
@@ -22,13 +23,15 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
     evse = conf.evse
     assert evse is not None
     if evse.driver == "sim":
-        from hw.evse.sim import SimEvse
+        from hw.evse.sim import SimEvse, SimVehicle
 
-        return SimEvse(max_current_a=conf.max_current_a)
+        vehicle = SimVehicle(phases=conf.meter.phases if conf.meter.driver == "sim" else 1)
+        return SimEvse(max_current_a=conf.max_current_a, vehicle=vehicle)
     if evse.driver == "pwm":
         from hw.evse.pwm import PwmPilot
 
         assert evse.pwm_pin is not None  # the config requires it for pwm
+        _default_mock_factory(pin_factory)
         return PwmPilot(
             evse.pwm_pin,
             max_current_a=conf.max_current_a,
@@ -47,6 +50,31 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
 
     bus = buses.bus(evse.port, settings=BusSettings(evse.baudrate or EVSE_DIN_BAUD))
     return EvseDin(evse.port, unit=evse.unit, max_current_a=conf.max_current_a, bus=bus)
+
+
+def build_pilot_circuit(conf: ConnectorConfig, pin_factory: Any) -> SimPilotCircuit | None:
+    """On mock pins (the bench), the simulated EV and ADC a `pwm` pilot reads; made before
+    the pilot (`build_evse`), which takes the ADC's pins from it. None for anything else."""
+    from gpiozero.pins.mock import MockFactory
+
+    evse = conf.evse
+    if evse is None or evse.driver != "pwm" or not isinstance(pin_factory, MockFactory):
+        return None
+    from hw.evse.pilot_sim import SimPilotCircuit
+
+    assert evse.pwm_pin is not None  # the config requires it for pwm
+    return SimPilotCircuit(pin_factory, evse.pwm_pin, max_draw_a=32.0)
+
+
+def _default_mock_factory(pin_factory: Any) -> None:
+    """gpiozero 2.0's software SPI bus (all a mock board has) makes its Device on the
+    default pin factory, whatever factory the ADC was given: off a Pi that is no factory at
+    all, so the mock board becomes the default. A Pi's own factories use hardware SPI."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    if isinstance(pin_factory, MockFactory) and Device.pin_factory is None:
+        Device.pin_factory = pin_factory
 
 
 class VehicleDraw:

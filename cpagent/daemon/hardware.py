@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.config import Config, ConnectorConfig
 from hw.interfaces import (
     CardReader,
@@ -17,11 +18,13 @@ from hw.interfaces import (
     PlugInput,
     RelayOutput,
 )
+from hw.meters.registers import register_map
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
 
     from cpagent.daemon.evse_writer import EvseWriter
+    from hw.evse.pilot_sim import SimPilotCircuit
     from hw.evse.poller import EvsePoller
     from hw.meters.poller import MeterPoller
     from hw.modbus_bus import BusRegistry
@@ -43,17 +46,34 @@ class ConnectorHardware:
     evse: EvseController | None = None  # [connector.evse]: the control pilot's controller
     evse_poller: EvsePoller | None = None
     evse_writer: EvseWriter | None = None  # writes the offered current off the owner thread
+    pilot_circuit: SimPilotCircuit | None = None  # a pwm pilot's simulated EV (mock pins)
 
     @property
     def source(self) -> str:
-        """The `source` label this connector's relay, plug and meter put in their events."""
+        """The `source` label of this connector's plug events, and its name in log lines."""
         return f"connector{self.id}"
+
+    # Each device that can fault has its own label, so one device recovering never clears
+    # another's fault (OCPP 1.6 §4.9: Faulted while any fault is in force).
+    @property
+    def relay_source(self) -> str:
+        """The relay's label (its feedback faults: PowerSwitchFailure)."""
+        return device_source(self.id, "relay")
+
+    @property
+    def meter_source(self) -> str:
+        """The meter's label (its readings, read failures and faults)."""
+        return device_source(self.id, "meter")
 
     @property
     def evse_source(self) -> str:
-        """The EVSE controller's own label: its faults and the meter's are kept apart, so
-        one device recovering never clears another's fault (OCPP 1.6 §4.9, Faulted)."""
-        return f"connector{self.id}:evse"
+        """The EVSE controller's label (pilot changes and its faults)."""
+        return device_source(self.id, "evse")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every label this connector's devices put in their events."""
+        return (self.source, self.relay_source, self.meter_source, self.evse_source)
 
 
 @dataclass(slots=True)
@@ -149,6 +169,11 @@ class ControllerContactor:
         self._evse.close()
 
 
+def device_source(connector_id: int, device: str) -> str:
+    """The `source` label of one device of a connector: `connector1:meter`."""
+    return f"connector{connector_id}:{device}"
+
+
 def pin_factory(config: Config) -> Factory | None:
     """The configured gpiozero pin factory (None: gpiozero's default). Mock pins keep their
     output levels in the state dir, so `cpagent safe-off` sees what a killed daemon left."""
@@ -167,3 +192,20 @@ def _quietly(action: Callable[[], object], what: str) -> None:
         action()
     except Exception as exc:
         log.error("closing %s failed: %s", what, exc)
+
+
+def connector_electrical(connectors: list[ConnectorHardware]) -> Electrical:
+    """Phases wired (a real meter's model says, a simulated one its `phases`) and each
+    connector's rating, `max_current_a`: the most the model offers it (IEC 61851-1)."""
+    phases = [
+        c.config.meter.phases
+        if c.config.meter.driver == "sim"
+        else register_map(c.config.meter.driver).phases
+        for c in connectors
+    ]
+    ratings = {c.id: c.config.max_current_a for c in connectors}
+    return Electrical(
+        phases=max(phases, default=1),
+        max_current_a=max(ratings.values(), default=16.0),
+        ratings=ratings,
+    )

@@ -20,8 +20,8 @@ from cpagent.chargepoint.commands import (
     SetOfferedCurrent,
 )
 from cpagent.chargepoint.firmware_events import FIRMWARE_EVENTS
-from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.chargepoint.store import DATABASE_FILE, RETRY_DISK_S, Store, StoreWriteError
+from cpagent.chargepoint.store_history import Retention
 from cpagent.core import schemas
 from cpagent.daemon import memory
 from cpagent.daemon.app_setup import (
@@ -33,8 +33,11 @@ from cpagent.daemon.app_setup import (
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
+from cpagent.daemon.hardware import connector_electrical
+from cpagent.daemon.link_status import CSMS_ERROR, LinkStatus, Problems, Started
+from cpagent.daemon.status_report import connector_facts, oldest_queued_s, registration_facts
 from cpagent.redact import mask_id_tag
-from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
 from hw.errors import EvseError
 from hw.events import (
     CardPresented,
@@ -45,7 +48,6 @@ from hw.events import (
     PilotChanged,
     PlugChanged,
 )
-from hw.meters.registers import register_map
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +75,26 @@ class ChargepointApplication:
     READY=1, and the first commands (open every relay: the power-loss rule) run at once.
     """
 
-    def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         config, hardware = ctx.config, ctx.hardware
         self._ctx = ctx
         self._bench = BenchControls(hardware)
         self._store = Store.open(
             config.state.dir / DATABASE_FILE, chargepoint_id=config.chargepoint.id
         )
+        self._store.retention = Retention(
+            config.state.history_days, config.state.history_max_sessions
+        )
         apply_stored_ping_interval(self._store, ctx.transport)
-        sources = {conn.source: conn.id for conn in hardware.connectors}
-        sources |= {conn.evse_source: conn.id for conn in hardware.connectors}
+        sources = {label: conn.id for conn in hardware.connectors for label in conn.sources}
         sources |= {_store_source(conn.id): conn.id for conn in hardware.connectors}
         sources[READER_SOURCE] = 0
-        drivers = {conn.config.meter.driver for conn in hardware.connectors} - {"sim"}
-        electrical = Electrical(  # the sim meter measures one phase
-            phases=max((register_map(driver).phases for driver in drivers), default=1),
-            max_current_a=max((c.max_current_a for c in config.connectors), default=16.0),
-        )
+        electrical = connector_electrical(hardware.connectors)
         self._firmware = firmware_worker(config, ctx.post)
         self._cp = ChargePoint(
             store=self._store,
@@ -103,13 +108,13 @@ class ChargepointApplication:
             call_timeout=config.csms.call_timeout_s,
             firmware_management=self._firmware is not None,
         )
-        self._clock = clock
+        self._clock, self._wall = clock, wall
+        self._started = Started(wall(), clock())
         self._restart_bound_s = config.csms.call_timeout_s
         self._validators_seen = 0
         self._exit: _PendingExit | None = None  # Reset or signal: exit once Stops are acked
-        self._connection = "disconnected"
-        self._subprotocol: str | None = None
-        self._last_error: str | None = None
+        self._link = LinkStatus(config.csms.transport, config.csms.protocol, since=wall())
+        self._problems = Problems()  # what `last_error` shows until its cause is gone
         self._last_card: str | None = None
         self._flush()
 
@@ -119,17 +124,20 @@ class ChargepointApplication:
 
     def _on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
-            self._connection, self._subprotocol = "connected", event.subprotocol
+            self._link.up(event.subprotocol, self._wall())
+            self._problems.clear(CSMS_ERROR)
             log.info("connected to CSMS (%s)", event.subprotocol)
             self._cp.connected(now, event.subprotocol)
         elif isinstance(event, TransportDown):
-            if self._connection == "connected":
+            if self._link.connected:
                 log.warning("CSMS link down: %s", event.reason)
-            self._connection, self._subprotocol = "disconnected", None
-            self._last_error = f"CSMS link: {event.reason}"
+            self._link.went_down(event, self._wall())
+            if event.cause is not LinkCause.STOPPED:
+                self._problems.raise_(CSMS_ERROR, f"CSMS link: {event.reason}", self._wall())
             self._cp.disconnected(now)
         elif isinstance(event, FrameReceived):
             log.debug("<- %s", event.text)
+            self._link.last_received = self._wall()
             self._cp.receive(event.text, now)
         elif isinstance(event, HW_EVENTS):
             self._note(event)
@@ -170,43 +178,47 @@ class ChargepointApplication:
         return self._bench.handle(request)
 
     def status(self) -> dict[str, Any]:
-        points = self._cp.charging.points
-        connectors = []
-        for conn in self._ctx.hardware.connectors:
-            point = points[conn.id]
-            tx = point.tx
-            connectors.append(
-                {
-                    "id": conn.id,
-                    "status": point.connector.status.value,
-                    "relay": conn.relay.energised,
-                    "plugged": point.plugged,
-                    "fault": ", ".join(sorted(point.faults)) or None,
-                    "meter": _reading(point.sample),
-                    "limit_a": point.limit_a,
-                    "pilot": point.pilot,
-                    "offered_current_a": None if conn.evse is None else conn.evse.offered_current_a,
-                    "transaction": None
-                    if tx is None
-                    else {
-                        "id": tx.transaction_id,
-                        "id_tag": tx.id_tag,
-                        "local_id": tx.local_id,
-                    },
-                }
+        """The answer to `cpagent status` (docs/operations.md lists every field); times are
+        the board's clock, RFC 3339 UTC. Card ids are in full: the CLI masks them."""
+        now, wall = self._clock(), self._wall()
+
+        def wall_of(mono: float) -> float:
+            return wall - (now - mono)
+
+        points, link = self._cp.charging.points, self._link
+        connectors = [
+            connector_facts(
+                conn.id,
+                points[conn.id],
+                relay=conn.relay.energised,
+                offered_current_a=None if conn.evse is None else conn.evse.offered_current_a,
+                wall_of=wall_of,
             )
+            for conn in self._ctx.hardware.connectors
+        ]
+        clock = self._cp.clock
         return {
             "application": "chargepoint",
             "chargepoint": self._ctx.config.chargepoint.id,
-            "connection": self._connection,
-            "subprotocol": self._subprotocol,
-            "registration": self._cp.registration,
+            **self._started.facts(now),
+            "connection": "connected" if link.connected else "disconnected",
+            "subprotocol": link.subprotocol,
+            "link": link.as_dict(),
+            "reconnects": link.reconnects,
+            **registration_facts(
+                self._cp.registration, link.connected, self._cp.next_boot_at, wall_of
+            ),
             "status": points[0].connector.status.value,
             "connectors": connectors,
             "queued_messages": self._store.queue_depth(),
+            "oldest_queued_s": oldest_queued_s(
+                self._store.head(), self._cp.boot_id, now, clock.wall(now) if clock.is_set else None
+            ),
             "store": {"ok": self._store.fault is None, "error": self._store.fault},
             "last_card": self._last_card,
-            "last_error": self._last_error,
+            "last_error": self._problems.last,
+            "errors_active": self._problems.as_list(),
+            "errors": self._problems.count,
         }
 
     def begin_stop(self, reason: str, now: float) -> bool:
@@ -245,7 +257,7 @@ class ChargepointApplication:
                 conn.relay.de_energise()
             except Exception as exc:
                 log.critical("%s: could not open contactor: %s", conn.source, exc)
-        self._last_error = reason
+        self._problems.raise_(STORE_ERROR, reason, self._wall())
         self._store.retry_at = now + RETRY_DISK_S
         detail = f"state store: {self._store.fault or 'write failed'}"
         for conn in self._ctx.hardware.connectors:
@@ -262,7 +274,7 @@ class ChargepointApplication:
         if not self._store.retry_disk():
             self._store.retry_at = now + RETRY_DISK_S
             return
-        self._last_error = None
+        self._problems.clear(STORE_ERROR)
         for conn in self._ctx.hardware.connectors:
             self._cp.hw_event(DeviceRecovered(_store_source(conn.id)), now)
         self._flush()
@@ -273,9 +285,11 @@ class ChargepointApplication:
             self._last_card = event.id_tag
             log.info("card presented on %s: %s", event.source, mask_id_tag(event.id_tag))
         elif isinstance(event, DeviceFaulted):
-            self._last_error = f"{event.source}: {event.code}: {event.detail}"
+            message = f"{event.source}: {event.code}: {event.detail}"
+            self._problems.raise_(event.source, message, self._wall())
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
         elif isinstance(event, DeviceRecovered):
+            self._problems.clear(event.source)
             log.info("%s recovered", event.source)
         elif isinstance(event, PlugChanged):
             log.info("%s: %s", event.source, "plugged" if event.plugged else "unplugged")
@@ -289,7 +303,9 @@ class ChargepointApplication:
             self._apply(command)
         for text in self._cp.drain_frames():
             log.debug("-> %s", text)
-            if not self._ctx.transport.send(text):
+            if self._ctx.transport.send(text):
+                self._link.last_sent = self._wall()
+            else:
                 log.debug("frame not sent: link down")  # TransportDown follows
         for job in self._cp.drain_jobs():
             if self._firmware is not None:
@@ -310,11 +326,7 @@ class ChargepointApplication:
             return
         if self._cp.charging.readings.pending():
             return  # a Stop waits for its final meter reading (<= 1 s, then it is queued)
-        if (
-            self._connection == "connected"
-            and self._store.queue_depth()
-            and self._clock() < pending.latest
-        ):
+        if self._link.connected and self._store.queue_depth() and self._clock() < pending.latest:
             return
         self._exit = None
         log.warning("%s: exiting", pending.reason)
@@ -322,7 +334,7 @@ class ChargepointApplication:
 
     def _open_relay_of(self, source: str) -> None:
         for conn in self._ctx.hardware.connectors:
-            if source in (conn.source, conn.evse_source) and conn.relay.energised:
+            if source in conn.sources and conn.relay.energised:
                 log.info("%s: opening contactor (unplugged)", conn.source)
                 conn.relay.de_energise()
 
@@ -363,6 +375,7 @@ class ChargepointApplication:
                 log.error("%s: offering %g A failed: %s", conn.source, command.amps, exc)
 
 
+STORE_ERROR = "state-store"  # the error key of state store write faults
 STORE_VENDOR_ERROR = "StateStoreWrite"  # vendorErrorCode of a store write fault (CiString50)
 
 
@@ -378,14 +391,3 @@ class _PendingExit:
     reason: str
     exit_code: int
     latest: float
-
-
-def _reading(sample: Any) -> dict[str, Any] | None:
-    if sample is None:
-        return None
-    return {
-        "energy_wh": sample.energy_wh,
-        "power_w": sample.power_w,
-        "voltage_v": list(sample.voltage_v),
-        "current_a": list(sample.current_a),
-    }

@@ -8,9 +8,15 @@ from typing import TYPE_CHECKING
 
 from cpagent.config import Config, ConnectorConfig, endpoint_url
 from cpagent.daemon.context import APPLICATIONS, AppContext
-from cpagent.daemon.evse_wiring import VehicleDraw, build_evse
+from cpagent.daemon.evse_wiring import VehicleDraw, build_evse, build_pilot_circuit
 from cpagent.daemon.evse_writer import EvseWriter
-from cpagent.daemon.hardware import ConnectorHardware, ControllerContactor, Hardware, pin_factory
+from cpagent.daemon.hardware import (
+    ConnectorHardware,
+    ControllerContactor,
+    Hardware,
+    device_source,
+    pin_factory,
+)
 from cpagent.daemon.loop import Application
 from cpagent.transports.base import Transport
 from hw.errors import ConfigurationError
@@ -44,6 +50,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
     try:
         for index, conf in enumerate(config.connectors, start=1):
             source = f"connector{index}"
+            circuit = build_pilot_circuit(conf, factory)  # before the pilot that reads it
             evse = build_evse(conf, hardware.buses, factory) if conf.evse is not None else None
             writer: EvseWriter | None = None
             relay: RelayOutput
@@ -53,7 +60,7 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     active_high=conf.relay_active_high,
                     pin_factory=factory,
                     post=post,
-                    source=source,
+                    source=device_source(index, "relay"),
                     feedback_pin=conf.relay_feedback_pin,
                     feedback_active_low=conf.relay_feedback_active_low,
                     feedback_pull=conf.relay_feedback_pull,
@@ -67,11 +74,16 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                 relay = ControllerContactor(evse, writer)
             else:  # the config allows no relay_pin only with [connector.evse]
                 raise ConfigurationError(f"connector[{index}]: set relay_pin or [connector.evse]")
-            conn = ConnectorHardware(index, conf, relay, evse=evse)
+            conn = ConnectorHardware(index, conf, relay, evse=evse, pilot_circuit=circuit)
             hardware.connectors.append(conn)
             if evse is not None:
                 conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
-                conn.evse_poller = EvsePoller(evse, post=post, source=conn.evse_source)
+                conn.evse_poller = EvsePoller(
+                    evse,
+                    post=post,
+                    source=conn.evse_source,
+                    interval_s=conf.evse.poll_interval_s if conf.evse is not None else 1.0,
+                )
                 if conf.plug_pin is not None:
                     log.warning(
                         "connector[%d]: plug_pin is not read: with [connector.evse] the "
@@ -87,9 +99,13 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                     active_low=conf.plug_active_low,
                     pull=conf.plug_pull,
                 )
-            conn.meter, conn.limiter = _build_meter(conf, relay, evse, hardware.buses)
+            vehicle = circuit.vehicle if circuit is not None else None
+            conn.meter, conn.limiter = _build_meter(conf, relay, evse, hardware.buses, vehicle)
             conn.poller = MeterPoller(
-                conn.meter, post=post, source=source, interval_s=conf.meter.poll_interval_s
+                conn.meter,
+                post=post,
+                source=conn.meter_source,
+                interval_s=conf.meter.poll_interval_s,
             )
         hardware.reader = _build_reader(config, post)
     except BaseException:
@@ -99,21 +115,32 @@ def build_hardware(config: Config, post: Post) -> Hardware:
 
 
 def _build_meter(
-    conf: ConnectorConfig, relay: RelayOutput, evse: object, buses: BusRegistry
+    conf: ConnectorConfig,
+    relay: RelayOutput,
+    evse: object,
+    buses: BusRegistry,
+    vehicle: object = None,
 ) -> tuple[EnergyMeter, CurrentLimiter | None]:
     """The meter, and for a simulated one what caps its EV's draw: the simulated vehicle
-    behind a simulated EVSE (it draws what the pilot offers, never more), else a simulated
-    current limiter (smart-charging limits). A real meter takes its port's shared bus.
+    behind a simulated EVSE or a mock-pin pwm pilot (`vehicle`; it draws what the pilot
+    offers, never more), else a simulated current limiter (smart-charging limits). A real
+    meter takes its port's shared bus.
     """
     if conf.meter.driver == "sim":
         from hw.evse.sim import SimEvse
         from hw.meters.sim import SimMeter
         from hw.sim import SimCurrentLimiter
 
+        phases, most = conf.meter.phases, conf.max_current_a
         if isinstance(evse, SimEvse):
-            return SimMeter(None, limiter=VehicleDraw(evse.vehicle)), None
+            draw = VehicleDraw(evse.vehicle)
+            return SimMeter(None, limiter=draw, phases=phases, max_current_a=most), None
+        if vehicle is not None:  # the pwm pilot's EV, behind the connector's own relay
+            return SimMeter(
+                relay, limiter=VehicleDraw(vehicle), phases=phases, max_current_a=most
+            ), None
         limiter = SimCurrentLimiter()
-        return SimMeter(relay, limiter=limiter), limiter
+        return SimMeter(relay, limiter=limiter, phases=phases, max_current_a=most), limiter
     from hw.meters.sdm import SdmMeter
     from hw.modbus_bus import BusSettings
 

@@ -88,8 +88,8 @@ def simulation_problems(config: Config) -> list[str]:
     for index, conn in enumerate(config.connectors, start=1):
         if conn.meter.driver != "sim":
             problems.append(f'connector[{index}].meter.driver is {conn.meter.driver!r}, not "sim"')
-    if config.connectors and config.connectors[0].plug_pin is None:
-        problems.append("connector[1].plug_pin is not set (the demo plugs a cable in)")
+        if conn.evse is not None and conn.evse.driver != "sim":
+            problems.append(f'connector[{index}].evse.driver is {conn.evse.driver!r}, not "sim"')
     if config.rfid.driver != "sim":
         problems.append(f'rfid.driver is {config.rfid.driver!r}, not "sim"')
     return problems

@@ -70,9 +70,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ev-load",
         type=_watts,
-        default=7400.0,
+        default=7360.0,
         metavar="WATTS",
-        help="power the simulated EV draws (default 7400)",
+        help="power the simulated EV asks for (default 7360: 32 A x 230 V); it draws at most "
+        "the connector's max_current_a x 230 V x phases",
     )
     parser.add_argument(
         "--step-timeout",
@@ -189,9 +190,12 @@ def _play(args: argparse.Namespace, timeline: Any) -> int:
     connectors = base.get("connector", [])
     if args.connector > len(connectors):
         raise DemoError(f"--connector {args.connector}: the config has {len(connectors)}", 78)
-    if connectors[args.connector - 1].get("plug_pin") is None:
+    chosen = connectors[args.connector - 1]
+    if chosen.get("plug_pin") is None and "evse" not in chosen:  # read_base: evse is "sim"
         raise DemoError(
-            f"connector[{args.connector}].plug_pin is not set (the demo plugs a cable in)", 78
+            f'connector[{args.connector}] has neither plug_pin nor [connector.evse] driver = "sim"'
+            " (the demo plugs a cable in)",
+            78,
         )
     cp_id = str(base["chargepoint"]["id"])
     settings = SessionSettings(

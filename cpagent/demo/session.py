@@ -21,7 +21,7 @@ STEPS = (
     "start the central system",
     "start the chargepoint agent (BootNotification)",
     "CSMS sets MeterValueSampleInterval",
-    "simulated EV will draw {load:g} W",
+    "simulated EV asks for {load:g} W",
     "plug a cable into connector {connector}",
     "card tap {id_tag}",
     "charging: meter values rise",
@@ -38,7 +38,7 @@ class SessionSettings:
     chargepoint_id: str
     connector: int = 1
     id_tag: str = "04A1B2C3D4"
-    load_w: float = 7400.0
+    load_w: float = 7360.0  # 32 A x 230 V: all the built-in demo connector allows
     sample_interval_s: int = 1
     meter_values: int = 2  # MeterValues with rising energy before the remote stop
     step_timeout_s: float = 10.0

@@ -18,10 +18,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cpagent.transports.base import Post
-from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
 from cpagent.transports.frame_cap import MAX_FRAME_BYTES
 from cpagent.transports.tls import client_context
-from cpagent.transports.websocket import SUBPROTOCOLS
+from cpagent.transports.ws_settings import SUBPROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class MqttTransport:
                 info.wait_for_publish(timeout / 2)
         self._client.disconnect()
         self._client.loop_stop()
-        self._set_link(connected=False, reason="stopped")
+        self._set_link(connected=False, reason="stopped", cause=LinkCause.STOPPED)
 
     # -- paho callbacks (loop thread) ---------------------------------------------------
 
@@ -248,7 +248,9 @@ class MqttTransport:
     ) -> None:
         if reason.is_failure:
             log.error("%s: broker refused the connection: %s", self.chargepoint_id, reason)
-            self._post(TransportDown(f"broker refused the connection: {reason}"))
+            # MQTT 5 §3.2.2.2: 0x86 Bad User Name or Password, 0x87 Not authorized.
+            cause = LinkCause.AUTH if reason.value in (0x86, 0x87) else LinkCause.OTHER
+            self._post(TransportDown(f"broker refused the connection: {reason}", cause))
             return
         # Our own topics only. A retained frame on `down` is never wanted (anyone who could
         # publish there once would replay it at every start): ask the broker not to send one
@@ -270,7 +272,7 @@ class MqttTransport:
 
     def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
         host, port = self._address
-        self._post(TransportDown(f"cannot connect to broker {host}:{port}"))
+        self._post(TransportDown(f"cannot connect to broker {host}:{port}", LinkCause.NETWORK))
 
     def _on_disconnect(
         self,
@@ -281,7 +283,9 @@ class MqttTransport:
         _properties: Any,
     ) -> None:
         self._csms_online = False  # unknown until the retained `csms` arrives again
-        self._set_link(connected=False, reason=f"broker connection lost: {reason}")
+        self._set_link(
+            connected=False, reason=f"broker connection lost: {reason}", cause=LinkCause.LOST
+        )
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         text = message.payload.decode("utf-8", errors="replace")
@@ -289,7 +293,11 @@ class MqttTransport:
             self._on_down(text, retained=bool(message.retain))
         elif message.topic == self.topics.csms:
             self._csms_online = text == LinkState.ONLINE
-            self._set_link(connected=self._connected, reason="central system link down")
+            self._set_link(
+                connected=self._connected,
+                reason="central system link down",
+                cause=LinkCause.PEER_DOWN,
+            )
 
     def _on_down(self, text: str, *, retained: bool) -> None:
         """A frame for us: acted on only while the link is up, never when retained.
@@ -313,14 +321,16 @@ class MqttTransport:
         else:
             self._post(FrameReceived(text))
 
-    def _set_link(self, *, connected: bool, reason: str) -> None:
+    def _set_link(
+        self, *, connected: bool, reason: str, cause: LinkCause = LinkCause.OTHER
+    ) -> None:
         """Post Up/Down on changes of (broker connected and central system reachable)."""
         self._connected = connected
         up = connected and (self._csms_online or not self._require_csms)
         if up == self._up:
             return
         self._up = up
-        self._post(TransportUp(self.subprotocol) if up else TransportDown(reason))
+        self._post(TransportUp(self.subprotocol) if up else TransportDown(reason, cause))
 
 
 ClientFactory = Callable[..., paho.Client]

@@ -9,43 +9,43 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from enum import IntEnum
 from urllib.parse import quote
 
 import websocket as wsc
 
 from cpagent.transports.backoff import Backoff, BackoffPolicy
 from cpagent.transports.base import Post
-from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
 from cpagent.transports.frame_cap import MAX_FRAME_BYTES, MessageTooBig, cap_incoming
 from cpagent.transports.tls import client_context
 from cpagent.transports.writer import FrameWriter
-from cpagent.transports.ws_socket import abort, close_quietly, linger, shorten
+from cpagent.transports.ws_settings import SecurityProfile as SecurityProfile
+from cpagent.transports.ws_settings import check_settings
+from cpagent.transports.ws_socket import abort, close_quietly, connect_cause, linger, shorten
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 STATUS_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 OWNER_TAKES_DOWN_S = 10.0  # longest wait for the owner to take a TransportDown (await_owner)
-"""Subprotocol names we may offer (OCPP-J 1.6 §3.1.2, OCPP 2.0.1 Part 4 §3.1.2)."""
-
-
-class SecurityProfile(IntEnum):
-    """OCPP 1.6 Security Whitepaper §2 / OCPP 2.0.1 Part 2 A00.FR: how the link is secured."""
-
-    UNSECURED = 0  # ws://, no authentication
-    BASIC_AUTH = 1  # ws://, HTTP Basic auth
-    TLS_BASIC_AUTH = 2  # wss://, server certificate verified, HTTP Basic auth
-    TLS_CLIENT_CERT = 3  # wss://, server and client certificates
+CLOSED_BY_PEER = "closed by central system"  # the reason's start when the peer sent a Close
 
 
 class _AttemptFailed(Exception):
-    """A connection attempt failed; `auth` when the server refused our credentials."""
+    """A connection attempt failed: why (for people), classified (`cause`), and the HTTP
+    status of a refused upgrade."""
 
-    def __init__(self, reason: str, auth: bool = False) -> None:
+    def __init__(
+        self, reason: str, cause: LinkCause = LinkCause.OTHER, http_status: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.auth = auth
+        self.cause = cause
+        self.http_status = http_status
+
+    @property
+    def auth(self) -> bool:
+        """The server refused our credentials: retrying soon cannot help."""
+        return self.cause is LinkCause.AUTH
 
 
 class WebSocketTransport:
@@ -93,7 +93,7 @@ class WebSocketTransport:
         random: Callable[[], float] = _random.random,
     ) -> None:
         self.profile = SecurityProfile(security_profile)
-        _check_settings(url, self.profile, subprotocol, password, cert_file, key_file)
+        check_settings(url, self.profile, subprotocol, password, cert_file, key_file)
         self.url = url.rstrip("/") + "/" + quote(chargepoint_id, safe="")
         self.chargepoint_id = chargepoint_id
         self.subprotocol = subprotocol
@@ -179,9 +179,12 @@ class WebSocketTransport:
             try:
                 ws = self._connect()
             except _AttemptFailed as failed:
-                self._post(TransportDown(failed.reason))
-                if failed.auth:
-                    delay = self._backoff.next_auth_delay_s()
+                auth = failed.auth
+                delay = self._backoff.next_auth_delay_s() if auth else self._backoff.next_delay_s()
+                self._post(
+                    TransportDown(failed.reason, failed.cause, failed.http_status, retry_in_s=delay)
+                )
+                if auth:
                     # One clear line per refusal; the backoff keeps them rare. No password.
                     log.error(
                         "%s: %s; check the chargepoint id and password; retrying in %.0f s",
@@ -190,15 +193,16 @@ class WebSocketTransport:
                         delay,
                     )
                 else:
-                    delay = self._backoff.next_delay_s()
                     log.warning(
                         "%s: %s; retrying in %.1f s", self.chargepoint_id, failed.reason, delay
                     )
                 self._stop.wait(delay)
                 continue
             up_at = time.monotonic()
-            reason = self._serve(ws)
-            down = TransportDown(reason)
+            reason, cause = self._serve(ws)
+            self._backoff.link_ended(time.monotonic() - up_at)
+            retry = None if self._stop.is_set() else self._backoff.next_delay_s()
+            down = TransportDown(reason, cause, retry_in_s=retry)
             self._post(down)
             if self._await_owner:
                 # The owner may still be working through frames of the old link; the next
@@ -209,14 +213,12 @@ class WebSocketTransport:
                     down.taken.wait(0.05) or self._stop.is_set() or time.monotonic() > latest
                 ):
                     pass
-            self._backoff.link_ended(time.monotonic() - up_at)
-            if self._stop.is_set():
+            if self._stop.is_set() or retry is None:
                 break
-            delay = self._backoff.next_delay_s()
             log.warning(
-                "%s: link down (%s); reconnecting in %.1f s", self.chargepoint_id, reason, delay
+                "%s: link down (%s); reconnecting in %.1f s", self.chargepoint_id, reason, retry
             )
-            self._stop.wait(delay)
+            self._stop.wait(retry)
 
     def _connect(self) -> wsc.WebSocket:
         """Open one link, or raise `_AttemptFailed` with a reason a person can act on."""
@@ -225,12 +227,12 @@ class WebSocketTransport:
             try:
                 sslopt = {"context": client_context(*self._tls_files)}
             except (OSError, ssl.SSLError) as exc:
-                raise _AttemptFailed(f"TLS set-up failed: {exc}") from exc
+                raise _AttemptFailed(f"TLS set-up failed: {exc}", LinkCause.TLS) from exc
         ws = wsc.WebSocket(sslopt=sslopt, enable_multithread=True)
         with self._lock:
             self._attempt_ws = ws
         if self._stop.is_set():
-            raise _AttemptFailed("stopped")
+            raise _AttemptFailed("stopped", LinkCause.STOPPED)
         header = [f"Sec-WebSocket-Protocol: {self.subprotocol}"]
         if self.profile in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH):
             # OCPP 1.6 Security Whitepaper §2.3: user-id is the chargepoint id.
@@ -245,29 +247,42 @@ class WebSocketTransport:
             status = exc.status_code
             if status in (401, 403):
                 raise _AttemptFailed(
-                    f"central system refused our credentials (HTTP {status})", auth=True
+                    f"central system refused our credentials (HTTP {status})",
+                    LinkCause.AUTH,
+                    status,
                 ) from exc
-            raise _AttemptFailed(f"central system answered HTTP {status}") from exc
+            raise _AttemptFailed(
+                f"central system answered HTTP {status}", LinkCause.HTTP, status
+            ) from exc
         except ssl.SSLCertVerificationError as exc:
             abort(ws)
-            raise _AttemptFailed(f"server certificate rejected: {exc.verify_message}") from exc
+            raise _AttemptFailed(
+                f"server certificate rejected: {exc.verify_message}", LinkCause.TLS
+            ) from exc
         except (wsc.WebSocketException, OSError) as exc:
             abort(ws)
-            raise _AttemptFailed(
-                f"cannot connect to {self.url}: {exc or type(exc).__name__}"
-            ) from exc
+            reason, cause = f"cannot connect to {self.url}: {exc or type(exc).__name__}", None
+            if self.profile is SecurityProfile.TLS_CLIENT_CERT and isinstance(
+                exc, wsc.WebSocketConnectionClosedException | ConnectionResetError
+            ):
+                # TLS 1.3 (RFC 8446 §4.4.2.4): the server checks our certificate after the
+                # client has finished; a refusal shows here as the server hanging up.
+                reason += " (the central system may have refused our client certificate)"
+                cause = LinkCause.TLS
+            raise _AttemptFailed(reason, cause or connect_cause(exc)) from exc
         chosen = (ws.getheaders() or {}).get("sec-websocket-protocol")
         if chosen != self.subprotocol:
             # OCPP-J 1.6 §3.1.2: the server must select the subprotocol we offered.
             close_quietly(ws, wsc.STATUS_PROTOCOL_ERROR)
             picked = "no subprotocol" if chosen is None else f"subprotocol {chosen!r}"
             raise _AttemptFailed(
-                f"central system selected {picked}; we offered {self.subprotocol!r}"
+                f"central system selected {picked}; we offered {self.subprotocol!r}",
+                LinkCause.SUBPROTOCOL,
             )
         ws.settimeout(None)  # reads block; the keep-alive thread detects dead links
         return ws
 
-    def _serve(self, ws: wsc.WebSocket) -> str:
+    def _serve(self, ws: wsc.WebSocket) -> tuple[str, LinkCause]:
         """Post Up, read frames until the link ends; return why it ended."""
         self._kill_reason = None
         self._heard.clear()
@@ -288,11 +303,13 @@ class WebSocketTransport:
             self._writer = writer
         self._post(TransportUp(self.subprotocol))
         log.info("%s: connected to %s (%s)", self.chargepoint_id, self.url, self.subprotocol)
-        reason = "stopped"
+        reason, cause = "stopped", LinkCause.STOPPED
         try:
             reason = self._read(ws, writer)
+            cause = LinkCause.CLOSED if reason.startswith(CLOSED_BY_PEER) else LinkCause.LOST
             with self._lock:
-                reason = self._kill_reason or reason  # what ended it, not the teardown
+                if self._kill_reason is not None:  # what ended it, not the teardown
+                    reason, cause = self._kill_reason, LinkCause.LOST
         finally:
             with self._lock:
                 self._writer = None
@@ -310,7 +327,7 @@ class WebSocketTransport:
             watcher.join()
             abort(ws)
             ws.shutdown()
-        return "stopped" if self._stop.is_set() else reason
+        return ("stopped", LinkCause.STOPPED) if self._stop.is_set() else (reason, cause)
 
     def _read(self, ws: wsc.WebSocket, writer: FrameWriter) -> str:
         while True:
@@ -333,7 +350,7 @@ class WebSocketTransport:
                 self._post(FrameReceived(data.decode() if isinstance(data, bytes) else data))
             elif opcode == wsc.ABNF.OPCODE_CLOSE:
                 code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else None
-                return f"closed by central system (code {code})"
+                return f"{CLOSED_BY_PEER} (code {code})"
             elif opcode == wsc.ABNF.OPCODE_BINARY:
                 # OCPP-J 1.6 §4.1: messages are text frames; binary ones carry nothing for us.
                 log.warning("%s: ignored a binary frame", self.chargepoint_id)
@@ -372,27 +389,3 @@ class WebSocketTransport:
             )
             if link_done.wait(max(0.0, wake - clock())):
                 return
-
-
-def _check_settings(
-    url: str,
-    profile: SecurityProfile,
-    subprotocol: str,
-    password: str | None,
-    cert_file: str | None,
-    key_file: str | None,
-) -> None:
-    """Refuse settings that cannot work (bad local use raises, DESIGN)."""
-    if subprotocol not in SUBPROTOCOLS:
-        raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}, got {subprotocol!r}")
-    secure = url.startswith("wss://")
-    if not secure and not url.startswith("ws://"):
-        raise ValueError(f"url must start with ws:// or wss://, got {url!r}")
-    if profile >= SecurityProfile.TLS_BASIC_AUTH and not secure:
-        raise ValueError(f"security profile {int(profile)} needs a wss:// url")
-    if profile <= SecurityProfile.BASIC_AUTH and secure:
-        raise ValueError(f"security profile {int(profile)} needs a ws:// url (use 2 or 3 for wss)")
-    if profile in (SecurityProfile.BASIC_AUTH, SecurityProfile.TLS_BASIC_AUTH) and not password:
-        raise ValueError(f"security profile {int(profile)} needs a password")
-    if profile == SecurityProfile.TLS_CLIENT_CERT and not (cert_file and key_file):
-        raise ValueError("security profile 3 needs cert_file and key_file")

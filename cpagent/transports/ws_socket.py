@@ -1,12 +1,15 @@
-"""Socket helpers for a WebSocket link: abort it, close it quietly, linger after a Close."""
+"""Socket helpers for a WebSocket link: abort, close quietly, linger, classify a failed connect."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import time
 
 import websocket as wsc
+
+from cpagent.transports.events import LinkCause
 
 
 def abort(ws: wsc.WebSocket) -> None:
@@ -49,3 +52,20 @@ def close_quietly(ws: wsc.WebSocket, status: int) -> None:
 def shorten(text: str, limit: int = 200) -> str:
     """At most `limit` characters of `text`, for reasons that end up in log lines."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def connect_cause(exc: BaseException) -> LinkCause:
+    """Classify a failed connection attempt (websocket-client wraps some socket errors)."""
+    if isinstance(exc, ssl.SSLError):
+        return LinkCause.TLS
+    if isinstance(exc, ConnectionRefusedError):
+        return LinkCause.REFUSED
+    if isinstance(exc, socket.gaierror | wsc.WebSocketAddressException) or (
+        "Host not found" in str(exc)  # websocket-client's own wording for getaddrinfo's []
+    ):
+        return LinkCause.DNS
+    if isinstance(exc, TimeoutError | wsc.WebSocketTimeoutException):
+        return LinkCause.TIMEOUT
+    if isinstance(exc, OSError):
+        return LinkCause.NETWORK
+    return LinkCause.OTHER

@@ -1,4 +1,4 @@
-"""A mock MCP3008 on gpiozero's mock SPI bus showing a simulated pilot level (for tests)."""
+"""A simulated EV behind a mock-pin PWM pilot, read through a mock MCP3008 (tests, bench)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,23 @@ from typing import Any
 
 from gpiozero.pins.mock import MockSPIDevice
 
+from hw.events import EvseFault, PilotState
+from hw.evse.pilot import current_for_duty
 from hw.evse.pwm import DEFAULT_ADC_OFFSET_V, DEFAULT_ADC_SCALE
+from hw.evse.sim import SimVehicle
+
+# IEC 61851-1 Table A.4: the pilot's positive level in each state (E: shorted to PE).
+LEVELS_V: dict[PilotState, float] = {
+    PilotState.A: 12.0,
+    PilotState.B: 9.0,
+    PilotState.C: 6.0,
+    PilotState.D: 3.0,
+    PilotState.E: 0.0,
+    PilotState.F: -12.0,
+}
+# SPI0 on a Pi (BCM): SCLK, MOSI, MISO, then CE0 / CE1 by ADC device number.
+SPI0_PINS = (11, 10, 9)
+SPI0_SELECT = (8, 7)
 
 
 class MockPilotAdc(MockSPIDevice):
@@ -59,3 +75,70 @@ class MockPilotAdc(MockSPIDevice):
                 self._state = "result"
         elif self._state == "result" and not self.tx_buf:
             self._state, self.rx_buf = "idle", []
+
+
+class SimPilotCircuit:
+    """The analog side of a DIY pilot on mock pins: a SimVehicle that reads the PWM pin's
+    duty as its offer (Annex A Table A.7), and a MockPilotAdc on SPI0 that reads the level
+    the vehicle makes. A PWM pin held low (duty 0: the Pi stopped) is -12 V, state F.
+
+    Make it before the PwmPilot that reads it (the ADC's clock and select pins must be the
+    simulated ones). `plug()`, `unplug()`, `request_charge()`, `inject_fault()` and
+    `clear_fault()` are the bench's handles (`cpagent ctl ev`); the pilot faults it can
+    show are a short to PE (PilotShort, state E) and a stuck -12 V (PilotFault, state F).
+    """
+
+    FAULTS = (EvseFault.PILOT_SHORT.value, EvseFault.PILOT_FAULT.value)
+
+    def __init__(
+        self, pin_factory: Any, pwm_pin: int | str, *, adc_device: int = 0, max_draw_a: float = 32.0
+    ) -> None:
+        self.vehicle = SimVehicle(max_draw_a=max_draw_a)
+        self._factory = pin_factory
+        self._pwm_pin = pwm_pin
+        self._stuck_low = False
+        clock, mosi, miso = SPI0_PINS
+        self.adc = MockPilotAdc(
+            self.level_v,
+            pin_factory=pin_factory,
+            clock_pin=clock,
+            mosi_pin=mosi,
+            miso_pin=miso,
+            select_pin=SPI0_SELECT[adc_device],
+        )
+
+    def duty(self) -> float:
+        """The PWM pin's duty cycle now (0.0 while it is not an output)."""
+        return float(self._factory.pin(self._pwm_pin).state)
+
+    def level_v(self) -> float:
+        """The pilot's positive level: the vehicle's state under what the duty offers."""
+        duty = self.duty()
+        if duty <= 0.0 or self._stuck_low:
+            return LEVELS_V[PilotState.F]
+        self.vehicle.offer(current_for_duty(duty))
+        return LEVELS_V[self.vehicle.pilot]
+
+    def plug(self, *, wants_charge: bool = True) -> None:
+        self.vehicle.plug(wants_charge=wants_charge)
+
+    def unplug(self) -> None:
+        self.vehicle.unplug()
+
+    def request_charge(self, wants: bool = True) -> None:
+        self.vehicle.request_charge(wants)
+
+    def inject_fault(self, code: str) -> None:
+        """PilotShort or PilotFault; ValueError for a fault a pilot circuit cannot show."""
+        if code == EvseFault.PILOT_SHORT.value:
+            self.vehicle.short_pilot(True)
+        elif code == EvseFault.PILOT_FAULT.value:
+            self._stuck_low = True
+        else:
+            raise ValueError(
+                f"a simulated pwm pilot shows {' or '.join(self.FAULTS)}, not {code!r}"
+            )
+
+    def clear_fault(self) -> None:
+        self.vehicle.short_pilot(False)
+        self._stuck_low = False

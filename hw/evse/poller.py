@@ -44,6 +44,11 @@ class EvsePoller:
         if callable(listen):
             listen(self.poke)  # a controller that announces changes (OpenEVSE $AT) wakes us
 
+    @property
+    def interval_s(self) -> float:
+        """Seconds between reads (`[connector.evse] poll_interval_s`)."""
+        return self._interval_s
+
     def start(self) -> None:
         if self._thread is not None:
             return

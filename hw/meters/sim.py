@@ -22,7 +22,10 @@ class CurrentCap(Protocol):
 class SimMeter:
     """An EnergyMeter whose EV draws `load_w` while `relay` is energised.
 
-    Power is capped by `limiter.limit_a` when one is given. Energy is integrated at each read
+    Like a real EV behind a pilot (IEC 61851-1 Annex A), it never draws more current per
+    phase than the connector's `max_current_a`, nor than `limiter.limit_a` when one is given
+    (a smart-charging limit, or the current an EVSE offers): power is at most that current
+    x `voltage_v` x `phases`, whatever `load_w` asks for. Energy is integrated at each read
     over the time since the previous read, with the power in effect at that read (poll often
     on the bench). `inject_fault(code)` makes reads raise MeterError with that code until
     `clear_fault()`. Without a relay the load is drawn all the time.
@@ -38,12 +41,16 @@ class SimMeter:
         frequency_hz: float = 50.0,
         energy_wh: float = 0.0,
         limiter: CurrentCap | None = None,
+        max_current_a: float | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         if phases not in (1, 3):
             raise ValueError(f"phases must be 1 or 3, not {phases}")
+        if max_current_a is not None and not max_current_a > 0:
+            raise ValueError(f"max_current_a must be more than 0, not {max_current_a}")
         self._relay = relay
         self._limiter = limiter
+        self._max_current_a = max_current_a
         self._phases = phases
         self._voltage_v = voltage_v
         self._frequency_hz = frequency_hz
@@ -62,9 +69,11 @@ class SimMeter:
     def power_w(self) -> float:
         if self._relay is not None and not self._relay.energised:
             return 0.0
+        caps = [self._max_current_a, self._limiter.limit_a if self._limiter else None]
+        amps = min((a for a in caps if a is not None), default=None)
         power = self.load_w
-        if self._limiter is not None and self._limiter.limit_a is not None:
-            power = min(power, self._limiter.limit_a * self._voltage_v * self._phases)
+        if amps is not None:
+            power = min(power, amps * self._voltage_v * self._phases)
         return max(power, 0.0)
 
     def _integrate(self) -> float:

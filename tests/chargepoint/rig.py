@@ -11,6 +11,7 @@ from cpagent.chargepoint.chargepoint import ChargePoint
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.commands import Command, FirmwareJob, ReadMeter
 from cpagent.chargepoint.firmware_events import FirmwareEvent
+from cpagent.chargepoint.smart_charging import Electrical
 from cpagent.chargepoint.store import Store
 from cpagent.core import CallAnswered, CallErrored, CallReceived, OcppError, Session
 from hw.events import MeterSample, MeterSampled
@@ -34,8 +35,12 @@ class Rig:
         connectors: tuple[int, ...] = (1,),
         now: float = 1000.0,
         firmware_management: bool = False,
+        electrical: Electrical | None = None,
+        sources: dict[str, int] | None = None,
     ) -> None:
         self.tmp_path = tmp_path
+        self.electrical = electrical
+        self.sources = sources  # hw event labels -> connector (None: "1" -> 1, ...)
         self.now = now
         self.boot_id = boot_id
         self.connectors = connectors
@@ -82,6 +87,8 @@ class Rig:
             new_id=lambda: next(self.ids),
             now=self.now,
             firmware_management=self.firmware_management,
+            electrical=self.electrical,
+            sources=self.sources,
         )
         self.cp = cp
         self._drain_commands()

@@ -29,7 +29,7 @@ SESSION_ORDER = [
     "BootNotification.conf  Accepted",
     "ChangeConfiguration  key=MeterValueSampleInterval value=1",
     "ChangeConfiguration.conf  Accepted",
-    "hw       ev-load 7400 W on connector 1",
+    "hw       ev-load 7360 W on connector 1",
     "[5/10] plug a cable into connector 1",
     "StatusNotification  connector 1 Preparing",
     "[6/10] card tap 04A1B2C3D4",
@@ -145,6 +145,14 @@ def _unknown_key(tmp_path: Path) -> str:
     return str(path)
 
 
+def _real_evse(tmp_path: Path) -> str:
+    path = tmp_path / "evse.toml"
+    text = (ROOT / "config" / "bench.toml").read_text()
+    real = '[connector.evse]\ndriver = "evse-din"\nport = "/dev/ttyUSB0"\n'
+    path.write_text(text.replace('[connector.evse]\ndriver = "sim"\n', real, 1))
+    return str(path)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -152,6 +160,7 @@ def _unknown_key(tmp_path: Path) -> str:
             ["--config", "config/cpagent.toml"],
             "the demo needs simulated hardware: gpio.pin_factory is 'lgpio'",
         ),
+        (["--config", _real_evse], "connector[1].evse.driver is 'evse-din', not \"sim\""),
         (["--config", "/nonexistent/cpagent.toml"], "/nonexistent/cpagent.toml: cannot read"),
         (["--config", _bad_toml], "broken.toml"),
         (["--config", _unknown_key], "bogus"),

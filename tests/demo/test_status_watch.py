@@ -186,11 +186,11 @@ BENCH_APP = {
             CHARGING,
             [
                 "cpagent CP-9 (chargepoint)",
-                "CSMS: connected (ocpp1.6), registration Accepted",
+                "CSMS: connected (ocpp1.6), registration accepted",
                 "1    Charging       closed in         2300     1234.6     10.0  42 for ABC",
                 "2    Faulted        open   -             -          -        -  -  "
                 "FAULT PowerMeterFailure",
-                "queue depth 0, transaction messages waiting for the CSMS 2, last card ABC",
+                "transaction messages waiting for the CSMS: 2, last card ABC",
                 "last error: -",
             ],
         ),
@@ -200,11 +200,11 @@ BENCH_APP = {
                 "cpagent B-1 (bench)",
                 "CSMS: disconnected",
                 "1    Available      open   out           0        0.0        -  -",
-                "queue depth 3",
+                "queue depth: 3",
                 "last error: CSMS link: refused",
             ],
         ),
-        ({"ok": True}, ["cpagent ? (?)", "CSMS: ?", "queue depth -", "last error: -"]),
+        ({"ok": True}, ["cpagent ? (?)", "CSMS: ?", "queue depth: ?", "last error: -"]),
     ],
 )
 def test_the_view_shows_each_fact_in_its_place(status: dict[str, Any], expected: list[str]) -> None:

@@ -140,7 +140,7 @@ def test_the_meter_recovering_does_not_clear_a_residual_current_fault(
     )
     daemon.do("clear-fault", connector=1)
     wait_until(
-        lambda: daemon.log_path.read_text().count("connector1 recovered") >= 1,
+        lambda: daemon.log_path.read_text().count("connector1:meter recovered") >= 1,
         5,
         "the meter's recovery handled",
     )

@@ -155,6 +155,22 @@ CASES = [
         "[[connector]]\nrelay_pin = 17\nmax_current_a = 0\n",
         "connector[1].max_current_a: must be greater than 0",
     ),
+    (
+        "evse poll interval",
+        EVSE + 'driver = "sim"\npoll_interval_s = 0\n',
+        "connector[1].evse.poll_interval_s: must be greater than 0",
+    ),
+    (
+        "sim meter phases",
+        '[[connector]]\nrelay_pin = 17\n[connector.meter]\ndriver = "sim"\nphases = 2\n',
+        "connector[1].meter.phases: must be one of 1, 3, not 2",
+    ),
+    (
+        "phases of a real meter",
+        '[[connector]]\nrelay_pin = 17\n[connector.meter]\ndriver = "sdm630"\n'
+        'port = "/dev/ttyUSB0"\nphases = 3\n',
+        "connector[1].meter.phases: only for driver sim",
+    ),
 ]
 
 
@@ -197,6 +213,35 @@ def test_an_evse_connector_needs_no_relay_pin_and_its_sim_ev_draws_only_what_is_
         hardware.close()
 
 
+@pytest.mark.parametrize(("line", "expected"), [("", 1.0), ("poll_interval_s = 0.25\n", 0.25)])
+def test_the_evse_is_read_every_poll_interval_s(tmp_path: Path, line: str, expected: float) -> None:
+    config = load(tmp_path, '[[connector]]\n[connector.evse]\ndriver = "sim"\n' + line)
+    hardware = build_hardware(config, lambda event: None)
+    try:
+        poller = hardware.connector(1).evse_poller
+        assert poller is not None and poller.interval_s == expected
+    finally:
+        hardware.close()
+
+
+def test_a_three_phase_sim_connector_draws_up_to_its_rating_on_each_phase(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        '[[connector]]\nrelay_pin = 17\nmax_current_a = 32.0\n[connector.meter]\ndriver = "sim"\n'
+        "phases = 3\n",
+    )
+    hardware = build_hardware(config, lambda event: None)
+    try:
+        conn = hardware.connector(1)
+        conn.meter.set_load_w(30000.0)  # type: ignore[attr-defined]  # SimMeter's handle
+        conn.relay.energise()
+        sample = conn.meter.read()
+        assert sample.current_a == (32.0, 32.0, 32.0)
+        assert sample.power_w == 32.0 * 230.0 * 3
+    finally:
+        hardware.close()
+
+
 def test_safe_off_zeroes_an_evse_din_board_left_offering_current(tmp_path: Path) -> None:
     from cpagent.daemon.safety import safe_off
     from hw.evse.evse_din_sim import EvseDinTwin
@@ -228,3 +273,22 @@ def test_safe_off_names_an_evse_board_it_cannot_reach(tmp_path: Path) -> None:
     assert any(
         line.startswith("connector1 EVSE controller (evse-din): NOT") for line in report.lines
     )
+
+
+def test_safe_off_stops_a_pwm_pilot_on_the_mock_board(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench board (mock pins) builds the pwm pilot too, so safe-off reaches it: 100 %
+    (nothing offered), then the pin released."""
+    from gpiozero import Device
+
+    from cpagent.daemon.safety import safe_off
+
+    monkeypatch.setattr(Device, "pin_factory", None)  # a daemon's process: none chosen yet
+    config = load(
+        tmp_path,
+        '[[connector]]\nrelay_pin = 17\n[connector.evse]\ndriver = "pwm"\npwm_pin = 18\n',
+    )
+    report = safe_off(config, daemon_wait_s=0.0)
+    assert report.failed == ()
+    assert "connector1 EVSE controller (pwm): 0 A offered" in report.lines

@@ -206,3 +206,21 @@ def test_start_up_failures_exit_with_their_code_and_never_signal_ready(
     finally:
         manager.close()
     assert not any(m.startswith("READY=1") for m in messages)
+
+
+def test_the_bench_application_clears_a_fault_from_last_error_on_recovery(
+    daemon: Running,
+) -> None:
+    daemon.manager.receive_until("READY=1")
+    daemon.ask(cmd="fault", connector=1, code="PowerMeterFailure")
+    wait_until(
+        lambda: "PowerMeterFailure" in (daemon.ask(cmd="status")["last_error"] or ""),
+        what="the fault as last error",
+    )
+    daemon.ask(cmd="clear-fault", connector=1)
+    wait_until(
+        lambda: "PowerMeterFailure" not in (daemon.ask(cmd="status")["last_error"] or ""),
+        what="the fault gone from last error",
+    )
+    status = daemon.ask(cmd="status")
+    assert status["version"] and status["uptime_s"] >= 0 and status["link"]["state"]

@@ -72,7 +72,7 @@ def test_real_sdm630_meter_is_wired_from_config(
     try:
         hardware.connectors[0].poller.poll_once()
         event = events.get(timeout=10)
-        assert isinstance(event, MeterSampled) and event.source == "connector1"
+        assert isinstance(event, MeterSampled) and event.source == "connector1:meter"
         assert event.sample.energy_wh == pytest.approx(12_345.0)
         with pytest.raises(CommandError, match="meter is a real sdm630"):
             BenchControls(hardware).handle(

@@ -75,6 +75,33 @@ def test_sim_meter_load_change_and_current_limit(clock):
         limiter.set_limit_a(-1)
 
 
+@pytest.mark.parametrize(
+    ("phases", "limit_a", "power_w"),
+    [
+        (1, None, 16.0 * 230.0),  # the connector's rating caps the EV's 7400 W
+        (1, 10.0, 10.0 * 230.0),  # a smart-charging limit below the rating
+        (1, 20.0, 16.0 * 230.0),  # a limit above the rating: the rating still holds
+        (3, None, 7400.0),  # 3 x 16 A = 11040 W: all of the 7400 W
+    ],
+)
+def test_sim_meter_never_draws_more_than_the_connector_allows(clock, phases, limit_a, power_w):
+    limiter = SimCurrentLimiter()
+    limiter.set_limit_a(limit_a)
+    meter = SimMeter(
+        None, load_w=7400.0, phases=phases, limiter=limiter, max_current_a=16.0, clock=clock
+    )
+    clock.advance(3600)
+    sample = meter.read()
+    assert sample.power_w == pytest.approx(power_w)
+    assert sample.energy_wh == pytest.approx(power_w)
+
+
+@pytest.mark.parametrize("amps", [0.0, -16.0])
+def test_sim_meter_refuses_a_rating_of_no_current(amps):
+    with pytest.raises(ValueError, match="max_current_a"):
+        SimMeter(None, max_current_a=amps)
+
+
 @pytest.mark.parametrize("code", ["PowerMeterFailure", "OtherError"])
 def test_sim_meter_fault_injection_through_the_poller(events, clock, code):
     meter = SimMeter(None, load_w=1000.0, clock=clock)

@@ -26,6 +26,7 @@ from tests.support.sim_config import SimConnector, sim_config
 CHARGEPOINT_ID = "CAMPAIGN-1"
 CALL, CALLRESULT = 2, 3
 TRANSACTION_MESSAGES = ("StartTransaction", "MeterValues", "StopTransaction")
+CONNECTOR = SimConnector(17, 27, 16.0, 0.2)  # the campaigns' one connector: 16 A, 1 phase
 
 
 # -- the central system ---------------------------------------------------------------------
@@ -154,7 +155,12 @@ class Daemon(DaemonProcess):
     wait_timeout_s = 15.0
 
     def __init__(
-        self, workdir: Path, socket_path: Path, csms_url: str, log_level: str = "INFO"
+        self,
+        workdir: Path,
+        socket_path: Path,
+        csms_url: str,
+        log_level: str = "INFO",
+        connector: SimConnector = CONNECTOR,
     ) -> None:
         super().__init__(
             workdir,
@@ -173,7 +179,7 @@ class Daemon(DaemonProcess):
                 state=workdir / "state",
                 socket=socket_path,
                 log_level=log_level,
-                connectors=[SimConnector(17, 27, 16.0, 0.2)],
+                connectors=[connector],
             ),
         )
         self.starts = 0
@@ -219,13 +225,14 @@ class Daemon(DaemonProcess):
 def running_pair(
     workdir: Path,
     log_level: str = "INFO",
+    connector: SimConnector = CONNECTOR,
 ) -> Iterator[tuple[Daemon, GatedCentralSystem]]:
-    """A started gated central system and a daemon (not started) pointed at it; both are
-    torn down (the daemon SIGTERM then SIGKILL) whatever happened."""
+    """A started gated central system and a daemon (not started, its one `connector`)
+    pointed at it; both are torn down (the daemon SIGTERM then SIGKILL) whatever happened."""
     central = GatedCentralSystem(heartbeat_interval=300)
     central.start()
     sock_dir = Path(tempfile.mkdtemp(prefix="cpcamp-"))  # sun_path is 107 bytes at most
-    daemon = Daemon(workdir, sock_dir / "ctl.sock", central.url, log_level)
+    daemon = Daemon(workdir, sock_dir / "ctl.sock", central.url, log_level, connector)
     try:
         yield daemon, central
     finally:

@@ -91,6 +91,7 @@ def _full_disk_session(daemon: Daemon, central: GatedCentralSystem, state: Path)
     filler.unlink()  # space again: what memory kept is written back, the fault clears
     healed = daemon.wait(lambda s: s["store"]["ok"], RETRY_DISK_S + 10, "the store back")
     assert healed["connectors"][0]["status"] != "Faulted"
+    assert healed["last_error"] is None  # the store writes again: its error is gone
     daemon.wait_settled()
     daemon.stop()
     store = Store.open(state / "cpagent.db")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class SimConnector:
-    """One `[[connector]]` on mock pins with a simulated meter; `evse` adds a
+    """One `[[connector]]` on mock pins with a simulated meter (of `phases`); `evse` adds a
     `[connector.evse]` with that driver (then the pins may be None: left out)."""
 
     relay_pin: int | None
@@ -23,6 +23,7 @@ class SimConnector:
     max_current_a: float | None = None  # None: the key is left out (the default, 16.0)
     poll_interval_s: float = 0.1
     evse: str | None = None
+    phases: int | None = None  # the sim meter's `phases` (None: the key is left out, 1)
 
 
 TWO_CONNECTORS = (SimConnector(17, 27), SimConnector(22, 23))
@@ -67,11 +68,10 @@ def _connector(conn: SimConnector) -> str:
     if conn.max_current_a is not None:
         keys["max_current_a"] = conn.max_current_a
     evse = _table("connector.evse", {"driver": conn.evse}) if conn.evse is not None else ""
-    return (
-        _table("[connector]", keys)
-        + _table("connector.meter", {"driver": "sim", "poll_interval_s": conn.poll_interval_s})
-        + evse
-    )
+    meter: dict[str, object] = {"driver": "sim", "poll_interval_s": conn.poll_interval_s}
+    if conn.phases is not None:
+        meter["phases"] = conn.phases
+    return _table("[connector]", keys) + _table("connector.meter", meter) + evse
 
 
 def _table(name: str, keys: Mapping[str, object]) -> str:

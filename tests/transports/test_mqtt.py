@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
+from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
 from cpagent.transports.mqtt import BrokerLogin, MqttTransport, Topics
 from tests.support.certs import make_pki
 from tests.support.mosquitto import Mosquitto
@@ -93,7 +93,8 @@ def test_broker_down_at_start_up_is_survived(
 ) -> None:
     broker = Mosquitto(tmp_path / "late-broker", port=free_port())
     make(transports, broker.port, recorder.post)
-    assert "cannot connect to broker" in recorder.wait_for(TransportDown).reason
+    down = recorder.wait_for(TransportDown)
+    assert "cannot connect to broker" in down.reason and down.cause is LinkCause.NETWORK
     broker.start()
     try:
         recorder.wait_for(TransportUp, timeout=10)
@@ -146,7 +147,8 @@ def test_link_is_up_only_while_the_bridge_reports_the_central_system_online(
     recorder.wait_for(TransportUp)
     assert transport.send("now")
     peer.publish(T.csms, "offline", retain=True)
-    assert "central system" in recorder.wait_for(TransportDown).reason
+    down = recorder.wait_for(TransportDown)
+    assert "central system" in down.reason and down.cause is LinkCause.PEER_DOWN
     assert transport.send("x") is False
 
 
@@ -170,7 +172,8 @@ def test_broker_credentials(
         if up:
             recorder.wait_for(TransportUp)
         else:
-            assert "refused" in recorder.wait_for(TransportDown).reason
+            down = recorder.wait_for(TransportDown)
+            assert "refused" in down.reason and down.cause is LinkCause.AUTH, down
             assert recorder.of(TransportUp) == []
     finally:
         transports[0].stop(2.0)
