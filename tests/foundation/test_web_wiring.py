@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -163,3 +164,34 @@ def test_the_page_stops_on_every_exit_path(
         if thread.is_alive() and apps:
             apps[0].ctx.post(ShutdownRequested("test teardown"))
         thread.join(20)
+
+
+def test_the_page_reads_10000_sessions_from_the_state_database_a_page_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """The real sessions source over a real state database: the page counts every session,
+    shows the 50 of the page asked for (newest first) and pages to the last one."""
+    from bench.sessions_export import fill
+
+    config = load_config(
+        write(tmp_path, MINIMAL + '[state]\ndir = "state"\n[web]\nlisten = "127.0.0.1:0"\n')
+    )
+    config.state.dir.mkdir()
+    fill(config.state.dir / "cpagent.db", 10_000, 2)
+    page = start_web(config, Inbox().post)
+    assert page is not None
+    base = page.url  # type: ignore[attr-defined]
+    try:
+        with urllib.request.urlopen(base + "sessions?page=200", timeout=10) as reply:
+            html = reply.read().decode()
+        with urllib.request.urlopen(base + "api/sessions?offset=9990&limit=500") as reply:
+            tail = json.load(reply)
+    finally:
+        page.stop()
+    assert "10000 sessions, showing 9951-10000" in html and "page 200 of 200" in html
+    shown = [int(n) for n in re.findall(r'data-session="(\d+)"', html)]
+    assert shown == list(range(1050, 1000, -1))  # transactionIds of local ids 50..1
+    assert tail["total"] == 10_000 and [s["local_id"] for s in tail["sessions"]] == list(
+        range(10, 0, -1)
+    )
+    assert all(len(s["samples"]) == 2 for s in tail["sessions"])
