@@ -37,12 +37,13 @@ REPO = Path(__file__).resolve().parents[2]
 README_SHOT = REPO / "docs" / "img" / "web-sessions.png"
 CARD = "04A1B2C3D4"
 DOCS_SHOT = os.environ.get("CPAGENT_DOCS_SCREENSHOT") == "1"
-# The simulated EV's draw, one step per MeterValues sample (1 s apart); for README's picture
-# a longer session that tapers off at the end, as a full battery does.
+# The simulated EV's draw, one step per MeterValues sample (1 s apart; the connector's 16 A
+# caps it near 3.7 kW); for README's picture a longer session that ramps up and tapers off
+# at the end, as a filling battery does.
 LOADS_W = (
-    (7400, *(11000,) * 14, 10200, 8600, 6800, 5100, 3600, 2300, 1400, 800, 0)
+    (1800, *(3700,) * 15, 3300, 2900, 2400, 1900, 1400, 900, 500, 0)
     if DOCS_SHOT
-    else (7400, 11000, 11000, 9200, 3700)
+    else (1800, 3700, 3700, 2400, 900)
 )
 PASSWORD = "page-Pa55word"
 
