@@ -93,6 +93,25 @@ def test_check_config_exits_78_for_the_network_without_a_password(
     assert f"{path}: {NETWORK_ERROR}" in capsys.readouterr().err.splitlines()
 
 
+@pytest.mark.parametrize(
+    ("web", "said"),
+    [
+        ("", "over websocket\n"),
+        ('[web]\nlisten = "[::1]:8080"\n', "over websocket, web page on [::1]:8080\n"),
+        (
+            '[web]\nlisten = "0.0.0.0:80"\npassword = "page-Pa55word"\n',
+            "over websocket, web page on 0.0.0.0:80 (password)\n",
+        ),
+    ],
+)
+def test_check_config_says_where_the_page_listens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], web: str, said: str
+) -> None:
+    assert main(["check-config", str(write(tmp_path, MINIMAL + web))]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(said) and "page-Pa55word" not in out
+
+
 def test_run_refuses_the_network_without_a_password_before_anything_starts(
     tmp_path: Path,
 ) -> None:
