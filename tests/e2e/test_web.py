@@ -189,6 +189,9 @@ def test_metrics_from_the_daemon_parse_as_prometheus_text(paged: Paged) -> None:
     register = samples[("cpagent_connector_energy_register_watt_hours", one)]
     assert round(register) == meter_stop  # the billing register; meterStop is whole Wh
     assert samples[("cpagent_queued_messages", ())] == 0
+    assert ("cpagent_oldest_queued_message_age_seconds", ()) not in samples  # none waits
+    assert samples[("cpagent_errors_active", ())] == 0
+    assert samples[("cpagent_reconnects_total", ())] == 0
 
 
 @pytest.fixture

@@ -83,6 +83,7 @@ def status(**over: Any) -> dict[str, Any]:
         "last_card": TAG,
         "last_error": None,
         "errors": 1,
+        "errors_active": [],
         "queue_depth": 0,
     }
     answer.update(over)
