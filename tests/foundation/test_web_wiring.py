@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from cpagent.config import load_config
 from cpagent.daemon.client import request
 from cpagent.daemon.context import AppContext
-from cpagent.daemon.events import ShutdownRequested
+from cpagent.daemon.events import ControlRequest, ShutdownRequested
 from cpagent.daemon.loop import Inbox, OwnerLoop
 from cpagent.daemon.runner import run_daemon
 from cpagent.daemon.web_wiring import OwnerStatus, start_web
@@ -195,3 +196,40 @@ def test_the_page_reads_10000_sessions_from_the_state_database_a_page_at_a_time(
         range(10, 0, -1)
     )
     assert all(len(s["samples"]) == 2 for s in tail["sessions"])
+
+
+def test_a_crowd_of_browsers_never_has_more_than_4_status_requests_waiting_on_the_owner(
+    tmp_path: Path,
+) -> None:
+    """Owner busy (nobody reads its inbox), 12 clients at once: each gets its 503, and at no
+    time were more than the 4 handler threads' requests waiting for an answer."""
+    from cpagent.web import WebServer
+
+    posted: list[ControlRequest] = []
+    most: list[int] = []
+
+    def post(event: object) -> None:
+        assert isinstance(event, ControlRequest)
+        posted.append(event)
+        most.append(sum(1 for e in posted if not e.reply.done()))
+
+    web = WebServer("127.0.0.1:0", OwnerStatus(post, timeout_s=0.2), lambda *_: (0, []))
+    web.start()
+    codes: list[int] = []
+
+    def browse() -> None:
+        try:
+            urllib.request.urlopen(web.url + "api/status", timeout=30)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+
+    try:
+        crowd = [threading.Thread(target=browse) for _ in range(12)]
+        for thread in crowd:
+            thread.start()
+        for thread in crowd:
+            thread.join(30)
+    finally:
+        web.stop()
+    assert codes == [503] * 12
+    assert len(posted) == 12 and max(most) <= 4
