@@ -91,7 +91,7 @@ def start_web(config: Config, post: Callable[[object], None]) -> Page | None:
     )  # the listen value and the password rule were checked with the config
     try:
         server.start()
-    except WebConfigError as exc:
+    except (WebConfigError, OSError) as exc:  # OSError: e.g. no fd left for its wake-up pair
         log.error("%s; the web page is off, charging goes on (restart cpagent to retry)", exc)
         return None
     return server
