@@ -70,8 +70,12 @@ def _check(args: argparse.Namespace) -> int:
         code = report_hardware(args.file, config)
         if code != EX_OK:
             return code
+    web = config.web
+    page = ""
+    if web is not None:
+        page = f", web page on {web.listen}{' (password)' if web.password else ''}"
     print(
         f"{args.file}: ok: chargepoint {config.chargepoint.id}, "
-        f"{len(config.connectors)} connector(s), CSMS {where} over {config.csms.transport}"
+        f"{len(config.connectors)} connector(s), CSMS {where} over {config.csms.transport}{page}"
     )
     return EX_OK

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cpagent.commands.common import add_config_option, load_or_report, run_guarded
 from cpagent.daemon.context import APPLICATIONS
 from cpagent.daemon.logs import setup_logging
+
+if TYPE_CHECKING:
+    from cpagent.config import Config
 
 EPILOG = """\
 Stops cleanly on SIGTERM or SIGINT (Ctrl-C): every relay is de-energised first. SIGHUP stops
@@ -51,6 +54,11 @@ def _run(args: argparse.Namespace) -> int:
     from cpagent.daemon.runner import run_daemon
 
     config = load_or_report(args.config)
-    secrets = [s for s in (config.csms.password, config.mqtt and config.mqtt.password) if s]
-    setup_logging(args.log_level or config.log.level, secrets=secrets)
+    setup_logging(args.log_level or config.log.level, secrets=log_secrets(config))
     return run_daemon(config, app=args.app)
+
+
+def log_secrets(config: Config) -> list[str]:
+    """The passwords in the config, redacted from every log line wherever they appear."""
+    found = (config.csms.password, config.mqtt and config.mqtt.password)
+    return [s for s in (*found, config.web and config.web.password) if s]

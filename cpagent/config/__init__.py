@@ -32,6 +32,7 @@ from cpagent.config.sections import (
     MqttConfig,
     RfidConfig,
     StateConfig,
+    WebConfig,
 )
 
 
@@ -72,6 +73,7 @@ __all__ = [
     "Rule",
     "Severity",
     "StateConfig",
+    "WebConfig",
     "endpoint_url",
     "load_config",
     "parse_config",

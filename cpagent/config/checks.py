@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from cpagent.config.listen import ListenError, exposure_problem, parse_listen
 from cpagent.config.rules import Problem, Severity, rule_of
 from cpagent.config.sections import (
     ChargepointConfig,
@@ -17,6 +18,7 @@ from cpagent.config.sections import (
     MeterConfig,
     MqttConfig,
     RfidConfig,
+    WebConfig,
 )
 
 Add = Callable[[Problem], None]
@@ -41,6 +43,21 @@ def cross_checks(
     rfid: RfidConfig | None = sections.get("rfid")
     if rfid is not None and rfid.port is not None and rfid.port in ports:
         add(Problem("rfid.port", f"port {rfid.port} already used by {ports[rfid.port]}"))
+    web: WebConfig | None = sections.get("web")
+    if web is not None:
+        _check_web(web, add)
+
+
+def _check_web(web: WebConfig, add: Add) -> None:
+    """`[web] listen` is a usable host:port, and beyond loopback only with a password."""
+    try:
+        where = parse_listen(web.listen)
+    except ListenError as exc:
+        add(Problem("web.listen", str(exc)))
+        return
+    problem = exposure_problem(where, web.password)
+    if problem is not None:
+        add(Problem("web.listen", problem))
 
 
 def _check_connectors(value: Any, add: Add) -> dict[str, str]:
@@ -178,7 +195,7 @@ def secret_checks(data: Mapping[str, Any], mode: int, problems: list[Problem]) -
     """
     if not mode & stat.S_IROTH:
         return
-    for section in ("csms", "mqtt"):
+    for section in ("csms", "mqtt", "web"):
         table = data.get(section)
         if isinstance(table, dict) and table.get("password"):
             problems.append(

@@ -35,7 +35,7 @@ TABLES: tuple[tuple[str, type], ...] = (
     *(
         (name, cls)
         for name, cls in SECTIONS.items()
-        if name not in ("rfid", "firmware", "diagnostics")
+        if name not in ("rfid", "firmware", "diagnostics", "web")
     ),
     ("connector[]", ConnectorConfig),
     ("connector[].meter", MeterConfig),
@@ -43,6 +43,7 @@ TABLES: tuple[tuple[str, type], ...] = (
     ("rfid", SECTIONS["rfid"]),
     ("firmware", SECTIONS["firmware"]),
     ("diagnostics", SECTIONS["diagnostics"]),
+    ("web", SECTIONS["web"]),
 )
 NESTED = (MeterConfig, EvseConfig)  # tables of their own in the reference, not rows
 

@@ -363,6 +363,27 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """`[web]`: the local read-only web page (docs/web.md); off when the section is absent.
+    Beyond loopback it needs `password`, asked for with HTTP Basic on every page but
+    /metrics."""
+
+    listen: str = key(
+        "127.0.0.1:8080",
+        "where the page listens; `[::1]:8080` for IPv6; an address other than loopback "
+        "(a LAN address, `0.0.0.0`, `::`, a host name) puts it on the network and needs "
+        "`password`",
+        shape="host:port",
+    )
+    password: str | None = key(
+        None,
+        "HTTP Basic password (any user name) for every page but /metrics; required beyond "
+        "loopback, asked for on loopback too when set; sent unencrypted: a trusted LAN or a "
+        "TLS reverse proxy",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; `path` is the file it was loaded from (absolute)."""
 
@@ -377,6 +398,7 @@ class Config:
     log: LogConfig = LogConfig()
     firmware: FirmwareConfig = FirmwareConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    web: WebConfig | None = None
     path: Path | None = None
     warnings: tuple[Problem, ...] = ()
 
@@ -392,5 +414,6 @@ SECTIONS: dict[str, type] = {
     "log": LogConfig,
     "firmware": FirmwareConfig,
     "diagnostics": DiagnosticsConfig,
+    "web": WebConfig,
 }
 REQUIRED_SECTIONS = ("chargepoint", "csms", "connector")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cpagent.config.listen import ListenError, parse_listen
 from cpagent.config.rules import Problem, Severity
 
 
@@ -51,6 +52,17 @@ def security_warnings(sections: dict[str, Any], file: Path | None, mode: int) ->
                     Severity.WARNING,
                 )
             )
+    web = sections.get("web")
+    if web is not None and web.password is not None and not _loopback(web.listen):
+        add(
+            Problem(
+                "web.password",
+                "sent unencrypted on every request (HTTP Basic over plain HTTP): anyone on "
+                "the LAN path can read it; use a network you trust, or a TLS reverse proxy "
+                "in front with listen on 127.0.0.1",
+                Severity.WARNING,
+            )
+        )
     for name, table in (("csms", csms), ("mqtt", mqtt)):
         key_file = getattr(table, "key_file", None)
         if key_file is None:
@@ -68,3 +80,10 @@ def security_warnings(sections: dict[str, Any], file: Path | None, mode: int) ->
                 )
             )
     return found
+
+
+def _loopback(listen: str) -> bool:
+    try:
+        return parse_listen(listen).loopback
+    except ListenError:
+        return False  # already an error

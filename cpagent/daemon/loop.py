@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import InvalidStateError
 from typing import Any, Protocol
 
 from cpagent.daemon.events import ControlRequest, ShutdownRequested, StopRequested, WorkerDied
@@ -188,6 +190,13 @@ class OwnerLoop:
         except CommandError as exc:
             answer = {"ok": False, "error": str(exc)}
         except Exception as exc:
-            event.reply.set_result({"ok": False, "error": f"internal error: {exc}"})
+            _reply(event, {"ok": False, "error": f"internal error: {exc}"})
             raise
+        _reply(event, answer)
+
+
+def _reply(event: ControlRequest, answer: dict[str, Any]) -> None:
+    """Complete the request's reply unless its client cancelled it meanwhile (it gave up
+    waiting while the answer was made): an answer nobody waits for is dropped."""
+    with contextlib.suppress(InvalidStateError):
         event.reply.set_result(answer)

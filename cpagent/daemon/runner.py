@@ -26,6 +26,7 @@ from cpagent.daemon.notify import Notifier
 from cpagent.daemon.safety import RelayGuard
 from cpagent.daemon.signals import SignalAction, action_of, exit_code_of, handled_signals, name_of
 from cpagent.daemon.statelock import StateDirBusy, StateLock
+from cpagent.daemon.web_wiring import start_web
 from hw.errors import ConfigurationError, HardwareError
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def run_daemon(
     inbox = Inbox()
     previous_hook = threading.excepthook
     threading.excepthook = _worker_died_hook(inbox, previous_hook)
-    hardware = transport = control = None
+    hardware = transport = control = web = None
     lock = StateLock(config.state.dir)
     try:
         log.info(
@@ -118,6 +119,7 @@ def run_daemon(
                 inbox.post(ShutdownRequested("control socket unavailable", EX_UNAVAILABLE))
                 owner.thread.join(SHUTDOWN_GRACE_S)
                 raise StartupError(str(exc), EX_UNAVAILABLE) from exc
+            web = start_web(config, inbox.post)  # None: no [web], or it could not bind
             hardware.start()
             transport.start()
             notifier.ready("running; connecting to CSMS")
@@ -136,6 +138,8 @@ def run_daemon(
     finally:
         guard.de_energise_all()
         notifier.stopping("stopping")
+        if web is not None:
+            _close(web.stop, "web page")
         if control is not None:
             _close(functools.partial(control.stop), "control socket")
         if transport is not None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
-from dataclasses import dataclass
+
+from cpagent.config import listen
+from cpagent.config.listen import Listen
 
 OPEN_PATHS = frozenset({"/metrics"})
 REALM = "cpagent"
@@ -24,55 +25,19 @@ class WebConfigError(ValueError):
     """The web page's settings cannot work as given (the message says why and what to set)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Listen:
-    """A parsed `host:port` and whether only this machine can reach it."""
-
-    host: str
-    port: int
-    loopback: bool
-
-
 def parse_listen(text: str) -> Listen:
     """`host:port` (or `[v6]:port`) as a Listen; raises WebConfigError naming the problem."""
-    value = text.strip()
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise WebConfigError(f"web listen {text!r}: expected host:port, e.g. 127.0.0.1:8080")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise WebConfigError(
-            f"web listen {text!r}: write an IPv6 address in brackets, e.g. [::1]:8080"
-        )
-    port = int(port_text)
-    if not 0 <= port <= 65535:
-        raise WebConfigError(f"web listen {text!r}: port must be 0-65535")
-    if not host:
-        raise WebConfigError(
-            f"web listen {text!r}: give an address, e.g. 127.0.0.1:{port} "
-            f"(this machine only) or 0.0.0.0:{port} (all interfaces)"
-        )
-    return Listen(host, port, _is_loopback(host))
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name may resolve to anything: treat it as the network
+        return listen.parse_listen(text)
+    except listen.ListenError as exc:
+        raise WebConfigError(f"web listen {exc}") from None
 
 
-def check_exposure(listen: Listen, password: str | None) -> None:
+def check_exposure(where: Listen, password: str | None) -> None:
     """Refuse to put the page beyond loopback without a password."""
-    if not listen.loopback and not password:
-        raise WebConfigError(
-            f"web listen {listen.host}:{listen.port} is reachable from the network: set "
-            "[web] password (asked for by every page except /metrics), or listen on "
-            "127.0.0.1 to keep the page on this machine"
-        )
+    problem = listen.exposure_problem(where, password)
+    if problem is not None:
+        raise WebConfigError(f"web listen {problem}")
 
 
 def needs_password(path: str, password: str | None) -> bool:

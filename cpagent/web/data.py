@@ -45,8 +45,11 @@ def number(value: Any) -> float | None:
 def connector_view(conn: dict[str, Any]) -> dict[str, Any]:
     """The facts the page and /metrics show for one connector, None where the daemon has none.
 
-    Offered current is what the EVSE offers on the control pilot (`offered_a`), the pilot
-    its IEC 61851-1 state (`pilot`); the limit is the charging limit in force (`limit_a`)."""
+    Offered current is what the EVSE controller offers on the control pilot
+    (`offered_current_a`, None without a controller), the pilot its IEC 61851-1 state
+    (`pilot`); the limit is the charging limit in force (`limit_a`). Volts and amps are per
+    phase (L1, L2, L3) as the meter gives them (a single-phase meter: one value). The session
+    energy is what the running transaction delivered so far (register minus meterStart)."""
     raw_meter, raw_tx = conn.get("meter"), conn.get("transaction")
     meter: dict[str, Any] = raw_meter if isinstance(raw_meter, dict) else {}
     tx: dict[str, Any] | None = raw_tx if isinstance(raw_tx, dict) else None
@@ -55,15 +58,27 @@ def connector_view(conn: dict[str, Any]) -> dict[str, Any]:
         "status": conn.get("status"),
         "power_w": number(meter.get("power_w")),
         "energy_wh": number(meter.get("energy_wh")),
-        "offered_a": number(conn.get("offered_a")),
+        "offered_current_a": number(conn.get("offered_current_a")),
         "limit_a": number(conn.get("limit_a")),
         "pilot": conn.get("pilot"),
         "relay": conn.get("relay") if isinstance(conn.get("relay"), bool) else None,
         "plugged": conn.get("plugged") if isinstance(conn.get("plugged"), bool) else None,
         "fault": conn.get("fault"),
+        "voltage_v": phases(meter.get("voltage_v")),
+        "current_a": phases(meter.get("current_a")),
         "transaction_id": None if tx is None else tx.get("id"),
+        "session_wh": None if tx is None else number(tx.get("energy_wh")),
         "id_tag": None if tx is None else tx.get("id_tag"),
     }
+
+
+def phases(value: Any) -> list[float | None]:
+    """Per-phase values from the answer: a list of numbers (None where one is not a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return []
+    return [number(v) for v in value[:3]]
 
 
 def registration_words(value: Any) -> str:

@@ -96,7 +96,7 @@ def metrics_text(status: dict[str, Any] | None) -> str:
         ),
         (
             "cpagent_connector_offered_current_amperes",
-            "offered_a",
+            "offered_current_a",
             "gauge",
             "Current offered to the vehicle on the control pilot (A).",
         ),
@@ -132,6 +132,12 @@ def metrics_text(status: dict[str, Any] | None) -> str:
         [({}, number(status.get("queued_messages")))],
     )
     out.family(
+        "cpagent_oldest_queued_message_age_seconds",
+        "gauge",
+        "Age of the oldest transaction message still waiting for the central system (s).",
+        [({}, number(status.get("oldest_queued_s")))],
+    )
+    out.family(
         "cpagent_inbox_events",
         "gauge",
         "Events waiting in the daemon's owner-thread inbox.",
@@ -154,8 +160,16 @@ def metrics_text(status: dict[str, Any] | None) -> str:
     out.family(
         "cpagent_errors_total",
         "counter",
-        "Errors the daemon logged since it started.",
+        "Error conditions raised since the daemon started (central-system link failures, "
+        "device faults, state store write failures).",
         [({}, number(status.get("errors")))],
+    )
+    active = status.get("errors_active")
+    out.family(
+        "cpagent_errors_active",
+        "gauge",
+        "Error conditions that still hold (0 when all is well).",
+        [({}, float(len(active)) if isinstance(active, list) else None)],
     )
     return out.text()
 

@@ -38,6 +38,11 @@ def _fixed(value: Any, scale: float, digits: int) -> str:
     return DASH if n is None else f"{n / scale:.{digits}f}"
 
 
+def _per_phase(values: list[float | None], digits: int) -> str:
+    """L1 / L2 / L3 as the meter gives them; "-" when it gives none."""
+    return " / ".join(_fixed(v, 1, digits) for v in values) or DASH
+
+
 def _page(title: str, body: str, refresh_s: int | None = None) -> str:
     refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s else ""
     return (
@@ -50,17 +55,46 @@ def _page(title: str, body: str, refresh_s: int | None = None) -> str:
     )
 
 
-def live_page(status: dict[str, Any], refresh_s: int) -> str:
-    """`/`: connection, registration and one row per connector."""
-    point = status.get("chargepoint")
+def _facts(status: dict[str, Any]) -> list[tuple[str, str]]:
+    """The chargepoint-wide rows of `/`; fields an older daemon does not give show "-"."""
+    raw_link = status.get("link")
+    link: dict[str, Any] = raw_link if isinstance(raw_link, dict) else {}
     connected = status.get("connection") == "connected"
-    link = escape(str(status.get("connection") or "unknown"))
+    state = escape(str(status.get("connection") or "unknown"))
     if status.get("subprotocol"):
-        link += f" ({escape(str(status['subprotocol']))})"
-    facts = [("central system", f'<span class="{"up" if connected else "down"}">{link}</span>')]
+        state += f" ({escape(str(status['subprotocol']))})"
+    if link.get("since"):
+        state += f" since {escape(shown(link['since']))}"
+    if not connected and link.get("reason"):
+        state += f": {escape(str(link['reason']))}"
+    uptime = number(status.get("uptime_s"))
+    running = _text(status.get("version"))
+    if uptime is not None:
+        running += f", up {_duration(uptime)}"
+    facts = [
+        ("cpagent", running),
+        ("central system", f'<span class="{"up" if connected else "down"}">{state}</span>'),
+    ]
+    if not connected and (link.get("hint") or link.get("next_retry")):
+        facts.append(("what to check", _text(link.get("hint"))))
+        facts.append(("next attempt", escape(shown(link.get("next_retry")))))
+    facts.append(
+        (
+            "last message",
+            f"sent {escape(shown(link.get('last_sent')))}, "
+            f"received {escape(shown(link.get('last_received')))}",
+        )
+    )
     if status.get("application") != "bench":
-        facts.append(("registration", escape(registration_words(status.get("registration")))))
-    facts.append(("queued transaction messages", _fixed(queue_depth(status), 1, 0)))
+        words = escape(registration_words(status.get("registration")))
+        if status.get("registration_retry_at"):
+            words += f", next BootNotification {escape(shown(status['registration_retry_at']))}"
+        facts.append(("registration", words))
+    queued = _fixed(queue_depth(status), 1, 0)
+    oldest = number(status.get("oldest_queued_s"))
+    if oldest is not None:
+        queued += f" (oldest {_duration(oldest)} old)"
+    facts.append(("queued transaction messages", queued))
     store = status.get("store")
     if isinstance(store, dict):
         facts.append(
@@ -73,11 +107,32 @@ def live_page(status: dict[str, Any], refresh_s: int) -> str:
         )
     facts.append(("last error", _text(status.get("last_error"))))
     facts.append(("last card", _text(status.get("last_card"))))
+    return facts
+
+
+def _duration(seconds: float) -> str:
+    """`42 s`, `5 min 3 s`, `2 h 5 min`, `3 d 4 h`: the two largest units."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def live_page(status: dict[str, Any], refresh_s: int) -> str:
+    """`/`: connection, registration and one row per connector."""
+    point = status.get("chargepoint")
+    facts = _facts(status)
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
     head = (
         "<tr><th>connector</th><th>status</th><th>power (W)</th><th>energy (kWh)</th>"
-        "<th>offered (A)</th><th>limit (A)</th><th>pilot</th><th>relay</th><th>plug</th>"
-        "<th>transaction</th><th>card</th><th>fault</th></tr>"
+        "<th>voltage (V)</th><th>current (A)</th><th>offered (A)</th><th>limit (A)</th>"
+        "<th>pilot</th><th>relay</th><th>plug</th>"
+        "<th>transaction</th><th>session (kWh)</th><th>card</th><th>fault</th></tr>"
     )
     lines = []
     for conn in status.get("connectors", []):
@@ -91,10 +146,14 @@ def live_page(status: dict[str, Any], refresh_s: int) -> str:
             f'<td>{_text(v["id"])}</td><td class="status">{_text(v["status"])}</td>'
             f'<td class="num power">{_fixed(v["power_w"], 1, 0)}</td>'
             f'<td class="num energy">{_fixed(v["energy_wh"], 1000, 3)}</td>'
-            f'<td class="num">{_fixed(v["offered_a"], 1, 1)}</td>'
+            f'<td class="num">{_per_phase(v["voltage_v"], 0)}</td>'
+            f'<td class="num">{_per_phase(v["current_a"], 1)}</td>'
+            f'<td class="num">{_fixed(v["offered_current_a"], 1, 1)}</td>'
             f'<td class="num">{_fixed(v["limit_a"], 1, 1)}</td>'
             f"<td>{_text(v['pilot'])}</td><td>{relay}</td><td>{plug}</td>"
-            f"<td>{_text(v['transaction_id'])}</td><td>{_text(v['id_tag'])}</td>"
+            f"<td>{_text(v['transaction_id'])}</td>"
+            f'<td class="num">{_fixed(v["session_wh"], 1000, 3)}</td>'
+            f"<td>{_text(v['id_tag'])}</td>"
             f"<td>{_text(v['fault'])}</td></tr>"
         )
     body = (

@@ -21,6 +21,7 @@ from cpagent.web.timefmt import parse_utc
 WIDTH, HEIGHT = 520, 180
 LEFT, RIGHT, TOP, BOTTOM = 52, 56, 12, 30  # margins for the axis labels
 MAX_POINTS = 400
+SECONDS_SHOWN_BELOW_S = 600.0  # shorter sessions label their ends to the second
 POWER_COLOUR, ENERGY_COLOUR = "#c0392b", "#2471a3"
 
 
@@ -163,8 +164,9 @@ def _axes(frame: Frame, start: datetime, stop: datetime) -> str:
             f'<text x="{x1 + 4}" y="{y + 3:.1f}" text-anchor="start" '
             f'fill="{ENERGY_COLOUR}">{energy}{energy_unit}</text>'
         )
-    out.append(f'<text x="{x0}" y="{y0 + 14}" text-anchor="start">{start:%H:%M} UTC</text>')
-    out.append(f'<text x="{x1}" y="{y0 + 14}" text-anchor="end">{stop:%H:%M} UTC</text>')
+    clock = "%H:%M:%S" if (stop - start).total_seconds() < SECONDS_SHOWN_BELOW_S else "%H:%M"
+    out.append(f'<text x="{x0}" y="{y0 + 14}" text-anchor="start">{start:{clock}} UTC</text>')
+    out.append(f'<text x="{x1}" y="{y0 + 14}" text-anchor="end">{stop:{clock}} UTC</text>')
     out.append(
         f'<text x="{(x0 + x1) / 2:.0f}" y="{y0 + 26}" text-anchor="middle">time'
         f' (power <tspan fill="{POWER_COLOUR}">W</tspan>, energy '

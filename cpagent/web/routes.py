@@ -54,7 +54,10 @@ class Routes:
         except BadRequest as exc:
             return 400, TEXT, f"bad request: {exc}\n".encode()
         except Unavailable as exc:
-            return 503, TEXT, f"the daemon did not answer: {exc}\n".encode()
+            return 503, TEXT, f"{exc}\n".encode()
+        except Exception:  # a bug or an answer of a shape we never saw: say so, keep serving
+            log.exception("web: %s failed", path)
+            return 500, TEXT, b"internal error; see the daemon's log\n"
         return 404, TEXT, f"no such page; try {', '.join(ROUTES)}\n".encode()
 
     def _status(self) -> dict[str, Any]:
@@ -62,11 +65,11 @@ class Routes:
             answer = self.status()
         except Exception as exc:  # the daemon's source failed or timed out: say so, not 500
             log.warning("web: status source failed: %s", exc)
-            raise Unavailable(str(exc) or type(exc).__name__) from exc
+            raise Unavailable(f"the daemon did not answer: {exc or type(exc).__name__}") from exc
         if not isinstance(answer, dict) or answer.get("ok") is False:
             # the control path's refusal ({"ok": false, "error": ...}) is no status to show
             error = answer.get("error") if isinstance(answer, dict) else None
-            raise Unavailable(str(error or "no status answer"))
+            raise Unavailable(f"the daemon did not answer: {error or 'no status answer'}")
         return masked(answer)
 
     def _status_or_none(self) -> dict[str, Any] | None:
@@ -86,7 +89,9 @@ class Routes:
             total, rows = self.sessions(offset, limit, when)
         except Exception as exc:
             log.warning("web: sessions source failed: %s", exc)
-            raise Unavailable(str(exc) or type(exc).__name__) from exc
+            raise Unavailable(
+                f"the session history cannot be read: {exc or type(exc).__name__}"
+            ) from exc
         return int(total), masked(list(rows))
 
     def _sessions_page(self, params: dict[str, list[str]]) -> Reply:

@@ -194,8 +194,7 @@ class WebServer:
             )
         except OSError as exc:
             raise WebConfigError(
-                f"web listen {self.listen.host}:{self.listen.port}: cannot "
-                f"listen there: {exc.strerror or exc}"
+                f"web listen {self.listen}: cannot listen there: {exc.strerror or exc}"
             ) from exc
         self._wake = socket.socketpair()
         self._thread = threading.Thread(
@@ -217,6 +216,7 @@ class WebServer:
             for end in self._wake:
                 end.close()
             self._wake = None
+        log.info("web page on %s stopped", self.listen)
 
 
 def _serve(server: _Server, wake: socket.socket) -> None:

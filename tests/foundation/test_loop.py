@@ -205,6 +205,23 @@ def test_a_crashing_command_is_answered_then_stops_the_daemon() -> None:
     assert event.reply.result(0)["ok"] is False
 
 
+def test_a_client_that_gives_up_while_its_answer_is_made_does_not_stop_the_daemon() -> None:
+    """The control socket and the web page cancel a request they stopped waiting for; one
+    cancelled while the owner thread is making its answer is dropped, not a crash."""
+    loop, app = make()
+    event = ControlRequest({"cmd": "status"})
+
+    def status_while_the_client_gives_up() -> dict[str, Any]:
+        event.reply.cancel()
+        return {"connection": "disconnected", "connectors": []}
+
+    app.status = status_while_the_client_gives_up  # type: ignore[method-assign]
+    loop.post(event)
+    loop.post(ShutdownRequested("x"))
+    assert loop.run() == 0
+    assert event.reply.cancelled()
+
+
 def test_connection_changes_and_watchdog_are_notified(tmp_path: Path) -> None:
     path = str(tmp_path / "n.sock")
     fake = FakeManager(path)

@@ -14,14 +14,32 @@ TAG = "04A1B2C3D4"
 
 
 def status(**over: Any) -> dict[str, Any]:
-    """A chargepoint `status` answer with two connectors, one charging (shape of ocpp_app)."""
+    """A chargepoint `status` answer with two connectors, one charging (shape of ocpp_app's,
+    docs/operations.md)."""
     answer: dict[str, Any] = {
         "ok": True,
         "application": "chargepoint",
         "chargepoint": "CP-TEST-1",
+        "version": "0.9.0",
+        "started_at": "2026-11-28T06:00:00Z",
+        "uptime_s": 216_000.0,
         "connection": "connected",
         "subprotocol": "ocpp1.6",
+        "link": {
+            "state": "connected",
+            "since": "2026-11-30T17:55:00Z",
+            "subprotocol": "ocpp1.6",
+            "reason": None,
+            "cause": None,
+            "http_status": None,
+            "hint": None,
+            "next_retry": None,
+            "last_sent": "2026-11-30T18:19:58Z",
+            "last_received": "2026-11-30T18:19:59Z",
+        },
+        "reconnects": 2,
         "registration": "Accepted",
+        "registration_retry_at": None,
         "status": "Available",
         "connectors": [
             {
@@ -37,9 +55,16 @@ def status(**over: Any) -> dict[str, Any]:
                     "current_a": [32.0],
                 },
                 "limit_a": 32.0,
-                "offered_a": 16.0,
+                "offered_current_a": 16.0,
                 "pilot": "C",
-                "transaction": {"id": 42, "id_tag": TAG, "local_id": 1},
+                "transaction": {
+                    "id": 42,
+                    "id_tag": TAG,
+                    "local_id": 1,
+                    "started_at": "2026-11-30T17:56:00Z",
+                    "meter_start_wh": 119135.0,
+                    "energy_wh": 4321.0,
+                },
             },
             {
                 "id": 2,
@@ -53,9 +78,12 @@ def status(**over: Any) -> dict[str, Any]:
             },
         ],
         "queued_messages": 3,
+        "oldest_queued_s": 125.0,
         "store": {"ok": True, "error": None},
         "last_card": TAG,
         "last_error": None,
+        "errors": 1,
+        "errors_active": [],
         "queue_depth": 0,
     }
     answer.update(over)

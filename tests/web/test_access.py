@@ -137,6 +137,28 @@ def test_a_failing_status_source_is_503_not_a_crash() -> None:
         assert _get(web.url + "sessions")[0] == 200  # the other source still works
 
 
+def test_a_failing_history_is_503_saying_so_and_the_live_view_still_works() -> None:
+    def broken(*_: object) -> tuple[int, list[dict[str, object]]]:
+        raise OSError("unable to open database file")
+
+    with serving(sessions=broken) as web:
+        for route in ("sessions", "api/sessions"):
+            code, body = _get(web.url + route)
+            assert code == 503, route
+            assert body == b"the session history cannot be read: unable to open database file\n"
+        assert _get(web.url)[0] == 200
+
+
+def test_an_answer_of_an_unexpected_shape_is_a_500_in_the_log_not_a_dropped_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with serving(status=lambda: status(connectors=5)) as web:
+        code, body = _get(web.url)
+        assert (code, body) == (500, b"internal error; see the daemon's log\n")
+        assert _get(web.url + "sessions")[0] == 200
+    assert any(r.levelname == "ERROR" and "web: / failed" in r.getMessage() for r in caplog.records)
+
+
 def test_a_stalled_client_cannot_hold_the_page_hostage() -> None:
     """One handler thread, a client that connects and sends nothing: it is dropped after
     timeout_s and the next browser is served (no timing assert: the read just completes)."""

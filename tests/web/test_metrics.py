@@ -23,7 +23,8 @@ def _families(text: str) -> dict[str, tuple[str, str]]:
 
 
 def test_connection_power_energy_status_and_queue_are_exposed() -> None:
-    text = metrics_text(status(reconnects=2, errors=5))
+    active = [{"source": "connector1:meter", "error": "no answer", "since": "2026-11-30T18:00:00Z"}]
+    text = metrics_text(status(reconnects=2, errors=5, errors_active=active))
     got = _samples(text)
     c1 = (("connector", "1"),)
     assert got[("cpagent_daemon_up", ())] == 1
@@ -38,6 +39,8 @@ def test_connection_power_energy_status_and_queue_are_exposed() -> None:
     assert got[("cpagent_errors_total", ())] == 5
     assert got[("cpagent_registration_status", (("status", "Accepted"),))] == 1
     assert got[("cpagent_registration_status", (("status", "Pending"),))] == 0
+    assert got[("cpagent_oldest_queued_message_age_seconds", ())] == 125
+    assert got[("cpagent_errors_active", ())] == 1
 
 
 def test_connector_status_is_a_state_set_with_one_current_value() -> None:
@@ -64,9 +67,11 @@ def test_every_family_has_help_and_type_and_counters_are_counters() -> None:
 
 
 def test_unknown_values_have_no_sample_rather_than_a_made_up_one() -> None:
-    got = _samples(metrics_text(status()))
+    answer = status()
+    del answer["reconnects"]  # an older daemon's answer
+    got = _samples(metrics_text(answer))
     assert ("cpagent_connector_power_watts", (("connector", "2"),)) not in got  # no meter
-    assert ("cpagent_reconnects_total", ()) not in got  # the daemon does not count yet
+    assert ("cpagent_reconnects_total", ()) not in got
 
 
 def test_a_daemon_that_does_not_answer_is_daemon_up_0() -> None:

@@ -63,14 +63,75 @@ def test_live_page_has_one_row_per_connector_with_dashes_for_absent_values() -> 
         code, html = _get(web.url)
     assert code == 200
     rows = _rows(html, "connector")
-    assert [r[:8] for r in rows] == [
-        ["1", "Charging", "7360", "123.456", "16.0", "32.0", "C", "closed"],
-        ["2", "Available", "-", "-", "-", "-", "-", "open"],
+    assert [r[:10] for r in rows] == [
+        ["1", "Charging", "7360", "123.456", "230", "32.0", "16.0", "32.0", "C", "closed"],
+        ["2", "Available", "-", "-", "-", "-", "-", "-", "-", "open"],
     ]
-    assert rows[0][9:11] == ["42", "****C3D4"]
+    assert rows[0][11:14] == ["42", "4.321", "****C3D4"]
+    assert rows[1][11:14] == ["-", "-", "-"]
     assert "accepted" in html and "ocpp1.6" in html
     assert '<meta http-equiv="refresh"' in html
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org', "")
+
+
+def _facts(html: str) -> dict[str, str]:
+    cells = re.findall(r"<tr><th>([^<]+)</th><td>(.*?)</td></tr>", html, re.S)
+    return {name: re.sub(r"<[^>]+>", "", value) for name, value in cells}
+
+
+def test_live_page_shows_version_uptime_link_and_queue_age() -> None:
+    with serving() as web:
+        facts = _facts(_get(web.url)[1])
+    assert facts["cpagent"] == "0.9.0, up 2 d 12 h"
+    assert facts["central system"] == "connected (ocpp1.6) since 2026-11-30 17:55:00 UTC"
+    assert facts["last message"] == (
+        "sent 2026-11-30 18:19:58 UTC, received 2026-11-30 18:19:59 UTC"
+    )
+    assert facts["queued transaction messages"] == "3 (oldest 2 min 5 s old)"
+    assert "what to check" not in facts
+
+
+def test_a_link_that_is_down_says_why_what_to_check_and_when_it_retries() -> None:
+    link = {
+        "state": "disconnected",
+        "since": "2026-11-30T18:00:00Z",
+        "reason": "HTTP 401 Unauthorized",
+        "hint": "check [chargepoint] id and [csms] password",
+        "next_retry": "2026-11-30T18:00:30Z",
+    }
+    answer = status(connection="disconnected", subprotocol=None, link=link)
+    answer.update(registration="Pending", registration_retry_at="2026-11-30T18:05:00Z")
+    with serving(status=lambda: answer) as web:
+        facts = _facts(_get(web.url)[1])
+    assert facts["central system"] == (
+        "disconnected since 2026-11-30 18:00:00 UTC: HTTP 401 Unauthorized"
+    )
+    assert facts["what to check"] == "check [chargepoint] id and [csms] password"
+    assert facts["next attempt"] == "2026-11-30 18:00:30 UTC"
+    assert facts["registration"].endswith("next BootNotification 2026-11-30 18:05:00 UTC")
+
+
+def test_an_answer_without_the_newer_fields_shows_dashes() -> None:
+    """A daemon answer that has only the first status fields still renders."""
+    answer = status()
+    for name in ("version", "uptime_s", "link", "oldest_queued_s", "registration_retry_at"):
+        del answer[name]
+    with serving(status=lambda: answer) as web:
+        code, html = _get(web.url)
+    facts = _facts(html)
+    assert code == 200 and facts["cpagent"] == "-" and facts["last message"] == "sent -, received -"
+    assert facts["central system"] == "connected (ocpp1.6)"
+    assert facts["queued transaction messages"] == "3"
+
+
+def test_three_phase_volts_and_amps_are_shown_per_phase() -> None:
+    answer = status()
+    answer["connectors"][0]["meter"].update(
+        voltage_v=[230.4, 231.0, 229.6], current_a=[16.04, 15.9, 0.0]
+    )
+    with serving(status=lambda: answer) as web:
+        row = _rows(_get(web.url)[1], "connector")[0]
+    assert row[4:6] == ["230 / 231 / 230", "16.0 / 15.9 / 0.0"]
 
 
 @pytest.mark.parametrize(

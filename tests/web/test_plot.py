@@ -67,6 +67,12 @@ def test_points_are_scaled_into_the_plot_area() -> None:
     assert "10:00 UTC" in texts and "11:00 UTC" in texts
 
 
+def test_a_session_shorter_than_ten_minutes_labels_its_ends_with_seconds() -> None:
+    samples = [("2026-12-01T10:00:05Z", 7400, 100), ("2026-12-01T10:00:50Z", 7400, 190)]
+    texts = _texts(session_plot(samples, 100))
+    assert "10:00:05 UTC" in texts and "10:00:50 UTC" in texts, texts
+
+
 def test_energy_without_meter_start_counts_from_the_first_sample() -> None:
     samples = [("2026-12-01T10:00:00Z", 1000, 90000), ("2026-12-01T11:00:00Z", 1000, 91000)]
     energy = _points(session_plot(samples), "energy")
