@@ -123,7 +123,11 @@ def test_an_older_database_adopts_the_chargepoint_and_keeps_its_transactions(
 ) -> None:
     path = tmp_path / "cpagent.db"
     old = Store.open(path, MIGRATIONS[:2])
-    old.begin_transaction(1, "T", 12.0, START)
+    with old.connection:  # a transaction as a v2 store wrote it (no history columns yet)
+        old.connection.execute(
+            "INSERT INTO transactions (connector_id, id_tag, meter_start_wh, last_meter_wh)"
+            " VALUES (1, 'T', 12.0, 12.0)"
+        )
     old.close()
     check_at_start(path, "CP-1")
     store = Store.open(path, chargepoint_id="CP-1")
