@@ -276,10 +276,10 @@ def report(cp: Footprint, ref: Footprint) -> list[str]:
             "",
         ),
     ]
-    if cp.served:
-        rows.append(("web pages fetched mid-window", cp.served, "", "", ""))
     lines = [f"{'figure':<40} {'cpagent':>10} {'ocpp ref':>10} {'target':>8}  verdict"]
     lines += [f"{a:<40} {b:>10} {c:>10} {d:>8}  {e}" for a, b, c, d, e in rows]
+    if cp.served:
+        lines.append(f"web pages fetched mid-window (cpagent): {cp.served}")
     return lines
 
 
