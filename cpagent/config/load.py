@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import tomllib
 import types
@@ -48,6 +47,8 @@ def parse_config(
     problems = builder.problems
     for key in data:
         if key not in SECTIONS and key != "connector":
+            import difflib  # only for a config with a typo (~0.2 MiB the daemon need not hold)
+
             close = difflib.get_close_matches(key, [*SECTIONS, "connector"], n=1)
             hint = f" (did you mean [{close[0]}]?)" if close else ""
             problems.append(Problem(key, f"unknown section{hint}"))
@@ -113,6 +114,8 @@ class _Builder:
         hints = typing.get_type_hints(cls)
         for key in value:
             if key not in fields:
+                import difflib
+
                 close = difflib.get_close_matches(key, fields, n=1)
                 hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(fields)}"
                 problems.append(Problem(f"{where}.{key}", f"unknown key ({hint})"))

@@ -1,5 +1,7 @@
 """Sans-I/O OCPP-J core: framing, typed errors, schema validation, Session and TaskManager."""
 
+from typing import TYPE_CHECKING, Any
+
 from cpagent.core.errors import (
     AlreadyAnswered,
     CallTimeout,
@@ -55,8 +57,23 @@ from cpagent.core.frames import (
     encode,
 )
 from cpagent.core.session import Session
-from cpagent.core.task_manager import Outcome, Responder, Stage, TaskManager
 from cpagent.core.version import Version, parse_version
+
+if TYPE_CHECKING:
+    from cpagent.core.task_manager import Outcome, Responder, Stage, TaskManager
+
+# The seed's TaskManager facade (and its timer thread) is imported on first use: the daemon
+# drives Session directly, so it need not hold the facade's ~0.2 MiB of classes (PEP 562).
+_TASK_MANAGER = frozenset({"Outcome", "Responder", "Stage", "TaskManager"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TASK_MANAGER:
+        from cpagent.core import task_manager
+
+        return task_manager.__dict__[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyAnswered",

@@ -1,13 +1,17 @@
-"""Official OCPP JSON schemas (shipped package data) compiled once into fast validators."""
+"""Official OCPP JSON schemas (shipped package data) as fast validators, each built once."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
+import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 import fastjsonschema
+from fastjsonschema.draft04 import CodeGeneratorDraft04
 
 from cpagent.core import timestamps
 from cpagent.core.errors import (
@@ -34,11 +38,20 @@ _FORMAT_RULES = frozenset({"additionalProperties", "additionalItems"})
 # What we accept from a peer as a date-time: ISO 8601 with the offset optional (no offset =
 # UTC), see cpagent.core.timestamps. What we send keeps fastjsonschema's strict RFC 3339 check.
 _INCOMING_FORMATS = {"date-time": timestamps.is_datetime}
+# The pre-generated validators leave date-time to the caller: what we send gets
+# fastjsonschema's own date-time check, the one `fastjsonschema.compile` builds in.
+_RFC3339 = re.compile(CodeGeneratorDraft04.FORMAT_REGEXS["date-time"])
+_OUTGOING_FORMATS = {"date-time": _RFC3339.match}
+# Versions with pre-generated validators, by folder: cpagent/core/validators/<folder>/ (see
+# tools/gen_validators.py). Only 1.6, which the daemon speaks: its code is ~0.6 MB; 2.0.1 and
+# 2.1 would be ~14 MB, so their validators are compiled at first use.
+GENERATED = {"ocpp1.6": "v16"}
 
 Check = Callable[[dict[str, Any]], Any]
 
 _actions: dict[str, frozenset[str]] = {}
 _validators: dict[tuple[str, str, str, bool], Check] = {}
+_compiled = 0  # validators built by compiling a schema at run time (not pre-generated)
 
 
 def _folder(version: str) -> resources.abc.Traversable:
@@ -65,27 +78,39 @@ def actions(version: str) -> frozenset[str]:
 
 
 def validator(version: str, action: str, direction: str, incoming: bool = False) -> Check | None:
-    """The compiled validator for one message, or None when the action has no schema.
+    """The validator for one message, or None when the action has no schema.
 
     ``incoming``: the message comes from the peer, so date-times without an offset pass.
+    Pre-generated code (cpagent/core/validators/, loaded from its ``.pyc``) where there is
+    some; otherwise the schema is compiled now, which costs a few MiB of scratch heap.
     """
+    global _compiled
     key = (version, action, direction, incoming)
     check = _validators.get(key)
     if check is None:
-        if action not in actions(version):  # never build a path from an unknown name
+        if action not in actions(version):  # never build a path or name from an unknown name
             return None
-        suffix = "Response" if direction == RESPONSE else _REQUEST_SUFFIX[version]
-        text = _folder(version).joinpath(f"{action}{suffix}.json").read_text(encoding="utf-8")
-        # use_default=False: validation must never insert default values into a payload.
-        formats = _INCOMING_FORMATS if incoming else {}
-        check = fastjsonschema.compile(json.loads(text), use_default=False, formats=formats)
+        stem = action + ("Response" if direction == RESPONSE else _REQUEST_SUFFIX[version])
+        formats = _INCOMING_FORMATS if incoming else _OUTGOING_FORMATS
+        folder = GENERATED.get(version)
+        if folder is not None:
+            module = importlib.import_module(f"cpagent.core.validators.{folder}.{stem}")
+            check = functools.partial(module.validate, custom_formats=formats)
+        else:
+            text = _folder(version).joinpath(f"{stem}.json").read_text(encoding="utf-8")
+            # use_default=False: validation must never insert default values into a payload.
+            check = fastjsonschema.compile(
+                json.loads(text), use_default=False, formats=_INCOMING_FORMATS if incoming else {}
+            )
+            _compiled += 1
         _validators[key] = check
     return check
 
 
 def compiled_count() -> int:
-    """How many validators have been compiled so far (they are compiled on first use)."""
-    return len(_validators)
+    """How many validators were compiled at run time so far (each leaves scratch heap to trim;
+    the pre-generated ones do not count)."""
+    return _compiled
 
 
 def check_payload(

@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cpagent.chargepoint.store import Store
 from cpagent.config import Config
-from cpagent.firmware.worker import FirmwareWorker
 from cpagent.transports.base import Transport
 from cpagent.transports.websocket import WebSocketTransport
+
+if TYPE_CHECKING:  # imported when the profile is on: it pulls in urllib, ftplib, tarfile (~1 MiB)
+    from cpagent.firmware.worker import FirmwareWorker
 
 OS_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every OS boot
 
@@ -53,6 +56,8 @@ def firmware_worker(config: Config, post: Callable[[object], None]) -> FirmwareW
     firmware = config.firmware
     if not firmware.install_command:
         return None
+    from cpagent.firmware.worker import FirmwareWorker
+
     worker = FirmwareWorker(
         post,
         diagnostics_paths=list(config.diagnostics.paths),

@@ -1,0 +1,1 @@
+"""Validators generated from cpagent/core/schemas/v16/ by tools/gen_validators.py."""
