@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint.clock import to_wire
+from cpagent.chargepoint.store_errors import StoreWriteError
 from cpagent.chargepoint.store_history import HistoryTables, _seconds
 
 
@@ -131,8 +132,23 @@ class OutboxTables(HistoryTables):
         """Let transaction `local_id`'s held StopTransaction.req go, first patching it with
         its final reading: `meter_stop`, and `end` as the SampledValues of its Transaction.End
         entry (OCPP 1.6 §7.36: equal to meterStop), in the queued payload, the transaction
-        and the history row, in one commit. Without them it goes as it was queued."""
-        with self._tx() as db:
+        and the history row, in one commit. Without them it goes as it was queued.
+
+        The commit is not synced on its own (the stop already was, when it was queued): lost
+        to a power cut, the Stop is found held at the restart and released then, with the
+        register read at that start (the relay has been open since), as after a crash. A
+        write that fails (the store falls back to memory) is done again there before the
+        StoreWriteError is raised: a Stop left held would stop the queue until a restart."""
+        try:
+            self._release(local_id, meter_stop, end)
+        except StoreWriteError:
+            self._release(local_id, meter_stop, end)
+            raise
+
+    def _release(
+        self, local_id: int, meter_stop: int | None, end: Sequence[Mapping[str, Any]]
+    ) -> None:
+        with self._tx(durable=False) as db:
             row = db.execute(
                 "SELECT seq, payload FROM outbox WHERE local_tx = ? AND held = 1"
                 " AND action = 'StopTransaction'",

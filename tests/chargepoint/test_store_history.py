@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.store import MIGRATIONS, Store
+from cpagent.chargepoint.store import MIGRATIONS, Store, StoreWriteError
 from cpagent.chargepoint.store_history import MAX_SAMPLES, Retention
 from cpagent.chargepoint.tx_queue import RetryPolicy, TxQueue
 from cpagent.core import CallAnswered, CallErrored, GenericError
@@ -350,3 +350,18 @@ def test_a_held_stop_is_not_sent_but_what_was_queued_before_it_is(store: Store) 
     head = queue.due(1e9)
     assert head is not None and head.action == "StopTransaction"
     assert head.payload["meterStop"] == 1150
+
+
+def test_a_release_that_cannot_be_written_is_done_in_memory_all_the_same(store: Store) -> None:
+    """The medium refuses the release (read-only, disk full): the store carries on in memory
+    with the Stop released there, not held for good, and the fault is raised."""
+    payload = {"connectorId": 1, "idTag": "CARD", "meterStart": 1000, "timestamp": to_wire(T0)}
+    local = store.begin_transaction(1, "CARD", 1000.0, payload)
+    stop = {"meterStop": 1150, "timestamp": to_wire(T0 + 90), "reason": "Local"}
+    store.end_transaction(local, stop, held=True)
+    store.connection.execute("PRAGMA query_only = ON")  # SQLITE_READONLY on the next write
+    with pytest.raises(StoreWriteError):
+        store.release_stop(local, 1160)
+    assert store.fault is not None
+    [queued] = [m for m in store.outbox() if m.action == "StopTransaction"]
+    assert not queued.held and queued.payload["meterStop"] == 1160
