@@ -77,10 +77,21 @@ class Charging(ChargerState):
         for rec in store.transactions():  # a transaction cut by a crash or power loss
             stamp = to_wire(rec.last_meter_wall) if rec.last_meter_wall else None
             host.transaction_ended(
-                rec.local_id, round(rec.last_meter_wh), stamp, "PowerLoss", rec.id_tag, None, now
+                rec.local_id,
+                round(rec.last_meter_wh),
+                stamp,
+                "PowerLoss",
+                rec.id_tag,
+                None,
+                now,
+                held=True,
             )
-            if rec.connector_id in self.points:  # the register now may be fresher (§4.10)
-                self.readings.want_power_loss(self.points[rec.connector_id], rec, now)
+        for held in store.held_stops():  # the register now may be fresher (§4.10)
+            if held.connector_id in self.points:
+                p = self.points[held.connector_id]
+                self.readings.want_restart_read(p, held.local_id, held.meter_stop_wh, now)
+            else:
+                store.release_stop(held.local_id)  # no meter for it any more: as queued
 
     # -- helpers ------------------------------------------------------------------------------
     def _wire_time(self, now: float) -> str | None:

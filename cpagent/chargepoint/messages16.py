@@ -143,9 +143,11 @@ class Notifications16:
         id_tag: str | None,
         transaction_data: list[dict[str, Any]] | None,
         mono: float,
+        *,
+        held: bool = False,
     ) -> None:
         payload = stop_transaction(meter_stop_wh, stamp, reason, id_tag, transaction_data)
-        self.store.end_transaction(local_id, payload, self.boot_id, mono)
+        self.store.end_transaction(local_id, payload, self.boot_id, mono, held)
 
     def meter_values(
         self,

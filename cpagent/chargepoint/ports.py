@@ -78,8 +78,11 @@ class Host(Protocol):
         id_tag: str | None,
         transaction_data: list[dict[str, Any]] | None,
         mono: float,
+        *,
+        held: bool = False,
     ) -> None:
-        """A transaction ended: mark it and queue its stop message in one commit (once)."""
+        """A transaction ended: mark it and queue its stop message in one commit (once);
+        `held`: not sent until the store's `release_stop` (its final reading is awaited)."""
         ...
 
     def meter_values(

@@ -89,6 +89,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE history_samples (local_id INTEGER NOT NULL, n INTEGER NOT NULL, time REAL,
         power_w REAL, energy_wh REAL, seq INTEGER, PRIMARY KEY (local_id, n)) WITHOUT ROWID;
     """,
+    # v5: a StopTransaction.req is queued in the commit that ends its transaction, `held` (not
+    # sent) until its final meter reading has patched it, so a crash in that wait (<= 1 s)
+    # keeps its reason and idTag (cpagent.chargepoint.tx_readings).
+    """
+    ALTER TABLE outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -136,6 +136,36 @@ class HistoryTables(Database):
         )
         self._prune(db, stop_s)
 
+    def _patch_session(
+        self,
+        db: sqlite3.Connection,
+        local_id: int,
+        meter_stop: int | None,
+        end: tuple[Mapping[str, Any], bool] | None,
+        seq: int,
+    ) -> None:
+        """The final reading of transaction `local_id`, ended by StopTransaction.req `seq`:
+        its meterStop, and `end` (its Transaction.End entry, whether it replaced the one the
+        history took as the session's latest sample when the Stop was queued)."""
+        if meter_stop is not None:
+            db.execute(
+                "UPDATE history SET meter_stop_wh = ? WHERE local_id = ?",
+                (float(meter_stop), local_id),
+            )
+        if end is None:
+            return
+        entry, replaced = end
+        if not replaced:
+            self._record_samples(db, local_id, [entry], seq)
+            return
+        energy, power = _reading(entry.get("sampledValue", []))
+        if energy is not None or power is not None:
+            db.execute(
+                "UPDATE history_samples SET energy_wh = ?, power_w = ? WHERE local_id = ?"
+                " AND n = (SELECT MAX(n) FROM history_samples WHERE local_id = ?)",
+                (energy, power, local_id, local_id),
+            )
+
     def _prune(self, db: sqlite3.Connection, newest_stop_s: float | None) -> None:
         """Drop the oldest sessions (and their samples) beyond the retention bounds."""
         keep = self.retention

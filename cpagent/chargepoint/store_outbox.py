@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint.clock import to_wire
+from cpagent.chargepoint.store_errors import StoreWriteError
 from cpagent.chargepoint.store_history import HistoryTables, _seconds
 
 
@@ -24,6 +25,17 @@ class QueuedMessage:
     next_attempt: float
     boot: str | None = None
     mono: float | None = None
+    held: bool = False  # a StopTransaction waiting for its final meter reading: not sent yet
+
+
+@dataclass(frozen=True, slots=True)
+class HeldStop:
+    """A queued StopTransaction.req still held for its final reading (after a crash: its
+    transaction's register is read at the restart)."""
+
+    local_id: int
+    connector_id: int
+    meter_stop_wh: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +99,11 @@ class OutboxTables(HistoryTables):
         stop_payload: Mapping[str, Any],
         boot: str | None = None,
         mono: float | None = None,
+        held: bool = False,
     ) -> None:
         """Mark the transaction stopped, queue its StopTransaction.req and record it in the
         history, in one commit; a second call for the same transaction is ignored (never two
-        Stops)."""
+        Stops). `held`: not sent until `release_stop` (its final meter reading is awaited)."""
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE transactions SET stopped = 1, last_meter_wh = ?"
@@ -98,8 +111,63 @@ class OutboxTables(HistoryTables):
                 (stop_payload["meterStop"], local_id),
             )
             if cur.rowcount == 1:
-                seq = self._enqueue(db, "StopTransaction", stop_payload, local_id, boot, mono)
+                seq = self._enqueue(db, "StopTransaction", stop_payload, local_id, boot, mono, held)
                 self._record_session(db, local_id, stop_payload, seq)
+
+    def held_stops(self) -> list[HeldStop]:
+        """StopTransaction.reqs still held for their final reading, oldest first."""
+        rows = self._db.execute(
+            "SELECT o.local_tx, t.connector_id, o.payload FROM outbox o JOIN transactions t"
+            " ON o.local_tx = t.local_id WHERE o.held = 1 AND o.action = 'StopTransaction'"
+            " ORDER BY o.seq"
+        ).fetchall()
+        return [HeldStop(r[0], r[1], int(json.loads(r[2])["meterStop"])) for r in rows]
+
+    def release_stop(
+        self,
+        local_id: int,
+        meter_stop: int | None = None,
+        end: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Let transaction `local_id`'s held StopTransaction.req go, first patching it with
+        its final reading: `meter_stop`, and `end` as the SampledValues of its Transaction.End
+        entry (OCPP 1.6 §7.36: equal to meterStop), in the queued payload, the transaction
+        and the history row, in one commit. Without them it goes as it was queued.
+
+        The commit is not synced on its own (the stop already was, when it was queued): lost
+        to a power cut, the Stop is found held at the restart and released then, with the
+        register read at that start (the relay has been open since), as after a crash. A
+        write that fails (the store falls back to memory) is done again there before the
+        StoreWriteError is raised: a Stop left held would stop the queue until a restart."""
+        try:
+            self._release(local_id, meter_stop, end)
+        except StoreWriteError:
+            self._release(local_id, meter_stop, end)
+            raise
+
+    def _release(
+        self, local_id: int, meter_stop: int | None, end: Sequence[Mapping[str, Any]]
+    ) -> None:
+        with self._tx(durable=False) as db:
+            row = db.execute(
+                "SELECT seq, payload FROM outbox WHERE local_tx = ? AND held = 1"
+                " AND action = 'StopTransaction'",
+                (local_id,),
+            ).fetchone()
+            if row is None:
+                return
+            seq, body = row[0], json.loads(row[1])
+            if meter_stop is not None:
+                body["meterStop"] = meter_stop
+                db.execute(
+                    "UPDATE transactions SET last_meter_wh = ? WHERE local_id = ?",
+                    (meter_stop, local_id),
+                )
+            patched = _patch_end(body, end)
+            db.execute(
+                "UPDATE outbox SET payload = ?, held = 0 WHERE seq = ?", (json.dumps(body), seq)
+            )
+            self._patch_session(db, local_id, meter_stop, patched, seq)
 
     def set_stop_meter(self, local_id: int, meter_stop: int) -> None:
         """Correct the meterStop of transaction `local_id`'s queued (not yet sent)
@@ -156,10 +224,12 @@ class OutboxTables(HistoryTables):
         local_tx: int | None,
         boot: str | None,
         mono: float | None,
+        held: bool = False,
     ) -> int:
         cur = db.execute(
-            "INSERT INTO outbox (action, payload, local_tx, boot, mono) VALUES (?, ?, ?, ?, ?)",
-            (action, json.dumps(payload), local_tx, boot, mono),
+            "INSERT INTO outbox (action, payload, local_tx, boot, mono, held)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (action, json.dumps(payload), local_tx, boot, mono, int(held)),
         )
         return int(cur.lastrowid or 0)
 
@@ -168,16 +238,18 @@ class OutboxTables(HistoryTables):
         in where known."""
         rows = self._db.execute(
             "SELECT o.seq, o.action, o.payload, o.local_tx, o.attempts, o.next_attempt, o.boot,"
-            " o.mono, t.transaction_id FROM outbox o LEFT JOIN transactions t"
+            " o.mono, o.held, t.transaction_id FROM outbox o LEFT JOIN transactions t"
             " ON o.local_tx = t.local_id ORDER BY o.seq LIMIT ?",
             (-1 if limit is None else limit,),
         ).fetchall()
         out = []
-        for seq, action, payload, local_tx, attempts, nxt, boot, mono, tx_id in rows:
+        for seq, action, payload, local_tx, attempts, nxt, boot, mono, held, tx_id in rows:
             body = json.loads(payload)
             if action != "StartTransaction" and tx_id is not None:
                 body["transactionId"] = tx_id
-            out.append(QueuedMessage(seq, action, body, local_tx, attempts, nxt, boot, mono))
+            out.append(
+                QueuedMessage(seq, action, body, local_tx, attempts, nxt, boot, mono, bool(held))
+            )
         return out
 
     def head(self) -> QueuedMessage | None:
@@ -249,3 +321,25 @@ class OutboxTables(HistoryTables):
                     self._history_backdate(db, action, local_tx, seq, when_s)
                 changed += 1
         return changed
+
+
+def _patch_end(
+    body: dict[str, Any], end: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, Any], bool] | None:
+    """Give StopTransaction.req `body`'s Transaction.End entry the SampledValues `end` (a new
+    entry after the others if it had none but has transactionData): (the entry, whether it
+    replaced one), or None if nothing changed."""
+    data = body.get("transactionData")
+    if not end or not data:
+        return None
+    ends = [v for v in data if _is_end(v)]
+    if ends:
+        ends[-1]["sampledValue"] = list(end)
+        return ends[-1], True
+    entry = {"timestamp": body.get("timestamp"), "sampledValue": list(end)}
+    data.append(entry)
+    return entry, False
+
+
+def _is_end(value: Mapping[str, Any]) -> bool:
+    return any(sv.get("context") == "Transaction.End" for sv in value.get("sampledValue", []))

@@ -74,6 +74,8 @@ class TxQueue:
       connection - then it waits for the answer or the next connection. A slow central system
       (answering within the retry interval) therefore never sees a duplicate, and one that
       never answers sees at most TransactionMessageAttempts copies per connection.
+    - A held message (a StopTransaction waiting for its final meter reading, <= 1 s) is not
+      sent, nor anything behind it (§4.7: in order); what was queued before it still goes.
     - A payload of ours that fails its schema is a bug of ours: logged at ERROR and sent all
       the same (billing data first; a strict central system answers CALLERROR and the
       attempts rule applies, a lenient one keeps the data).
@@ -119,14 +121,14 @@ class TxQueue:
         if self._held():
             return None  # a PowerLoss stop's meterStop is being read (<= 1 s)
         head = self.head()
-        if head is None or head.seq in self._parked or self._retry_at.get(head.seq, 0.0) > now:
-            return None
-        return head
+        if head is None or head.held or head.seq in self._parked:
+            return None  # held: a Stop waiting for its final reading (<= 1 s), then released
+        return None if self._retry_at.get(head.seq, 0.0) > now else head
 
     def deadline(self) -> float | None:
         head = self._store.head() if self._ready() else None
-        if head is None or head.seq in self._parked or self._held():
-            return None
+        if head is None or head.held or head.seq in self._parked or self._held():
+            return None  # a held head is released by an input (its reading), not by time
         return self._retry_at.get(head.seq, 0.0)
 
     def sending(self, item: QueuedMessage) -> None:

@@ -14,7 +14,7 @@ from cpagent.chargepoint.metering import Reading, ReadingContext, sampled_values
 from cpagent.chargepoint.points import PendingRead, Point, StopIntent, Tx
 from cpagent.chargepoint.ports import Host
 from cpagent.chargepoint.smart_charging import Electrical
-from cpagent.chargepoint.store import Store, TransactionRecord
+from cpagent.chargepoint.store import Store
 from hw.events import MeterReadFailed, MeterSampled
 
 tx_log = logging.getLogger("cpagent.chargepoint.transactions")
@@ -62,10 +62,16 @@ class TxReadings:
       register has not moved since; with no reading at all yet (just booted, meter silent) the
       transaction waits, relay open, and starts with the first reading that arrives.
     - stop: the latest reading (or the last persisted one): never no StopTransaction.
-    Both cases are logged at WARNING. A crash inside the <= 1 s wait of a stop ends the
-    transaction as PowerLoss at the next start, with the last persisted reading. The relay
-    closes only once meterStart is read: on an SDM630 at 9600 baud one request (80 registers)
-    takes about 0.2 s on the wire.
+    Both cases are logged at WARNING. The relay closes only once meterStart is read: on an
+    SDM630 at 9600 baud one request (80 registers) takes about 0.2 s on the wire.
+
+    A stop does not wait to be durable: in the step that ends the transaction its
+    StopTransaction.req is queued, with its reason, idTag and time and the latest reading as
+    meterStop, but held (not sent; §4.7 order: nothing behind it goes either). The reading's
+    answer (or the bound) patches meterStop and the Transaction.End value and releases it,
+    in one commit (`Store.release_stop`). A crash in that wait leaves it held; at the restart
+    the register is read and, when plausible, becomes its meterStop (as for a PowerLoss
+    stop, which is queued held too), and it goes with its own reason and idTag.
     """
 
     def __init__(
@@ -92,14 +98,17 @@ class TxReadings:
             p.reading = self._ask(p, now)
 
     def want_stop(self, p: Point, intent: StopIntent, now: float) -> None:
+        """The transaction ended (relay open): queue its Stop held, then read the meter."""
+        self._queue_stop(p, intent)
         p.closing.append(self._ask(p, now, intent))
 
-    def want_power_loss(self, p: Point, rec: TransactionRecord, now: float) -> None:
-        """A transaction cut by a power loss or crash was queued as a PowerLoss stop with the
-        last persisted register value; the relay opened with the power, so the register read
-        now is its true end. Ask for it; the queue waits (<= 1 s) so the Stop goes out once."""
+    def want_restart_read(self, p: Point, local_id: int, queued_wh: float, now: float) -> None:
+        """A Stop found held at start (queued as PowerLoss for a transaction cut by a power
+        loss or crash, or a stop whose final reading never came) carries the last reading
+        known; the relay opened with the power, so the register read now is its true end.
+        Ask for it; the queue waits (<= 1 s) so the Stop goes out once."""
         read = self._ask(p, now)
-        read.power_loss = (rec.local_id, rec.last_meter_wh)
+        read.power_loss = (local_id, queued_wh)
         p.closing.append(read)
 
     def holds_queue(self) -> bool:
@@ -107,7 +116,7 @@ class TxReadings:
         return any(r.power_loss is not None for p in self.points.values() for r in p.closing)
 
     def pending(self) -> bool:
-        """A stop still waits for its reading (its StopTransaction is not queued yet)."""
+        """A stop still waits for its reading (its StopTransaction is queued, held)."""
         return any(p.closing for p in self.points.values())
 
     # -- answers ------------------------------------------------------------------------------
@@ -174,7 +183,8 @@ class TxReadings:
         local_id, persisted = read.power_loss
         cid = p.connector.connector_id
         if sample is None:
-            return  # no reading: the last persisted value stands (already queued)
+            self.store.release_stop(local_id)  # no reading: the value queued stands
+            return
         e = self.electrical
         # what can have flowed since the last persist: PERSIST_METER_S plus a poll, at full
         # power (with the plausibility margin); more, or less than persisted, is not this
@@ -183,21 +193,56 @@ class TxReadings:
         if not persisted - BACKWARDS_SLACK_WH <= sample.energy_wh <= persisted + most:
             tx_log.warning(
                 "connector %d: register at start %.0f Wh is not plausible after the "
-                "last persisted %.0f Wh; the PowerLoss stop keeps the latter",
+                "last persisted %.0f Wh; the stop keeps the latter",
                 cid,
                 sample.energy_wh,
                 persisted,
             )
+            self.store.release_stop(local_id)
             return
         meter = round(max(sample.energy_wh, persisted))
-        self.store.set_stop_meter(local_id, meter)
+        end: list[dict[str, Any]] = []
+        if meter == round(sample.energy_wh):  # Transaction.End equals meterStop (§7.36)
+            end = self._end_values(sample)
+        self.store.release_stop(local_id, meter, end)
         tx_log.info(
-            "connector %d: transaction local #%d ended by power loss: meterStop %d Wh "
-            "read at start (last persisted %.0f Wh)",
+            "connector %d: transaction local #%d ended before this start: meterStop %d Wh "
+            "read at start (last known %.0f Wh)",
             cid,
             local_id,
             meter,
             persisted,
+        )
+
+    def _end_values(self, sample: Reading) -> list[dict[str, Any]]:
+        """The Transaction.End SampledValues of `sample` (StopTxnSampledData, §3.16)."""
+        measurands = self.host.settings.get_list("StopTxnSampledData")
+        if not measurands:
+            return []
+        return sampled_values(sample, measurands, ReadingContext.TRANSACTION_END)
+
+    def _queue_stop(self, p: Point, intent: StopIntent) -> None:
+        """Queue the StopTransaction.req at once, held, with the latest reading at hand."""
+        tx = intent.tx
+        if p.sample is not None:
+            meter = p.sample.energy_wh
+        else:  # no reading this run at all: the last persisted one
+            recs = [r for r in self.store.transactions() if r.local_id == tx.local_id]
+            meter = recs[0].last_meter_wh if recs else tx.meter_start_wh
+        wall = self.host.wall(intent.at)
+        stamp = None if wall is None else to_wire(wall)
+        if p.sample is not None and (end := self._end_values(p.sample)):
+            add_stop_data(tx, {"timestamp": stamp, "sampledValue": end}, intent.at)
+        data = _stamped(self.host, tx.stop_data) if tx.stop_data else None
+        self.host.transaction_ended(
+            tx.local_id,
+            round(meter),
+            stamp,
+            intent.reason,
+            intent.id_tag,
+            data,
+            intent.at,
+            held=True,
         )
 
     def _finish(self, p: Point, read: PendingRead, sample: Reading | None, now: float) -> None:
@@ -217,27 +262,16 @@ class TxReadings:
                     READ_BOUND_S,
                     max(now - p.sample_at, 0.0),
                 )
-        if sample is not None:
-            meter = sample.energy_wh
-        else:  # no reading this run at all: the last persisted one
-            recs = [r for r in self.store.transactions() if r.local_id == tx.local_id]
-            meter = recs[0].last_meter_wh if recs else tx.meter_start_wh
+        if sample is None:  # no reading this run at all: as queued, the last persisted one
             tx_log.warning(
                 "connector %d: no meter reading; meterStop from the last persisted register value",
                 cid,
             )
-        meter_stop = round(meter)
-        wall = self.host.wall(intent.at)
-        stamp = None if wall is None else to_wire(wall)
-        measurands = self.host.settings.get_list("StopTxnSampledData")
-        if measurands and sample is not None:
-            end = sampled_values(sample, measurands, ReadingContext.TRANSACTION_END)
-            if end:
-                add_stop_data(tx, {"timestamp": stamp, "sampledValue": end}, intent.at)
-        data = _stamped(self.host, tx.stop_data) if tx.stop_data else None
-        self.host.transaction_ended(
-            tx.local_id, meter_stop, stamp, intent.reason, intent.id_tag, data, intent.at
-        )
+            self.store.release_stop(tx.local_id)
+            meter_stop = round(_queued_meter(self.store, tx))
+        else:
+            meter_stop = round(sample.energy_wh)
+            self.store.release_stop(tx.local_id, meter_stop, self._end_values(sample))
         tx_log.info(
             "connector %d: transaction %s stopped (%s): %.3f kWh delivered, meterStop %d Wh",
             cid,
@@ -246,6 +280,12 @@ class TxReadings:
             max(meter_stop - round(tx.meter_start_wh), 0) / 1000.0,
             meter_stop,
         )
+
+
+def _queued_meter(store: Store, tx: Tx) -> float:
+    """The meterStop transaction `tx`'s Stop was queued with when no reading was at hand."""
+    recs = [r for r in store.transactions(include_stopped=True) if r.local_id == tx.local_id]
+    return recs[0].last_meter_wh if recs else tx.meter_start_wh
 
 
 def _tx_name(tx: Tx) -> str:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from cpagent.chargepoint.clock import to_wire
-from cpagent.chargepoint.store import MIGRATIONS, Store
+from cpagent.chargepoint.store import MIGRATIONS, Store, StoreWriteError
 from cpagent.chargepoint.store_history import MAX_SAMPLES, Retention
 from cpagent.chargepoint.tx_queue import RetryPolicy, TxQueue
-from cpagent.core import CallErrored, GenericError
+from cpagent.core import CallAnswered, CallErrored, GenericError
 
 T0 = 1_764_547_200.0  # 2025-12-01T00:00:00Z
 
@@ -283,3 +283,85 @@ def test_sigkill_mid_sessions_leaves_every_queued_stop_with_its_history(tmp_path
         assert all(len(samples(s, i)) == 1 for i in rows)
     finally:
         s.close()
+
+
+def _end(energy_wh: float, power_w: float) -> list[dict[str, Any]]:
+    return [
+        {"value": f"{energy_wh}", "context": "Transaction.End", "unit": "Wh"},
+        {
+            "value": f"{power_w}",
+            "context": "Transaction.End",
+            "measurand": "Power.Active.Import",
+            "unit": "W",
+        },
+    ]
+
+
+def test_a_held_stop_is_released_patched_in_queue_and_history_in_one_commit(
+    store: Store,
+) -> None:
+    """A Stop queued at the moment its transaction ended (the latest reading), held: it is not
+    the queue's to send; `release_stop` gives it the final reading - meterStop and the
+    Transaction.End value (§7.36) - in the payload, the history row and its last sample."""
+    payload = {"connectorId": 1, "idTag": "CARD", "meterStart": 1000, "timestamp": to_wire(T0)}
+    local = store.begin_transaction(1, "CARD", 1000.0, payload)
+    store.enqueue("MeterValues", meter_value(T0 + 60, 1100, 7200), local)
+    begin = {"timestamp": to_wire(T0), "sampledValue": [{"value": "1000", "unit": "Wh"}]}
+    end = {"timestamp": to_wire(T0 + 90), "sampledValue": _end(1150, 7000)}
+    stop = {"meterStop": 1150, "timestamp": to_wire(T0 + 90), "reason": "EVDisconnected"}
+    store.end_transaction(local, stop | {"transactionData": [begin, end]}, held=True)
+    assert [m.held for m in store.outbox()] == [False, False, True]
+    assert store.held_stops()[0].meter_stop_wh == 1150
+    store.release_stop(local, 1156, _end(1156, 0))
+    [queued] = [m for m in store.outbox() if m.action == "StopTransaction"]
+    assert not queued.held and store.held_stops() == []
+    assert queued.payload["meterStop"] == 1156 and queued.payload["reason"] == "EVDisconnected"
+    assert queued.payload["transactionData"][0] == begin
+    assert queued.payload["transactionData"][-1]["sampledValue"] == _end(1156, 0)
+    [row] = history(store)
+    assert (row["meter_stop_wh"], row["stop_reason"]) == (1156.0, "EVDisconnected")
+    assert samples(store, local)[-1][2:] == (0.0, 1156.0)  # power, energy of the End sample
+    store.release_stop(local, 9999)  # released already: nothing changes
+    assert history(store)[0]["meter_stop_wh"] == 1156.0
+
+
+def test_a_held_stop_is_not_sent_but_what_was_queued_before_it_is(store: Store) -> None:
+    """§4.7: in order. The queue sends up to the held Stop and waits there (no deadline:
+    the release is an input); released, the Stop is due."""
+    payload = {"connectorId": 1, "idTag": "CARD", "meterStart": 1000, "timestamp": to_wire(T0)}
+    local = store.begin_transaction(1, "CARD", 1000.0, payload)
+    store.enqueue("MeterValues", meter_value(T0 + 60, 1100, 7200), local)
+    stop = {"meterStop": 1150, "timestamp": to_wire(T0 + 90), "reason": "Local"}
+    store.end_transaction(local, stop, held=True)
+    queue = TxQueue(
+        store,
+        lambda: RetryPolicy(attempts=3, interval_s=1),
+        lambda *a: None,
+        ready=lambda: True,
+        held=lambda: False,
+    )
+    sent = []
+    while (head := queue.due(1e9)) is not None:
+        sent.append(head.action)
+        queue.outcome(head, "m", CallAnswered("m", head.action, {}), 1e9, [])
+    assert sent == ["StartTransaction", "MeterValues"]
+    assert queue.deadline() is None
+    store.release_stop(local)
+    head = queue.due(1e9)
+    assert head is not None and head.action == "StopTransaction"
+    assert head.payload["meterStop"] == 1150
+
+
+def test_a_release_that_cannot_be_written_is_done_in_memory_all_the_same(store: Store) -> None:
+    """The medium refuses the release (read-only, disk full): the store carries on in memory
+    with the Stop released there, not held for good, and the fault is raised."""
+    payload = {"connectorId": 1, "idTag": "CARD", "meterStart": 1000, "timestamp": to_wire(T0)}
+    local = store.begin_transaction(1, "CARD", 1000.0, payload)
+    stop = {"meterStop": 1150, "timestamp": to_wire(T0 + 90), "reason": "Local"}
+    store.end_transaction(local, stop, held=True)
+    store.connection.execute("PRAGMA query_only = ON")  # SQLITE_READONLY on the next write
+    with pytest.raises(StoreWriteError):
+        store.release_stop(local, 1160)
+    assert store.fault is not None
+    [queued] = [m for m in store.outbox() if m.action == "StopTransaction"]
+    assert not queued.held and queued.payload["meterStop"] == 1160

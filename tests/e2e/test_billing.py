@@ -5,14 +5,18 @@ StopTransaction, with transactionId -1 (OCPP 1.6 errata v4 3.18, §4.8)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from hw.meters.rtu_sim import RtuMeterSimulator
+from hw.meters.rtu_sim import RtuBusSimulator, RtuMeterSimulator, SdmTwin
 from tests.e2e.conftest import boot
 from tests.e2e.csms import StrictCentralSystem
-from tests.e2e.daemon import Daemon
+from tests.e2e.daemon import Daemon, cli
 
 SIM_METER = 'driver = "sim"\npoll_interval_s = 0.2\n'
 REGISTER_WH = 1_234_567.0
@@ -99,3 +103,74 @@ def test_a_start_given_up_still_delivers_meter_values_and_stop_with_minus_one(
     assert stop["transactionId"] == -1 and stop["reason"] == "Local"
     daemon.wait(lambda s: s["queued_messages"] == 0, what="everything delivered")
     assert {p.get("transactionId") for p in csms.calls("MeterValues")} == {-1}
+
+
+class WithheldMeter(SdmTwin):
+    """An SDM630 twin that, while `withhold` is set, keeps its answers (the request is read,
+    no reply goes out) - a stop's meter read caught in flight. Withheld requests stay
+    unanswered for good (`close()` drops them), later ones are answered as usual."""
+
+    def __init__(self) -> None:
+        super().__init__("SDM630", unit=1)
+        self.withhold = False
+        self.asked = threading.Event()  # a request arrived while withholding
+        self._never = threading.Event()
+
+    async def _action(self, *args: Any) -> None:
+        if self.withhold:
+            self.asked.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._never.wait)
+            return  # closing: the link is unplugged, the reply goes nowhere
+        await super()._action(*args)
+
+    def close(self) -> None:
+        self._never.set()
+
+
+def test_a_crash_while_the_stop_reads_its_meter_keeps_reason_and_id_tag(
+    daemon: Daemon, csms: StrictCentralSystem
+) -> None:
+    """kill -9 after the transaction ended (relay open) but before its stop read answered:
+    the StopTransaction was already durable, so after the restart the central system gets
+    exactly one, with the real reason and idTag (OCPP 1.6 §4.10, §6.49, §7.34) and the
+    register read at the restart as meterStop; the history row carries the same."""
+    meter = WithheldMeter()
+    meter.set(energy_wh=REGISTER_WH, power_w=0.0)
+    bus = RtuBusSimulator([meter])
+    bus.start()
+    try:
+        config = daemon.config_path.read_text()
+        daemon.config_path.write_text(
+            config.replace(
+                SIM_METER, f'driver = "sdm630"\nport = "{bus.port}"\npoll_interval_s = 60.0\n'
+            )
+        )
+        boot(daemon, csms, MeterValueSampleInterval="0")
+        daemon.do("plug", connector=1)
+        daemon.do("tap", id_tag="CARD-K")
+        assert csms.wait_call("StartTransaction")["meterStart"] == REGISTER_WH
+        daemon.wait_connector(
+            lambda c: c["relay"] is True and c["transaction"] and c["transaction"]["id"] == 1,
+            what="charging, the Start acknowledged",
+        )
+        meter.set(energy_wh=REGISTER_WH + 12.0)
+        meter.withhold = True
+        daemon.do("tap", id_tag="CARD-K")  # Local stop: relay opens, the meter is asked
+        assert meter.asked.wait(10), "the stop never read the meter"
+        daemon.kill9()  # inside the <= 1 s the stop waits for that answer
+        meter.withhold = False
+        daemon.start()
+        stop = csms.wait_call("StopTransaction", timeout=15)
+        daemon.wait(lambda s: s["queued_messages"] == 0, what="everything delivered")
+        assert len(csms.calls("StopTransaction")) == 1
+        assert (stop["reason"], stop["idTag"], stop["transactionId"]) == ("Local", "CARD-K", 1)
+        assert stop["meterStop"] == REGISTER_WH + 12.0
+        done = cli("sessions", "--json", "--config", str(daemon.config_path))
+        assert done.returncode == 0, done.stderr
+        [session] = [json.loads(line) for line in done.stdout.splitlines()]
+        assert (session["stop_reason"], session["meter_stop_wh"]) == ("Local", REGISTER_WH + 12.0)
+        assert session["acknowledged"] is True
+    finally:
+        bus.link.unplug()
+        meter.close()
+        bus.stop()
