@@ -15,6 +15,7 @@ from ocpp.v16 import call
 from tests.e2e.conftest import boot
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
+from tests.e2e.rigs import tx_profile
 from tests.support.net import wait_until
 from tests.support.sim_config import SimConnector
 
@@ -32,22 +33,6 @@ def daemon(tmp_path: Path, csms: StrictCentralSystem) -> Iterator[Daemon]:
         shutil.rmtree(sock_dir, ignore_errors=True)
 
 
-def _tx_profile(limit: float, transaction_id: int | None = None) -> dict[str, Any]:
-    profile: dict[str, Any] = {
-        "chargingProfileId": 3,
-        "stackLevel": 0,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
-        },
-    }
-    if transaction_id is not None:
-        profile["transactionId"] = transaction_id
-    return profile
-
-
 def _last_status(csms: StrictCentralSystem) -> dict[str, Any]:
     return [p for p in csms.calls("StatusNotification") if p["connectorId"] == 1][-1]
 
@@ -60,7 +45,7 @@ def test_remote_start_with_10_a_offers_10_a_and_a_0_a_profile_suspends_evse(
     assert idle["offered_current_a"] == 0.0
     answer = csms.call(
         CHARGEPOINT_ID,
-        call.RemoteStartTransaction(id_tag="APP", connector_id=1, charging_profile=_tx_profile(10)),
+        call.RemoteStartTransaction(id_tag="APP", connector_id=1, charging_profile=tx_profile(10)),
     )
     assert answer.status == "Accepted"
     daemon.do("plug", connector=1)  # the EV wants charge: C once >= 6 A is offered
@@ -75,7 +60,7 @@ def test_remote_start_with_10_a_offers_10_a_and_a_0_a_profile_suspends_evse(
     assert charging["meter"]["power_w"] <= 10.0 * 230.0 + 1e-6
 
     tx_id = charging["transaction"]["id"]
-    profile = _tx_profile(0, transaction_id=tx_id)
+    profile = tx_profile(0, transaction_id=tx_id)
     status = csms.call(
         CHARGEPOINT_ID, call.SetChargingProfile(connector_id=1, cs_charging_profiles=profile)
     ).status

@@ -4,8 +4,6 @@ simulated RS-485 bus (EvseDinTwin unit 2 + SdmTwin unit 1 on one pty), against t
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +16,8 @@ from hw.rtu_twin import RtuBusSimulator
 from tests.e2e.conftest import FAST_KEYS, configure
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID
+from tests.e2e.rigs import connector_daemon
 from tests.support.daemon import DaemonProcess
-from tests.support.sim_config import sim_config
 
 RESIDUAL_CURRENT_BIT = 1 << 5  # EVSE-DIN register 1007 bit 5: RCD tripped
 
@@ -47,23 +45,7 @@ def daemon(
         "poll_interval_s = 0.5\n\n"
         f'[connector.evse]\ndriver = "evse-din"\nport = "{bus.port}"\nunit = 2\n'
     )
-    sock_dir = Path(tempfile.mkdtemp(prefix="cpdin-"))  # sun_path is 107 bytes at most
-    text = sim_config(
-        cp_id=CHARGEPOINT_ID,
-        url=csms.url,
-        csms={"call_timeout_s": 5.0, "backoff_min_s": 0.1, "backoff_max_s": 0.5},
-        state=tmp_path / "state",
-        socket=sock_dir / "ctl.sock",
-        log_level="DEBUG",
-        connectors=(),
-        extra="\n" + connector,
-    )
-    process = DaemonProcess(tmp_path, sock_dir / "ctl.sock", text)
-    try:
-        yield process
-    finally:
-        process.stop()
-        shutil.rmtree(sock_dir, ignore_errors=True)
+    yield from connector_daemon(tmp_path, csms.url, connector, "cpdin-")
 
 
 def test_the_board_offers_the_tx_profile_and_a_residual_current_trip_faults(

@@ -4,11 +4,8 @@ the real PwmPilot driver, against the public `ocpp` central system."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ocpp.v16 import call
@@ -17,9 +14,9 @@ from hw.mock_board import BOARD_FILE, read_duties
 from tests.e2e.conftest import FAST_KEYS, configure
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID
+from tests.e2e.rigs import connector_daemon, tx_profile
 from tests.support.daemon import DaemonProcess
 from tests.support.net import wait_until
-from tests.support.sim_config import sim_config
 
 PWM = "GPIO18"
 RELAY = "GPIO17"
@@ -32,39 +29,7 @@ def daemon(tmp_path: Path, csms: StrictCentralSystem) -> Iterator[DaemonProcess]
         '[connector.meter]\ndriver = "sim"\npoll_interval_s = 0.2\n\n'
         '[connector.evse]\ndriver = "pwm"\npwm_pin = 18\nadc_channel = 0\n'
     )
-    sock_dir = Path(tempfile.mkdtemp(prefix="cppwm-"))  # sun_path is 107 bytes at most
-    text = sim_config(
-        cp_id=CHARGEPOINT_ID,
-        url=csms.url,
-        csms={"call_timeout_s": 5.0, "backoff_min_s": 0.1, "backoff_max_s": 0.5},
-        state=tmp_path / "state",
-        socket=sock_dir / "ctl.sock",
-        log_level="DEBUG",
-        connectors=(),
-        extra="\n" + connector,
-    )
-    process = DaemonProcess(tmp_path, sock_dir / "ctl.sock", text)
-    try:
-        yield process
-    finally:
-        process.stop()
-        shutil.rmtree(sock_dir, ignore_errors=True)
-
-
-def _tx_profile(limit: float, transaction_id: int | None = None) -> dict[str, Any]:
-    profile: dict[str, Any] = {
-        "chargingProfileId": 3,
-        "stackLevel": 0,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
-        },
-    }
-    if transaction_id is not None:
-        profile["transactionId"] = transaction_id
-    return profile
+    yield from connector_daemon(tmp_path, csms.url, connector, "cppwm-")
 
 
 def test_the_pilot_duty_follows_the_tx_profile_and_the_adc_reads_the_ev(
@@ -85,7 +50,7 @@ def test_the_pilot_duty_follows_the_tx_profile_and_the_adc_reads_the_ev(
 
     answer = csms.call(
         CHARGEPOINT_ID,
-        call.RemoteStartTransaction(id_tag="APP", connector_id=1, charging_profile=_tx_profile(10)),
+        call.RemoteStartTransaction(id_tag="APP", connector_id=1, charging_profile=tx_profile(10)),
     )
     assert answer.status == "Accepted"
     daemon.do("plug", connector=1)  # the simulated EV on the cable: 9 V, then 6 V once offered
@@ -98,7 +63,7 @@ def test_the_pilot_duty_follows_the_tx_profile_and_the_adc_reads_the_ev(
     tx_id = conn["transaction"]["id"]
     status = csms.call(
         CHARGEPOINT_ID,
-        call.SetChargingProfile(connector_id=1, cs_charging_profiles=_tx_profile(0, tx_id)),
+        call.SetChargingProfile(connector_id=1, cs_charging_profiles=tx_profile(0, tx_id)),
     )
     assert status.status == "Accepted"
     csms.wait_status(1, "SuspendedEVSE", timeout=20.0)  # OCPP 1.6 §4.9 C5
