@@ -125,8 +125,8 @@ def connector_lines(conn: dict[str, Any], now: float) -> list[str]:
     line += reading
     if conn.get("pilot") is not None:  # an EVSE controller (IEC 61851-1 pilot state)
         line += f", pilot {conn['pilot']}, offering {conn.get('offered_current_a') or 0:g} A"
-    if conn.get("fault"):
-        line += f", fault {conn['fault']}"
+    if conn.get("fault") or conn.get("error_code"):
+        line += f", fault {fault_words(conn, detail=True)}"
     tx = conn.get("transaction")
     if isinstance(tx, dict):
         line += f", transaction {tx.get('id') or '(id pending)'} for {tx.get('id_tag')}"
@@ -154,6 +154,31 @@ def connector_lines(conn: dict[str, Any], now: float) -> list[str]:
     return lines
 
 
+def fault_words(conn: dict[str, Any], *, detail: bool) -> str:
+    """`GroundFailure: controller reports ResidualCurrent (connector1:evse)`: the OCPP 1.6
+    errorCode the connector reports (§7.6) and, with `detail`, its info, then the device(s)
+    in fault; an older daemon's answer has only the devices."""
+    code, device = conn.get("error_code"), conn.get("fault")
+    if not code:
+        return str(device)
+    words = str(code)
+    if detail and conn.get("error_info"):
+        words += f": {conn['error_info']}"
+    return words + (f" ({device})" if device else "")
+
+
+def web_line(status: dict[str, Any]) -> str | None:
+    """Whether the local web page is on and where, or why not; None for an older daemon."""
+    if "web" not in status:
+        return None
+    web = status["web"]
+    if not isinstance(web, dict):
+        return "web page: off (no [web] section in the config)"
+    if web.get("url"):
+        return f"web page: {web['url']}"
+    return f"web page: off: {web.get('error') or 'not started'} (restart cpagent to retry)"
+
+
 def queue_line(status: dict[str, Any]) -> str:
     """The one queue people care about: transaction messages not yet taken by the CSMS."""
     if "queued_messages" not in status:  # the bench application has no outbox
@@ -172,6 +197,9 @@ def render(status: dict[str, Any], now: float | None = None) -> str:
     for conn in status.get("connectors", []):
         lines += connector_lines(conn, now)
     lines.append(queue_line(status))
+    web = web_line(status)
+    if web is not None:
+        lines.append(web)
     errors = status.get("errors_active")
     if isinstance(errors, list) and len(errors) > 1:
         lines += [f"error: {e.get('error')} (since {when(e.get('since'), now)})" for e in errors]
@@ -205,8 +233,8 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
         "Ctrl-C to quit",
         *link,
         "",
-        f"{'conn':<5}{'status':<15}{'relay':<7}{'plug':<6}{'power W':>9}{'energy Wh':>11}"
-        f"{'limit A':>9}  transaction",
+        f"{'conn':<5}{'status':<15}{'relay':<7}{'plug':<6}{'pilot':<6}{'offer A':>8}"
+        f"{'power W':>9}{'energy Wh':>11}{'limit A':>9}  transaction",
     ]
     for conn in status.get("connectors", []):
         meter = conn.get("meter") or {}
@@ -215,9 +243,14 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
         lines.append(
             f"{conn.get('id', '?')!s:<5}{conn.get('status', '?')!s:<15}"
             f"{'closed' if conn.get('relay') else 'open':<7}{plugged:<6}"
+            f"{conn.get('pilot') or '-'!s:<6}{_number(conn.get('offered_current_a'), 1):>8}"
             f"{_number(meter.get('power_w'), 0):>9}{_number(meter.get('energy_wh'), 1):>11}"
             f"{_number(limit, 1):>9}  {_transaction(conn.get('transaction'))}"
-            + (f"  FAULT {conn['fault']}" if conn.get("fault") else "")
+            + (
+                f"  FAULT {fault_words(conn, detail=False)}"
+                if conn.get("fault") or conn.get("error_code")
+                else ""
+            )
         )
     lines.append("")
     queue = queue_line(status)

@@ -24,9 +24,12 @@ def connector_facts(
     offered_current_a: float | None,
     wall_of: WallOf,
 ) -> dict[str, Any]:
-    """One connector: the keys the first status had, then the transaction's energy so far
-    (register now minus meterStart, OCPP 1.6 §6.47/§6.50) and per-phase meter values."""
+    """One connector: the keys the first status had, the errorCode it reports, then the
+    transaction's energy so far (register now minus meterStart, OCPP 1.6 §6.47/§6.50) and
+    per-phase meter values."""
     tx = point.tx
+    connector = point.connector
+    reported = connector.error_code.value if connector.error_code.value != "NoError" else None
     transaction = None
     if tx is not None:
         sample = point.sample
@@ -42,10 +45,15 @@ def connector_facts(
         }
     return {
         "id": conn_id,
-        "status": point.connector.status.value,
+        "status": connector.status.value,
         "relay": relay,
         "plugged": point.plugged,
         "fault": ", ".join(sorted(point.faults)) or None,
+        # What the last StatusNotification says (OCPP 1.6 §7.6 ChargePointErrorCode, info,
+        # vendorErrorCode): `fault` names the device, these say what is wrong with it.
+        "error_code": reported,
+        "error_info": connector.info if reported else None,
+        "vendor_error_code": connector.vendor_error_code if reported else None,
         "meter": meter_facts(point, wall_of),
         "limit_a": point.limit_a,
         "pilot": point.pilot,
