@@ -122,8 +122,17 @@ def _status(args: argparse.Namespace) -> int:
 def ask_status(args: argparse.Namespace) -> dict[str, Any]:
     """The daemon's status answer; when no daemon is at the default socket but a bench
     daemon's socket is near, the error says how to reach that one (exit code unchanged)."""
+    return ask_near_bench(args, {"cmd": "status"}, "status")
+
+
+def ask_near_bench(
+    args: argparse.Namespace, message: dict[str, Any], command: str
+) -> dict[str, Any]:
+    """`ask`, but when no daemon is at the default socket and a bench daemon's socket is
+    near, the error says which `--config` reaches that one: `command` is how to run it again
+    (`status`, `ctl plug 1`); the exit code stays 69."""
     try:
-        return ask(args, {"cmd": "status"})
+        return ask(args, message)
     except CliError as exc:
         explicit = getattr(args, "socket", None) or getattr(args, "config", None)
         found = None if explicit else bench_socket_near(Path.cwd())
@@ -131,9 +140,11 @@ def ask_status(args: argparse.Namespace) -> dict[str, Any]:
             raise
         config = found.parent.parent / BENCH_CONFIG
         option = f"--config {os.path.relpath(config)}" if config.is_file() else f"--socket {found}"
+        name, _, rest = command.partition(" ")
+        again = " ".join(part for part in (name, option, rest) if part)
         raise CliError(
             f"no daemon at {DEFAULT_SOCKET}; a bench daemon's socket is at {found}: "
-            f"run `cpagent status {option}`",
+            f"run `cpagent {again}`",
             EX_UNAVAILABLE,
         ) from None
 
