@@ -125,6 +125,10 @@ def connector_lines(conn: dict[str, Any], now: float) -> list[str]:
     line += reading
     if conn.get("pilot") is not None:  # an EVSE controller (IEC 61851-1 pilot state)
         line += f", pilot {conn['pilot']}, offering {conn.get('offered_current_a') or 0:g} A"
+    limit = conn.get("limit_a")
+    if isinstance(limit, int | float) and not isinstance(limit, bool):
+        # why less is offered, or the relay opened: a smart-charging limit (below 6 A: 0 A)
+        line += f" (limit {limit:g} A)" if conn.get("pilot") is not None else f", limit {limit:g} A"
     if conn.get("fault") or conn.get("error_code"):
         line += f", fault {fault_words(conn, detail=True)}"
     tx = conn.get("transaction")

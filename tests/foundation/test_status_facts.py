@@ -222,3 +222,13 @@ def test_the_watch_table_shows_the_pilot_and_the_offered_current() -> None:
     assert "pilot" in head and "offer A" in head
     cells = row.split()
     assert cells[cells.index("Charging") + 3 : cells.index("Charging") + 5] == ["C", "16.0"]
+
+
+def test_the_view_says_which_limit_holds_the_offer_down() -> None:
+    answer = _answer()
+    answer["connectors"][0].update(
+        status="SuspendedEVSE", offered_current_a=0.0, limit_a=4.0, relay=False
+    )
+    assert "pilot C, offering 0 A (limit 4 A), transaction 17" in render(answer, now=NOW)
+    answer["connectors"][0].update(pilot=None, offered_current_a=None)  # no EVSE controller
+    assert "11040 W, limit 4 A, transaction 17" in render(answer, now=NOW)
