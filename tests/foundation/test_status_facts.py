@@ -232,3 +232,32 @@ def test_the_view_says_which_limit_holds_the_offer_down() -> None:
     assert "pilot C, offering 0 A (limit 4 A), transaction 17" in render(answer, now=NOW)
     answer["connectors"][0].update(pilot=None, offered_current_a=None)  # no EVSE controller
     assert "11040 W, limit 4 A, transaction 17" in render(answer, now=NOW)
+
+
+# -- a password in csms.url (ws://user:password@host) never reaches status or check-config ---
+SECRET_URL = "ws://CP1:s3cretPass@127.0.0.1:9/ocpp/CP1"
+
+
+def test_a_password_in_the_url_is_redacted_from_the_link_reason_and_the_errors() -> None:
+    from cpagent.daemon.link_status import LinkStatus, Problems
+    from cpagent.transports.events import LinkCause, TransportDown
+
+    link, problems = LinkStatus(), Problems()
+    reason = f"cannot connect to {SECRET_URL}: [Errno 111] Connection refused"
+    link.went_down(TransportDown(reason, LinkCause.REFUSED), 1.0)
+    problems.raise_("csms", f"CSMS link: {reason}", 1.0)
+    shown = json.dumps([link.as_dict(), problems.last, problems.as_list()])
+    assert "s3cretPass" not in shown
+    assert "ws://CP1:***@127.0.0.1:9/ocpp/CP1" in shown  # which URL stays readable
+
+
+def test_check_config_does_not_print_a_password_in_the_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cpagent.cli import main
+
+    text = MINIMAL.replace('"ws://127.0.0.1:9000/ocpp"', '"ws://CP1:s3cretPass@127.0.0.1:9/ocpp"')
+    assert main(["check-config", str(write(tmp_path, text))]) == 0
+    out = capsys.readouterr()
+    assert "s3cretPass" not in out.out + out.err
+    assert "ws://CP1:***@127.0.0.1:9/ocpp/CP1" in out.out
