@@ -179,7 +179,11 @@ def web_line(status: dict[str, Any]) -> str | None:
     if not isinstance(web, dict):
         return "web page: off (no [web] section in the config)"
     if web.get("url"):
-        return f"web page: {web['url']}"
+        url = str(web["url"])
+        every = ("//0.0.0.0:", "//[::]:")  # a wildcard bind: reach it by the charger's address
+        return f"web page: {url}" + (
+            " (on every address of this machine)" if any(w in url for w in every) else ""
+        )
     return f"web page: off: {web.get('error') or 'not started'} (restart cpagent to retry)"
 
 

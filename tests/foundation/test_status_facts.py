@@ -45,6 +45,10 @@ WEB_FAILED = {
         (WEB_ON, "web page: http://127.0.0.1:8080/"),
         (None, "web page: off (no [web] section in the config)"),
         (
+            {**WEB_ON, "listen": "0.0.0.0:8080", "url": "http://0.0.0.0:8080/"},
+            "web page: http://0.0.0.0:8080/ (on every address of this machine)",
+        ),
+        (
             WEB_FAILED,
             "web page: off: web listen 127.0.0.1:8080: cannot listen there: Address already "
             "in use (restart cpagent to retry)",
