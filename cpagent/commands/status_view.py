@@ -232,9 +232,11 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
         title += f" {status.get('version', '')}, up {span(status['uptime_s'])}"
     link = link_lines(status, now)
     if status.get("application") != "bench" and isinstance(status.get("link"), dict):
-        # one CSMS line: registration joins it, last-message times stay off the table view
+        # one CSMS line (registration joins it), then why it is down and the last messages
         link = [f"{link[0]}, registration {registration_words(status, now)}"] + [
-            line for line in link[1:] if line.startswith(("  reason", "  next", "  hint"))
+            line
+            for line in link[1:]
+            if line.startswith(("  reason", "  next", "  hint", "  last message"))
         ]
     lines = [
         f"{title}  {time.strftime('%H:%M:%S', time.gmtime(now))} UTC  every {interval:g} s, "
@@ -260,6 +262,9 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
                 else ""
             )
         )
+        detail = _watch_detail(conn)
+        if detail:
+            lines.append(f"{'':<5}{detail}")
     lines.append("")
     queue = queue_line(status)
     if status.get("last_card"):
@@ -267,6 +272,23 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
     lines.append(queue)
     lines.append(f"last error: {status.get('last_error') or '-'}")
     return "\n".join(lines)
+
+
+def _watch_detail(conn: dict[str, Any]) -> str:
+    """The row's second line: volts and amps per phase, and the running session's energy."""
+    raw = conn.get("meter")
+    meter: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    parts = [
+        ", ".join(
+            f"{p.get('phase')} {_fixed(p.get('voltage_v'), 1)} V {_fixed(p.get('current_a'), 2)} A"
+            for p in meter.get("phases") or []
+            if isinstance(p, dict)
+        )
+    ]
+    tx = conn.get("transaction")
+    if isinstance(tx, dict) and isinstance(tx.get("energy_wh"), int | float):
+        parts.append(f"session {tx['energy_wh'] / 1000:.3f} kWh")
+    return "; ".join(part for part in parts if part)
 
 
 def _number(value: Any, digits: int) -> str:

@@ -265,3 +265,12 @@ def test_check_config_does_not_print_a_password_in_the_url(
     out = capsys.readouterr()
     assert "s3cretPass" not in out.out + out.err
     assert "ws://CP1:***@127.0.0.1:9/ocpp/CP1" in out.out
+
+
+def test_the_watch_view_has_the_last_messages_the_phases_and_the_session_energy() -> None:
+    lines = render_watch(_answer(), 1.0, now=NOW).splitlines()
+    assert "  last message sent: 2026-11-30 00:50:19 UTC (3 min ago); received: none yet" in lines
+    row = next(i for i, line in enumerate(lines) if line.startswith("1 "))
+    assert lines[row + 1] == (
+        "     L1 230.0 V 16.00 A, L2 230.5 V 16.50 A, L3 231.0 V 17.00 A; session 2.346 kWh"
+    )
