@@ -41,6 +41,10 @@ Times are UTC, with how long ago (or how soon) in brackets; --json gives them as
 when the next attempt is, and a hint (wrong password, untrusted certificate, wrong URL
 path, a server that doesn't speak OCPP 1.6 there, nothing listening, DNS).
 
+A faulted connector names the OCPP errorCode it reports and the device (GroundFailure:
+... (connector1:evse)); the `web page` line says where the local web page ([web]) serves,
+that it is off, or why it could not listen.
+
 Card ids (idTags) are shown as their last 4 characters (****C3D4), in --json too, unless
 --show-tags is given: they identify people and end up in screenshots and tickets.
 
