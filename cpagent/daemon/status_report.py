@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cpagent.chargepoint.clock import from_wire
+from cpagent.chargepoint.connector import ChargePointErrorCode
 from cpagent.chargepoint.points import Point
 from cpagent.chargepoint.store import QueuedMessage
 from cpagent.daemon.link_status import rfc3339
@@ -29,7 +30,8 @@ def connector_facts(
     per-phase meter values."""
     tx = point.tx
     connector = point.connector
-    reported = connector.error_code.value if connector.error_code.value != "NoError" else None
+    code = connector.error_code
+    reported = None if code is ChargePointErrorCode.NO_ERROR else code.value
     transaction = None
     if tx is not None:
         sample = point.sample
@@ -49,8 +51,8 @@ def connector_facts(
         "relay": relay,
         "plugged": point.plugged,
         "fault": ", ".join(sorted(point.faults)) or None,
-        # What the last StatusNotification says (OCPP 1.6 §7.6 ChargePointErrorCode, info,
-        # vendorErrorCode): `fault` names the device, these say what is wrong with it.
+        # The connector's errorCode, info and vendorErrorCode, as its StatusNotification
+        # carries them (OCPP 1.6 §7.6, §6.48): `fault` names the device, these what is wrong.
         "error_code": reported,
         "error_info": connector.info if reported else None,
         "vendor_error_code": connector.vendor_error_code if reported else None,
