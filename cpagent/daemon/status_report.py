@@ -52,7 +52,8 @@ def connector_facts(
         "plugged": point.plugged,
         "fault": ", ".join(sorted(point.faults)) or None,
         # The connector's errorCode, info and vendorErrorCode, as its StatusNotification
-        # carries them (OCPP 1.6 §7.6, §6.48): `fault` names the device, these what is wrong.
+        # carries them (OCPP 1.6 §7.6 ChargePointErrorCode): `fault` names the device, these
+        # what is wrong with it.
         "error_code": reported,
         "error_info": connector.info if reported else None,
         "vendor_error_code": connector.vendor_error_code if reported else None,
