@@ -30,7 +30,9 @@ def load_or_report(path: str) -> Config:
         config = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+            # a problem of the file itself (unreadable, not TOML) is already named by its path
+            where = "" if problem.path == str(path) else f"{path}: "
+            print(f"{where}{problem}", file=sys.stderr)
         count = sum(1 for p in exc.problems if p.severity == "error")
         raise CliError(f"{path}: {count} error(s)", EX_CONFIG) from None
     for problem in config.warnings:

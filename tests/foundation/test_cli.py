@@ -262,3 +262,12 @@ def test_status_for_people_shows_the_pilot_and_the_current_offered() -> None:
         "connector 1: SuspendedEV, relay closed (energised), plugged, no meter reading yet, "
         "pilot B, offering 16 A"
     )
+
+
+def test_a_missing_config_file_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    absent = tmp_path / "absent.toml"
+    assert main(["sessions", "--config", str(absent)]) == 78
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"{absent}: cannot read: No such file or directory"
