@@ -271,3 +271,19 @@ def test_a_missing_config_file_is_named_once(
     assert main(["sessions", "--config", str(absent)]) == 78
     first = capsys.readouterr().err.splitlines()[0]
     assert first == f"{absent}: cannot read: No such file or directory"
+
+
+def test_no_installed_config_but_a_checkout_names_the_bench_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if Path("/etc/cpagent/cpagent.toml").exists():
+        pytest.skip("this machine has an installed config")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "bench.toml").write_text("# bench\n")
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path / "docs")
+    assert main(["sessions"]) == 78
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "cpagent: /etc/cpagent/cpagent.toml: 1 error(s); "
+        "on the bench: --config ../config/bench.toml"
+    )
