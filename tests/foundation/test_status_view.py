@@ -248,7 +248,8 @@ def test_ctl_with_no_daemon_but_a_bench_socket_nearby_says_which_config_to_use(
 ) -> None:
     assert main(["ctl", "plug", "1"]) == 69
     config = os.path.relpath(checkout / "config" / "bench.toml")
-    assert capsys.readouterr().err.strip().endswith(
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
         f"a bench daemon's socket is at {checkout / '.bench' / 'control.sock'}: "
         f"run `cpagent ctl --config {config} plug 1`"
     )
