@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -21,6 +22,8 @@ from cpagent.chargepoint.charging_profile import (
 from cpagent.chargepoint.clock import to_wire
 from cpagent.chargepoint.settings import MAX_PROFILES, MAX_SCHEDULE_PERIODS, MAX_STACK_LEVEL
 
+_log = logging.getLogger(__name__)
+
 __all__ = [
     "DAY_S",
     "DEFAULT_PHASES",
@@ -34,6 +37,17 @@ __all__ = [
     "ProfileStatus",
     "Purpose",
 ]
+
+
+def _rejected(connector_id: int, raw: Mapping[str, Any], reason: str) -> tuple[ProfileStatus, None]:
+    """Rejected (§5.16), and why in the log: the central system only sees the status."""
+    _log.info(
+        "SetChargingProfile %s on connector %d rejected: %s",
+        raw.get("chargingProfileId", "?"),
+        connector_id,
+        reason,
+    )
+    return ProfileStatus.REJECTED, None
 
 
 class ChargingProfiles:
@@ -70,10 +84,11 @@ class ChargingProfiles:
         running transaction (None while not yet known)."""
         try:
             p = Profile.parse(connector_id, raw)
-        except (KeyError, ValueError, TypeError):
-            return ProfileStatus.REJECTED, None
-        if not self._acceptable(p, active_tx):
-            return ProfileStatus.REJECTED, None
+        except (KeyError, ValueError, TypeError) as exc:
+            return _rejected(connector_id, raw, str(exc) or type(exc).__name__)
+        refusal = self._refusal(p, active_tx)
+        if refusal is not None:
+            return _rejected(connector_id, raw, refusal)
         kept = [
             q
             for q in self._profiles
@@ -84,26 +99,32 @@ class ChargingProfiles:
             )
         ]
         if len(kept) >= MAX_PROFILES:
-            return ProfileStatus.REJECTED, None
+            return _rejected(connector_id, raw, f"{MAX_PROFILES} profiles installed already")
         self._profiles = [*kept, p]
         return ProfileStatus.ACCEPTED, p
 
-    def _acceptable(self, p: Profile, active_tx: Mapping[int, int | None]) -> bool:
+    def _refusal(self, p: Profile, active_tx: Mapping[int, int | None]) -> str | None:
+        """Why `p` cannot be installed (None: it can), in words for the log."""
         if p.connector_id != 0 and p.connector_id not in self.connector_ids:
-            return False
-        if p.stack_level > MAX_STACK_LEVEL or len(p.periods) > MAX_SCHEDULE_PERIODS:
-            return False
+            return f"no connector {p.connector_id}"
+        if p.stack_level > MAX_STACK_LEVEL:
+            return f"stackLevel {p.stack_level} above ChargeProfileMaxStackLevel {MAX_STACK_LEVEL}"
+        if len(p.periods) > MAX_SCHEDULE_PERIODS:
+            return f"{len(p.periods)} periods, ChargingScheduleMaxPeriods is {MAX_SCHEDULE_PERIODS}"
         if p.unit not in ("A", "W"):
-            return False
+            return f"chargingRateUnit {p.unit!r}"
         if p.purpose is Purpose.CHARGE_POINT_MAX:
-            return p.connector_id == 0 and p.kind is not Kind.RELATIVE
+            if p.connector_id != 0 or p.kind is Kind.RELATIVE:
+                return "a ChargePointMaxProfile goes on connector 0 and is not Relative"
+            return None
         if p.purpose is Purpose.TX:
             # §5.16: a TxProfile needs a transaction running on that connector.
             if p.connector_id == 0 or p.connector_id not in active_tx:
-                return False
+                return f"a TxProfile needs a transaction running on connector {p.connector_id}"
             running = active_tx[p.connector_id]
-            return p.transaction_id is None or running is None or p.transaction_id == running
-        return True
+            if p.transaction_id is not None and running is not None and p.transaction_id != running:
+                return f"transactionId {p.transaction_id}, but transaction {running} runs there"
+        return None
 
     def clear(self, payload: Mapping[str, Any]) -> tuple[ClearStatus, list[Profile]]:
         """ClearChargingProfile.req (§5.5): by id, else by every criterion given."""

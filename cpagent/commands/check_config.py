@@ -8,6 +8,7 @@ from typing import Any
 
 from cpagent.commands.common import EX_OK, load_or_report, run_guarded
 from cpagent.config import endpoint_url
+from cpagent.redact import redact_text
 
 EPILOG = """\
 Prints one line per problem, naming the key path (e.g. connector[1].meter.driver), and
@@ -60,7 +61,7 @@ def _check(args: argparse.Namespace) -> int:
         args.parser.error("FILE is required (or --reference)")
     config = load_or_report(args.file)
     if config.csms.url is not None:
-        where = endpoint_url(config.csms.url, config.chargepoint.id)
+        where = redact_text(endpoint_url(config.csms.url, config.chargepoint.id))
     else:
         assert config.mqtt is not None  # the config guarantees [mqtt] for transport mqtt
         where = f"mqtt://{config.mqtt.host}:{config.mqtt.port}/{config.mqtt.topic_prefix}"

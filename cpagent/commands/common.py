@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,28 @@ def load_or_report(path: str) -> Config:
         config = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+            # a problem of the file itself (unreadable, not TOML) is already named by its path
+            where = "" if problem.path == str(path) else f"{path}: "
+            print(f"{where}{problem}", file=sys.stderr)
         count = sum(1 for p in exc.problems if p.severity == "error")
-        raise CliError(f"{path}: {count} error(s)", EX_CONFIG) from None
+        raise CliError(f"{path}: {count} error(s){_bench_hint(path)}", EX_CONFIG) from None
     for problem in config.warnings:
         print(f"{path}: {problem}", file=sys.stderr)
     return config
 
 
 DEFAULT_CONFIG = "/etc/cpagent/cpagent.toml"
+BENCH_CONFIG = Path("config") / "bench.toml"  # in a checkout
+
+
+def _bench_hint(path: str) -> str:
+    """No installed config, but a checkout's config/bench.toml here or above: name it."""
+    if str(path) != DEFAULT_CONFIG or Path(path).exists():
+        return ""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / BENCH_CONFIG).is_file():
+            return f"; on the bench: --config {os.path.relpath(folder / BENCH_CONFIG)}"
+    return ""
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

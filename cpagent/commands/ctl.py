@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from cpagent.commands import arguments
-from cpagent.commands.common import EX_OK, add_socket_options, ask, run_guarded
+from cpagent.commands.common import EX_OK, add_socket_options, run_guarded
+from cpagent.commands.status import ask_near_bench
 from hw.events import EvseFault, FaultCode
 
 EPILOG = """\
@@ -18,7 +19,8 @@ and ev-load also need simulated relays (they could close a real one or change th
 billed) unless [control] allow_ctl_with_real_relays = true; fault only opens relays.
 Only the daemon's user, root and members of [control] ctl_group may act; others in the
 socket's group get "permission denied" (exit 1) but may read `cpagent status`.
-Exits 69 when no daemon answers. The socket is found as for `cpagent status`.
+Exits 69 when no daemon answers. The socket is found as for `cpagent status`, and as
+there, a bench daemon's socket (.bench/control.sock) nearby is named with the --config to use.
 
 examples:
   cpagent ctl --config config/bench.toml plug 1
@@ -137,7 +139,8 @@ def _ctl(args: argparse.Namespace) -> int:
     message: dict[str, Any] = {"cmd": args.action}
     for arg, _kind, _help in ACTIONS[args.action][1]:
         message[arg] = getattr(args, arg)
-    answer = ask(args, message)
+    again = " ".join(str(v) for k, v in message.items() if k != "cmd" and v is not None)
+    answer = ask_near_bench(args, message, f"ctl {args.action} {again}".strip())
     answer.pop("ok", None)
     print(json.dumps(answer, sort_keys=True))
     return EX_OK

@@ -56,11 +56,26 @@ def add_evse_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+UNREACHABLE = {  # configured controllers these commands do not speak to, and what to do
+    "sim": "on the bench, drive the simulated EV with `cpagent ctl ev {n} charge|stop` and "
+    "watch `cpagent status`",
+    "pwm": "check a DIY pilot with an oscilloscope (1 kHz, +12 V / -12 V) and an EV simulator "
+    "(docs/wiring.md)",
+}
+
+
 def evse_target(args: argparse.Namespace, connector: Any) -> EvseTarget:
     """The options given, completed from the connector's `evse` table when the config has one."""
     table = getattr(connector, "evse", None) if connector is not None else None
     driver = args.driver or getattr(table, "driver", None)
     port = args.port or getattr(table, "port", None)
+    if args.driver is None and driver in UNREACHABLE:
+        n = getattr(args, "connector", 1)
+        raise CliError(
+            f'connector {n}\'s [connector.evse] driver is "{driver}": probe evse and test '
+            f"pilot speak to evse-din and openevse boards only; {UNREACHABLE[driver].format(n=n)}",
+            EX_USAGE,
+        )
     if driver not in EVSE_DRIVERS or port is None:
         raise CliError(
             "give --driver evse-din|openevse and --port PORT (or configure the "

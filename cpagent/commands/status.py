@@ -41,6 +41,10 @@ Times are UTC, with how long ago (or how soon) in brackets; --json gives them as
 when the next attempt is, and a hint (wrong password, untrusted certificate, wrong URL
 path, a server that doesn't speak OCPP 1.6 there, nothing listening, DNS).
 
+A faulted connector names the OCPP errorCode it reports and the device (GroundFailure:
+... (connector1:evse)); the `web page` line says where the local web page ([web]) serves,
+that it is off, or why it could not listen.
+
 Card ids (idTags) are shown as their last 4 characters (****C3D4), in --json too, unless
 --show-tags is given: they identify people and end up in screenshots and tickets.
 
@@ -122,8 +126,17 @@ def _status(args: argparse.Namespace) -> int:
 def ask_status(args: argparse.Namespace) -> dict[str, Any]:
     """The daemon's status answer; when no daemon is at the default socket but a bench
     daemon's socket is near, the error says how to reach that one (exit code unchanged)."""
+    return ask_near_bench(args, {"cmd": "status"}, "status")
+
+
+def ask_near_bench(
+    args: argparse.Namespace, message: dict[str, Any], command: str
+) -> dict[str, Any]:
+    """`ask`, but when no daemon is at the default socket and a bench daemon's socket is
+    near, the error says which `--config` reaches that one: `command` is how to run it again
+    (`status`, `ctl plug 1`); the exit code stays 69."""
     try:
-        return ask(args, {"cmd": "status"})
+        return ask(args, message)
     except CliError as exc:
         explicit = getattr(args, "socket", None) or getattr(args, "config", None)
         found = None if explicit else bench_socket_near(Path.cwd())
@@ -131,9 +144,11 @@ def ask_status(args: argparse.Namespace) -> dict[str, Any]:
             raise
         config = found.parent.parent / BENCH_CONFIG
         option = f"--config {os.path.relpath(config)}" if config.is_file() else f"--socket {found}"
+        name, _, rest = command.partition(" ")
+        again = " ".join(part for part in (name, option, rest) if part)
         raise CliError(
             f"no daemon at {DEFAULT_SOCKET}; a bench daemon's socket is at {found}: "
-            f"run `cpagent status {option}`",
+            f"run `cpagent {again}`",
             EX_UNAVAILABLE,
         ) from None
 

@@ -125,8 +125,12 @@ def connector_lines(conn: dict[str, Any], now: float) -> list[str]:
     line += reading
     if conn.get("pilot") is not None:  # an EVSE controller (IEC 61851-1 pilot state)
         line += f", pilot {conn['pilot']}, offering {conn.get('offered_current_a') or 0:g} A"
-    if conn.get("fault"):
-        line += f", fault {conn['fault']}"
+    limit = conn.get("limit_a")
+    if isinstance(limit, int | float) and not isinstance(limit, bool):
+        # why less is offered, or the relay opened: a smart-charging limit (below 6 A: 0 A)
+        line += f" (limit {limit:g} A)" if conn.get("pilot") is not None else f", limit {limit:g} A"
+    if conn.get("fault") or conn.get("error_code"):
+        line += f", fault {fault_words(conn, detail=True)}"
     tx = conn.get("transaction")
     if isinstance(tx, dict):
         line += f", transaction {tx.get('id') or '(id pending)'} for {tx.get('id_tag')}"
@@ -154,6 +158,35 @@ def connector_lines(conn: dict[str, Any], now: float) -> list[str]:
     return lines
 
 
+def fault_words(conn: dict[str, Any], *, detail: bool) -> str:
+    """`GroundFailure: controller reports ResidualCurrent (connector1:evse)`: the OCPP 1.6
+    errorCode the connector reports (§7.6) and, with `detail`, its info, then the device(s)
+    in fault; an older daemon's answer has only the devices."""
+    code, device = conn.get("error_code"), conn.get("fault")
+    if not code:
+        return str(device)
+    words = str(code)
+    if detail and conn.get("error_info"):
+        words += f": {conn['error_info']}"
+    return words + (f" ({device})" if device else "")
+
+
+def web_line(status: dict[str, Any]) -> str | None:
+    """Whether the local web page is on and where, or why not; None for an older daemon."""
+    if "web" not in status:
+        return None
+    web = status["web"]
+    if not isinstance(web, dict):
+        return "web page: off (no [web] section in the config)"
+    if web.get("url"):
+        url = str(web["url"])
+        every = ("//0.0.0.0:", "//[::]:")  # a wildcard bind: reach it by the charger's address
+        return f"web page: {url}" + (
+            " (on every address of this machine)" if any(w in url for w in every) else ""
+        )
+    return f"web page: off: {web.get('error') or 'not started'} (restart cpagent to retry)"
+
+
 def queue_line(status: dict[str, Any]) -> str:
     """The one queue people care about: transaction messages not yet taken by the CSMS."""
     if "queued_messages" not in status:  # the bench application has no outbox
@@ -172,6 +205,9 @@ def render(status: dict[str, Any], now: float | None = None) -> str:
     for conn in status.get("connectors", []):
         lines += connector_lines(conn, now)
     lines.append(queue_line(status))
+    web = web_line(status)
+    if web is not None:
+        lines.append(web)
     errors = status.get("errors_active")
     if isinstance(errors, list) and len(errors) > 1:
         lines += [f"error: {e.get('error')} (since {when(e.get('since'), now)})" for e in errors]
@@ -196,17 +232,19 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
         title += f" {status.get('version', '')}, up {span(status['uptime_s'])}"
     link = link_lines(status, now)
     if status.get("application") != "bench" and isinstance(status.get("link"), dict):
-        # one CSMS line: registration joins it, last-message times stay off the table view
+        # one CSMS line (registration joins it), then why it is down and the last messages
         link = [f"{link[0]}, registration {registration_words(status, now)}"] + [
-            line for line in link[1:] if line.startswith(("  reason", "  next", "  hint"))
+            line
+            for line in link[1:]
+            if line.startswith(("  reason", "  next", "  hint", "  last message"))
         ]
     lines = [
         f"{title}  {time.strftime('%H:%M:%S', time.gmtime(now))} UTC  every {interval:g} s, "
         "Ctrl-C to quit",
         *link,
         "",
-        f"{'conn':<5}{'status':<15}{'relay':<7}{'plug':<6}{'power W':>9}{'energy Wh':>11}"
-        f"{'limit A':>9}  transaction",
+        f"{'conn':<5}{'status':<15}{'relay':<7}{'plug':<6}{'pilot':<6}{'offer A':>8}"
+        f"{'power W':>9}{'energy Wh':>11}{'limit A':>9}  transaction",
     ]
     for conn in status.get("connectors", []):
         meter = conn.get("meter") or {}
@@ -215,10 +253,18 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
         lines.append(
             f"{conn.get('id', '?')!s:<5}{conn.get('status', '?')!s:<15}"
             f"{'closed' if conn.get('relay') else 'open':<7}{plugged:<6}"
+            f"{conn.get('pilot') or '-'!s:<6}{_number(conn.get('offered_current_a'), 1):>8}"
             f"{_number(meter.get('power_w'), 0):>9}{_number(meter.get('energy_wh'), 1):>11}"
             f"{_number(limit, 1):>9}  {_transaction(conn.get('transaction'))}"
-            + (f"  FAULT {conn['fault']}" if conn.get("fault") else "")
+            + (
+                f"  FAULT {fault_words(conn, detail=False)}"
+                if conn.get("fault") or conn.get("error_code")
+                else ""
+            )
         )
+        detail = _watch_detail(conn)
+        if detail:
+            lines.append(f"{'':<5}{detail}")
     lines.append("")
     queue = queue_line(status)
     if status.get("last_card"):
@@ -226,6 +272,23 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
     lines.append(queue)
     lines.append(f"last error: {status.get('last_error') or '-'}")
     return "\n".join(lines)
+
+
+def _watch_detail(conn: dict[str, Any]) -> str:
+    """The row's second line: volts and amps per phase, and the running session's energy."""
+    raw = conn.get("meter")
+    meter: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    parts = [
+        ", ".join(
+            f"{p.get('phase')} {_fixed(p.get('voltage_v'), 1)} V {_fixed(p.get('current_a'), 2)} A"
+            for p in meter.get("phases") or []
+            if isinstance(p, dict)
+        )
+    ]
+    tx = conn.get("transaction")
+    if isinstance(tx, dict) and isinstance(tx.get("energy_wh"), int | float):
+        parts.append(f"session {tx['energy_wh'] / 1000:.3f} kWh")
+    return "; ".join(part for part in parts if part)
 
 
 def _number(value: Any, digits: int) -> str:

@@ -24,6 +24,7 @@ from cpagent.config.sections import (
 Add = Callable[[Problem], None]
 PIN_KEYS = ("relay_pin", "plug_pin", "relay_feedback_pin")
 SHARED_BUS_DRIVERS = ("sdm630", "sdm120", "sdm72", "evse-din")  # Modbus RTU: one bus, units
+MODBUS_DEFAULT_BAUD = 9600  # an evse-din without `baudrate` (the board's default, as the meters')
 
 
 def cross_checks(
@@ -112,6 +113,18 @@ def _claim_port(
         add(Problem(f"{where}.unit", f"unit {unit} on {port} already used by {ports[bus_key]}"))
     ports[bus_key] = where
     ports.setdefault(port, where)
+    # One Modbus client per port, so one line speed: the daemon would refuse it at start.
+    baud = _valid(cls, device, "baudrate") or MODBUS_DEFAULT_BAUD  # a bad one: its own problem
+    first = ports.setdefault(f"{port}#baud", f"{baud} {where}")
+    first_baud, first_where = first.split(" ", 1)
+    if first_baud != str(baud):
+        add(
+            Problem(
+                f"{where}.baudrate",
+                f"{baud} on {port}, but {first_where} uses {first_baud} there: devices on one "
+                "RS-485 bus need one baud rate",
+            )
+        )
 
 
 def _valid(cls: type, table: dict[str, Any], name: str) -> int | None:

@@ -37,3 +37,16 @@ class WorkerDied:
 
     thread: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebPageState:
+    """Where the local web page listens (`[web] listen`), its address once bound, or why it
+    could not bind; the owner loop reports it as `web` in every status answer."""
+
+    listen: str
+    url: str | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"listen": self.listen, "url": self.url, "error": self.error}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cpagent
+from cpagent.redact import redact_text
 from cpagent.transports.events import LinkCause, TransportDown
 
 CSMS_ERROR = "csms"  # the error key of the link to the central system
@@ -141,7 +142,8 @@ class LinkStatus:
             "state": "connected" if self.connected else "disconnected",
             "since": rfc3339(self.since),
             "subprotocol": self.subprotocol,
-            "reason": None if down is None else down.reason,
+            # a reason may quote csms.url; a `user:password@` in it stays out of status output
+            "reason": None if down is None else redact_text(down.reason),
             "cause": None if down is None else down.cause.value,
             "http_status": None if down is None else down.http_status,
             "hint": (hint(down, self.transport, self.offered) or None) if down else None,
@@ -160,6 +162,7 @@ class Problems:
     count: int = 0
 
     def raise_(self, key: str, message: str, wall: float) -> None:
+        message = redact_text(message)  # e.g. a link error quoting a URL with a password
         self.count += 1
         since = self.active[key][1] if key in self.active else wall
         self.active.pop(key, None)

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from typing import Any, Protocol
 
-from cpagent.daemon.events import ControlRequest, ShutdownRequested, StopRequested, WorkerDied
+from cpagent.daemon.events import (
+    ControlRequest,
+    ShutdownRequested,
+    StopRequested,
+    WebPageState,
+    WorkerDied,
+)
 from cpagent.daemon.notify import Notifier
 from cpagent.transports.events import TransportDown, TransportUp
 
@@ -113,6 +119,7 @@ class OwnerLoop:
         self._reason = ""
         self._stopping = False  # a StopRequested arrived; the application is winding down
         self._owner: threading.Thread | None = None
+        self._web: WebPageState | None = None  # None: no [web] (the page is off)
 
     def post(self, event: object) -> None:
         """Queue `event` for the owner thread; safe from any thread."""
@@ -164,6 +171,8 @@ class OwnerLoop:
             self._stop(f"worker {event.thread} died", EX_SOFTWARE)
         elif isinstance(event, ControlRequest):
             self._answer(event, now)
+        elif isinstance(event, WebPageState):
+            self._web = event
         else:
             if isinstance(event, TransportUp):
                 self._notifier.status(f"connected to CSMS ({event.subprotocol})")
@@ -184,7 +193,12 @@ class OwnerLoop:
             return  # the client gave up waiting
         try:
             if event.request.get("cmd") == "status":
-                answer = {"ok": True, **self._app.status(), "queue_depth": self.queue_depth()}
+                answer = {
+                    "ok": True,
+                    **self._app.status(),
+                    "queue_depth": self.queue_depth(),
+                    "web": None if self._web is None else self._web.as_dict(),
+                }
             else:
                 answer = {"ok": True, **self._app.command(event.request)}
         except CommandError as exc:

@@ -109,6 +109,9 @@ def run_daemon(
             owner.built.wait()
             if owner.exit_code is not None:
                 return owner.exit_code  # the application could not be built
+            # The page first: its WebPageState is then in the inbox before any status request
+            # can come in through the control socket.
+            web = start_web(config, inbox.post)  # None: no [web], or it could not bind
             control = ControlServer(
                 config.control.socket, inbox.post, ctl_group=config.control.ctl_group
             )
@@ -119,7 +122,6 @@ def run_daemon(
                 inbox.post(ShutdownRequested("control socket unavailable", EX_UNAVAILABLE))
                 owner.thread.join(SHUTDOWN_GRACE_S)
                 raise StartupError(str(exc), EX_UNAVAILABLE) from exc
-            web = start_web(config, inbox.post)  # None: no [web], or it could not bind
             hardware.start()
             transport.start()
             notifier.ready("running; connecting to CSMS")

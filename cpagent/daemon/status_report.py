@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cpagent.chargepoint.clock import from_wire
+from cpagent.chargepoint.connector import ChargePointErrorCode
 from cpagent.chargepoint.points import Point
 from cpagent.chargepoint.store import QueuedMessage
 from cpagent.daemon.link_status import rfc3339
@@ -24,9 +25,13 @@ def connector_facts(
     offered_current_a: float | None,
     wall_of: WallOf,
 ) -> dict[str, Any]:
-    """One connector: the keys the first status had, then the transaction's energy so far
-    (register now minus meterStart, OCPP 1.6 §6.47/§6.50) and per-phase meter values."""
+    """One connector: the keys the first status had, the errorCode it reports, then the
+    transaction's energy so far (register now minus meterStart, OCPP 1.6 §6.47/§6.50) and
+    per-phase meter values."""
     tx = point.tx
+    connector = point.connector
+    code = connector.error_code
+    reported = None if code is ChargePointErrorCode.NO_ERROR else code.value
     transaction = None
     if tx is not None:
         sample = point.sample
@@ -42,10 +47,16 @@ def connector_facts(
         }
     return {
         "id": conn_id,
-        "status": point.connector.status.value,
+        "status": connector.status.value,
         "relay": relay,
         "plugged": point.plugged,
         "fault": ", ".join(sorted(point.faults)) or None,
+        # The connector's errorCode, info and vendorErrorCode, as its StatusNotification
+        # carries them (OCPP 1.6 §7.6 ChargePointErrorCode): `fault` names the device, these
+        # what is wrong with it.
+        "error_code": reported,
+        "error_info": connector.info if reported else None,
+        "vendor_error_code": connector.vendor_error_code if reported else None,
         "meter": meter_facts(point, wall_of),
         "limit_a": point.limit_a,
         "pilot": point.pilot,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cpagent.config import Config
-from cpagent.daemon.events import ControlRequest
+from cpagent.daemon.events import ControlRequest, WebPageState
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,10 @@ def history_sessions(
 
 
 def start_web(config: Config, post: Callable[[object], None]) -> Page | None:
-    """Start the page when `[web]` is set; None when it is not, or could not be bound."""
+    """Start the page when `[web]` is set; None when it is not, or could not be bound.
+
+    Either way with `[web]` set, the owner thread is told (WebPageState) where the page
+    listens or why it could not, so `cpagent status` and /api/status say so."""
     settings = config.web
     if settings is None:
         return None
@@ -93,5 +96,7 @@ def start_web(config: Config, post: Callable[[object], None]) -> Page | None:
         server.start()
     except (WebConfigError, OSError) as exc:  # OSError: e.g. no fd left for its wake-up pair
         log.error("%s; the web page is off, charging goes on (restart cpagent to retry)", exc)
+        post(WebPageState(settings.listen, None, str(exc)))
         return None
+    post(WebPageState(settings.listen, server.url, None))
     return server

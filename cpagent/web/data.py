@@ -63,13 +63,22 @@ def connector_view(conn: dict[str, Any]) -> dict[str, Any]:
         "pilot": conn.get("pilot"),
         "relay": conn.get("relay") if isinstance(conn.get("relay"), bool) else None,
         "plugged": conn.get("plugged") if isinstance(conn.get("plugged"), bool) else None,
-        "fault": conn.get("fault"),
+        "fault": fault_text(conn),
         "voltage_v": phases(meter.get("voltage_v")),
         "current_a": phases(meter.get("current_a")),
         "transaction_id": None if tx is None else tx.get("id"),
         "session_wh": None if tx is None else number(tx.get("energy_wh")),
         "id_tag": None if tx is None else tx.get("id_tag"),
     }
+
+
+def fault_text(conn: dict[str, Any]) -> str | None:
+    """`GroundFailure (connector1:evse)`: the OCPP 1.6 errorCode the connector reports (§7.6)
+    and the device(s) in fault; only the devices from a daemon that does not say the code."""
+    code, device = conn.get("error_code"), conn.get("fault")
+    if not code:
+        return None if device is None else str(device)
+    return f"{code} ({device})" if device else str(code)
 
 
 def phases(value: Any) -> list[float | None]:

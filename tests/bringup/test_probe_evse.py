@@ -208,3 +208,27 @@ def test_test_pilot_reads_the_controller_from_the_config(cli, board, vehicle, wr
     assert result.code == 0, result.err
     assert "connector 1: offering 10 A" in result.out
     assert "back to 0 A" in result.out
+
+
+@pytest.mark.parametrize(
+    ("driver", "words"),
+    [
+        ("sim", "cpagent ctl ev 1"),
+        ("pwm", "an oscilloscope"),
+    ],
+)
+def test_a_connector_whose_controller_these_commands_cannot_reach_is_named(
+    driver: str, words: str
+) -> None:
+    """config/bench.toml's `sim` controller, or a DIY `pwm` pilot: say so, not "give
+    --driver": the connector's controller is configured, just not one these commands speak."""
+    from cpagent.commands.common import CliError
+
+    connector = SimpleNamespace(evse=SimpleNamespace(driver=driver, port=None))
+    args = SimpleNamespace(driver=None, port=None, unit=None, baudrate=None, connector=1)
+    with pytest.raises(CliError) as info:
+        evse_target(args, connector)
+    message = str(info.value)
+    assert f'connector 1\'s [connector.evse] driver is "{driver}"' in message
+    assert "evse-din and openevse" in message and words in message
+    assert "give --driver" not in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -255,3 +256,29 @@ def test_charge_point_max_is_shared_by_the_running_transactions(
     shares = cp.shares_a(T0, {1: T0, 2: T0})
     assert shares == expected and sum(v for v in shares.values() if v) <= 20.0
     assert cp.shares_a(T0, {1: T0}) == {1: own.get(1, 20.0)}  # alone: the whole maximum
+
+
+@pytest.mark.parametrize(
+    ("cid", "profile", "active", "reason"),
+    [
+        (1, prof(7, 0, "TxDefaultProfile", [(0, 10)], start=None), NO_TX, "Absolute needs"),
+        (1, prof(7, 0, "TxProfile", [(0, 10)]), NO_TX, "a TxProfile needs a transaction"),
+        (1, prof(7, 0, "TxProfile", [(0, 10)], tx=41), TX1, "transaction 42 runs there"),
+        (1, prof(7, 9, "TxDefaultProfile", [(0, 10)]), NO_TX, "stackLevel 9 above"),
+        (1, prof(7, 0, "ChargePointMaxProfile", [(0, 10)]), NO_TX, "goes on connector 0"),
+    ],
+)
+def test_a_rejected_profile_says_why_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+    cid: int,
+    profile: dict[str, Any],
+    active: dict[int, int | None],
+    reason: str,
+) -> None:
+    """The central system sees only Rejected (§5.16); the operator reads why in the log."""
+    with caplog.at_level(logging.INFO, logger="cpagent.chargepoint.smart_charging"):
+        status, _ = ChargingProfiles([1, 2]).set(cid, profile, active)
+    assert status is ProfileStatus.REJECTED
+    (line,) = caplog.messages
+    assert line.startswith(f"SetChargingProfile 7 on connector {cid} rejected: ")
+    assert reason in line

@@ -187,8 +187,9 @@ BENCH_APP = {
             [
                 "cpagent CP-9 (chargepoint)",
                 "CSMS: connected (ocpp1.6), registration accepted",
-                "1    Charging       closed in         2300     1234.6     10.0  42 for ABC",
-                "2    Faulted        open   -             -          -        -  -  "
+                "1    Charging       closed in    -            -     2300     1234.6     10.0  "
+                "42 for ABC",
+                "2    Faulted        open   -     -            -        -          -        -  -  "
                 "FAULT PowerMeterFailure",
                 "transaction messages waiting for the CSMS: 2, last card ABC",
                 "last error: -",
@@ -199,7 +200,7 @@ BENCH_APP = {
             [
                 "cpagent B-1 (bench)",
                 "CSMS: disconnected",
-                "1    Available      open   out           0        0.0        -  -",
+                "1    Available      open   out   -            -        0        0.0        -  -",
                 "queue depth: 3",
                 "last error: CSMS link: refused",
             ],

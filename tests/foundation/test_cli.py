@@ -262,3 +262,28 @@ def test_status_for_people_shows_the_pilot_and_the_current_offered() -> None:
         "connector 1: SuspendedEV, relay closed (energised), plugged, no meter reading yet, "
         "pilot B, offering 16 A"
     )
+
+
+def test_a_missing_config_file_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    absent = tmp_path / "absent.toml"
+    assert main(["sessions", "--config", str(absent)]) == 78
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"{absent}: cannot read: No such file or directory"
+
+
+def test_no_installed_config_but_a_checkout_names_the_bench_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if Path("/etc/cpagent/cpagent.toml").exists():
+        pytest.skip("this machine has an installed config")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "bench.toml").write_text("# bench\n")
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path / "docs")
+    assert main(["sessions"]) == 78
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "cpagent: /etc/cpagent/cpagent.toml: 1 error(s); "
+        "on the bench: --config ../config/bench.toml"
+    )

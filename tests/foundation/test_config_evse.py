@@ -140,6 +140,13 @@ CASES = [
         "connector[1].evse.unit: unit 1 on /dev/ttyUSB0 already used by connector[1].meter",
     ),
     (
+        "one bus, one baud rate",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nunit = 2\nbaudrate = 19200\n'
+        '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',
+        "connector[1].evse.baudrate: 19200 on /dev/ttyUSB0, but connector[1].meter "
+        "uses 9600 there: devices on one RS-485 bus need one baud rate",
+    ),
+    (
         "openevse shares no port",
         EVSE + 'driver = "openevse"\nport = "/dev/ttyUSB0"\n'
         '[connector.meter]\ndriver = "sdm630"\nport = "/dev/ttyUSB0"\n',

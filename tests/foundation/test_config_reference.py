@@ -55,3 +55,22 @@ def test_the_example_config_shows_every_key_in_its_section() -> None:
         and f.name not in shown.get(prefix.replace("[]", ""), set())
     ]
     assert missing == []
+
+
+def test_the_readme_configuration_table_names_every_key() -> None:
+    """README's Configuration table (`| [section] | keys |`) lists every key of its section:
+    people read it first and take a key missing there for a key that does not exist."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    shown: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        if row := re.match(r"\| `\[\[?([a-z.]+)\]\]?` \| (.*) \|$", line):
+            shown[row.group(1)] = set(re.findall(r"`([a-z_]+)`", row.group(2)))
+    missing = [
+        f"{prefix}.{f.name}"
+        for prefix, cls in TABLES
+        for f in dataclasses.fields(cls)
+        if not is_table(typing.get_type_hints(cls)[f.name])
+        and f.name not in shown.get(prefix.replace("[]", ""), set())
+    ]
+    assert missing == []

@@ -54,6 +54,7 @@ def test_status_round_trip(served: Path) -> None:
         "connection": "disconnected",
         "connectors": [],
         "queue_depth": 0,
+        "web": None,  # no [web]: the page is off
     }
 
 

@@ -179,7 +179,13 @@ def wait_fired(source: Source) -> None:
         # queue_depth 1: the ShutdownRequested posted behind the request is still waiting
         (
             {"cmd": "status"},
-            {"ok": True, "connection": "disconnected", "connectors": [], "queue_depth": 1},
+            {
+                "ok": True,
+                "connection": "disconnected",
+                "connectors": [],
+                "queue_depth": 1,
+                "web": None,  # no [web]: the page is off
+            },
         ),
         ({"cmd": "plug", "connector": 1}, {"ok": True, "did": "plug"}),
         ({"cmd": "refuse"}, {"ok": False, "error": "no thanks"}),

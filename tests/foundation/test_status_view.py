@@ -241,3 +241,19 @@ def test_a_socket_given_explicitly_gets_the_plain_answer(
     assert main(["status", "--socket", str(checkout / "other.sock")]) == 69
     err = capsys.readouterr().err
     assert "is not running" in err and "bench daemon" not in err
+
+
+def test_ctl_with_no_daemon_but_a_bench_socket_nearby_says_which_config_to_use(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ctl", "plug", "1"]) == 69
+    config = os.path.relpath(checkout / "config" / "bench.toml")
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        f"a bench daemon's socket is at {checkout / '.bench' / 'control.sock'}: "
+        f"run `cpagent ctl --config {config} plug 1`"
+    )
+    assert main(["ctl", "ev", "1", "fault", "ResidualCurrent"]) == 69
+    assert f"run `cpagent ctl --config {config} ev 1 fault ResidualCurrent`" in (
+        capsys.readouterr().err
+    )

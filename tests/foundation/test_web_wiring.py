@@ -62,7 +62,13 @@ def test_the_status_source_is_answered_by_the_owner_thread(
 
     app.status = status  # type: ignore[method-assign]
     answer = OwnerStatus(inbox.post)()
-    assert answer == {"ok": True, "connection": "disconnected", "connectors": [], "queue_depth": 0}
+    assert answer == {
+        "ok": True,
+        "connection": "disconnected",
+        "connectors": [],
+        "queue_depth": 0,
+        "web": None,
+    }
     assert answered_on == ["owner"]
 
 

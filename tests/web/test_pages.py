@@ -264,3 +264,21 @@ def test_unknown_paths_are_404_with_the_routes() -> None:
     with serving() as web:
         code, body = _get(web.url + "admin")
     assert code == 404 and "/sessions" in body
+
+
+def test_a_faulted_connector_shows_its_ocpp_error_code_and_the_device() -> None:
+    answer = status(
+        connectors=[
+            {
+                "id": 1,
+                "status": "Faulted",
+                "fault": "connector1:evse",
+                "error_code": "GroundFailure",
+                "meter": None,
+                "transaction": None,
+            }
+        ],
+    )
+    with serving(status=lambda: answer) as web:
+        html = _get(web.url)[1]
+    assert _rows(html, "connector")[0][-1] == "GroundFailure (connector1:evse)"
