@@ -169,24 +169,6 @@ class OutboxTables(HistoryTables):
             )
             self._patch_session(db, local_id, meter_stop, patched, seq)
 
-    def set_stop_meter(self, local_id: int, meter_stop: int) -> None:
-        """Correct the meterStop of transaction `local_id`'s queued (not yet sent)
-        StopTransaction, e.g. a PowerLoss stop once the register could be read."""
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT seq, payload FROM outbox WHERE local_tx = ? AND action = 'StopTransaction'",
-                (local_id,),
-            ).fetchone()
-            if row is None:
-                return
-            body = json.loads(row[1])
-            body["meterStop"] = meter_stop
-            db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (json.dumps(body), row[0]))
-            for table, column in (("transactions", "last_meter_wh"), ("history", "meter_stop_wh")):
-                db.execute(
-                    f"UPDATE {table} SET {column} = ? WHERE local_id = ?", (meter_stop, local_id)
-                )
-
     def transactions(self, include_stopped: bool = False) -> list[TransactionRecord]:
         """Transactions still running (or, with include_stopped, also those whose Stop is
         not yet acknowledged)."""
