@@ -325,7 +325,7 @@ class ChargepointApplication:
         if pending is None:
             return
         if self._cp.charging.readings.pending():
-            return  # a Stop waits for its final meter reading (<= 1 s, then it is queued)
+            return  # a Stop is held for its final meter reading (<= 1 s, then it is released)
         if self._link.connected and self._store.queue_depth() and self._clock() < pending.latest:
             return
         self._exit = None
