@@ -14,11 +14,13 @@ from typing import Any, TextIO
 
 from cpagent.commands import arguments
 from cpagent.commands.common import (
+    BENCH_CONFIG,
     EX_OK,
     EX_UNAVAILABLE,
     CliError,
     add_socket_options,
     ask,
+    find_near,
     run_guarded,
 )
 from cpagent.commands.status_view import render as render
@@ -28,7 +30,6 @@ from cpagent.redact import mask_id_tag
 
 CLEAR_HOME = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 BENCH_SOCKET = Path(".bench") / "control.sock"  # where config/bench.toml puts it
-BENCH_CONFIG = Path("config") / "bench.toml"
 
 EPILOG = """\
 The socket is --socket PATH, else [control] socket from --config FILE, else
@@ -155,11 +156,7 @@ def ask_near_bench(
 
 def bench_socket_near(start: Path) -> Path | None:
     """`.bench/control.sock` in `start` or the nearest of its parents, if there is one."""
-    for folder in (start, *start.parents):
-        candidate = folder / BENCH_SOCKET
-        if candidate.exists():
-            return candidate
-    return None
+    return find_near(start, BENCH_SOCKET)
 
 
 def mask_tags(status: dict[str, Any]) -> dict[str, Any]:
