@@ -16,6 +16,7 @@ PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 PULLS = ("up", "down", "none")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+EVSE_DEFAULT_BAUD = {"evse-din": 9600, "openevse": 115200}  # the boards' factory speeds
 MAX_SOCKET_PATH = 107  # sockaddr_un.sun_path is 108 bytes including the NUL
 CHARGEPOINT_ID_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
@@ -235,7 +236,7 @@ class EvseConfig:
         "serial speed",
         choices=BAUDRATES,
         only_for=("evse-din", "openevse"),
-        default_doc="evse-din 9600, openevse 115200",
+        default_doc=", ".join(f"{driver} {baud}" for driver, baud in EVSE_DEFAULT_BAUD.items()),
     )
     pwm_pin: int | None = key(
         None,
