@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from cpagent.chargepoint.faults import Faults
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.link_status import LinkStatus, Problems, Started, note_link
@@ -23,13 +24,14 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(slots=True)
 class _ConnectorView:
     plugged: bool | None = None
-    faults: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> code
+    faults: Faults = dataclasses.field(default_factory=Faults)  # by device, as the model's
     meter: dict[str, Any] | None = None
 
     @property
     def fault(self) -> str | None:
         """The newest fault in force: one device recovering leaves the others' faults."""
-        return next(reversed(self.faults.values()), None)
+        fault = self.faults.in_force()
+        return None if fault is None else fault.code
 
 
 class BenchApplication:
@@ -86,12 +88,11 @@ class BenchApplication:
         elif isinstance(event, MeterSampled):
             view.meter = dataclasses.asdict(event.sample)
         elif isinstance(event, DeviceFaulted):
-            view.faults.pop(event.source, None)
-            view.faults[event.source] = event.code
+            view.faults.add(event)
             self._fault(event)
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
         else:
-            view.faults.pop(event.source, None)
+            view.faults.discard(event.source)
             self._problems.clear(event.source)
             log.info("%s recovered", event.source)
 
