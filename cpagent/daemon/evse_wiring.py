@@ -21,10 +21,10 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
     evse = conf.evse
     assert evse is not None
     if evse.driver == "sim":
-        from hw.evse.sim import SimEvse, SimVehicle
+        from hw.evse.sim import SimEvse
 
-        vehicle = SimVehicle(phases=conf.meter.phases if conf.meter.driver == "sim" else 1)
-        return SimEvse(max_current_a=conf.max_current_a, vehicle=vehicle)
+        # its EV draws current per phase; the simulated meter's `phases` makes it power
+        return SimEvse(max_current_a=conf.max_current_a)
     if evse.driver == "pwm":
         from hw.evse.pwm import PwmPilot
 
