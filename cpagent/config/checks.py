@@ -8,19 +8,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from cpagent.config.listen import ListenError, exposure_problem, parse_listen
-from cpagent.config.rules import Problem, Severity, rule_of
-from cpagent.config.sections import (
+from cpagent.config.connector_sections import (
     EVSE_DEFAULT_BAUD,
-    ChargepointConfig,
     ConnectorConfig,
-    CsmsConfig,
     EvseConfig,
     MeterConfig,
-    MqttConfig,
-    RfidConfig,
-    WebConfig,
 )
+from cpagent.config.listen import ListenError, exposure_problem, parse_listen
+from cpagent.config.rules import Problem, Severity, rule_of
+from cpagent.config.sections import ChargepointConfig, CsmsConfig, MqttConfig, RfidConfig, WebConfig
 
 Add = Callable[[Problem], None]
 PIN_KEYS = ("relay_pin", "plug_pin", "relay_feedback_pin")

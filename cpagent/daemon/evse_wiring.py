@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cpagent.config import ConnectorConfig
-from cpagent.config.sections import EVSE_DEFAULT_BAUD
+from cpagent.config.connector_sections import EVSE_DEFAULT_BAUD
 from hw.interfaces import EvseController
 
 if TYPE_CHECKING:
