@@ -1,5 +1,4 @@
-"""`[[connector]]` and its `[connector.meter]` / `[connector.evse]` tables as frozen
-dataclasses, and the value ranges the other sections share (cpagent.config.sections)."""
+"""`[[connector]]` with its meter and evse tables as dataclasses, and shared value ranges."""
 
 from __future__ import annotations
 
