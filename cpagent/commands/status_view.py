@@ -52,11 +52,7 @@ def when(text: object, now: float, *, date: bool = True, relative: bool = True) 
 def registration_words(status: dict[str, Any], now: float) -> str:
     """ "not registered yet", "pending, retry at …", "accepted", "rejected, retry at …"."""
     raw = status.get("registration")
-    words = (
-        REGISTRATION_WORDS.get(raw, "not registered yet")
-        if isinstance(raw, str)
-        else ("not registered yet")
-    )
+    words = REGISTRATION_WORDS.get(str(raw), "not registered yet")
     retry = status.get("registration_retry_at")
     if raw in ("Pending", "Rejected") and retry:
         words += f", retry at {when(retry, now, date=False)}"
