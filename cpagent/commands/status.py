@@ -26,7 +26,7 @@ from cpagent.commands.common import (
 from cpagent.commands.status_view import render as render
 from cpagent.commands.status_view import render_watch as render_watch
 from cpagent.daemon.client import DEFAULT_SOCKET
-from cpagent.redact import mask_id_tag
+from cpagent.redact import mask_tag_fields
 
 CLEAR_HOME = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 BENCH_SOCKET = Path(".bench") / "control.sock"  # where config/bench.toml puts it
@@ -160,18 +160,9 @@ def bench_socket_near(start: Path) -> Path | None:
 
 
 def mask_tags(status: dict[str, Any]) -> dict[str, Any]:
-    """The status answer with every card id masked to its last 4 characters."""
-    masked = dict(status)
-    if isinstance(masked.get("last_card"), str):
-        masked["last_card"] = mask_id_tag(masked["last_card"])
-    connectors = []
-    for conn in status.get("connectors", []):
-        tx = conn.get("transaction") if isinstance(conn, dict) else None
-        if isinstance(tx, dict) and isinstance(tx.get("id_tag"), str):
-            conn = {**conn, "transaction": {**tx, "id_tag": mask_id_tag(tx["id_tag"])}}
-        connectors.append(conn)
-    if "connectors" in status:
-        masked["connectors"] = connectors
+    """The status answer with every card id masked to its last 4 characters, wherever it
+    sits (by field name, as the web page masks it)."""
+    masked: dict[str, Any] = mask_tag_fields(status)
     return masked
 
 
