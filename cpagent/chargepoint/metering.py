@@ -74,9 +74,9 @@ _UNITS = {
     Measurand.VOLTAGE: "V",
 }
 
-_CURRENT_PHASES = ("L1", "L2", "L3")
+CURRENT_PHASES = ("L1", "L2", "L3")  # SampledValue phases of the lines (§7.30): currents, powers
 _VOLTAGE_PHASES = ("L1-N", "L2-N", "L3-N")  # phase-to-neutral, as the meter reports them
-PHASED = {Measurand.CURRENT_IMPORT: _CURRENT_PHASES, Measurand.VOLTAGE: _VOLTAGE_PHASES}
+PHASED = {Measurand.CURRENT_IMPORT: CURRENT_PHASES, Measurand.VOLTAGE: _VOLTAGE_PHASES}
 """Per-phase measurands and the phase labels they are reported with."""
 
 SELECTABLE = frozenset(
@@ -174,7 +174,7 @@ def sampled_values(
         elif m is Measurand.POWER_ACTIVE_IMPORT:
             out.append(_value(m, reading.power_w, context))
         elif m is Measurand.CURRENT_IMPORT:
-            pairs = zip(reading.current_a, _CURRENT_PHASES, strict=False)  # 1 or 3 phases
+            pairs = zip(reading.current_a, CURRENT_PHASES, strict=False)  # 1 or 3 phases
             out += [_value(m, a, context, p) for a, p in pairs]
         elif m is Measurand.VOLTAGE:
             pairs = zip(reading.voltage_v, _VOLTAGE_PHASES, strict=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint.clock import from_wire
+from cpagent.chargepoint.metering import CURRENT_PHASES
 from cpagent.chargepoint.store_db import Database
 
 MAX_SAMPLES = 1000
@@ -246,7 +247,7 @@ def _reading(values: Iterable[Mapping[str, Any]]) -> tuple[float | None, float |
         phase = sv.get("phase")
         if phase is None:
             totals[measurand] = value
-        elif phase in ("L1", "L2", "L3"):  # not L1-N etc.: those are the same phases again
+        elif phase in CURRENT_PHASES:  # not L1-N etc.: those are the same phases again
             phases[measurand] = phases.get(measurand, 0.0) + value
     energy = totals.get(ENERGY, phases.get(ENERGY))
     power = totals.get(POWER, phases.get(POWER))
