@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint.clock import from_wire
-from cpagent.chargepoint.metering import CURRENT_PHASES
+from cpagent.chargepoint.metering import CURRENT_PHASES, Measurand
 from cpagent.chargepoint.store_db import Database
 
 MAX_SAMPLES = 1000
@@ -19,8 +19,8 @@ so 500-999 of them), plus always the latest one, so the plot spans the whole ses
 DEFAULT_HISTORY_DAYS = 365
 DEFAULT_HISTORY_MAX_SESSIONS = 10_000
 
-ENERGY = "Energy.Active.Import.Register"  # the default measurand (OCPP 1.6 §7.31)
-POWER = "Power.Active.Import"
+ENERGY = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER  # the default measurand (OCPP 1.6 §7.31)
+POWER = Measurand.POWER_ACTIVE_IMPORT
 SCALE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0}  # UnitOfMeasure, §7.45
 
 
