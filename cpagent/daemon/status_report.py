@@ -25,8 +25,8 @@ def connector_facts(
     wall_of: WallOf,
 ) -> dict[str, Any]:
     """One connector: the keys the first status had, the errorCode it reports, then the
-    transaction's energy so far (register now minus meterStart, OCPP 1.6 §6.47/§6.50) and
-    per-phase meter values."""
+    transaction's energy so far (register now minus the meterStart of its
+    StartTransaction.req, OCPP 1.6 §6.45) and per-phase meter values."""
     tx = point.tx
     connector = point.connector
     code = connector.error_code
