@@ -131,7 +131,7 @@ class HistoryTables(Database):
                 stop_s,
                 meter_start,
                 float(stop["meterStop"]),
-                # §6.49: reason is optional, its absence means Local (§7.34)
+                # §6.49: reason is optional, its absence means Local (§7.36 Reason)
                 stop.get("reason") or "Local",
             ),
         )

@@ -131,7 +131,7 @@ class OutboxTables(HistoryTables):
     ) -> None:
         """Let transaction `local_id`'s held StopTransaction.req go, first patching it with
         its final reading: `meter_stop`, and `end` as the SampledValues of its Transaction.End
-        entry (OCPP 1.6 §7.36: equal to meterStop), in the queued payload, the transaction
+        entry (OCPP 1.6 §7.35: equal to meterStop), in the queued payload, the transaction
         and the history row, in one commit. Without them it goes as it was queued.
 
         The commit is not synced on its own (the stop already was, when it was queued): lost

@@ -202,7 +202,7 @@ class TxReadings:
             return
         meter = round(max(sample.energy_wh, persisted))
         end: list[dict[str, Any]] = []
-        if meter == round(sample.energy_wh):  # Transaction.End equals meterStop (§7.36)
+        if meter == round(sample.energy_wh):  # Transaction.End equals meterStop (§7.35)
             end = self._end_values(sample)
         self.store.release_stop(local_id, meter, end)
         tx_log.info(
