@@ -39,7 +39,7 @@ class SessionHistory:
     -1 if it was never delivered, OCPP 1.6 errata 3.18), `local_id` (this chargepoint's
     number), `connector`, `id_tag`, `start`, `stop` (RFC 3339 UTC text, None if the clock was
     never known), `meter_start_wh`, `meter_stop_wh` (the register, Wh), `energy_wh` (delivered:
-    stop minus start), `stop_reason` (OCPP 1.6 §7.34), `acknowledged` (the central system
+    stop minus start), `stop_reason` (OCPP 1.6 §7.36 Reason), `acknowledged` (the central system
     answered its StopTransaction) and `samples`: [time, power_w, energy_wh] lists, oldest first,
     energy_wh being the register (None where the message carried no such value).
     Its methods may be called from several threads (one lock serialises them).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 REDACTED = "***"
 MASK = "****"
@@ -33,6 +34,7 @@ _SECRET_WORD = (
     r"private_?key|key_?file|keyfile|authorizationkey)"
 )
 ID_TAG_KEYS = ("idTag", "parentIdTag", "id_tag", "parent_id_tag", "idToken")
+TAG_FIELDS = frozenset({*ID_TAG_KEYS, "last_card"})  # card-id fields of the daemon's answers
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]
 _RULES: tuple[_Rule, ...] = (
@@ -90,6 +92,19 @@ def mask_id_tag(id_tag: object) -> str:
     if len(id_tag) <= SHOWN_TAG_CHARS:
         return MASK
     return MASK + id_tag[-SHOWN_TAG_CHARS:]
+
+
+def mask_tag_fields(value: Any) -> Any:
+    """`value` (a JSON-like tree: a status or sessions answer) copied with every card-id
+    field (TAG_FIELDS) masked by `mask_id_tag`, wherever in the tree it sits."""
+    if isinstance(value, dict):
+        return {
+            k: mask_id_tag(v) if k in TAG_FIELDS and isinstance(v, str) else mask_tag_fields(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_tag_fields(v) for v in value]
+    return value
 
 
 def is_secret_key(name: str) -> bool:

@@ -26,7 +26,7 @@ class AuthorizationStatus(StrEnum):
 
 
 class UpdateStatus(StrEnum):
-    """SendLocalList.conf status (§7.43)."""
+    """SendLocalList.conf status (§7.47 UpdateStatus)."""
 
     ACCEPTED = "Accepted"
     FAILED = "Failed"

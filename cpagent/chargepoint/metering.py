@@ -39,7 +39,7 @@ class Measurand(StrEnum):
 
 
 class ReadingContext(StrEnum):
-    """ReadingContext wire strings (OCPP 1.6 §7.36)."""
+    """ReadingContext wire strings (OCPP 1.6 §7.35)."""
 
     INTERRUPTION_BEGIN = "Interruption.Begin"
     INTERRUPTION_END = "Interruption.End"
@@ -74,9 +74,9 @@ _UNITS = {
     Measurand.VOLTAGE: "V",
 }
 
-_CURRENT_PHASES = ("L1", "L2", "L3")
+CURRENT_PHASES = ("L1", "L2", "L3")  # SampledValue phases of the lines (§7.34): currents, powers
 _VOLTAGE_PHASES = ("L1-N", "L2-N", "L3-N")  # phase-to-neutral, as the meter reports them
-PHASED = {Measurand.CURRENT_IMPORT: _CURRENT_PHASES, Measurand.VOLTAGE: _VOLTAGE_PHASES}
+PHASED = {Measurand.CURRENT_IMPORT: CURRENT_PHASES, Measurand.VOLTAGE: _VOLTAGE_PHASES}
 """Per-phase measurands and the phase labels they are reported with."""
 
 SELECTABLE = frozenset(
@@ -152,7 +152,7 @@ def sampled_values(
     """SampledValue objects for `measurands` (in that order) from one reading.
 
     Per-phase measurands get one entry per phase the meter measures: a single-phase meter
-    reports L1 / L1-N only, a three-phase meter L1..L3 / L1-N..L3-N (§7.30 Phase). Totals
+    reports L1 / L1-N only, a three-phase meter L1..L3 / L1-N..L3-N (§7.34 Phase). Totals
     (energy, power) and Frequency carry no phase. Measurands not supported, or not measured by
     this meter (Frequency), are skipped.
     """
@@ -174,7 +174,7 @@ def sampled_values(
         elif m is Measurand.POWER_ACTIVE_IMPORT:
             out.append(_value(m, reading.power_w, context))
         elif m is Measurand.CURRENT_IMPORT:
-            pairs = zip(reading.current_a, _CURRENT_PHASES, strict=False)  # 1 or 3 phases
+            pairs = zip(reading.current_a, CURRENT_PHASES, strict=False)  # 1 or 3 phases
             out += [_value(m, a, context, p) for a, p in pairs]
         elif m is Measurand.VOLTAGE:
             pairs = zip(reading.voltage_v, _VOLTAGE_PHASES, strict=False)

@@ -21,7 +21,7 @@ class Tx:
     next_sample: float | None = None
     meter_start_wh: float = 0.0
     sample_interval: int = 0  # the MeterValueSampleInterval next_sample was computed with
-    stop_data: list[dict[str, Any]] = field(default_factory=list)  # transactionData (§6.47)
+    stop_data: list[dict[str, Any]] = field(default_factory=list)  # transactionData (§6.49)
 
 
 @dataclass(frozen=True, slots=True)

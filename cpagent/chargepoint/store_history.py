@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpagent.chargepoint.clock import from_wire
+from cpagent.chargepoint.metering import CURRENT_PHASES, Measurand
 from cpagent.chargepoint.store_db import Database
 
 MAX_SAMPLES = 1000
@@ -18,8 +19,8 @@ so 500-999 of them), plus always the latest one, so the plot spans the whole ses
 DEFAULT_HISTORY_DAYS = 365
 DEFAULT_HISTORY_MAX_SESSIONS = 10_000
 
-ENERGY = "Energy.Active.Import.Register"  # the default measurand (OCPP 1.6 §7.31)
-POWER = "Power.Active.Import"
+ENERGY = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER  # the default measurand (OCPP 1.6 §7.31)
+POWER = Measurand.POWER_ACTIVE_IMPORT
 SCALE = {"Wh": 1.0, "kWh": 1000.0, "W": 1.0, "kW": 1000.0}  # UnitOfMeasure, §7.45
 
 
@@ -130,7 +131,7 @@ class HistoryTables(Database):
                 stop_s,
                 meter_start,
                 float(stop["meterStop"]),
-                # §6.49: reason is optional, its absence means Local (§7.34)
+                # §6.49: reason is optional, its absence means Local (§7.36 Reason)
                 stop.get("reason") or "Local",
             ),
         )
@@ -246,7 +247,7 @@ def _reading(values: Iterable[Mapping[str, Any]]) -> tuple[float | None, float |
         phase = sv.get("phase")
         if phase is None:
             totals[measurand] = value
-        elif phase in ("L1", "L2", "L3"):  # not L1-N etc.: those are the same phases again
+        elif phase in CURRENT_PHASES:  # not L1-N etc.: those are the same phases again
             phases[measurand] = phases.get(measurand, 0.0) + value
     energy = totals.get(ENERGY, phases.get(ENERGY))
     power = totals.get(POWER, phases.get(POWER))

@@ -131,7 +131,7 @@ class OutboxTables(HistoryTables):
     ) -> None:
         """Let transaction `local_id`'s held StopTransaction.req go, first patching it with
         its final reading: `meter_stop`, and `end` as the SampledValues of its Transaction.End
-        entry (OCPP 1.6 §7.36: equal to meterStop), in the queued payload, the transaction
+        entry (OCPP 1.6 §7.35: equal to meterStop), in the queued payload, the transaction
         and the history row, in one commit. Without them it goes as it was queued.
 
         The commit is not synced on its own (the stop already was, when it was queued): lost
@@ -168,24 +168,6 @@ class OutboxTables(HistoryTables):
                 "UPDATE outbox SET payload = ?, held = 0 WHERE seq = ?", (json.dumps(body), seq)
             )
             self._patch_session(db, local_id, meter_stop, patched, seq)
-
-    def set_stop_meter(self, local_id: int, meter_stop: int) -> None:
-        """Correct the meterStop of transaction `local_id`'s queued (not yet sent)
-        StopTransaction, e.g. a PowerLoss stop once the register could be read."""
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT seq, payload FROM outbox WHERE local_tx = ? AND action = 'StopTransaction'",
-                (local_id,),
-            ).fetchone()
-            if row is None:
-                return
-            body = json.loads(row[1])
-            body["meterStop"] = meter_stop
-            db.execute("UPDATE outbox SET payload = ? WHERE seq = ?", (json.dumps(body), row[0]))
-            for table, column in (("transactions", "last_meter_wh"), ("history", "meter_stop_wh")):
-                db.execute(
-                    f"UPDATE {table} SET {column} = ? WHERE local_id = ?", (meter_stop, local_id)
-                )
 
     def transactions(self, include_stopped: bool = False) -> list[TransactionRecord]:
         """Transactions still running (or, with include_stopped, also those whose Stop is

@@ -202,7 +202,7 @@ class TxReadings:
             return
         meter = round(max(sample.energy_wh, persisted))
         end: list[dict[str, Any]] = []
-        if meter == round(sample.energy_wh):  # Transaction.End equals meterStop (§7.36)
+        if meter == round(sample.energy_wh):  # Transaction.End equals meterStop (§7.35)
             end = self._end_values(sample)
         self.store.release_stop(local_id, meter, end)
         tx_log.info(
@@ -224,11 +224,8 @@ class TxReadings:
     def _queue_stop(self, p: Point, intent: StopIntent) -> None:
         """Queue the StopTransaction.req at once, held, with the latest reading at hand."""
         tx = intent.tx
-        if p.sample is not None:
-            meter = p.sample.energy_wh
-        else:  # no reading this run at all: the last persisted one
-            recs = [r for r in self.store.transactions() if r.local_id == tx.local_id]
-            meter = recs[0].last_meter_wh if recs else tx.meter_start_wh
+        # the latest reading; with none this run at all, the last persisted one
+        meter = p.sample.energy_wh if p.sample is not None else _persisted_meter(self.store, tx)
         wall = self.host.wall(intent.at)
         stamp = None if wall is None else to_wire(wall)
         if p.sample is not None and (end := self._end_values(p.sample)):
@@ -268,7 +265,7 @@ class TxReadings:
                 cid,
             )
             self.store.release_stop(tx.local_id)
-            meter_stop = round(_queued_meter(self.store, tx))
+            meter_stop = round(_persisted_meter(self.store, tx))  # what it was queued with
         else:
             meter_stop = round(sample.energy_wh)
             self.store.release_stop(tx.local_id, meter_stop, self._end_values(sample))
@@ -282,8 +279,9 @@ class TxReadings:
         )
 
 
-def _queued_meter(store: Store, tx: Tx) -> float:
-    """The meterStop transaction `tx`'s Stop was queued with when no reading was at hand."""
+def _persisted_meter(store: Store, tx: Tx) -> float:
+    """Transaction `tx`'s last persisted register value (running or stopped; meterStart if
+    none was persisted): the meterStop its Stop is queued with when no reading is at hand."""
     recs = [r for r in store.transactions(include_stopped=True) if r.local_id == tx.local_id]
     return recs[0].last_meter_wh if recs else tx.meter_start_wh
 

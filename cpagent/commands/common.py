@@ -49,10 +49,17 @@ def _bench_hint(path: str) -> str:
     """No installed config, but a checkout's config/bench.toml here or above: name it."""
     if str(path) != DEFAULT_CONFIG or Path(path).exists():
         return ""
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        if (folder / BENCH_CONFIG).is_file():
-            return f"; on the bench: --config {os.path.relpath(folder / BENCH_CONFIG)}"
-    return ""
+    found = find_near(Path.cwd(), BENCH_CONFIG)
+    return "" if found is None else f"; on the bench: --config {os.path.relpath(found)}"
+
+
+def find_near(start: Path, relative: Path) -> Path | None:
+    """`relative` in `start` or the nearest of its parents that has it (a bench checkout's
+    config or socket), if there is one."""
+    for folder in (start, *start.parents):
+        if (folder / relative).exists():
+            return folder / relative
+    return None
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -14,21 +14,22 @@ from typing import Any, TextIO
 
 from cpagent.commands import arguments
 from cpagent.commands.common import (
+    BENCH_CONFIG,
     EX_OK,
     EX_UNAVAILABLE,
     CliError,
     add_socket_options,
     ask,
+    find_near,
     run_guarded,
 )
 from cpagent.commands.status_view import render as render
 from cpagent.commands.status_view import render_watch as render_watch
 from cpagent.daemon.client import DEFAULT_SOCKET
-from cpagent.redact import mask_id_tag
+from cpagent.redact import mask_tag_fields
 
 CLEAR_HOME = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 BENCH_SOCKET = Path(".bench") / "control.sock"  # where config/bench.toml puts it
-BENCH_CONFIG = Path("config") / "bench.toml"
 
 EPILOG = """\
 The socket is --socket PATH, else [control] socket from --config FILE, else
@@ -155,26 +156,13 @@ def ask_near_bench(
 
 def bench_socket_near(start: Path) -> Path | None:
     """`.bench/control.sock` in `start` or the nearest of its parents, if there is one."""
-    for folder in (start, *start.parents):
-        candidate = folder / BENCH_SOCKET
-        if candidate.exists():
-            return candidate
-    return None
+    return find_near(start, BENCH_SOCKET)
 
 
 def mask_tags(status: dict[str, Any]) -> dict[str, Any]:
-    """The status answer with every card id masked to its last 4 characters."""
-    masked = dict(status)
-    if isinstance(masked.get("last_card"), str):
-        masked["last_card"] = mask_id_tag(masked["last_card"])
-    connectors = []
-    for conn in status.get("connectors", []):
-        tx = conn.get("transaction") if isinstance(conn, dict) else None
-        if isinstance(tx, dict) and isinstance(tx.get("id_tag"), str):
-            conn = {**conn, "transaction": {**tx, "id_tag": mask_id_tag(tx["id_tag"])}}
-        connectors.append(conn)
-    if "connectors" in status:
-        masked["connectors"] = connectors
+    """The status answer with every card id masked to its last 4 characters, wherever it
+    sits (by field name, as the web page masks it)."""
+    masked: dict[str, Any] = mask_tag_fields(status)
     return masked
 
 

@@ -52,11 +52,7 @@ def when(text: object, now: float, *, date: bool = True, relative: bool = True) 
 def registration_words(status: dict[str, Any], now: float) -> str:
     """ "not registered yet", "pending, retry at …", "accepted", "rejected, retry at …"."""
     raw = status.get("registration")
-    words = (
-        REGISTRATION_WORDS.get(raw, "not registered yet")
-        if isinstance(raw, str)
-        else ("not registered yet")
-    )
+    words = REGISTRATION_WORDS.get(str(raw), "not registered yet")
     retry = status.get("registration_retry_at")
     if raw in ("Pending", "Rejected") and retry:
         words += f", retry at {when(retry, now, date=False)}"
@@ -138,12 +134,7 @@ def connector_lines(conn: dict[str, Any], now: float) -> list[str]:
         line += f", transaction {tx}"
     lines = [line]
     if isinstance(meter, dict):
-        phases = [
-            f"{p.get('phase')} {_fixed(p.get('voltage_v'), 1)} V {_fixed(p.get('current_a'), 2)} A"
-            for p in meter.get("phases") or []
-            if isinstance(p, dict)
-        ]
-        detail = ", ".join(phases)
+        detail = _phases(meter)
         if meter.get("at"):
             detail += ("; " if detail else "") + f"read {when(meter['at'], now, date=False)}"
         if detail:
@@ -219,9 +210,19 @@ def render(status: dict[str, Any], now: float | None = None) -> str:
 
 
 def _fixed(value: Any, digits: int) -> str:
+    """`value` with `digits` decimals, `-` for no number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "-"
     return f"{value:.{digits}f}"
+
+
+def _phases(meter: dict[str, Any]) -> str:
+    """`L1 230.1 V 15.98 A, L2 ...`: the meter's volts and amps per phase ("" for none)."""
+    return ", ".join(
+        f"{p.get('phase')} {_fixed(p.get('voltage_v'), 1)} V {_fixed(p.get('current_a'), 2)} A"
+        for p in meter.get("phases") or []
+        if isinstance(p, dict)
+    )
 
 
 def render_watch(status: dict[str, Any], interval: float, now: float | None = None) -> str:
@@ -253,9 +254,9 @@ def render_watch(status: dict[str, Any], interval: float, now: float | None = No
         lines.append(
             f"{conn.get('id', '?')!s:<5}{conn.get('status', '?')!s:<15}"
             f"{'closed' if conn.get('relay') else 'open':<7}{plugged:<6}"
-            f"{conn.get('pilot') or '-'!s:<6}{_number(conn.get('offered_current_a'), 1):>8}"
-            f"{_number(meter.get('power_w'), 0):>9}{_number(meter.get('energy_wh'), 1):>11}"
-            f"{_number(limit, 1):>9}  {_transaction(conn.get('transaction'))}"
+            f"{conn.get('pilot') or '-'!s:<6}{_fixed(conn.get('offered_current_a'), 1):>8}"
+            f"{_fixed(meter.get('power_w'), 0):>9}{_fixed(meter.get('energy_wh'), 1):>11}"
+            f"{_fixed(limit, 1):>9}  {_transaction(conn.get('transaction'))}"
             + (
                 f"  FAULT {fault_words(conn, detail=False)}"
                 if conn.get("fault") or conn.get("error_code")
@@ -278,23 +279,11 @@ def _watch_detail(conn: dict[str, Any]) -> str:
     """The row's second line: volts and amps per phase, and the running session's energy."""
     raw = conn.get("meter")
     meter: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    parts = [
-        ", ".join(
-            f"{p.get('phase')} {_fixed(p.get('voltage_v'), 1)} V {_fixed(p.get('current_a'), 2)} A"
-            for p in meter.get("phases") or []
-            if isinstance(p, dict)
-        )
-    ]
+    parts = [_phases(meter)]
     tx = conn.get("transaction")
     if isinstance(tx, dict) and isinstance(tx.get("energy_wh"), int | float):
         parts.append(f"session {tx['energy_wh'] / 1000:.3f} kWh")
     return "; ".join(part for part in parts if part)
-
-
-def _number(value: Any, digits: int) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-"
-    return f"{value:.{digits}f}"
 
 
 def _transaction(tx: Any) -> str:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from cpagent.config.connector_sections import (
+    BAUDRATES,
+    EVSE_DRIVERS,
+    METER_DRIVERS,
+    ConnectorConfig,
+    EvseConfig,
+    MeterConfig,
+)
 from cpagent.config.load import load_config, parse_config
 from cpagent.config.rules import ConfigError, Problem, Rule, Severity
 from cpagent.config.sections import (
-    BAUDRATES,
     CHARGEPOINT_ID_CHARS,
-    EVSE_DRIVERS,
     LOG_LEVELS,
     MAX_SOCKET_PATH,
-    METER_DRIVERS,
     PIN_FACTORIES,
     PROTOCOLS,
     RFID_DRIVERS,
@@ -20,15 +25,12 @@ from cpagent.config.sections import (
     TRANSPORTS,
     ChargepointConfig,
     Config,
-    ConnectorConfig,
     ControlConfig,
     CsmsConfig,
     DiagnosticsConfig,
-    EvseConfig,
     FirmwareConfig,
     GpioConfig,
     LogConfig,
-    MeterConfig,
     MqttConfig,
     RfidConfig,
     StateConfig,

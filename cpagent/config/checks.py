@@ -8,23 +8,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from cpagent.config.listen import ListenError, exposure_problem, parse_listen
-from cpagent.config.rules import Problem, Severity, rule_of
-from cpagent.config.sections import (
-    ChargepointConfig,
+from cpagent.config.connector_sections import (
+    EVSE_DEFAULT_BAUD,
     ConnectorConfig,
-    CsmsConfig,
     EvseConfig,
     MeterConfig,
-    MqttConfig,
-    RfidConfig,
-    WebConfig,
 )
+from cpagent.config.listen import ListenError, exposure_problem, parse_listen
+from cpagent.config.rules import Problem, Severity, rule_of
+from cpagent.config.sections import ChargepointConfig, CsmsConfig, MqttConfig, RfidConfig, WebConfig
 
 Add = Callable[[Problem], None]
 PIN_KEYS = ("relay_pin", "plug_pin", "relay_feedback_pin")
 SHARED_BUS_DRIVERS = ("sdm630", "sdm120", "sdm72", "evse-din")  # Modbus RTU: one bus, units
-MODBUS_DEFAULT_BAUD = 9600  # an evse-din without `baudrate` (the board's default, as the meters')
 
 
 def cross_checks(
@@ -114,7 +110,8 @@ def _claim_port(
     ports[bus_key] = where
     ports.setdefault(port, where)
     # One Modbus client per port, so one line speed: the daemon would refuse it at start.
-    baud = _valid(cls, device, "baudrate") or MODBUS_DEFAULT_BAUD  # a bad one: its own problem
+    # no `baudrate`: the default, 9600 for meters and evse-din alike; a bad one: its own problem
+    baud = _valid(cls, device, "baudrate") or EVSE_DEFAULT_BAUD["evse-din"]
     first = ports.setdefault(f"{port}#baud", f"{baud} {where}")
     first_baud, first_where = first.split(" ", 1)
     if first_baud != str(baud):

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Union
 
 from cpagent.config.checks import cross_checks, secret_checks
+from cpagent.config.connector_sections import ConnectorConfig
 from cpagent.config.rules import ConfigError, Problem, Severity, rule_of
-from cpagent.config.sections import REQUIRED_SECTIONS, SECTIONS, Config, ConnectorConfig
+from cpagent.config.sections import REQUIRED_SECTIONS, SECTIONS, Config
 from cpagent.config.security import security_warnings
 
 

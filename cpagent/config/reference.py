@@ -8,13 +8,9 @@ import typing
 from pathlib import Path
 from typing import Any, Union
 
+from cpagent.config.connector_sections import ConnectorConfig, EvseConfig, MeterConfig
 from cpagent.config.rules import rule_of
-from cpagent.config.sections import (
-    SECTIONS,
-    ConnectorConfig,
-    EvseConfig,
-    MeterConfig,
-)
+from cpagent.config.sections import SECTIONS
 
 HEADER = """\
 # Configuration reference

@@ -11,10 +11,11 @@ import logging
 import time
 from typing import Any
 
+from cpagent.chargepoint.faults import Faults
 from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
-from cpagent.daemon.link_status import CSMS_ERROR, LinkStatus, Problems, Started
-from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
+from cpagent.daemon.link_status import LinkStatus, Problems, Started, note_link
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, MeterSampled, PlugChanged
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,14 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(slots=True)
 class _ConnectorView:
     plugged: bool | None = None
-    faults: dict[str, str] = dataclasses.field(default_factory=dict)  # source -> code
+    faults: Faults = dataclasses.field(default_factory=Faults)  # by device, as the model's
     meter: dict[str, Any] | None = None
 
     @property
     def fault(self) -> str | None:
         """The newest fault in force: one device recovering leaves the others' faults."""
-        return next(reversed(self.faults.values()), None)
+        fault = self.faults.in_force()
+        return None if fault is None else fault.code
 
 
 class BenchApplication:
@@ -53,15 +55,12 @@ class BenchApplication:
 
     def on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
-            self._link.up(event.subprotocol, time.time())
-            self._problems.clear(CSMS_ERROR)
+            note_link(self._link, self._problems, event, time.time())
             log.info("connected to CSMS (%s)", event.subprotocol)
         elif isinstance(event, TransportDown):
             if self._link.connected:  # the transport logs each failed attempt
                 log.warning("CSMS link down: %s", event.reason)
-            self._link.went_down(event, time.time())
-            if event.cause is not LinkCause.STOPPED:
-                self._problems.raise_(CSMS_ERROR, f"CSMS link: {event.reason}", time.time())
+            note_link(self._link, self._problems, event, time.time())
         elif isinstance(event, FrameReceived):
             self._frames_received += 1
             self._link.last_received = time.time()
@@ -89,12 +88,11 @@ class BenchApplication:
         elif isinstance(event, MeterSampled):
             view.meter = dataclasses.asdict(event.sample)
         elif isinstance(event, DeviceFaulted):
-            view.faults.pop(event.source, None)
-            view.faults[event.source] = event.code
+            view.faults.add(event)
             self._fault(event)
             log.error("%s faulted: %s (%s)", event.source, event.code, event.detail)
         else:
-            view.faults.pop(event.source, None)
+            view.faults.discard(event.source)
             self._problems.clear(event.source)
             log.info("%s recovered", event.source)
 
@@ -131,15 +129,10 @@ class BenchApplication:
             "application": "bench",
             **self._started.facts(time.monotonic()),
             "chargepoint": self._ctx.config.chargepoint.id,
-            "connection": "connected" if self._link.connected else "disconnected",
-            "subprotocol": self._link.subprotocol,
-            "link": self._link.as_dict(),
-            "reconnects": self._link.reconnects,
+            **self._link.facts(),
             "connectors": connectors,
             "last_card": self._last_card,
-            "last_error": self._problems.last,
-            "errors_active": self._problems.as_list(),
-            "errors": self._problems.count,
+            **self._problems.facts(),
             "frames_received": self._frames_received,
         }
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cpagent.config import ConnectorConfig
+from cpagent.config.connector_sections import EVSE_DEFAULT_BAUD
 from hw.interfaces import EvseController
 
 if TYPE_CHECKING:
     from hw.evse.pilot_sim import SimPilotCircuit
     from hw.modbus_bus import BusRegistry
-
-EVSE_DIN_BAUD = 9600
-OPENEVSE_BAUD = 115200
 
 
 def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> EvseController:
@@ -23,10 +21,10 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
     evse = conf.evse
     assert evse is not None
     if evse.driver == "sim":
-        from hw.evse.sim import SimEvse, SimVehicle
+        from hw.evse.sim import SimEvse
 
-        vehicle = SimVehicle(phases=conf.meter.phases if conf.meter.driver == "sim" else 1)
-        return SimEvse(max_current_a=conf.max_current_a, vehicle=vehicle)
+        # its EV draws current per phase; the simulated meter's `phases` makes it power
+        return SimEvse(max_current_a=conf.max_current_a)
     if evse.driver == "pwm":
         from hw.evse.pwm import PwmPilot
 
@@ -43,12 +41,14 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
         from hw.evse.openevse import OpenEvse
 
         return OpenEvse(
-            evse.port, baudrate=evse.baudrate or OPENEVSE_BAUD, max_current_a=conf.max_current_a
+            evse.port,
+            baudrate=evse.baudrate or EVSE_DEFAULT_BAUD["openevse"],
+            max_current_a=conf.max_current_a,
         )
     from hw.evse.evse_din import EvseDin
     from hw.modbus_bus import BusSettings
 
-    bus = buses.bus(evse.port, settings=BusSettings(evse.baudrate or EVSE_DIN_BAUD))
+    bus = buses.bus(evse.port, settings=BusSettings(evse.baudrate or EVSE_DEFAULT_BAUD["evse-din"]))
     return EvseDin(evse.port, unit=evse.unit, max_current_a=conf.max_current_a, bus=bus)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import cpagent
 from cpagent.redact import redact_text
-from cpagent.transports.events import LinkCause, TransportDown
+from cpagent.transports.events import LinkCause, TransportDown, TransportUp
 
 CSMS_ERROR = "csms"  # the error key of the link to the central system
 
@@ -136,6 +136,15 @@ class LinkStatus:
         """Links established after the first one."""
         return max(0, self.links - 1)
 
+    def facts(self) -> dict[str, Any]:
+        """The link's keys of a status answer (docs/operations.md)."""
+        return {
+            "connection": "connected" if self.connected else "disconnected",
+            "subprotocol": self.subprotocol,
+            "link": self.as_dict(),
+            "reconnects": self.reconnects,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         down = self.down
         return {
@@ -180,3 +189,21 @@ class Problems:
             {"source": key, "error": message, "since": rfc3339(since)}
             for key, (message, since) in self.active.items()
         ]
+
+    def facts(self) -> dict[str, Any]:
+        """The errors' keys of a status answer (docs/operations.md)."""
+        return {"last_error": self.last, "errors_active": self.as_list(), "errors": self.count}
+
+
+def note_link(
+    link: LinkStatus, problems: Problems, event: TransportUp | TransportDown, wall: float
+) -> None:
+    """A link change, in the status: the link's state, and the CSMS error, raised while the
+    link is down (not when we closed it ourselves) and cleared once it is up again."""
+    if isinstance(event, TransportUp):
+        link.up(event.subprotocol, wall)
+        problems.clear(CSMS_ERROR)
+        return
+    link.went_down(event, wall)
+    if event.cause is not LinkCause.STOPPED:
+        problems.raise_(CSMS_ERROR, f"CSMS link: {event.reason}", wall)

@@ -34,10 +34,10 @@ from cpagent.daemon.bench import BenchControls
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ShutdownRequested
 from cpagent.daemon.hardware import connector_electrical
-from cpagent.daemon.link_status import CSMS_ERROR, LinkStatus, Problems, Started
+from cpagent.daemon.link_status import LinkStatus, Problems, Started, note_link
 from cpagent.daemon.status_report import connector_facts, oldest_queued_s, registration_facts
 from cpagent.redact import mask_id_tag
-from cpagent.transports.events import FrameReceived, LinkCause, TransportDown, TransportUp
+from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.errors import EvseError
 from hw.events import (
     CardPresented,
@@ -124,16 +124,13 @@ class ChargepointApplication:
 
     def _on_event(self, event: object, now: float) -> None:
         if isinstance(event, TransportUp):
-            self._link.up(event.subprotocol, self._wall())
-            self._problems.clear(CSMS_ERROR)
+            note_link(self._link, self._problems, event, self._wall())
             log.info("connected to CSMS (%s)", event.subprotocol)
             self._cp.connected(now, event.subprotocol)
         elif isinstance(event, TransportDown):
             if self._link.connected:
                 log.warning("CSMS link down: %s", event.reason)
-            self._link.went_down(event, self._wall())
-            if event.cause is not LinkCause.STOPPED:
-                self._problems.raise_(CSMS_ERROR, f"CSMS link: {event.reason}", self._wall())
+            note_link(self._link, self._problems, event, self._wall())
             self._cp.disconnected(now)
         elif isinstance(event, FrameReceived):
             log.debug("<- %s", event.text)
@@ -201,10 +198,7 @@ class ChargepointApplication:
             "application": "chargepoint",
             "chargepoint": self._ctx.config.chargepoint.id,
             **self._started.facts(now),
-            "connection": "connected" if link.connected else "disconnected",
-            "subprotocol": link.subprotocol,
-            "link": link.as_dict(),
-            "reconnects": link.reconnects,
+            **link.facts(),
             **registration_facts(
                 self._cp.registration, link.connected, self._cp.next_boot_at, wall_of
             ),
@@ -216,9 +210,7 @@ class ChargepointApplication:
             ),
             "store": {"ok": self._store.fault is None, "error": self._store.fault},
             "last_card": self._last_card,
-            "last_error": self._problems.last,
-            "errors_active": self._problems.as_list(),
-            "errors": self._problems.count,
+            **self._problems.facts(),
         }
 
     def begin_stop(self, reason: str, now: float) -> bool:
@@ -325,7 +317,7 @@ class ChargepointApplication:
         if pending is None:
             return
         if self._cp.charging.readings.pending():
-            return  # a Stop waits for its final meter reading (<= 1 s, then it is queued)
+            return  # a Stop is held for its final meter reading (<= 1 s, then it is released)
         if self._link.connected and self._store.queue_depth() and self._clock() < pending.latest:
             return
         self._exit = None

@@ -7,11 +7,10 @@ from typing import Any
 
 from cpagent.chargepoint.clock import from_wire
 from cpagent.chargepoint.connector import ChargePointErrorCode
+from cpagent.chargepoint.metering import CURRENT_PHASES
 from cpagent.chargepoint.points import Point
 from cpagent.chargepoint.store import QueuedMessage
 from cpagent.daemon.link_status import rfc3339
-
-CURRENT_PHASES = ("L1", "L2", "L3")  # the SampledValue phase labels (OCPP 1.6 §7.30)
 
 WallOf = Callable[[float], float]
 """Wall seconds (the board's clock) of a monotonic time."""
@@ -26,8 +25,8 @@ def connector_facts(
     wall_of: WallOf,
 ) -> dict[str, Any]:
     """One connector: the keys the first status had, the errorCode it reports, then the
-    transaction's energy so far (register now minus meterStart, OCPP 1.6 §6.47/§6.50) and
-    per-phase meter values."""
+    transaction's energy so far (register now minus the meterStart of its
+    StartTransaction.req, OCPP 1.6 §6.45) and per-phase meter values."""
     tx = point.tx
     connector = point.connector
     code = connector.error_code

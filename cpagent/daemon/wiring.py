@@ -76,13 +76,10 @@ def build_hardware(config: Config, post: Post) -> Hardware:
                 raise ConfigurationError(f"connector[{index}]: set relay_pin or [connector.evse]")
             conn = ConnectorHardware(index, conf, relay, evse=evse, pilot_circuit=circuit)
             hardware.connectors.append(conn)
-            if evse is not None:
+            if evse is not None and conf.evse is not None:  # evse: built from conf.evse
                 conn.evse_writer = writer if writer is not None else EvseWriter(evse, source)
                 conn.evse_poller = EvsePoller(
-                    evse,
-                    post=post,
-                    source=conn.evse_source,
-                    interval_s=conf.evse.poll_interval_s if conf.evse is not None else 1.0,
+                    evse, post=post, source=conn.evse_source, interval_s=conf.evse.poll_interval_s
                 )
                 if conf.plug_pin is not None:
                     log.warning(

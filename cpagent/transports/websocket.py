@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 STATUS_MESSAGE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 OWNER_TAKES_DOWN_S = 10.0  # longest wait for the owner to take a TransportDown (await_owner)
-CLOSED_BY_PEER = "closed by central system"  # the reason's start when the peer sent a Close
 
 
 class _AttemptFailed(Exception):
@@ -305,8 +304,7 @@ class WebSocketTransport:
         log.info("%s: connected to %s (%s)", self.chargepoint_id, self.url, self.subprotocol)
         reason, cause = "stopped", LinkCause.STOPPED
         try:
-            reason = self._read(ws, writer)
-            cause = LinkCause.CLOSED if reason.startswith(CLOSED_BY_PEER) else LinkCause.LOST
+            reason, cause = self._read(ws, writer)
             with self._lock:
                 if self._kill_reason is not None:  # what ended it, not the teardown
                     reason, cause = self._kill_reason, LinkCause.LOST
@@ -329,7 +327,8 @@ class WebSocketTransport:
             ws.shutdown()
         return ("stopped", LinkCause.STOPPED) if self._stop.is_set() else (reason, cause)
 
-    def _read(self, ws: wsc.WebSocket, writer: FrameWriter) -> str:
+    def _read(self, ws: wsc.WebSocket, writer: FrameWriter) -> tuple[str, LinkCause]:
+        """Post the frames received until the link ends; return why it ended."""
         while True:
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
@@ -340,17 +339,17 @@ class WebSocketTransport:
                 writer.close(STATUS_MESSAGE_TOO_BIG, b"message too big")
                 if writer.join(min(1.0, self.pong_timeout_s)):
                     linger(ws, min(1.0, self.pong_timeout_s))
-                return f"refused an oversized message (close 1009): {exc}"
+                return f"refused an oversized message (close 1009): {exc}", LinkCause.LOST
             except (wsc.WebSocketException, OSError) as exc:
                 # websocket-client may quote the whole offending frame in its message.
-                return f"connection lost: {shorten(str(exc) or type(exc).__name__)}"
+                return f"connection lost: {shorten(str(exc) or type(exc).__name__)}", LinkCause.LOST
             self._heard.set()
             if opcode == wsc.ABNF.OPCODE_TEXT:
                 data = frame.data
                 self._post(FrameReceived(data.decode() if isinstance(data, bytes) else data))
             elif opcode == wsc.ABNF.OPCODE_CLOSE:
                 code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else None
-                return f"{CLOSED_BY_PEER} (code {code})"
+                return f"closed by central system (code {code})", LinkCause.CLOSED
             elif opcode == wsc.ABNF.OPCODE_BINARY:
                 # OCPP-J 1.6 §4.1: messages are text frames; binary ones carry nothing for us.
                 log.warning("%s: ignored a binary frame", self.chargepoint_id)

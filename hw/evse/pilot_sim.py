@@ -42,10 +42,10 @@ class MockPilotAdc(MockSPIDevice):
         offset_v: float = DEFAULT_ADC_OFFSET_V,
         vref: float = 3.3,
         pin_factory: Any = None,
-        clock_pin: int = 11,
-        mosi_pin: int = 10,
-        miso_pin: int = 9,
-        select_pin: int = 8,
+        clock_pin: int = SPI0_PINS[0],
+        mosi_pin: int = SPI0_PINS[1],
+        miso_pin: int = SPI0_PINS[2],
+        select_pin: int = SPI0_SELECT[0],
     ) -> None:
         super().__init__(clock_pin, mosi_pin, miso_pin, select_pin, pin_factory=pin_factory)
         self.level_v = level_v
@@ -97,14 +97,8 @@ class SimPilotCircuit:
         self._factory = pin_factory
         self._pwm_pin = pwm_pin
         self._stuck_low = False
-        clock, mosi, miso = SPI0_PINS
         self.adc = MockPilotAdc(
-            self.level_v,
-            pin_factory=pin_factory,
-            clock_pin=clock,
-            mosi_pin=mosi,
-            miso_pin=miso,
-            select_pin=SPI0_SELECT[adc_device],
+            self.level_v, pin_factory=pin_factory, select_pin=SPI0_SELECT[adc_device]
         )
 
     def duty(self) -> float:

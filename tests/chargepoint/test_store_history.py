@@ -209,8 +209,9 @@ def test_a_power_loss_stop_corrected_at_start_is_corrected_in_the_history(
     s.close()  # the power goes; at the next start the transaction ends as PowerLoss
     s = Store.open(tmp_path / "s.db")
     [rec] = s.transactions()
-    s.end_transaction(rec.local_id, {"meterStop": 1400, "timestamp": None, "reason": "PowerLoss"})
-    s.set_stop_meter(rec.local_id, 1450)  # the register read at start
+    stop = {"meterStop": 1400, "timestamp": None, "reason": "PowerLoss"}
+    s.end_transaction(rec.local_id, stop, held=True)  # as Charging queues it at start
+    s.release_stop(rec.local_id, 1450)  # the register read at start
     [row] = history(s)
     assert (row["stop_reason"], row["meter_stop_wh"]) == ("PowerLoss", 1450.0)
     s.close()

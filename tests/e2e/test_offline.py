@@ -53,7 +53,7 @@ def test_an_offline_session_is_replayed_in_order(daemon: Daemon, csms: StrictCen
     daemon.wait(lambda s: s["queued_messages"] >= queued + 1, what="offline MeterValues")
     daemon.do("tap", id_tag="CARD-O")
     daemon.wait_connector(lambda c: c["relay"] is False, what="offline stop")
-    # the StopTransaction is queued once meterStop is read, just after the relay opened
+    # the StopTransaction is released once meterStop is read, just after the relay opened
     wait_until(
         lambda: daemon.log_path.read_text().count(" stopped (Local)") >= 2,
         5,

@@ -89,8 +89,8 @@ def test_kill_9_after_an_offline_stop_sends_that_stop_only(
     daemon.wait(lambda s: s["connection"] == "disconnected", what="link down")
     daemon.do("tap", id_tag="CARD-K")
     daemon.wait_connector(lambda c: c["transaction"] is None, what="stopped offline")
-    # the StopTransaction is queued once meterStop is read (<= 1 s after the relay opened;
-    # a crash inside that window ends the transaction as PowerLoss instead)
+    # the StopTransaction is queued held at once and released once meterStop is read (<= 1 s
+    # after the relay opened; a crash inside that window sends it at the restart, as Local)
     wait_until(
         lambda: " stopped (Local)" in daemon.log_path.read_text(), 5, "the StopTransaction queued"
     )

@@ -29,7 +29,7 @@ from tests.foundation.test_config import MINIMAL, write
 from tests.foundation.test_daemon import ProbeApp
 from tests.foundation.test_loop import Clock, RecordingApp
 from tests.foundation.test_status_view import NOW, _answer
-from tests.support.net import port_open
+from tests.support.net import free_port, port_open
 
 WEB_ON = {"listen": "127.0.0.1:8080", "url": "http://127.0.0.1:8080/", "error": None}
 WEB_FAILED = {
@@ -117,9 +117,7 @@ def test_a_page_that_cannot_bind_is_a_fact_with_its_error(tmp_path: Path) -> Non
 @pytest.fixture
 def daemon_with_page(bench_config: Path) -> Iterator[tuple[int, Path]]:
     """run_daemon (bench application) with `[web]` on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     bench_config.write_text(bench_config.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
     config = load_config(bench_config)
     apps: list[ProbeApp] = []

@@ -202,6 +202,19 @@ def test_masking_covers_the_transaction_of_the_new_answer() -> None:
     assert "04A1B2C3D4" not in repr(masked) and "AABBCCDDEE" not in repr(masked)
 
 
+def test_a_card_id_is_masked_wherever_the_answer_carries_it() -> None:
+    """By field name, as the web page masks it: a card id in a place the answer gains later
+    (here a reservation on a connector, an idTag in an error) stays masked too."""
+    answer = _answer(last_card="AABBCCDDEE")
+    answer["connectors"][0]["reservation"] = {"idTag": "1122334455", "expiry": "later"}
+    answer["errors_active"] = [{"source": "csms", "parentIdTag": "5566778899"}]
+    masked = mask_tags(answer)
+    assert masked["connectors"][0]["reservation"] == {"idTag": "****4455", "expiry": "later"}
+    assert masked["errors_active"] == [{"source": "csms", "parentIdTag": "****8899"}]
+    assert masked["connectors"][0]["transaction"]["id_tag"] == "****C3D4"
+    assert answer["connectors"][0]["reservation"]["idTag"] == "1122334455"  # a copy is masked
+
+
 # -- no daemon at the default socket, but a bench daemon's socket nearby --------------------
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

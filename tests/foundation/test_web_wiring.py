@@ -29,7 +29,7 @@ from tests.foundation.conftest import wait_until
 from tests.foundation.test_config import MINIMAL, write
 from tests.foundation.test_daemon import ProbeApp
 from tests.foundation.test_loop import Clock, RecordingApp
-from tests.support.net import port_open
+from tests.support.net import free_port, port_open
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -140,9 +140,7 @@ def test_the_page_stops_on_every_exit_path(
 ) -> None:
     """run_daemon in this process: once it returns, however the daemon ended, nothing
     listens on the page's port any more."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     bench_config.write_text(bench_config.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
     config = load_config(bench_config)
     apps: list[ProbeApp] = []
