@@ -57,7 +57,7 @@ class ChargePoint(messages16.Notifications16):
     Incoming requests go through the handler tables (`handlers.HANDLERS`, `AFTER_ANSWER`) to
     the model's intents; the model reaches back only through the `ports.Host` methods here.
 
-    Theory of operation (OCPP 1.6 §4.2, §4.6, §4.7, §3.16 "Transaction-related messages"):
+    Theory of operation (OCPP 1.6 §4.2, §4.6, §3.7 "Transaction-related messages"):
     nothing but BootNotification goes out until one is Accepted (Pending/Rejected retry at
     the interval given). One CALL at a time: the durable queue of transaction messages
     (Start/Stop/MeterValues, in order, with their original timestamps) goes first, then

@@ -84,7 +84,7 @@ def log_refused(event: Event) -> None:
     """A message refused by a schema check is never silent (operators must see why)."""
     if isinstance(event, CallFailed) and isinstance(event.error, InvalidResponse):
         err = event.error.error  # OCPP-J 1.6 §4.2.3: the central system's answer is invalid
-        # A transaction message's answer still delivers it (tx_queue, OCPP 1.6 §4.7); any
+        # A transaction message's answer still delivers it (tx_queue, OCPP 1.6 §3.7); any
         # other call counts as not answered.
         _log.warning(
             "%s answer from the central system fails its schema: %s %s",
@@ -160,7 +160,7 @@ class Notifications16:
         triggered: bool = False,
     ) -> None:
         payload = meter_values_request(connector_id, transaction_id, values)
-        if local_tx is not None:  # transaction-related: the durable queue (§3.16, §4.7)
+        if local_tx is not None:  # transaction-related: the durable queue (§3.7)
             self.store.enqueue("MeterValues", payload, local_tx, self.boot_id, mono)
         else:
             self.request("MeterValues", payload, triggered=triggered)

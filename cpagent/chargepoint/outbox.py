@@ -1,4 +1,4 @@
-"""The outbox: one CALL in flight, durable transaction messages before other calls (§4.7)."""
+"""The outbox: one CALL in flight, durable transaction messages before other calls (§3.7)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ Item = QueuedMessage | Direct
 class Outbox:
     """Everything the charge point sends, in order, one CALL at a time.
 
-    Theory of operation (OCPP 1.6 §4.7, §3.16; EVerest libocpp's MessageQueue is the model):
+    Theory of operation (OCPP 1.6 §3.7; EVerest libocpp's MessageQueue is the model):
     the durable queue of transaction messages (the store's outbox table: Start/Stop/MeterValues
     with their original timestamps) goes first, then plain calls in the order asked, which are
     never persisted and are dropped (answered None) when the link goes. What an answer, an

@@ -40,7 +40,7 @@ class HistoryTables(Database):
     Theory of operation: nothing here commits on its own. Each method takes the connection of
     a transaction the outbox has open, so a sample is written in the same commit as the
     MeterValues.req it was sent in, a session's history row in the same commit as its
-    StopTransaction.req (OCPP 1.6 §4.7: nothing lost on a power cut, no extra fsync), its
+    StopTransaction.req (OCPP 1.6 §3.7: nothing lost on a power cut, no extra fsync), its
     `acknowledged` flag in the commit that removes the delivered Stop from the queue, and
     times recorded before the clock was known in the commit that back-dates the queue.
     """

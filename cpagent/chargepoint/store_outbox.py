@@ -57,7 +57,7 @@ class OutboxTables(HistoryTables):
 
     A transaction's begin and its StartTransaction.req are one commit, and so are its end and
     its StopTransaction.req (with its history row), so a power cut never leaves one without
-    the other (§4.7)."""
+    the other (§3.7)."""
 
     def begin_transaction(
         self,

@@ -1,4 +1,4 @@
-"""Delivery of the durable transaction-message queue: answers, retries, late answers (§4.7)."""
+"""Delivery of the durable transaction-message queue: answers, retries, late answers (§3.7)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from cpagent.core import (
 _log = logging.getLogger(__name__)
 
 TX_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
-"""Transaction-related messages (OCPP 1.6 §3.16 / §4.7). The Session does not schema-check
+"""Transaction-related messages (OCPP 1.6 §3.7). The Session does not schema-check
 their answers: a CALLRESULT is the central system saying it processed the message, whatever
 the payload looks like, and the TxQueue checks the payloads itself."""
 
@@ -58,7 +58,7 @@ for a StartTransaction the transactionId its transaction is known by from now on
 class TxQueue:
     """Sends the store's queue head, one at a time, and decides what each outcome means.
 
-    Theory of operation (OCPP 1.6 §4.7, OCPP-J 1.6 §4.1.1 / §4.2):
+    Theory of operation (OCPP 1.6 §3.7, OCPP-J 1.6 §4.1.1 / §4.2):
     - A CALLRESULT (on time, late, or with a payload that fails its schema) means delivered:
       the message is deleted in the same commit that records the transactionId. It is never
       resent. An odd payload is logged at WARNING.
@@ -75,7 +75,7 @@ class TxQueue:
       (answering within the retry interval) therefore never sees a duplicate, and one that
       never answers sees at most TransactionMessageAttempts copies per connection.
     - A held message (a StopTransaction waiting for its final meter reading, <= 1 s) is not
-      sent, nor anything behind it (§4.7: in order); what was queued before it still goes.
+      sent, nor anything behind it (§3.7: in order); what was queued before it still goes.
     - A payload of ours that fails its schema is a bug of ours: logged at ERROR and sent all
       the same (billing data first; a strict central system answers CALLERROR and the
       attempts rule applies, a lenient one keeps the data).
@@ -238,14 +238,14 @@ class TxQueue:
         if attempts >= self._policy().attempts:
             _log.warning(
                 "%s (queued #%d) dropped after %d attempts, the last: %s "
-                "(OCPP 1.6 §4.7, TransactionMessageAttempts): %s",
+                "(OCPP 1.6 §3.7, TransactionMessageAttempts): %s",
                 item.action,
                 item.seq,
                 attempts,
                 failure,
                 json.dumps(item.payload),
             )
-            # §4.7: give up on it; a Start given up leaves transactionId -1 (errata 3.18)
+            # §3.7: give up on it; a Start given up leaves transactionId -1 (errata 3.18)
             give_up_id = NO_TRANSACTION_ID if item.action == "StartTransaction" else None
             self._store.ack(item.seq, give_up_id, delivered=False)  # not acknowledged
             self._forget(item.seq)

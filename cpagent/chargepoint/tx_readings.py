@@ -67,7 +67,7 @@ class TxReadings:
 
     A stop does not wait to be durable: in the step that ends the transaction its
     StopTransaction.req is queued, with its reason, idTag and time and the latest reading as
-    meterStop, but held (not sent; §4.7 order: nothing behind it goes either). The reading's
+    meterStop, but held (not sent; §3.7 order: nothing behind it goes either). The reading's
     answer (or the bound) patches meterStop and the Transaction.End value and releases it,
     in one commit (`Store.release_stop`). A crash in that wait leaves it held; at the restart
     the register is read and, when plausible, becomes its meterStop (as for a PowerLoss

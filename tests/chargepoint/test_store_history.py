@@ -124,7 +124,7 @@ def test_the_answers_fill_in_the_transaction_id_and_the_acknowledgement(store: S
 
 
 def test_a_stop_given_up_is_recorded_as_not_acknowledged(store: Store) -> None:
-    """TransactionMessageAttempts exhausted (§4.7): dropped from the queue, never answered."""
+    """TransactionMessageAttempts exhausted (§3.7): dropped from the queue, never answered."""
     session(store, T0)
     done: list[Any] = []
     queue = TxQueue(
@@ -327,7 +327,7 @@ def test_a_held_stop_is_released_patched_in_queue_and_history_in_one_commit(
 
 
 def test_a_held_stop_is_not_sent_but_what_was_queued_before_it_is(store: Store) -> None:
-    """§4.7: in order. The queue sends up to the held Stop and waits there (no deadline:
+    """§3.7: in order. The queue sends up to the held Stop and waits there (no deadline:
     the release is an input); released, the Stop is due."""
     payload = {"connectorId": 1, "idTag": "CARD", "meterStart": 1000, "timestamp": to_wire(T0)}
     local = store.begin_transaction(1, "CARD", 1000.0, payload)

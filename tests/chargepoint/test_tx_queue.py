@@ -1,5 +1,5 @@
 """The transaction-message queue: what a CALLRESULT, a CALLERROR, a timeout and a lost link
-mean for a queued Start/Stop/MeterValues (OCPP 1.6 §4.7, OCPP-J 1.6 §4.1.1 / §4.2)."""
+mean for a queued Start/Stop/MeterValues (OCPP 1.6 §3.7, OCPP-J 1.6 §4.1.1 / §4.2)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _charge(rig: Rig) -> None:
 )
 def test_a_callresult_is_never_answered_by_a_resend(rig: Rig, frame: str) -> None:
     """OCPP-J 1.6 §4.2.2: a CALLRESULT says the central system processed the CALL. Whatever
-    its payload, StartTransaction is delivered: sent once, never again (OCPP 1.6 §4.7)."""
+    its payload, StartTransaction is delivered: sent once, never again (OCPP 1.6 §3.7)."""
     rig.script["StartTransaction"] = lambda p: None
     _charge(rig)
     [(mid, action)] = rig.unanswered

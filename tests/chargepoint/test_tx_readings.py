@@ -140,7 +140,7 @@ def test_operators_see_each_transaction_at_info(rig: Rig, caplog: pytest.LogCapt
     assert len(stopped) == 1 and "(Local)" in stopped[0] and "7.400 kWh" in stopped[0]
 
 
-# -- the stop is durable at once, held for its reading (OCPP 1.6 §4.10, §4.7) ----------------
+# -- the stop is durable at once, held for its reading (OCPP 1.6 §4.10, §3.7) ----------------
 def _answer_read(rig: Rig, energy_wh: float) -> None:
     """The meter answers the last ReadMeter asked for with register `energy_wh`."""
     [read] = [c for c in rig.commands if isinstance(c, ReadMeter)][-1:]
@@ -190,7 +190,7 @@ def test_the_stop_is_queued_at_once_held_and_released_patched_by_its_reading(rig
 
 
 def test_meter_values_queued_before_a_held_stop_still_go_first(rig: Rig) -> None:
-    """§4.7: transaction messages in order. Offline, samples were queued; the held Stop
+    """§3.7: transaction messages in order. Offline, samples were queued; the held Stop
     behind them does not stop them, and it goes only once its reading is in."""
     rig.cp.settings.change("MeterValueSampleInterval", "10")
     _start(rig)

@@ -2,7 +2,7 @@
 
 # OCPP 1.6 §3.15 asks for ISO 8601 and §3.14 recommends, not requires, UTC; many central
 # systems answer with `datetime.utcnow().isoformat()` (no offset). Such an answer must register
-# the chargepoint and acknowledge a StartTransaction exactly once (§4.7: a processed message is
+# the chargepoint and acknowledge a StartTransaction exactly once (§3.7: a processed message is
 # never resent).
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ def _fault(rig: Rig, case: Case) -> None:
             10.0,
             "the Stop timed out on the live link (logged at INFO)",
         )
-        assert _stop_attempts(rig.daemon) == 0, "a timeout is not a failed attempt (§4.7)"
+        assert _stop_attempts(rig.daemon) == 0, "a timeout is not a failed attempt (§3.7)"
         rig.central.release()  # the late answer goes out before the resend is due
 
 
@@ -298,7 +298,7 @@ def test_daemon_survives_network_fault_while_charging(
 
 def _late_answer_completes_the_stop(rig: Rig) -> None:
     """SLOW: the Stop timed out on a live link and its answer came after the call timeout.
-    A timeout is not a failed attempt and a late CALLRESULT still counts (OCPP 1.6 §4.7,
+    A timeout is not a failed attempt and a late CALLRESULT still counts (OCPP 1.6 §3.7,
     OCPP-J 1.6 §4.1.1): the Stop is delivered by that answer and never resent, the link kept."""
     from ocpp.v16 import call
 
