@@ -129,8 +129,11 @@ class MeterReports:
             self.host.meter_values(cid, None, [mv])
 
     def _offered_a(self, p: Point) -> float:
-        """Current.Offered: the smart-charging limit, else the connector's rating (without a
-        profile Current.Offered was silently left out)."""
+        """Current.Offered (§7.31, "maximum current offered to EV"): on a pilot connector what
+        the pilot offers (0 below 6 A, IEC 61851-1 Table A.8); else the smart-charging limit,
+        or the connector's rating without one."""
+        if p.pilot is not None:
+            return p.offered_a
         rating = self.electrical.rating_a(p.connector.connector_id)
         return rating if p.limit_a is None else min(p.limit_a, rating)
 

@@ -83,7 +83,12 @@ def test_a_shared_charge_point_maximum_gives_what_the_16_a_connector_cannot_use_
     assert offered(rig) == {1: 16.0, 2: 24.0}
 
 
-def test_without_a_pilot_current_offered_reports_the_connectors_own_rating(rig: Rig) -> None:
+def test_without_a_pilot_current_offered_reports_the_connectors_own_rating(
+    tmp_path: Path,
+) -> None:
+    electrical = Electrical(max_current_a=max(RATINGS.values()), ratings=RATINGS)
+    rig = Rig(tmp_path, connectors=(1, 2), electrical=electrical)  # relay + plug, no pilot
+    rig.connect()
     rig.answer("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": "Current.Offered"})
     rig.clear()
     rig.meter(100.0, connector="1")
@@ -91,3 +96,4 @@ def test_without_a_pilot_current_offered_reports_the_connectors_own_rating(rig: 
     [values] = rig.sent("MeterValues")
     [sampled] = values["meterValue"][0]["sampledValue"]
     assert (sampled["measurand"], float(sampled["value"])) == ("Current.Offered", 16.0)
+    rig.store.close()

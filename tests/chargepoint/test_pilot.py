@@ -201,3 +201,18 @@ def test_snapshot_shows_the_pilot_and_the_offered_current(rig: Rig) -> None:
     views = {v.connector_id: v for v in rig.cp.charging.snapshot()}
     assert views[1].pilot == "B" and views[1].offered_current_a == MAX_A
     assert views[0].pilot is None and views[0].offered_current_a is None
+
+
+def test_current_offered_in_meter_values_is_what_the_pilot_offers(rig: Rig) -> None:
+    """OCPP 1.6 §7.31 Current.Offered, "maximum current offered to EV": on a pilot connector
+    that is the pilot's offer, so a 5 A limit (no PWM below 6 A, IEC 61851-1 Table A.8) is 0."""
+    started(rig)
+    payload = {"connectorId": 1, "csChargingProfiles": tx_profile(5.0)}
+    assert rig.answer("SetChargingProfile", payload) == {"status": "Accepted"}
+    rig.answer("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": "Current.Offered"})
+    rig.clear()
+    rig.meter(100.0, connector="1")
+    rig.answer("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})
+    [values] = rig.sent("MeterValues")
+    [sampled] = values["meterValue"][0]["sampledValue"]
+    assert (sampled["measurand"], float(sampled["value"])) == ("Current.Offered", 0.0)
