@@ -9,8 +9,8 @@ browser costs a bounded amount of memory and never reaches the owner thread. Han
 only through the two callables the daemon injects (`status`, `sessions`); those must be safe
 to call from another thread (e.g. post a request to the owner's inbox and wait for its
 answer with a deadline). A source that raises gives 503, not a crash. The routes and the
-page, plot and metrics renderers are imported on the first request that needs them, so a
-page that is on but never opened costs only this module, `exchange` and h11.
+page, plot and metrics renderers, and h11 with `exchange`, are imported on the first request,
+so a page that is on but never opened costs only this module, its listener thread and sockets.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from cpagent.web.access import (
     parse_listen,
 )
 from cpagent.web.data import SessionsSource, StatusSource
-from cpagent.web.exchange import TEXT, Answer, Dropped, exchange
 
 if TYPE_CHECKING:
+    from cpagent.web.exchange import Answer
     from cpagent.web.routes import Routes
 
 log = logging.getLogger(__name__)
 
 BACKLOG = 16
+TEXT = "text/plain; charset=utf-8"
 SECURITY_HEADERS = (
     ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"),
     ("X-Content-Type-Options", "nosniff"),
@@ -200,6 +201,8 @@ class WebServer:
     def _handle(
         self, conn: socket.socket, peer: tuple[str, int], slots: threading.BoundedSemaphore
     ) -> None:
+        from cpagent.web.exchange import Dropped, exchange  # h11: loaded by the first request
+
         try:
             line, code = exchange(conn, self._pages.answer, self._timeout_s)
             log.debug("web %s: %s %d", peer[0], line, code)
