@@ -92,7 +92,8 @@ heavy = ("http.server", "email", "socketserver", "h11", "cpagent.web.exchange",
          "html.entities")
 idle = [name for name in heavy if name in sys.modules]
 import urllib.request  # loads email.*: only after the check
-urllib.request.urlopen(web.url + "metrics", timeout=10).read()
+for route in ("", "sessions", "metrics"):
+    urllib.request.urlopen(web.url + route, timeout=10).read()
 served = [name for name in heavy if name in sys.modules]
 web.stop()
 print(json.dumps({"idle": idle, "served": served}))
@@ -108,3 +109,4 @@ def test_an_idle_page_loads_no_http_server_and_no_renderers_until_asked() -> Non
     loaded = json.loads(out)
     assert loaded["idle"] == []
     assert {"h11", "cpagent.web.routes", "cpagent.web.metrics"} <= set(loaded["served"])
+    assert "html.entities" not in loaded["served"]  # the page escapes without the html package
