@@ -47,8 +47,11 @@ def http_date(now: float | None = None) -> str:
     )
 
 
-def exchange(sock: socket.socket, respond: Respond, timeout_s: float) -> tuple[str, int]:
+def exchange(
+    sock: socket.socket, respond: Respond, timeout_s: float, common: Headers = ()
+) -> tuple[str, int]:
     """Read one request from `sock`, answer it, return (request line for the log, status).
+    `common` headers go on every answer, the 400, 405 and 431 ones included.
 
     Raises Dropped when no answer could be given (closed, timed out, reset)."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
@@ -58,21 +61,22 @@ def exchange(sock: socket.socket, respond: Respond, timeout_s: float) -> tuple[s
     except h11.RemoteProtocolError as exc:
         code = exc.error_status_hint if exc.error_status_hint in (400, 431) else 400
         why = "request head too large" if code == 431 else "malformed request"
-        _send(sock, conn, code, TEXT, f"bad request: {why}\n".encode(), (), True, deadline)
+        body = f"bad request: {why}\n".encode()
+        _send(sock, conn, code, TEXT, body, common, True, deadline)
         return f"({why})", code
     method = request.method.decode("ascii", "replace")
     target = request.target.decode("ascii", "replace")
     line = f"{method} {target}"
     if request.method not in ALLOWED:
         body = b"read-only: GET and HEAD only\n"
-        _send(sock, conn, 405, TEXT, body, [("Allow", "GET, HEAD")], True, deadline)
+        _send(sock, conn, 405, TEXT, body, [*common, ("Allow", "GET, HEAD")], True, deadline)
         return line, 405
     auth = None
     for name, value in request.headers:
         if name == b"authorization":
             auth = value.decode("latin-1")
     code, kind, body, extra = respond(method, target, auth)
-    _send(sock, conn, code, kind, body, extra, request.method == b"GET", deadline)
+    _send(sock, conn, code, kind, body, [*common, *extra], request.method == b"GET", deadline)
     return line, code
 
 

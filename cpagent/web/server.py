@@ -82,10 +82,9 @@ class _Pages:
             authorization, self._password or ""
         ):
             challenge = f'Basic realm="{REALM}", charset="UTF-8"'  # RFC 7617 §2
-            extra = (*SECURITY_HEADERS, ("WWW-Authenticate", challenge))
-            return 401, TEXT, b"password required\n", extra
+            return 401, TEXT, b"password required\n", [("WWW-Authenticate", challenge)]
         code, kind, body = self.routes().reply(path, query)
-        return code, kind, body, SECURITY_HEADERS
+        return code, kind, body, ()
 
 
 class WebServer:
@@ -204,7 +203,7 @@ class WebServer:
         from cpagent.web.exchange import Dropped, exchange  # h11: loaded by the first request
 
         try:
-            line, code = exchange(conn, self._pages.answer, self._timeout_s)
+            line, code = exchange(conn, self._pages.answer, self._timeout_s, SECURITY_HEADERS)
             log.debug("web %s: %s %d", peer[0], line, code)
         except Dropped as exc:
             log.debug("web %s: dropped: %s", peer[0], exc)

@@ -38,6 +38,14 @@ def test_a_malformed_request_line_is_400() -> None:
     with serving() as web:
         answer = _raw(web.address, b"GET\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 400 ") and b"malformed request" in answer
+        assert b"content-security-policy: default-src 'none'" in answer.lower()
+
+
+def test_a_refused_method_carries_the_security_headers_too() -> None:
+    with serving() as web:
+        answer = _raw(web.address, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").lower()
+    assert answer.startswith(b"http/1.1 405 ") and b"allow: get, head" in answer
+    assert b"x-frame-options: deny" in answer and b"cache-control: no-store" in answer
 
 
 def test_an_http_1_0_client_is_answered_and_the_connection_closed() -> None:
