@@ -20,16 +20,18 @@ second; peak RSS = VmHWM at the end (the whole life, start-up included); threads
 the end. Targets are for cpagent; the reference has none.
 With --session, cpagent first runs one charging session (control socket plug,
 RemoteStartTransaction, unplug), so the validators and code of the charging path are loaded.
-With --web, cpagent's config also has `[web] listen = "127.0.0.1:<free port>"`, and at the
-middle of the window `/` and `/sessions` are fetched once, so the figures at the end are
-"after serving" (the peak includes serving).
+With --web, cpagent's config also has `[web] listen = "127.0.0.1:<free port>"` and nobody
+opens the page (page on, idle). With --serve (implies --web), every route (`/`, `/sessions`,
+`/api/status`, `/api/sessions`, `/metrics`) is fetched once at the middle of the window, so
+the figures at the end are "after serving" (the peak includes serving).
 The RSS target is the issue's 35 MB (10^6 bytes) = 33.4 MiB; RSS is printed as MiB (MB).
 First, cpagent/ and hw/ are byte-compiled (`compileall`; only what is stale), so the daemon
 loads .pyc files as an installed one does (pip byte-compiles on install, ./install.sh does it
 for the editable checkout): a module without a current .pyc is compiled at every start where
 PYTHONDONTWRITEBYTECODE is set, which costs ~1.6 MiB of peak RSS for the daemon's modules and
 ~2 MiB more for the generated validators of a session.
-Usage: python3 -m bench.footprint [--seconds 60] [--poll 1] [--heartbeat 10] [--session] [--web]
+Usage: python3 -m bench.footprint [--seconds 60] [--poll 1] [--heartbeat 10] [--session]
+       [--web | --serve]
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Footprint:
     heartbeats: int  # Heartbeat CALLs the central system received in the window
     exit_code: int | None
     others_pct: float  # CPU of every other process during the window, % of one core
-    served: str = ""  # with a web URL: what each route answered, e.g. "/ 200, /sessions 200"
+    served: str = ""  # with --serve: what each route answered, e.g. "/ 200, /sessions 200"
 
 
 def measure(
@@ -101,7 +103,7 @@ def measure(
     """Spawn `argv`, wait for its boot, sample /proc over an idle window, stop it (SIGTERM).
 
     With `session` (the daemon's control socket), one charging session runs first. With `web`
-    (the page's base URL), `/` and `/sessions` are fetched once at the middle of the window.
+    (the page's base URL), every route is fetched once at the middle of the window.
     """
     served = ""
     mark = cs.mark()
@@ -150,10 +152,13 @@ def measure(
     return _figures(name, boot["t"] - spawned, first, last, beats, code, others, served)
 
 
+WEB_ROUTES = ("/", "/sessions", "/api/status", "/api/sessions", "/metrics")
+
+
 def fetch_pages(base: str) -> str:
-    """GET `/` and `/sessions` once each (loopback); what each answered, for the report."""
+    """GET every route once (loopback); what each answered, for the report."""
     answers = []
-    for route in ("/", "/sessions"):
+    for route in WEB_ROUTES:
         try:
             with urllib.request.urlopen(base + route, timeout=WAIT_S) as reply:
                 reply.read()
@@ -321,8 +326,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--web",
         action="store_true",
-        help='cpagent\'s config gets [web] listen = "127.0.0.1:<free port>" and `/` and '
-        "`/sessions` are fetched once at the middle of the window (figures after serving)",
+        help='cpagent\'s config gets [web] listen = "127.0.0.1:<free port>"; nobody opens '
+        "the page (page on, idle)",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="as --web, and every route of the page is fetched once at the middle of the "
+        "window (figures after serving)",
     )
     args = parser.parse_args(argv)
     env = dict(os.environ)
@@ -339,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             config = write_config(
                 Path(tmp), cs.url, chargepoint_id="BENCH-FOOT", poll_s=args.poll, ping_s=30.0
             )
-            web = add_web(config) if args.web else None
+            web = add_web(config) if args.web or args.serve else None
             cp = measure(
                 "cpagent",
                 [*python, "-m", "cpagent", "run", "--config", str(config)],
@@ -348,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(tmp) / "cpagent.log",
                 env,
                 Path(tmp) / "control.sock" if args.session else None,
-                web,
+                web if args.serve else None,
             )
             ref = measure(
                 "reference",
@@ -377,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{sys.version.split()[0]}{' -S (no .pth hooks)' if args.no_pth else ''}; "
         f"extra env {' '.join(args.env) or 'none'}; "
         f"{'one session before the window' if args.session else 'no session (idle since boot)'}"
-        f"{'; web page on, / and /sessions fetched mid-window' if args.web else ''}"
+        f"{'; web page on, every route fetched mid-window' if args.serve else ''}"
+        f"{'; web page on, idle' if args.web and not args.serve else ''}"
         f"; {'byte-compiled' if compiled else 'byte-compiling FAILED (figures from source)'}"
         f"; load average {load_average()} (2 cores)"
     )

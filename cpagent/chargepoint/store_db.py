@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Self
 
 from cpagent.chargepoint.store_errors import StoreOpenError, StoreWriteError, medium_error
+from cpagent.ids import uuid4_hex
 
 DATABASE_FILE = "cpagent.db"  # the store's file name in the [state] dir
 OPEN_TIMEOUT_S = 2.0  # how long to wait for a lock another process holds on the database
@@ -317,7 +317,7 @@ def verify(store: Database, chargepoint_id: str) -> None:
 
 
 def _adopt(store: Database, chargepoint_id: str, store_id: str | None) -> None:
-    store_id = store_id or uuid.uuid4().hex
+    store_id = store_id or uuid4_hex()
     with store._tx() as db:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('chargepoint_id', ?)", (chargepoint_id,))
         db.execute("INSERT OR REPLACE INTO meta VALUES ('store_id', ?)", (store_id,))

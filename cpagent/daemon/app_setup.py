@@ -3,13 +3,13 @@ id, the stored WebSocketPingInterval and the Firmware Management worker."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpagent.chargepoint.store import Store
 from cpagent.config import Config
+from cpagent.ids import uuid4_hex
 from cpagent.transports.base import Transport
 from cpagent.transports.websocket import WebSocketTransport
 
@@ -25,9 +25,9 @@ def os_boot_id(path: Path = OS_BOOT_ID) -> str:
     run queued without a wall clock is stamped exactly once the clock is known
     (`Store.backdate`), not at the reconnection, after a later run's messages."""
     try:
-        return path.read_text().strip() or uuid.uuid4().hex
+        return path.read_text().strip() or uuid4_hex()
     except OSError:
-        return uuid.uuid4().hex
+        return uuid4_hex()
 
 
 def apply_stored_ping_interval(store: Store, transport: Transport) -> None:

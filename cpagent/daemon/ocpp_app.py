@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from cpagent.daemon.events import ShutdownRequested
 from cpagent.daemon.hardware import connector_electrical
 from cpagent.daemon.link_status import LinkStatus, Problems, Started, note_link
 from cpagent.daemon.status_report import connector_facts, oldest_queued_s, registration_facts
+from cpagent.ids import uuid4_hex
 from cpagent.redact import mask_id_tag
 from cpagent.transports.events import FrameReceived, TransportDown, TransportUp
 from hw.errors import EvseError
@@ -101,7 +101,7 @@ class ChargepointApplication:
             boot_payload=boot_payload(config),
             connector_ids=[conn.id for conn in hardware.connectors],
             boot_id=os_boot_id(),
-            new_id=lambda: uuid.uuid4().hex,
+            new_id=uuid4_hex,
             now=clock(),
             sources=sources,
             electrical=electrical,

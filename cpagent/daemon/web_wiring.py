@@ -7,7 +7,7 @@ the page says 503 and /metrics `cpagent_daemon_up 0`), so serving a page never b
 owner loop. Its sessions source opens the state database read-only (`cpagent.history`, its
 own SQLite connection per request, safe beside the owner's writes under WAL).
 
-`cpagent.web` (http.server and friends) is imported only when `[web]` is configured: the
+`cpagent.web` (its HTTP server and h11) is imported only when `[web]` is configured: the
 page's code is not in the daemon's memory otherwise. The page is optional and charging
 must not depend on it, so an address that cannot be bound (port in use, no permission) is
 logged as an ERROR and the daemon runs on without the page; a restart retries.

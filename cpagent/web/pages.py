@@ -8,11 +8,11 @@ value shows as "-".
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 from cpagent.web.data import connector_view, number, queue_depth, registration_words
+from cpagent.web.markup import escape
 from cpagent.web.plot import session_plot
 from cpagent.web.timefmt import shown
 

@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 
+from cpagent.web.markup import escape
 from cpagent.web.timefmt import parse_utc
 
 WIDTH, HEIGHT = 520, 180

@@ -1,12 +1,16 @@
 """The local read-only web server: a few handler threads beside the daemon, never in its way.
 
-Theory of operation: one listener thread accepts connections and hands each to a handler
-thread; at most `max_threads` run at once (the next connection waits in the listen
-backlog), and a client that stalls is dropped after `timeout_s`, so a busy or hostile
+Theory of operation: one listener thread sleeps in a single `select` on the listening
+socket and a wake-up pair (no polling: an idle page adds no wake-ups to the daemon). It
+accepts each connection and hands it to a handler thread; at most `max_threads` run at once
+(the next connection waits in the listen backlog), and a client that has not sent its whole
+request head within `timeout_s` is dropped (`cpagent.web.exchange`), so a busy or hostile
 browser costs a bounded amount of memory and never reaches the owner thread. Handlers read
-only through the two callables the daemon injects (`status`, `sessions`); those must be
-safe to call from another thread (e.g. post a request to the owner's inbox and wait for
-its answer with a deadline). A source that raises gives 503, not a crash.
+only through the two callables the daemon injects (`status`, `sessions`); those must be safe
+to call from another thread (e.g. post a request to the owner's inbox and wait for its
+answer with a deadline). A source that raises gives 503, not a crash. The routes and the
+page, plot and metrics renderers, and h11 with `exchange`, are imported on the first request,
+so a page that is on but never opened costs only this module, its listener thread and sockets.
 """
 
 from __future__ import annotations
@@ -15,9 +19,7 @@ import logging
 import selectors
 import socket
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cpagent.web.access import (
@@ -29,10 +31,15 @@ from cpagent.web.access import (
     parse_listen,
 )
 from cpagent.web.data import SessionsSource, StatusSource
-from cpagent.web.routes import TEXT, Routes
+
+if TYPE_CHECKING:
+    from cpagent.web.exchange import Answer
+    from cpagent.web.routes import Routes
 
 log = logging.getLogger(__name__)
 
+BACKLOG = 16
+TEXT = "text/plain; charset=utf-8"
 SECURITY_HEADERS = (
     ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"),
     ("X-Content-Type-Options", "nosniff"),
@@ -42,97 +49,42 @@ SECURITY_HEADERS = (
 )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "cpagent-web"
-    sys_version = ""
-    protocol_version = "HTTP/1.0"  # one request per connection: a thread is freed at once
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.timeout_s)  # a stalled client frees its thread
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._serve(body=True)
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._serve(body=False)
-
-    def _refuse_method(self) -> None:
-        self._send(
-            HTTPStatus.METHOD_NOT_ALLOWED,
-            TEXT,
-            b"read-only: GET and HEAD only\n",
-            True,
-            [("Allow", "GET, HEAD")],
-        )
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
-
-    def _serve(self, body: bool) -> None:
-        url = urlsplit(self.path)
-        password = self.server.password
-        if needs_password(url.path, password) and not authorised(
-            self.headers.get("Authorization"), password or ""
-        ):
-            self._send(
-                HTTPStatus.UNAUTHORIZED,
-                TEXT,
-                b"password required\n",
-                body,
-                [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')],
-            )
-            return
-        code, kind, payload = self.server.routes.reply(url.path, url.query)
-        self._send(HTTPStatus(code), kind, payload, body, [])
-
-    def _send(
-        self, code: HTTPStatus, kind: str, payload: bytes, body: bool, extra: list[tuple[str, str]]
-    ) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (*SECURITY_HEADERS, *extra):
-            self.send_header(name, value)
-        self.end_headers()
-        if body:
-            self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
-        log.debug("web %s: " + format, self.address_string(), *args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 16
+class _Pages:
+    """What a request gets: the password check, then the routes (imported on first use)."""
 
     def __init__(
         self,
-        address: tuple[str, int],
-        family: socket.AddressFamily,
-        routes: Routes,
+        status: StatusSource,
+        sessions: SessionsSource,
+        page_size: int,
+        refresh_s: int,
         password: str | None,
-        max_threads: int,
-        timeout_s: float,
     ) -> None:
-        self.address_family = family
-        self.routes, self.password, self.timeout_s = routes, password, timeout_s
-        self._slots = threading.BoundedSemaphore(max_threads)
-        super().__init__(address, _Handler)
+        self._status, self._sessions = status, sessions
+        self._page_size, self._refresh_s, self._password = page_size, refresh_s, password
+        self._routes: Routes | None = None
+        self._lock = threading.Lock()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()  # bound the handler threads; waiting here is the backpressure
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+    def routes(self) -> Routes:
+        with self._lock:  # two first requests at once import and build it once
+            if self._routes is None:
+                from cpagent.web.routes import Routes
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+                self._routes = Routes(
+                    self._status, self._sessions, self._page_size, self._refresh_s
+                )
+            return self._routes
+
+    def answer(self, method: str, target: str, authorization: str | None) -> Answer:
+        url = urlsplit(target)  # origin-form, or absolute-form from a proxy (RFC 9112 §3.2)
+        path, query = url.path, url.query
+        if needs_password(path, self._password) and not authorised(
+            authorization, self._password or ""
+        ):
+            challenge = f'Basic realm="{REALM}", charset="UTF-8"'  # RFC 7617 §2
+            return 401, TEXT, b"password required\n", [("WWW-Authenticate", challenge)]
+        code, kind, body = self.routes().reply(path, query)
+        return code, kind, body, ()
 
 
 class WebServer:
@@ -159,19 +111,19 @@ class WebServer:
             raise WebConfigError(f"web max_threads {max_threads}: expected 1-64")
         if not 1 <= page_size <= 500:
             raise WebConfigError(f"web page_size {page_size}: expected 1-500")
-        self._routes = Routes(status, sessions, page_size, refresh_s)
         self._password = password or None
+        self._pages = _Pages(status, sessions, page_size, refresh_s, self._password)
         self._max_threads, self._timeout_s = max_threads, timeout_s
-        self._server: _Server | None = None
+        self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
 
     @property
     def address(self) -> tuple[str, int]:
         """The bound (host, port): the real port when `listen` asked for port 0."""
-        if self._server is None:
+        if self._listener is None:
             raise RuntimeError("web server not started")
-        host, port = self._server.server_address[:2]
+        host, port = self._listener.getsockname()[:2]
         return str(host), int(port)
 
     @property
@@ -180,53 +132,96 @@ class WebServer:
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def start(self) -> None:
-        if self._server is not None:
+        if self._listener is not None:
             raise RuntimeError("web server already started")
-        family = socket.AF_INET6 if ":" in self.listen.host else socket.AF_INET
         try:
-            self._server = _Server(
-                (self.listen.host, self.listen.port),
-                family,
-                self._routes,
-                self._password,
-                self._max_threads,
-                self._timeout_s,
-            )
+            self._listener = _bind(self.listen.host, self.listen.port)
         except OSError as exc:
             raise WebConfigError(
                 f"web listen {self.listen}: cannot listen there: {exc.strerror or exc}"
             ) from exc
-        self._wake = socket.socketpair()
+        try:
+            self._wake = socket.socketpair()
+        except OSError:
+            self._listener.close()
+            self._listener = None
+            raise
+        slots = threading.BoundedSemaphore(self._max_threads)
         self._thread = threading.Thread(
-            target=_serve, args=(self._server, self._wake[0]), name="web", daemon=True
+            target=self._serve, args=(self._listener, self._wake[0], slots), name="web", daemon=True
         )
         self._thread.start()
         log.info("web page on %s%s", self.url, " (password required)" if self._password else "")
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        listener, self._listener = self._listener, None
+        if listener is None:
             return
         if self._wake is not None:
             self._wake[1].send(b"x")  # ends _serve's wait at once
         if self._thread is not None:
             self._thread.join(timeout=5)
-        server.server_close()
+        listener.close()
         if self._wake is not None:
             for end in self._wake:
                 end.close()
             self._wake = None
         log.info("web page on %s stopped", self.listen)
 
+    def _serve(
+        self, listener: socket.socket, wake: socket.socket, slots: threading.BoundedSemaphore
+    ) -> None:
+        """Accept until `wake` is readable; one handler thread per connection, at most
+        `max_threads` at once (waiting for a free slot here is the backpressure)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
+            selector.register(wake, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is wake:
+                        return
+                    try:
+                        conn, peer = listener.accept()
+                    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                        continue  # the client gave up between select and accept
+                    except OSError as exc:  # e.g. EMFILE: say so, keep the listener
+                        log.warning("web: accept failed: %s", exc)
+                        continue
+                    slots.acquire()
+                    try:
+                        threading.Thread(
+                            target=self._handle, args=(conn, peer, slots), daemon=True
+                        ).start()
+                    except BaseException:
+                        slots.release()
+                        conn.close()
+                        raise
 
-def _serve(server: _Server, wake: socket.socket) -> None:
-    """Accept until `wake` is readable. Unlike serve_forever's 0.5 s poll this sleeps in one
-    select with no timeout, so an idle page adds no wake-ups to the daemon."""
-    with selectors.DefaultSelector() as selector:
-        selector.register(server.socket, selectors.EVENT_READ)
-        selector.register(wake, selectors.EVENT_READ)
-        while True:
-            for key, _ in selector.select():
-                if key.fileobj is wake:
-                    return
-                server.handle_request()  # readable: accepts without waiting
+    def _handle(
+        self, conn: socket.socket, peer: tuple[str, int], slots: threading.BoundedSemaphore
+    ) -> None:
+        from cpagent.web.exchange import Dropped, exchange  # h11: loaded by the first request
+
+        try:
+            line, code = exchange(conn, self._pages.answer, self._timeout_s, SECURITY_HEADERS)
+            log.debug("web %s: %s %d", peer[0], line, code)
+        except Dropped as exc:
+            log.debug("web %s: dropped: %s", peer[0], exc)
+        finally:
+            conn.close()
+            slots.release()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); SO_REUSEADDR so a restart can bind at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)  # accept() after select never waits
+    except BaseException:
+        sock.close()
+        raise
+    return sock

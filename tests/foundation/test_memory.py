@@ -20,12 +20,15 @@ def test_trim_works_where_the_c_library_is_glibc() -> None:
 # What `cpagent run` must not import before it is needed: each is held for the daemon's whole
 # life once imported (bench/footprint.py measures the total). Firmware Management's transfer
 # code (urllib, ftplib, tarfile) only with [firmware] install_command; ctypes only when the
-# heap is trimmed; difflib only for a config with a typo; the seed's TaskManager facade never.
+# heap is trimmed; difflib only for a config with a typo; the seed's TaskManager facade never;
+# uuid (and its platform) never: ids come from cpagent.ids.
 NOT_AT_START = (
     "cpagent.firmware.worker",
     "cpagent.firmware.transfer",
     "cpagent.firmware.bundle",
     "cpagent.core.task_manager",
+    "uuid",  # imports platform (~0.17 MiB) for version 1 ids we never make
+    "platform",
     "urllib.request",
     "ftplib",
     "tarfile",
