@@ -1,9 +1,9 @@
 """What the page reads from the daemon's answers: card ids masked, absent values as None.
 
 The web server never touches chargepoint state: it calls the two sources the daemon hands
-it (`StatusSource`, `SessionsSource`) from its own handler threads, and everything it shows
-goes through `masked()` first, so a card id (OCPP 1.6 §7.28 IdToken) never leaves the
-machine in full.
+it (`StatusSource`, `SessionsSource`) from its own handler threads, and everything it
+shows goes through `cpagent.redact.mask_tag_fields` first, so a card id (OCPP 1.6 §7.28
+IdToken) never leaves the machine in full.
 """
 
 from __future__ import annotations
@@ -12,27 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from cpagent.redact import ID_TAG_KEYS, mask_id_tag
-
 StatusSource = Callable[[], dict[str, Any]]
 """The daemon's `status` answer (as the control socket's `status` command returns it)."""
 
 SessionsSource = Callable[[int, int, datetime | None], tuple[int, list[dict[str, Any]]]]
 """(offset, limit, since) -> (total matching, that page of finished sessions, newest first)."""
-
-_TAG_FIELDS = frozenset(ID_TAG_KEYS) | {"last_card"}
-
-
-def masked(value: Any) -> Any:
-    """`value` (a JSON-like tree) with every card id field masked to its last 4 characters."""
-    if isinstance(value, dict):
-        return {
-            k: (mask_id_tag(v) if k in _TAG_FIELDS and isinstance(v, str) else masked(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [masked(v) for v in value]
-    return value
 
 
 def number(value: Any) -> float | None:

@@ -2,8 +2,8 @@
 
 Plain HTML and CSS, no script and nothing fetched from elsewhere, so the page works offline
 on the charger's LAN; `/` reloads itself with a meta refresh. Every value that comes from
-the daemon is HTML-escaped here, card ids arrive masked (see data.masked), and an absent
-value shows as "-".
+the daemon is HTML-escaped here, card ids arrive masked (`cpagent.redact.mask_tag_fields`),
+and an absent value shows as "-".
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def _session(s: dict[str, Any]) -> str:
     facts = (
         f"<tr><th>session</th><th>connector</th><th>card</th><th>start</th><th>stop</th>"
         f"<th>meter start (Wh)</th><th>meter stop (Wh)</th><th>energy (kWh)</th>"
-        f"<th>stop reason</th><th>acknowledged</th></tr>"
+        f"<th>stop reason</th><th>acknowledged</th><th>local id</th></tr>"
         f'<tr class="session-row" data-session="{_text(s.get("id"))}">'
         f"<td>{_text(s.get('id'))}</td><td>{_text(s.get('connector'))}</td>"
         f"<td>{_text(s.get('id_tag'))}</td><td>{escape(shown(s.get('start')))}</td>"
@@ -210,7 +210,9 @@ def _session(s: dict[str, Any]) -> str:
         f'<td class="num">{_fixed(s.get("meter_start_wh"), 1, 0)}</td>'
         f'<td class="num">{_fixed(s.get("meter_stop_wh"), 1, 0)}</td>'
         f'<td class="num">{_fixed(s.get("energy_wh"), 1000, 3)}</td>'
-        f"<td>{_text(s.get('stop_reason'))}</td><td>{ack}</td></tr>"
+        f"<td>{_text(s.get('stop_reason'))}</td><td>{ack}</td>"
+        # the charger's own number: a transactionId repeats when the central system changes
+        f"<td>{_text(s.get('local_id'))}</td></tr>"
     )
     raw = s.get("samples")
     samples: list[Any] = list(raw) if isinstance(raw, list | tuple) else []

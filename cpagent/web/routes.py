@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from cpagent.web.data import SessionsSource, StatusSource, masked
+from cpagent.redact import mask_tag_fields
+from cpagent.web.data import SessionsSource, StatusSource
 from cpagent.web.metrics import CONTENT_TYPE as METRICS_TYPE
 from cpagent.web.metrics import metrics_text
 from cpagent.web.pages import live_page, sessions_page
@@ -70,7 +71,7 @@ class Routes:
             # the control path's refusal ({"ok": false, "error": ...}) is no status to show
             error = answer.get("error") if isinstance(answer, dict) else None
             raise Unavailable(f"the daemon did not answer: {error or 'no status answer'}")
-        return masked(answer)
+        return mask_tag_fields(answer)
 
     def _status_or_none(self) -> dict[str, Any] | None:
         try:
@@ -92,7 +93,7 @@ class Routes:
             raise Unavailable(
                 f"the session history cannot be read: {exc or type(exc).__name__}"
             ) from exc
-        return int(total), masked(list(rows))
+        return int(total), mask_tag_fields(list(rows))
 
     def _sessions_page(self, params: dict[str, list[str]]) -> Reply:
         page = _int(params, "page", 1, 1, 10**9)

@@ -108,6 +108,7 @@ def session(n: int, samples: int = 13) -> dict[str, Any]:
     energy = rows[-1][2] - meter_start if rows else 0.0
     return {
         "id": n,
+        "local_id": n,
         "connector": 1,
         "id_tag": f"CARD{n:08d}",
         "start": start.isoformat(),

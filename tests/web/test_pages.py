@@ -224,6 +224,7 @@ def test_sessions_page_shows_the_facts_and_a_plot_per_session() -> None:
         "13.992",
         "EVDisconnected",
         "yes",
+        "1",  # the local id, which stays unique when the central system's ids repeat
     ]
     assert re.search(r'<path class="power" d="M[\d.,]+( L[\d.,]+){12}"', html)
 
