@@ -4,7 +4,7 @@ Why not `uuid.uuid4()`: importing `uuid` imports `platform` (for its MAC-address
 version 1 ids, which we never make), ~0.17 MiB of the daemon's resident memory. A version 4
 UUID is only 122 random bits with the version and variant bits set (RFC 9562 §5.4), so this
 makes the same text from `os.urandom`, the source `uuid.uuid4()` reads. OCPP-J 1.6 §4.1.4
-asks a message id to be unique and at most 36 characters; `uuid4_text()` is exactly 36.
+asks a message id to be unique and at most 36 characters; these are 32.
 """
 
 from __future__ import annotations
@@ -18,9 +18,3 @@ def uuid4_hex() -> str:
     raw[6] = (raw[6] & 0x0F) | 0x40  # version 4 (RFC 9562 §4.2)
     raw[8] = (raw[8] & 0x3F) | 0x80  # variant 10xx (RFC 9562 §4.1)
     return raw.hex()
-
-
-def uuid4_text() -> str:
-    """A random version 4 UUID in its 36-character 8-4-4-4-12 form (as `str(uuid.uuid4())`)."""
-    h = uuid4_hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

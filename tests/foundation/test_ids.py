@@ -6,21 +6,17 @@ import subprocess
 import sys
 import uuid
 
-from cpagent.ids import uuid4_hex, uuid4_text
+from cpagent.ids import uuid4_hex
 
 
 def test_ids_parse_as_version_4_rfc_9562_uuids() -> None:
     for _ in range(200):
-        parsed = uuid.UUID(uuid4_text())
+        parsed = uuid.UUID(hex=uuid4_hex())
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
-        assert uuid.UUID(hex=uuid4_hex()).version == 4
 
 
 def test_a_message_id_fits_ocpp_j_and_ids_do_not_repeat() -> None:
-    """OCPP-J 1.6 §4.1.4: a unique message id of at most 36 characters."""
-    ids = [uuid4_text() for _ in range(10_000)]
-    assert {len(i) for i in ids} == {36}
-    assert len(set(ids)) == len(ids)
+    """OCPP-J 1.6 §4.1.4: a unique message id of at most 36 characters (these are 32)."""
     hexes = [uuid4_hex() for _ in range(10_000)]
     assert {len(h) for h in hexes} == {32} and len(set(hexes)) == len(hexes)
     assert all(h == h.lower() and int(h, 16) >= 0 for h in hexes[:100])
