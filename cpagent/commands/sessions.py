@@ -1,4 +1,5 @@
-"""`cpagent sessions [--since DATE] [--csv | --json [--samples]] [--show-tags]`: the history."""
+"""`cpagent sessions [--since DATE] [--csv | --json | --json-lines] [--samples] [--show-tags]`:
+the session history."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ first, streamed: it works while the daemon runs, and without it. Sessions are ke
              (--show-tags shows them whole)
   --csv      CSV for spreadsheets and billing (UTF-8, RFC 4180, a header row; times ISO 8601
              UTC, energy in kWh with 3 decimals, meter registers in Wh); full card ids
-  --json     JSON Lines for scripts: one session object per line (`jq -s .` makes a list);
-             full card ids; with --samples each has its meter samples as "samples":
+  --json     JSON for scripts: one array of session objects, streamed; full card ids
+  --json-lines
+             the same objects as JSON Lines, one a line (for line-by-line tools)
+  --samples  with --json or --json-lines: each session's meter samples as "samples":
              [time, power_w, energy register Wh] (up to 1000 a session: large, slower)
 
 id is the central system's transactionId (-1: its StartTransaction was never delivered, so
@@ -59,7 +62,7 @@ exit status: 0 done, 64 bad --since, 66 no state database (or one without histor
 examples:
   cpagent sessions --config /etc/cpagent/cpagent.toml
   cpagent sessions --since 2026-11-01 --csv --config /etc/cpagent/cpagent.toml > nov.csv
-  cpagent sessions --json --config /etc/cpagent/cpagent.toml | jq -s 'map(.energy_wh) | add'
+  cpagent sessions --json --config /etc/cpagent/cpagent.toml | jq 'map(.energy_wh) | add'
 """
 
 
@@ -78,9 +81,12 @@ def register(subparsers: Any) -> None:
     )
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--csv", action="store_true", help="CSV with a header row")
-    form.add_argument("--json", action="store_true", help="JSON Lines, one session a line")
+    form.add_argument("--json", action="store_true", help="one JSON array of sessions")
+    form.add_argument(
+        "--json-lines", action="store_true", help="JSON Lines: one session object a line"
+    )
     parser.add_argument(
-        "--samples", action="store_true", help="with --json: each session's meter samples too"
+        "--samples", action="store_true", help="with --json(-lines): each session's samples too"
     )
     parser.add_argument("--show-tags", action="store_true", help="show card ids whole in the table")
     add_config_option(parser)
@@ -107,8 +113,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from cpagent.history import HistoryUnavailable, SessionHistory
 
     since = parse_since(args.since) if args.since is not None else None
-    if args.samples and not args.json:
-        raise CliError("--samples goes with --json", EX_USAGE)
+    as_json = args.json or args.json_lines
+    if args.samples and not as_json:
+        raise CliError("--samples goes with --json or --json-lines", EX_USAGE)
     config = load_or_report(args.config)
     try:
         history = SessionHistory(config.state.dir / DATABASE_FILE)
@@ -116,15 +123,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise CliError(str(exc), EX_NOINPUT) from None
     if out is None:
         out = sys.stdout
-        if (args.csv or args.json) and isinstance(out, io.TextIOWrapper):
+        if (args.csv or as_json) and isinstance(out, io.TextIOWrapper):
             out.reconfigure(encoding="utf-8")  # whatever the locale says (RFC 4180 leaves it)
     try:
         with history:
             if args.csv:
                 write_csv(history.iterate(since, samples=False), out)
-            elif args.json:
+            elif as_json:
                 rows = history.iterate(since, samples=args.samples)
-                write_json_lines(rows, out, samples=args.samples)
+                write_json(rows, out, samples=args.samples, lines=args.json_lines)
             else:
                 write_table(history.iterate(since, samples=False), out, args.show_tags, since)
             out.flush()
@@ -164,11 +171,23 @@ def write_csv(sessions: Iterable[dict[str, Any]], out: TextIO) -> None:
         )
 
 
-def write_json_lines(sessions: Iterable[dict[str, Any]], out: TextIO, samples: bool) -> None:
+def write_json(sessions: Iterable[dict[str, Any]], out: TextIO, samples: bool, lines: bool) -> None:
+    """One JSON array (RFC 8259), written a session at a time so 10,000 sessions stream; or
+    JSON Lines (`lines`): the same objects, one a line."""
+    first = True
+    if not lines:
+        out.write("[")
     for s in sessions:
         if not samples:
             del s["samples"]  # not read: left out rather than shown empty
-        out.write(json.dumps(s, ensure_ascii=False, separators=(",", ":")) + "\n")
+        text = json.dumps(s, ensure_ascii=False, separators=(",", ":"))
+        if lines:
+            out.write(text + "\n")
+        else:
+            out.write(("\n" if first else ",\n") + text)
+        first = False
+    if not lines:
+        out.write("\n]\n")
 
 
 def _shown(stamp: str | None) -> str:

@@ -167,7 +167,7 @@ def test_a_crash_while_the_stop_reads_its_meter_keeps_reason_and_id_tag(
         assert stop["meterStop"] == REGISTER_WH + 12.0
         done = cli("sessions", "--json", "--config", str(daemon.config_path))
         assert done.returncode == 0, done.stderr
-        [session] = [json.loads(line) for line in done.stdout.splitlines()]
+        [session] = json.loads(done.stdout)
         assert (session["stop_reason"], session["meter_stop_wh"]) == ("Local", REGISTER_WH + 12.0)
         assert session["acknowledged"] is True
     finally:

@@ -19,7 +19,8 @@ def _sessions(daemon: Daemon, *args: str) -> list[dict[str, Any]]:
     """`cpagent sessions --json --samples` while the daemon runs (or not)."""
     done = cli("sessions", "--json", "--samples", *args, "--config", str(daemon.config_path))
     assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    sessions: list[dict[str, Any]] = json.loads(done.stdout)  # one JSON array
+    return sessions
 
 
 def _database(daemon: Daemon) -> Path:

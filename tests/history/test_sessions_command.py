@@ -101,17 +101,34 @@ def test_csv_is_rfc_4180_with_iso_times_and_kwh(
     assert '"CARD,""7"""' in out  # quoted, quotes doubled
 
 
-def test_json_lines_without_and_with_samples(
+def test_json_is_one_array_without_and_with_samples(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(config.parent / "state" / "cpagent.db", 3, 4)
     code, out, _ = run(capsys, "--json", "--config", str(config))
-    lines = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and [s["local_id"] for s in lines] == [1, 2, 3]
-    assert "samples" not in lines[0] and lines[0]["id_tag"] == "CARD00000001"
+    sessions = json.loads(out)  # RFC 8259: one document, the whole history
+    assert code == 0 and [s["local_id"] for s in sessions] == [1, 2, 3]
+    assert "samples" not in sessions[0] and sessions[0]["id_tag"] == "CARD00000001"
     code, out, _ = run(capsys, "--json", "--samples", "--config", str(config))
-    first = json.loads(out.splitlines()[0])
+    first = json.loads(out)[0]
     assert len(first["samples"]) == 4 and first["samples"][0][1:] == [7200.0, 1000.0]
+
+
+def test_json_lines_give_the_same_objects_one_a_line(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(config.parent / "state" / "cpagent.db", 3, 4)
+    _, array, _ = run(capsys, "--json", "--samples", "--config", str(config))
+    code, out, _ = run(capsys, "--json-lines", "--samples", "--config", str(config))
+    assert code == 0 and [json.loads(line) for line in out.splitlines()] == json.loads(array)
+
+
+def test_an_empty_history_as_json_is_an_empty_array(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(config.parent / "state" / "cpagent.db", 0, 0)
+    code, out, _ = run(capsys, "--json", "--config", str(config))
+    assert (code, json.loads(out)) == (0, [])
 
 
 def test_since_takes_a_date_or_a_utc_date_time(
