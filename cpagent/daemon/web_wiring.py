@@ -66,11 +66,8 @@ def history_sessions(
     ) -> tuple[int, list[dict[str, Any]]]:
         from cpagent.history import SessionHistory
 
-        history = SessionHistory(db_path)
-        try:
+        with SessionHistory(db_path) as history:
             return history.page(offset, limit, since)
-        finally:
-            history.close()
 
     return sessions
 
