@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockSPIDevice
 from hw.events import EvseFault, PilotState
 from hw.evse.pilot import current_for_duty
 from hw.evse.pwm import DEFAULT_ADC_OFFSET_V, DEFAULT_ADC_SCALE
-from hw.evse.sim import SimVehicle
+from hw.evse.sim import SimVehicle, VehicleHandles
 
 # IEC 61851-1 Table A.4: the pilot's positive level in each state (E: shorted to PE).
 LEVELS_V: dict[PilotState, float] = {
@@ -77,7 +77,7 @@ class MockPilotAdc(MockSPIDevice):
             self._state, self.rx_buf = "idle", []
 
 
-class SimPilotCircuit:
+class SimPilotCircuit(VehicleHandles):
     """The analog side of a DIY pilot on mock pins: a SimVehicle that reads the PWM pin's
     duty as its offer (Annex A Table A.7), and a MockPilotAdc on SPI0 that reads the level
     the vehicle makes. A PWM pin held low (duty 0: the Pi stopped) is -12 V, state F.
@@ -112,15 +112,6 @@ class SimPilotCircuit:
             return LEVELS_V[PilotState.F]
         self.vehicle.offer(current_for_duty(duty))
         return LEVELS_V[self.vehicle.pilot]
-
-    def plug(self, *, wants_charge: bool = True) -> None:
-        self.vehicle.plug(wants_charge=wants_charge)
-
-    def unplug(self) -> None:
-        self.vehicle.unplug()
-
-    def request_charge(self, wants: bool = True) -> None:
-        self.vehicle.request_charge(wants)
 
     def inject_fault(self, code: str) -> None:
         """PilotShort or PilotFault; ValueError for a fault a pilot circuit cannot show."""

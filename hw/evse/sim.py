@@ -82,7 +82,23 @@ class SimVehicle:
         return self.draw_a * voltage_v * self.phases
 
 
-class SimEvse:
+class VehicleHandles:
+    """The bench's (`cpagent ctl`) handles on a simulated pilot's `vehicle`: plug, unplug,
+    ask for charge or not (S2). Shared by SimEvse and the mock-pin pwm circuit."""
+
+    vehicle: SimVehicle
+
+    def plug(self, *, wants_charge: bool = True) -> None:
+        self.vehicle.plug(wants_charge=wants_charge)
+
+    def unplug(self) -> None:
+        self.vehicle.unplug()
+
+    def request_charge(self, wants: bool = True) -> None:
+        self.vehicle.request_charge(wants)
+
+
+class SimEvse(VehicleHandles):
     """An EvseController + FaultInjectable twin: the pilot of `vehicle`, no hardware.
 
     `inject_fault(code)` takes an EvseFault value ("ResidualCurrent", "StuckRelay", ...) and
@@ -140,15 +156,6 @@ class SimEvse:
     def clear_fault(self) -> None:
         with self._lock:
             self._faults.clear()
-
-    def plug(self, *, wants_charge: bool = True) -> None:
-        self.vehicle.plug(wants_charge=wants_charge)
-
-    def unplug(self) -> None:
-        self.vehicle.unplug()
-
-    def request_charge(self, wants: bool = True) -> None:
-        self.vehicle.request_charge(wants)
 
     def close(self) -> None:
         with self._lock:
