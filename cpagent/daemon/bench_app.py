@@ -44,7 +44,7 @@ class BenchApplication:
         self._link = LinkStatus(
             ctx.config.csms.transport, ctx.config.csms.protocol, since=time.time()
         )
-        self._problems = Problems()  # `last_error`: the newest one whose cause still holds
+        self._problems = Problems()  # `last_error`: the latest to begin whose cause still holds
         self._last_card: str | None = None
         self._frames_received = 0
         self._views = {c.id: _ConnectorView() for c in ctx.hardware.connectors}

@@ -165,7 +165,9 @@ class LinkStatus:
 @dataclass(slots=True)
 class Problems:
     """Error conditions that hold until their cause is gone (link back, device recovered,
-    store writing again); `last` is the newest of them, `count` every one ever raised."""
+    store writing again); `last` is the one that began most recently, `count` every one ever
+    raised. A condition raised again while it holds (the link's every retry) takes the new
+    words but keeps its place, so `last_error` does not flip between two conditions."""
 
     active: dict[str, tuple[str, float]] = field(default_factory=dict)
     count: int = 0
@@ -174,8 +176,7 @@ class Problems:
         message = redact_text(message)  # e.g. a link error quoting a URL with a password
         self.count += 1
         since = self.active[key][1] if key in self.active else wall
-        self.active.pop(key, None)
-        self.active[key] = (message, since)  # newest last
+        self.active[key] = (message, since)  # a new key goes last; a held one keeps its place
 
     def clear(self, key: str) -> None:
         self.active.pop(key, None)

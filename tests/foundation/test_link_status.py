@@ -118,6 +118,17 @@ def test_a_repeated_error_keeps_its_first_since_and_its_latest_words() -> None:
     ]
 
 
+def test_a_condition_raised_again_keeps_its_place_behind_a_newer_one() -> None:
+    # the link retries every few seconds; a meter fault raised between two retries stays
+    # `last_error` instead of flipping back to the link error at every attempt
+    problems = Problems()
+    problems.raise_("csms", "CSMS link: refused", T0)
+    problems.raise_("connector1:meter", "connector1:meter: PowerMeterFailure", T0 + 1)
+    problems.raise_("csms", "CSMS link: refused", T0 + 2)
+    assert problems.last == "connector1:meter: PowerMeterFailure"
+    assert [e["source"] for e in problems.as_list()] == ["csms", "connector1:meter"]
+
+
 def test_a_link_never_up_is_down_since_the_start() -> None:
     link = LinkStatus(since=T0)
     link.went_down(TransportDown("refused", LinkCause.REFUSED, retry_in_s=1.0), T0 + 3)
