@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -108,16 +110,19 @@ def test_a_start_given_up_still_delivers_meter_values_and_stop_with_minus_one(
 class WithheldMeter(SdmTwin):
     """An SDM630 twin that, while `withhold` is set, keeps its answers (the request is read,
     no reply goes out) - a stop's meter read caught in flight. Withheld requests stay
-    unanswered for good (`close()` drops them), later ones are answered as usual."""
+    unanswered for good (`close()` drops them), later ones are answered as usual.
+    `on_withheld` runs in the twin the moment such a request arrives."""
 
     def __init__(self) -> None:
         super().__init__("SDM630", unit=1)
         self.withhold = False
         self.asked = threading.Event()  # a request arrived while withholding
+        self.on_withheld: Callable[[], None] = lambda: None
         self._never = threading.Event()
 
     async def _action(self, *args: Any) -> None:
         if self.withhold:
+            self.on_withheld()
             self.asked.set()
             await asyncio.get_running_loop().run_in_executor(None, self._never.wait)
             return  # closing: the link is unplugged, the reply goes nowhere
@@ -154,10 +159,13 @@ def test_a_crash_while_the_stop_reads_its_meter_keeps_reason_and_id_tag(
             what="charging, the Start acknowledged",
         )
         meter.set(energy_wh=REGISTER_WH + 12.0)
+        # kill -9 from the twin as the stop's read arrives: well inside the <= 1 s the stop
+        # waits for that answer, however slow the test's own thread is to wake up
+        meter.on_withheld = lambda: os.kill(daemon.pid, signal.SIGKILL)
         meter.withhold = True
         daemon.do("tap", id_tag="CARD-K")  # Local stop: relay opens, the meter is asked
         assert meter.asked.wait(10), "the stop never read the meter"
-        daemon.kill9()  # inside the <= 1 s the stop waits for that answer
+        assert daemon.wait_exit() == -signal.SIGKILL
         meter.withhold = False
         daemon.start()
         stop = csms.wait_call("StopTransaction", timeout=15)
