@@ -230,7 +230,9 @@ def test_keep_running_leaves_agent_and_csms_up_until_ctrl_c() -> None:
         assert run_cli("ctl", "--socket", sock, "plug", "1").returncode == 0
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C reaches the demo and the agent
         reader.wait_for("[10/10] stop the agent")
-        assert demo.wait(20) == 0
+        code = demo.wait(20)
+        assert demo.stderr is not None
+        assert code == 0, demo.stderr.read()  # what the demo said of the agent's exit
         assert pid_gone(agent_pid)
     finally:
         stop(demo)

@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,14 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what or predicate}")
         time.sleep(0.02)
+
+
+def control_status(path: Path) -> dict[str, Any]:
+    """The daemon's status answer on control socket `path`, or {} while it is not up yet
+    (the web page starts before the control socket)."""
+    from cpagent.daemon.client import DaemonUnavailable, request
+
+    try:
+        return request(path, {"cmd": "status"})
+    except DaemonUnavailable:
+        return {}

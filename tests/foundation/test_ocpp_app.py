@@ -19,7 +19,7 @@ from cpagent.daemon.loop import Application
 from cpagent.daemon.runner import run_daemon
 from cpagent.daemon.wiring import build_application
 
-from .conftest import wait_until
+from .conftest import control_status, wait_until
 
 
 @dataclass
@@ -70,7 +70,7 @@ def daemon(bench_config: Path, csms: CentralSystem) -> Iterator[Daemon]:
         target=lambda: running.result.append(run_daemon(config, env={}, build_app=build))
     )
     running.thread.start()
-    wait_until(config.control.socket.exists, what="control socket")
+    wait_until(lambda: control_status(config.control.socket), what="control socket")
     yield running
     if running.thread.is_alive():
         running.contexts[0].post(ShutdownRequested("teardown"))

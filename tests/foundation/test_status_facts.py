@@ -24,7 +24,7 @@ from cpagent.daemon.runner import run_daemon
 from cpagent.daemon.status_report import connector_facts
 from cpagent.daemon.web_wiring import start_web
 from hw.events import DeviceFaulted
-from tests.foundation.conftest import wait_until
+from tests.foundation.conftest import control_status, wait_until
 from tests.foundation.test_config import MINIMAL, write
 from tests.foundation.test_daemon import ProbeApp
 from tests.foundation.test_loop import Clock, RecordingApp
@@ -140,15 +140,15 @@ def daemon_with_page(bench_config: Path) -> Iterator[tuple[int, Path]]:
 def test_the_daemon_status_and_api_status_say_where_the_page_is(
     daemon_with_page: tuple[int, Path],
 ) -> None:
-    from cpagent.daemon.client import request
-
     port, control = daemon_with_page
     expected = {
         "listen": f"127.0.0.1:{port}",
         "url": f"http://127.0.0.1:{port}/",
         "error": None,
     }
-    assert request(control, {"cmd": "status"})["web"] == expected
+    # the page and the control socket start side by side, and the page's address reaches
+    # the owner loop as an event: wait for the status to say it
+    wait_until(lambda: control_status(control).get("web") == expected, what="the page in status")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as reply:
         assert json.load(reply)["web"] == expected
 

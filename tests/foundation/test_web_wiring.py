@@ -25,7 +25,7 @@ from cpagent.daemon.events import ControlRequest, ShutdownRequested
 from cpagent.daemon.loop import Inbox, OwnerLoop
 from cpagent.daemon.runner import run_daemon
 from cpagent.daemon.web_wiring import OwnerStatus, start_web
-from tests.foundation.conftest import wait_until
+from tests.foundation.conftest import control_status, wait_until
 from tests.foundation.test_config import MINIMAL, write
 from tests.foundation.test_daemon import ProbeApp
 from tests.foundation.test_loop import Clock, RecordingApp
@@ -157,6 +157,7 @@ def test_the_page_stops_on_every_exit_path(
         wait_until(lambda: port_open(port), what="the page listening")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as reply:
             assert json.load(reply)["application"] == "bench"
+        wait_until(lambda: control_status(config.control.socket), what="the control socket")
         if how == "shutdown":
             apps[0].ctx.post(ShutdownRequested("test"))
         else:
