@@ -98,7 +98,10 @@ def open_evse(target: EvseTarget, max_current_a: float) -> Any:
         )
     from hw.evse.openevse import OpenEvse
 
-    return OpenEvse(target.port, baudrate=target.baudrate, max_current_a=max_current_a)
+    # heartbeat_s None: a diagnosis leaves the board's heartbeat supervision (EEPROM) alone
+    return OpenEvse(
+        target.port, baudrate=target.baudrate, max_current_a=max_current_a, heartbeat_s=None
+    )
 
 
 def identity(evse: Any, target: EvseTarget) -> str:

@@ -83,7 +83,25 @@ def _check_connectors(value: Any, add: Add) -> dict[str, str]:
             device = table.get(name)
             if isinstance(device, dict):
                 _claim_port(cls, device, f"{where}.{name}", ports, add)
+        _check_heartbeat(evse, f"{where}.evse", add)
     return ports
+
+
+def _check_heartbeat(evse: dict[str, Any], where: str, add: Add) -> None:
+    """The board's heartbeat supervision is pulsed at every read: an interval under two
+    reads would fall back to 6 A between reads."""
+    beat = _valid(EvseConfig, evse, "heartbeat_s")
+    poll = evse.get("poll_interval_s", _default(EvseConfig, "poll_interval_s"))
+    if not beat or isinstance(poll, bool) or not isinstance(poll, int | float) or poll <= 0:
+        return
+    if beat < 2 * poll:
+        add(
+            Problem(
+                f"{where}.heartbeat_s",
+                f"{beat} s is less than twice poll_interval_s ({poll:g} s): the board would "
+                "fall back to 6 A between two reads",
+            )
+        )
 
 
 def _claim_port(

@@ -88,6 +88,15 @@ class EvseConfig:
         "up to this late)",
         **POSITIVE,
     )
+    heartbeat_s: int = key(
+        0,
+        "seconds the board waits for cpagent before it falls back to 6 A by itself (RAPI "
+        "`$SY`, pulsed at every read; at least twice `poll_interval_s`); 0: supervision off, "
+        "and switched off on the board",
+        only_for=("openevse",),
+        minimum=0,
+        maximum=65535,  # the firmware's uint16 interval
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ def build_evse(conf: ConnectorConfig, buses: BusRegistry, pin_factory: Any) -> E
             evse.port,
             baudrate=evse.baudrate or EVSE_DEFAULT_BAUD["openevse"],
             max_current_a=conf.max_current_a,
+            heartbeat_s=evse.heartbeat_s,
         )
     from hw.evse.evse_din import EvseDin
     from hw.modbus_bus import BusSettings

@@ -32,7 +32,9 @@ class OpenEvse:
     - status: `$GS` (evse state, pilot state) and `$GC` (amps the pilot advertises).
     A board that rebooted (`$AB`, or awake while 0 A is wanted) is put back where it should
     be; a fault state latches 0 A. With `heartbeat_s` > 0 the driver arms the board's own
-    heartbeat supervision (`$SY heartbeat_s 0`) and pulses it on every read.
+    heartbeat supervision (`$SY heartbeat_s 0`) and pulses it on every read; with 0 it
+    switches it off (`$SY 0 0`) at first contact and after a reboot; with None it leaves it
+    as the board has it.
     """
 
     def __init__(
@@ -43,7 +45,7 @@ class OpenEvse:
         max_current_a: float = 16.0,
         timeout_s: float = 1.0,
         retries: int = 1,
-        heartbeat_s: int = 0,
+        heartbeat_s: int | None = 0,
         clock: Clock = time.monotonic,
     ) -> None:
         self.port = port
@@ -60,7 +62,7 @@ class OpenEvse:
         self._seq = 0
         self._listener: Listener | None = None
         self._rebooted = False
-        self._heartbeat_armed = False
+        self._heartbeat_written = False
         self._closed = False
         self.bad_frames = 0
         self.notices = 0
@@ -211,11 +213,20 @@ class OpenEvse:
             self._current.set(amps)
 
     def _heartbeat(self) -> None:
+        """The board's heartbeat supervision as configured. The board keeps it in EEPROM, so
+        with `heartbeat_s` 0 a supervision armed earlier (another host, an older config) is
+        switched off at first contact, or the board would drop to 6 A one interval after
+        it; firmware built without supervision answers that with `$NK`, which is fine."""
+        if self.heartbeat_s is None:
+            return  # leave the board's setting as it is (a probe changes nothing it keeps)
+        if not self._heartbeat_written:
+            if self.heartbeat_s > 0:
+                self.command("SY", self.heartbeat_s, 0)  # falls back to its minimum (6 A)
+            else:
+                self._exchange("SY", 0, 0)  # interval 0: supervision off
+            self._heartbeat_written = True
         if self.heartbeat_s <= 0:
             return
-        if not self._heartbeat_armed:
-            self.command("SY", self.heartbeat_s, 0)  # falls back to its minimum (6 A)
-            self._heartbeat_armed = True
         frame = self._exchange("SY")
         if frame.kind == "NK":  # a pulse was missed since the last acknowledgement
             self.command("SY", 165)  # HS_ACK_COOKIE 0xA5
@@ -227,7 +238,7 @@ class OpenEvse:
             try:
                 if self._rebooted:
                     self._rebooted = False
-                    self._heartbeat_armed = False
+                    self._heartbeat_written = False
                     self._current.pending = True
                 self._current.reassert()
                 self._heartbeat()

@@ -36,7 +36,8 @@ class OpenEvseTwin:
         self.fault: EvseState | None = None
         self.commands: list[str] = []
         self.firmware_version, self.rapi_version = "8.2.2", "5.1.0"  # $GV answers these
-        self.heartbeat: tuple[int, int] = (0, 0)
+        self.heartbeat: tuple[int, int] = (0, 0)  # $SY interval, fallback (its EEPROM)
+        self.heartbeat_supported = True  # False: firmware built without HEARTBEAT_SUPERVISION
         self.corrupt_replies = 0
         self.silent = False
         self._lock = threading.Lock()
@@ -163,6 +164,8 @@ class OpenEvseTwin:
         elif cmd == "GV":
             return True, f"{self.firmware_version} {self.rapi_version}"
         elif cmd == "SY":
+            if not self.heartbeat_supported:
+                return False, ""
             if len(args) == 2:
                 self.heartbeat = (int(args[0]), int(args[1]))
             return True, f"{self.heartbeat[0]} {self.heartbeat[1]} 0"

@@ -168,6 +168,23 @@ CASES = [
         "connector[1].evse.poll_interval_s: must be greater than 0",
     ),
     (
+        "heartbeat within two reads",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\npoll_interval_s = 10\n'
+        "heartbeat_s = 15\n",
+        "connector[1].evse.heartbeat_s: 15 s is less than twice poll_interval_s (10 s): the "
+        "board would fall back to 6 A between two reads",
+    ),
+    (
+        "heartbeat of another controller",
+        EVSE + 'driver = "evse-din"\nport = "/dev/ttyUSB0"\nheartbeat_s = 30\n',
+        "connector[1].evse.heartbeat_s: only for driver openevse",
+    ),
+    (
+        "heartbeat beyond the firmware's range",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\nheartbeat_s = 65536\n',
+        "connector[1].evse.heartbeat_s: must be",
+    ),
+    (
         "sim meter phases",
         '[[connector]]\nrelay_pin = 17\n[connector.meter]\ndriver = "sim"\nphases = 2\n',
         "connector[1].meter.phases: must be one of 1, 3, not 2",
@@ -229,6 +246,26 @@ def test_the_evse_is_read_every_poll_interval_s(tmp_path: Path, line: str, expec
         assert poller is not None and poller.interval_s == expected
     finally:
         hardware.close()
+
+
+def test_the_openevse_board_is_supervised_with_heartbeat_s(tmp_path: Path) -> None:
+    from hw.evse.openevse_sim import OpenEvseTwin
+
+    with OpenEvseTwin() as board:
+        config = load(
+            tmp_path,
+            f'[[connector]]\n[connector.evse]\ndriver = "openevse"\nport = "{board.port}"\n'
+            "heartbeat_s = 30\n",
+        )
+        hardware = build_hardware(config, lambda event: None)
+        try:
+            evse = hardware.connector(1).evse
+            assert evse is not None
+            evse.read_status()  # what the EVSE poller does every poll_interval_s
+            assert board.heartbeat == (30, 0)  # armed: `$SY 30 0`
+            assert "SY" in board.commands  # and pulsed
+        finally:
+            hardware.close()
 
 
 def test_a_three_phase_sim_connector_draws_up_to_its_rating_on_each_phase(tmp_path: Path) -> None:

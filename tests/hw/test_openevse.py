@@ -139,6 +139,35 @@ def test_heartbeat_supervision_is_armed_and_pulsed(twin):
     driver.close()
 
 
+def test_supervision_left_armed_on_the_board_is_switched_off_without_heartbeat(twin):
+    # the interval lives in the board's EEPROM: armed by an earlier host, it would drop the
+    # current to 6 A one interval after cpagent started and never pulsed it
+    twin.heartbeat = (30, 0)
+    driver = OpenEvse(twin.port, timeout_s=0.5)
+    driver.read_status()
+    driver.read_status()
+    assert twin.heartbeat == (0, 0)
+    assert twin.commands.count("SY 0 0") == 1  # once, then no pulses
+    assert "SY" not in twin.commands
+    driver.close()
+
+
+def test_a_driver_told_to_leave_supervision_alone_writes_no_sy(twin):
+    twin.heartbeat = (30, 0)
+    driver = OpenEvse(twin.port, timeout_s=0.5, heartbeat_s=None)  # what `probe evse` does
+    driver.read_status()
+    assert twin.heartbeat == (30, 0) and not [c for c in twin.commands if c.startswith("SY")]
+    driver.close()
+
+
+def test_firmware_without_supervision_is_no_fault_without_heartbeat(twin):
+    twin.heartbeat_supported = False  # built without HEARTBEAT_SUPERVISION: $SY is $NK
+    driver = OpenEvse(twin.port, timeout_s=0.5)
+    status = driver.read_status()
+    assert not status.faults and "SY 0 0" in twin.commands
+    driver.close()
+
+
 def test_close_sleeps_the_board(twin):
     driver = OpenEvse(twin.port, timeout_s=0.5)
     driver.set_current_a(8)
