@@ -110,8 +110,10 @@ def run_daemon(
             if owner.exit_code is not None:
                 return owner.exit_code  # the application could not be built
             # The page first: its WebPageState is then in the inbox before any status request
-            # can come in through the control socket.
+            # can come in through the control socket. The devices too: once the socket
+            # answers, a bench command (`ctl tap`) finds its simulated device running.
             web = start_web(config, inbox.post)  # None: no [web], or it could not bind
+            hardware.start()
             control = ControlServer(
                 config.control.socket, inbox.post, ctl_group=config.control.ctl_group
             )
@@ -122,7 +124,6 @@ def run_daemon(
                 inbox.post(ShutdownRequested("control socket unavailable", EX_UNAVAILABLE))
                 owner.thread.join(SHUTDOWN_GRACE_S)
                 raise StartupError(str(exc), EX_UNAVAILABLE) from exc
-            hardware.start()
             transport.start()
             notifier.ready("running; connecting to CSMS")
             code = _wait(owner, stop_asked)
