@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -98,7 +99,109 @@ def test_fault_states_latch_zero_amps_and_post_their_code(evse, twin, events, st
     poller.poll_once()
     assert events.of(DeviceFaulted)[0].code == code
     assert events.of(DeviceFaulted)[0].vendor_code == fault.value
-    assert evse.offered_current_a == 0 and twin.mode == EvseState.SLEEPING
+    assert evse.offered_current_a == 0 and twin.vehicle.draw_a == 0
+    # no `$FS` while the board holds the fault: Sleep() would replace the fault state
+    assert twin.mode != EvseState.SLEEPING and "FS" not in twin.commands[-3:]
+
+
+def test_a_fault_stays_reported_while_the_board_has_it(evse, twin):
+    # J1772EvseController::Sleep() sets EVSE_STATE_SLEEPING whatever the state was, and
+    # Update() returns early while sleeping: a `$FS` after a GFCI trip made the next `$GS`
+    # show 0xFE and the fault vanished from the status while the board still had it.
+    twin.vehicle.plug(wants_charge=True)
+    evse.set_current_a(16)
+    assert evse.read_status().pilot is PilotState.C
+    twin.inject_fault(EvseState.GFCI_FAULT)
+    for _ in range(3):
+        assert evse.read_status().faults == {EvseFault.RESIDUAL_CURRENT}
+    evse.set_current_a(0)  # what the charger does on a fault: still no `$FS`
+    assert evse.read_status().faults == {EvseFault.RESIDUAL_CURRENT}
+    assert twin.vehicle.draw_a == 0
+    twin.clear_fault()  # the board leaves the fault awake: it is put to sleep at once
+    status = evse.read_status()
+    assert (status.faults, status.offered_current_a) == (set(), 0)
+    assert twin.mode == EvseState.SLEEPING and twin.vehicle.draw_a == 0
+
+
+def test_a_sleeping_board_shows_the_ev_through_its_connected_flag(evse, twin):
+    # Asleep, Update() does not read the pilot state: `$GS` repeats the one from before the
+    # sleep and only vflags' ECVF_EV_CONNECTED (0x0100) follows the EV.
+    assert evse.read_status().pilot is PilotState.A
+    twin.vehicle.plug(wants_charge=True)
+    reply = evse.command("GS")
+    assert reply.args[0] == "fe" and reply.args[2] == "01" and int(reply.args[3], 16) & 0x100
+    assert evse.read_status().pilot is PilotState.B
+    twin.vehicle.unplug()
+    assert evse.read_status().pilot is PilotState.A
+
+
+def test_a_board_disabled_elsewhere_is_put_to_sleep_to_see_the_ev(evse, twin):
+    # Disabled, Update() returns before reading the pilot at all (not even EV connected).
+    evse.read_status()
+    with twin._lock:
+        twin.mode = EvseState.DISABLED  # the front panel or another host: `$FD`
+    twin.vehicle.plug(wants_charge=True)
+    assert evse.read_status().pilot is PilotState.B
+    assert twin.mode == EvseState.SLEEPING and twin.vehicle.draw_a == 0
+
+
+def test_firmware_without_pilot_state_in_gs_is_named(evse, twin):
+    # Before D6.0.0 (RAPI 5.0.0) `$GS` answered `state(decimal) elapsed` (CHANGELOG D6.0.0).
+    twin.legacy_gs = True
+    with pytest.raises(EvseError, match=r"firmware before D6\.0\.0"):
+        evse.read_status()
+    assert evse.offered_current_a == 0
+
+
+def test_a_missed_heartbeat_acknowledged_gets_the_asked_current_back(twin):
+    # HsAckMissedPulse() restores the board's saved capacity (EEPROM 32 A here), not the
+    # volatile `$SC 10 V`: the driver must write its current again after the `$SY 165`.
+    driver = OpenEvse(twin.port, timeout_s=0.5, max_current_a=32.0, heartbeat_s=30)
+    try:
+        twin.vehicle.plug(wants_charge=True)
+        driver.set_current_a(10)
+        assert driver.read_status().offered_current_a == 10
+        twin.miss_heartbeat()  # the Pi was silent for an interval: the board falls to 6 A
+        assert twin.current_a == 6 and twin.vehicle.draw_a == 6
+        status = driver.read_status()  # the pulse gets `$NK`: acknowledged
+        assert "SY 165" in twin.commands and twin.heartbeat_trigger == 1
+        assert (twin.current_a, twin.vehicle.draw_a, status.offered_current_a) == (10, 10, 10)
+    finally:
+        driver.close()
+
+
+def test_volatile_current_is_capped_by_the_saved_capacity():
+    # SetCurrentCapacity(nosave): "temporary amps can't be > max set in EEPROM"; $GC's 4th
+    # field is that capacity. The driver reports what the board offers.
+    with OpenEvseTwin(max_hw_a=32, eeprom_current_a=16) as board:
+        assert _ask(board, "SC", 20, "V").args == ("16",)
+        assert _ask(board, "SC", 20, "V").kind == "NK"
+        assert _ask(board, "GC").args == ("6", "32", "16", "16")
+        driver = OpenEvse(board.port, timeout_s=0.5, max_current_a=32.0)
+        try:
+            board.vehicle.plug(wants_charge=True)
+            driver.set_current_a(20)
+            assert driver.read_status().offered_current_a == 16 == board.vehicle.draw_a
+        finally:
+            driver.close()
+
+
+def _ask(twin: OpenEvseTwin, command: str, *params: object) -> rapi.Frame:
+    """One raw RAPI exchange with the twin, as a test bench's terminal would do it."""
+    import serial
+
+    with serial.Serial(twin.port, 115200, timeout=0.05) as port:
+        port.write(rapi.encode(command, *params, seq=0x42))
+        buffer = b""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            buffer += port.read(64)
+            for line in buffer.split(b"\r"):
+                if line.startswith(b"$OK") or line.startswith(b"$NK"):
+                    frame = rapi.parse(line.decode("ascii"))
+                    if frame.seq == 0x42:
+                        return frame
+    raise AssertionError(f"no reply to ${command}")
 
 
 def test_state_notices_wake_the_poller(evse, twin, events):
