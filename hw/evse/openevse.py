@@ -18,6 +18,10 @@ from hw.interfaces import Clock
 
 Listener = Callable[[], None]
 
+# HsExpirationCheck compares `millis() - m_HsLastPulse` with `m_HsInterval * 1000`, which the
+# ATmega328P computes in 16 bits: above 65 s the interval wraps (66 s times out after 464 ms).
+MAX_HEARTBEAT_S = 65
+
 
 class OpenEvse:
     """An EvseController for an OpenEVSE board on a serial port (default 115200 8N1).
@@ -55,6 +59,8 @@ class OpenEvse:
         heartbeat_s: int | None = 0,
         clock: Clock = time.monotonic,
     ) -> None:
+        if heartbeat_s is not None and not 0 <= heartbeat_s <= MAX_HEARTBEAT_S:
+            raise ValueError(f"heartbeat_s must be 0-{MAX_HEARTBEAT_S} s, not {heartbeat_s}")
         self.port = port
         self.baudrate = baudrate
         self.timeout_s = timeout_s

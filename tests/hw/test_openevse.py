@@ -170,6 +170,13 @@ def test_a_missed_heartbeat_acknowledged_gets_the_asked_current_back(twin):
         driver.close()
 
 
+@pytest.mark.parametrize("seconds", [-1, 66])
+def test_a_heartbeat_the_board_cannot_count_is_refused(seconds):
+    # HsExpirationCheck: `m_HsInterval * 1000` in the ATmega328P's 16-bit int: 66 s -> 464 ms
+    with pytest.raises(ValueError, match="0-65"):
+        OpenEvse("/dev/null", heartbeat_s=seconds)
+
+
 def test_volatile_current_is_capped_by_the_saved_capacity():
     # SetCurrentCapacity(nosave): "temporary amps can't be > max set in EEPROM"; $GC's 4th
     # field is that capacity. The driver reports what the board offers.
