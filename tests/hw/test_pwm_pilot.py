@@ -31,6 +31,30 @@ def test_duty_follows_annex_a(amps, duty):
         assert current_for_duty(duty) == pytest.approx(amps)
 
 
+@pytest.mark.parametrize(
+    ("duty", "amps"),
+    [
+        # IEC 61851-1 Table A.7, what the EV reads from the duty: 8 % <= D < 10 % is 6 A and
+        # 96 % < D <= 97 % is 80 A (a PWM that rounds 10 % down still offers 6 A), below 8 %
+        # (5 %: digital communication) and above 97 % nothing.
+        (0.02, 0.0),
+        (0.05, 0.0),
+        (0.0799, 0.0),
+        (0.08, 6.0),
+        (0.0999, 6.0),
+        (0.10, 6.0),
+        (0.85, 51.0),
+        (0.96, 80.0),
+        (0.965, 80.0),
+        (0.97, 80.0),
+        (0.975, 0.0),
+        (1.0, 0.0),
+    ],
+)
+def test_the_ev_reads_the_duty_as_table_a7_says(duty, amps):
+    assert current_for_duty(duty) == pytest.approx(amps)
+
+
 @pytest.mark.parametrize("amps", [5.9, 80.5, -1])
 def test_a_current_the_pwm_cannot_say_is_refused(amps):
     with pytest.raises(ValueError):
