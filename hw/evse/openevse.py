@@ -37,15 +37,16 @@ class OpenEvse:
     A board that rebooted (`$AB`, or awake while 0 A is wanted) is put back where it should
     be. A sleeping board reads no pilot state (J1772EvseController::Update returns early):
     `$GS` then repeats the state from before the sleep, so the vehicle is read from vflags'
-    ECVF_EV_CONNECTED (B connected, A not); a disabled board reads nothing, so with 0 A
-    wanted it is put to sleep instead. A fault state latches 0 A without `$FS`: Sleep() would
-    replace the fault state and hide it, so the board keeps its own fault handling (relay
-    open) and is put to sleep as soon as it leaves the fault. With `heartbeat_s` > 0 the
-    driver arms the board's own heartbeat supervision (`$SY heartbeat_s 0`) and pulses it on
-    every read; with 0 it switches it off (`$SY 0 0`) at first contact and after a reboot;
-    with None it leaves it as the board has it. A missed pulse is acknowledged (`$SY 165`)
-    and, as the acknowledgement restores the board's saved capacity, the wanted current is
-    written again at once.
+    ECVF_EV_CONNECTED (B connected, A not) - as in state 00, which a woken board shows (with
+    the old pilot state) until it has debounced the new one; a disabled board reads nothing,
+    so with 0 A wanted it is put to sleep instead. A fault state latches 0 A without `$FS`:
+    Sleep() would replace the fault state and hide it, so the board keeps its own fault
+    handling (relay open) and is put to sleep as soon as it leaves the fault.
+    With `heartbeat_s` > 0 the driver arms the board's own heartbeat supervision
+    (`$SY heartbeat_s 0`) and pulses it on every read; with 0 it switches it off (`$SY 0 0`)
+    at first contact and after a reboot; with None it leaves it as the board has it. A
+    missed pulse is acknowledged (`$SY 165`) and, as the acknowledgement restores the board's
+    saved capacity, the wanted current is written again at once.
     """
 
     def __init__(
@@ -276,13 +277,15 @@ class OpenEvse:
                     state = self._board_state()
                 pilot_amps = int(self.command("GC").args[2])
                 connected = None
-                if state.evse == EvseState.SLEEPING:
+                if state.evse in (EvseState.SLEEPING, EvseState.UNKNOWN):
                     connected = self._ev_connected(state)
             except (EvseError, IndexError, ValueError) as exc:
                 self._current.latch_off()
                 if isinstance(exc, EvseError):
                     raise
                 raise EvseError(f"OpenEVSE: malformed reply: {exc}") from exc
+            with contextlib.suppress(ValueError):
+                self.firmware_state = EvseState(state.evse)
             fault = rapi.STATE_FAULTS.get(state.evse)
             faults = frozenset() if fault is None else frozenset({fault})
             asleep = state.evse in (EvseState.SLEEPING, EvseState.DISABLED)

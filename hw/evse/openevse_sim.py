@@ -6,6 +6,7 @@ import contextlib
 import os
 import select
 import threading
+import time
 import tty
 
 from hw.events import PilotState
@@ -14,6 +15,9 @@ from hw.evse.rapi import EvseState
 from hw.evse.sim import SimVehicle
 
 _LETTER_STATES = {"A": EvseState.A, "B": EvseState.B, "C": EvseState.C, "D": EvseState.D}
+
+# open_evse.h DELAY_STATE_TRANSITION: how long Update() sees a new state before taking it.
+SETTLE_S = 0.25
 
 # J1772EvseController.h: m_wVFlags bits this twin keeps, and the ones whose change sends $AT
 # (ECVF_CHANGED_TEST, rapi_proc.cpp RapiSendEvseState).
@@ -42,9 +46,16 @@ class OpenEvseTwin:
     """
 
     def __init__(
-        self, *, max_hw_a: int = 32, eeprom_current_a: int = 32, vehicle: SimVehicle | None = None
+        self,
+        *,
+        max_hw_a: int = 32,
+        eeprom_current_a: int = 32,
+        vehicle: SimVehicle | None = None,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self.vehicle = vehicle or SimVehicle()
+        self.settle_s = settle_s
+        self._settle_until = 0.0  # woken ($FE, boot): state 00 and no PWM until then
         self.max_hw_a = max_hw_a
         self.eeprom_current_a = eeprom_current_a
         self.current_a = eeprom_current_a
@@ -79,7 +90,14 @@ class OpenEvseTwin:
             return self.mode
         if self.fault is not None:
             return self.fault
+        if self._settling():
+            return EvseState.UNKNOWN
         return _LETTER_STATES.get(self.vehicle.pilot.value, EvseState.UNKNOWN)
+
+    def _settling(self) -> bool:
+        """Enable() leaves m_EvseState UNKNOWN (pilot steady +12 V, m_PilotState as before)
+        until Update() has seen the new state for DELAY_STATE_TRANSITION."""
+        return time.monotonic() < self._settle_until
 
     @property
     def max_capacity_a(self) -> int:
@@ -91,11 +109,11 @@ class OpenEvseTwin:
         return (ECVF_EV_CONNECTED if self._ev_connected else 0) | relay
 
     def _sync_vehicle(self) -> None:
-        awake = self.mode == EvseState.UNKNOWN and self.fault is None
+        awake = self.mode == EvseState.UNKNOWN and self.fault is None and not self._settling()
         self.vehicle.offer(float(self.current_a) if awake else 0.0)
         if self.mode != EvseState.DISABLED:  # ReadPilot(): not while the pilot is -12 V
             self._ev_connected = self.vehicle.pilot is not PilotState.A
-        if self.mode == EvseState.UNKNOWN:  # Update() past its early returns
+        if self.mode == EvseState.UNKNOWN and not self._settling():  # Update() has run
             live = _LETTER_STATES.get(self.vehicle.pilot.value, EvseState.UNKNOWN)
             self._pilot_reg = EvseState.UNKNOWN if self.fault is not None else live
 
@@ -134,6 +152,7 @@ class OpenEvseTwin:
         with self._lock:
             self.current_a = self.max_capacity_a
             self.mode = EvseState.UNKNOWN
+            self._settle_until = time.monotonic() + self.settle_s
             self.heartbeat_trigger = 0
             self._sync_vehicle()
             self._send("$AB 00 8.2.2")
@@ -205,6 +224,8 @@ class OpenEvseTwin:
         if cmd == "FS":
             self.mode = EvseState.SLEEPING
         elif cmd == "FE":
+            if self.mode != EvseState.UNKNOWN:  # Enable() acts on a sleeping/disabled board
+                self._settle_until = time.monotonic() + self.settle_s
             self.mode = EvseState.UNKNOWN
         elif cmd == "FD":
             self.mode = EvseState.DISABLED

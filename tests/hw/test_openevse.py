@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from hw.errors import EvseError
-from hw.events import DeviceFaulted, EvseFault, PilotChanged, PilotState
+from hw.events import DeviceFaulted, EvseFault, EvseStatus, PilotChanged, PilotState
 from hw.evse import rapi
 from hw.evse.openevse import OpenEvse
 from hw.evse.openevse_sim import OpenEvseTwin
@@ -63,7 +63,7 @@ def test_the_ev_charges_at_the_offered_current_and_changes_are_volatile(evse, tw
     twin.vehicle.plug(wants_charge=True)
     assert evse.read_status().pilot is PilotState.B  # sleeping board, EV connected
     evse.set_current_a(10)
-    status = evse.read_status()
+    status = _settled(evse)
     assert (status.pilot, status.offered_current_a, status.faults) == (PilotState.C, 10, set())
     assert twin.vehicle.draw_a == 10
     assert "SC 10 V" in twin.commands and twin.eeprom_current_a == 32  # EEPROM untouched
@@ -110,7 +110,7 @@ def test_a_fault_stays_reported_while_the_board_has_it(evse, twin):
     # show 0xFE and the fault vanished from the status while the board still had it.
     twin.vehicle.plug(wants_charge=True)
     evse.set_current_a(16)
-    assert evse.read_status().pilot is PilotState.C
+    assert _settled(evse).pilot is PilotState.C
     twin.inject_fault(EvseState.GFCI_FAULT)
     for _ in range(3):
         assert evse.read_status().faults == {EvseFault.RESIDUAL_CURRENT}
@@ -133,6 +133,19 @@ def test_a_sleeping_board_shows_the_ev_through_its_connected_flag(evse, twin):
     assert evse.read_status().pilot is PilotState.B
     twin.vehicle.unplug()
     assert evse.read_status().pilot is PilotState.A
+
+
+def test_a_board_just_woken_is_not_read_as_unplugged(evse, twin):
+    # Enable() leaves the state 00 (UNKNOWN) with the pilot state from before the sleep until
+    # Update() has seen the new state for DELAY_STATE_TRANSITION (250 ms). The EV was plugged
+    # in while the board slept, so that old pilot state says A: read as such it would end
+    # the transaction the moment charging starts.
+    twin.vehicle.plug(wants_charge=True)
+    assert evse.read_status().pilot is PilotState.B
+    evse.set_current_a(16)  # `$SC 16 V`, `$FE`
+    assert twin.evse_state() == EvseState.UNKNOWN
+    assert evse.read_status().pilot is PilotState.B
+    assert _settled(evse).pilot is PilotState.C and twin.vehicle.draw_a == 16
 
 
 def test_a_board_disabled_elsewhere_is_put_to_sleep_to_see_the_ev(evse, twin):
@@ -191,6 +204,16 @@ def test_volatile_current_is_capped_by_the_saved_capacity():
             assert driver.read_status().offered_current_a == 16 == board.vehicle.draw_a
         finally:
             driver.close()
+
+
+def _settled(evse: OpenEvse, timeout_s: float = 3.0) -> EvseStatus:
+    """The first status after a woken board has taken its state (open_evse.h
+    DELAY_STATE_TRANSITION), read with a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = evse.read_status()
+        if evse.firmware_state != EvseState.UNKNOWN or time.monotonic() > deadline:
+            return status
 
 
 def _ask(twin: OpenEvseTwin, command: str, *params: object) -> rapi.Frame:
