@@ -212,7 +212,11 @@ class OpenEvse:
         return value
 
     def _board_state(self) -> rapi.BoardState:
-        return rapi.parse_state(self.command("GS").args)
+        args = self.command("GS").args
+        try:
+            return rapi.parse_state(args)
+        except ValueError as exc:  # also from set_current_a: an EvseError, like the others
+            raise EvseError(f"OpenEVSE: {exc}") from exc
 
     def _ev_connected(self, state: rapi.BoardState) -> bool:
         """Whether an EV is plugged in, while the pilot state is not being read (asleep)."""

@@ -164,6 +164,8 @@ def test_firmware_without_pilot_state_in_gs_is_named(evse, twin):
     with pytest.raises(EvseError, match=r"firmware before D6\.0\.0"):
         evse.read_status()
     assert evse.offered_current_a == 0
+    with pytest.raises(EvseError, match=r"firmware before D6\.0\.0"):
+        evse.set_current_a(10)  # `$SC 10 V`, then `$GS` to see whether it must wake it
 
 
 def test_a_missed_heartbeat_acknowledged_gets_the_asked_current_back(twin):
