@@ -129,7 +129,11 @@ class OpenEvseTwin:
         self.notify()
 
     def clear_fault(self) -> None:
+        """The fault ends (e.g. the GFCI is reset once the EV is unplugged): the board goes
+        through state 00 to the pilot's state, as after Enable()."""
         with self._lock:
+            if self.fault is not None and self.mode == EvseState.UNKNOWN:
+                self._settle_until = time.monotonic() + self.settle_s
             self.fault = None
             self._sync_vehicle()
         self.notify()
