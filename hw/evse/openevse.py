@@ -315,6 +315,9 @@ class OpenEvse:
         with self._lock:
             if self._closed:
                 return
+            # Leaving: `$FS` even from a fault state. Nobody reads the fault any more, and a
+            # board left awake would offer its current again once the fault ends.
+            self._board_faulted = False
             try:
                 self._current.set(0)
             except EvseError:

@@ -123,6 +123,21 @@ def test_a_fault_stays_reported_while_the_board_has_it(evse, twin):
     assert twin.mode == EvseState.SLEEPING and twin.vehicle.draw_a == 0
 
 
+def test_close_puts_a_faulted_board_to_sleep(twin):
+    # The safety rule: 0 A on every exit path. Left awake in its fault, the board would
+    # offer its current again as soon as the fault ends, with nobody there to stop it.
+    driver = OpenEvse(twin.port, timeout_s=0.5)
+    twin.vehicle.plug(wants_charge=True)
+    driver.set_current_a(16)
+    _settled(driver)
+    twin.inject_fault(EvseState.NO_GROUND)
+    assert driver.read_status().faults == {EvseFault.NO_GROUND}
+    driver.close()
+    assert twin.mode == EvseState.SLEEPING
+    twin.clear_fault()
+    assert twin.vehicle.draw_a == 0
+
+
 def test_a_sleeping_board_shows_the_ev_through_its_connected_flag(evse, twin):
     # Asleep, Update() does not read the pilot state: `$GS` repeats the one from before the
     # sleep and only vflags' ECVF_EV_CONNECTED (0x0100) follows the EV.
