@@ -1,4 +1,4 @@
-"""OpenEVSE controllers over RAPI serial (firmware 3+, sequence ids and XOR checksums)."""
+"""OpenEVSE controllers over RAPI serial (firmware D6.0.0+ / RAPI 5: sequence ids, XOR checks)."""
 
 from __future__ import annotations
 
