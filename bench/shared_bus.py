@@ -27,9 +27,9 @@ from hw.modbus_bus import BusRegistry, BusSettings  # noqa: E402
 from hw.rtu_twin import RtuBusSimulator, char_time_s  # noqa: E402
 
 # One meter sample: request 8 bytes, reply 5 + 2 x 74 registers. One EVSE status: request 8,
-# reply 5 + 2 x 8. Plus 3.5 characters of silence after each frame.
+# reply 5 + 2 x 7 (1000-1006). Plus 3.5 characters of silence after each frame.
 METER_CHARS = 8 + 5 + 2 * 74 + 2 * 3.5
-EVSE_CHARS = 8 + 5 + 2 * 8 + 2 * 3.5
+EVSE_CHARS = 8 + 5 + 2 * 7 + 2 * 3.5
 
 
 def run(seconds: float, baudrate: int, gap_s: float, dead_unit: bool) -> dict[str, float]:

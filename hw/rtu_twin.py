@@ -134,6 +134,10 @@ class RtuBusSimulator:
             # answers "device failure" instead, even with ignore_missing_devices).
             if not sending and pdu.dev_id not in served:
                 return None
+            if not sending and any(
+                twin.unit == pdu.dev_id and _ignores(twin, pdu) for twin in self.twins
+            ):
+                return None  # a request this device's firmware does not answer
             return pdu
 
         ready = threading.Event()
@@ -186,3 +190,9 @@ class RtuBusSimulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _ignores(twin: RtuTwin, pdu: Any) -> bool:
+    """Whether `twin` (optionally: an `ignores(pdu)` method) stays silent on this request."""
+    ignores = getattr(twin, "ignores", None)
+    return bool(ignores(pdu)) if ignores is not None else False

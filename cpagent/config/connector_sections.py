@@ -95,7 +95,9 @@ class EvseConfig:
         "and switched off on the board",
         only_for=("openevse",),
         minimum=0,
-        maximum=65535,  # the firmware's uint16 interval
+        # open_evse HsExpirationCheck: `sinceLastPulse > (m_HsInterval * 1000)` is computed
+        # in 16 bits on the board's ATmega328P, so intervals above 65 s wrap (66 s: 464 ms)
+        maximum=65,
     )
 
 

@@ -22,7 +22,8 @@ class EvseDin:
     """An EvseController for an EV-Racing EVSE board (register map: evse_din_registers).
 
     `set_current_a` writes register 1000 (0 = charging disabled). Every `read_status` reads
-    1000-1007 in one request, re-writes 1000 if it is not what was asked (the board restores
+    1000-1006 in one request (1007, the fault bits, only when 1002 reports a failure: older
+    firmware has no 1007), re-writes 1000 if it is not what was asked (the board restores
     register 2000 at power-up - 32 A from the factory - so a board that rebooted behind our
     back would otherwise offer that), and latches 0 A when the board reports a failure or
     stops answering. Currents are whole amps unless register 2005 bit 7 (0.01 A) is set.
@@ -58,6 +59,7 @@ class EvseDin:
         self.firmware: int | None = None
         self.min_current_a: float | None = None
         self.rewrites = 0
+        self._status_bits: bool | None = None  # whether the board answers 1007 (None: unknown)
         self._closed = False
         self._current = OfferedCurrent(max_current_a, self._write_current)
         # Nothing is offered before the owner decides to; if the board is not reachable yet,
@@ -120,8 +122,20 @@ class EvseDin:
             except EvseError:
                 self._current.latch_off()  # no control over the board: 0 A once it answers
                 raise
-            configured, output, vehicle, _cable, _control, firmware, _state, bits = words
+            configured, output, vehicle, _cable, _control, firmware, _state = words
             self.firmware = firmware
+            bits = 0
+            if vehicle == regs.FAILURE_STATE:
+                self._current.latch_off()  # first: a silent 1007 read may stall the unit
+                if self._status_bits is not False:
+                    try:
+                        (bits,) = self._read(regs.STATUS_BITS, 1)
+                        self._status_bits = True
+                    except EvseError:
+                        # older firmware has no 1007: the failure stays unnamed, and a
+                        # board that never answered 1007 is not asked for it again
+                        if self._status_bits is None:
+                            self._status_bits = False
             faults = regs.decode_faults(vehicle, bits)
             if faults:
                 self._current.latch_off()

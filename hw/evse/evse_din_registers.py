@@ -70,7 +70,12 @@ BY_NAME: dict[str, HoldingRegister] = {r.name: r for r in REGISTERS}
 BY_ADDRESS: dict[int, HoldingRegister] = {r.address: r for r in REGISTERS}
 
 CURRENT = 1000
-RUNTIME_BLOCK = (1000, 8)  # 1000-1007 in one read: current, state, firmware and faults
+# 1000-1006 in one read: current, state, firmware. Every firmware answers these (SimpleEVSE-
+# WiFi src/main.cpp reads exactly them); a SimpleEVSE with firmware 10 does not answer a read
+# that includes 1007 (esphome-evse-wallbox issue #12), so 1007 is read alone, and only when
+# 1002 says "5: failure (e.g. diode check, RCD failure)", to name the fault.
+RUNTIME_BLOCK = (1000, 7)
+STATUS_BITS = 1007
 CONFIG_BITS = 2005
 HUNDREDTHS_BIT = 1 << 7  # register 2005 bit 7: currents in 0.01 A (firmware >= 17)
 HUNDREDTHS_MIN_FIRMWARE = 17

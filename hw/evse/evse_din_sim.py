@@ -16,7 +16,10 @@ class EvseDinTwin:
     illegal data value), read-only registers refuse writes, 1002/1001/1006 follow the vehicle
     (`vehicle`: plug, request charge, draws the offered current), `reboot()` copies 2000 into
     1000 as the board does at power-up, `inject_fault(bits)` sets 1007 bits and state 5.
-    `hundredths=True` models firmware >= 17 with register 2005 bit 7 set.
+    `hundredths=True` models firmware >= 17 with register 2005 bit 7 set. 1006 is 1 (steady
+    12 V, no vehicle), 2 (PWM: a vehicle and 1000 >= 2002) or 3 (off: 1000 = 0, or a failure).
+    `status_register=False` models older firmware (a SimpleEVSE at firmware 10): it has no
+    1007 and does not answer a read that includes it (esphome-evse-wallbox issue #12).
     """
 
     def __init__(
@@ -28,8 +31,10 @@ class EvseDinTwin:
         min_current_a: int = 6,
         hundredths: bool = False,
         vehicle: SimVehicle | None = None,
+        status_register: bool = True,
     ) -> None:
         self.unit = unit
+        self.status_register = status_register
         self.vehicle = vehicle or SimVehicle()
         self.scale = 100 if hundredths else 1
         self._lock = threading.Lock()
@@ -78,7 +83,10 @@ class EvseDinTwin:
             state = {"A": 1, "B": 2, "C": 3, "D": 4}.get(self.vehicle.pilot.value, 5)
         self._regs[1002] = state
         self._regs[1001] = round(self.vehicle.offered_a * self.scale)
-        self._regs[1006] = 2 if offered >= regs_min(self._regs) and not failed else 3
+        if failed or offered < regs_min(self._regs):
+            self._regs[1006] = 3  # off: steady 12 V
+        else:  # PWM only towards a vehicle
+            self._regs[1006] = 1 if self.vehicle.pilot.value == "A" else 2
         relay = 1 if self.vehicle.draw_a > 0 else 0
         self._regs[1007] = self._fault_bits | relay
 
@@ -116,6 +124,17 @@ class EvseDinTwin:
             if set_values:  # what is written is what we decided, not pymodbus
                 set_values[:] = [self._regs[address + i] for i in range(len(set_values))]
         return None
+
+    def ignores(self, pdu: Any) -> bool:
+        """Stay silent on a read that includes 1007 when the firmware has no such register."""
+        if self.status_register or getattr(pdu, "function_code", None) != 3:
+            return False
+        start, count = int(pdu.address), int(getattr(pdu, "count", 1))
+        if start <= regs.STATUS_BITS < start + count:
+            with self._lock:
+                self.requests += 1
+            return True
+        return False
 
     def sim_device(self) -> Any:
         from pymodbus.simulator import DataType, SimData, SimDevice

@@ -1,4 +1,4 @@
-"""OpenEVSE controllers over RAPI serial (firmware 3+, sequence ids and XOR checksums)."""
+"""OpenEVSE controllers over RAPI serial (firmware D6.0.0+ / RAPI 5: sequence ids, XOR checks)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ from hw.interfaces import Clock
 
 Listener = Callable[[], None]
 
+# HsExpirationCheck compares `millis() - m_HsLastPulse` with `m_HsInterval * 1000`, which the
+# ATmega328P computes in 16 bits: above 65 s the interval wraps (66 s times out after 464 ms).
+MAX_HEARTBEAT_S = 65
+
 
 class OpenEvse:
     """An EvseController for an OpenEVSE board on a serial port (default 115200 8N1).
@@ -31,10 +35,18 @@ class OpenEvse:
       EEPROM) then `$FE` if the board sleeps;
     - status: `$GS` (evse state, pilot state) and `$GC` (amps the pilot advertises).
     A board that rebooted (`$AB`, or awake while 0 A is wanted) is put back where it should
-    be; a fault state latches 0 A. With `heartbeat_s` > 0 the driver arms the board's own
-    heartbeat supervision (`$SY heartbeat_s 0`) and pulses it on every read; with 0 it
-    switches it off (`$SY 0 0`) at first contact and after a reboot; with None it leaves it
-    as the board has it.
+    be. A sleeping board reads no pilot state (J1772EvseController::Update returns early):
+    `$GS` then repeats the state from before the sleep, so the vehicle is read from vflags'
+    ECVF_EV_CONNECTED (B connected, A not) - as in state 00, which a woken board shows (with
+    the old pilot state) until it has debounced the new one; a disabled board reads nothing,
+    so with 0 A wanted it is put to sleep instead. A fault state latches 0 A without `$FS`:
+    Sleep() would replace the fault state and hide it, so the board keeps its own fault
+    handling (relay open) and is put to sleep as soon as it leaves the fault.
+    With `heartbeat_s` > 0 the driver arms the board's own heartbeat supervision
+    (`$SY heartbeat_s 0`) and pulses it on every read; with 0 it switches it off (`$SY 0 0`)
+    at first contact and after a reboot; with None it leaves it as the board has it. A
+    missed pulse is acknowledged (`$SY 165`) and, as the acknowledgement restores the board's
+    saved capacity, the wanted current is written again at once.
     """
 
     def __init__(
@@ -48,6 +60,8 @@ class OpenEvse:
         heartbeat_s: int | None = 0,
         clock: Clock = time.monotonic,
     ) -> None:
+        if heartbeat_s is not None and not 0 <= heartbeat_s <= MAX_HEARTBEAT_S:
+            raise ValueError(f"heartbeat_s must be 0-{MAX_HEARTBEAT_S} s, not {heartbeat_s}")
         self.port = port
         self.baudrate = baudrate
         self.timeout_s = timeout_s
@@ -64,6 +78,7 @@ class OpenEvse:
         self._rebooted = False
         self._heartbeat_written = False
         self._closed = False
+        self._board_faulted = False  # the last `$GS` showed a fault state
         self.bad_frames = 0
         self.notices = 0
         self.firmware_state: EvseState | None = None
@@ -179,7 +194,8 @@ class OpenEvse:
 
     def _write_current(self, amps: float) -> None:
         if amps == 0:
-            self.command("FS")
+            if not self._board_faulted:  # asleep it would no longer report the fault
+                self.command("FS")
             return
         frame = self._exchange("SC", int(amps), "V")
         if frame.kind == "NK" and (not frame.args or int(frame.args[0]) > amps):
@@ -190,11 +206,23 @@ class OpenEvse:
             self.command("FE")
 
     def _evse_state(self) -> EvseState | int:
-        frame = self.command("GS")
-        value = int(frame.args[0], 16)
+        value = self._board_state().evse
         with contextlib.suppress(ValueError):
             return EvseState(value)
         return value
+
+    def _board_state(self) -> rapi.BoardState:
+        args = self.command("GS").args
+        try:
+            return rapi.parse_state(args)
+        except ValueError as exc:  # also from set_current_a: an EvseError, like the others
+            raise EvseError(f"OpenEVSE: {exc}") from exc
+
+    def _ev_connected(self, state: rapi.BoardState) -> bool:
+        """Whether an EV is plugged in, while the pilot state is not being read (asleep)."""
+        if state.vflags is not None:
+            return bool(state.vflags & rapi.ECVF_EV_CONNECTED)
+        return self.command("G0").args[:1] == ("1",)  # 0 not connected, 1 connected
 
     # -- the EvseController interface ----------------------------------------------------
 
@@ -221,15 +249,20 @@ class OpenEvse:
             return  # leave the board's setting as it is (a probe changes nothing it keeps)
         if not self._heartbeat_written:
             if self.heartbeat_s > 0:
-                self.command("SY", self.heartbeat_s, 0)  # falls back to its minimum (6 A)
+                # fallback 0: SetCurrentCapacity() raises it to its minimum, 6 A
+                self.command("SY", self.heartbeat_s, 0)
             else:
                 self._exchange("SY", 0, 0)  # interval 0: supervision off
             self._heartbeat_written = True
+            self._current.pending = True  # disarming restores the saved capacity
         if self.heartbeat_s <= 0:
             return
         frame = self._exchange("SY")
         if frame.kind == "NK":  # a pulse was missed since the last acknowledgement
+            # HsAckMissedPulse -> HsRestoreAmpacity(): the board goes back to its saved
+            # (EEPROM) capacity, not to our volatile current, so write that again next.
             self.command("SY", 165)  # HS_ACK_COOKIE 0xA5
+            self._current.pending = True
 
     def read_status(self) -> EvseStatus:
         with self._lock:
@@ -240,28 +273,41 @@ class OpenEvse:
                     self._rebooted = False
                     self._heartbeat_written = False
                     self._current.pending = True
+                self._heartbeat()  # before the current: an acknowledgement changes it
                 self._current.reassert()
-                self._heartbeat()
-                frame = self.command("GS")
-                evse_state, pilot_state = int(frame.args[0], 16), int(frame.args[2], 16)
+                state = self._board_state()
+                if state.evse == EvseState.DISABLED and self._current.amps == 0:
+                    self.command("FS")  # disabled elsewhere: asleep it shows the EV again
+                    state = self._board_state()
                 pilot_amps = int(self.command("GC").args[2])
+                connected = None
+                if state.evse in (EvseState.SLEEPING, EvseState.UNKNOWN):
+                    connected = self._ev_connected(state)
             except (EvseError, IndexError, ValueError) as exc:
                 self._current.latch_off()
                 if isinstance(exc, EvseError):
                     raise
                 raise EvseError(f"OpenEVSE: malformed reply: {exc}") from exc
-            fault = rapi.STATE_FAULTS.get(evse_state)
+            with contextlib.suppress(ValueError):
+                self.firmware_state = EvseState(state.evse)
+            fault = rapi.STATE_FAULTS.get(state.evse)
             faults = frozenset() if fault is None else frozenset({fault})
-            asleep = evse_state in (EvseState.SLEEPING, EvseState.DISABLED)
+            asleep = state.evse in (EvseState.SLEEPING, EvseState.DISABLED)
+            self._board_faulted = bool(faults)
             if faults:
-                self._current.latch_off()
+                self._current.latch_off()  # 0 A wanted; no `$FS` while the fault lasts
             elif self._current.amps == 0 and not asleep:
                 self._current.pending = True  # awake although 0 A is wanted: sleep again
                 self._current.reassert()
                 asleep = True
-            pilot = rapi.PILOT_LETTERS.get(pilot_state) or rapi.PILOT_LETTERS.get(
-                evse_state, PilotState.F
-            )
+            if connected is not None:
+                pilot = PilotState.B if connected else PilotState.A
+            elif state.evse == EvseState.DISABLED:
+                pilot = PilotState.F  # Disable(): the pilot is held at -12 V
+            else:
+                pilot = rapi.PILOT_LETTERS.get(state.pilot) or rapi.PILOT_LETTERS.get(
+                    state.evse, PilotState.F
+                )
             offered = 0.0 if asleep or faults else float(pilot_amps)
             return EvseStatus(self._clock(), pilot, faults, offered)
 
@@ -269,6 +315,9 @@ class OpenEvse:
         with self._lock:
             if self._closed:
                 return
+            # Leaving: `$FS` even from a fault state. Nobody reads the fault any more, and a
+            # board left awake would offer its current again once the fault ends.
+            self._board_faulted = False
             try:
                 self._current.set(0)
             except EvseError:

@@ -6,29 +6,56 @@ import contextlib
 import os
 import select
 import threading
+import time
 import tty
 
+from hw.events import PilotState
 from hw.evse import rapi
 from hw.evse.rapi import EvseState
 from hw.evse.sim import SimVehicle
 
 _LETTER_STATES = {"A": EvseState.A, "B": EvseState.B, "C": EvseState.C, "D": EvseState.D}
 
+# open_evse.h DELAY_STATE_TRANSITION: how long Update() sees a new state before taking it.
+SETTLE_S = 0.25
+
+# J1772EvseController.h: m_wVFlags bits this twin keeps, and the ones whose change sends $AT
+# (ECVF_CHANGED_TEST, rapi_proc.cpp RapiSendEvseState).
+ECVF_CHARGING_ON = 0x0040  # relay closed
+ECVF_EV_CONNECTED = 0x0100  # valid only while the pilot is not -12 V
+ECVF_CHANGED_TEST = 0x0008 | 0x0100 | 0x0010 | 0x2000 | 0x0002
+# J1772EvseController.h HEARTBEAT_SUPERVISION: trigger values and the acknowledgement cookie.
+HS_MISSEDPULSE_NOACK, HS_MISSEDPULSE, HS_ACK_COOKIE = 2, 1, 0xA5
+
 
 class OpenEvseTwin:
-    """RAPI as rapi_proc.h describes it; the driver opens `port`.
+    """RAPI as firmware D8 does it (open_evse rapi_proc.cpp, J1772EvseController.cpp); the
+    driver opens `port`.
 
-    `$SC` clamps to min (6 A) .. `max_hw_a` and answers `$NK ampsset` when it clamped; without
-    `V` the value also goes to `eeprom_current_a` (what a reboot restores). `$FS` sleeps,
-    `$FE` wakes, `$FD` disables, `$GS`/`$GC`/`$SY`/`$GV` answer as the firmware does; a command
-    with a bad checksum gets `$NK` without sequence id. State changes send `$AT`, `reboot()`
-    sends `$AB`. `inject_fault(EvseState.GFCI_FAULT)` puts the board in that fault state.
+    `$SC amps` clamps to 6 A .. `max_hw_a` and saves to `eeprom_current_a` (what a reboot
+    restores); `$SC amps V` is volatile and clamps to the saved capacity (SetCurrentCapacity:
+    "temporary amps can't be > max set in EEPROM"); both answer `$NK ampsset` when clamped.
+    `$FS` sleeps, `$FE` wakes, `$FD` disables. Sleep() and Disable() take over from a fault
+    state, and Update() does not read the pilot state while sleeping or disabled: `$GS` then
+    shows 0xFE / 0xFF and the pilot state from before; only vflags' EV-connected bit follows
+    the EV while sleeping. `$SY` is HEARTBEAT_SUPERVISION (pulse, `$SY 165` ack, `$SY i c`
+    arm/disarm, restores the saved capacity on ack); `miss_heartbeat()` is one elapsed
+    interval without a pulse (HsExpirationCheck). A command with a bad checksum gets `$NK`
+    without sequence id. State changes send `$AT`, `reboot()` sends `$AB`.
+    `inject_fault(EvseState.GFCI_FAULT)` puts the board in that fault state.
     """
 
     def __init__(
-        self, *, max_hw_a: int = 32, eeprom_current_a: int = 32, vehicle: SimVehicle | None = None
+        self,
+        *,
+        max_hw_a: int = 32,
+        eeprom_current_a: int = 32,
+        vehicle: SimVehicle | None = None,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self.vehicle = vehicle or SimVehicle()
+        self.settle_s = settle_s
+        self._settle_until = 0.0  # woken ($FE, boot): state 00 and no PWM until then
         self.max_hw_a = max_hw_a
         self.eeprom_current_a = eeprom_current_a
         self.current_a = eeprom_current_a
@@ -37,14 +64,19 @@ class OpenEvseTwin:
         self.commands: list[str] = []
         self.firmware_version, self.rapi_version = "8.2.2", "5.1.0"  # $GV answers these
         self.heartbeat: tuple[int, int] = (0, 0)  # $SY interval, fallback (its EEPROM)
+        self.heartbeat_trigger = 0  # m_HsTriggered: 0, HS_MISSEDPULSE or HS_MISSEDPULSE_NOACK
         self.heartbeat_supported = True  # False: firmware built without HEARTBEAT_SUPERVISION
         self.corrupt_replies = 0
+        self.legacy_gs = False  # True: `$GS` as before D6.0.0, `state(decimal) elapsed`
         self.silent = False
         self._lock = threading.Lock()
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
-        self._last_at: tuple[int, int, int] | None = None
+        self._last_at: tuple[int, int, int, int] | None = None
+        self._pilot_reg = int(EvseState.UNKNOWN)  # m_PilotState: what $GS / $AT report
+        self._ev_connected = False  # ECVF_EV_CONNECTED
+        self._sync_vehicle()  # the board ran its loop before anyone talks to it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="openevse-twin", daemon=True)
         self._thread.start()
@@ -52,18 +84,41 @@ class OpenEvseTwin:
     # -- what the board shows ------------------------------------------------------------
 
     def evse_state(self) -> int:
-        if self.fault is not None:
-            return self.fault
+        # Sleep() / Disable() set m_EvseState whatever it was, and Update() returns early in
+        # those states, so a fault is not detected again until the board is woken ($FE).
         if self.mode in (EvseState.SLEEPING, EvseState.DISABLED):
             return self.mode
+        if self.fault is not None:
+            return self.fault
+        if self._settling():
+            return EvseState.UNKNOWN
         return _LETTER_STATES.get(self.vehicle.pilot.value, EvseState.UNKNOWN)
+
+    def _settling(self) -> bool:
+        """Enable() leaves m_EvseState UNKNOWN (pilot steady +12 V, m_PilotState as before)
+        until Update() has seen the new state for DELAY_STATE_TRANSITION."""
+        return time.monotonic() < self._settle_until
+
+    @property
+    def max_capacity_a(self) -> int:
+        """GetMaxCurrentCapacity(): the saved capacity, within 6 A .. `max_hw_a`."""
+        return min(max(self.eeprom_current_a, 6), self.max_hw_a)
+
+    def vflags(self) -> int:
+        relay = ECVF_CHARGING_ON if self.vehicle.draw_a > 0 else 0
+        return (ECVF_EV_CONNECTED if self._ev_connected else 0) | relay
 
     def _sync_vehicle(self) -> None:
-        awake = self.mode == EvseState.UNKNOWN and self.fault is None
+        awake = self.mode == EvseState.UNKNOWN and self.fault is None and not self._settling()
         self.vehicle.offer(float(self.current_a) if awake else 0.0)
+        if self.mode != EvseState.DISABLED:  # ReadPilot(): not while the pilot is -12 V
+            self._ev_connected = self.vehicle.pilot is not PilotState.A
+        if self.mode == EvseState.UNKNOWN and not self._settling():  # Update() has run
+            live = _LETTER_STATES.get(self.vehicle.pilot.value, EvseState.UNKNOWN)
+            self._pilot_reg = EvseState.UNKNOWN if self.fault is not None else live
 
     def _pilot_state(self) -> int:
-        return _LETTER_STATES.get(self.vehicle.pilot.value, EvseState.UNKNOWN)
+        return self._pilot_reg
 
     # -- bench handles -------------------------------------------------------------------
 
@@ -74,16 +129,35 @@ class OpenEvseTwin:
         self.notify()
 
     def clear_fault(self) -> None:
+        """The fault ends (e.g. the GFCI is reset once the EV is unplugged): the board goes
+        through state 00 to the pilot's state, as after Enable()."""
         with self._lock:
+            if self.fault is not None and self.mode == EvseState.UNKNOWN:
+                self._settle_until = time.monotonic() + self.settle_s
             self.fault = None
+            self._sync_vehicle()
+        self.notify()
+
+    def miss_heartbeat(self) -> None:
+        """One heartbeat interval passed without a pulse (HsExpirationCheck): the current
+        drops to the fallback (SetCurrentCapacity: never below 6 A) until acknowledged."""
+        with self._lock:
+            interval, fallback = self.heartbeat
+            if interval == 0:
+                return
+            if fallback < self.current_a:
+                self.current_a = max(fallback, 6)
+            self.heartbeat_trigger = HS_MISSEDPULSE_NOACK
             self._sync_vehicle()
         self.notify()
 
     def reboot(self) -> None:
         """Power-cycle: volatile current and sleep are lost; sends `$AB 00 fwrev`."""
         with self._lock:
-            self.current_a = self.eeprom_current_a
+            self.current_a = self.max_capacity_a
             self.mode = EvseState.UNKNOWN
+            self._settle_until = time.monotonic() + self.settle_s
+            self.heartbeat_trigger = 0
             self._sync_vehicle()
             self._send("$AB 00 8.2.2")
 
@@ -91,10 +165,16 @@ class OpenEvseTwin:
         """Send `$AT` if state, pilot or current changed (RapiSendEvseState)."""
         with self._lock:
             self._sync_vehicle()
-            now = (self.evse_state(), self._pilot_state(), self.current_a)
-            if now != self._last_at:
+            flags = self.vflags()
+            now = (
+                self.evse_state(),
+                self._pilot_state(),
+                self.current_a,
+                flags & ECVF_CHANGED_TEST,
+            )
+            if now != self._last_at and now[0] != EvseState.UNKNOWN:
                 self._last_at = now
-                self._send(f"$AT {now[0]:02x} {now[1]:02x} {now[2]} 0000")
+                self._send(f"$AT {now[0]:02x} {now[1]:02x} {now[2]} {flags:04x}")
 
     # -- the RAPI processor --------------------------------------------------------------
 
@@ -134,6 +214,7 @@ class OpenEvseTwin:
             return
         with self._lock:
             self.commands.append(" ".join([frame.kind, *frame.args]))
+            self._sync_vehicle()  # the board's loop ran Update() since the last command
             ok, text = self._process(frame.kind, frame.args)
             reply = "$OK" if ok else "$NK"
             if text:
@@ -147,32 +228,68 @@ class OpenEvseTwin:
         if cmd == "FS":
             self.mode = EvseState.SLEEPING
         elif cmd == "FE":
+            if self.mode != EvseState.UNKNOWN:  # Enable() acts on a sleeping/disabled board
+                self._settle_until = time.monotonic() + self.settle_s
             self.mode = EvseState.UNKNOWN
         elif cmd == "FD":
             self.mode = EvseState.DISABLED
-        elif cmd == "SC" and args:
-            asked = int(args[0])
-            value = min(max(asked, 6), self.max_hw_a)
+        elif cmd == "SC" and len(args) in (1, 2):
+            if args[1:] == ("M",):
+                return False, str(self.max_hw_a)  # $SC M: the twin's maximum is fixed
+            asked = int(args[0])  # any second token but M: volatile
+            ceiling = self.max_capacity_a if len(args) == 2 else self.max_hw_a
+            value = min(max(asked, 6), ceiling)
             self.current_a = value
             if len(args) == 1:
                 self.eeprom_current_a = value
+            self._sync_vehicle()
             return value == asked, str(value)
         elif cmd == "GS":
-            return True, f"{self.evse_state():02x} 0 {self._pilot_state():02x} 0000"
+            state, pilot, flags = self.evse_state(), self._pilot_state(), self.vflags()
+            if self.legacy_gs:
+                return True, f"{state} 0"
+            return True, f"{state:02x} 0 {pilot:02x} {flags:04x}"
         elif cmd == "GC":
-            return True, f"6 {self.max_hw_a} {self.current_a} {self.max_hw_a}"
+            return True, f"6 {self.max_hw_a} {self.current_a} {self.max_capacity_a}"
         elif cmd == "GV":
             return True, f"{self.firmware_version} {self.rapi_version}"
         elif cmd == "SY":
             if not self.heartbeat_supported:
                 return False, ""
-            if len(args) == 2:
-                self.heartbeat = (int(args[0]), int(args[1]))
-            return True, f"{self.heartbeat[0]} {self.heartbeat[1]} 0"
+            ok = self._heartbeat_command(args)
+            interval, fallback = self.heartbeat
+            return ok, f"{interval} {fallback} {self.heartbeat_trigger}"
         else:
             return False, ""
         self._sync_vehicle()
         return True, ""
+
+    def _heartbeat_command(self, args: tuple[str, ...]) -> bool:
+        """rapi_proc.cpp case 'Y' with HsPulse / HsAckMissedPulse / HeartbeatSupervision."""
+        if not args:  # a pulse: $NK while a missed pulse is not acknowledged
+            return self.heartbeat_trigger != HS_MISSEDPULSE_NOACK
+        if len(args) == 1:  # acknowledgement: only the cookie counts
+            if int(args[0]) != HS_ACK_COOKIE:
+                return False
+            if self.heartbeat_trigger == HS_MISSEDPULSE_NOACK:
+                self._restore_ampacity()
+                self.heartbeat_trigger = HS_MISSEDPULSE
+            return True
+        if len(args) == 2:
+            interval, fallback = int(args[0]), int(args[1])
+            if interval == 0:
+                self._restore_ampacity()
+            self.heartbeat = (interval, fallback)
+            self.heartbeat_trigger = 0
+            return True
+        return False
+
+    def _restore_ampacity(self) -> None:
+        """HsRestoreAmpacity(): after a missed pulse, back to the saved capacity (not to the
+        last volatile `$SC ... V`)."""
+        if self.heartbeat_trigger:
+            self.current_a = self.max_capacity_a
+            self._sync_vehicle()
 
     def close(self) -> None:
         self._stop.set()

@@ -26,12 +26,18 @@ def duty_for_current(amps: float) -> float:
 
 
 def current_for_duty(duty: float) -> float:
-    """The current a duty cycle offers (Table A.7, the EV's reading); 0 outside 10-96 %."""
+    """The current a duty cycle offers as the EV reads it (Table A.7): 8 % <= D < 10 % is
+    6 A, 10-85 % D x 0.6, 85-96 % (D - 64) x 2.5, 96 % < D <= 97 % 80 A; anything else
+    (5 %: digital communication only, < 8 %, > 97 %) allows no charging: 0."""
     percent = duty * 100.0
+    if 8.0 <= percent < 10.0:
+        return MIN_CURRENT_A
     if 10.0 <= percent <= 85.0:
         return round(percent * 0.6, 2)
     if 85.0 < percent <= 96.0:
         return round((percent - 64.0) * 2.5, 2)
+    if 96.0 < percent <= 97.0:
+        return MAX_CURRENT_A
     return 0.0
 
 

@@ -21,6 +21,22 @@ LEVELS_V: dict[PilotState, float] = {
     PilotState.E: 0.0,
     PilotState.F: -12.0,
 }
+PWM_PERIOD_S = 0.001  # IEC 61851-1 Annex A: 1 kHz
+
+
+class SimClock:
+    """A clock that moves only when told (shared by a driver and a twin under test)."""
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self.now = start_s
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 # SPI0 on a Pi (BCM): SCLK, MOSI, MISO, then CE0 / CE1 by ADC device number.
 SPI0_PINS = (11, 10, 9)
 SPI0_SELECT = (8, 7)
@@ -31,7 +47,11 @@ class MockPilotAdc(MockSPIDevice):
     three channel bits it clocks out a null bit and the 10-bit result, MSB first.
 
     Every channel reads `level_v()` - the pilot voltage - converted back through the front
-    end (`pilot_v = adc_v * scale + offset_v`) and a 3.3 V reference.
+    end (`pilot_v = adc_v * scale + offset_v`) and a 3.3 V reference. With `duty` and a
+    `clock` (a SimClock) it reads the 1 kHz waveform instead (IEC 61851-1 Annex A): the
+    high level during the first `duty()` of each 1 ms period, -12 V after it, and each
+    conversion moves the clock on by `conversion_s` (an ADC sample is an instant, not an
+    average).
     """
 
     def __init__(
@@ -46,15 +66,30 @@ class MockPilotAdc(MockSPIDevice):
         mosi_pin: int = SPI0_PINS[1],
         miso_pin: int = SPI0_PINS[2],
         select_pin: int = SPI0_SELECT[0],
+        duty: Callable[[], float] | None = None,
+        clock: SimClock | None = None,
+        conversion_s: float = 20e-6,
     ) -> None:
         super().__init__(clock_pin, mosi_pin, miso_pin, select_pin, pin_factory=pin_factory)
         self.level_v = level_v
+        self.duty = duty
+        self.clock = clock
+        self.conversion_s = conversion_s
         self.scale = scale
         self.offset_v = offset_v
         self.vref = vref
         self.conversions = 0
         self._state = "idle"
         self.rx_buf: list[int] = []
+
+    def sample_v(self) -> float:
+        """The pilot voltage at this conversion's instant."""
+        level = self.level_v()
+        if self.duty is None or self.clock is None:
+            return level
+        phase = (self.clock() % PWM_PERIOD_S) / PWM_PERIOD_S
+        self.clock.advance(self.conversion_s)
+        return level if phase < self.duty() else LEVELS_V[PilotState.F]
 
     def on_start(self) -> None:
         super().on_start()
@@ -69,7 +104,7 @@ class MockPilotAdc(MockSPIDevice):
         elif self._state == "channel":
             if len(self.rx_buf) == 3:
                 self.conversions += 1
-                adc_v = (self.level_v() - self.offset_v) / self.scale
+                adc_v = (self.sample_v() - self.offset_v) / self.scale
                 code = min(max(int(adc_v / self.vref * 1024), 0), 1023)
                 self.tx_word(code, 12)  # sample clock, null bit, B9..B0
                 self._state = "result"

@@ -20,14 +20,22 @@ ADC_CHIPS = ("MCP3002", "MCP3004", "MCP3008", "MCP3202", "MCP3204", "MCP3208")
 DEFAULT_ADC_SCALE = 24.0 / 3.3
 DEFAULT_ADC_OFFSET_V = -12.0
 
+# IEC 61851-1 Annex A: the pilot is 1 kHz, and at 6 A (10 %) its high phase lasts 100 us of
+# every 1 ms. A burst of samples shorter than one period can fall wholly in the -12 V phase
+# and read state F: samples are taken for at least one period and a margin.
+SAMPLE_WINDOW_S = 1.2e-3
+MAX_SAMPLES = 500  # bounds a burst whose clock does not move
+
 
 class PwmPilot:
     """An EvseController made of a PWM output (IEC 61851-1 Annex A) and an ADC.
 
     `pwm_pin` carries 1 kHz PWM whose duty follows Table A.8 (`duty_for_current`); 0 A is
-    100 % (+12 V constant: not offering). `read_status()` reads the ADC `samples` times in a
-    burst and takes the highest reading as the pilot's high level (`pilot_v = adc_v *
-    adc_scale + adc_offset_v`), classified with hysteresis (pilot.PilotClassifier). State E
+    100 % (+12 V constant: not offering). `read_status()` reads the ADC in a burst of at
+    least `samples` readings spanning at least SAMPLE_WINDOW_S (more than one PWM period,
+    so a short high phase is not missed) and takes the highest reading as the pilot's high
+    level (`pilot_v = adc_v * adc_scale + adc_offset_v`), classified with hysteresis
+    (pilot.PilotClassifier). The burst is timed with `clock`. State E
     and F latch 0 A (faults PILOT_SHORT / PILOT_FAULT). The driver does not switch the
     contactor: with this back-end the relay driver does. When the Pi stops, the GPIO goes
     low: with the usual front end that is -12 V, state F, and every EV stops drawing.
@@ -108,7 +116,7 @@ class PwmPilot:
             if self._closed:
                 raise EvseError("PWM pilot: closed")
             try:
-                high = max(float(self._adc.voltage) for _ in range(self._samples))
+                high = self._high_level_v()
             except Exception as exc:  # SPI errors
                 self._current.latch_off()
                 raise EvseError(f"PWM pilot ADC: {exc}") from exc
@@ -123,6 +131,16 @@ class PwmPilot:
                 self._current.latch_off()
             offered = current_for_duty(float(self._pwm.value))
             return EvseStatus(self._clock(), pilot, faults, offered)
+
+    def _high_level_v(self) -> float:
+        start = self._clock()
+        high, taken = float(self._adc.voltage), 1
+        while taken < self._samples or (
+            self._clock() - start < SAMPLE_WINDOW_S and taken < MAX_SAMPLES
+        ):
+            high = max(high, float(self._adc.voltage))
+            taken += 1
+        return high
 
     def close(self) -> None:
         with self._lock:

@@ -12,6 +12,30 @@ EOC = "\r"  # end of command
 SOS = ":"  # start of sequence id (RAPI v3.0.0+); 00 is reserved as invalid
 
 
+@dataclass(frozen=True, slots=True)
+class BoardState:
+    """A `$GS` reply: `$OK evsestate(hex) elapsed(dec) pilotstate(hex) vflags(hex)`."""
+
+    evse: int
+    pilot: int
+    vflags: int | None  # None: a reply without the vflags field (CHANGELOG D5.2.0)
+
+
+def parse_state(args: tuple[str, ...]) -> BoardState:
+    """The fields of a `$GS` reply; ValueError names the firmware for an older format.
+
+    Firmware before D6.0.0 (RAPI 5.0.0) answers `$GS` with `state(decimal) elapsed` only:
+    no pilot state, and a state in another base, so it cannot drive a connector.
+    """
+    if len(args) < 3:
+        raise ValueError(
+            f"$GS answered {' '.join(args)!r}: firmware before D6.0.0 (RAPI 5.0.0) has no pilot"
+            " state in $GS; update the OpenEVSE firmware"
+        )
+    vflags = int(args[3], 16) if len(args) > 3 else None
+    return BoardState(int(args[0], 16), int(args[2], 16), vflags)
+
+
 class EvseState(IntEnum):
     """EVSE_STATE_xxx of J1772EvseController.h: `$GS` and `$AT` report these (hex)."""
 
@@ -31,6 +55,9 @@ class EvseState(IntEnum):
     SLEEPING = 0xFE  # $FS: pilot steady +12 V, relay open once the EV opened S2
     DISABLED = 0xFF  # $FD: pilot -12 V, relay opened at once
 
+
+# m_wVFlags bits (J1772EvseController.h ECVF_xxx), the 4th field of `$GS` and `$AT`.
+ECVF_EV_CONNECTED = 0x0100  # "EV connected - valid only when pilot not N12"
 
 PILOT_LETTERS: dict[int, PilotState] = {
     EvseState.A: PilotState.A,

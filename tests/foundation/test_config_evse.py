@@ -185,6 +185,13 @@ CASES = [
         "connector[1].evse.heartbeat_s: must be",
     ),
     (
+        # HsExpirationCheck compares with `m_HsInterval * 1000`, 16-bit arithmetic on the
+        # board's ATmega328P: 66 s would time out after 464 ms
+        "heartbeat beyond the board's 16-bit milliseconds",
+        EVSE + 'driver = "openevse"\nport = "/dev/ttyACM0"\nheartbeat_s = 66\n',
+        "connector[1].evse.heartbeat_s: must be",
+    ),
+    (
         "sim meter phases",
         '[[connector]]\nrelay_pin = 17\n[connector.meter]\ndriver = "sim"\nphases = 2\n',
         "connector[1].meter.phases: must be one of 1, 3, not 2",

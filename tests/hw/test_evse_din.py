@@ -131,6 +131,27 @@ def test_failure_bits_name_the_fault(evse, twin, bits, fault):
     assert (status.pilot, status.faults) == (PilotState.F, {fault})
 
 
+def test_older_firmware_without_register_1007_is_read_and_driven(registry):
+    # A SimpleEVSE at firmware 10 does not answer a read that includes 1007 (esphome-evse-
+    # wallbox issue #12); SimpleEVSE-WiFi reads 1000-1006. A 1000-1007 block read would
+    # leave such a board "offline" for good.
+    twin = EvseDinTwin(unit=2, firmware=10, status_register=False)
+    with RtuBusSimulator([twin]) as line:
+        driver = EvseDin(line.port, unit=2, bus=registry.bus(line.port), gap_s=0.0)
+        try:
+            twin.vehicle.plug(wants_charge=True)
+            assert driver.read_status().pilot is PilotState.B
+            driver.set_current_a(10)
+            status = driver.read_status()
+            assert (status.pilot, status.offered_current_a) == (PilotState.C, 10)
+            assert twin.vehicle.draw_a == 10
+            twin.inject_fault(1 << 1)  # a failure (state 5): its cause cannot be read
+            assert driver.read_status().faults == {EvseFault.CONTROLLER_FAILURE}
+            assert twin.configured_a == 0
+        finally:
+            driver.close()
+
+
 def test_below_the_boards_own_minimum_nothing_is_offered(meter_twin, registry):
     twin = EvseDinTwin(unit=2, min_current_a=8)
     with RtuBusSimulator([twin]) as line:
