@@ -309,7 +309,9 @@ def run_bridge(
     stop = stop or threading.Event()
     bridge = Bridge(mqtt_host, mqtt_port, csms_url, **options)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # set once: a second signal could interrupt the first one's set(), inside the
+        # Event's lock, and wait on that lock for good
+        signal.signal(signal.SIGTERM, lambda *_: None if stop.is_set() else stop.set())
     bridge.start()
     log.info("bridge: relaying MQTT %s:%d <-> %s", mqtt_host, mqtt_port, csms_url)
     try:

@@ -250,11 +250,13 @@ def _banner(
 
 
 def _stop_on_signal() -> threading.Event:
-    """An event set by SIGINT or SIGTERM (handlers need the main thread)."""
+    """An event set by SIGINT or SIGTERM (handlers need the main thread). Set once: a second
+    signal (Ctrl-C twice) could interrupt the first one's set(), inside the Event's lock,
+    and wait on that lock for good."""
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, lambda *_: None if stop.is_set() else stop.set())
     return stop
 
 

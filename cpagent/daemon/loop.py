@@ -74,13 +74,18 @@ class Application(DeadlineSource, Protocol):
 
 
 class Inbox:
-    """The owner thread's one queue; `post` is what every other thread gets to call."""
+    """The owner thread's one queue; `post` is what every other thread gets to call.
+
+    A SimpleQueue, not a Queue: the daemon's signal handler posts too, and a second signal
+    can run it while the main thread is inside the first one's `post`. Queue.put holds a
+    lock there and the handler would wait on it for good (every thread behind it);
+    SimpleQueue.put is reentrant (Python's queue docs: safe from signal handlers)."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
 
     def post(self, event: object) -> None:
-        """Queue `event` for the owner thread; safe from any thread."""
+        """Queue `event` for the owner thread; safe from any thread and from signal handlers."""
         self._queue.put(event)
 
     def get(self, timeout: float | None) -> object | None:

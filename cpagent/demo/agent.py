@@ -17,7 +17,9 @@ import cpagent
 from cpagent.config import Config, ConfigError, load_config
 from cpagent.daemon.client import DaemonUnavailable, request
 
-STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL after this long
+# SIGTERM, then SIGKILL after this long: as systemd's TimeoutStopSec in the unit, since the
+# agent's own stop may take its StopTransaction bound (5 s) plus its closes
+STOP_GRACE_S = 20.0
 LOG_TAIL_LINES = 5
 LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
 SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; leave room

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -248,3 +250,35 @@ def test_connection_changes_and_watchdog_are_notified(tmp_path: Path) -> None:
         "STATUS=disconnected from CSMS: peer closed",
     ]
     assert app.events == [TransportUp("ocpp1.6"), TransportDown("peer closed")]
+
+
+POSTS_UNDER_SIGNALS = """
+import signal, sys
+from cpagent.daemon.loop import Inbox
+
+inbox = Inbox()
+signal.signal(signal.SIGALRM, lambda *_: inbox.post("from the handler"))
+signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)  # a signal every 100 us
+for n in range(200_000):
+    inbox.post(n)
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("posted", inbox.depth() >= 200_000)
+"""
+
+
+def test_a_signal_handler_can_post_while_the_main_thread_is_posting() -> None:
+    """The daemon's signal handler posts StopRequested; a second signal (SIGINT then SIGTERM,
+    two Ctrl-C) runs that handler while the first one is still inside `post`. A queue whose
+    put holds a lock deadlocks there: every thread then waits on the inbox for good."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", POSTS_UNDER_SIGNALS],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=60,  # a deadline, not a measurement: unloaded it takes about a second
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlocked: a post from a signal handler waited on the post it interrupted")
+    assert done.stdout.strip() == "posted True", done.stderr
