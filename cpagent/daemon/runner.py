@@ -24,7 +24,14 @@ from cpagent.daemon.hardware import ControllerContactor
 from cpagent.daemon.loop import EX_OK, EX_SOFTWARE, Application, Inbox, OwnerLoop
 from cpagent.daemon.notify import Notifier
 from cpagent.daemon.safety import RelayGuard
-from cpagent.daemon.signals import SignalAction, action_of, exit_code_of, handled_signals, name_of
+from cpagent.daemon.signals import (
+    SignalAction,
+    action_of,
+    block_in_workers,
+    exit_code_of,
+    handled_signals,
+    name_of,
+)
 from cpagent.daemon.statelock import StateDirBusy, StateLock
 from cpagent.daemon.web_wiring import start_web
 from hw.errors import ConfigurationError, HardwareError
@@ -63,6 +70,7 @@ def run_daemon(
     `app` names the application (context.APPLICATIONS); `build_app` replaces its factory."""
     if build_app is None:
         build_app = functools.partial(wiring.build_application, name=app)
+    unblock_signals = block_in_workers()  # before any thread starts: they all inherit it
     notifier = Notifier(env)
     guard = RelayGuard()
     guard.install_atexit()
@@ -126,6 +134,7 @@ def run_daemon(
                 raise StartupError(str(exc), EX_UNAVAILABLE) from exc
             transport.start()
             notifier.ready("running; connecting to CSMS")
+            unblock_signals()  # every thread is started: signals come to this one alone
             code = _wait(owner, stop_asked)
             if code == EX_OK and signalled:
                 code = exit_code_of(signalled[0])  # SIGHUP 75: restart; stray n: 128 + n
@@ -154,6 +163,7 @@ def run_daemon(
         guard.uninstall_atexit()
         lock.release()  # last: nothing of ours touches the state dir after this
         log.info("cpagent stopped")
+        unblock_signals()  # a signal still pending (start-up failed early) acts now
 
 
 class _Owner:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Callable
 from enum import StrEnum
 
 EX_TEMPFAIL = 75  # sysexits.h; Restart=on-failure restarts us (SIGHUP: re-read the config)
@@ -87,3 +89,22 @@ def name_of(signum: int) -> str:
 
 def _realtime(signum: int) -> bool:
     return signal.SIGRTMIN <= signum <= signal.SIGRTMAX
+
+
+def block_in_workers() -> Callable[[], None]:
+    """Block the handled signals (the ignored ones aside) on the main thread before it starts
+    any thread, and return the call that unblocks them there once it has started them all.
+
+    Threads inherit the mask, so the kernel then delivers a kill, Ctrl-C or systemd's
+    SIGTERM to the main thread alone. Delivered to a worker, a signal does not interrupt the
+    main thread's blocking wait, and its Python handler ran only when that wait timed out:
+    seconds late. A signal arriving before the unblock waits for it (pending)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # embedded (tests): no handlers of ours either
+    wanted = {sig for sig in handled_signals() if sig not in IGNORED}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+    def unblock() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    return unblock

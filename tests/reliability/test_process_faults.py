@@ -82,6 +82,29 @@ def test_every_terminating_signal_stops_gracefully_with_the_contactor_open(
     assert stop.payload["reason"] == "Reboot" and stop.answer is not None
 
 
+def _blocked(status: str) -> int:
+    return int(
+        next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16
+    )
+
+
+def test_stop_signals_reach_the_main_thread_alone(
+    pair: tuple[Daemon, GatedCentralSystem],
+) -> None:
+    """Every worker thread blocks the stop signals, so the kernel hands a kill, Ctrl-C or
+    systemd's SIGTERM to the main thread, whose wait it interrupts at once. Taken by a
+    worker, the signal's handler ran only when the main thread's wait timed out, seconds
+    later (a demo's agent was killed for it)."""
+    daemon, central = pair
+    charging(daemon, central)  # owner, pollers, transport, control threads all running
+    tasks = Path(f"/proc/{daemon.pid}/task")
+    masks = {int(t.name): _blocked((t / "status").read_text()) for t in tasks.iterdir()}
+    stop_bits = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
+    assert masks.pop(daemon.pid) & stop_bits == 0  # the main thread takes them
+    assert len(masks) >= 4, masks
+    assert all(mask & stop_bits == stop_bits for mask in masks.values()), masks
+
+
 def test_sigpipe_and_sigxfsz_do_not_kill_the_daemon(
     pair: tuple[Daemon, GatedCentralSystem],
 ) -> None:
