@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from hw.evse.pilot_sim import SimClock
+
 
 @pytest.fixture
 def factory() -> Iterator[MockFactory]:
@@ -57,17 +59,11 @@ def events() -> Events:
     return Events()
 
 
-class FakeClock:
-    """A settable monotonic clock."""
+class FakeClock(SimClock):
+    """A settable monotonic clock, starting well above 0 (as time.monotonic does)."""
 
     def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+        super().__init__(start)
 
 
 @pytest.fixture
