@@ -91,7 +91,9 @@ def test_reconnects_after_server_restart(
     central_system.stop()
     assert "closed by central system" in recorder.wait_for(TransportDown).reason
     central_system.start()
-    recorder.wait_for(TransportUp, count=2)
+    # a reconnect begun while the server was going down can wait out its 10 s connect
+    # timeout before the next attempt reaches the new listener
+    recorder.wait_for(TransportUp, count=2, timeout=30)
     assert transport.send(BOOT)
     wait_until(lambda: central_system.actions("CP001") == ["BootNotification"])
 
