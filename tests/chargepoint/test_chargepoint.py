@@ -17,6 +17,7 @@ from cpagent.chargepoint.commands import (
 )
 from cpagent.core import GenericError, NotSupported, OcppError
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, PlugChanged
+from tests.support.profiles import tx_profile
 
 from .rig import WALL0, Rig
 
@@ -520,18 +521,9 @@ def test_two_connectors_share_one_reader(tmp_path: Path) -> None:
 def test_remote_start_with_a_tx_profile(rig: Rig) -> None:
     online(rig)
     rig.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"})
-    profile = {
-        "chargingProfileId": 3,
-        "stackLevel": 0,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
-        },
-    }
     assert rig.call(
-        "RemoteStartTransaction", {"idTag": "APP", "connectorId": 1, "chargingProfile": profile}
+        "RemoteStartTransaction",
+        {"idTag": "APP", "connectorId": 1, "chargingProfile": tx_profile(10.0)},
     ) == {"status": "Accepted"}
     assert rig.sent("Authorize") == []
     rig.event(PlugChanged("1", True))

@@ -12,6 +12,7 @@ import pytest
 from cpagent.chargepoint.commands import SetOfferedCurrent
 from cpagent.chargepoint.connector import ConnectorStatus
 from hw.events import CardPresented, DeviceFaulted, DeviceRecovered, PilotChanged, PlugChanged
+from tests.support.profiles import tx_profile
 
 from .rig import Rig
 
@@ -44,19 +45,6 @@ def status(rig: Rig) -> ConnectorStatus:
 
 def last_status(rig: Rig) -> dict[str, Any]:
     return [p for p in rig.sent("StatusNotification") if p["connectorId"] == 1][-1]
-
-
-def tx_profile(limit: float, profile_id: int = 1) -> dict[str, Any]:
-    return {
-        "chargingProfileId": profile_id,
-        "stackLevel": 0,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
-        },
-    }
 
 
 def started(rig: Rig) -> None:
@@ -117,7 +105,7 @@ def test_remote_start_with_a_10_a_tx_profile_offers_10_a(rig: Rig) -> None:
     rig.call("ChangeConfiguration", {"key": "AuthorizeRemoteTxRequests", "value": "false"})
     answer = rig.call(
         "RemoteStartTransaction",
-        {"idTag": "APP", "connectorId": 1, "chargingProfile": tx_profile(10.0, 3)},
+        {"idTag": "APP", "connectorId": 1, "chargingProfile": tx_profile(10.0)},
     )
     assert answer == {"status": "Accepted"}
     assert offers(rig) == []

@@ -7,7 +7,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from tests.e2e.daemon import CHARGEPOINT_ID
 from tests.support.daemon import DaemonProcess
@@ -36,20 +35,3 @@ def connector_daemon(
     finally:
         process.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
-
-
-def tx_profile(limit: float, transaction_id: int | None = None) -> dict[str, Any]:
-    """A TxProfile of `limit` A from the start of the transaction (Relative)."""
-    profile: dict[str, Any] = {
-        "chargingProfileId": 3,
-        "stackLevel": 0,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
-        },
-    }
-    if transaction_id is not None:
-        profile["transactionId"] = transaction_id
-    return profile

@@ -15,8 +15,8 @@ from ocpp.v16 import call
 from tests.e2e.conftest import boot
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID, Daemon
-from tests.e2e.rigs import tx_profile
 from tests.support.net import wait_until
+from tests.support.profiles import tx_profile
 from tests.support.sim_config import SimConnector
 
 EVSE_CONNECTOR = SimConnector(None, None, 16.0, 0.2, evse="sim")  # no relay, no plug pin

@@ -18,6 +18,7 @@ from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID
 from tests.e2e.rigs import connector_daemon
 from tests.support.daemon import DaemonProcess
+from tests.support.profiles import tx_profile
 
 RESIDUAL_CURRENT_BIT = 1 << 5  # EVSE-DIN register 1007 bit 5: RCD tripped
 
@@ -56,19 +57,9 @@ def test_the_board_offers_the_tx_profile_and_a_residual_current_trip_faults(
     csms.wait_status(1, "Available")
     configure(csms, **FAST_KEYS)
     assert board.configured_a == 0  # the factory 32 A was overwritten at start
-    profile = {
-        "chargingProfileId": 3,
-        "stackLevel": 0,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative",
-        "chargingSchedule": {
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
-        },
-    }
     answer = csms.call(
         CHARGEPOINT_ID,
-        call.RemoteStartTransaction(id_tag="APP", connector_id=1, charging_profile=profile),
+        call.RemoteStartTransaction(id_tag="APP", connector_id=1, charging_profile=tx_profile(10)),
     )
     assert answer.status == "Accepted"
     board.vehicle.plug(wants_charge=True)

@@ -14,9 +14,10 @@ from hw.evse.rapi import EvseState
 from tests.e2e.conftest import FAST_KEYS, configure
 from tests.e2e.csms import StrictCentralSystem
 from tests.e2e.daemon import CHARGEPOINT_ID
-from tests.e2e.rigs import connector_daemon, tx_profile
+from tests.e2e.rigs import connector_daemon
 from tests.support.daemon import DaemonProcess
 from tests.support.net import wait_until
+from tests.support.profiles import tx_profile
 
 
 @pytest.fixture
