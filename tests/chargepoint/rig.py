@@ -236,6 +236,18 @@ class Rig:
             p["status"] for p in self.sent("StatusNotification") if p["connectorId"] == connector
         ]
 
+    def sampled_on_trigger(self, measurand: str, energy_wh: float = 100.0) -> float:
+        """Sample only `measurand`, then read connector 1's value once (TriggerMessage
+        MeterValues, OCPP 1.6 §5.17) at a meter reading of `energy_wh`."""
+        self.answer("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": measurand})
+        self.clear()
+        self.meter(energy_wh, connector="1")
+        self.answer("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})
+        [values] = self.sent("MeterValues")
+        [sampled] = values["meterValue"][0]["sampledValue"]
+        assert sampled["measurand"] == measurand
+        return float(sampled["value"])
+
     def firmware(self, ev: FirmwareEvent) -> None:
         """The firmware worker reports a result."""
         self.cp.firmware_event(ev, self.now)

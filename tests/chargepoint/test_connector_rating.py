@@ -89,11 +89,5 @@ def test_without_a_pilot_current_offered_reports_the_connectors_own_rating(
     electrical = Electrical(max_current_a=max(RATINGS.values()), ratings=RATINGS)
     rig = Rig(tmp_path, connectors=(1, 2), electrical=electrical)  # relay + plug, no pilot
     rig.connect()
-    rig.answer("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": "Current.Offered"})
-    rig.clear()
-    rig.meter(100.0, connector="1")
-    rig.answer("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})
-    [values] = rig.sent("MeterValues")
-    [sampled] = values["meterValue"][0]["sampledValue"]
-    assert (sampled["measurand"], float(sampled["value"])) == ("Current.Offered", 16.0)
+    assert rig.sampled_on_trigger("Current.Offered") == 16.0
     rig.store.close()

@@ -197,10 +197,4 @@ def test_current_offered_in_meter_values_is_what_the_pilot_offers(rig: Rig) -> N
     started(rig)
     payload = {"connectorId": 1, "csChargingProfiles": tx_profile(5.0)}
     assert rig.answer("SetChargingProfile", payload) == {"status": "Accepted"}
-    rig.answer("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": "Current.Offered"})
-    rig.clear()
-    rig.meter(100.0, connector="1")
-    rig.answer("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})
-    [values] = rig.sent("MeterValues")
-    [sampled] = values["meterValue"][0]["sampledValue"]
-    assert (sampled["measurand"], float(sampled["value"])) == ("Current.Offered", 0.0)
+    assert rig.sampled_on_trigger("Current.Offered") == 0.0
