@@ -38,6 +38,17 @@ def test_check_config_prints_the_reference(capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().out == render()
 
 
+def _not_shown(shown: dict[str, set[str]]) -> list[str]:
+    """The keys (`section.key`) of every config table that `shown` does not list."""
+    return [
+        f"{prefix}.{f.name}"
+        for prefix, cls in TABLES
+        for f in dataclasses.fields(cls)
+        if not is_table(typing.get_type_hints(cls)[f.name])
+        and f.name not in shown.get(prefix.replace("[]", ""), set())
+    ]
+
+
 def test_the_example_config_shows_every_key_in_its_section() -> None:
     """config/cpagent.toml, where people edit, names every key (set or commented out)."""
     shown: dict[str, set[str]] = {}
@@ -47,14 +58,7 @@ def test_the_example_config_shows_every_key_in_its_section() -> None:
             section = header.group(1)
         elif key := re.match(r"#?\s*([a-z_]+)\s*=", line.strip()):
             shown.setdefault(section, set()).add(key.group(1))
-    missing = [
-        f"{prefix}.{f.name}"
-        for prefix, cls in TABLES
-        for f in dataclasses.fields(cls)
-        if not is_table(typing.get_type_hints(cls)[f.name])
-        and f.name not in shown.get(prefix.replace("[]", ""), set())
-    ]
-    assert missing == []
+    assert _not_shown(shown) == []
 
 
 def test_the_readme_configuration_table_names_every_key() -> None:
@@ -66,11 +70,4 @@ def test_the_readme_configuration_table_names_every_key() -> None:
     for line in block.splitlines():
         if row := re.match(r"\| `\[\[?([a-z.]+)\]\]?` \| (.*) \|$", line):
             shown[row.group(1)] = set(re.findall(r"`([a-z_]+)`", row.group(2)))
-    missing = [
-        f"{prefix}.{f.name}"
-        for prefix, cls in TABLES
-        for f in dataclasses.fields(cls)
-        if not is_table(typing.get_type_hints(cls)[f.name])
-        and f.name not in shown.get(prefix.replace("[]", ""), set())
-    ]
-    assert missing == []
+    assert _not_shown(shown) == []
