@@ -31,19 +31,23 @@ def rtu_meter() -> Iterator[RtuMeterSimulator]:
         yield sim
 
 
+def on_sdm630(daemon: Daemon, port: str) -> None:
+    """Connector 1's simulated meter becomes an SDM630 on `port`, polled only every 60 s: a
+    reading at a transaction's start or stop is then the one read for it."""
+    config = daemon.config_path.read_text()
+    assert SIM_METER in config
+    daemon.config_path.write_text(
+        config.replace(SIM_METER, f'driver = "sdm630"\nport = "{port}"\npoll_interval_s = 60.0\n')
+    )
+
+
 def test_meter_start_and_stop_are_the_register_at_the_event(
     daemon: Daemon, csms: StrictCentralSystem, rtu_meter: RtuMeterSimulator
 ) -> None:
     """OCPP 1.6 §4.8 / §4.10: meterStart and meterStop are the register at start and stop,
     right after boot too (never 0 because no sample came yet), and not the last periodic
     sample (here polled only every 60 s)."""
-    config = daemon.config_path.read_text()
-    assert SIM_METER in config
-    daemon.config_path.write_text(
-        config.replace(
-            SIM_METER, (f'driver = "sdm630"\nport = "{rtu_meter.port}"\npoll_interval_s = 60.0\n')
-        )
-    )
+    on_sdm630(daemon, rtu_meter.port)
     boot(daemon, csms, MeterValueSampleInterval="0")
     rtu_meter.set(energy_wh=REGISTER_WH + 3.0)  # moved since the boot-time poll
     daemon.do("plug", connector=1)
@@ -68,12 +72,7 @@ def test_a_power_loss_stop_carries_the_register_read_at_restart(
     """kill -9 mid-transaction: the restarted daemon opens the relay and ends the transaction
     as PowerLoss; its meterStop is the register read at the restart (the relay was open since
     the cut, so that is the true end), not the last persisted value (up to 15 s older)."""
-    config = daemon.config_path.read_text()
-    daemon.config_path.write_text(
-        config.replace(
-            SIM_METER, (f'driver = "sdm630"\nport = "{rtu_meter.port}"\npoll_interval_s = 60.0\n')
-        )
-    )
+    on_sdm630(daemon, rtu_meter.port)
     boot(daemon, csms, MeterValueSampleInterval="0")
     daemon.do("plug", connector=1)
     daemon.do("tap", id_tag="CARD-P")
@@ -144,12 +143,7 @@ def test_a_crash_while_the_stop_reads_its_meter_keeps_reason_and_id_tag(
     bus = RtuBusSimulator([meter])
     bus.start()
     try:
-        config = daemon.config_path.read_text()
-        daemon.config_path.write_text(
-            config.replace(
-                SIM_METER, f'driver = "sdm630"\nport = "{bus.port}"\npoll_interval_s = 60.0\n'
-            )
-        )
+        on_sdm630(daemon, bus.port)
         boot(daemon, csms, MeterValueSampleInterval="0")
         daemon.do("plug", connector=1)
         daemon.do("tap", id_tag="CARD-K")
