@@ -17,19 +17,16 @@ from cpagent.chargepoint.connector import ChargePointErrorCode, Connector, Conne
 from cpagent.chargepoint.points import Point
 from cpagent.commands.status import render, render_watch
 from cpagent.config import load_config
-from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ControlRequest, ShutdownRequested, WebPageState
 from cpagent.daemon.loop import Inbox, OwnerLoop
-from cpagent.daemon.runner import run_daemon
 from cpagent.daemon.status_report import connector_facts
 from cpagent.daemon.web_wiring import start_web
 from hw.events import DeviceFaulted
 from tests.foundation.conftest import control_status, wait_until
 from tests.foundation.test_config import MINIMAL, write
-from tests.foundation.test_daemon import ProbeApp
 from tests.foundation.test_loop import Clock, RecordingApp
 from tests.foundation.test_status_view import NOW, _answer
-from tests.support.net import free_port, port_open
+from tests.foundation.test_web_wiring import page_daemon
 
 WEB_ON = {"listen": "127.0.0.1:8080", "url": "http://127.0.0.1:8080/", "error": None}
 WEB_FAILED = {
@@ -117,24 +114,8 @@ def test_a_page_that_cannot_bind_is_a_fact_with_its_error(tmp_path: Path) -> Non
 @pytest.fixture
 def daemon_with_page(bench_config: Path) -> Iterator[tuple[int, Path]]:
     """run_daemon (bench application) with `[web]` on a free loopback port."""
-    port = free_port()
-    bench_config.write_text(bench_config.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
-    config = load_config(bench_config)
-    apps: list[ProbeApp] = []
-
-    def build(ctx: AppContext) -> ProbeApp:
-        apps.append(ProbeApp(ctx))
-        return apps[-1]
-
-    thread = threading.Thread(target=lambda: run_daemon(config, build_app=build))
-    thread.start()
-    try:
-        wait_until(lambda: port_open(port), what="the page listening")
-        yield port, config.control.socket
-    finally:
-        if apps:
-            apps[0].ctx.post(ShutdownRequested("test over"))
-        thread.join(20)
+    with page_daemon(bench_config) as running:
+        yield running.port, running.config.control.socket
 
 
 def test_the_daemon_status_and_api_status_say_where_the_page_is(

@@ -3,6 +3,7 @@ page's code loaded only when configured, and a port in use never stopping the ch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -14,11 +15,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from cpagent.config import load_config
+from cpagent.config import Config, load_config
 from cpagent.daemon.client import request
 from cpagent.daemon.context import AppContext
 from cpagent.daemon.events import ControlRequest, ShutdownRequested
@@ -131,6 +133,43 @@ def test_a_port_in_use_is_an_error_in_the_log_and_the_charger_runs_on(
     assert "the web page is off, charging goes on" in errors[0]
 
 
+@dataclass
+class PageDaemon:
+    """A run_daemon thread (bench application) whose `[web]` page listens on `port`."""
+
+    port: int
+    config: Config
+    thread: threading.Thread
+    apps: list[ProbeApp] = field(default_factory=list)
+    result: list[int] = field(default_factory=list)  # run_daemon's exit code, once it ended
+
+
+@contextlib.contextmanager
+def page_daemon(bench_config: Path) -> Iterator[PageDaemon]:
+    """run_daemon in this process with `[web]` on a free loopback port, given once the page
+    listens; asked to stop on the way out if it still runs."""
+    port = free_port()
+    bench_config.write_text(bench_config.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
+    config = load_config(bench_config)
+    running = PageDaemon(port, config, threading.Thread())
+
+    def build(ctx: AppContext) -> ProbeApp:
+        running.apps.append(ProbeApp(ctx))
+        return running.apps[-1]
+
+    running.thread = threading.Thread(
+        target=lambda: running.result.append(run_daemon(config, build_app=build))
+    )
+    running.thread.start()
+    try:
+        wait_until(lambda: port_open(port), what="the page listening")
+        yield running
+    finally:
+        if running.thread.is_alive() and running.apps:
+            running.apps[0].ctx.post(ShutdownRequested("test over"))
+        running.thread.join(20)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize(
     ("how", "exit_code"), [("shutdown", 0), ("crash", 70), ("kill-worker", 70)]
@@ -140,36 +179,20 @@ def test_the_page_stops_on_every_exit_path(
 ) -> None:
     """run_daemon in this process: once it returns, however the daemon ended, nothing
     listens on the page's port any more."""
-    port = free_port()
-    bench_config.write_text(bench_config.read_text() + f'\n[web]\nlisten = "127.0.0.1:{port}"\n')
-    config = load_config(bench_config)
-    apps: list[ProbeApp] = []
-
-    def build(ctx: AppContext) -> ProbeApp:
-        apps.append(ProbeApp(ctx))
-        return apps[-1]
-
-    result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(run_daemon(config, build_app=build)))
     caplog.set_level(logging.INFO, logger="cpagent.web.server")
-    thread.start()
-    try:
-        wait_until(lambda: port_open(port), what="the page listening")
+    with page_daemon(bench_config) as running:
+        port, socket_path = running.port, running.config.control.socket
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as reply:
             assert json.load(reply)["application"] == "bench"
-        wait_until(lambda: control_status(config.control.socket), what="the control socket")
+        wait_until(lambda: control_status(socket_path), what="the control socket")
         if how == "shutdown":
-            apps[0].ctx.post(ShutdownRequested("test"))
+            running.apps[0].ctx.post(ShutdownRequested("test"))
         else:
-            request(config.control.socket, {"cmd": how})
-        thread.join(20)
-        assert not thread.is_alive() and result == [exit_code]
+            request(socket_path, {"cmd": how})
+        running.thread.join(20)
+        assert not running.thread.is_alive() and running.result == [exit_code]
         assert not port_open(port)
         assert f"web page on 127.0.0.1:{port} stopped" in caplog.messages
-    finally:
-        if thread.is_alive() and apps:
-            apps[0].ctx.post(ShutdownRequested("test teardown"))
-        thread.join(20)
 
 
 def test_the_page_reads_10000_sessions_from_the_state_database_a_page_at_a_time(
